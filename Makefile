@@ -1,0 +1,43 @@
+# The two commands of the README: `make demo` and `make test`. Everything else is here to serve them.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PIP := $(BIN)/python -m pip
+TEST_ENV := CMSF_DATA_DIR=$(CURDIR)/var/test CMSF_QUEUE_NAME=cmsf-test
+
+.PHONY: demo test lint typecheck pytest install install-dev clean
+
+demo: $(VENV)/.runtime
+	$(BIN)/cmsf demo
+
+test: $(VENV)/.dev lint typecheck pytest
+
+lint: $(VENV)/.dev
+	$(BIN)/ruff check src tests
+	$(BIN)/ruff format --check src tests
+
+typecheck: $(VENV)/.dev
+	$(BIN)/mypy src
+
+pytest: $(VENV)/.dev
+	$(TEST_ENV) $(BIN)/pytest $(PYTEST_ARGS)
+
+install: $(VENV)/.runtime
+install-dev: $(VENV)/.dev
+
+$(BIN)/python:
+	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "cmsf needs Python 3.11"' \
+		|| { echo "cmsf needs Python 3.11: set PYTHON=python3.11"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip==25.3
+
+$(VENV)/.runtime: $(BIN)/python pyproject.toml constraints.txt
+	$(PIP) install --quiet -c constraints.txt -e .
+	touch $@
+
+$(VENV)/.dev: $(BIN)/python pyproject.toml constraints.txt
+	$(PIP) install --quiet -c constraints.txt -e '.[dev]'
+	touch $@ $(VENV)/.runtime
+
+clean:
+	rm -rf $(VENV) var/test

@@ -1,0 +1,1 @@
+"""The plan cmsf runs on, its trial, usage and invoices."""

@@ -1,0 +1,379 @@
+"""The `cmsf` command: one entry point for setting up, serving, working and configuring cmsf."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import os
+import secrets
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+DEMO_ADMIN_EMAIL = "admin@example.com"
+
+
+class CliError(Exception):
+    """A problem the user can fix, reported as one line without a stack trace."""
+
+
+def _setup_django() -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cmsf.project.settings")
+    import django
+
+    django.setup()
+
+
+# ---------------------------------------------------------------------------------------------- init
+
+
+def _pending_migrations() -> list[str]:
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    executor = MigrationExecutor(connection)
+    plan = executor.migration_plan(executor.loader.graph.leaf_nodes())
+    return [f"{migration.app_label}.{migration.name}" for migration, _ in plan]
+
+
+def _ensure_encryption_key() -> str:
+    """Create the encryption key file on a new installation; never over stored secrets."""
+    from django.conf import settings
+
+    from cmsf.connections.selectors import check_stored_secrets_readable, has_stored_secrets
+    from cmsf.lib.keys import EncryptionKeyError, create_encryption_key_file, load_encryption_key
+
+    try:
+        load_encryption_key(settings.CMSF_ENCRYPTION_KEY, settings.CMSF_ENCRYPTION_KEY_FILE)
+    except EncryptionKeyError:
+        if settings.CMSF_ENCRYPTION_KEY or settings.CMSF_ENCRYPTION_KEY_FILE.exists():
+            raise  # a key is given but malformed: say so rather than replace it
+        if has_stored_secrets():
+            raise EncryptionKeyError(
+                f"Credentials are stored but their encryption key is gone ({settings.CMSF_ENCRYPTION_KEY_FILE} "
+                "is missing and CMSF_ENCRYPTION_KEY is not set). Restore the key, or disconnect and reconnect."
+            ) from None
+        create_encryption_key_file(settings.CMSF_ENCRYPTION_KEY_FILE)
+        return f"created the encryption key {settings.CMSF_ENCRYPTION_KEY_FILE}"
+    check_stored_secrets_readable()
+    return "encryption key in place"
+
+
+def _ensure_admin(email: str, password: str) -> str:
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Group
+    from django.contrib.auth.password_validation import validate_password
+    from django.core.exceptions import ValidationError
+    from django.core.validators import validate_email
+
+    from cmsf.console.permission_sets import FULL_ACCESS
+
+    try:
+        validate_email(email)
+    except ValidationError:
+        raise CliError(f"--admin-email: {email!r} is not an email address") from None
+    user_model = get_user_model()
+    user = user_model.objects.filter(username=email).first() or user_model(username=email, email=email)
+    try:
+        validate_password(password, user)
+    except ValidationError as error:
+        raise CliError("--admin-password: " + " ".join(error.messages)) from None
+    created = user.pk is None
+    user.set_password(password)
+    user.save()
+    user.groups.add(Group.objects.get(name=FULL_ACCESS))
+    return f"{'created' if created else 'updated'} the admin {email} (CM Full Access)"
+
+
+def initialize(*, admin_email: str | None, admin_password: str | None, no_input: bool) -> list[str]:
+    """Data folder, keys, migrations, permission sets, settings rows and a first admin; safe to run again."""
+    from django.conf import settings
+    from django.contrib.auth import get_user_model
+    from django.core.management import call_command
+
+    from cmsf.billing.models import BillingAccount
+    from cmsf.configuration import SECTIONS
+
+    done = [f"data folder {settings.DATA_DIR}"]
+    call_command("migrate", interactive=False, verbosity=0)  # also creates the two permission sets
+    done.append("database up to date, permission sets CM Full Access and CM User Access in place")
+    done.append(_ensure_encryption_key())
+    for section in SECTIONS:
+        section.model.load()
+    BillingAccount.load()  # the trial starts with the installation
+    if admin_email is None and not no_input and not get_user_model().objects.exists():
+        admin_email = input("Admin email: ").strip()
+    if admin_email:
+        if admin_password is None:
+            if no_input:
+                raise CliError("--admin-password is needed with --admin-email when --no-input is given")
+            admin_password = getpass.getpass("Admin password: ")
+            if getpass.getpass("Admin password (again): ") != admin_password:
+                raise CliError("the two passwords differ")
+        done.append(_ensure_admin(admin_email, admin_password))
+    elif not get_user_model().objects.exists():
+        done.append("no admin yet: run `cmsf init --admin-email EMAIL` to create one")
+    return done
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    for line in initialize(admin_email=args.admin_email, admin_password=args.admin_password, no_input=args.no_input):
+        print(line)
+    return 0
+
+
+# ------------------------------------------------------------------------------------ serve, worker
+
+
+def _require_initialized() -> None:
+    from django.conf import settings
+
+    from cmsf.connections.selectors import check_stored_secrets_readable
+    from cmsf.lib.keys import load_encryption_key
+
+    pending = _pending_migrations()
+    if pending:
+        raise CliError(f"the database is not set up ({len(pending)} migrations to apply): run `cmsf init` first")
+    load_encryption_key(settings.CMSF_ENCRYPTION_KEY, settings.CMSF_ENCRYPTION_KEY_FILE)
+    check_stored_secrets_readable()
+
+
+def _consumer(*, workers: int, scheduler: bool) -> Any:
+    from django.utils.module_loading import autodiscover_modules
+    from huey.contrib.djhuey import HUEY
+
+    autodiscover_modules("tasks")
+    return HUEY.create_consumer(workers=workers, periodic=scheduler, worker_type="thread")
+
+
+def serve(*, host: str, port: int, worker: bool, workers: int) -> None:
+    import uvicorn
+    from django.core.management import call_command
+
+    call_command("collectstatic", interactive=False, verbosity=0)
+    consumer = _consumer(workers=workers, scheduler=True) if worker else None
+    if consumer is not None:
+        consumer.start()
+    try:
+        print(f"cmsf console on http://{host}:{port}/" + (" with the queue worker and scheduler" if worker else ""))
+        uvicorn.run("cmsf.project.asgi:application", host=host, port=port, log_level="info", lifespan="off")
+    finally:
+        if consumer is not None:
+            consumer.stop(graceful=True)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    _require_initialized()
+    serve(host=args.host, port=args.port, worker=not args.no_worker, workers=args.workers)
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    _require_initialized()
+    _consumer(workers=args.workers, scheduler=not args.no_scheduler).run()
+    return 0
+
+
+# ------------------------------------------------------------------------------------------- status
+
+
+def status_document() -> dict[str, Any]:
+    from django.conf import settings
+    from django.utils import timezone
+
+    from cmsf.console.selectors import overview
+
+    o = overview(now=timezone.now())
+
+    def when(value: Any) -> str | None:
+        return value.isoformat() if value else None
+
+    return {
+        "sync": {
+            "import_frequency": o.sync.import_frequency,
+            "sync_enabled": o.sync.sync_enabled,
+            "next_run": when(o.sync.next_run),
+            "last_status": o.sync.last_status,
+            "last_status_message": o.sync.last_status_message,
+            "last_run_at": when(o.sync.last_run_at),
+        },
+        "campaign_monitor": {
+            "connected": o.campaign_monitor.is_connected,
+            "account_name": o.campaign_monitor.account_name,
+            "clients": [
+                {
+                    "id": c.cm_client_id,
+                    "name": c.name,
+                    "selected": c.selected,
+                    "active": c.active,
+                    "last_synced_at": when(c.last_synced_at),
+                    "security_owner": c.security_owner_name or c.security_owner_id,
+                }
+                for c in o.clients
+            ],
+        },
+        "salesforce": {
+            "connected": o.salesforce.is_connected,
+            "instance_url": o.salesforce.instance_url,
+            "sync_user": o.salesforce.sync_user_name,
+        },
+        "plan": {"plan": o.plan, "on_trial": o.on_trial, "trial_ends_at": when(o.billing.trial_ends_at)},
+        "maintenance": {"new_messages": o.new_messages},
+        "data_dir": str(settings.DATA_DIR),
+    }
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    _require_initialized()
+    doc = status_document()
+    if args.json:
+        print(json.dumps(doc, indent=2))
+        return 0
+    sync, cm, sf, plan = doc["sync"], doc["campaign_monitor"], doc["salesforce"], doc["plan"]
+    print(f"Sync:               {'on' if sync['sync_enabled'] else 'turned off'}, {sync['import_frequency']}")
+    print(f"Next run:           {sync['next_run'] or 'not scheduled'}")
+    print(
+        f"Last status:        {sync['last_status']}{': ' + sync['last_status_message'] if sync['last_status_message'] else ''}"
+    )
+    print(f"Campaign Monitor:   {cm['account_name'] if cm['connected'] else 'not connected'}")
+    for client in cm["clients"]:
+        flags = ", ".join(
+            f for f in ("selected" if client["selected"] else "", "active" if client["active"] else "inactive") if f
+        )
+        print(f"  {client['name']} ({client['id']}): {flags}; last synced {client['last_synced_at'] or 'never'}")
+    print(f"Salesforce:         {sf['instance_url'] if sf['connected'] else 'not connected'}")
+    print(f"Sync user:          {sf['sync_user'] or '-'}")
+    trial = f" (trial until {plan['trial_ends_at']})" if plan["on_trial"] else ""
+    print(f"Plan:               {plan['plan']}{trial}")
+    print(f"New maintenance messages: {doc['maintenance']['new_messages']}")
+    return 0
+
+
+# ------------------------------------------------------------------------------------------- config
+
+
+def cmd_config_export(args: argparse.Namespace) -> int:
+    from cmsf.configuration import dump, export_document
+
+    _require_initialized()
+    sys.stdout.write(dump(export_document(), args.format))
+    return 0
+
+
+def cmd_config_import(args: argparse.Namespace) -> int:
+    from cmsf.configuration import import_document, parse
+
+    _require_initialized()
+    try:
+        text = sys.stdin.read() if args.file == "-" else Path(args.file).read_text(encoding="utf-8")
+    except OSError as error:
+        raise CliError(f"cannot read {args.file}: {error.strerror}") from None
+    changes = import_document(parse(text), actor=args.actor or f"cli:{getpass.getuser()}")
+    if not changes:
+        print("no setting changed")
+    for key, before, after in changes:
+        print(f"{key}: {json.dumps(before, default=str)} -> {json.dumps(after, default=str)}")
+    return 0
+
+
+# --------------------------------------------------------------------------------------------- demo
+
+
+def _demo_password() -> str:
+    from django.conf import settings
+
+    path = settings.DATA_DIR / "demo-admin-password.txt"
+    if not path.exists():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_urlsafe(12) + "\n")
+    return path.read_text().strip()
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    password = _demo_password()
+    for line in initialize(admin_email=DEMO_ADMIN_EMAIL, admin_password=password, no_input=True):
+        print(line)
+    print(f"Sign in at http://{args.host}:{args.port}/ as {DEMO_ADMIN_EMAIL} with the password {password}")
+    serve(host=args.host, port=args.port, worker=True, workers=1)
+    return 0
+
+
+# ------------------------------------------------------------------------------------------- parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="cmsf", description="cmsf keeps Salesforce in step with Campaign Monitor.")
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND")
+
+    def command(name: str, summary: str, func: Callable[[argparse.Namespace], int]) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=summary, description=summary)
+        sub.set_defaults(func=func)
+        return sub
+
+    init = command("init", "set up the data folder, keys, database, permission sets and a first admin", cmd_init)
+    init.add_argument("--admin-email", help="the first admin's email, which is also the sign-in name")
+    init.add_argument("--admin-password", help="the first admin's password (prompted for when not given)")
+    init.add_argument("--no-input", action="store_true", help="never prompt (for scripts)")
+
+    srv = command("serve", "serve the console, with the queue worker and scheduler unless --no-worker", cmd_serve)
+    srv.add_argument("--host", default="127.0.0.1")
+    srv.add_argument("--port", type=int, default=8000)
+    srv.add_argument("--no-worker", action="store_true", help="serve the console only (web machines)")
+    srv.add_argument("--workers", type=int, default=1, help="queue worker threads (default 1)")
+
+    wrk = command("worker", "run a queue consumer, with the scheduler unless --no-scheduler", cmd_worker)
+    wrk.add_argument("--no-scheduler", action="store_true", help="exactly one machine should run the scheduler")
+    wrk.add_argument("--workers", type=int, default=2, help="worker threads (default 2)")
+
+    st = command("status", "show the sync settings, next run, connections, clients and plan", cmd_status)
+    st.add_argument("--json", action="store_true", help="print JSON")
+
+    config = commands.add_parser("config", help="export or import every setting as one YAML or JSON document")
+    config_commands = config.add_subparsers(title="config commands", metavar="ACTION", required=True)
+    export = config_commands.add_parser("export", help="print every setting")
+    export.add_argument("--format", choices=("yaml", "json"), default="yaml")
+    export.set_defaults(func=cmd_config_export)
+    imp = config_commands.add_parser("import", help="apply a YAML or JSON document in one audited transaction")
+    imp.add_argument("file", help="the document, or - for standard input")
+    imp.add_argument("--actor", help="who is making the change, for the audit log (default: cli:USER)")
+    imp.set_defaults(func=cmd_config_import)
+
+    demo = command("demo", "set up cmsf with a demo admin and serve the console", cmd_demo)
+    demo.add_argument("--host", default="127.0.0.1")
+    demo.add_argument("--port", type=int, default=8000)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    func = getattr(args, "func", None)
+    if func is None:
+        parser.print_help()
+        return 0
+    from cmsf.lib.env import EnvError
+    from cmsf.lib.keys import EncryptionKeyError
+
+    try:
+        _setup_django()
+        from cmsf.configuration import ConfigError
+
+        try:
+            return func(args)
+        except ConfigError as error:
+            print("cmsf: the document was not imported; nothing changed:", file=sys.stderr)
+            for line in error.errors:
+                print(f"  {line}", file=sys.stderr)
+            return 2
+    except (CliError, EncryptionKeyError, EnvError) as error:
+        print(f"cmsf: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

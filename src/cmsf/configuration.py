@@ -1,0 +1,420 @@
+"""Every setting of cmsf as one document: `cmsf config export` writes it, `cmsf config import` reads it.
+
+The document is built from the models, which are the settings' one home: a section names a settings
+model and the fields it exposes, and each value is checked by the model's own field and validators.
+An import is all or nothing: every error is reported with the key it belongs to, and nothing is
+written unless the whole document is valid. Credentials are never part of the document.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+import yaml
+from django.core.exceptions import ValidationError
+from django.db import models, transaction
+from django.utils import timezone
+
+from cmsf.billing.models import BillingAccount
+from cmsf.connections.models import CampaignMonitorClient, SalesforceOrg
+from cmsf.lib.singleton import SingletonModel
+from cmsf.maintenance.jobs import JOBS
+from cmsf.maintenance.models import GovernorLimit, MaintenanceSettings
+from cmsf.maintenance.services import audit
+from cmsf.options.models import (
+    CampaignSettings,
+    CampaignStatusMapping,
+    EmailActivity,
+    GeneralOptions,
+    SmsSettings,
+    TrackingHistorySettings,
+)
+from cmsf.sync.models import SyncSettings
+
+DOCUMENT_VERSION = 1
+
+
+class ConfigError(Exception):
+    """A document that cannot be imported; `errors` names each bad key and why."""
+
+    def __init__(self, errors: list[str]) -> None:
+        self.errors = errors
+        super().__init__("\n".join(errors))
+
+
+@dataclass(frozen=True)
+class Section:
+    key: str
+    model: type[SingletonModel]
+    fields: tuple[str, ...]
+
+
+SECTIONS: tuple[Section, ...] = (
+    Section("sync", SyncSettings, ("import_frequency", "sync_enabled")),
+    Section("tracking_history", TrackingHistorySettings, ("days_to_keep", "email_types", "campaign_member_aggregates")),
+    Section(
+        "general_options",
+        GeneralOptions,
+        (
+            "prevent_adding_opted_out",
+            "unsubscribe_on_opt_out",
+            "opt_out_when_unsubscribed_everywhere",
+            "delete_subscribers_on_record_delete",
+            "trigger_journeys",
+            "account_trigger",
+            "disable_triggers",
+            "sync_suppression_list",
+        ),
+    ),
+    Section(
+        "salesforce_campaigns",
+        CampaignSettings,
+        (
+            "update_linked_campaign_statistics",
+            "auto_create_campaigns",
+            "filter_start_date",
+            "filter_tags",
+            "industry_benchmarks",
+            "industry",
+            "member_status_refresh",
+            "auto_create_missing_statuses",
+        ),
+    ),
+    Section("sms", SmsSettings, ("enabled", "default_country", "contact_consent_field", "lead_consent_field")),
+    Section("maintenance", MaintenanceSettings, ("notification_email",)),
+    Section("salesforce", SalesforceOrg, ("login_domain", "my_domain")),
+    Section("billing", BillingAccount, ("plan",)),
+)
+
+# Keys that are not plain model fields, with the section that holds them.
+STATUS_MAP = "status_map"  # in salesforce_campaigns
+GOVERNOR_LIMITS = "governor_limits"  # in maintenance
+CLIENTS = "campaign_monitor_clients"  # top level
+CLIENT_FIELDS = ("selected", "security_owner_id")
+
+
+def _field(model: type[models.Model] | models.Model, name: str) -> models.Field:
+    field = model._meta.get_field(name)
+    assert isinstance(field, models.Field), f"{name} is not a concrete field"
+    return field
+
+
+def _is_nullable_choice(field: models.Field) -> bool:
+    return bool(field.choices) and field.blank and isinstance(field, models.CharField)
+
+
+def _to_document(field: models.Field, value: Any) -> Any:
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if value == "" and _is_nullable_choice(field):
+        return None
+    return value
+
+
+def _from_document(field: models.Field, value: Any, key: str, errors: list[str]) -> Any:
+    """The model value for a document value, or None after adding an error naming the key."""
+    if isinstance(field, models.BooleanField):
+        if isinstance(value, bool):
+            return value
+        errors.append(f"{key}: expected true or false, got {value!r}")
+    elif isinstance(field, models.IntegerField):
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        errors.append(f"{key}: expected a whole number, got {value!r}")
+    elif isinstance(field, models.DateField):
+        if value is None and field.null:
+            return None
+        if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+            return value
+        if isinstance(value, str):
+            try:
+                return dt.date.fromisoformat(value)
+            except ValueError:
+                pass
+        errors.append(f"{key}: expected a date as YYYY-MM-DD{' or null' if field.null else ''}, got {value!r}")
+    elif isinstance(field, models.JSONField):
+        if isinstance(value, list):
+            return value
+        errors.append(f"{key}: expected a list, got {value!r}")
+    elif isinstance(field, models.CharField):
+        if value is None and _is_nullable_choice(field):
+            return ""
+        if isinstance(value, str):
+            return value
+        errors.append(f"{key}: expected text, got {value!r}")
+    else:  # a field type this document does not know how to read is a programming error
+        raise TypeError(f"{key}: unsupported field type {type(field).__name__}")
+    return None
+
+
+def _validation_messages(prefix: str, error: ValidationError) -> list[str]:
+    if hasattr(error, "error_dict"):
+        return [
+            f"{prefix}.{name}: {message}" if name != "__all__" else f"{prefix}: {message}"
+            for name, errors in error.message_dict.items()
+            for message in errors
+        ]
+    return [f"{prefix}: {message}" for message in error.messages]
+
+
+def _section_values(section: Section, obj: models.Model) -> dict[str, Any]:
+    return {name: _to_document(_field(obj, name), getattr(obj, name)) for name in section.fields}
+
+
+def _status_map() -> dict[str, dict[str, Any]]:
+    rows = {row.activity: row for row in CampaignStatusMapping.objects.all()}
+    return {
+        activity: {"label": rows[activity].status_label, "responded": rows[activity].responded}
+        for activity in EmailActivity.values
+        if activity in rows
+    }
+
+
+def _clients() -> dict[str, dict[str, Any]]:
+    return {
+        client.cm_client_id: {"name": client.name, **{name: getattr(client, name) for name in CLIENT_FIELDS}}
+        for client in CampaignMonitorClient.objects.order_by("cm_client_id")
+    }
+
+
+def export_document() -> dict[str, Any]:
+    """Every setting, as a nested mapping of plain values."""
+    document: dict[str, Any] = {"version": DOCUMENT_VERSION}
+    for section in SECTIONS:
+        document[section.key] = _section_values(section, section.model.load())
+    document["salesforce_campaigns"][STATUS_MAP] = _status_map()
+    document["maintenance"][GOVERNOR_LIMITS] = GovernorLimit.all_batch_sizes()
+    document[CLIENTS] = _clients()
+    return document
+
+
+def dump(document: dict[str, Any], fmt: str) -> str:
+    if fmt == "json":
+        return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    return yaml.safe_dump(document, sort_keys=False, allow_unicode=True)
+
+
+def parse(text: str) -> dict[str, Any]:
+    """Read a YAML or JSON document (JSON is read as YAML's subset)."""
+    try:
+        document = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        raise ConfigError([f"the document is not valid YAML or JSON: {error}"]) from None
+    if not isinstance(document, dict):
+        raise ConfigError(["the document must be a mapping of sections (sync, tracking_history, ...)"])
+    return document
+
+
+Change = tuple[str, Any, Any]  # dotted key, value before, value after
+Apply = Callable[[], None]
+
+
+def _choices_hint(field: models.Field) -> str:
+    return f" Choose from: {', '.join(str(value) for value, _ in field.choices)}." if field.choices else ""
+
+
+def _plan_section(section: Section, values: Any, errors: list[str]) -> tuple[list[Change], list[Apply]]:
+    obj = section.model.load()
+    before = _section_values(section, obj)
+    if not isinstance(values, dict):
+        errors.append(f"{section.key}: expected a mapping of settings, got {values!r}")
+        return [], []
+    n_errors = len(errors)
+    unreadable: list[str] = []
+    for name, value in values.items():
+        key = f"{section.key}.{name}"
+        if name not in section.fields:
+            errors.append(f"{key}: unknown setting; {section.key} has {', '.join(section.fields)}")
+            continue
+        field = _field(obj, name)
+        n_before = len(errors)
+        converted = _from_document(field, value, key, errors)
+        if len(errors) == n_before:
+            setattr(obj, name, converted)
+        else:
+            unreadable.append(name)
+    try:
+        obj.full_clean(exclude=unreadable)
+    except ValidationError as error:
+        for name, messages in error.message_dict.items():
+            hint = _choices_hint(_field(obj, name)) if name != "__all__" else ""
+            errors.extend(
+                f"{section.key}.{name}: {message}{hint}" if name != "__all__" else f"{section.key}: {message}"
+                for message in messages
+            )
+    if len(errors) > n_errors:
+        return [], []
+    after = _section_values(section, obj)
+    changes = [
+        (f"{section.key}.{name}", before[name], after[name]) for name in section.fields if before[name] != after[name]
+    ]
+    if not changes:
+        return [], []
+
+    def apply() -> None:
+        obj.save()
+        settings_changed = getattr(obj, "settings_changed", None)
+        if settings_changed is not None:
+            settings_changed(timezone.now())
+
+    return changes, [apply]
+
+
+def _plan_status_map(values: Any, errors: list[str]) -> tuple[list[Change], list[Apply]]:
+    prefix = f"salesforce_campaigns.{STATUS_MAP}"
+    if not isinstance(values, dict):
+        errors.append(f"{prefix}: expected a mapping of activity to {{label, responded}}, got {values!r}")
+        return [], []
+    rows = {row.activity: row for row in CampaignStatusMapping.objects.all()}
+    changes: list[Change] = []
+    dirty: list[CampaignStatusMapping] = []
+    for activity, entry in values.items():
+        key = f"{prefix}.{activity}"
+        if activity not in rows:
+            errors.append(f"{key}: unknown activity; choose from {', '.join(EmailActivity.values)}")
+            continue
+        if not isinstance(entry, dict):
+            errors.append(f"{key}: expected {{label, responded}}, got {entry!r}")
+            continue
+        row = rows[activity]
+        before = {"label": row.status_label, "responded": row.responded}
+        for name, value in entry.items():
+            if name == "label" and isinstance(value, str):
+                row.status_label = value
+            elif name == "responded" and isinstance(value, bool):
+                row.responded = value
+            elif name in ("label", "responded"):
+                errors.append(f"{key}.{name}: expected {'text' if name == 'label' else 'true or false'}, got {value!r}")
+            else:
+                errors.append(f"{key}.{name}: unknown setting; a status has label and responded")
+        try:
+            row.full_clean()
+        except ValidationError as error:
+            errors.extend(m.replace(f"{key}.status_label:", f"{key}.label:") for m in _validation_messages(key, error))
+            continue
+        after = {"label": row.status_label, "responded": row.responded}
+        if after != before:
+            changes.append((key, before, after))
+            dirty.append(row)
+    return changes, [row.save for row in dirty]
+
+
+def _store_batch_size(code: str, size: int | None) -> None:
+    GovernorLimit.objects.update_or_create(job=code, defaults={"batch_size": size})
+
+
+def _plan_governor_limits(values: Any, errors: list[str]) -> tuple[list[Change], list[Apply]]:
+    prefix = f"maintenance.{GOVERNOR_LIMITS}"
+    if not isinstance(values, dict):
+        errors.append(f"{prefix}: expected a mapping of job code to batch size, got {values!r}")
+        return [], []
+    current = GovernorLimit.all_batch_sizes()
+    changes: list[Change] = []
+    applies: list[Apply] = []
+    for code, size in values.items():
+        key = f"{prefix}.{code}"
+        job = JOBS.get(code)
+        if job is None:
+            errors.append(f"{key}: unknown job; the jobs are {', '.join(JOBS)}")
+        elif not isinstance(size, int) or isinstance(size, bool) or not 1 <= size <= job.max_batch_size:
+            errors.append(f"{key}: expected a whole number from 1 to {job.max_batch_size}, got {size!r}")
+        elif size != current[code]:
+            changes.append((key, current[code], size))
+            stored = None if size == job.default_batch_size else size
+            applies.append(partial(_store_batch_size, code, stored))
+    return changes, applies
+
+
+def _plan_clients(values: Any, errors: list[str]) -> tuple[list[Change], list[Apply]]:
+    if not isinstance(values, dict):
+        errors.append(f"{CLIENTS}: expected a mapping of Campaign Monitor client id to its settings, got {values!r}")
+        return [], []
+    clients = {client.cm_client_id: client for client in CampaignMonitorClient.objects.all()}
+    changes: list[Change] = []
+    dirty: list[CampaignMonitorClient] = []
+    for client_id, entry in values.items():
+        key = f"{CLIENTS}.{client_id}"
+        client = clients.get(str(client_id))
+        if client is None:
+            errors.append(f"{key}: no connected Campaign Monitor client has this id")
+            continue
+        if not isinstance(entry, dict):
+            errors.append(f"{key}: expected a mapping of settings, got {entry!r}")
+            continue
+        n_errors = len(errors)
+        before = {name: getattr(client, name) for name in CLIENT_FIELDS}
+        for name, value in entry.items():
+            if name == "name":
+                if value != client.name:
+                    errors.append(f"{key}.name: the name comes from Campaign Monitor and cannot be set here")
+            elif name not in CLIENT_FIELDS:
+                errors.append(f"{key}.{name}: unknown setting; a client has {', '.join(CLIENT_FIELDS)}")
+            else:
+                converted = _from_document(_field(client, name), value, f"{key}.{name}", errors)
+                if len(errors) == n_errors:
+                    setattr(client, name, converted)
+        if len(errors) > n_errors:
+            continue
+        try:
+            client.full_clean()
+        except ValidationError as error:
+            errors.extend(_validation_messages(key, error))
+            continue
+        after = {name: getattr(client, name) for name in CLIENT_FIELDS}
+        if after != before:
+            changes.append((key, before, after))
+            dirty.append(client)
+    return changes, [client.save for client in dirty]
+
+
+def import_document(document: dict[str, Any], *, actor: str) -> list[Change]:
+    """Apply a document in one transaction and audit it; raise ConfigError naming every bad key."""
+    errors: list[str] = []
+    changes: list[Change] = []
+    applies: list[Apply] = []
+    sections = {section.key: section for section in SECTIONS}
+    known = [*sections, CLIENTS, "version"]
+
+    version = document.get("version", DOCUMENT_VERSION)
+    if version != DOCUMENT_VERSION:
+        errors.append(f"version: this cmsf reads documents of version {DOCUMENT_VERSION}, not {version!r}")
+
+    with transaction.atomic():
+        for key, values in document.items():
+            if key == "version":
+                continue
+            if key == CLIENTS:
+                planned = _plan_clients(values, errors)
+            elif key in sections:
+                values = dict(values) if isinstance(values, dict) else values
+                extra: list[tuple[list[Change], list[Apply]]] = []
+                if key == "salesforce_campaigns" and isinstance(values, dict) and STATUS_MAP in values:
+                    extra.append(_plan_status_map(values.pop(STATUS_MAP), errors))
+                if key == "maintenance" and isinstance(values, dict) and GOVERNOR_LIMITS in values:
+                    extra.append(_plan_governor_limits(values.pop(GOVERNOR_LIMITS), errors))
+                planned = _plan_section(sections[key], values, errors)
+                for more_changes, more_applies in extra:
+                    planned = (planned[0] + more_changes, planned[1] + more_applies)
+            else:
+                errors.append(f"{key}: unknown section; the sections are {', '.join(known)}")
+                continue
+            changes.extend(planned[0])
+            applies.extend(planned[1])
+        if errors:
+            raise ConfigError(errors)
+        for apply in applies:
+            apply()
+        if changes:
+            audit(
+                actor=actor,
+                section="configuration",
+                action=f"config import changed {len(changes)} setting{'s' if len(changes) != 1 else ''}",
+                before={key: old for key, old, _ in changes},
+                after={key: new for key, _, new in changes},
+            )
+    return changes

@@ -1,0 +1,111 @@
+"""What cmsf is connected to. Credentials are encrypted at rest (EncryptedTextField)."""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError
+from django.core.validators import RegexValidator
+from django.db import models
+
+from cmsf.lib.crypto import EncryptedTextField
+from cmsf.lib.singleton import SingletonModel
+
+salesforce_id = RegexValidator(r"^[A-Za-z0-9]{15}([A-Za-z0-9]{3})?$", "Enter a 15 or 18 character Salesforce Id.")
+my_domain_host = RegexValidator(
+    r"^[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.my\.salesforce\.com$",
+    "Enter the My Domain host, such as acme.my.salesforce.com.",
+)
+
+
+class CampaignMonitorAccount(SingletonModel):
+    """The connected Campaign Monitor account (direct or agency)."""
+
+    class AuthMethod(models.TextChoices):
+        API_KEY = "api_key", "API key"
+        OAUTH = "oauth", "OAuth"
+
+    auth_method = models.CharField(max_length=16, choices=AuthMethod.choices, blank=True)
+    api_key = EncryptedTextField(blank=True, default="")
+    oauth_access_token = EncryptedTextField(blank=True, default="")
+    oauth_refresh_token = EncryptedTextField(blank=True, default="")
+    oauth_expires_at = models.DateTimeField(null=True, blank=True)
+    account_name = models.CharField(max_length=255, blank=True)
+    is_agency = models.BooleanField(default=False)
+    connected_at = models.DateTimeField(null=True, blank=True)
+
+    @property
+    def is_connected(self) -> bool:
+        return bool(self.auth_method and (self.api_key or self.oauth_access_token))
+
+    def __str__(self) -> str:
+        return self.account_name or "Campaign Monitor account"
+
+
+class CampaignMonitorClient(models.Model):
+    """A Campaign Monitor client of the account: one for a direct account, several for an agency."""
+
+    cm_client_id = models.CharField("Campaign Monitor client id", max_length=64, unique=True)
+    name = models.CharField(max_length=255)
+    # Campaign Monitor's own zone name, such as "(GMT+10:00) Canberra, Melbourne, Sydney".
+    time_zone = models.CharField(max_length=128, blank=True)
+    selected = models.BooleanField("selected for sync", default=True)
+    active = models.BooleanField(default=True)
+    last_synced_at = models.DateTimeField(null=True, blank=True)
+    security_owner_id = models.CharField(
+        "Salesforce Security Owner", max_length=18, blank=True, validators=[salesforce_id]
+    )
+    security_owner_name = models.CharField(max_length=255, blank=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class SalesforceOrg(SingletonModel):
+    """The connected Salesforce org and the Salesforce Sync User the sync runs as."""
+
+    class LoginDomain(models.TextChoices):
+        PRODUCTION = "production", "Production (login.salesforce.com)"
+        SANDBOX = "sandbox", "Sandbox (test.salesforce.com)"
+        MY_DOMAIN = "my_domain", "My Domain"
+
+    class AuthFlow(models.TextChoices):
+        JWT_BEARER = "jwt_bearer", "OAuth 2.0 JWT bearer"
+        CLIENT_CREDENTIALS = "client_credentials", "OAuth 2.0 client credentials"
+        WEB_SERVER = "web_server", "OAuth 2.0 web server (refresh token)"
+
+    login_domain = models.CharField(max_length=16, choices=LoginDomain.choices, default=LoginDomain.PRODUCTION)
+    my_domain = models.CharField(max_length=255, blank=True, validators=[my_domain_host])
+    instance_url = models.URLField(blank=True)
+    org_id = models.CharField(max_length=18, blank=True)
+    is_sandbox = models.BooleanField(default=False)
+    auth_flow = models.CharField(max_length=24, choices=AuthFlow.choices, blank=True)
+    client_id = models.CharField("connected app consumer key", max_length=255, blank=True)
+    client_secret = EncryptedTextField(blank=True, default="")
+    jwt_private_key = EncryptedTextField(blank=True, default="")
+    jwt_username = models.CharField(max_length=255, blank=True)
+    access_token = EncryptedTextField(blank=True, default="")
+    refresh_token = EncryptedTextField(blank=True, default="")
+    sync_user_id = models.CharField(max_length=18, blank=True, validators=[salesforce_id])
+    sync_user_name = models.CharField(max_length=255, blank=True)
+    connected_at = models.DateTimeField(null=True, blank=True)
+
+    def clean(self) -> None:
+        if self.login_domain == self.LoginDomain.MY_DOMAIN and not self.my_domain:
+            raise ValidationError({"my_domain": "Enter the My Domain host when the login domain is My Domain."})
+
+    @property
+    def login_url(self) -> str:
+        if self.login_domain == self.LoginDomain.SANDBOX:
+            return "https://test.salesforce.com"
+        if self.login_domain == self.LoginDomain.MY_DOMAIN:
+            return f"https://{self.my_domain}"
+        return "https://login.salesforce.com"
+
+    @property
+    def is_connected(self) -> bool:
+        return bool(self.instance_url and (self.access_token or self.refresh_token))
+
+    def __str__(self) -> str:
+        return self.instance_url or "Salesforce org"

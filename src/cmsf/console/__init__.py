@@ -1,0 +1,1 @@
+"""The settings console: views, forms, templates and the two permission sets."""

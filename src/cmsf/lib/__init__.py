@@ -1,0 +1,1 @@
+"""Small helpers shared by the Django apps; they import nothing of cmsf's own."""

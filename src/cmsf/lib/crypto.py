@@ -1,0 +1,52 @@
+"""Credentials encrypted at rest (Fernet), as a model field."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from cryptography.fernet import Fernet, InvalidToken
+from django.conf import settings
+from django.db import models
+
+from cmsf.lib.keys import EncryptionKeyError, load_encryption_key
+
+
+@lru_cache(maxsize=4)
+def _fernet(from_env: str, key_file: str) -> Fernet:
+    return Fernet(load_encryption_key(from_env, Path(key_file)).encode())
+
+
+def fernet() -> Fernet:
+    return _fernet(settings.CMSF_ENCRYPTION_KEY, str(settings.CMSF_ENCRYPTION_KEY_FILE))
+
+
+def encrypt(text: str) -> str:
+    return fernet().encrypt(text.encode()).decode()
+
+
+def decrypt(token: str) -> str:
+    try:
+        return fernet().decrypt(token.encode()).decode()
+    except InvalidToken:
+        raise EncryptionKeyError(
+            "The encryption key does not match the one the stored credentials were encrypted with. "
+            "Restore the original key (CMSF_ENCRYPTION_KEY or the data folder's encryption.key), "
+            "or reconnect the accounts to store their credentials again."
+        ) from None
+
+
+class EncryptedTextField(models.TextField):
+    """A text column whose value is stored as a Fernet token; the empty string stays empty."""
+
+    def get_prep_value(self, value: Any) -> Any:
+        value = super().get_prep_value(value)
+        if value in (None, ""):
+            return value
+        return encrypt(value)
+
+    def from_db_value(self, value: Any, expression: Any, connection: Any) -> Any:
+        if value in (None, ""):
+            return value
+        return decrypt(value)

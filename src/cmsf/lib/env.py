@@ -1,0 +1,41 @@
+"""Reading the environment: tiny typed helpers, one place for defaults."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+class EnvError(ValueError):
+    """An environment variable holds a value cmsf cannot use."""
+
+
+def env_str(name: str, default: str = "") -> str:
+    value = os.environ.get(name, "")
+    return value if value != "" else default
+
+
+def env_bool(name: str, default: bool = False) -> bool:
+    value = os.environ.get(name, "").strip().lower()
+    if value == "":
+        return default
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise EnvError(f"{name} must be true or false, not {value!r}")
+
+
+def env_int(name: str, default: int) -> int:
+    value = os.environ.get(name, "").strip()
+    if value == "":
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise EnvError(f"{name} must be a whole number, not {value!r}") from None
+
+
+def data_dir() -> Path:
+    """The folder that holds the database, the queue, the keys and the outbox."""
+    return Path(env_str("CMSF_DATA_DIR", "./var")).resolve()

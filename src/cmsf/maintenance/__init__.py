@@ -1,0 +1,1 @@
+"""Maintenance messages with support codes, the audit log, governor limits and notifications."""

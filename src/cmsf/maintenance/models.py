@@ -1,0 +1,94 @@
+"""Maintenance: messages for the admin, the audit log, governor limits and the notification address."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+
+from cmsf.lib.singleton import SingletonModel
+from cmsf.maintenance.jobs import JOBS
+
+
+class MaintenanceSettings(SingletonModel):
+    notification_email = models.EmailField(
+        blank=True, help_text="New maintenance messages are emailed to this address."
+    )
+
+
+class GovernorLimit(models.Model):
+    """An admin's batch size for one job; a job without a row, or with no size, uses its default."""
+
+    job = models.CharField(max_length=64, unique=True, choices=[(code, job.name) for code, job in JOBS.items()])
+    batch_size = models.PositiveIntegerField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["job"]
+
+    def __str__(self) -> str:
+        return f"{self.job}: {self.batch_size or 'default'}"
+
+    def clean(self) -> None:
+        job = JOBS[self.job]
+        if self.batch_size is not None and not 1 <= self.batch_size <= job.max_batch_size:
+            raise ValidationError(
+                {"batch_size": f"The batch size of {job.code} must be from 1 to {job.max_batch_size}."}
+            )
+
+    @classmethod
+    def batch_size_for(cls, code: str) -> int:
+        """The batch size a job uses: the admin's, else the job's default."""
+        size = cls.objects.filter(job=code).values_list("batch_size", flat=True).first()
+        return size if size is not None else JOBS[code].default_batch_size
+
+    @classmethod
+    def all_batch_sizes(cls) -> dict[str, int]:
+        chosen = dict(cls.objects.exclude(batch_size=None).values_list("job", "batch_size"))
+        return {code: chosen.get(code, job.default_batch_size) for code, job in JOBS.items()}
+
+
+class MaintenanceMessage(models.Model):
+    """A problem (or notice) captured for the admin, with a support code and plain guidance."""
+
+    class Severity(models.TextChoices):
+        INFO = "info", "Info"
+        WARNING = "warning", "Warning"
+        ERROR = "error", "Error"
+
+    support_code = models.CharField(max_length=64)
+    job = models.CharField(max_length=64)
+    severity = models.CharField(max_length=8, choices=Severity.choices, default=Severity.ERROR)
+    message = models.TextField()
+    details = models.TextField(blank=True)
+    guidance = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    notified_at = models.DateTimeField(null=True, blank=True)
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    acknowledged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["acknowledged_at", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"[{self.support_code}] {self.message}"
+
+
+class AuditEntry(models.Model):
+    """A change to cmsf's settings or connections: who, what, the values before and after, when."""
+
+    actor = models.CharField(max_length=255)
+    section = models.CharField(max_length=64)
+    action = models.CharField(max_length=255)
+    before = models.JSONField(default=dict)
+    after = models.JSONField(default=dict)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name_plural = "audit entries"
+
+    def __str__(self) -> str:
+        return f"{self.created_at:%Y-%m-%d %H:%M} {self.actor}: {self.action}"

@@ -1,0 +1,168 @@
+"""Django settings for cmsf. Every value that an operator may change comes from the environment;
+the README's configuration table lists them all."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import dj_database_url
+from huey import PostgresHuey, RedisHuey, SqliteHuey
+
+from cmsf.lib.env import EnvError, data_dir, env_bool, env_int, env_str
+from cmsf.lib.keys import ENCRYPTION_KEY_FILE, signing_key
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+DATA_DIR = data_dir()
+DATA_DIR.mkdir(parents=True, exist_ok=True)
+
+SECRET_KEY = signing_key(DATA_DIR, env_str("CMSF_SECRET_KEY"))
+CMSF_ENCRYPTION_KEY = env_str("CMSF_ENCRYPTION_KEY")
+CMSF_ENCRYPTION_KEY_FILE = DATA_DIR / ENCRYPTION_KEY_FILE
+
+DEBUG = env_bool("CMSF_DEBUG", False)
+ALLOWED_HOSTS = [h.strip() for h in env_str("CMSF_ALLOWED_HOSTS", "127.0.0.1,localhost").split(",") if h.strip()]
+CSRF_TRUSTED_ORIGINS = [o.strip() for o in env_str("CMSF_CSRF_TRUSTED_ORIGINS").split(",") if o.strip()]
+# When cmsf is served over HTTPS (directly or behind a proxy that says so), cookies are sent only over HTTPS.
+SECURE_COOKIES = env_bool("CMSF_SECURE_COOKIES", False)
+SESSION_COOKIE_SECURE = SECURE_COOKIES
+CSRF_COOKIE_SECURE = SECURE_COOKIES
+SESSION_COOKIE_HTTPONLY = True
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("CMSF_BEHIND_PROXY") else None
+X_FRAME_OPTIONS = "DENY"
+
+INSTALLED_APPS = [
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django_htmx",
+    "huey.contrib.djhuey",
+    "cmsf.connections",
+    "cmsf.options",
+    "cmsf.sync",
+    "cmsf.maintenance",
+    "cmsf.billing",
+    "cmsf.console",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+    "cmsf.console.middleware.LoginRequiredMiddleware",
+]
+
+ROOT_URLCONF = "cmsf.project.urls"
+WSGI_APPLICATION = "cmsf.project.wsgi.application"
+ASGI_APPLICATION = "cmsf.project.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+
+def _database() -> dict[str, Any]:
+    url = env_str("DATABASE_URL")
+    if not url:
+        return {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": str(DATA_DIR / "cmsf.sqlite3"),
+            "OPTIONS": {
+                # WAL lets the console read while a sync writes; IMMEDIATE takes the write lock at
+                # BEGIN so two writers queue on busy_timeout instead of failing mid-transaction.
+                "transaction_mode": "IMMEDIATE",
+                "timeout": 20,
+                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            },
+            "TEST": {"NAME": str(DATA_DIR / "test.sqlite3")},
+        }
+    config: dict[str, Any] = dict(dj_database_url.parse(url, conn_max_age=60, conn_health_checks=True))
+    if config["ENGINE"] == "django.db.backends.sqlite3":
+        config["OPTIONS"] = {
+            "transaction_mode": "IMMEDIATE",
+            "timeout": 20,
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        }
+    return config
+
+
+DATABASES = {"default": _database()}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+
+def _queue(url: str) -> Any:
+    """The Huey instance named by CMSF_QUEUE_URL: sqlite:///PATH, redis://..., or postgres://..."""
+    name = env_str("CMSF_QUEUE_NAME", "cmsf")
+    scheme = urlsplit(url).scheme if url else "sqlite"
+    if scheme in ("redis", "rediss", "unix"):
+        return RedisHuey(name, url=url)
+    if scheme in ("postgres", "postgresql"):
+        return PostgresHuey(name, dsn=url)
+    if scheme == "sqlite":
+        path = urlsplit(url).path if url else ""
+        # sqlite:///relative/file and sqlite:////absolute/file, as database URLs spell them.
+        filename = Path(path[1:]) if path.startswith("/") else Path(path)
+        if not path:
+            filename = DATA_DIR / "queue.sqlite3"
+        return SqliteHuey(name, filename=str(filename), timeout=20)
+    raise EnvError(f"CMSF_QUEUE_URL must start with sqlite://, redis:// or postgres://, not {url!r}")
+
+
+CMSF_QUEUE_URL = env_str("CMSF_QUEUE_URL")
+HUEY = _queue(CMSF_QUEUE_URL)
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "console:login"
+LOGIN_REDIRECT_URL = "console:home"
+LOGOUT_REDIRECT_URL = "console:login"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = False
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATIC_ROOT = DATA_DIR / "static"
+
+# Email: by default every message is written as a file into the data folder's outbox.
+EMAIL_BACKEND = env_str("CMSF_EMAIL_BACKEND", "django.core.mail.backends.filebased.EmailBackend")
+EMAIL_FILE_PATH = DATA_DIR / "outbox"
+EMAIL_HOST = env_str("CMSF_EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("CMSF_EMAIL_PORT", 25)
+EMAIL_HOST_USER = env_str("CMSF_EMAIL_USER")
+EMAIL_HOST_PASSWORD = env_str("CMSF_EMAIL_PASSWORD")
+EMAIL_USE_TLS = env_bool("CMSF_EMAIL_USE_TLS", False)
+DEFAULT_FROM_EMAIL = env_str("CMSF_EMAIL_FROM", "cmsf@localhost")
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env_str("CMSF_LOG_LEVEL", "INFO")},
+    "loggers": {"django.db.backends": {"level": "INFO"}},
+}

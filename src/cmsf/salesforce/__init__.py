@@ -1,0 +1,1 @@
+"""The Salesforce side: the SFDX source of what cmsf needs in an org, and (as it lands) the adapter. No Django."""
