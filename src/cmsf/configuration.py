@@ -9,6 +9,7 @@ written unless the whole document is valid. Credentials are never part of the do
 from __future__ import annotations
 
 import datetime as dt
+import enum
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -109,6 +110,8 @@ def _is_nullable_choice(field: models.Field) -> bool:
 
 
 def _to_document(field: models.Field, value: Any) -> Any:
+    if isinstance(value, enum.Enum):  # a default given as a TextChoices member
+        value = value.value
     if isinstance(value, dt.date):
         return value.isoformat()
     if value == "" and _is_nullable_choice(field):

@@ -1,0 +1,166 @@
+"""`config export` and `config import`: every setting as one document, all or nothing, audited."""
+
+import copy
+import json
+
+import pytest
+import yaml
+
+from cmsf.configuration import ConfigError, dump, export_document, import_document, parse
+from cmsf.connections.models import CampaignMonitorClient
+from cmsf.maintenance.models import AuditEntry, GovernorLimit
+from cmsf.options.models import CampaignStatusMapping, TrackingHistorySettings
+from cmsf.sync.models import SyncSettings
+
+pytestmark = pytest.mark.django_db
+
+
+def test_export_holds_every_setting_with_its_default():
+    doc = export_document()
+    assert doc["sync"] == {"import_frequency": "hourly", "sync_enabled": True}
+    assert doc["tracking_history"]["days_to_keep"] == 180
+    assert doc["general_options"]["trigger_journeys"] is True
+    assert doc["salesforce_campaigns"]["member_status_refresh"] == "always"
+    assert doc["salesforce_campaigns"]["status_map"]["opened"] == {"label": "Opened", "responded": True}
+    assert doc["sms"]["enabled"] is False
+    assert doc["maintenance"]["notification_email"] == ""
+    assert doc["maintenance"]["governor_limits"]["CMSF_EMAIL_OPT_OUT"] == 200
+    assert doc["salesforce"] == {"login_domain": "production", "my_domain": ""}
+    assert doc["billing"] == {"plan": None}
+    assert doc["campaign_monitor_clients"] == {}
+
+
+@pytest.mark.parametrize("fmt", ["yaml", "json"])
+def test_a_round_trip_changes_exactly_the_edited_values_and_is_audited(fmt):
+    doc = export_document()
+    edited = copy.deepcopy(doc)
+    edited["tracking_history"]["days_to_keep"] = 90
+    edited["tracking_history"]["email_types"] = ["sent", "opened", "clicked"]
+    edited["sync"]["import_frequency"] = "4h"
+    edited["salesforce_campaigns"]["status_map"]["clicked"]["label"] = "Clicked a link"
+    edited["salesforce_campaigns"]["filter_start_date"] = "2026-01-31"
+    edited["maintenance"]["governor_limits"]["CMSF_EMAIL_OPT_OUT"] = 50
+
+    changes = import_document(parse(dump(edited, fmt)), actor="cli:alice")
+
+    assert {key for key, _, _ in changes} == {
+        "tracking_history.days_to_keep",
+        "tracking_history.email_types",
+        "sync.import_frequency",
+        "salesforce_campaigns.status_map.clicked",
+        "salesforce_campaigns.filter_start_date",
+        "maintenance.governor_limits.CMSF_EMAIL_OPT_OUT",
+    }
+    assert export_document() == edited
+    entry = AuditEntry.objects.get()
+    assert entry.actor == "cli:alice"
+    assert entry.before["tracking_history.days_to_keep"] == 180
+    assert entry.after["tracking_history.days_to_keep"] == 90
+    assert entry.after["salesforce_campaigns.status_map.clicked"] == {"label": "Clicked a link", "responded": True}
+    assert GovernorLimit.batch_size_for("CMSF_EMAIL_OPT_OUT") == 50
+    assert SyncSettings.load().next_run is not None  # a new frequency reschedules the next run
+
+
+def test_importing_the_same_document_again_changes_nothing_and_writes_no_audit():
+    doc = export_document()
+    assert import_document(parse(dump(doc, "yaml")), actor="cli") == []
+    assert not AuditEntry.objects.exists()
+
+
+def test_a_partial_document_changes_only_what_it_names():
+    before = export_document()
+    import_document(parse("general_options:\n  sync_suppression_list: true\n"), actor="cli")
+    after = export_document()
+    assert after["general_options"]["sync_suppression_list"] is True
+    after["general_options"]["sync_suppression_list"] = False
+    assert after == before
+
+
+def test_a_governor_limit_set_back_to_its_default_follows_the_default():
+    import_document({"maintenance": {"governor_limits": {"CMSF_TRACKING_SYNC": 500}}}, actor="cli")
+    import_document({"maintenance": {"governor_limits": {"CMSF_TRACKING_SYNC": 10000}}}, actor="cli")
+    assert GovernorLimit.objects.get(job="CMSF_TRACKING_SYNC").batch_size is None
+
+
+@pytest.mark.parametrize(
+    ("document", "message"),
+    [
+        ({"tracking_history": {"days_to_keep": -1}}, "tracking_history.days_to_keep: Ensure this value is greater"),
+        ({"tracking_history": {"days_to_keep": "90"}}, "tracking_history.days_to_keep: expected a whole number"),
+        ({"tracking_history": {"days_to_keep": True}}, "tracking_history.days_to_keep: expected a whole number"),
+        ({"tracking_history": {"email_types": ["sent", "read"]}}, "tracking_history.email_types: Unknown email type"),
+        ({"sync": {"import_frequency": "sometimes"}}, "sync.import_frequency: Value 'sometimes' is not a valid choice"),
+        ({"sync": {"sync_enabled": "yes"}}, "sync.sync_enabled: expected true or false"),
+        ({"sync": {"colour": "red"}}, "sync.colour: unknown setting"),
+        ({"weather": {}}, "weather: unknown section"),
+        ({"sync": ["hourly"]}, "sync: expected a mapping"),
+        ({"sms": {"enabled": True}}, "sms.default_country: Choose the default country"),
+        ({"sms": {"default_country": "XX"}}, "sms.default_country: 'XX' is not a country code"),
+        ({"maintenance": {"notification_email": "not-an-email"}}, "maintenance.notification_email: Enter a valid"),
+        ({"maintenance": {"governor_limits": {"CMSF_NOPE": 5}}}, "maintenance.governor_limits.CMSF_NOPE: unknown job"),
+        (
+            {"maintenance": {"governor_limits": {"CMSF_IMPORT_WIZARD": 5000}}},
+            "maintenance.governor_limits.CMSF_IMPORT_WIZARD: expected a whole number from 1 to 1000",
+        ),
+        (
+            {"salesforce_campaigns": {"status_map": {"opened": {"label": ""}}}},
+            "salesforce_campaigns.status_map.opened.label: This field cannot be blank",
+        ),
+        (
+            {"salesforce_campaigns": {"filter_start_date": "last tuesday"}},
+            "salesforce_campaigns.filter_start_date: expected a date",
+        ),
+        ({"salesforce": {"login_domain": "my_domain"}}, "salesforce.my_domain: Enter the My Domain host"),
+        ({"billing": {"plan": "platinum"}}, "billing.plan: Value 'platinum' is not a valid choice"),
+        ({"campaign_monitor_clients": {"abc": {"selected": False}}}, "campaign_monitor_clients.abc: no connected"),
+        ({"version": 2}, "version: this cmsf reads documents of version 1"),
+    ],
+)
+def test_bad_input_is_refused_with_the_key_named_and_nothing_changes(document, message):
+    good = {"tracking_history": {"campaign_member_aggregates": True}}  # a valid edit in the same document
+    before = export_document()
+    with pytest.raises(ConfigError) as error:
+        import_document({**good, **document}, actor="cli")
+    assert any(line.startswith(message) for line in error.value.errors), error.value.errors
+    assert export_document() == before
+    assert not AuditEntry.objects.exists()
+
+
+def test_every_error_of_a_document_is_reported_at_once():
+    with pytest.raises(ConfigError) as error:
+        import_document(
+            {"tracking_history": {"days_to_keep": -1, "colour": "red"}, "sync": {"import_frequency": "x"}},
+            actor="cli",
+        )
+    keys = sorted(line.split(":")[0] for line in error.value.errors)
+    assert keys == ["sync.import_frequency", "tracking_history.colour", "tracking_history.days_to_keep"]
+
+
+def test_a_document_that_is_not_yaml_is_refused():
+    with pytest.raises(ConfigError, match="not valid YAML or JSON"):
+        parse("sync: [unclosed")
+    with pytest.raises(ConfigError, match="must be a mapping"):
+        parse("- just\n- a list\n")
+
+
+def test_json_documents_are_read_too():
+    import_document(parse(json.dumps({"tracking_history": {"days_to_keep": 30}})), actor="cli")
+    assert TrackingHistorySettings.load().days_to_keep == 30
+
+
+def test_client_selection_and_security_owner_round_trip():
+    CampaignMonitorClient.objects.create(cm_client_id="c1", name="Acme", time_zone="(GMT) London")
+    doc = export_document()
+    assert doc["campaign_monitor_clients"] == {"c1": {"name": "Acme", "selected": True, "security_owner_id": ""}}
+    doc["campaign_monitor_clients"]["c1"].update(selected=False, security_owner_id="005000000000001AAA")
+    import_document(yaml.safe_load(dump(doc, "yaml")), actor="cli")
+    client = CampaignMonitorClient.objects.get()
+    assert (client.selected, client.security_owner_id) == (False, "005000000000001AAA")
+    with pytest.raises(ConfigError, match="security_owner_id"):
+        import_document({"campaign_monitor_clients": {"c1": {"security_owner_id": "not an id"}}}, actor="cli")
+
+
+def test_status_map_rows_are_updated_in_place():
+    import_document({"salesforce_campaigns": {"status_map": {"sent": {"responded": True}}}}, actor="cli")
+    assert CampaignStatusMapping.objects.get(activity="sent").responded is True
+    assert CampaignStatusMapping.objects.count() == 6

@@ -1,0 +1,62 @@
+"""The console's frame: sign-in, the permission sets, and every page behind sign-in."""
+
+import pytest
+from django.contrib.auth.models import Group
+from django.urls import URLResolver, get_resolver, reverse
+
+pytestmark = pytest.mark.django_db
+
+
+def test_the_two_permission_sets_exist_with_their_permissions():
+    full = set(Group.objects.get(name="CM Full Access").permissions.values_list("codename", flat=True))
+    user = set(Group.objects.get(name="CM User Access").permissions.values_list("codename", flat=True))
+    assert full == {"view_console", "change_settings"}
+    assert user == {"view_console"}
+
+
+def test_the_login_page_is_served(client):
+    response = client.get(reverse("console:login"))
+    assert response.status_code == 200
+    assert b'name="password"' in response.content and b"csrfmiddlewaretoken" in response.content
+
+
+def _named_urls(resolver=None, namespace=""):
+    """Every named URL of the URL conf, namespaced, walked recursively."""
+    for entry in (resolver or get_resolver()).url_patterns:
+        if isinstance(entry, URLResolver):
+            yield from _named_urls(entry, f"{namespace}{entry.namespace}:" if entry.namespace else namespace)
+        elif entry.name:
+            yield f"{namespace}{entry.name}"
+
+
+def test_every_page_redirects_to_sign_in_when_signed_out(client):
+    public = {"console:login", "console:healthz"}
+    names = [name for name in _named_urls() if name not in public]
+    assert "console:home" in names  # the URL conf is walked, so a new page cannot skip the check
+    for name in names:
+        response = client.get(reverse(name))
+        assert response.status_code == 302, name
+        assert response["Location"].startswith(reverse("console:login")), name
+
+
+def test_signing_in_shows_sync_settings(client, alice):
+    response = client.post(
+        reverse("console:login"), {"username": "alice@example.com", "password": "alice-password-1"}, follow=True
+    )
+    assert response.status_code == 200
+    assert b"Sync Settings" in response.content and b"Hourly (recommended)" in response.content
+
+
+def test_a_wrong_password_is_refused(client, alice):
+    response = client.post(reverse("console:login"), {"username": "alice@example.com", "password": "nope"})
+    assert response.status_code == 200 and b"didn't match" in response.content
+
+
+def test_user_access_sees_the_status(client, bob):
+    client.force_login(bob)
+    assert client.get(reverse("console:home")).status_code == 200
+
+
+def test_a_user_without_a_permission_set_is_refused(client, charlie):
+    client.force_login(charlie)
+    assert client.get(reverse("console:home")).status_code == 403
