@@ -1,0 +1,478 @@
+"""Typed records read from Campaign Monitor, with every time converted to aware UTC.
+
+Each `from_api` takes the JSON object as the API returns it and the client's time-zone label; field
+names follow the official SDKs' fixtures.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from cmsf.campaign_monitor import timezones
+
+
+def _text(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
+def _int(value: Any) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return 0
+
+
+def _float(value: Any) -> float | None:
+    try:
+        return None if value is None or value == "" else float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class ClientSummary:
+    client_id: str
+    name: str
+
+    @classmethod
+    def from_api(cls, d: dict[str, Any]) -> ClientSummary:
+        return cls(client_id=_text(d.get("ClientID")), name=_text(d.get("Name")))
+
+
+@dataclass(frozen=True, slots=True)
+class ClientDetails:
+    client_id: str
+    name: str
+    contact_name: str
+    email_address: str
+    country: str
+    time_zone: str  # Campaign Monitor's label
+
+    @classmethod
+    def from_api(cls, d: dict[str, Any]) -> ClientDetails:
+        basic = d.get("BasicDetails") or {}
+        return cls(
+            client_id=_text(basic.get("ClientID")),
+            name=_text(basic.get("CompanyName")),
+            contact_name=_text(basic.get("ContactName")),
+            email_address=_text(basic.get("EmailAddress")),
+            country=_text(basic.get("Country")),
+            time_zone=_text(basic.get("TimeZone")),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ListSummary:
+    list_id: str
+    name: str
+
+    @classmethod
+    def from_api(cls, d: dict[str, Any]) -> ListSummary:
+        return cls(list_id=_text(d.get("ListID")), name=_text(d.get("Name") or d.get("ListName")))
+
+
+@dataclass(frozen=True, slots=True)
+class ListDetails:
+    list_id: str
+    title: str
+    confirmed_opt_in: bool
+    unsubscribe_setting: str
+    unsubscribe_page: str
+    confirmation_success_page: str
+
+    @classmethod
+    def from_api(cls, d: dict[str, Any]) -> ListDetails:
+        return cls(
+            list_id=_text(d.get("ListID")),
+            title=_text(d.get("Title")),
+            confirmed_opt_in=bool(d.get("ConfirmedOptIn")),
+            unsubscribe_setting=_text(d.get("UnsubscribeSetting")),
+            unsubscribe_page=_text(d.get("UnsubscribePage")),
+            confirmation_success_page=_text(d.get("ConfirmationSuccessPage")),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ListStats:
+    total_active: int
+    total_unsubscribes: int
+    total_deleted: int
+    total_bounces: int
+    raw: dict[str, int] = field(default_factory=dict)  # every counter, by its API name
+
+    @classmethod
+    def from_api(cls, d: dict[str, Any]) -> ListStats:
+        return cls(
+            total_active=_int(d.get("TotalActiveSubscribers")),
+            total_unsubscribes=_int(d.get("TotalUnsubscribes")),
+            total_deleted=_int(d.get("TotalDeleted")),
+            total_bounces=_int(d.get("TotalBounces")),
+            raw={k: _int(v) for k, v in d.items()},
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class CustomField:
+    name: str
+    key: str
+    data_type: str
+    options: tuple[str, ...]
+    visible_in_preference_center: bool
+
+    @classmethod
+    def from_api(cls, d: dict[str, Any]) -> CustomField:
+        return cls(
+            name=_text(d.get("FieldName")),
+            key=_text(d.get("Key")),
+            data_type=_text(d.get("DataType")),
+            options=tuple(_text(o) for o in d.get("FieldOptions") or ()),
+            visible_in_preference_center=bool(d.get("VisibleInPreferenceCenter")),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Subscriber:
+    email: str
+    name: str
+    state: str  # Active, Unconfirmed, Unsubscribed, Bounced, Deleted
+    date: datetime | None  # UTC: when the state last changed
+    list_joined_date: datetime | None  # UTC
+    custom_fields: tuple[tuple[str, str], ...]  # (field name, value); multi-select values repeat the name
+    consent_to_track: str
+    consent_to_send_sms: str
+    mobile_number: str
+    reads_email_with: str
+
+    @classmethod
+    def from_api(cls, d: dict[str, Any], zone: str) -> Subscriber:
+        return cls(
+            email=_text(d.get("EmailAddress")),
+            name=_text(d.get("Name")),
+            state=_text(d.get("State")),
+            date=timezones.parse(d.get("Date"), zone),
+            list_joined_date=timezones.parse(d.get("ListJoinedDate"), zone),
+            custom_fields=tuple((_text(f.get("Key")), _text(f.get("Value"))) for f in d.get("CustomFields") or ()),
+            consent_to_track=_text(d.get("ConsentToTrack")),
+            consent_to_send_sms=_text(d.get("ConsentToSendSms")),
+            mobile_number=_text(d.get("MobileNumber")),
+            reads_email_with=_text(d.get("ReadsEmailWith")),
+        )
+
+    def field_values(self, name: str) -> list[str]:
+        return [value for key, value in self.custom_fields if key == name]
+
+
+@dataclass(frozen=True, slots=True)
+class SubscriberInput:
+    """A subscriber to add, update or import. Consent to track is "Unchanged" unless given."""
+
+    email: str
+    name: str = ""
+    custom_fields: tuple[tuple[str, str], ...] = ()
+    clear_fields: tuple[str, ...] = ()
+    consent_to_track: str = "Unchanged"
+    mobile_number: str | None = None  # None leaves it unchanged; "" clears it
+    consent_to_send_sms: str = "Unchanged"
+
+    def to_api(self) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "EmailAddress": self.email,
+            "Name": self.name,
+            "CustomFields": [{"Key": k, "Value": v} for k, v in self.custom_fields]
+            + [{"Key": k, "Value": "", "Clear": True} for k in self.clear_fields],
+            "ConsentToTrack": self.consent_to_track,
+        }
+        if self.mobile_number is not None:
+            body["MobileNumber"] = self.mobile_number
+            body["ConsentToSendSms"] = self.consent_to_send_sms
+        return body
+
+
+@dataclass(frozen=True, slots=True)
+class ImportFailure:
+    email: str
+    code: int
+    message: str
+
+
+@dataclass
+class ImportResult:
+    """The sum of one or more import calls (Campaign Monitor takes at most 1,000 a call)."""
+
+    submitted: int = 0
+    new_subscribers: int = 0
+    existing_subscribers: int = 0
+    duplicates: list[str] = field(default_factory=list)
+    failures: list[ImportFailure] = field(default_factory=list)
+    calls: int = 0
+
+    def add(self, d: dict[str, Any]) -> None:
+        self.calls += 1
+        self.submitted += _int(d.get("TotalUniqueEmailsSubmitted"))
+        self.new_subscribers += _int(d.get("TotalNewSubscribers"))
+        self.existing_subscribers += _int(d.get("TotalExistingSubscribers"))
+        self.duplicates.extend(_text(e) for e in d.get("DuplicateEmailsInSubmission") or ())
+        self.failures.extend(
+            ImportFailure(email=_text(f.get("EmailAddress")), code=_int(f.get("Code")), message=_text(f.get("Message")))
+            for f in d.get("FailureDetails") or ()
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Campaign:
+    campaign_id: str
+    name: str
+    subject: str
+    from_name: str
+    from_email: str
+    reply_to: str
+    sent_date: datetime | None
+    total_recipients: int
+    web_version_url: str
+    web_version_text_url: str
+    tags: tuple[str, ...]
+
+    @classmethod
+    def from_api(cls, d: dict[str, Any], zone: str) -> Campaign:
+        return cls(
+            campaign_id=_text(d.get("CampaignID")),
+            name=_text(d.get("Name")),
+            subject=_text(d.get("Subject")),
+            from_name=_text(d.get("FromName")),
+            from_email=_text(d.get("FromEmail")),
+            reply_to=_text(d.get("ReplyTo")),
+            sent_date=timezones.parse(d.get("SentDate"), zone),
+            total_recipients=_int(d.get("TotalRecipients")),
+            web_version_url=_text(d.get("WebVersionURL")),
+            web_version_text_url=_text(d.get("WebVersionTextURL")),
+            tags=tuple(_text(t) for t in d.get("Tags") or ()),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class CampaignSummary:
+    name: str
+    recipients: int
+    total_opened: int
+    unique_opened: int
+    clicks: int
+    unsubscribed: int
+    bounced: int
+    spam_complaints: int
+    forwards: int
+    likes: int
+    mentions: int
+    web_version_url: str
+    web_version_text_url: str
+    worldview_url: str
+
+    @classmethod
+    def from_api(cls, d: dict[str, Any]) -> CampaignSummary:
+        return cls(
+            name=_text(d.get("Name")),
+            recipients=_int(d.get("Recipients")),
+            total_opened=_int(d.get("TotalOpened")),
+            unique_opened=_int(d.get("UniqueOpened")),
+            clicks=_int(d.get("Clicks")),
+            unsubscribed=_int(d.get("Unsubscribed")),
+            bounced=_int(d.get("Bounced")),
+            spam_complaints=_int(d.get("SpamComplaints")),
+            forwards=_int(d.get("Forwards")),
+            likes=_int(d.get("Likes")),
+            mentions=_int(d.get("Mentions")),
+            web_version_url=_text(d.get("WebVersionURL")),
+            web_version_text_url=_text(d.get("WebVersionTextURL")),
+            worldview_url=_text(d.get("WorldviewURL")),
+        )
+
+    @property
+    def open_rate(self) -> float:
+        return round(100.0 * self.unique_opened / self.recipients, 2) if self.recipients else 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Recipient:
+    email: str
+    list_id: str
+    sent_date: datetime | None = None  # journey email recipients carry it; campaign recipients do not
+
+    @classmethod
+    def from_api(cls, d: dict[str, Any], zone: str) -> Recipient:
+        return cls(
+            email=_text(d.get("EmailAddress")),
+            list_id=_text(d.get("ListID")),
+            sent_date=timezones.parse(d.get("SentDate"), zone),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Activity:
+    """One open, click, bounce, unsubscribe or spam complaint."""
+
+    kind: str  # opens, clicks, bounces, unsubscribes, spam
+    email: str
+    date: datetime | None
+    list_id: str = ""
+    ip_address: str = ""
+    url: str = ""
+    latitude: float | None = None
+    longitude: float | None = None
+    city: str = ""
+    region: str = ""
+    country_code: str = ""
+    country_name: str = ""
+    bounce_type: str = ""
+    reason: str = ""
+
+    @classmethod
+    def from_api(cls, kind: str, d: dict[str, Any], zone: str) -> Activity:
+        return cls(
+            kind=kind,
+            email=_text(d.get("EmailAddress")),
+            date=timezones.parse(d.get("Date"), zone),
+            list_id=_text(d.get("ListID")),
+            ip_address=_text(d.get("IPAddress")),
+            url=_text(d.get("URL")),
+            latitude=_float(d.get("Latitude")),
+            longitude=_float(d.get("Longitude")),
+            city=_text(d.get("City")),
+            region=_text(d.get("Region")),
+            country_code=_text(d.get("CountryCode")),
+            country_name=_text(d.get("CountryName")),
+            bounce_type=_text(d.get("BounceType")),
+            reason=_text(d.get("Reason")),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Suppression:
+    email: str
+    reason: str
+    date: datetime | None
+    state: str
+
+    @classmethod
+    def from_api(cls, d: dict[str, Any], zone: str) -> Suppression:
+        return cls(
+            email=_text(d.get("EmailAddress")),
+            reason=_text(d.get("SuppressionReason")),
+            date=timezones.parse(d.get("Date"), zone),
+            state=_text(d.get("State")),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class JourneySummary:
+    journey_id: str
+    list_id: str
+    name: str
+    status: str
+
+    @classmethod
+    def from_api(cls, d: dict[str, Any]) -> JourneySummary:
+        return cls(
+            journey_id=_text(d.get("JourneyID")),
+            list_id=_text(d.get("ListID")),
+            name=_text(d.get("Name")),
+            status=_text(d.get("Status")),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class JourneyEmail:
+    email_id: str
+    name: str
+    sent: int
+    opened: int
+    unique_opened: int
+    clicked: int
+    bounced: int
+    unsubscribed: int
+
+
+@dataclass(frozen=True, slots=True)
+class Journey:
+    journey_id: str
+    name: str
+    trigger_type: str
+    status: str
+    emails: tuple[JourneyEmail, ...]
+
+    @classmethod
+    def from_api(cls, d: dict[str, Any]) -> Journey:
+        return cls(
+            journey_id=_text(d.get("JourneyID")),
+            name=_text(d.get("Name")),
+            trigger_type=_text(d.get("TriggerType")),
+            status=_text(d.get("Status")),
+            emails=tuple(
+                JourneyEmail(
+                    email_id=_text(e.get("EmailID")),
+                    name=_text(e.get("Name")),
+                    sent=_int(e.get("Sent")),
+                    opened=_int(e.get("Opened")),
+                    unique_opened=_int(e.get("UniqueOpened")),
+                    clicked=_int(e.get("Clicked")),
+                    bounced=_int(e.get("Bounced")),
+                    unsubscribed=_int(e.get("Unsubscribed")),
+                )
+                for e in d.get("Emails") or ()
+            ),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    segment_id: str
+    list_id: str
+    title: str
+
+    @classmethod
+    def from_api(cls, d: dict[str, Any]) -> Segment:
+        return cls(segment_id=_text(d.get("SegmentID")), list_id=_text(d.get("ListID")), title=_text(d.get("Title")))
+
+
+@dataclass(frozen=True, slots=True)
+class Webhook:
+    webhook_id: str
+    events: tuple[str, ...]
+    url: str
+    status: str
+    payload_format: str
+
+    @classmethod
+    def from_api(cls, d: dict[str, Any]) -> Webhook:
+        return cls(
+            webhook_id=_text(d.get("WebhookID")),
+            events=tuple(_text(e) for e in d.get("Events") or ()),
+            url=_text(d.get("Url")),
+            status=_text(d.get("Status")),
+            payload_format=_text(d.get("PayloadFormat")),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookEvent:
+    type: str  # Subscribe, Update, Deactivate
+    email: str
+    old_email: str
+    name: str
+    state: str
+    date: datetime | None
+    custom_fields: tuple[tuple[str, str], ...]
+    signup_ip_address: str
+
+    @classmethod
+    def from_api(cls, d: dict[str, Any], zone: str) -> WebhookEvent:
+        return cls(
+            type=_text(d.get("Type")),
+            email=_text(d.get("EmailAddress")),
+            old_email=_text(d.get("OldEmailAddress")),
+            name=_text(d.get("Name")),
+            state=_text(d.get("State")) or ("Active" if d.get("Type") == "Subscribe" else ""),
+            date=timezones.parse(d.get("Date"), zone),
+            custom_fields=tuple((_text(f.get("Key")), _text(f.get("Value"))) for f in d.get("CustomFields") or ()),
+            signup_ip_address=_text(d.get("SignupIPAddress")),
+        )
