@@ -301,6 +301,26 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+# ------------------------------------------------------------------------------------------ sandbox
+
+
+def cmd_sandbox(args: argparse.Namespace) -> int:
+    from cmsf.sandbox.command import SandboxError, run_sandbox
+
+    try:
+        return run_sandbox(
+            dataset=args.dataset,
+            seed=args.seed,
+            faults=args.faults,
+            cm_port=args.cm_port,
+            info_json=Path(args.info_json),
+            cert_dir=Path(args.dir) if args.dir else None,
+            announce=lambda line: print(line, flush=True),
+        )
+    except SandboxError as error:
+        raise CliError(str(error)) from None
+
+
 # ------------------------------------------------------------------------------------------- parser
 
 
@@ -344,6 +364,14 @@ def build_parser() -> argparse.ArgumentParser:
     demo = command("demo", "set up cmsf with a demo admin and serve the console", cmd_demo)
     demo.add_argument("--host", default="127.0.0.1")
     demo.add_argument("--port", type=int, default=8000)
+
+    sbx = command("sandbox", "serve a generated Campaign Monitor account over TLS on loopback, for tests", cmd_sandbox)
+    sbx.add_argument("--dataset", required=True, help="dataset size: tiny, small, medium or large")
+    sbx.add_argument("--seed", type=int, default=1, help="dataset seed (default 1)")
+    sbx.add_argument("--faults", default="none", help="fault profile: none, flaky or slow (default none)")
+    sbx.add_argument("--cm-port", type=int, default=0, help="Campaign Monitor emulator port (default 0: a free port)")
+    sbx.add_argument("--info-json", required=True, help="where to write the connection details once serving")
+    sbx.add_argument("--dir", help="folder for the certificates (default: sandbox/tls in the data folder)")
     return parser
 
 

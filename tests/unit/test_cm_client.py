@@ -259,11 +259,12 @@ def test_server_errors_and_dropped_connections_are_retried_with_backoff():
             "GET /clients.json": [
                 ok(fixture("sample_server_error"), 500),
                 (0, requests.ConnectionError("Connection reset by peer"), {}),
+                (0, requests.exceptions.ChunkedEncodingError("IncompleteRead(1462 bytes read)"), {}),
                 ok(fixture("clients")),
             ]
         }
     )
-    assert len(cm.clients()) == 2 and len(sleeps) == 2
+    assert len(cm.clients()) == 2 and len(sleeps) == 3
 
 
 def test_retries_end_with_a_transient_error_naming_the_endpoint():

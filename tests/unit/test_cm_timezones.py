@@ -93,3 +93,22 @@ def test_dates_parse_in_every_format_the_api_uses():
     assert timezones.parse("", utc) is None
     with pytest.raises(ValueError, match="not a Campaign Monitor date"):
         timezones.parse("25/10/2010", utc)
+
+
+@pytest.mark.parametrize(
+    ("label", "day"),
+    [
+        ("(GMT-05:00) Eastern Time (US & Canada)", datetime(2024, 3, 10)),
+        ("(GMT-05:00) Eastern Time (US & Canada)", datetime(2024, 11, 3)),
+        ("(GMT+10:00) Canberra, Melbourne, Sydney", datetime(2024, 4, 7)),
+        ("(GMT+10:00) Canberra, Melbourne, Sydney", datetime(2024, 10, 6)),
+        ("(GMT+05:45) Kathmandu", datetime(2024, 6, 1)),
+    ],
+)
+def test_the_hourly_offset_cache_agrees_with_the_zone_across_clock_changes(label, day):
+    for minutes in range(0, 24 * 60, 7):
+        local = day + timedelta(minutes=minutes)
+        assert timezones.parse(local.strftime("%Y-%m-%d %H:%M:%S"), label) == timezones.to_utc(local, label)
+    # The hour that repeats when clocks go back reads as its first occurrence (summer time in New York).
+    eastern = "(GMT-05:00) Eastern Time (US & Canada)"
+    assert timezones.parse("2024-11-03 01:30:00", eastern) == datetime(2024, 11, 3, 5, 30, tzinfo=UTC)

@@ -132,7 +132,7 @@ class CustomField:
         )
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: built once per record read, and frozen init is slower
 class Subscriber:
     email: str
     name: str
@@ -292,7 +292,7 @@ class CampaignSummary:
         return round(100.0 * self.unique_opened / self.recipients, 2) if self.recipients else 0.0
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: built once per record read, and frozen init is slower
 class Recipient:
     email: str
     list_id: str
@@ -300,14 +300,11 @@ class Recipient:
 
     @classmethod
     def from_api(cls, d: dict[str, Any], zone: str) -> Recipient:
-        return cls(
-            email=_text(d.get("EmailAddress")),
-            list_id=_text(d.get("ListID")),
-            sent_date=timezones.parse(d.get("SentDate"), zone),
-        )
+        sent = d.get("SentDate")
+        return cls(d.get("EmailAddress") or "", d.get("ListID") or "", timezones.parse(sent, zone) if sent else None)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: built once per record read, and frozen init is slower
 class Activity:
     """One open, click, bounce, unsubscribe or spam complaint."""
 
@@ -328,21 +325,24 @@ class Activity:
 
     @classmethod
     def from_api(cls, kind: str, d: dict[str, Any], zone: str) -> Activity:
+        # Runs once per tracking event (millions on a large account): plain lookups, no helpers.
+        get = d.get
+        latitude, longitude = get("Latitude"), get("Longitude")
         return cls(
-            kind=kind,
-            email=_text(d.get("EmailAddress")),
-            date=timezones.parse(d.get("Date"), zone),
-            list_id=_text(d.get("ListID")),
-            ip_address=_text(d.get("IPAddress")),
-            url=_text(d.get("URL")),
-            latitude=_float(d.get("Latitude")),
-            longitude=_float(d.get("Longitude")),
-            city=_text(d.get("City")),
-            region=_text(d.get("Region")),
-            country_code=_text(d.get("CountryCode")),
-            country_name=_text(d.get("CountryName")),
-            bounce_type=_text(d.get("BounceType")),
-            reason=_text(d.get("Reason")),
+            kind,
+            get("EmailAddress") or "",
+            timezones.parse(get("Date"), zone),
+            get("ListID") or "",
+            get("IPAddress") or "",
+            get("URL") or "",
+            latitude if latitude is None or isinstance(latitude, float) else _float(latitude),
+            longitude if longitude is None or isinstance(longitude, float) else _float(longitude),
+            get("City") or "",
+            get("Region") or "",
+            get("CountryCode") or "",
+            get("CountryName") or "",
+            get("BounceType") or "",
+            get("Reason") or "",
         )
 
 

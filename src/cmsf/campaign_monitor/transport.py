@@ -208,7 +208,7 @@ class Transport:
                     method, url, params=params, data=data, headers=headers, verify=self.verify, timeout=self.timeout
                 )
                 content = response.content  # read the whole body here, where a dropped connection is caught
-            except (requests.ConnectionError, requests.Timeout) as error:
+            except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError) as error:
                 self._count(endpoint, time.perf_counter() - started)
                 opened = not isinstance(error, requests.ConnectTimeout) and "Connection refused" not in str(error)
                 if attempt >= self.retry.max_attempts or (opened and not idempotent):

@@ -1,0 +1,1 @@
+"""The Campaign Monitor emulator and the account (`world`) it serves."""
