@@ -6,7 +6,8 @@ The emulator runs as `cmsf sandbox` in another process (its own core), as Campai
 client reads every client, list, subscriber of every state, sent campaign, summary, recipient and
 tracking event. "Waiting" is the time spent inside HTTP calls (sending, the server's work, receiving);
 "overhead" is everything else the client does: decoding JSON, building typed records, converting times
-to UTC, paging. The target is overhead under 10% of waiting.
+to UTC, paging. The target is overhead under 10% of waiting. `--faults slow` adds the emulator's per-request
+latency, closer to the real service's answer times than the bare emulator.
 """
 
 from __future__ import annotations
@@ -26,12 +27,14 @@ from cmsf.campaign_monitor.api import CAMPAIGN_ACTIVITIES, SUBSCRIBER_STATES, Ca
 from cmsf.campaign_monitor.transport import ApiKeyAuth, Transport
 
 
-def start_sandbox(size: str, seed: int, folder: Path) -> tuple[subprocess.Popen[bytes], dict]:
+def start_sandbox(size: str, seed: int, folder: Path, faults: str = "none") -> tuple[subprocess.Popen[bytes], dict]:
     info = folder / "info.json"
     cmsf = Path(sys.executable).with_name("cmsf")
     env = {**os.environ, "CMSF_DATA_DIR": str(folder / "data")}
+    command = [str(cmsf), "sandbox", "--dataset", size, "--seed", str(seed), "--faults", faults]
+    command += ["--info-json", str(info), "--dir", str(folder)]
     process = subprocess.Popen(
-        [str(cmsf), "sandbox", "--dataset", size, "--seed", str(seed), "--info-json", str(info), "--dir", str(folder)],
+        command,
         env=env,
         stdout=subprocess.DEVNULL,
     )
@@ -65,11 +68,12 @@ def main() -> None:
     parser.add_argument("--size", default="medium")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--parallel", type=int, default=1, help="pages fetched ahead in parallel")
+    parser.add_argument("--faults", default="none", help="the emulator's fault profile: none, slow (latency) or flaky")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         started = time.perf_counter()
-        process, info = start_sandbox(args.size, args.seed, Path(folder))
-        print(f"sandbox ({args.size}) up in {time.perf_counter() - started:.1f} s")
+        process, info = start_sandbox(args.size, args.seed, Path(folder), args.faults)
+        print(f"sandbox ({args.size}, faults {args.faults}) up in {time.perf_counter() - started:.1f} s")
         try:
             transport = Transport(ApiKeyAuth(info["api_key"]), base_url=info["base_url"], ca_bundle=info["ca_file"])
             cm = CampaignMonitor(transport, parallel=args.parallel)

@@ -362,3 +362,26 @@ def test_new_activity_after_advancing_is_read_by_an_incremental_read(cm, emulato
             1 for a in cm.campaign_activity(campaign.campaign_id, "opens", zone=zone, since=start) if a.date > start
         )
     assert read == new_opens
+
+
+def test_the_remaining_reads_system_date_tags_lists_for_email_list_segments_and_history(cm, emulator):
+    world = emulator["world"]
+    client_record = a_client_with_lists(world)
+    assert len(cm.system_date()) == 19  # "YYYY-MM-DD HH:MM:SS"
+    tags = {t for i in client_record.campaign_ids for t in world.campaigns[i].tags}
+    assert set(cm.tags(client_record.client_id)) == tags
+    lst = world.lists[client_record.list_ids[0]]
+    member = next(iter(lst.subscribers.values()))
+    memberships = cm.lists_for_email(client_record.client_id, member.email)
+    assert lst.list_id in {m["ListID"] for m in memberships}
+    assert {s.segment_id for s in cm.list_segments(lst.list_id)} == {
+        s.segment_id for s in world.segments.values() if s.list_id == lst.list_id
+    }
+    campaign = world.campaigns[client_record.campaign_ids[0]]
+    assert {entry["ListID"] for entry in cm.campaign_lists_and_segments(campaign.campaign_id)["Lists"]} == set(
+        campaign.list_ids
+    )
+    opener = campaign.opens[0] if campaign.opens else None
+    if opener is not None:
+        history = cm.subscriber_history(opener.list_id, opener.email)
+        assert any(entry["ID"] == campaign.campaign_id for entry in history)
