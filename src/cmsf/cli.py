@@ -321,6 +321,88 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
         raise CliError(str(error)) from None
 
 
+# ------------------------------------------------------------------------------------------ connect
+
+
+def _actor() -> str:
+    return f"cli:{getpass.getuser()}"
+
+
+def _read(path: str, what: str) -> str:
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except OSError as error:
+        raise CliError(f"cannot read the {what} {path}: {error.strerror}") from None
+
+
+def _connect_campaign_monitor(api_key: str, base_url: str, ca_file: str) -> None:
+    from cmsf.connections.services import connect_campaign_monitor
+
+    clients = connect_campaign_monitor(api_key=api_key, base_url=base_url, ca_file=ca_file, actor=_actor())
+    print(f"Campaign Monitor connected: {len(clients)} client{'s' if len(clients) != 1 else ''}")
+    for client in clients:
+        print(f"  {client.name} ({client.cm_client_id}), {client.time_zone}")
+
+
+def _connect_salesforce(login: Any) -> None:
+    from cmsf.connections.services import connect_salesforce
+
+    org = connect_salesforce(login, actor=_actor())
+    print(f"Salesforce connected: {org.instance_url} (org {org.org_id}); Salesforce Sync User {org.sync_user_name}")
+
+
+def cmd_connect(args: argparse.Namespace) -> int:
+    """Connect both services from a sandbox info file, or one service from its own options."""
+    from cmsf.campaign_monitor.errors import CampaignMonitorError
+    from cmsf.connections.models import SalesforceOrg
+    from cmsf.connections.services import SalesforceLogin
+    from cmsf.salesforce.errors import SalesforceError
+
+    _require_initialized()
+    try:
+        if args.service is None:
+            if not args.sandbox_info:
+                raise CliError("give --sandbox-info PATH, or `campaign-monitor` or `salesforce` with their options")
+            info = json.loads(_read(args.sandbox_info, "sandbox info file"))
+            cm, sf = info.get("campaign_monitor"), info.get("salesforce")
+            if not cm or not sf:
+                raise CliError(f"{args.sandbox_info} has no campaign_monitor or no salesforce section")
+            _connect_campaign_monitor(cm["api_key"], cm["base_url"], cm["ca_file"])
+            _connect_salesforce(
+                SalesforceLogin(
+                    flow=SalesforceOrg.AuthFlow.JWT_BEARER,
+                    login_domain=SalesforceOrg.LoginDomain.CUSTOM,
+                    custom_login_url=sf["login_url"],
+                    client_id=sf["client_id"],
+                    jwt_username=sf["jwt_username"],
+                    jwt_private_key=_read(sf["jwt_private_key_file"], "private key"),
+                    ca_file=sf["ca_file"],
+                )
+            )
+        elif args.service == "campaign-monitor":
+            _connect_campaign_monitor(args.api_key, args.base_url or "", args.ca_file or "")
+        else:
+            domain = args.login_domain
+            _connect_salesforce(
+                SalesforceLogin(
+                    flow=args.flow,
+                    login_domain=domain,
+                    my_domain=args.my_domain or "",
+                    custom_login_url=args.login_url or "",
+                    client_id=args.client_id,
+                    client_secret=args.client_secret or "",
+                    jwt_username=args.username or "",
+                    jwt_private_key=_read(args.private_key_file, "private key") if args.private_key_file else "",
+                    ca_file=args.ca_file or "",
+                )
+            )
+    except (CampaignMonitorError, SalesforceError) as error:
+        raise CliError(f"could not connect: {error}") from None
+    except KeyError as error:
+        raise CliError(f"the sandbox info file lacks {error}") from None
+    return 0
+
+
 # ------------------------------------------------------------------------------------------- parser
 
 
@@ -364,6 +446,29 @@ def build_parser() -> argparse.ArgumentParser:
     demo = command("demo", "set up cmsf with a demo admin and serve the console", cmd_demo)
     demo.add_argument("--host", default="127.0.0.1")
     demo.add_argument("--port", type=int, default=8000)
+
+    con = command("connect", "connect Campaign Monitor and Salesforce (from a sandbox info file, or each with options)",
+                  cmd_connect)  # fmt: skip
+    con.add_argument("--sandbox-info", help="the info JSON `cmsf sandbox` writes: connects both emulators")
+    con.set_defaults(service=None)
+    services = con.add_subparsers(title="services", metavar="SERVICE")
+    cm_parser = services.add_parser("campaign-monitor", help="connect a Campaign Monitor account with its API key")
+    cm_parser.set_defaults(service="campaign-monitor")
+    cm_parser.add_argument("--api-key", required=True, help="an API key of a full-access Campaign Monitor user")
+    cm_parser.add_argument("--base-url", help="the API's base URL (default: Campaign Monitor's own)")
+    cm_parser.add_argument("--ca-file", help="a PEM bundle to verify the API's certificate (default: the system's)")
+    sf_parser = services.add_parser("salesforce", help="connect a Salesforce org through a connected app")
+    sf_parser.set_defaults(service="salesforce")
+    sf_parser.add_argument("--flow", choices=("jwt_bearer", "client_credentials"), required=True)
+    sf_parser.add_argument("--login-domain", choices=("production", "sandbox", "my_domain", "custom"),
+                           default="production")  # fmt: skip
+    sf_parser.add_argument("--my-domain", help="the My Domain host, such as acme.my.salesforce.com")
+    sf_parser.add_argument("--login-url", help="the login URL when --login-domain custom")
+    sf_parser.add_argument("--client-id", required=True, help="the connected app's consumer key")
+    sf_parser.add_argument("--client-secret", help="the consumer secret (client credentials flow)")
+    sf_parser.add_argument("--username", help="the Salesforce Sync User's username (JWT bearer flow)")
+    sf_parser.add_argument("--private-key-file", help="the PEM private key of the app's certificate (JWT bearer)")
+    sf_parser.add_argument("--ca-file", help="a PEM bundle to verify Salesforce's certificate (default: the system's)")
 
     sbx = command("sandbox", "serve a generated Campaign Monitor account over TLS on loopback, for tests", cmd_sandbox)
     sbx.add_argument("--dataset", required=True, help="dataset size: tiny, small, medium or large")

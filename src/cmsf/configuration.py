@@ -88,7 +88,7 @@ SECTIONS: tuple[Section, ...] = (
     ),
     Section("sms", SmsSettings, ("enabled", "default_country", "contact_consent_field", "lead_consent_field")),
     Section("maintenance", MaintenanceSettings, ("notification_email",)),
-    Section("salesforce", SalesforceOrg, ("login_domain", "my_domain")),
+    Section("salesforce", SalesforceOrg, ("login_domain", "my_domain", "custom_login_url", "api_budget_percent")),
     Section("billing", BillingAccount, ("plan",)),
 )
 

@@ -25,7 +25,12 @@ def test_export_holds_every_setting_with_its_default():
     assert doc["sms"]["enabled"] is False
     assert doc["maintenance"]["notification_email"] == ""
     assert doc["maintenance"]["governor_limits"]["CMSF_EMAIL_OPT_OUT"] == 200
-    assert doc["salesforce"] == {"login_domain": "production", "my_domain": ""}
+    assert doc["salesforce"] == {
+        "login_domain": "production",
+        "my_domain": "",
+        "custom_login_url": "",
+        "api_budget_percent": 50,
+    }
     assert doc["billing"] == {"plan": None}
     assert doc["campaign_monitor_clients"] == {}
 
@@ -111,6 +116,7 @@ def test_a_governor_limit_set_back_to_its_default_follows_the_default():
             "salesforce_campaigns.filter_start_date: expected a date",
         ),
         ({"salesforce": {"login_domain": "my_domain"}}, "salesforce.my_domain: Enter the My Domain host"),
+        ({"salesforce": {"api_budget_percent": 0}}, "salesforce.api_budget_percent: Ensure this value is greater"),
         ({"billing": {"plan": "platinum"}}, "billing.plan: Value 'platinum' is not a valid choice"),
         ({"campaign_monitor_clients": {"abc": {"selected": False}}}, "campaign_monitor_clients.abc: no connected"),
         ({"version": 2}, "version: this cmsf reads documents of version 1"),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError
-from django.core.validators import RegexValidator
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 
 from cmsf.lib.crypto import EncryptedTextField
@@ -24,6 +24,14 @@ class CampaignMonitorAccount(SingletonModel):
         OAUTH = "oauth", "OAuth"
 
     auth_method = models.CharField(max_length=16, choices=AuthMethod.choices, blank=True)
+    # Blank means the real service; the sandbox and tests point these at the emulator.
+    api_base_url = models.URLField("API base URL", blank=True, help_text="Blank: https://api.createsend.com/api/v3.3")
+    ca_file = models.CharField(
+        "CA bundle",
+        max_length=500,
+        blank=True,
+        help_text="A PEM file to verify the API's certificate; blank: the system's",
+    )
     api_key = EncryptedTextField(blank=True, default="")
     oauth_access_token = EncryptedTextField(blank=True, default="")
     oauth_refresh_token = EncryptedTextField(blank=True, default="")
@@ -69,6 +77,7 @@ class SalesforceOrg(SingletonModel):
         PRODUCTION = "production", "Production (login.salesforce.com)"
         SANDBOX = "sandbox", "Sandbox (test.salesforce.com)"
         MY_DOMAIN = "my_domain", "My Domain"
+        CUSTOM = "custom", "Another login URL (such as the sandbox emulator)"
 
     class AuthFlow(models.TextChoices):
         JWT_BEARER = "jwt_bearer", "OAuth 2.0 JWT bearer"
@@ -77,6 +86,20 @@ class SalesforceOrg(SingletonModel):
 
     login_domain = models.CharField(max_length=16, choices=LoginDomain.choices, default=LoginDomain.PRODUCTION)
     my_domain = models.CharField(max_length=255, blank=True, validators=[my_domain_host])
+    custom_login_url = models.URLField(blank=True)
+    ca_file = models.CharField(
+        "CA bundle",
+        max_length=500,
+        blank=True,
+        help_text="A PEM file to verify Salesforce's certificate; blank: the system's",
+    )
+    api_version = models.CharField(max_length=8, default="62.0", validators=[RegexValidator(r"^\d{2,3}\.0$")])
+    api_budget_percent = models.PositiveSmallIntegerField(
+        "API budget (% of the daily limit)",
+        default=50,
+        validators=[MinValueValidator(1), MaxValueValidator(100)],
+        help_text="A run stops cleanly when the org's API usage reaches this share of its daily limit.",
+    )
     instance_url = models.URLField(blank=True)
     org_id = models.CharField(max_length=18, blank=True)
     is_sandbox = models.BooleanField(default=False)
@@ -94,6 +117,8 @@ class SalesforceOrg(SingletonModel):
     def clean(self) -> None:
         if self.login_domain == self.LoginDomain.MY_DOMAIN and not self.my_domain:
             raise ValidationError({"my_domain": "Enter the My Domain host when the login domain is My Domain."})
+        if self.login_domain == self.LoginDomain.CUSTOM and not self.custom_login_url:
+            raise ValidationError({"custom_login_url": "Enter the login URL when the login domain is another URL."})
 
     @property
     def login_url(self) -> str:
@@ -101,6 +126,8 @@ class SalesforceOrg(SingletonModel):
             return "https://test.salesforce.com"
         if self.login_domain == self.LoginDomain.MY_DOMAIN:
             return f"https://{self.my_domain}"
+        if self.login_domain == self.LoginDomain.CUSTOM:
+            return self.custom_login_url.rstrip("/")
         return "https://login.salesforce.com"
 
     @property

@@ -1,0 +1,189 @@
+"""Connecting cmsf to Campaign Monitor and to Salesforce, and the one place that builds their clients
+from the stored connection (so every caller talks to the same URL, CA bundle, credentials and budget)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.utils import timezone
+
+from cmsf.campaign_monitor.api import CampaignMonitor
+from cmsf.campaign_monitor.transport import DEFAULT_BASE_URL, ApiKeyAuth, Auth, OAuthAuth, OAuthTokens, Transport
+from cmsf.connections.models import CampaignMonitorAccount, CampaignMonitorClient, SalesforceOrg
+from cmsf.maintenance.services import audit
+from cmsf.salesforce.adapter import SalesforceAdapter
+from cmsf.salesforce.auth import Credentials, Token
+from cmsf.salesforce.meter import ApiMeter
+
+
+class NotConnected(Exception):
+    """The service is not connected yet."""
+
+
+# -- building clients from the stored connections ------------------------------------------------------
+
+
+def _cm_oauth_token_url(base_url: str) -> str:
+    return base_url.rsplit("/api/", 1)[0] + "/oauth/token"
+
+
+def _store_cm_tokens(tokens: OAuthTokens) -> None:
+    # update() encrypts through the field, as save() does
+    CampaignMonitorAccount.objects.filter(pk=1).update(
+        oauth_access_token=tokens.access_token, oauth_refresh_token=tokens.refresh_token
+    )
+
+
+def campaign_monitor(account: CampaignMonitorAccount | None = None, *, parallel: int = 1) -> CampaignMonitor:
+    """The Campaign Monitor client of the stored (or given) account."""
+    account = account or CampaignMonitorAccount.load()
+    if not account.is_connected:
+        raise NotConnected("Campaign Monitor is not connected: run `cmsf connect` or connect in the console")
+    base_url = account.api_base_url or DEFAULT_BASE_URL
+    auth: Auth
+    if account.auth_method == CampaignMonitorAccount.AuthMethod.OAUTH:
+        tokens = OAuthTokens(account.oauth_access_token, account.oauth_refresh_token)
+        auth = OAuthAuth(tokens, token_url=_cm_oauth_token_url(base_url), on_refresh=_store_cm_tokens)
+    else:
+        auth = ApiKeyAuth(account.api_key)
+    transport = Transport(auth, base_url=base_url, ca_bundle=account.ca_file or True)
+    return CampaignMonitor(transport, parallel=parallel)
+
+
+def _store_sf_token(token: Token) -> None:
+    updates = {"access_token": token.access_token}
+    if token.instance_url:
+        updates["instance_url"] = token.instance_url
+    SalesforceOrg.objects.filter(pk=1).update(**updates)
+
+
+def salesforce_credentials(org: SalesforceOrg) -> Credentials:
+    return Credentials(
+        flow=org.auth_flow,
+        login_url=org.login_url,
+        client_id=org.client_id,
+        client_secret=org.client_secret,
+        username=org.jwt_username,
+        private_key=org.jwt_private_key,
+        refresh_token=org.refresh_token,
+    )
+
+
+def salesforce(org: SalesforceOrg | None = None, *, meter: ApiMeter | None = None) -> SalesforceAdapter:
+    """The Salesforce adapter of the stored (or given) org, with cmsf's API budget."""
+    org = org or SalesforceOrg.load()
+    if not org.auth_flow:
+        raise NotConnected("Salesforce is not connected: run `cmsf connect` or connect in the console")
+    token = Token(org.access_token, org.instance_url) if org.access_token and org.instance_url else None
+    return SalesforceAdapter(
+        salesforce_credentials(org),
+        ca_bundle=org.ca_file or True,
+        api_version=org.api_version,
+        meter=meter or ApiMeter(budget_share=org.api_budget_percent / 100),
+        token=token,
+        on_token=_store_sf_token if org.pk else None,
+    )
+
+
+# -- connecting ----------------------------------------------------------------------------------------
+
+
+def connect_campaign_monitor(
+    *, api_key: str, actor: str, base_url: str = "", ca_file: str = ""
+) -> list[CampaignMonitorClient]:
+    """Check the key against Campaign Monitor, store it (encrypted) and the account's clients."""
+    account = CampaignMonitorAccount.load()
+    before = {"connected": account.is_connected, "base_url": account.api_base_url}
+    account.auth_method = CampaignMonitorAccount.AuthMethod.API_KEY
+    account.api_key = api_key
+    account.oauth_access_token = account.oauth_refresh_token = ""
+    account.oauth_expires_at = None
+    account.api_base_url = base_url
+    account.ca_file = ca_file
+    cm = campaign_monitor(account)
+    try:
+        details = [cm.client(summary.client_id) for summary in cm.clients()]
+    finally:
+        cm.transport.close()
+    with transaction.atomic():
+        account.is_agency = len(details) > 1
+        account.account_name = details[0].name if len(details) == 1 else f"Agency account ({len(details)} clients)"
+        account.connected_at = timezone.now()
+        account.save()
+        seen = []
+        for d in details:
+            client, _ = CampaignMonitorClient.objects.update_or_create(
+                cm_client_id=d.client_id, defaults={"name": d.name, "time_zone": d.time_zone, "active": True}
+            )
+            seen.append(client.cm_client_id)
+        CampaignMonitorClient.objects.exclude(cm_client_id__in=seen).update(active=False)
+        audit(
+            actor=actor,
+            section="connections",
+            action="connected Campaign Monitor",
+            before=before,
+            after={"connected": True, "base_url": base_url, "clients": seen},
+        )
+    return list(CampaignMonitorClient.objects.filter(cm_client_id__in=seen))
+
+
+@dataclass(frozen=True)
+class SalesforceLogin:
+    flow: str  # SalesforceOrg.AuthFlow
+    login_domain: str = SalesforceOrg.LoginDomain.PRODUCTION
+    my_domain: str = ""
+    custom_login_url: str = ""
+    client_id: str = ""
+    client_secret: str = ""
+    jwt_username: str = ""
+    jwt_private_key: str = ""
+    refresh_token: str = ""
+    ca_file: str = ""
+
+
+def _soql_quote(value: str) -> str:
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def connect_salesforce(login: SalesforceLogin, *, actor: str) -> SalesforceOrg:
+    """Sign in with the given flow, learn the org and the Salesforce Sync User, store it all (encrypted)."""
+    org = SalesforceOrg.load()
+    before = {"connected": org.is_connected, "instance_url": org.instance_url, "sync_user": org.sync_user_name}
+    org.auth_flow = login.flow
+    org.login_domain = login.login_domain
+    org.my_domain = login.my_domain
+    org.custom_login_url = login.custom_login_url
+    org.client_id = login.client_id
+    org.client_secret = login.client_secret
+    org.jwt_username = login.jwt_username
+    org.jwt_private_key = login.jwt_private_key
+    org.refresh_token = login.refresh_token
+    org.ca_file = login.ca_file
+    org.access_token = ""
+    org.full_clean(exclude=["instance_url"])
+    adapter = salesforce(org)
+    try:
+        token = adapter.token
+        organization = next(adapter.query("SELECT Id, Name, IsSandbox FROM Organization LIMIT 1"), {})
+        user_id = token.user_id
+        user = next(adapter.query(f"SELECT Id, Name, Username FROM User WHERE Id = {_soql_quote(user_id)}"), {})
+    finally:
+        adapter.session.close()
+    with transaction.atomic():
+        org.access_token = token.access_token
+        org.instance_url = token.instance_url
+        org.org_id = str(organization.get("Id") or token.org_id)
+        org.is_sandbox = bool(organization.get("IsSandbox"))
+        org.sync_user_id = str(user.get("Id") or user_id)
+        org.sync_user_name = str(user.get("Name") or user.get("Username") or "")
+        org.connected_at = timezone.now()
+        org.save()
+        audit(
+            actor=actor,
+            section="connections",
+            action="connected Salesforce",
+            before=before,
+            after={"connected": True, "instance_url": org.instance_url, "sync_user": org.sync_user_name},
+        )
+    return org

@@ -1,0 +1,596 @@
+"""The Salesforce adapter: few API calls, correct results per record, honest failures.
+
+- Reads: REST query with `nextRecordsUrl` paging (2,000 a page), or a Bulk 2.0 query job for large reads.
+- Writes: sObject Collections (200 records a call) up to `collections_threshold` records, Bulk 2.0
+  ingest above it (CSV with CRLF line endings; one job, results read back per record). Records that
+  failed with a retriable error (UNABLE_TO_LOCK_ROW) are sent again, and only those.
+- A 401 INVALID_SESSION_ID gets a new token once and the call is retried; REQUEST_LIMIT_EXCEEDED stops
+  the run; every call is counted by the meter, which also stops a run at cmsf's budget.
+
+simple-salesforce does REST (query, describe, `restful` for Collections). Bulk 2.0 ingest is spoken
+directly over the same session: simple-salesforce's bulk2 helpers read results with extra calls and
+cannot report each record's Id, and the call budget (at most 6 calls for 10,000 rows) needs both.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import random
+import threading
+import time
+import urllib.request
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from functools import partial
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+import requests
+from requests.adapters import HTTPAdapter
+from simple_salesforce import Salesforce
+from simple_salesforce.exceptions import (
+    SalesforceError as SimpleSalesforceError,
+)
+from simple_salesforce.exceptions import (
+    SalesforceExpiredSession,
+    SalesforceRefusedRequest,
+)
+
+from cmsf.salesforce.auth import Credentials, Token, get_token
+from cmsf.salesforce.errors import (
+    ApiLimitExceeded,
+    AuthenticationError,
+    FatalError,
+    RecordError,
+    RecordResult,
+    TransientError,
+)
+from cmsf.salesforce.meter import ApiMeter
+
+API_VERSION = "62.0"
+COLLECTION_SIZE = 200
+T = TypeVar("T")
+
+
+def _kind(method: str, path: str) -> str:
+    """A short name for a call, for the meter: "query", "composite/sobjects", "bulk2 ingest upload", ..."""
+    if "/services/oauth2/" in path:
+        return "oauth"
+    tail = path.split("/services/data/", 1)[-1].split("/", 1)[-1] if "/services/data/" in path else path
+    parts = [p for p in tail.split("/") if p]
+    if not parts:
+        return f"{method} /"
+    head = parts[0]
+    if head in ("query", "queryAll"):
+        return "queryMore" if len(parts) > 1 else head
+    if head == "jobs" and len(parts) >= 2:
+        job_type = parts[1]
+        if len(parts) == 2:
+            return f"bulk2 {job_type} create"
+        if len(parts) == 3:
+            return f"bulk2 {job_type} {'close' if method == 'PATCH' else 'delete' if method == 'DELETE' else 'status'}"
+        return f"bulk2 {job_type} {'upload' if parts[3] == 'batches' else parts[3]}"
+    if head == "composite":
+        return "/".join(parts[:2]) if len(parts) > 1 else "composite"
+    if head == "sobjects":
+        if len(parts) == 1:
+            return "describe global"
+        if parts[-1] == "describe":
+            return "describe"
+        return f"sobject {method}"
+    return head
+
+
+def _proxies() -> dict[str, str]:
+    return {k: v for k, v in urllib.request.getproxies().items() if k in ("http", "https")}
+
+
+@dataclass
+class Retry:
+    attempts: int = 4
+    backoff_base: float = 0.5
+    backoff_max: float = 20.0
+    bulk_poll_start: float = 0.2
+    bulk_poll_max: float = 5.0
+    bulk_timeout: float = 3600.0
+
+
+class SalesforceAdapter:
+    def __init__(
+        self,
+        credentials: Credentials,
+        *,
+        ca_bundle: str | bool = True,
+        api_version: str = API_VERSION,
+        meter: ApiMeter | None = None,
+        token: Token | None = None,
+        collections_threshold: int = 2000,
+        retry: Retry | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        on_token: Callable[[Token], None] | None = None,
+    ) -> None:
+        self.credentials = credentials
+        self.api_version = api_version
+        self.meter = meter or ApiMeter()
+        self.collections_threshold = collections_threshold
+        self.retry = retry or Retry()
+        self.sleep = sleep
+        self.on_token = on_token
+        self._rng = random.Random()
+        self._lock = threading.Lock()
+        self.session = requests.Session()
+        # Every call is verified against the given CA bundle; the environment must not swap it for another.
+        self.session.trust_env = False
+        self.session.verify = ca_bundle
+        self.session.proxies.update(_proxies())
+        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=8, max_retries=0)
+        self.session.mount("https://", adapter)
+        self.session.mount("http://", adapter)
+        self.session.hooks["response"].append(self._count)
+        self.token = token or self._login()
+        self.sf = self._client()
+
+    # -- connection --------------------------------------------------------------------------------
+
+    def _count(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
+        request = response.request
+        path = urlsplit(request.url or "").path
+        self.meter.record(_kind(request.method or "GET", path), response.headers.get("Sforce-Limit-Info"))
+
+    def _login(self) -> Token:
+        token = get_token(self.credentials, session=self.session, verify=self.session.verify)
+        if self.on_token is not None:
+            self.on_token(token)
+        return token
+
+    def _client(self) -> Salesforce:
+        return Salesforce(
+            instance_url=self.token.instance_url,
+            session_id=self.token.access_token,
+            session=self.session,
+            version=self.api_version,
+        )
+
+    def reauthenticate(self) -> None:
+        with self._lock:
+            self.token = self._login()
+            self.sf = self._client()
+
+    @property
+    def base_url(self) -> str:
+        return f"{self.token.instance_url.rstrip('/')}/services/data/v{self.api_version}/"
+
+    def _headers(self, **extra: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token.access_token}", **extra}
+
+    def _backoff(self, attempt: int) -> float:
+        return self._rng.uniform(0, min(self.retry.backoff_max, self.retry.backoff_base * 2**attempt))
+
+    def _call(self, operation: str, fn: Callable[[], T], *, idempotent: bool = True) -> T:
+        """Run one call with the house rules: a new token once on INVALID_SESSION_ID, stop at the limit and
+        the budget, retry 5xx, timeouts and dropped connections when repeating is safe."""
+        self.meter.check(operation)
+        refreshed = False
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                return fn()
+            except SalesforceExpiredSession as error:
+                if refreshed:
+                    raise AuthenticationError(
+                        "the Salesforce session keeps expiring; reconnect Salesforce", operation=operation, status=401
+                    ) from error
+                refreshed = True
+                self.reauthenticate()
+            except SalesforceRefusedRequest as error:
+                code = _error_code(error.content)
+                if code == "REQUEST_LIMIT_EXCEEDED":
+                    raise ApiLimitExceeded(
+                        "Salesforce refused the call: the org's daily API requests are used up; the run stops",
+                        operation=operation,
+                        status=403,
+                        code=code,
+                    ) from error
+                raise FatalError(_error_message(error.content), operation=operation, status=403, code=code) from error
+            except SimpleSalesforceError as error:
+                status = getattr(error, "status", None) or 0
+                if status >= 500 and idempotent and attempt < self.retry.attempts:
+                    self.sleep(self._backoff(attempt))
+                    continue
+                kind = TransientError if status >= 500 else FatalError
+                raise kind(
+                    _error_message(error.content), operation=operation, status=status, code=_error_code(error.content)
+                ) from error
+            except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError) as error:
+                if idempotent and attempt < self.retry.attempts:
+                    self.sleep(self._backoff(attempt))
+                    continue
+                raise TransientError(f"{type(error).__name__}: {error}", operation=operation) from error
+
+    def _raw(
+        self,
+        method: str,
+        path: str,
+        *,
+        operation: str,
+        expect: tuple[int, ...] = (200,),
+        idempotent: bool = True,
+        **kwargs: Any,
+    ) -> requests.Response:
+        """A call simple-salesforce has no helper for (Bulk 2.0), with the same house rules as `_call`."""
+
+        def send() -> requests.Response:
+            headers = {**self._headers(), **kwargs.pop("headers", {})}
+            response = self.session.request(method, self.base_url + path, headers=headers, timeout=300, **kwargs)
+            if response.status_code in expect:
+                return response
+            content: Any
+            try:
+                content = response.json()
+            except ValueError:
+                content = response.text
+            error_class: type[SimpleSalesforceError] = SimpleSalesforceError
+            if response.status_code == 401:
+                error_class = SalesforceExpiredSession
+            elif response.status_code == 403:
+                error_class = SalesforceRefusedRequest
+            raise error_class(response.url, response.status_code, path, content)
+
+        return self._call(operation, send, idempotent=idempotent)
+
+    # -- reads -------------------------------------------------------------------------------------
+
+    def describe(self, object_name: str) -> dict[str, Any]:
+        sobject = getattr(self.sf, object_name)
+        return dict(self._call(f"describe {object_name}", sobject.describe))
+
+    def describe_global(self) -> dict[str, Any]:
+        return dict(self._call("describe global", self.sf.describe) or {})
+
+    def limits(self) -> dict[str, Any]:
+        return dict(self._call("limits", self.sf.limits) or {})
+
+    def query(self, soql: str, *, include_deleted: bool = False) -> Iterator[dict[str, Any]]:
+        """Every record of a SOQL query through REST, page by page (2,000 a page)."""
+        page = self._call("query", lambda: self.sf.query(soql, include_deleted=include_deleted))
+        while True:
+            for record in page.get("records", ()):
+                yield _plain(record)
+            if page.get("done", True):
+                return
+            page = self._call("queryMore", partial(self.sf.query_more, page["nextRecordsUrl"], identifier_is_url=True))
+
+    def count(self, soql: str) -> int:
+        return int(self._call("query", lambda: self.sf.query(soql)).get("totalSize", 0))
+
+    def bulk_query(
+        self, soql: str, *, include_deleted: bool = False, page_size: int = 50_000
+    ) -> Iterator[dict[str, str]]:
+        """Every row of a Bulk 2.0 query job, as CSV strings by column ("" for null)."""
+        body = {"operation": "queryAll" if include_deleted else "query", "query": soql, "lineEnding": "LF"}
+        job = self._raw("POST", "jobs/query", operation="bulk query create", json=body, idempotent=False).json()
+        self._wait_for_job("query", job["id"])
+        locator = ""
+        while True:
+            params: dict[str, Any] = {"maxRecords": page_size}
+            if locator:
+                params["locator"] = locator
+            response = self._raw(
+                "GET", f"jobs/query/{job['id']}/results", operation="bulk query results", params=params,
+                headers={"Accept": "text/csv"},
+            )  # fmt: skip
+            yield from csv.DictReader(io.StringIO(response.content.decode("utf-8")))
+            locator = response.headers.get("Sforce-Locator", "null")
+            if not locator or locator == "null":
+                return
+
+    # -- writes ------------------------------------------------------------------------------------
+
+    def insert(self, object_name: str, records: Sequence[Mapping[str, Any]]) -> list[RecordResult]:
+        return self._write("insert", object_name, records)
+
+    def update(self, object_name: str, records: Sequence[Mapping[str, Any]]) -> list[RecordResult]:
+        """Records carry their "Id"."""
+        return self._write("update", object_name, records)
+
+    def upsert(self, object_name: str, external_id: str, records: Sequence[Mapping[str, Any]]) -> list[RecordResult]:
+        """Records carry their external id; the rerun of a crashed write creates nothing twice."""
+        return self._write("upsert", object_name, records, external_id=external_id)
+
+    def delete(self, object_name: str, ids: Iterable[str]) -> list[RecordResult]:
+        return self._write("delete", object_name, [{"Id": record_id} for record_id in ids])
+
+    def _write(
+        self, operation: str, object_name: str, records: Sequence[Mapping[str, Any]], *, external_id: str = ""
+    ) -> list[RecordResult]:
+        key_field = external_id or "Id"
+        results = [RecordResult(index=i, key=str(r.get(key_field) or "")) for i, r in enumerate(records)]
+        pending = list(range(len(records)))
+        for attempt in range(self.retry.attempts):
+            batch = [records[i] for i in pending]
+            if len(batch) > self.collections_threshold:
+                outcome = self._bulk_write(operation, object_name, batch, external_id)
+            else:
+                outcome = self._collections_write(operation, object_name, batch, external_id)
+            for position, result in zip(pending, outcome, strict=True):
+                result.index, result.key = position, results[position].key
+                results[position] = result
+            pending = [i for i in pending if results[i].retriable]
+            if not pending:
+                break
+            if attempt + 1 < self.retry.attempts:
+                self.sleep(self._backoff(attempt + 1))
+        return results
+
+    def _collections_write(
+        self, operation: str, object_name: str, records: Sequence[Mapping[str, Any]], external_id: str
+    ) -> list[RecordResult]:
+        results: list[RecordResult] = []
+        for start in range(0, len(records), COLLECTION_SIZE):
+            chunk = records[start : start + COLLECTION_SIZE]
+            if operation == "delete":
+                ids = ",".join(str(r["Id"]) for r in chunk)
+                call = self._collections_call("DELETE", "composite/sobjects", params={"ids": ids, "allOrNone": "false"})
+            else:
+                body = {
+                    "allOrNone": False,
+                    "records": [{"attributes": {"type": object_name}, **_json_values(r)} for r in chunk],
+                }
+                if operation == "insert":
+                    call = self._collections_call("POST", "composite/sobjects", json=body, idempotent=False)
+                elif operation == "update":
+                    call = self._collections_call("PATCH", "composite/sobjects", json=body)
+                else:
+                    call = self._collections_call("PATCH", f"composite/sobjects/{object_name}/{external_id}", json=body)
+            for offset, item in enumerate(call or ()):
+                results.append(_collection_result(start + offset, item))
+            if len(call or ()) != len(chunk):
+                raise FatalError(
+                    f"Salesforce answered {len(call or ())} results for {len(chunk)} records",
+                    operation=f"{operation} {object_name}",
+                )
+        return results
+
+    def _collections_call(self, method: str, path: str, *, idempotent: bool = True, **kwargs: Any) -> Any:
+        return self._call(
+            f"{method} {path}", lambda: self.sf.restful(path, method=method, **kwargs), idempotent=idempotent
+        )
+
+    def _bulk_write(
+        self, operation: str, object_name: str, records: Sequence[Mapping[str, Any]], external_id: str
+    ) -> list[RecordResult]:
+        columns = _columns(records) if operation != "delete" else ["Id"]
+        job_spec: dict[str, Any] = {
+            "object": object_name,
+            "operation": operation,
+            "contentType": "CSV",
+            "lineEnding": "CRLF",
+            "columnDelimiter": "COMMA",
+        }
+        if operation == "upsert":
+            job_spec["externalIdFieldName"] = external_id
+        job = self._raw("POST", "jobs/ingest", operation="bulk ingest create", json=job_spec, idempotent=False).json()
+        job_id = job["id"]
+        self._raw(
+            "PUT",
+            f"jobs/ingest/{job_id}/batches",
+            operation="bulk ingest upload",
+            expect=(201,),
+            data=_csv(records, columns).encode("utf-8"),
+            headers={"Content-Type": "text/csv"},
+        )
+        self._raw("PATCH", f"jobs/ingest/{job_id}", operation="bulk ingest close", json={"state": "UploadComplete"})
+        info = self._wait_for_job("ingest", job_id)
+        return self._bulk_results(job_id, info, records, columns)
+
+    def _wait_for_job(self, job_type: str, job_id: str) -> dict[str, Any]:
+        delay = self.retry.bulk_poll_start
+        deadline = time.monotonic() + self.retry.bulk_timeout
+        while True:
+            info: dict[str, Any] = self._raw(
+                "GET", f"jobs/{job_type}/{job_id}", operation=f"bulk {job_type} status"
+            ).json()
+            state = info.get("state")
+            if state in ("JobComplete", "Failed", "Aborted"):
+                if state != "JobComplete" and job_type == "query":
+                    raise FatalError(
+                        f"the Bulk 2.0 query job {job_id} ended {state}: {info.get('errorMessage', '')}",
+                        operation="bulk query",
+                    )
+                return info
+            if time.monotonic() > deadline:
+                raise TransientError(f"the Bulk 2.0 job {job_id} did not finish in time", operation=f"bulk {job_type}")
+            self.sleep(delay)
+            delay = min(delay * 2, self.retry.bulk_poll_max)
+
+    def _bulk_results(
+        self, job_id: str, info: dict[str, Any], records: Sequence[Mapping[str, Any]], columns: list[str]
+    ) -> list[RecordResult]:
+        """Map result rows back to the records (result order is not upload order) by their CSV values."""
+        by_row: dict[tuple[str, ...], list[int]] = {}
+        for position, record in enumerate(records):
+            by_row.setdefault(tuple(_cell(record.get(c)) for c in columns), []).append(position)
+        results: list[RecordResult | None] = [None] * len(records)
+
+        def take(row: dict[str, str]) -> int | None:
+            indices = by_row.get(tuple(row.get(c, "") for c in columns))
+            return indices.pop(0) if indices else None
+
+        processed = int(info.get("numberRecordsProcessed", 0))
+        failed = int(info.get("numberRecordsFailed", 0))
+        if processed - failed > 0:
+            for row in self._result_rows(job_id, "successfulResults"):
+                index = take(row)
+                if index is not None:
+                    created = row.get("sf__Created", "").lower() == "true"
+                    results[index] = RecordResult(index, "", id=row.get("sf__Id") or None, created=created)
+        if failed > 0:
+            for row in self._result_rows(job_id, "failedResults"):
+                index = take(row)
+                if index is not None:
+                    results[index] = RecordResult(index, "", id=row.get("sf__Id") or None, errors=[_bulk_error(row)])
+        if info.get("state") != "JobComplete" or processed < len(records):
+            for row in self._result_rows(job_id, "unprocessedrecords"):
+                index = take(row)
+                if index is not None:
+                    message = f"the job ended {info.get('state')} before this record: {info.get('errorMessage', '')}"
+                    results[index] = RecordResult(index, "", errors=[RecordError("UNPROCESSED", message)])
+        return [
+            r
+            if r is not None
+            else RecordResult(
+                i, "", errors=[RecordError("NO_RESULT", f"job {job_id} reported nothing for this record")]
+            )
+            for i, r in enumerate(results)
+        ]
+
+    def _result_rows(self, job_id: str, kind: str) -> Iterator[dict[str, str]]:
+        response = self._raw(
+            "GET", f"jobs/ingest/{job_id}/{kind}/", operation=f"bulk ingest {kind}", headers={"Accept": "text/csv"}
+        )
+        yield from csv.DictReader(io.StringIO(response.content.decode("utf-8"), newline=""))
+
+
+# -- helpers -----------------------------------------------------------------------------------------
+
+
+def _plain(record: Mapping[str, Any]) -> dict[str, Any]:
+    """A query record without `attributes`, parent objects flattened to "Parent.Field" keys."""
+    flat: dict[str, Any] = {}
+    for key, value in record.items():
+        if key == "attributes":
+            continue
+        if isinstance(value, Mapping) and "attributes" in value:
+            for child_key, child_value in _plain(value).items():
+                flat[f"{key}.{child_key}"] = child_value
+        else:
+            flat[key] = value
+    return flat
+
+
+def _error_code(content: Any) -> str:
+    if isinstance(content, list) and content and isinstance(content[0], dict):
+        return str(content[0].get("errorCode", ""))
+    return ""
+
+
+def _error_message(content: Any) -> str:
+    if isinstance(content, list) and content and isinstance(content[0], dict):
+        return str(content[0].get("message", ""))
+    return str(content)[:500]
+
+
+def _json_values(record: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in record.items() if k != "attributes"}
+
+
+def _collection_result(index: int, item: Mapping[str, Any]) -> RecordResult:
+    errors = [
+        RecordError(str(e.get("statusCode", "")), str(e.get("message", "")), tuple(e.get("fields") or ()))
+        for e in item.get("errors") or ()
+    ]
+    if not item.get("success") and not errors:
+        errors = [RecordError("UNKNOWN_ERROR", "Salesforce reported a failure without an error")]
+    return RecordResult(index, "", id=item.get("id"), created=item.get("created"), errors=errors)
+
+
+def _columns(records: Sequence[Mapping[str, Any]]) -> list[str]:
+    seen: dict[str, None] = {}
+    for record in records:
+        for key in record:
+            if key != "attributes":
+                seen.setdefault(key, None)
+    return list(seen)
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "#N/A"  # Bulk 2.0 sets a field to null with #N/A; an empty cell would leave it unchanged
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _csv(records: Sequence[Mapping[str, Any]], columns: list[str]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")  # a lone CR or LF would not match the job's CRLF
+    writer.writerow(columns)
+    for record in records:
+        writer.writerow([_cell(record.get(c)) for c in columns])
+    return out.getvalue()
+
+
+def _bulk_error(row: Mapping[str, str]) -> RecordError:
+    """`sf__Error` reads "CODE:message:field,field --"."""
+    raw = (row.get("sf__Error") or "").strip()
+    raw = raw[:-2].rstrip() if raw.endswith("--") else raw
+    code, _, rest = raw.partition(":")
+    message, _, fields = rest.rpartition(":") if rest.count(":") else (rest, "", "")
+    return RecordError(code or "UNKNOWN_ERROR", (message or rest).strip(), tuple(f for f in fields.split(",") if f))
+
+
+def _soql_list(values: Iterable[str]) -> str:
+    return ", ".join("'" + v.replace("\\", "\\\\").replace("'", "\\'") + "'" for v in values)
+
+
+class CampaignMembers:
+    """CampaignMember and CampaignMemberStatus have no external id: look up, then create or update."""
+
+    LOOKUP_CHUNK = 200  # campaign ids per query, well inside SOQL's length limits
+
+    def __init__(self, adapter: SalesforceAdapter) -> None:
+        self.adapter = adapter
+
+    def existing(self, campaign_ids: Iterable[str]) -> dict[tuple[str, str], str]:
+        """(CampaignId, ContactId or LeadId) -> CampaignMember Id, for these campaigns."""
+        found: dict[tuple[str, str], str] = {}
+        ids = sorted(set(campaign_ids))
+        for start in range(0, len(ids), self.LOOKUP_CHUNK):
+            soql = (
+                "SELECT Id, CampaignId, ContactId, LeadId FROM CampaignMember "
+                f"WHERE CampaignId IN ({_soql_list(ids[start : start + self.LOOKUP_CHUNK])})"
+            )
+            for row in self.adapter.query(soql):
+                who = row.get("ContactId") or row.get("LeadId")
+                if who:
+                    found[(row["CampaignId"], who)] = row["Id"]
+        return found
+
+    def save(self, members: Sequence[Mapping[str, Any]]) -> list[RecordResult]:
+        """Create or update members (each with CampaignId and ContactId or LeadId), in the given order."""
+        existing = self.existing(m["CampaignId"] for m in members)
+        creates: list[int] = []
+        updates: list[int] = []
+        rows: list[dict[str, Any]] = []
+        for index, member in enumerate(members):
+            who = member.get("ContactId") or member.get("LeadId") or ""
+            member_id = existing.get((member["CampaignId"], who))
+            if member_id:
+                row = {k: v for k, v in member.items() if k not in ("CampaignId", "ContactId", "LeadId")}
+                rows.append({"Id": member_id, **row})
+                updates.append(index)
+            else:
+                rows.append(dict(member))
+                creates.append(index)
+        results: list[RecordResult] = [RecordResult(i, "") for i in range(len(members))]
+        for indices, write in ((creates, self.adapter.insert), (updates, self.adapter.update)):
+            if indices:
+                for index, result in zip(indices, write("CampaignMember", [rows[i] for i in indices]), strict=True):
+                    member = members[index]
+                    result.index = index
+                    result.key = f"{member['CampaignId']}:{member.get('ContactId') or member.get('LeadId') or ''}"
+                    results[index] = result
+        return results
+
+    def ensure_statuses(self, campaign_id: str, statuses: Sequence[tuple[str, bool]]) -> list[RecordResult]:
+        """Add the (label, responded) statuses the campaign lacks; the existing default stays the default."""
+        soql = f"SELECT Id, Label FROM CampaignMemberStatus WHERE CampaignId = {_soql_list([campaign_id])}"
+        have = {row["Label"].lower() for row in self.adapter.query(soql)}
+        missing = [
+            {"CampaignId": campaign_id, "Label": label, "HasResponded": responded, "IsDefault": False}
+            for label, responded in statuses
+            if label.lower() not in have
+        ]
+        return self.adapter.insert("CampaignMemberStatus", missing) if missing else []
