@@ -313,6 +313,7 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
             seed=args.seed,
             faults=args.faults,
             cm_port=args.cm_port,
+            sf_port=args.sf_port,
             info_json=Path(args.info_json),
             cert_dir=Path(args.dir) if args.dir else None,
             announce=lambda line: print(line, flush=True),
@@ -473,8 +474,13 @@ def build_parser() -> argparse.ArgumentParser:
     sbx = command("sandbox", "serve a generated Campaign Monitor account over TLS on loopback, for tests", cmd_sandbox)
     sbx.add_argument("--dataset", required=True, help="dataset size: tiny, small, medium or large")
     sbx.add_argument("--seed", type=int, default=1, help="dataset seed (default 1)")
-    sbx.add_argument("--faults", default="none", help="fault profile: none, flaky or slow (default none)")
+    sbx.add_argument(
+        "--faults",
+        default="none",
+        help="fault profile: none, flaky, slow (Campaign Monitor) or limits (Salesforce); default none",
+    )
     sbx.add_argument("--cm-port", type=int, default=0, help="Campaign Monitor emulator port (default 0: a free port)")
+    sbx.add_argument("--sf-port", type=int, default=0, help="Salesforce emulator port (default 0: a free port)")
     sbx.add_argument("--info-json", required=True, help="where to write the connection details once serving")
     sbx.add_argument("--dir", help="folder for the certificates (default: sandbox/tls in the data folder)")
     return parser

@@ -23,9 +23,10 @@ def parse_limit_info(header: str) -> tuple[int, int] | None:
 
 @dataclass
 class ApiMeter:
-    """Thread-safe. `budget_share` is the share (0-1] of the org's daily allowance cmsf may use."""
+    """Thread-safe. `budget_share` is the share (0-1] of the org's daily allowance cmsf may use; None: no
+    budget of cmsf's own (only the org's limit stops a run)."""
 
-    budget_share: float = 0.5
+    budget_share: float | None = 0.5
     calls: Counter[str] = field(default_factory=Counter)
     org_used: int | None = None
     org_max: int | None = None
@@ -45,18 +46,18 @@ class ApiMeter:
 
     @property
     def budget(self) -> int | None:
-        return int(self.org_max * self.budget_share) if self.org_max else None
+        return int(self.org_max * self.budget_share) if self.org_max and self.budget_share is not None else None
 
     def check(self, operation: str = "") -> None:
         """Raise BudgetExhausted when the org's usage has reached cmsf's budget."""
         with self._lock:
-            used, limit = self.org_used, self.org_max
-        if used is not None and limit:
-            budget = int(limit * self.budget_share)
+            used, limit, share = self.org_used, self.org_max, self.budget_share
+        if used is not None and limit and share is not None:
+            budget = int(limit * share)
             if used >= budget:
                 raise BudgetExhausted(
                     f"the org has used {used:,} of its {limit:,} daily API requests; cmsf's budget is "
-                    f"{budget:,} ({self.budget_share:.0%}). The run stops here and goes on when usage falls "
+                    f"{budget:,} ({share:.0%}). The run stops here and goes on when usage falls "
                     "or the budget is raised",
                     operation=operation,
                     code="CMSF_API_BUDGET",

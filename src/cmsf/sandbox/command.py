@@ -1,8 +1,9 @@
 """`cmsf sandbox`: generate a dataset, serve its emulators over TLS on loopback until SIGINT/SIGTERM,
 and describe them in an info JSON file (written once every server accepts connections).
 
-Each emulator is a `Service`: an app plus the block of the info file that tells a client how to reach it.
-Campaign Monitor is the first; a Salesforce emulator joins it by adding a second `Service` to `services()`.
+Each emulator is a `Service`: an app plus the block of the info file that tells a client how to reach it:
+Campaign Monitor ("campaign_monitor") and Salesforce ("salesforce"), both over the same TLS files. The
+manifest file holds the Campaign Monitor world's counts, and the Salesforce org's under its "salesforce" key.
 """
 
 from __future__ import annotations
@@ -67,6 +68,48 @@ def campaign_monitor_service(world: World, *, faults: str, port: int, tls: TlsFi
     return Service("campaign_monitor", "Campaign Monitor", app, port, describe, API_PREFIX)
 
 
+JWT_KEY_FILE = "salesforce-jwt-key.pem"
+
+
+def _write_private(path: Path, text: str) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="ascii") as handle:
+        handle.write(text)
+    os.chmod(path, 0o600)
+
+
+def salesforce_service(org: Any, *, faults: str, port: int, tls: TlsFiles, manifest: Path) -> Service:
+    """The Salesforce emulator over `org` (an OrgData); its JWT private key is written beside the CA file."""
+    from cmsf.sandbox.salesforce.app import API_PREFIX, DEFAULT_VERSION, create_app
+
+    app = create_app(org, faults)
+    emulator = app.state.emulator
+    key_file = tls.ca_file.parent / JWT_KEY_FILE
+    _write_private(key_file, org.oauth.jwt_private_key_pem)
+
+    def describe(base: str) -> dict[str, Any]:
+        oauth = org.oauth
+        return {
+            "instance_url": base,
+            "login_url": base,
+            "api_version": DEFAULT_VERSION,
+            "access_token": emulator.issue_token(org.sync_user_id),
+            "ca_file": str(tls.ca_file),
+            "client_id": oauth.client_id,
+            "client_secret": oauth.client_secret,
+            "redirect_uri": oauth.redirect_uri,
+            "jwt_username": oauth.jwt_username,
+            "jwt_private_key_file": str(key_file),
+            "sync_user_id": org.sync_user_id,
+            "org_id": org.org_id,
+            "admin_url": base + "/admin",
+            "faults": faults,
+            "manifest": str(manifest),
+        }
+
+    return Service("salesforce", "Salesforce", app, port, describe, API_PREFIX + "/")
+
+
 def default_cert_dir() -> Path:
     from cmsf.lib.env import data_dir
 
@@ -109,24 +152,37 @@ def run_sandbox(
     seed: int = 1,
     faults: str = "none",
     cm_port: int = 0,
+    sf_port: int = 0,
     cert_dir: Path | None = None,
     announce: Callable[[str], None] = print,
 ) -> int:
     from cmsf.sandbox import dataset as datasets
-    from cmsf.sandbox.campaign_monitor.faults import PROFILES
+    from cmsf.sandbox.campaign_monitor.faults import PROFILES as CM_PROFILES
+    from cmsf.sandbox.salesforce.data import generate_org, org_manifest
+    from cmsf.sandbox.salesforce.faults import PROFILES as SF_PROFILES
 
+    profiles = list(dict.fromkeys((*CM_PROFILES, *SF_PROFILES)))
     if dataset not in datasets.SIZES:
         raise SandboxError(f"--dataset: {dataset!r} is not one of {', '.join(datasets.SIZES)}")
-    if faults not in PROFILES:
-        raise SandboxError(f"--faults: {faults!r} is not one of {', '.join(PROFILES)}")
+    if faults not in profiles:
+        raise SandboxError(f"--faults: {faults!r} is not one of {', '.join(profiles)}")
     info_json = info_json.resolve()
     info_json.unlink(missing_ok=True)  # never leave a stale file for a waiting client
     world = datasets.generate_world(dataset, seed)
+    org = generate_org(dataset, seed)
     manifest = manifest_path(info_json)
-    datasets.write_manifest(world, manifest)
+    _write_atomically(manifest, {**datasets.manifest(world), "salesforce": org_manifest(org)})
     tls = generate_tls_files((cert_dir or default_cert_dir()).resolve())
 
-    services = [campaign_monitor_service(world, faults=faults, port=cm_port, tls=tls, manifest=manifest)]
+    # A profile one emulator does not have (slow, limits) leaves the other one without faults.
+    services = [
+        campaign_monitor_service(
+            world, faults=faults if faults in CM_PROFILES else "none", port=cm_port, tls=tls, manifest=manifest
+        ),
+        salesforce_service(
+            org, faults=faults if faults in SF_PROFILES else "none", port=sf_port, tls=tls, manifest=manifest
+        ),
+    ]
     with contextlib.ExitStack() as stack:
         servers: list[BackgroundServer] = []
         info: dict[str, Any] = {"dataset": dataset, "seed": seed}

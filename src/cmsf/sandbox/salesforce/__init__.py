@@ -1,0 +1,1 @@
+"""The Salesforce emulator and the Salesforce side of the sandbox's dataset."""

@@ -1,0 +1,163 @@
+"""Admin routes of the Salesforce emulator, under /admin (no auth, JSON in and out):
+
+- GET  /admin/calls                 calls per kind ("query", "queryMore", "composite/sobjects",
+                                    "bulk2 ingest create", "oauth token", ...), their total, and the API
+                                    requests counted against the daily allowance
+- POST /admin/calls (or /admin/calls/reset)   the same, then reset the counts
+- GET  /admin/faults, POST /admin/faults {"profile": "none|flaky|limits", "after": N, "seed": N,
+                                    "rates": {"lock": 0.05, "unavailable": 0.04, "dropped": 0.02}}
+- POST /admin/tokens/expire         expire every access token (then 401 INVALID_SESSION_ID)
+- POST /admin/tokens {"user_id"}    issue an access token (default: the sync user)
+- POST /admin/schema/remove-field {"object", "field"}; POST /admin/schema/reset
+- GET  /admin/limits, POST /admin/limits {"daily_api_requests": N, "data_storage_mb": N, "reset_usage": true}
+- GET  /admin/storage               storage used per object (2 KB a record, Campaign 8 KB, CampaignMember 1 KB)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from cmsf.sandbox.salesforce.faults import PROFILES
+from cmsf.sandbox.salesforce.state import Emulator, Reply
+
+
+class AdminError(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def _int(body: dict[str, Any], name: str, minimum: int = 0) -> int | None:
+    value = body.get(name)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise AdminError(400, f"{name} must be an integer of at least {minimum}")
+    return value
+
+
+def calls(em: Emulator, body: dict[str, Any]) -> Reply:
+    counts = dict(sorted(em.calls.items()))
+    return Reply(
+        200,
+        {
+            "calls": counts,
+            "total": sum(counts.values()),
+            "api_requests": em.allowance.used,
+            "since": em.calls_since.isoformat(),
+        },
+    )
+
+
+def calls_reset(em: Emulator, body: dict[str, Any]) -> Reply:
+    reply = calls(em, body)
+    em.calls.clear()
+    em.calls_since = em.now()
+    return reply
+
+
+def get_faults(em: Emulator, body: dict[str, Any]) -> Reply:
+    return Reply(200, em.faults.describe())
+
+
+def set_faults(em: Emulator, body: dict[str, Any]) -> Reply:
+    profile = str(body.get("profile") or "").strip().lower()
+    if profile not in PROFILES:
+        raise AdminError(400, f"profile must be one of {', '.join(PROFILES)}")
+    rates = body.get("rates")
+    if rates is not None and (
+        not isinstance(rates, dict) or not all(isinstance(v, int | float) and 0 <= v <= 1 for v in rates.values())
+    ):
+        raise AdminError(400, "rates must be an object of shares between 0 and 1 (lock, unavailable, dropped)")
+    em.faults.set_profile(profile, after=_int(body, "after"), seed=_int(body, "seed"), rates=rates)
+    return get_faults(em, body)
+
+
+def expire_tokens(em: Emulator, body: dict[str, Any]) -> Reply:
+    return Reply(200, {"expired": em.oauth.expire_all()})
+
+
+def issue_token(em: Emulator, body: dict[str, Any]) -> Reply:
+    user_id = str(body.get("user_id") or em.sync_user_id)
+    if em.store.live("User", user_id) is None:
+        raise AdminError(404, f"no user {user_id}")
+    return Reply(200, {"access_token": em.issue_token(user_id), "user_id": user_id})
+
+
+def remove_field(em: Emulator, body: dict[str, Any]) -> Reply:
+    obj, name = str(body.get("object") or ""), str(body.get("field") or "")
+    try:
+        removed = em.remove_field(obj, name)
+    except KeyError:
+        raise AdminError(404, f"no field {obj}.{name}") from None
+    except ValueError as error:
+        raise AdminError(400, str(error)) from None
+    return Reply(200, {"removed": removed})
+
+
+def reset_schema(em: Emulator, body: dict[str, Any]) -> Reply:
+    em.reset_schema()
+    return Reply(200, {"reset": True})
+
+
+def get_limits(em: Emulator, body: dict[str, Any]) -> Reply:
+    return Reply(
+        200,
+        {
+            "daily_api_requests": em.allowance.maximum,
+            "effective_daily_api_requests": em.allowance.effective_max,
+            "api_requests_used": em.allowance.used,
+            "data_storage_mb": em.store.storage_max_mb,
+        },
+    )
+
+
+def set_limits(em: Emulator, body: dict[str, Any]) -> Reply:
+    daily = _int(body, "daily_api_requests", 1)
+    storage = _int(body, "data_storage_mb", 1)
+    if daily is not None:
+        em.allowance.maximum = daily
+    if storage is not None:
+        em.store.storage_max_mb = storage
+    if body.get("reset_usage"):
+        em.allowance.counter.reset()
+        if em.faults.profile == "limits":
+            em.faults.set_profile("limits")
+    return get_limits(em, body)
+
+
+def storage(em: Emulator, body: dict[str, Any]) -> Reply:
+    return Reply(200, em.store.storage())
+
+
+ROUTES: dict[tuple[str, str], Callable[[Emulator, dict[str, Any]], Reply]] = {
+    ("GET", "/admin/calls"): calls,
+    ("POST", "/admin/calls"): calls_reset,
+    ("POST", "/admin/calls/reset"): calls_reset,
+    ("GET", "/admin/faults"): get_faults,
+    ("POST", "/admin/faults"): set_faults,
+    ("POST", "/admin/tokens/expire"): expire_tokens,
+    ("POST", "/admin/tokens"): issue_token,
+    ("POST", "/admin/schema/remove-field"): remove_field,
+    ("POST", "/admin/schema/reset"): reset_schema,
+    ("GET", "/admin/limits"): get_limits,
+    ("POST", "/admin/limits"): set_limits,
+    ("GET", "/admin/storage"): storage,
+}
+
+
+def handle(em: Emulator, method: str, path: str, body: dict[str, Any]) -> Reply:
+    path = path.rstrip("/")
+    handler = ROUTES.get((method, path))
+    if handler is None:
+        allowed = sorted(m for m, p in ROUTES if p == path)
+        if allowed:
+            return Reply(405, {"error": f"method {method} not allowed: {', '.join(allowed)}"})
+        return Reply(404, {"error": f"no admin route {path}"})
+    try:
+        with em.lock:
+            return handler(em, body)
+    except AdminError as error:
+        return Reply(error.status, {"error": error.message})

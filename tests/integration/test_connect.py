@@ -1,0 +1,80 @@
+"""`cmsf connect --sandbox-info`: cmsf connected to both emulators of a running `cmsf sandbox`."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+CMSF = str(Path(sys.executable).with_name("cmsf"))
+
+
+def run(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CMSF_", "DATABASE_URL", "DJANGO_"))}
+    env["CMSF_DATA_DIR"] = str(data_dir)
+    return subprocess.run([CMSF, *args], env=env, capture_output=True, text=True, timeout=180)
+
+
+@pytest.fixture
+def sandbox(tmp_path):
+    info = tmp_path / "sandbox.json"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CMSF_", "DATABASE_URL", "DJANGO_"))}
+    env["CMSF_DATA_DIR"] = str(tmp_path / "sandbox-data")
+    process = subprocess.Popen(
+        [CMSF, "sandbox", "--dataset", "tiny", "--seed", "5", "--info-json", str(info)],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 120
+    while not info.exists():
+        assert process.poll() is None and time.monotonic() < deadline, "the sandbox did not start"
+        time.sleep(0.1)
+    yield json.loads(info.read_text()), info
+    process.send_signal(signal.SIGINT)
+    process.communicate(timeout=60)
+
+
+def test_connect_from_the_sandbox_info_stores_both_connections(tmp_path, sandbox):
+    info, info_file = sandbox
+    data_dir = tmp_path / "cmsf-data"
+    assert run(data_dir, "init", "--no-input").returncode == 0
+    connected = run(data_dir, "connect", "--sandbox-info", str(info_file))
+    assert connected.returncode == 0, connected.stderr
+    assert "Campaign Monitor connected: " in connected.stdout and "Salesforce connected: " in connected.stdout
+
+    status = json.loads(run(data_dir, "status", "--json").stdout)
+    assert status["campaign_monitor"]["connected"] and status["salesforce"]["connected"]
+    assert status["salesforce"]["instance_url"] == info["salesforce"]["instance_url"]
+    assert status["salesforce"]["sync_user"]
+    clients = {c["id"]: c for c in status["campaign_monitor"]["clients"]}
+    assert set(clients) == {c["client_id"] for c in info["campaign_monitor"]["clients"]}
+
+    db = sqlite3.connect(data_dir / "cmsf.sqlite3")
+    zones = dict(db.execute("select cm_client_id, time_zone from connections_campaignmonitorclient"))
+    assert zones == {c["client_id"]: c["time_zone"] for c in info["campaign_monitor"]["clients"]}
+    raw = b"".join(p.read_bytes() for p in data_dir.glob("cmsf.sqlite3*"))
+    private_key = Path(info["salesforce"]["jwt_private_key_file"]).read_text()
+    assert info["campaign_monitor"]["api_key"].encode() not in raw
+    assert private_key.splitlines()[1].encode() not in raw
+    actions = [a for (a,) in db.execute("select action from maintenance_auditentry order by id")]
+    assert actions == ["connected Campaign Monitor", "connected Salesforce"]
+
+
+def test_a_wrong_key_is_refused_plainly(tmp_path, sandbox):
+    info, _ = sandbox
+    data_dir = tmp_path / "cmsf-data"
+    run(data_dir, "init", "--no-input")
+    result = run(
+        data_dir, "connect", "campaign-monitor", "--api-key", "wrong",
+        "--base-url", info["campaign_monitor"]["base_url"], "--ca-file", info["campaign_monitor"]["ca_file"],
+    )  # fmt: skip
+    assert result.returncode == 2 and "could not connect" in result.stderr and "reconnect" in result.stderr
+    assert "Traceback" not in result.stderr
+    status = json.loads(run(data_dir, "status", "--json").stdout)
+    assert not status["campaign_monitor"]["connected"]
