@@ -404,6 +404,63 @@ def cmd_connect(args: argparse.Namespace) -> int:
     return 0
 
 
+# --------------------------------------------------------------------------------------------- sync
+
+
+def _run_summary(run: Any) -> dict[str, Any]:
+    return {
+        "client": run.client.cm_client_id,
+        "client_name": run.client.name,
+        "status": run.status,
+        "dry_run": run.dry_run,
+        "read": run.read,
+        "written": run.written,
+        "unchanged": run.skipped,
+        "failed": run.failed,
+        "deleted": run.deleted,
+        "api_calls": {"campaign_monitor": run.cm_calls, "salesforce": run.sf_calls},
+        "duration_s": run.duration_s,
+        "message": run.message,
+    }
+
+
+def cmd_sync(args: argparse.Namespace) -> int:
+    from cmsf.sync.services import ClientBusy, clients_to_sync, sync_client
+
+    _require_initialized()
+    clients = clients_to_sync(args.client)
+    if not clients:
+        raise CliError("no Campaign Monitor client to sync: connect one first (`cmsf connect`)"
+                       if not args.client else f"--client: no client with id {args.client}")  # fmt: skip
+    summaries = []
+    failed = False
+
+    def progress(stage: str, counts: dict[str, int]) -> None:
+        if not args.json:
+            print(f"\r  {stage:<20} read {counts['read']:>9,}  written {counts['written']:>9,}", end="", flush=True)
+
+    for client in clients:
+        if not args.json:
+            print(f"{client.name} ({client.cm_client_id}){' [dry run]' if args.dry_run else ''}")
+        try:
+            run = sync_client(client=client, dry_run=args.dry_run, progress=progress)
+        except ClientBusy as error:
+            raise CliError(str(error)) from None
+        summary = _run_summary(run)
+        summaries.append(summary)
+        failed = failed or run.status != "succeeded"
+        if not args.json:
+            verb = "would write" if args.dry_run else "wrote"
+            print(f"\r  {run.get_status_display()} in {run.duration_s or 0:.1f} s: {verb} {summary['written']}, "
+                  f"unchanged {summary['unchanged']}, failed {summary['failed']}, deleted {summary['deleted']}; "
+                  f"API calls: Campaign Monitor {run.cm_calls}, Salesforce {run.sf_calls}")  # fmt: skip
+            if run.message:
+                print(f"  {run.message}")
+    if args.json:
+        print(json.dumps({"runs": summaries}, indent=2))
+    return 1 if failed else 0
+
+
 # ------------------------------------------------------------------------------------------- parser
 
 
@@ -447,6 +504,11 @@ def build_parser() -> argparse.ArgumentParser:
     demo = command("demo", "set up cmsf with a demo admin and serve the console", cmd_demo)
     demo.add_argument("--host", default="127.0.0.1")
     demo.add_argument("--port", type=int, default=8000)
+
+    syn = command("sync", "run the primary sync now, in the foreground, for every selected client", cmd_sync)
+    syn.add_argument("--client", help="only this Campaign Monitor client id")
+    syn.add_argument("--dry-run", action="store_true", help="read everything, write nothing, report what would change")
+    syn.add_argument("--json", action="store_true", help="print a JSON summary")
 
     con = command("connect", "connect Campaign Monitor and Salesforce (from a sandbox info file, or each with options)",
                   cmd_connect)  # fmt: skip

@@ -411,7 +411,8 @@ class SalesforceAdapter:
         """Map result rows back to the records (result order is not upload order) by their CSV values."""
         by_row: dict[tuple[str, ...], list[int]] = {}
         for position, record in enumerate(records):
-            by_row.setdefault(tuple(_cell(record.get(c)) for c in columns), []).append(position)
+            flat = _flat(record)
+            by_row.setdefault(tuple(_cell(flat[c]) if c in flat else "" for c in columns), []).append(position)
         results: list[RecordResult | None] = [None] * len(records)
 
         def take(row: dict[str, str]) -> int | None:
@@ -496,12 +497,27 @@ def _collection_result(index: int, item: Mapping[str, Any]) -> RecordResult:
     return RecordResult(index, "", id=item.get("id"), created=item.get("created"), errors=errors)
 
 
+def _flat(record: Mapping[str, Any]) -> dict[str, Any]:
+    """A record as CSV columns: a parent referenced by external id, {"List__r": {"List_Id__c": "x"}}, becomes
+    the column "List__r.List_Id__c" (Bulk 2.0's relationship column)."""
+    flat: dict[str, Any] = {}
+    for key, value in record.items():
+        if key == "attributes":
+            continue
+        if isinstance(value, Mapping):
+            for child, child_value in value.items():
+                if child != "attributes":
+                    flat[f"{key}.{child}"] = child_value
+        else:
+            flat[key] = value
+    return flat
+
+
 def _columns(records: Sequence[Mapping[str, Any]]) -> list[str]:
     seen: dict[str, None] = {}
     for record in records:
-        for key in record:
-            if key != "attributes":
-                seen.setdefault(key, None)
+        for key in _flat(record):
+            seen.setdefault(key, None)
     return list(seen)
 
 
@@ -518,7 +534,8 @@ def _csv(records: Sequence[Mapping[str, Any]], columns: list[str]) -> str:
     writer = csv.writer(out, lineterminator="\r\n")  # a lone CR or LF would not match the job's CRLF
     writer.writerow(columns)
     for record in records:
-        writer.writerow([_cell(record.get(c)) for c in columns])
+        flat = _flat(record)
+        writer.writerow([_cell(flat[c]) if c in flat else "" for c in columns])
     return out.getvalue()
 
 

@@ -73,3 +73,103 @@ class SyncSettings(SingletonModel):
         """The frequency or the on/off switch changed: the next run follows from the new choice."""
         self.reschedule(now)
         self.save(update_fields=["next_run"])
+
+
+class SyncRun(models.Model):
+    """One sync of one Campaign Monitor client: what it read and wrote, what it cost, how it ended."""
+
+    class Kind(models.TextChoices):
+        PRIMARY = "primary", "Primary sync"
+        FULL = "full", "Full Campaign Monitor sync"
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+        STOPPED = "stopped", "Stopped at the API budget"
+
+    client = models.ForeignKey("connections.CampaignMonitorClient", on_delete=models.CASCADE, related_name="runs")
+    kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.PRIMARY)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    dry_run = models.BooleanField(default=False)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    stage = models.CharField(max_length=64, blank=True)
+    read = models.JSONField(default=dict)  # stream -> records read from Campaign Monitor
+    written = models.JSONField(default=dict)  # Salesforce object -> rows written (or that would be, in a dry run)
+    skipped = models.JSONField(default=dict)  # Salesforce object -> rows unchanged since the last write
+    failed = models.JSONField(default=dict)  # Salesforce object -> rows Salesforce refused
+    deleted = models.JSONField(default=dict)  # Salesforce object -> rows removed (retention, full sync)
+    cm_calls = models.PositiveIntegerField(default=0)
+    sf_calls = models.PositiveIntegerField(default=0)
+    message = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["client", "status"])]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} of {self.client_id} ({self.status})"
+
+    @property
+    def duration_s(self) -> float | None:
+        if self.started_at and self.finished_at:
+            return (self.finished_at - self.started_at).total_seconds()
+        return None
+
+
+class ClientLease(models.Model):
+    """Who is syncing a client now. Claimed by a conditional UPDATE, so two workers never sync one client
+    at once; a lease that is not renewed expires and the reaper (or the next claim) takes it over."""
+
+    client = models.OneToOneField(
+        "connections.CampaignMonitorClient", on_delete=models.CASCADE, primary_key=True, related_name="lease"
+    )
+    owner = models.CharField(max_length=128, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    run = models.ForeignKey(SyncRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+
+    def __str__(self) -> str:
+        return f"{self.client_id}: {self.owner or 'free'}"
+
+
+class Cursor(models.Model):
+    """How far a stream of a client has been read: the newest time written to Salesforce, never past the
+    start of the run that wrote it."""
+
+    client = models.ForeignKey("connections.CampaignMonitorClient", on_delete=models.CASCADE, related_name="cursors")
+    stream = models.CharField(max_length=64)
+    scope = models.CharField(max_length=64, blank=True)  # a list or campaign id, for per-list and per-campaign streams
+    position = models.DateTimeField()
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["client", "stream", "scope"], name="one_cursor_per_stream")]
+
+    def __str__(self) -> str:
+        return f"{self.stream}[{self.scope}] at {self.position:%Y-%m-%d %H:%M:%S}"
+
+
+class RecordMap(models.Model):
+    """The ledger: every row cmsf wrote to Salesforce, by object and external key, with its Salesforce Id and
+    the hash of what was written. Unchanged rows are not sent again; retention and the full sync delete
+    exactly what cmsf wrote."""
+
+    client = models.ForeignKey("connections.CampaignMonitorClient", on_delete=models.CASCADE, related_name="+")
+    sobject = models.CharField(max_length=64)
+    key = models.CharField(max_length=255)
+    salesforce_id = models.CharField(max_length=18)
+    content_hash = models.CharField(max_length=40)
+    activity_date = models.DateTimeField(null=True, blank=True)  # for retention of tracking history
+    synced_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["sobject", "key"], name="one_ledger_row_per_key")]
+        indexes = [
+            models.Index(fields=["client", "sobject"]),
+            models.Index(fields=["sobject", "activity_date"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.sobject} {self.key} -> {self.salesforce_id}"

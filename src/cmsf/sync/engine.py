@@ -1,0 +1,358 @@
+"""The primary sync of one Campaign Monitor client, stream by stream.
+
+Order: the client, its lists (with statistics), subscribers of every state, sent campaigns (with their
+summaries), tracking history, the suppression list, then retention. Each incremental stream reads from
+its cursor less a lag (the date filter is inclusive; the ledger drops what was already written), and the
+cursor moves only after the write succeeded, and never past the start of the run.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.db import transaction
+from django.utils import timezone
+
+from cmsf.campaign_monitor.api import CampaignActivity, CampaignMonitor, SubscriberState
+from cmsf.campaign_monitor.errors import CampaignMonitorError
+from cmsf.campaign_monitor.errors import ConfigurationError as CmConfigurationError
+from cmsf.campaign_monitor.records import Campaign
+from cmsf.connections import services as connections
+from cmsf.connections.models import CampaignMonitorClient
+from cmsf.maintenance.models import GovernorLimit
+from cmsf.options.models import CampaignSettings, GeneralOptions, TrackingHistorySettings
+from cmsf.salesforce.adapter import SalesforceAdapter
+from cmsf.salesforce.errors import ApiLimitExceeded, AuthenticationError, BudgetExhausted, SalesforceError
+from cmsf.sync import problems
+from cmsf.sync.matching import CONTACT_QUERY, LEAD_QUERY, Directory
+from cmsf.sync.models import Cursor, RecordMap, SyncRun, SyncSettings, SyncStatus
+from cmsf.sync.transforms import (
+    ACTIVITY,
+    CAMPAIGN,
+    CLIENT,
+    EMAIL_TYPE_OF_KIND,
+    LIST,
+    SUBSCRIBER,
+    SUPPRESSION,
+    Row,
+    activity_row,
+    campaign_row,
+    client_row,
+    list_row,
+    sf_datetime,
+    subscriber_row,
+    suppression_row,
+)
+from cmsf.sync.writer import Writer, WriteTally, plain
+
+LAG = timedelta(minutes=10)  # events that reach Campaign Monitor late still fall inside the next read
+STATES: tuple[SubscriberState, ...] = ("active", "unconfirmed", "unsubscribed", "bounced", "deleted")
+KINDS: tuple[CampaignActivity, ...] = ("opens", "clicks", "bounces", "unsubscribes", "spam")
+Progress = Callable[[str, dict[str, int]], None]
+
+
+@dataclass
+class Context:
+    run: SyncRun
+    client: CampaignMonitorClient
+    cm: CampaignMonitor
+    sf: SalesforceAdapter | None
+    writer: Writer
+    tally: WriteTally
+    started: datetime
+    zone: str = ""
+    owner: str = ""
+    read: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    directory: Directory | None = None
+    progress: Progress | None = None
+
+    def stage(self, name: str) -> None:
+        self.run.stage = name
+        SyncRun.objects.filter(pk=self.run.pk).update(
+            stage=name, read=dict(self.read), written=plain(self.tally.written)
+        )
+        if self.progress is not None:
+            self.progress(name, {"read": sum(self.read.values()), "written": sum(self.tally.written.values())})
+
+    def count(self, stream: str, items: Iterable[object]) -> Iterator[object]:
+        for item in items:
+            self.read[stream] += 1
+            yield item
+
+
+def _cursor(client: CampaignMonitorClient, stream: str, scope: str = "") -> datetime | None:
+    return Cursor.objects.filter(client=client, stream=stream, scope=scope).values_list("position", flat=True).first()
+
+
+def _advance(ctx: Context, stream: str, scope: str, newest: datetime | None) -> None:
+    if ctx.writer.dry_run or newest is None:
+        return
+    position = min(newest, ctx.started)
+    Cursor.objects.update_or_create(client=ctx.client, stream=stream, scope=scope, defaults={"position": position})
+
+
+def _since(ctx: Context, stream: str, scope: str = "", floor: datetime | None = None) -> datetime | None:
+    cursor = _cursor(ctx.client, stream, scope)
+    since = cursor - LAG if cursor else None
+    if floor is not None and (since is None or since < floor):
+        since = floor
+    return since
+
+
+def _directory(ctx: Context) -> Directory:
+    if ctx.directory is None:
+        if ctx.sf is None:
+            ctx.directory = Directory()
+        else:
+            ctx.directory = Directory.build(ctx.sf.bulk_query(CONTACT_QUERY), ctx.sf.bulk_query(LEAD_QUERY))
+    return ctx.directory
+
+
+def _batch(job: str) -> int:
+    return GovernorLimit.batch_size_for(job)
+
+
+# -- stages ------------------------------------------------------------------------------------------
+
+
+def sync_client_record(ctx: Context) -> None:
+    ctx.stage("client")
+    details = ctx.cm.client(ctx.client.cm_client_id)
+    ctx.read["client"] += 1
+    ctx.zone = details.time_zone or ctx.client.time_zone or "(GMT) Coordinated Universal Time"
+    CampaignMonitorClient.objects.filter(pk=ctx.client.pk).update(name=details.name, time_zone=ctx.zone)
+    row = client_row(details, synced_at=ctx.started, owner_id=ctx.owner)
+    row.pop("Last_Synced__c")  # written at the end of the run, so an unchanged client is not sent again
+    ctx.writer.write(CLIENT, [row], batch_size=_batch("CMSF_CLIENT_SYNC"))
+
+
+def sync_lists(ctx: Context) -> list[str]:
+    ctx.stage("lists")
+    rows: list[Row] = []
+    list_ids = []
+    for summary in ctx.cm.lists(ctx.client.cm_client_id):
+        details = ctx.cm.list_details(summary.list_id)
+        stats = ctx.cm.list_stats(summary.list_id)
+        ctx.read["lists"] += 1
+        row = list_row(ctx.client.cm_client_id, details, stats, synced_at=ctx.started, owner_id=ctx.owner)
+        row.pop("Last_Synced__c")
+        rows.append(row)
+        list_ids.append(summary.list_id)
+    ctx.writer.write(LIST, rows, batch_size=_batch("CMSF_CLIENT_SYNC"))
+    return list_ids
+
+
+def sync_subscribers(ctx: Context, list_ids: list[str]) -> None:
+    ctx.stage("subscribers")
+    batch = _batch("CMSF_SUBSCRIBER_SYNC")
+    for list_id in list_ids:
+        for state in STATES:
+            stream = f"subscribers:{state}"
+            newest: datetime | None = None
+            rows = []
+            for subscriber in ctx.cm.subscribers(list_id, state, zone=ctx.zone, since=_since(ctx, stream, list_id)):
+                ctx.read["subscribers"] += 1
+                link = _directory(ctx).link(subscriber.email, subscriber.custom_fields)
+                rows.append(subscriber_row(list_id, subscriber, link, owner_id=ctx.owner))
+                if subscriber.date and (newest is None or subscriber.date > newest):
+                    newest = subscriber.date
+            if rows and ctx.writer.write(SUBSCRIBER, rows, batch_size=batch):
+                _advance(ctx, stream, list_id, newest)
+
+
+def _campaigns(ctx: Context, settings: CampaignSettings) -> list[Campaign]:
+    campaigns = list(
+        ctx.cm.sent_campaigns(
+            ctx.client.cm_client_id,
+            zone=ctx.zone,
+            sent_from=settings.filter_start_date,
+            tags=settings.filter_tags or (),
+        )
+    )
+    ctx.read["campaigns"] += len(campaigns)
+    return campaigns
+
+
+def sync_campaigns(ctx: Context, campaigns: list[Campaign], refresh: set[str]) -> None:
+    """Write the campaigns not yet in Salesforce, and refresh the statistics of `refresh`."""
+    known = set(RecordMap.objects.filter(sobject=CAMPAIGN[0], client=ctx.client).values_list("key", flat=True))
+    rows = []
+    for campaign in campaigns:
+        if campaign.campaign_id in known and campaign.campaign_id not in refresh:
+            continue
+        summary = ctx.cm.campaign_summary(campaign.campaign_id)
+        ctx.read["campaign summaries"] += 1
+        rows.append(campaign_row(ctx.client.cm_client_id, campaign, summary, owner_id=ctx.owner))
+    ctx.writer.write(CAMPAIGN, rows, batch_size=_batch("CMSF_CAMPAIGN_SYNC"))
+
+
+def _activity_date(row: Row) -> datetime | None:
+    value = row.get("Activity_Date__c")
+    return datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
+
+
+def sync_tracking(ctx: Context, campaigns: list[Campaign], tracking: TrackingHistorySettings) -> set[str]:
+    """Tracking history of the chosen kinds within days to keep; returns the campaigns with new activity."""
+    ctx.stage("tracking history")
+    if tracking.days_to_keep <= 0:
+        return set()
+    cutoff = ctx.started - timedelta(days=tracking.days_to_keep)
+    batch = _batch("CMSF_TRACKING_SYNC")
+    active: set[str] = set()
+    for campaign in campaigns:
+        if tracking.stores("sent") and campaign.sent_date and campaign.sent_date >= cutoff:
+            if _cursor(ctx.client, "recipients", campaign.campaign_id) is None:
+                rows = []
+                for recipient in ctx.cm.campaign_recipients(campaign.campaign_id, zone=ctx.zone):
+                    ctx.read["recipients"] += 1
+                    link = _directory(ctx).link(recipient.email)
+                    rows.append(
+                        activity_row(
+                            campaign.campaign_id, "sent", None, email=recipient.email, when=campaign.sent_date,
+                            list_id=recipient.list_id, link=link, owner_id=ctx.owner,
+                        )
+                    )  # fmt: skip
+                if ctx.writer.write(ACTIVITY, rows, batch_size=batch, activity_date=_activity_date):
+                    _advance(ctx, "recipients", campaign.campaign_id, ctx.started)
+        for kind in KINDS:
+            if not tracking.stores(EMAIL_TYPE_OF_KIND[kind]):
+                continue
+            stream = f"activity:{kind}"
+            since = _since(ctx, stream, campaign.campaign_id, floor=cutoff)
+            rows, newest = [], None
+            for activity in ctx.cm.campaign_activity(campaign.campaign_id, kind, zone=ctx.zone, since=since):
+                ctx.read[kind] += 1
+                if activity.date is None or activity.date < cutoff:
+                    continue
+                link = _directory(ctx).link(activity.email)
+                rows.append(
+                    activity_row(
+                        campaign.campaign_id, kind, activity, email=activity.email, when=activity.date,
+                        list_id=activity.list_id, link=link, owner_id=ctx.owner,
+                    )
+                )  # fmt: skip
+                newest = activity.date if newest is None or activity.date > newest else newest
+            if not rows:
+                continue
+            written_before = ctx.tally.written[ACTIVITY[0]]
+            if ctx.writer.write(ACTIVITY, rows, batch_size=batch, activity_date=_activity_date):
+                _advance(ctx, stream, campaign.campaign_id, newest)
+            if ctx.tally.written[ACTIVITY[0]] > written_before:
+                active.add(campaign.campaign_id)
+    return active
+
+
+def sync_suppression(ctx: Context) -> None:
+    ctx.stage("suppression list")
+    rows = []
+    for suppression in ctx.cm.suppression_list(ctx.client.cm_client_id, zone=ctx.zone):
+        ctx.read["suppressions"] += 1
+        rows.append(suppression_row(ctx.client.cm_client_id, suppression, _directory(ctx).link(suppression.email),
+                                    owner_id=ctx.owner))  # fmt: skip
+    ctx.writer.write(SUPPRESSION, rows, batch_size=_batch("CMSF_SUPPRESSION_SYNC"))
+
+
+def apply_retention(ctx: Context, tracking: TrackingHistorySettings) -> None:
+    """Delete the tracking history cmsf wrote that is older than days to keep (all of it when 0)."""
+    ctx.stage("retention")
+    old = RecordMap.objects.filter(client=ctx.client, sobject=ACTIVITY[0])
+    if tracking.days_to_keep > 0:
+        old = old.filter(activity_date__lt=ctx.started - timedelta(days=tracking.days_to_keep))
+    entries = list(old.values_list("key", "salesforce_id"))
+    if entries:
+        ctx.writer.delete(ACTIVITY[0], entries, batch_size=_batch("CMSF_RETENTION"))
+
+
+def _finish_client(ctx: Context) -> None:
+    """Stamp the client's last sync; in Salesforce only when the run changed something there, so a sync that
+    finds nothing new writes nothing."""
+    ctx.stage("finishing")
+    if ctx.writer.dry_run:
+        return
+    if any(ctx.tally.written.values()) or any(ctx.tally.deleted.values()):
+        stamp = {"Client_Id__c": ctx.client.cm_client_id, "Last_Synced__c": sf_datetime(ctx.started)}
+        if ctx.sf is not None:
+            ctx.sf.upsert(CLIENT[0], CLIENT[1], [stamp])
+    CampaignMonitorClient.objects.filter(pk=ctx.client.pk).update(last_synced_at=ctx.started)
+
+
+# -- the run -----------------------------------------------------------------------------------------
+
+
+def run_primary_sync(
+    client: CampaignMonitorClient,
+    *,
+    dry_run: bool = False,
+    progress: Progress | None = None,
+    run: SyncRun | None = None,
+    cm: CampaignMonitor | None = None,
+    sf: SalesforceAdapter | None = None,
+) -> SyncRun:
+    """Sync one client now, in this process. The caller holds the client's lease."""
+    started = timezone.now()
+    if run is None:
+        run = SyncRun.objects.create(client=client, kind=SyncRun.Kind.PRIMARY, dry_run=dry_run)
+    SyncRun.objects.filter(pk=run.pk).update(status=SyncRun.Status.RUNNING, started_at=started)
+    run.refresh_from_db()
+    tally = WriteTally()
+    ctx_cm = ctx_sf = None
+    try:
+        ctx_cm = cm or connections.campaign_monitor()
+        ctx_sf = sf or connections.salesforce()
+        writer = Writer(adapter=ctx_sf, client_id=client.pk, dry_run=dry_run, tally=tally)
+        ctx = Context(run=run, client=client, cm=ctx_cm, sf=ctx_sf, writer=writer, tally=tally, started=started,
+                      owner=client.security_owner_id, progress=progress)  # fmt: skip
+        tracking = TrackingHistorySettings.load()
+        campaign_settings = CampaignSettings.load()
+        sync_client_record(ctx)
+        list_ids = sync_lists(ctx)
+        sync_subscribers(ctx, list_ids)
+        ctx.stage("campaigns")
+        campaigns = _campaigns(ctx, campaign_settings)
+        sync_campaigns(ctx, campaigns, refresh=set())
+        active = sync_tracking(ctx, campaigns, tracking)
+        if active:
+            ctx.stage("campaign statistics")
+            sync_campaigns(ctx, [c for c in campaigns if c.campaign_id in active], refresh=active)
+        if GeneralOptions.load().sync_suppression_list:
+            sync_suppression(ctx)
+        apply_retention(ctx, tracking)
+        _finish_client(ctx)
+        run.read = dict(ctx.read)
+        run.status = SyncRun.Status.SUCCEEDED
+        run.message = problems.summary(tally)
+    except (BudgetExhausted, ApiLimitExceeded) as error:
+        run.status, run.message = SyncRun.Status.STOPPED, str(error)
+    except (
+        CmConfigurationError,
+        AuthenticationError,
+        CampaignMonitorError,
+        SalesforceError,
+        connections.NotConnected,
+    ) as error:
+        run.status, run.message = SyncRun.Status.FAILED, str(error)
+    finally:
+        run.written, run.skipped = plain(tally.written), plain(tally.skipped)
+        run.failed, run.deleted = plain(tally.failed), plain(tally.deleted)
+        run.cm_calls = sum(ctx_cm.transport.calls.values()) if ctx_cm else 0
+        run.sf_calls = ctx_sf.meter.total if ctx_sf else 0
+        run.finished_at = timezone.now()
+        if run.status == SyncRun.Status.RUNNING:
+            run.status, run.message = SyncRun.Status.FAILED, run.message or "the run ended unexpectedly"
+        run.save()
+        if not dry_run:
+            with transaction.atomic():
+                problems.report(run, tally)
+                _record_status(run)
+    return run
+
+
+def _record_status(run: SyncRun) -> None:
+    settings = SyncSettings.load()
+    settings.last_run_at = run.finished_at
+    settings.last_status = SyncStatus.SUCCEEDED if run.status == SyncRun.Status.SUCCEEDED else SyncStatus.FAILED
+    settings.last_status_message = "" if run.status == SyncRun.Status.SUCCEEDED else run.message
+    settings.save(update_fields=["last_run_at", "last_status", "last_status_message"])

@@ -1,0 +1,142 @@
+"""Writing rows to Salesforce through the ledger: unchanged rows are not sent, each batch follows the job's
+governor limit, every success is recorded (object, key, Salesforce Id, hash), every failure is kept with
+its key and reason while the rest of the batch goes on."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from itertools import islice
+from typing import Any
+
+from django.utils import timezone
+
+from cmsf.salesforce.adapter import SalesforceAdapter
+from cmsf.salesforce.errors import RecordError
+from cmsf.sync.models import RecordMap
+from cmsf.sync.transforms import Row, content_hash
+
+LOOKUP_CHUNK = 500  # keys per ledger query, inside SQLite's parameter limit
+
+
+@dataclass
+class Failure:
+    sobject: str
+    key: str
+    error: RecordError
+
+
+@dataclass
+class WriteTally:
+    written: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    skipped: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    failed: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    deleted: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    failures: list[Failure] = field(default_factory=list)
+
+
+def _batches(rows: Iterable[Row], size: int) -> Iterable[list[Row]]:
+    iterator = iter(rows)
+    while batch := list(islice(iterator, size)):
+        yield batch
+
+
+class Writer:
+    def __init__(self, *, adapter: SalesforceAdapter | None, client_id: int, dry_run: bool, tally: WriteTally) -> None:
+        self.adapter = adapter
+        self.client_id = client_id
+        self.dry_run = dry_run
+        self.tally = tally
+
+    def _ledger(self, sobject: str, keys: list[str]) -> dict[str, tuple[str, str]]:
+        found: dict[str, tuple[str, str]] = {}
+        for start in range(0, len(keys), LOOKUP_CHUNK):
+            rows = RecordMap.objects.filter(sobject=sobject, key__in=keys[start : start + LOOKUP_CHUNK])
+            found.update(
+                (key, (digest, sf_id))
+                for key, digest, sf_id in rows.values_list("key", "content_hash", "salesforce_id")
+            )
+        return found
+
+    def write(
+        self,
+        target: tuple[str, str],
+        rows: Iterable[Row],
+        *,
+        batch_size: int,
+        activity_date: Callable[[Row], datetime | None] | None = None,
+    ) -> bool:
+        """Upsert rows by external id, in batches; True when every row is in Salesforce as given."""
+        sobject, external_id = target
+        all_ok = True
+        for batch in _batches(rows, batch_size):
+            unique = {str(row[external_id]): row for row in batch}  # one row per key: the last one read wins
+            ledger = self._ledger(sobject, list(unique))
+            hashes = {key: content_hash(row) for key, row in unique.items()}
+            changed = [key for key in unique if ledger.get(key, ("", ""))[0] != hashes[key]]
+            self.tally.skipped[sobject] += len(unique) - len(changed)
+            if not changed:
+                continue
+            if self.dry_run or self.adapter is None:
+                self.tally.written[sobject] += len(changed)
+                continue
+            results = self.adapter.upsert(sobject, external_id, [unique[key] for key in changed])
+            now = timezone.now()
+            done: list[RecordMap] = []
+            for key, result in zip(changed, results, strict=True):
+                if result.success and result.id:
+                    done.append(
+                        RecordMap(
+                            client_id=self.client_id,
+                            sobject=sobject,
+                            key=key,
+                            salesforce_id=result.id,
+                            content_hash=hashes[key],
+                            activity_date=activity_date(unique[key]) if activity_date else None,
+                            synced_at=now,
+                        )
+                    )
+                else:
+                    all_ok = False
+                    for error in result.errors or [RecordError("UNKNOWN_ERROR", "no Id came back")]:
+                        self.tally.failures.append(Failure(sobject, key, error))
+                    self.tally.failed[sobject] += 1
+            RecordMap.objects.bulk_create(
+                done,
+                update_conflicts=True,
+                unique_fields=["sobject", "key"],
+                update_fields=["salesforce_id", "content_hash", "activity_date", "synced_at", "client"],
+                batch_size=500,
+            )
+            self.tally.written[sobject] += len(done)
+        return all_ok
+
+    def delete(self, sobject: str, entries: list[tuple[str, str]], *, batch_size: int) -> bool:
+        """Delete (key, Salesforce Id) pairs cmsf wrote; the ledger forgets what Salesforce no longer holds."""
+        all_ok = True
+        for start in range(0, len(entries), batch_size):
+            chunk = entries[start : start + batch_size]
+            if self.dry_run or self.adapter is None:
+                self.tally.deleted[sobject] += len(chunk)
+                continue
+            results = self.adapter.delete(sobject, [sf_id for _, sf_id in chunk])
+            gone: list[str] = []
+            for (key, _), result in zip(chunk, results, strict=True):
+                if result.success or any(
+                    e.code in ("ENTITY_IS_DELETED", "INVALID_CROSS_REFERENCE_KEY") for e in result.errors
+                ):
+                    gone.append(key)
+                else:
+                    all_ok = False
+                    self.tally.failures.extend(Failure(sobject, key, e) for e in result.errors)
+                    self.tally.failed[sobject] += 1
+            for i in range(0, len(gone), LOOKUP_CHUNK):
+                RecordMap.objects.filter(sobject=sobject, key__in=gone[i : i + LOOKUP_CHUNK]).delete()
+            self.tally.deleted[sobject] += len(gone)
+        return all_ok
+
+
+def plain(counts: dict[str, Any]) -> dict[str, int]:
+    return {k: int(v) for k, v in counts.items() if v}
