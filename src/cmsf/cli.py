@@ -220,6 +220,19 @@ def status_document() -> dict[str, Any]:
             "sync_user": o.salesforce.sync_user_name,
         },
         "plan": {"plan": o.plan, "on_trial": o.on_trial, "trial_ends_at": when(o.billing.trial_ends_at)},
+        "recent_runs": [
+            {
+                "client": run.client.name,
+                "kind": run.kind,
+                "status": run.status,
+                "started_at": when(run.started_at),
+                "duration_s": run.duration_s,
+                "written": run.written,
+                "api_calls": {"campaign_monitor": run.cm_calls, "salesforce": run.sf_calls},
+                "message": run.message,
+            }
+            for run in o.recent_runs
+        ],
         "maintenance": {"new_messages": o.new_messages},
         "data_dir": str(settings.DATA_DIR),
     }
@@ -248,6 +261,12 @@ def cmd_status(args: argparse.Namespace) -> int:
     trial = f" (trial until {plan['trial_ends_at']})" if plan["on_trial"] else ""
     print(f"Plan:               {plan['plan']}{trial}")
     print(f"New maintenance messages: {doc['maintenance']['new_messages']}")
+    if doc["recent_runs"]:
+        print("Recent runs:")
+    for run in doc["recent_runs"]:
+        written = sum(run["written"].values())
+        print(f"  {run['started_at'] or '-'}  {run['client']}: {run['status']}, {written:,} rows written, "
+              f"{run['duration_s'] or 0:.1f} s")  # fmt: skip
     return 0
 
 
@@ -293,11 +312,24 @@ def _demo_password() -> str:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    """Everything on a fresh machine: init, the sandbox, connect, a first sync, then the console."""
+    from django.conf import settings
+
+    from cmsf.sandbox.command import SandboxError, running_sandbox
+
     password = _demo_password()
     for line in initialize(admin_email=DEMO_ADMIN_EMAIL, admin_password=password, no_input=True):
         print(line)
-    print(f"Sign in at http://{args.host}:{args.port}/ as {DEMO_ADMIN_EMAIL} with the password {password}")
-    serve(host=args.host, port=args.port, worker=True, workers=1)
+    info_file = settings.DATA_DIR / "sandbox" / "demo-info.json"
+    try:
+        with running_sandbox(dataset=args.dataset, info_json=info_file, seed=1) as (info, _):
+            _connect_sandbox(info, str(info_file))
+            print("First sync:")
+            sync_now(client_id=None, dry_run=False, quiet=False)
+            print(f"Sign in at http://{args.host}:{args.port}/ as {DEMO_ADMIN_EMAIL} with the password {password}")
+            serve(host=args.host, port=args.port, worker=True, workers=1)
+    except SandboxError as error:
+        raise CliError(str(error)) from None
     return 0
 
 
@@ -352,10 +384,30 @@ def _connect_salesforce(login: Any) -> None:
     print(f"Salesforce connected: {org.instance_url} (org {org.org_id}); Salesforce Sync User {org.sync_user_name}")
 
 
+def _connect_sandbox(info: dict[str, Any], source: str) -> None:
+    from cmsf.connections.models import SalesforceOrg
+    from cmsf.connections.services import SalesforceLogin
+
+    cm, sf = info.get("campaign_monitor"), info.get("salesforce")
+    if not cm or not sf:
+        raise CliError(f"{source} has no campaign_monitor or no salesforce section")
+    _connect_campaign_monitor(cm["api_key"], cm["base_url"], cm["ca_file"])
+    _connect_salesforce(
+        SalesforceLogin(
+            flow=SalesforceOrg.AuthFlow.JWT_BEARER,
+            login_domain=SalesforceOrg.LoginDomain.CUSTOM,
+            custom_login_url=sf["login_url"],
+            client_id=sf["client_id"],
+            jwt_username=sf["jwt_username"],
+            jwt_private_key=_read(sf["jwt_private_key_file"], "private key"),
+            ca_file=sf["ca_file"],
+        )
+    )
+
+
 def cmd_connect(args: argparse.Namespace) -> int:
     """Connect both services from a sandbox info file, or one service from its own options."""
     from cmsf.campaign_monitor.errors import CampaignMonitorError
-    from cmsf.connections.models import SalesforceOrg
     from cmsf.connections.services import SalesforceLogin
     from cmsf.salesforce.errors import SalesforceError
 
@@ -364,22 +416,7 @@ def cmd_connect(args: argparse.Namespace) -> int:
         if args.service is None:
             if not args.sandbox_info:
                 raise CliError("give --sandbox-info PATH, or `campaign-monitor` or `salesforce` with their options")
-            info = json.loads(_read(args.sandbox_info, "sandbox info file"))
-            cm, sf = info.get("campaign_monitor"), info.get("salesforce")
-            if not cm or not sf:
-                raise CliError(f"{args.sandbox_info} has no campaign_monitor or no salesforce section")
-            _connect_campaign_monitor(cm["api_key"], cm["base_url"], cm["ca_file"])
-            _connect_salesforce(
-                SalesforceLogin(
-                    flow=SalesforceOrg.AuthFlow.JWT_BEARER,
-                    login_domain=SalesforceOrg.LoginDomain.CUSTOM,
-                    custom_login_url=sf["login_url"],
-                    client_id=sf["client_id"],
-                    jwt_username=sf["jwt_username"],
-                    jwt_private_key=_read(sf["jwt_private_key_file"], "private key"),
-                    ca_file=sf["ca_file"],
-                )
-            )
+            _connect_sandbox(json.loads(_read(args.sandbox_info, "sandbox info file")), args.sandbox_info)
         elif args.service == "campaign-monitor":
             _connect_campaign_monitor(args.api_key, args.base_url or "", args.ca_file or "")
         else:
@@ -424,41 +461,46 @@ def _run_summary(run: Any) -> dict[str, Any]:
     }
 
 
-def cmd_sync(args: argparse.Namespace) -> int:
+def sync_now(*, client_id: str | None, dry_run: bool, quiet: bool) -> list[dict[str, Any]]:
+    """Sync the selected clients (or one) in the foreground, printing progress unless quiet."""
     from cmsf.sync.services import ClientBusy, clients_to_sync, sync_client
 
-    _require_initialized()
-    clients = clients_to_sync(args.client)
+    clients = clients_to_sync(client_id)
     if not clients:
         raise CliError("no Campaign Monitor client to sync: connect one first (`cmsf connect`)"
-                       if not args.client else f"--client: no client with id {args.client}")  # fmt: skip
-    summaries = []
-    failed = False
+                       if not client_id else f"--client: no client with id {client_id}")  # fmt: skip
 
     def progress(stage: str, counts: dict[str, int]) -> None:
-        if not args.json:
+        if not quiet:
             print(f"\r  {stage:<20} read {counts['read']:>9,}  written {counts['written']:>9,}", end="", flush=True)
 
+    summaries = []
     for client in clients:
-        if not args.json:
-            print(f"{client.name} ({client.cm_client_id}){' [dry run]' if args.dry_run else ''}")
+        if not quiet:
+            print(f"{client.name} ({client.cm_client_id}){' [dry run]' if dry_run else ''}")
         try:
-            run = sync_client(client=client, dry_run=args.dry_run, progress=progress)
+            run = sync_client(client=client, dry_run=dry_run, progress=progress)
         except ClientBusy as error:
             raise CliError(str(error)) from None
         summary = _run_summary(run)
         summaries.append(summary)
-        failed = failed or run.status != "succeeded"
-        if not args.json:
-            verb = "would write" if args.dry_run else "wrote"
-            print(f"\r  {run.get_status_display()} in {run.duration_s or 0:.1f} s: {verb} {summary['written']}, "
-                  f"unchanged {summary['unchanged']}, failed {summary['failed']}, deleted {summary['deleted']}; "
-                  f"API calls: Campaign Monitor {run.cm_calls}, Salesforce {run.sf_calls}")  # fmt: skip
+        if not quiet:
+            verb = "would write" if dry_run else "wrote"
+            print(f"\r{' ' * 60}\r  {run.get_status_display()} in {run.duration_s or 0:.1f} s: {verb} "
+                  f"{summary['written']}, unchanged {summary['unchanged']}, failed {summary['failed']}, "
+                  f"deleted {summary['deleted']}; API calls: Campaign Monitor {run.cm_calls}, "
+                  f"Salesforce {run.sf_calls}")  # fmt: skip
             if run.message:
                 print(f"  {run.message}")
+    return summaries
+
+
+def cmd_sync(args: argparse.Namespace) -> int:
+    _require_initialized()
+    summaries = sync_now(client_id=args.client, dry_run=args.dry_run, quiet=args.json)
     if args.json:
         print(json.dumps({"runs": summaries}, indent=2))
-    return 1 if failed else 0
+    return 0 if all(s["status"] == "succeeded" for s in summaries) else 1
 
 
 # ------------------------------------------------------------------------------------------- parser
@@ -501,7 +543,8 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("--actor", help="who is making the change, for the audit log (default: cli:USER)")
     imp.set_defaults(func=cmd_config_import)
 
-    demo = command("demo", "set up cmsf with a demo admin and serve the console", cmd_demo)
+    demo = command("demo", "set up cmsf with the sandbox, connect, sync, and serve the console", cmd_demo)
+    demo.add_argument("--dataset", default="small", help="the sandbox dataset (default small)")
     demo.add_argument("--host", default="127.0.0.1")
     demo.add_argument("--port", type=int, default=8000)
 

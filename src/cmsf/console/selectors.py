@@ -8,7 +8,7 @@ from datetime import datetime
 from cmsf.billing.models import BillingAccount
 from cmsf.connections.models import CampaignMonitorAccount, CampaignMonitorClient, SalesforceOrg
 from cmsf.maintenance.models import MaintenanceMessage
-from cmsf.sync.models import SyncSettings
+from cmsf.sync.models import SyncRun, SyncSettings
 
 
 @dataclass
@@ -21,6 +21,7 @@ class Overview:
     plan: str
     on_trial: bool
     new_messages: int
+    recent_runs: list[SyncRun]
 
 
 def overview(*, now: datetime) -> Overview:
@@ -34,4 +35,5 @@ def overview(*, now: datetime) -> Overview:
         plan=billing.effective_plan(now).label,
         on_trial=billing.on_trial(now),
         new_messages=MaintenanceMessage.objects.filter(acknowledged_at=None).count(),
+        recent_runs=list(SyncRun.objects.select_related("client")[:10]),
     )

@@ -13,7 +13,7 @@ import json
 import os
 import signal
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
@@ -145,7 +145,8 @@ def _wait_for_signal(servers: list[BackgroundServer]) -> None:
             signal.signal(sig, handler)
 
 
-def run_sandbox(
+@contextlib.contextmanager
+def running_sandbox(
     *,
     dataset: str,
     info_json: Path,
@@ -155,7 +156,10 @@ def run_sandbox(
     sf_port: int = 0,
     cert_dir: Path | None = None,
     announce: Callable[[str], None] = print,
-) -> int:
+) -> Iterator[tuple[dict[str, Any], list[BackgroundServer]]]:
+    """Generate the dataset, serve both emulators in threads, write the info file; yield (info, servers) and stop
+    them (removing the info file) on exit. `cmsf sandbox` waits for a signal inside it; `cmsf demo` serves the
+    console inside it."""
     from cmsf.sandbox import dataset as datasets
     from cmsf.sandbox.campaign_monitor.faults import PROFILES as CM_PROFILES
     from cmsf.sandbox.salesforce.data import generate_org, org_manifest
@@ -205,7 +209,25 @@ def run_sandbox(
             )
         _write_atomically(info_json, info)
         stack.callback(info_json.unlink, missing_ok=True)
-        announce(f"Connection details in {info_json}; CA file {tls.ca_file}. Stop with Ctrl+C.")
+        yield info, servers
+
+
+def run_sandbox(
+    *,
+    dataset: str,
+    info_json: Path,
+    seed: int = 1,
+    faults: str = "none",
+    cm_port: int = 0,
+    sf_port: int = 0,
+    cert_dir: Path | None = None,
+    announce: Callable[[str], None] = print,
+) -> int:
+    with running_sandbox(
+        dataset=dataset, info_json=info_json, seed=seed, faults=faults, cm_port=cm_port, sf_port=sf_port,
+        cert_dir=cert_dir, announce=announce,
+    ) as (info, servers):  # fmt: skip
+        announce(f"Connection details in {info_json}; CA file {info['campaign_monitor']['ca_file']}. Stop with Ctrl+C.")
         _wait_for_signal(servers)
     announce("sandbox stopped")
     return 0

@@ -355,4 +355,6 @@ def _record_status(run: SyncRun) -> None:
     settings.last_run_at = run.finished_at
     settings.last_status = SyncStatus.SUCCEEDED if run.status == SyncRun.Status.SUCCEEDED else SyncStatus.FAILED
     settings.last_status_message = "" if run.status == SyncRun.Status.SUCCEEDED else run.message
-    settings.save(update_fields=["last_run_at", "last_status", "last_status_message"])
+    if run.finished_at and (settings.next_run is None or settings.next_run <= run.finished_at):
+        settings.reschedule(run.finished_at)  # the first sync (or a late one) sets the schedule from now
+    settings.save(update_fields=["last_run_at", "last_status", "last_status_message", "next_run"])

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from cmsf.connections.models import CampaignMonitorClient
 from cmsf.sync import leases
 from cmsf.sync.engine import Progress, run_primary_sync
-from cmsf.sync.models import SyncRun
+from cmsf.sync.models import SyncRun, SyncSettings
 
 
 class ClientBusy(Exception):
@@ -29,3 +31,30 @@ def clients_to_sync(client_id: str | None = None) -> list[CampaignMonitorClient]
     if client_id:
         clients = CampaignMonitorClient.objects.filter(cm_client_id=client_id)
     return list(clients.order_by("name"))
+
+
+def sync_client_by_id(client_id: int) -> SyncRun | None:
+    """The queue's entry point: sync a client unless another worker already is (then the next tick does)."""
+    client = CampaignMonitorClient.objects.filter(pk=client_id, active=True).first()
+    if client is None:
+        return None
+    try:
+        return sync_client(client=client)
+    except ClientBusy:
+        return None
+
+
+def due_clients(now: datetime) -> list[int]:
+    """The clients to sync on this scheduler tick (all selected ones when the primary sync is due), moving
+    the next run on by the import frequency. Dead workers' leases are freed first."""
+    leases.reap()
+    settings = SyncSettings.load()
+    if not settings.sync_enabled or settings.interval is None:
+        return []
+    if settings.next_run is None:
+        settings.next_run = now  # a sync that was never scheduled is due at once
+    if settings.next_run > now:
+        return []
+    settings.reschedule(now)
+    settings.save(update_fields=["next_run"])
+    return [client.pk for client in clients_to_sync()]
