@@ -493,7 +493,9 @@ def differences(name: str, expected: dict, actual: dict, show: int = 5) -> list[
     if missing:
         out.append(f"{name}: {len(missing)} of {len(expected)} missing from Salesforce, e.g. {sorted(missing)[:show]}")
     if extra:
-        out.append(f"{name}: {len(extra)} in Salesforce that Campaign Monitor does not imply, e.g. {sorted(extra)[:show]}")
+        out.append(
+            f"{name}: {len(extra)} in Salesforce that Campaign Monitor does not imply, e.g. {sorted(extra)[:show]}"
+        )
     if differing:
         sample = sorted(differing, key=lambda d: str(d[0]))[:show]
         out.append(f"{name}: {len(differing)} differ (expected, got), e.g. {sample}")
