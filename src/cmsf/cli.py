@@ -448,6 +448,7 @@ def _run_summary(run: Any) -> dict[str, Any]:
     return {
         "client": run.client.cm_client_id,
         "client_name": run.client.name,
+        "kind": run.kind,
         "status": run.status,
         "dry_run": run.dry_run,
         "read": run.read,
@@ -461,7 +462,7 @@ def _run_summary(run: Any) -> dict[str, Any]:
     }
 
 
-def sync_now(*, client_id: str | None, dry_run: bool, quiet: bool) -> list[dict[str, Any]]:
+def sync_now(*, client_id: str | None, dry_run: bool, quiet: bool, full: bool = False) -> list[dict[str, Any]]:
     """Sync the selected clients (or one) in the foreground, printing progress unless quiet."""
     from cmsf.sync.services import ClientBusy, clients_to_sync, sync_client
 
@@ -479,7 +480,7 @@ def sync_now(*, client_id: str | None, dry_run: bool, quiet: bool) -> list[dict[
         if not quiet:
             print(f"{client.name} ({client.cm_client_id}){' [dry run]' if dry_run else ''}")
         try:
-            run = sync_client(client=client, dry_run=dry_run, progress=progress)
+            run = sync_client(client=client, full=full, dry_run=dry_run, progress=progress)
         except ClientBusy as error:
             raise CliError(str(error)) from None
         summary = _run_summary(run)
@@ -497,7 +498,7 @@ def sync_now(*, client_id: str | None, dry_run: bool, quiet: bool) -> list[dict[
 
 def cmd_sync(args: argparse.Namespace) -> int:
     _require_initialized()
-    summaries = sync_now(client_id=args.client, dry_run=args.dry_run, quiet=args.json)
+    summaries = sync_now(client_id=args.client, dry_run=args.dry_run, quiet=args.json, full=args.full)
     if args.json:
         print(json.dumps({"runs": summaries}, indent=2))
     return 0 if all(s["status"] == "succeeded" for s in summaries) else 1
@@ -550,6 +551,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     syn = command("sync", "run the primary sync now, in the foreground, for every selected client", cmd_sync)
     syn.add_argument("--client", help="only this Campaign Monitor client id")
+    syn.add_argument("--full", action="store_true",
+                     help="a full Campaign Monitor sync: remove what cmsf wrote to its objects, then import everything")  # fmt: skip
     syn.add_argument("--dry-run", action="store_true", help="read everything, write nothing, report what would change")
     syn.add_argument("--json", action="store_true", help="print a JSON summary")
 

@@ -279,22 +279,40 @@ def _finish_client(ctx: Context) -> None:
     CampaignMonitorClient.objects.filter(pk=ctx.client.pk).update(last_synced_at=ctx.started)
 
 
+PURGE_ORDER = (ACTIVITY[0], SUPPRESSION[0], SUBSCRIBER[0], CAMPAIGN[0], LIST[0], CLIENT[0])  # children first
+
+
+def purge_client(ctx: Context) -> None:
+    """The first half of a full sync: delete every record cmsf wrote for this client to its own objects
+    (never Contacts, Leads, Campaigns or other standard data) and forget the cursors."""
+    ctx.stage("purging")
+    for sobject in PURGE_ORDER:
+        entries = list(RecordMap.objects.filter(client=ctx.client, sobject=sobject).values_list("key", "salesforce_id"))
+        if entries:
+            ctx.writer.delete(sobject, entries, batch_size=_batch("CMSF_FULL_SYNC_PURGE"))
+    if not ctx.writer.dry_run:
+        Cursor.objects.filter(client=ctx.client).delete()
+
+
 # -- the run -----------------------------------------------------------------------------------------
 
 
 def run_primary_sync(
     client: CampaignMonitorClient,
     *,
+    full: bool = False,
     dry_run: bool = False,
     progress: Progress | None = None,
     run: SyncRun | None = None,
     cm: CampaignMonitor | None = None,
     sf: SalesforceAdapter | None = None,
 ) -> SyncRun:
-    """Sync one client now, in this process. The caller holds the client's lease."""
+    """Sync one client now, in this process (`full`: purge what cmsf wrote first, then import everything).
+    The caller holds the client's lease."""
     started = timezone.now()
     if run is None:
-        run = SyncRun.objects.create(client=client, kind=SyncRun.Kind.PRIMARY, dry_run=dry_run)
+        kind = SyncRun.Kind.FULL if full else SyncRun.Kind.PRIMARY
+        run = SyncRun.objects.create(client=client, kind=kind, dry_run=dry_run)
     SyncRun.objects.filter(pk=run.pk).update(status=SyncRun.Status.RUNNING, started_at=started)
     run.refresh_from_db()
     tally = WriteTally()
@@ -307,6 +325,8 @@ def run_primary_sync(
                       owner=client.security_owner_id, progress=progress)  # fmt: skip
         tracking = TrackingHistorySettings.load()
         campaign_settings = CampaignSettings.load()
+        if run.kind == SyncRun.Kind.FULL:
+            purge_client(ctx)
         sync_client_record(ctx)
         list_ids = sync_lists(ctx)
         sync_subscribers(ctx, list_ids)

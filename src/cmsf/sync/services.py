@@ -15,13 +15,18 @@ class ClientBusy(Exception):
 
 
 def sync_client(
-    *, client: CampaignMonitorClient, dry_run: bool = False, progress: Progress | None = None, owner: str | None = None
+    *,
+    client: CampaignMonitorClient,
+    full: bool = False,
+    dry_run: bool = False,
+    progress: Progress | None = None,
+    owner: str | None = None,
 ) -> SyncRun:
     owner = owner or leases.worker_id()
     if not leases.claim(client.pk, owner):
         raise ClientBusy(f"{client.name} is being synced by another worker")
     try:
-        return run_primary_sync(client, dry_run=dry_run, progress=progress)
+        return run_primary_sync(client, full=full, dry_run=dry_run, progress=progress)
     finally:
         leases.release(client.pk, owner)
 
@@ -33,13 +38,13 @@ def clients_to_sync(client_id: str | None = None) -> list[CampaignMonitorClient]
     return list(clients.order_by("name"))
 
 
-def sync_client_by_id(client_id: int) -> SyncRun | None:
+def sync_client_by_id(client_id: int, *, full: bool = False) -> SyncRun | None:
     """The queue's entry point: sync a client unless another worker already is (then the next tick does)."""
     client = CampaignMonitorClient.objects.filter(pk=client_id, active=True).first()
     if client is None:
         return None
     try:
-        return sync_client(client=client)
+        return sync_client(client=client, full=full)
     except ClientBusy:
         return None
 

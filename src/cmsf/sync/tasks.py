@@ -8,9 +8,15 @@ from cmsf.sync import services
 
 
 @db_task(retries=2, retry_delay=60)
-def run_sync(client_id: int) -> str | None:
-    run = services.sync_client_by_id(client_id)
+def run_sync(client_id: int, full: bool = False) -> str | None:
+    run = services.sync_client_by_id(client_id, full=full)
     return run.status if run else None
+
+
+def start_full_sync(client_ids: list[int]) -> None:
+    """A full Campaign Monitor sync, fanned out as one job per client on the queue."""
+    for client_id in client_ids:
+        run_sync(client_id, full=True)
 
 
 @db_periodic_task(crontab(minute="*"))
