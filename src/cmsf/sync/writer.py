@@ -49,6 +49,9 @@ class Writer:
         self.client_id = client_id
         self.dry_run = dry_run
         self.tally = tally
+        # In a dry run nothing reaches the ledger; what the run would have written is remembered here, so a
+        # row met twice in one run is counted once, as a real run would write it once.
+        self._would_write: dict[tuple[str, str], str] = {}
 
     def _ledger(self, sobject: str, keys: list[str]) -> dict[str, tuple[str, str]]:
         found: dict[str, tuple[str, str]] = {}
@@ -74,6 +77,9 @@ class Writer:
         for batch in _batches(rows, batch_size):
             unique = {str(row[external_id]): row for row in batch}  # one row per key: the last one read wins
             ledger = self._ledger(sobject, list(unique))
+            for key in unique:
+                if (sobject, key) in self._would_write:
+                    ledger[key] = (self._would_write[(sobject, key)], "")
             hashes = {key: content_hash(row) for key, row in unique.items()}
             changed = [key for key in unique if ledger.get(key, ("", ""))[0] != hashes[key]]
             self.tally.skipped[sobject] += len(unique) - len(changed)
@@ -81,6 +87,7 @@ class Writer:
                 continue
             if self.dry_run or self.adapter is None:
                 self.tally.written[sobject] += len(changed)
+                self._would_write.update(((sobject, key), hashes[key]) for key in changed)
                 continue
             results = self.adapter.upsert(sobject, external_id, [unique[key] for key in changed])
             now = timezone.now()
