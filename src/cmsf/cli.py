@@ -504,6 +504,25 @@ def cmd_sync(args: argparse.Namespace) -> int:
     return 0 if all(s["status"] == "succeeded" for s in summaries) else 1
 
 
+# -------------------------------------------------------------------------------------------- bench
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    """Measure the primary sync against the sandbox (see cmsf.benchmark); 1 only when a sync fails."""
+    from cmsf.benchmark import BenchError, run_bench
+
+    try:
+        return run_bench(
+            dataset=args.dataset,
+            json_path=Path(args.json) if args.json else None,
+            compare=Path(args.compare) if args.compare else None,
+            seed=args.seed,
+            keep=args.keep,
+        )
+    except BenchError as error:
+        raise CliError(str(error)) from None
+
+
 # ------------------------------------------------------------------------------------------- parser
 
 
@@ -555,6 +574,13 @@ def build_parser() -> argparse.ArgumentParser:
                      help="a full Campaign Monitor sync: remove what cmsf wrote to its objects, then import everything")  # fmt: skip
     syn.add_argument("--dry-run", action="store_true", help="read everything, write nothing, report what would change")
     syn.add_argument("--json", action="store_true", help="print a JSON summary")
+
+    bench = command("bench", "measure a full, a no-change and an incremental sync against the sandbox", cmd_bench)
+    bench.add_argument("--dataset", required=True, help="dataset size: tiny, small, medium or large")
+    bench.add_argument("--json", help="write the figures to this JSON file")
+    bench.add_argument("--compare", help="a JSON result of a smaller dataset, for the peak memory growth target")
+    bench.add_argument("--seed", type=int, default=1, help="dataset seed (default 1)")
+    bench.add_argument("--keep", action="store_true", help="keep the working folder (logs, cmsf's state)")
 
     con = command("connect", "connect Campaign Monitor and Salesforce (from a sandbox info file, or each with options)",
                   cmd_connect)  # fmt: skip

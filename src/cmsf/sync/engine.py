@@ -27,6 +27,7 @@ from cmsf.options.models import CampaignSettings, GeneralOptions, TrackingHistor
 from cmsf.salesforce.adapter import SalesforceAdapter
 from cmsf.salesforce.errors import ApiLimitExceeded, AuthenticationError, BudgetExhausted, SalesforceError
 from cmsf.sync import problems
+from cmsf.sync.leases import LeaseLost
 from cmsf.sync.matching import CONTACT_QUERY, LEAD_QUERY, Directory
 from cmsf.sync.models import Cursor, RecordMap, SyncRun, SyncSettings, SyncStatus
 from cmsf.sync.transforms import (
@@ -68,8 +69,11 @@ class Context:
     read: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     directory: Directory | None = None
     progress: Progress | None = None
+    heartbeat: Callable[[], None] | None = None
 
     def stage(self, name: str) -> None:
+        if self.heartbeat is not None:
+            self.heartbeat()
         self.run.stage = name
         SyncRun.objects.filter(pk=self.run.pk).update(
             stage=name, read=dict(self.read), written=plain(self.tally.written)
@@ -306,6 +310,7 @@ def run_primary_sync(
     run: SyncRun | None = None,
     cm: CampaignMonitor | None = None,
     sf: SalesforceAdapter | None = None,
+    heartbeat: Callable[[], None] | None = None,
 ) -> SyncRun:
     """Sync one client now, in this process (`full`: purge what cmsf wrote first, then import everything).
     The caller holds the client's lease."""
@@ -320,9 +325,9 @@ def run_primary_sync(
     try:
         ctx_cm = cm or connections.campaign_monitor()
         ctx_sf = sf or connections.salesforce()
-        writer = Writer(adapter=ctx_sf, client_id=client.pk, dry_run=dry_run, tally=tally)
+        writer = Writer(adapter=ctx_sf, client_id=client.pk, dry_run=dry_run, tally=tally, heartbeat=heartbeat)
         ctx = Context(run=run, client=client, cm=ctx_cm, sf=ctx_sf, writer=writer, tally=tally, started=started,
-                      owner=client.security_owner_id, progress=progress)  # fmt: skip
+                      owner=client.security_owner_id, progress=progress, heartbeat=heartbeat)  # fmt: skip
         tracking = TrackingHistorySettings.load()
         campaign_settings = CampaignSettings.load()
         if run.kind == SyncRun.Kind.FULL:
@@ -352,6 +357,7 @@ def run_primary_sync(
         CampaignMonitorError,
         SalesforceError,
         connections.NotConnected,
+        LeaseLost,
     ) as error:
         run.status, run.message = SyncRun.Status.FAILED, str(error)
     finally:

@@ -16,16 +16,43 @@ from cmsf.sync.models import ClientLease
 LEASE_TTL = timedelta(minutes=10)
 
 
+class LeaseLost(Exception):
+    """This worker's lease ran out and another worker holds the client now: this run must stop."""
+
+
 def worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
+def _dead_here(owner: str) -> bool:
+    """True when the owner is a process of this machine that no longer runs (it was killed or crashed)."""
+    host, _, rest = owner.partition(":")
+    pid_text = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid_text.isdigit():
+        return False
+    try:
+        os.kill(int(pid_text), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
 def claim(client_id: int, owner: str, *, ttl: timedelta = LEASE_TTL) -> bool:
-    """True when `owner` now holds the client's lease; False when another live worker does."""
+    """True when `owner` now holds the client's lease; False when another live worker does. A lease whose
+    worker died on this machine is taken over at once; elsewhere it is taken over when it expires."""
     ClientLease.objects.get_or_create(client_id=client_id)
     now = timezone.now()
     free = Q(owner="") | Q(expires_at__lt=now) | Q(owner=owner)
-    return ClientLease.objects.filter(free, client_id=client_id).update(owner=owner, expires_at=now + ttl) == 1
+    if ClientLease.objects.filter(free, client_id=client_id).update(owner=owner, expires_at=now + ttl) == 1:
+        return True
+    holder = ClientLease.objects.filter(client_id=client_id).values_list("owner", flat=True).first() or ""
+    if holder and _dead_here(holder):
+        return (
+            ClientLease.objects.filter(client_id=client_id, owner=holder).update(owner=owner, expires_at=now + ttl) == 1
+        )
+    return False
 
 
 def renew(client_id: int, owner: str, *, ttl: timedelta = LEASE_TTL) -> bool:
@@ -38,5 +65,11 @@ def release(client_id: int, owner: str) -> None:
 
 
 def reap() -> int:
-    """Free the leases of workers that stopped renewing them; returns how many were freed."""
-    return ClientLease.objects.filter(expires_at__lt=timezone.now()).exclude(owner="").update(owner="", expires_at=None)
+    """Free the leases of workers that stopped renewing them or died on this machine; returns how many."""
+    freed = (
+        ClientLease.objects.filter(expires_at__lt=timezone.now()).exclude(owner="").update(owner="", expires_at=None)
+    )
+    for client_id, holder in ClientLease.objects.exclude(owner="").values_list("client_id", "owner"):
+        if _dead_here(holder):
+            freed += ClientLease.objects.filter(client_id=client_id, owner=holder).update(owner="", expires_at=None)
+    return freed

@@ -25,8 +25,13 @@ def sync_client(
     owner = owner or leases.worker_id()
     if not leases.claim(client.pk, owner):
         raise ClientBusy(f"{client.name} is being synced by another worker")
+
+    def heartbeat() -> None:
+        if not leases.renew(client.pk, owner):
+            raise leases.LeaseLost(f"the lease of {client.name} expired and another worker took it over")
+
     try:
-        return run_primary_sync(client, full=full, dry_run=dry_run, progress=progress)
+        return run_primary_sync(client, full=full, dry_run=dry_run, progress=progress, heartbeat=heartbeat)
     finally:
         leases.release(client.pk, owner)
 

@@ -44,8 +44,17 @@ def _batches(rows: Iterable[Row], size: int) -> Iterable[list[Row]]:
 
 
 class Writer:
-    def __init__(self, *, adapter: SalesforceAdapter | None, client_id: int, dry_run: bool, tally: WriteTally) -> None:
+    def __init__(
+        self,
+        *,
+        adapter: SalesforceAdapter | None,
+        client_id: int,
+        dry_run: bool,
+        tally: WriteTally,
+        heartbeat: Callable[[], None] | None = None,
+    ) -> None:
         self.adapter = adapter
+        self.heartbeat = heartbeat
         self.client_id = client_id
         self.dry_run = dry_run
         self.tally = tally
@@ -75,6 +84,8 @@ class Writer:
         sobject, external_id = target
         all_ok = True
         for batch in _batches(rows, batch_size):
+            if self.heartbeat is not None:
+                self.heartbeat()  # a long write keeps the client's lease
             unique = {str(row[external_id]): row for row in batch}  # one row per key: the last one read wins
             ledger = self._ledger(sobject, list(unique))
             for key in unique:
