@@ -44,8 +44,11 @@ Figures of each run:
   upserts of at most 10,000 rows (Bulk 2.0 above 2,000 rows, Collections below), plus as many deletes
   per object as the run deleted. The rows are copies of rows the sync wrote (a sample kept per object)
   under throwaway external ids ("bench-floor-..."): each floor row is a new record, as the full sync's
-  are, and the sync's own records, ledger and cursors stay exactly as the sync left them. The floor's
-  deletes remove throwaway records of earlier floors.
+  are, and the sync's own records, ledger and cursors stay exactly as the sync left them. The records the
+  floor deletes are made for it beforehand, and the floor's rows are deleted again afterwards, neither
+  timed, so each sync meets the org as the previous sync left it. The emulated org's data storage is
+  lifted (`POST /admin/limits`; 1 GB by default, which a `medium` full sync nearly fills): the org's size
+  is not what is measured.
 
 Targets (set for `medium`): Campaign Monitor calls at most 1.05 x cm_min_calls; at most 10 Salesforce calls
 per 10,000 rows in the full sync; no Salesforce write in the no-change sync; wall time at most 1.5 x the
@@ -98,6 +101,7 @@ SF_WRITE_KINDS = ("composite/sobjects", "bulk2 ingest", "sobject POST", "sobject
 FLOOR_BATCH = 10_000
 SAMPLE_ROWS = 64  # rows kept per object as the floor's templates
 SANDBOX_START_TIMEOUT = 900.0
+ORG_STORAGE_MB = 1_000_000  # the emulated org's data storage for the bench: room for any dataset and its floor
 MIB = 1024 * 1024
 
 CM_CALLS_FACTOR = 1.05
@@ -189,11 +193,12 @@ class WriteRecorder:
 
     def __init__(self, adapter: Any) -> None:
         self.templates: dict[str, dict[str, Any]] = {}
-        self.rows_sent: Counter[str] = Counter()
-        original = adapter.upsert
+        self.upserts: dict[str, Counter[str]] = {}  # object -> calls, rows, bulk (calls through Bulk 2.0)
+        original, threshold = adapter.upsert, adapter.collections_threshold
 
         def upsert(object_name: str, external_id: str, records: Any) -> Any:
-            self.rows_sent[object_name] += len(records)
+            counts = self.upserts.setdefault(object_name, Counter())
+            counts.update(calls=1, rows=len(records), bulk=int(len(records) > threshold))
             kept = self.templates.setdefault(object_name, {"external_id": external_id, "rows": []})["rows"]
             for row in records[: max(SAMPLE_ROWS - len(kept), 0)]:
                 kept.append(json.loads(json.dumps(row, default=str)))
@@ -276,7 +281,7 @@ def measure_sync(*, full: bool) -> dict[str, Any]:
         "written": written,
         "deleted": _sum_counts(runs, "deleted"),
         "failed": _sum_counts(runs, "failed"),
-        "sf_rows_sent": dict(recorder.rows_sent),
+        "sf_upserts_by_object": {name: dict(counts) for name, counts in recorder.upserts.items()},
         "plan": cm.plan(),
         "templates": recorder.templates,
     }
@@ -414,7 +419,7 @@ class Floor:
             private_key=Path(sf["jwt_private_key_file"]).read_text(encoding="ascii"),
         )  # fmt: skip
         self.adapter = SalesforceAdapter(credentials, ca_bundle=sf["ca_file"], api_version=sf["api_version"])
-        self.throwaway: dict[str, list[str]] = {}  # object -> Salesforce Ids of floor rows, to delete
+        self.templates: dict[str, dict[str, Any]] = {}  # object -> its external id field and sample rows
         self.serial = 0
 
     def close(self) -> None:
@@ -441,33 +446,54 @@ class Floor:
                 calls += 1
         return time.perf_counter() - started, calls, size
 
-    def upload(self, result: dict[str, Any]) -> tuple[float, int, int]:
-        """(seconds, Salesforce calls, rows that failed) to upsert as many rows per object as the run wrote, and
-        delete as many as it deleted."""
-        before = self.adapter.meter.total
+    def _insert(self, sobject: str, count: int) -> tuple[list[str], int]:
+        """Upsert `count` copies of the object's sample rows under new throwaway keys: (their Ids, failures)."""
+        template = self.templates.get(sobject)
+        if not template or not template["rows"]:
+            raise BenchError(f"floor upload: no row of {sobject} was seen to copy")
+        key, rows = template["external_id"], template["rows"]
+        self.serial += 1
+        ids: list[str] = []
         failed = 0
+        for start in range(0, count, FLOOR_BATCH):
+            batch = [
+                {**rows[i % len(rows)], key: f"bench-floor-{self.serial}-{i}"}
+                for i in range(start, min(start + FLOOR_BATCH, count))
+            ]
+            outcome = self.adapter.upsert(sobject, key, batch)
+            ids.extend(r.id for r in outcome if r.success and r.id)
+            failed += sum(1 for r in outcome if not r.success)
+        return ids, failed
+
+    def _delete(self, sobject: str, ids: list[str]) -> int:
+        failed = 0
+        for start in range(0, len(ids), FLOOR_BATCH):
+            failed += sum(1 for r in self.adapter.delete(sobject, ids[start : start + FLOOR_BATCH]) if not r.success)
+        return failed
+
+    def upload(self, result: dict[str, Any]) -> tuple[float, int, int]:
+        """(seconds, Salesforce calls, rows that failed) to upsert as many rows per object as the run wrote and
+        delete as many as it deleted. The floor's rows are removed again afterwards (not timed), so the org
+        holds what the sync left in it."""
+        for sobject, template in result["templates"].items():
+            self.templates.setdefault(sobject, template)
+        doomed: dict[str, list[str]] = {}
+        failed = 0
+        for sobject, count in result["deleted"].items():  # records for the floor's deletes, made beforehand
+            doomed[sobject], bad = self._insert(sobject, count)
+            failed += bad
+        before = self.adapter.meter.total
+        created: dict[str, list[str]] = {}
         started = time.perf_counter()
         for sobject, count in result["written"].items():
-            template = result["templates"].get(sobject)
-            if not template or not template["rows"]:
-                raise BenchError(f"floor upload: no row of {sobject} was seen")
-            key, rows = template["external_id"], template["rows"]
-            self.serial += 1
-            for start in range(0, count, FLOOR_BATCH):
-                batch = [
-                    {**rows[i % len(rows)], key: f"bench-floor-{self.serial}-{i}"}
-                    for i in range(start, min(start + FLOOR_BATCH, count))
-                ]
-                outcome = self.adapter.upsert(sobject, key, batch)
-                self.throwaway.setdefault(sobject, []).extend(r.id for r in outcome if r.success and r.id)
-                failed += sum(1 for r in outcome if not r.success)
-        for sobject, count in result["deleted"].items():
-            pool = self.throwaway.get(sobject, [])
-            ids, self.throwaway[sobject] = pool[:count], pool[count:]
-            for start in range(0, len(ids), FLOOR_BATCH):
-                outcome = self.adapter.delete(sobject, ids[start : start + FLOOR_BATCH])
-                failed += sum(1 for r in outcome if not r.success)
-        return time.perf_counter() - started, self.adapter.meter.total - before, failed
+            created[sobject], bad = self._insert(sobject, count)
+            failed += bad
+        for sobject, ids in doomed.items():
+            failed += self._delete(sobject, ids)
+        elapsed, calls = time.perf_counter() - started, self.adapter.meter.total - before
+        for sobject, ids in created.items():
+            failed += self._delete(sobject, ids)
+        return elapsed, calls, failed
 
 
 def _per_10k(calls: int, rows: int) -> float | None:
@@ -506,6 +532,8 @@ def _figures(result: dict[str, Any], server: tuple[int, int], floor: dict[str, A
         "deleted": result["deleted"],
         "failed": result["failed"],
         "read": result["read"],
+        "sf_upserts_by_object": result["sf_upserts_by_object"],
+        "sync_messages": {c["client"]: c["message"] for c in result["clients"] if c["message"]},
         "floor_download_s": round(floor["download_s"], 3),
         "floor_download_calls": floor["download_calls"],
         "floor_download_mb": round(floor["download_bytes"] / MIB, 1),
@@ -641,6 +669,13 @@ def run_bench(
         started = time.perf_counter()
         sandbox = start_sandbox(dataset, seed, folder / "sandbox")
         say(f"sandbox ({dataset}, seed {seed}) up in {time.perf_counter() - started:.1f} s, pid {sandbox.process.pid}")
+        # The emulated org's data storage (1 GB by default) is lifted: a `medium` full sync nearly fills it and
+        # the floor's throwaway rows come on top; the org's size is not what is measured here.
+        extra["org_limits"] = {
+            "before": _admin("GET", sandbox.sf["admin_url"] + "/limits", sandbox.sf["ca_file"]),
+            "after": _admin("POST", sandbox.sf["admin_url"] + "/limits", sandbox.sf["ca_file"],
+                            {"data_storage_mb": ORG_STORAGE_MB}),
+        }  # fmt: skip
         _cmsf(state, folder / "setup.log", "init", "--no-input")
         _cmsf(state, folder / "setup.log", "connect", "--sandbox-info", str(sandbox.info_file))
         floor = Floor(sandbox)

@@ -27,7 +27,7 @@ from cmsf.options.models import GeneralOptions, TrackingHistorySettings
 from cmsf.salesforce.adapter import SalesforceAdapter
 from cmsf.salesforce.auth import Credentials
 from cmsf.sandbox.campaign_monitor.app import create_app as create_cm_app
-from cmsf.sandbox.campaign_monitor.world import ZONES
+from cmsf.sandbox.campaign_monitor.world import ZONES, TrackingEvent, World, local_to_utc, utc_to_local
 from cmsf.sandbox.dataset import generate_world
 from cmsf.sandbox.salesforce.app import create_app as create_sf_app
 from cmsf.sandbox.salesforce.data import generate_org
@@ -179,6 +179,7 @@ class Pair:
     cm: CmApi
     sf: SfApi
     rows: list[CampaignMonitorClient] = field(default_factory=list)
+    history: dict[str, list[str]] = field(default_factory=dict)  # the runs of the last sync_all, per client
 
     def cmsf_clients(self) -> tuple[CampaignMonitor, SalesforceAdapter]:
         cm = CampaignMonitor(
@@ -214,6 +215,7 @@ class Pair:
                 if succeeded(run):
                     break
             runs[row.cm_client_id] = run
+            self.history[row.cm_client_id] = history
             assert succeeded(run), f"client {row.cm_client_id} never synced cleanly: {history}"
         return runs
 
@@ -222,18 +224,56 @@ def succeeded(run: SyncRun) -> bool:
     return run.status == SyncRun.Status.SUCCEEDED and not run.failed
 
 
+def enrich(world: World) -> None:
+    """Give the latest campaign what a tiny world may lack, shortly before the history ends: a spam complaint,
+    an unsubscribe, a bounce, an open recorded twice in one second (once with the address in capitals: one row), and two
+    clicks of one person in one second on different links (two rows). Done before the emulator serves it."""
+
+    def sent(c):
+        return local_to_utc(c.sent_date, world.clients[c.client_id].time_zone)
+
+    campaign = max(world.campaigns.values(), key=sent)
+    zone = world.clients[campaign.client_id].time_zone
+    when = max(
+        utc_to_local(world.generated_until - timedelta(hours=1), zone), campaign.sent_date + timedelta(minutes=5)
+    )
+    (spammer, spam_list), (leaver, leave_list), (reader, read_list), (gone, gone_list) = campaign.recipients[:4]
+    second_ = timedelta(seconds=1)
+    additions = {
+        "spam": [TrackingEvent(date=when, email=spammer, list_id=spam_list)],
+        "unsubscribes": [
+            TrackingEvent(date=when + second_, email=leaver, list_id=leave_list, ip_address="203.0.113.7")
+        ],
+        "bounces": [TrackingEvent(date=when, email=gone, list_id=gone_list, bounce_type="Soft", reason="Mailbox full")],
+        "opens": [
+            TrackingEvent(date=when + 2 * second_, email=reader, list_id=read_list, ip_address="203.0.113.8"),
+            TrackingEvent(date=when + 2 * second_, email=reader.upper(), list_id=read_list, ip_address="203.0.113.8"),
+        ],
+        "clicks": [
+            TrackingEvent(date=when + 3 * second_, email=reader, list_id=read_list, url="https://example.com/a"),
+            TrackingEvent(date=when + 3 * second_, email=reader, list_id=read_list, url="https://example.com/b"),
+        ],
+    }
+    for kind, events in additions.items():
+        merged = getattr(campaign, kind) + events
+        merged.sort(key=lambda e: e.date)
+        setattr(campaign, kind, merged)
+
+
 @pytest.fixture(scope="module")
 def tls(tmp_path_factory):
     return generate_tls_files(tmp_path_factory.mktemp("tls"))
 
 
 @pytest.fixture
-def make_pair(tls) -> Iterator[Callable[[], Pair]]:
-    """Fresh emulators (a new world and org of the same size and seed) and cmsf's rows for the world's clients."""
+def make_pair(tls) -> Iterator[Callable[..., Pair]]:
+    """Fresh emulators (a new world and org of the same size and seed) and cmsf's rows for the world's clients;
+    `age`: the world's history ends that much (and three hours) before now, for /admin/advance to fill in."""
     with contextlib.ExitStack() as stack:
 
-        def make() -> Pair:
-            world = generate_world(SIZE, SEED)
+        def make(*, age: timedelta = timedelta(0)) -> Pair:
+            world = generate_world(SIZE, SEED, datetime.now(UTC) - age)
+            enrich(world)
             org = generate_org(SIZE, SEED)
             cm_base = stack.enter_context(serve_in_thread(create_cm_app(world, "none"), tls=tls))
             sf_base = stack.enter_context(serve_in_thread(create_sf_app(org, "none"), tls=tls))
@@ -309,6 +349,20 @@ class Expected:
     raw_summaries: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
+def name_of(text: str) -> Any:
+    """A record Name: the text itself, or (over Salesforce's 80 characters) any cut of it."""
+    return text if len(text) <= 80 else Prefix(text[:70])
+
+
+class Prefix(str):
+    """An expectation met by any value that starts with it."""
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, str) and other.startswith(str(self))
+
+    __hash__ = str.__hash__
+
+
 def cm_events(cm: CmApi, campaign_id: str, kind: str, zone: str, since: str = "") -> Iterator[dict[str, Any]]:
     params = {"orderfield": "date", "orderdirection": "asc"}
     if since:
@@ -336,8 +390,10 @@ def expected_state(
         out.clients[client_id] = {"Name": details["CompanyName"], "Time_Zone__c": zone}
         for summary in cm.get(f"clients/{client_id}/lists.json"):
             list_id = summary["ListID"]
+            title = cm.get(f"lists/{list_id}.json")["Title"]
             stats = cm.get(f"lists/{list_id}/stats.json")
-            out.lists[list_id] = {"Client": client_id, **{f: stats[k] for f, k in LIST_STATS.items()}}
+            out.lists[list_id] = {"Name": name_of(title), "Client": client_id,
+                                  **{f: stats[k] for f, k in LIST_STATS.items()}}  # fmt: skip
             for state in STATES:
                 for item in cm.paged(f"lists/{list_id}/{state}.json", orderfield="date", orderdirection="asc"):
                     key = f"{list_id}:{item['EmailAddress'].lower()}"
@@ -355,7 +411,7 @@ def expected_state(
             sent = cm_utc(campaign["SentDate"], zone)
             out.raw_summaries[campaign_id] = summary
             out.campaigns[campaign_id] = {
-                "Client": client_id, "Sent_Date__c": second(sent),
+                "Name": name_of(campaign["Name"]), "Client": client_id, "Sent_Date__c": second(sent),
                 **{f: summary[k] for f, k in SUMMARY_FIELDS.items()},
             }  # fmt: skip
             if "sent" in types and sent >= cutoff:
@@ -419,9 +475,9 @@ def salesforce_state(sf: SfApi) -> Actual:
         for r in read("CMSF_Client__c", "Client_Id__c, Name, Time_Zone__c")
     }
     lists = {
-        r["List_Id__c"]: {"Client": _parent(r, "Client__r", "Client_Id__c"),
+        r["List_Id__c"]: {"Name": r["Name"], "Client": _parent(r, "Client__r", "Client_Id__c"),
                           **{f: _number(r[f]) for f in LIST_STATS}}
-        for r in read("CMSF_List__c", f"List_Id__c, Client__r.Client_Id__c, {', '.join(LIST_STATS)}")
+        for r in read("CMSF_List__c", f"List_Id__c, Name, Client__r.Client_Id__c, {', '.join(LIST_STATS)}")
     }  # fmt: skip
     subscribers: dict[str, dict[str, Any]] = {}
     for r in read("CMSF_Subscriber__c", "Member_Key__c, State__c, Email__c, List__r.List_Id__c, Contact__c, Lead__c"):
@@ -432,12 +488,14 @@ def salesforce_state(sf: SfApi) -> Actual:
         }  # fmt: skip
     campaigns = {
         r["Campaign_Id__c"]: {
+            "Name": r["Name"],
             "Client": _parent(r, "Client__r", "Client_Id__c"),
             "Sent_Date__c": second(sf_utc(r["Sent_Date__c"])) if r["Sent_Date__c"] else None,
             **{f: _number(r[f]) for f in SUMMARY_FIELDS},
         }
         for r in read(
-            "CMSF_Campaign__c", f"Campaign_Id__c, Client__r.Client_Id__c, Sent_Date__c, {', '.join(SUMMARY_FIELDS)}"
+            "CMSF_Campaign__c",
+            f"Campaign_Id__c, Name, Client__r.Client_Id__c, Sent_Date__c, {', '.join(SUMMARY_FIELDS)}",
         )
     }
     rows = read(
@@ -537,7 +595,223 @@ def test_salesforce_holds_exactly_what_campaign_monitor_implies(make_pair):
     pair = make_pair()
     runs = pair.sync_all()
     expected = expected_state(pair, cutoffs_of(runs, 180))
+    assert_salesforce_holds(expected, salesforce_state(pair.sf))
+    # The world exercised every kind of row, links of both kinds and the collapse of identical events.
+    assert {label for label, *_ in expected.activities} == {"Sent", *(label for _, label in KINDS.values())}
+    assert expected.suppressions and any(s["Contact__c"] != {None} for s in expected.subscribers.values())
+    assert any(s["Lead__c"] != {None} for s in expected.subscribers.values())
+    assert any(s["Contact__c"] != {None} and s["Lead__c"] != {None} for s in expected.subscribers.values())
+    assert sum(r["Recipients"] for r in expected.raw_summaries.values()) > 0
+
+
+def test_only_the_chosen_email_types_within_days_to_keep_then_retention_removes_them(make_pair):
+    chosen = ["opened", "clicked"]
+    configure(days_to_keep=30, email_types=chosen, suppression=False)
+    pair = make_pair()
+    runs = pair.sync_all()
+    expected = expected_state(pair, cutoffs_of(runs, 30), email_types=chosen, suppression=False)
     actual = salesforce_state(pair.sf)
     assert_salesforce_holds(expected, actual)
-    assert {label for label, *_ in expected.activities} == {"Sent", *(label for _, label in KINDS.values())}
-    assert expected.suppressions and expected.activities and expected.subscribers  # the dataset exercises it all
+    assert set(Counter(r["Activity__c"] for r in actual.activity_rows)) == {"Opened", "Clicked"}
+    everything = expected_state(pair, cutoffs_of(runs, 3650))  # the filters had something to leave out
+    assert len(everything.activities) > len(expected.activities)
+    assert {identity[0] for identity in set(everything.activities) - set(expected.activities)} >= {"Sent", "Opened"}
+
+    configure(days_to_keep=0, email_types=chosen, suppression=False)
+    runs = pair.sync_all()
+    left = salesforce_state(pair.sf)
+    assert left.activity_rows == [], f"{len(left.activity_rows)} CMSF_Email_Activity__c rows survived days to keep 0"
+    assert sum(run.deleted.get("CMSF_Email_Activity__c", 0) for run in runs.values()) == len(actual.activity_rows)
+    assert left.subscribers == actual.subscribers and left.campaigns == actual.campaigns  # only activity goes
+
+
+def test_a_second_sync_with_nothing_new_writes_nothing(make_pair):
+    configure(suppression=True)
+    pair = make_pair()
+    pair.sync_all()
+    before, calls_before = salesforce_state(pair.sf), pair.sf.write_calls()
+    time.sleep(0.01)  # LastModifiedDate is to the millisecond: a rewrite would show
+    runs = pair.sync_all()
+    after, calls_after = salesforce_state(pair.sf), pair.sf.write_calls()
+    assert {c: (r.written, r.deleted, r.failed) for c, r in runs.items()} == {c: ({}, {}, {}) for c in runs}
+    assert calls_after == calls_before, "the second sync called Salesforce's write APIs"
+    changed = {
+        obj: [i for i in after.modified[obj] if after.modified[obj][i] != before.modified[obj].get(i)]
+        for obj in OBJECTS
+    }
+    assert not any(changed.values()), f"records rewritten: { {o: ids[:3] for o, ids in changed.items() if ids} }"
+
+
+def new_activity(pair: Pair, since: datetime, cutoffs: dict[str, datetime]) -> set[tuple]:
+    """The identities of the tracking events Campaign Monitor reports after `since` (strictly), within the
+    window, and the recipients of campaigns sent after it."""
+    cm, found = pair.cm, set()
+    for client in cm.get("clients.json"):
+        client_id = client["ClientID"]
+        zone = cm.get(f"clients/{client_id}.json")["BasicDetails"]["TimeZone"]
+        since_local = since.astimezone(ZoneInfo(ZONES[zone])).strftime("%Y-%m-%d %H:%M")
+        for campaign in cm.paged(f"clients/{client_id}/campaigns.json", orderdirection="asc"):
+            campaign_id, sent = campaign["CampaignID"], cm_utc(campaign["SentDate"], zone)
+            if sent > since and sent >= cutoffs[client_id]:
+                for recipient in cm.paged(f"campaigns/{campaign_id}/recipients.json"):
+                    found.add(("Sent", campaign_id, recipient["EmailAddress"].lower(), second(sent), None))
+            for kind, (_, label) in KINDS.items():
+                for event in cm_events(cm, campaign_id, kind, zone, since=since_local):
+                    if event["utc"] > since and event["utc"] >= cutoffs[client_id]:
+                        url = event.get("URL") or None
+                        found.add((label, campaign_id, event["EmailAddress"].lower(), second(event["utc"]), url))
+    return found
+
+
+def keyed_ids(sf: SfApi, obj: str, key: str) -> dict[str, tuple[str, str]]:
+    return {
+        r[key]: (r["Id"], r["LastModifiedDate"]) for r in sf.query(f"SELECT Id, LastModifiedDate, {key} FROM {obj}")
+    }
+
+
+def rewritten(before: dict[str, tuple[str, str]], after: dict[str, tuple[str, str]]) -> set[str]:
+    return {key for key, stamp in after.items() if before.get(key) != stamp}
+
+
+EXTERNAL_KEYS = {
+    "CMSF_Client__c": "Client_Id__c",
+    "CMSF_List__c": "List_Id__c",
+    "CMSF_Subscriber__c": "Member_Key__c",
+    "CMSF_Campaign__c": "Campaign_Id__c",
+    "CMSF_Email_Activity__c": "Activity_Key__c",
+    "CMSF_Suppression__c": "Suppression_Key__c",
+}
+
+
+def test_after_campaign_monitor_moves_on_the_next_sync_writes_only_what_is_new(make_pair):
+    configure(suppression=True)
+    pair = make_pair(age=timedelta(days=10))  # ten days for the advance: opens, clicks, sign-ups, bounces...
+    first = pair.sync_all()
+    old = expected_state(pair, cutoffs_of(first, 180))
+    before_state = salesforce_state(pair.sf)
+    before = {obj: keyed_ids(pair.sf, obj, key) for obj, key in EXTERNAL_KEYS.items()}
+    generated_until = pair.world.generated_until
+    advanced = pair.cm.admin("POST", "/advance", json={"until": datetime.now(UTC).isoformat()})
+    assert sum(advanced[k] for k in ("opens", "clicks", "subscribers")) > 0, advanced  # something happened
+
+    second_runs = pair.sync_all()
+    cutoffs = cutoffs_of(second_runs, 180)
+    new = expected_state(pair, cutoffs)
+    after_state = salesforce_state(pair.sf)
+    assert_salesforce_holds(new, after_state)
+
+    # Tracking history: exactly the events Campaign Monitor reports since the old end of its history.
+    fresh = new_activity(pair, generated_until, cutoffs)
+    added = set(after_state.activities) - set(before_state.activities)
+    assert added == fresh, (
+        f"new CMSF_Email_Activity__c rows: {len(added)}, new events within the window: {len(fresh)}; "
+        f"rows without an event: {sorted(added - fresh)[:5]}; events without a row: {sorted(fresh - added)[:5]}"
+    )
+    written = Counter()
+    for run in second_runs.values():
+        written.update(run.written)
+    assert written["CMSF_Email_Activity__c"] == len(fresh)
+
+    # Nothing else is rewritten but what changed in Campaign Monitor.
+    after = {obj: keyed_ids(pair.sf, obj, key) for obj, key in EXTERNAL_KEYS.items()}
+    touched = {obj: rewritten(before[obj], after[obj]) for obj in EXTERNAL_KEYS}
+    changed_subscribers = {k for k, item in new.raw_subscribers.items() if old.raw_subscribers.get(k) != item}
+    changed_campaigns = {k for k, row in new.campaigns.items() if old.campaigns.get(k) != row}
+    changed_lists = {k for k, row in new.lists.items() if old.lists.get(k) != row}
+    new_suppressions = set(new.suppressions) - set(old.suppressions)
+    synced_clients = {c for c, run in second_runs.items() if run.written or run.deleted}  # Last_Synced__c stamped
+    problems = []
+    for obj, want in (
+        ("CMSF_Subscriber__c", changed_subscribers),
+        ("CMSF_Campaign__c", changed_campaigns),
+        ("CMSF_List__c", changed_lists),
+        ("CMSF_Suppression__c", new_suppressions),
+        ("CMSF_Client__c", synced_clients),
+    ):
+        if touched[obj] != want:
+            problems.append(
+                f"{obj}: rewritten {len(touched[obj])}, changed in Campaign Monitor {len(want)}; "
+                f"rewritten but unchanged {sorted(touched[obj] - want)[:5]}, changed but not rewritten "
+                f"{sorted(want - touched[obj])[:5]}"
+            )
+        if obj != "CMSF_Client__c" and written[obj] != len(want):
+            problems.append(f"{obj}: run.written says {written[obj]}, {len(want)} changed")
+    old_activity_keys = set(before["CMSF_Email_Activity__c"])
+    retouched = touched["CMSF_Email_Activity__c"] & old_activity_keys
+    if retouched:
+        problems.append(f"CMSF_Email_Activity__c: {len(retouched)} old rows rewritten, e.g. {sorted(retouched)[:3]}")
+    assert changed_subscribers and changed_campaigns, "the advance changed no subscriber or campaign"
+    assert not problems, "the sync after the advance:\n" + "\n".join(problems)
+
+
+def test_under_flaky_apis_the_sync_converges_to_the_same_contents(make_pair):
+    configure(suppression=True)
+    pair = make_pair()
+    assert pair.cm.admin("POST", "/faults", json={"profile": "flaky"})["profile"] == "flaky"
+    rates = {"lock": 0.05, "unavailable": 0.05, "dropped": 0.02}
+    assert pair.sf.admin("POST", "/faults", json={"profile": "flaky", "rates": rates})["rates"] == rates
+    try:
+        runs = pair.sync_all(attempts=5)
+    finally:
+        pair.cm.admin("POST", "/faults", json={"profile": "none"})
+        pair.sf.admin("POST", "/faults", json={"profile": "none"})
+    expected = expected_state(pair, cutoffs_of(runs, 180))
+    assert_salesforce_holds(expected, salesforce_state(pair.sf))
+
+
+# -- beyond the five scenarios: the same rules when the settings or Campaign Monitor change in other ways ----
+
+
+@pytest.mark.parametrize(
+    ("days_to_keep", "email_types"),
+    [(0, ALL_TYPES), (180, ["sent"])],
+    ids=["no-tracking-history", "sent-rows-only"],
+)
+def test_campaign_statistics_follow_the_summary_whatever_tracking_history_is_kept(make_pair, days_to_keep, email_types):
+    """Campaign statistics are the campaign summary's, whether or not the opens and clicks behind them are stored."""
+    configure(days_to_keep=days_to_keep, email_types=email_types, suppression=False)
+    pair = make_pair(age=timedelta(days=10))
+    first = pair.sync_all()
+    before = expected_state(pair, cutoffs_of(first, days_to_keep), email_types=email_types, suppression=False)
+    pair.cm.admin("POST", "/advance", json={"until": datetime.now(UTC).isoformat()})
+    runs = pair.sync_all()
+    expected = expected_state(pair, cutoffs_of(runs, days_to_keep), email_types=email_types, suppression=False)
+    moved = {k for k, row in expected.campaigns.items() if k in before.campaigns and before.campaigns[k] != row}
+    assert moved, "the advance changed no campaign's summary"
+    assert_salesforce_holds(expected, salesforce_state(pair.sf))
+
+
+@pytest.mark.parametrize(
+    ("first", "then"),
+    [
+        ((365, ALL_TYPES), [(1, ALL_TYPES), (365, ALL_TYPES)]),
+        ((180, ALL_TYPES), [(180, ["sent", "clicked"])]),
+        ((180, ["sent"]), [(180, ALL_TYPES)]),
+    ],
+    ids=["days-to-keep-lowered-then-raised", "email-types-dropped", "email-types-added"],
+)
+def test_after_the_tracking_settings_change_salesforce_holds_what_the_new_settings_imply(make_pair, first, then):
+    """What a sync stores follows the settings it runs with, whatever earlier syncs stored."""
+    configure(days_to_keep=first[0], email_types=first[1], suppression=False)
+    pair = make_pair()
+    pair.sync_all()
+    for days_to_keep, email_types in then:
+        configure(days_to_keep=days_to_keep, email_types=email_types, suppression=False)
+        runs = pair.sync_all()
+    expected = expected_state(pair, cutoffs_of(runs, days_to_keep), email_types=email_types, suppression=False)
+    assert_salesforce_holds(expected, salesforce_state(pair.sf))
+
+
+def test_an_address_taken_off_the_suppression_list_leaves_salesforce_too(make_pair):
+    configure(suppression=True)
+    pair = make_pair()
+    pair.sync_all()
+    client = pair.rows[0].cm_client_id
+    email = next(pair.cm.paged(f"clients/{client}/suppressionlist.json"))["EmailAddress"]
+    response = pair.cm.session.put(f"{pair.cm.root}/clients/{client}/unsuppress.json", params={"email": email},
+                                   timeout=60)  # fmt: skip
+    assert response.status_code == 200, response.text
+    runs = pair.sync_all()
+    expected = expected_state(pair, cutoffs_of(runs, 180))
+    assert f"{client}:{email.lower()}" not in expected.suppressions
+    assert_salesforce_holds(expected, salesforce_state(pair.sf))

@@ -11,6 +11,7 @@ from django.utils import timezone
 from cmsf.campaign_monitor.api import CampaignMonitor
 from cmsf.campaign_monitor.transport import DEFAULT_BASE_URL, ApiKeyAuth, Auth, OAuthAuth, OAuthTokens, Transport
 from cmsf.connections.models import CampaignMonitorAccount, CampaignMonitorClient, SalesforceOrg
+from cmsf.connections.signals import salesforce_org_changed
 from cmsf.maintenance.services import audit
 from cmsf.salesforce.adapter import SalesforceAdapter
 from cmsf.salesforce.auth import Credentials, Token
@@ -170,10 +171,13 @@ def connect_salesforce(login: SalesforceLogin, *, actor: str) -> SalesforceOrg:
         user = next(adapter.query(f"SELECT Id, Name, Username FROM User WHERE Id = {_soql_quote(user_id)}"), {})
     finally:
         adapter.session.close()
+    old_org_id = SalesforceOrg.load().org_id
     with transaction.atomic():
         org.access_token = token.access_token
         org.instance_url = token.instance_url
         org.org_id = str(organization.get("Id") or token.org_id)
+        if old_org_id and org.org_id[:15] != old_org_id[:15]:
+            salesforce_org_changed.send(sender=SalesforceOrg, old_org_id=old_org_id, new_org_id=org.org_id)
         org.is_sandbox = bool(organization.get("IsSandbox"))
         org.sync_user_id = str(user.get("Id") or user_id)
         org.sync_user_name = str(user.get("Name") or user.get("Username") or "")

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from cmsf.campaign_monitor.api import CampaignActivity, CampaignMonitor, SubscriberState
@@ -29,7 +30,7 @@ from cmsf.salesforce.errors import ApiLimitExceeded, AuthenticationError, Budget
 from cmsf.sync import problems
 from cmsf.sync.leases import LeaseLost
 from cmsf.sync.matching import CONTACT_QUERY, LEAD_QUERY, Directory
-from cmsf.sync.models import Cursor, RecordMap, SyncRun, SyncSettings, SyncStatus
+from cmsf.sync.models import Cursor, RecordMap, SyncRun, SyncSettings, SyncStatus, TrackingCoverage
 from cmsf.sync.transforms import (
     ACTIVITY,
     CAMPAIGN,
@@ -180,8 +181,9 @@ def _campaigns(ctx: Context, settings: CampaignSettings) -> list[Campaign]:
     return campaigns
 
 
-def sync_campaigns(ctx: Context, campaigns: list[Campaign], refresh: set[str]) -> None:
-    """Write the campaigns not yet in Salesforce, and refresh the statistics of `refresh`."""
+def sync_campaigns(ctx: Context, campaigns: list[Campaign], refresh: set[str]) -> set[str]:
+    """Write the campaigns not yet in Salesforce, and refresh the statistics of `refresh`; returns the ids
+    whose summary was read."""
     known = set(RecordMap.objects.filter(sobject=CAMPAIGN[0], client=ctx.client).values_list("key", flat=True))
     rows = []
     for campaign in campaigns:
@@ -191,6 +193,7 @@ def sync_campaigns(ctx: Context, campaigns: list[Campaign], refresh: set[str]) -
         ctx.read["campaign summaries"] += 1
         rows.append(campaign_row(ctx.client.cm_client_id, campaign, summary, owner_id=ctx.owner))
     ctx.writer.write(CAMPAIGN, rows, batch_size=_batch("CMSF_CAMPAIGN_SYNC"))
+    return {row[CAMPAIGN[1]] for row in rows}
 
 
 def _activity_date(row: Row) -> datetime | None:
@@ -198,9 +201,20 @@ def _activity_date(row: Row) -> datetime | None:
     return datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
 
 
+def _cover(ctx: Context, tracking: TrackingHistorySettings) -> None:
+    """Start the activity cursors over when days to keep or the email types changed since they were read."""
+    fingerprint = f"{tracking.days_to_keep}:{','.join(sorted(tracking.email_types))}"
+    coverage = TrackingCoverage.objects.filter(client=ctx.client).values_list("fingerprint", flat=True).first()
+    if coverage == fingerprint or ctx.writer.dry_run:
+        return
+    Cursor.objects.filter(client=ctx.client).filter(Q(stream="recipients") | Q(stream__startswith="activity:")).delete()
+    TrackingCoverage.objects.update_or_create(client=ctx.client, defaults={"fingerprint": fingerprint})
+
+
 def sync_tracking(ctx: Context, campaigns: list[Campaign], tracking: TrackingHistorySettings) -> set[str]:
     """Tracking history of the chosen kinds within days to keep; returns the campaigns with new activity."""
     ctx.stage("tracking history")
+    _cover(ctx, tracking)
     if tracking.days_to_keep <= 0:
         return set()
     cutoff = ctx.started - timedelta(days=tracking.days_to_keep)
@@ -219,7 +233,9 @@ def sync_tracking(ctx: Context, campaigns: list[Campaign], tracking: TrackingHis
                             list_id=recipient.list_id, link=link, owner_id=ctx.owner,
                         )
                     )  # fmt: skip
-                if ctx.writer.write(ACTIVITY, rows, batch_size=batch, activity_date=_activity_date):
+                if ctx.writer.write(
+                    ACTIVITY, rows, batch_size=batch, activity_date=_activity_date, activity_kind="sent"
+                ):
                     _advance(ctx, "recipients", campaign.campaign_id, ctx.started)
         for kind in KINDS:
             if not tracking.stores(EMAIL_TYPE_OF_KIND[kind]):
@@ -242,29 +258,46 @@ def sync_tracking(ctx: Context, campaigns: list[Campaign], tracking: TrackingHis
             if not rows:
                 continue
             written_before = ctx.tally.written[ACTIVITY[0]]
-            if ctx.writer.write(ACTIVITY, rows, batch_size=batch, activity_date=_activity_date):
+            if ctx.writer.write(ACTIVITY, rows, batch_size=batch, activity_date=_activity_date, activity_kind=kind):
                 _advance(ctx, stream, campaign.campaign_id, newest)
             if ctx.tally.written[ACTIVITY[0]] > written_before:
                 active.add(campaign.campaign_id)
     return active
 
 
-def sync_suppression(ctx: Context) -> None:
+def sync_suppression(ctx: Context, *, enabled: bool) -> None:
+    """The client's suppression list, read whole; addresses no longer on it (or all, when the option is off)
+    leave Salesforce."""
     ctx.stage("suppression list")
     rows = []
-    for suppression in ctx.cm.suppression_list(ctx.client.cm_client_id, zone=ctx.zone):
-        ctx.read["suppressions"] += 1
-        rows.append(suppression_row(ctx.client.cm_client_id, suppression, _directory(ctx).link(suppression.email),
-                                    owner_id=ctx.owner))  # fmt: skip
-    ctx.writer.write(SUPPRESSION, rows, batch_size=_batch("CMSF_SUPPRESSION_SYNC"))
+    if enabled:
+        for suppression in ctx.cm.suppression_list(ctx.client.cm_client_id, zone=ctx.zone):
+            ctx.read["suppressions"] += 1
+            link = _directory(ctx).link(suppression.email)
+            rows.append(suppression_row(ctx.client.cm_client_id, suppression, link, owner_id=ctx.owner))
+        ctx.writer.write(SUPPRESSION, rows, batch_size=_batch("CMSF_SUPPRESSION_SYNC"))
+    current = {row[SUPPRESSION[1]] for row in rows}
+    gone = [
+        (key, sf_id)
+        for key, sf_id in RecordMap.objects.filter(client=ctx.client, sobject=SUPPRESSION[0]).values_list(
+            "key", "salesforce_id"
+        )
+        if key not in current
+    ]
+    if gone:
+        ctx.writer.delete(SUPPRESSION[0], gone, batch_size=_batch("CMSF_SUPPRESSION_SYNC"))
 
 
 def apply_retention(ctx: Context, tracking: TrackingHistorySettings) -> None:
-    """Delete the tracking history cmsf wrote that is older than days to keep (all of it when 0)."""
+    """Delete the tracking history cmsf wrote that is older than days to keep or of an email type no longer
+    stored (all of it when days to keep is 0)."""
     ctx.stage("retention")
     old = RecordMap.objects.filter(client=ctx.client, sobject=ACTIVITY[0])
     if tracking.days_to_keep > 0:
-        old = old.filter(activity_date__lt=ctx.started - timedelta(days=tracking.days_to_keep))
+        kept = [kind for kind, email_type in EMAIL_TYPE_OF_KIND.items() if tracking.stores(email_type)]
+        old = old.filter(
+            Q(activity_date__lt=ctx.started - timedelta(days=tracking.days_to_keep)) | ~Q(activity_kind__in=kept)
+        )
     entries = list(old.values_list("key", "salesforce_id"))
     if entries:
         ctx.writer.delete(ACTIVITY[0], entries, batch_size=_batch("CMSF_RETENTION"))
@@ -337,13 +370,12 @@ def run_primary_sync(
         sync_subscribers(ctx, list_ids)
         ctx.stage("campaigns")
         campaigns = _campaigns(ctx, campaign_settings)
-        sync_campaigns(ctx, campaigns, refresh=set())
-        active = sync_tracking(ctx, campaigns, tracking)
-        if active:
-            ctx.stage("campaign statistics")
-            sync_campaigns(ctx, [c for c in campaigns if c.campaign_id in active], refresh=active)
-        if GeneralOptions.load().sync_suppression_list:
-            sync_suppression(ctx)
+        fresh = sync_campaigns(ctx, campaigns, refresh=set())
+        sync_tracking(ctx, campaigns, tracking)
+        ctx.stage("campaign statistics")
+        # Statistics change whether or not the activity behind them is stored: every summary is read again.
+        sync_campaigns(ctx, campaigns, refresh={c.campaign_id for c in campaigns} - fresh)
+        sync_suppression(ctx, enabled=GeneralOptions.load().sync_suppression_list)
         apply_retention(ctx, tracking)
         _finish_client(ctx)
         run.read = dict(ctx.read)

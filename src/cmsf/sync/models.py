@@ -162,6 +162,7 @@ class RecordMap(models.Model):
     salesforce_id = models.CharField(max_length=18)
     content_hash = models.CharField(max_length=40)
     activity_date = models.DateTimeField(null=True, blank=True)  # for retention of tracking history
+    activity_kind = models.CharField(max_length=16, blank=True)  # sent, opens, clicks, ...: for the email-type filter
     synced_at = models.DateTimeField()
 
     class Meta:
@@ -173,3 +174,16 @@ class RecordMap(models.Model):
 
     def __str__(self) -> str:
         return f"{self.sobject} {self.key} -> {self.salesforce_id}"
+
+
+class TrackingCoverage(models.Model):
+    """The tracking-history settings (days to keep, email types) a client's activity cursors were read with.
+    When they change, the cursors start over from the new window, so a wider window is filled in."""
+
+    client = models.OneToOneField(
+        "connections.CampaignMonitorClient", on_delete=models.CASCADE, primary_key=True, related_name="+"
+    )
+    fingerprint = models.CharField(max_length=200)
+
+    def __str__(self) -> str:
+        return f"{self.client_id}: {self.fingerprint}"

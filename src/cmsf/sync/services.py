@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from cmsf.connections.models import CampaignMonitorClient
 from cmsf.sync import leases
 from cmsf.sync.engine import Progress, run_primary_sync
-from cmsf.sync.models import SyncRun, SyncSettings
+from cmsf.sync.models import Cursor, RecordMap, SyncRun, SyncSettings
 
 
 class ClientBusy(Exception):
@@ -68,3 +69,10 @@ def due_clients(now: datetime) -> list[int]:
     settings.reschedule(now)
     settings.save(update_fields=["next_run"])
     return [client.pk for client in clients_to_sync()]
+
+
+def forget_written_records(**kwargs: Any) -> None:
+    """cmsf now writes to another Salesforce org: the ledger and the cursors described the old one, so the
+    next sync imports everything into the new org."""
+    RecordMap.objects.all().delete()
+    Cursor.objects.all().delete()

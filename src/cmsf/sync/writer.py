@@ -79,6 +79,7 @@ class Writer:
         *,
         batch_size: int,
         activity_date: Callable[[Row], datetime | None] | None = None,
+        activity_kind: str = "",
     ) -> bool:
         """Upsert rows by external id, in batches; True when every row is in Salesforce as given."""
         sobject, external_id = target
@@ -113,6 +114,7 @@ class Writer:
                             salesforce_id=result.id,
                             content_hash=hashes[key],
                             activity_date=activity_date(unique[key]) if activity_date else None,
+                            activity_kind=activity_kind,
                             synced_at=now,
                         )
                     )
@@ -125,7 +127,14 @@ class Writer:
                 done,
                 update_conflicts=True,
                 unique_fields=["sobject", "key"],
-                update_fields=["salesforce_id", "content_hash", "activity_date", "synced_at", "client"],
+                update_fields=[
+                    "salesforce_id",
+                    "content_hash",
+                    "activity_date",
+                    "activity_kind",
+                    "synced_at",
+                    "client",
+                ],
                 batch_size=500,
             )
             self.tally.written[sobject] += len(done)
