@@ -33,6 +33,7 @@ from cmsf.sync.matching import CONTACT_QUERY, LEAD_QUERY, Directory
 from cmsf.sync.models import Cursor, RecordMap, SyncRun, SyncSettings, SyncStatus, TrackingCoverage
 from cmsf.sync.transforms import (
     ACTIVITY,
+    ACTIVITY_LABELS,
     CAMPAIGN,
     CLIENT,
     EMAIL_TYPE_OF_KIND,
@@ -120,6 +121,47 @@ def _batch(job: str) -> int:
     return GovernorLimit.batch_size_for(job)
 
 
+@dataclass
+class _Pending:
+    rows: list[Row]
+    cursor: tuple[str, str, datetime | None] | None  # stream, scope, position reached
+
+
+class Buffer:
+    """Rows of many small streams (a list's state, a campaign's clicks) written together, so each write is as
+    large as the job's batch size allows and costs as few Salesforce calls as a big stream's. A stream's
+    cursor moves only once the write that held its rows succeeded."""
+
+    def __init__(self, ctx: Context, target: tuple[str, str], job: str, *, activity: bool = False) -> None:
+        self.ctx, self.target, self.batch_size, self.activity = ctx, target, _batch(job), activity
+        self.pending: list[_Pending] = []
+        self.size = 0
+
+    def add(self, rows: list[Row], cursor: tuple[str, str, datetime | None] | None = None) -> None:
+        self.pending.append(_Pending(rows, cursor))
+        self.size += len(rows)
+        if self.size >= self.batch_size:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.pending:
+            return
+        rows = [row for pending in self.pending for row in pending.rows]
+        written = self.ctx.writer.write(
+            self.target,
+            rows,
+            batch_size=self.batch_size,
+            activity_date=_activity_date if self.activity else None,
+            activity_kind=_activity_kind if self.activity else None,
+        )
+        if written:
+            for pending in self.pending:
+                if pending.cursor is not None:
+                    stream, scope, newest = pending.cursor
+                    _advance(self.ctx, stream, scope, newest)
+        self.pending, self.size = [], 0
+
+
 # -- stages ------------------------------------------------------------------------------------------
 
 
@@ -152,7 +194,7 @@ def sync_lists(ctx: Context) -> list[str]:
 
 def sync_subscribers(ctx: Context, list_ids: list[str]) -> None:
     ctx.stage("subscribers")
-    batch = _batch("CMSF_SUBSCRIBER_SYNC")
+    buffer = Buffer(ctx, SUBSCRIBER, "CMSF_SUBSCRIBER_SYNC")
     for list_id in list_ids:
         for state in STATES:
             stream = f"subscribers:{state}"
@@ -164,8 +206,9 @@ def sync_subscribers(ctx: Context, list_ids: list[str]) -> None:
                 rows.append(subscriber_row(list_id, subscriber, link, owner_id=ctx.owner))
                 if subscriber.date and (newest is None or subscriber.date > newest):
                     newest = subscriber.date
-            if rows and ctx.writer.write(SUBSCRIBER, rows, batch_size=batch):
-                _advance(ctx, stream, list_id, newest)
+            if rows:
+                buffer.add(rows, (stream, list_id, newest))
+    buffer.flush()
 
 
 def _campaigns(ctx: Context, settings: CampaignSettings) -> list[Campaign]:
@@ -196,6 +239,13 @@ def sync_campaigns(ctx: Context, campaigns: list[Campaign], refresh: set[str]) -
     return {row[CAMPAIGN[1]] for row in rows}
 
 
+_KIND_OF_LABEL = {label: kind for kind, label in ACTIVITY_LABELS.items()}
+
+
+def _activity_kind(row: Row) -> str:
+    return _KIND_OF_LABEL.get(str(row.get("Activity__c")), "")
+
+
 def _activity_date(row: Row) -> datetime | None:
     value = row.get("Activity_Date__c")
     return datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
@@ -211,15 +261,14 @@ def _cover(ctx: Context, tracking: TrackingHistorySettings) -> None:
     TrackingCoverage.objects.update_or_create(client=ctx.client, defaults={"fingerprint": fingerprint})
 
 
-def sync_tracking(ctx: Context, campaigns: list[Campaign], tracking: TrackingHistorySettings) -> set[str]:
-    """Tracking history of the chosen kinds within days to keep; returns the campaigns with new activity."""
+def sync_tracking(ctx: Context, campaigns: list[Campaign], tracking: TrackingHistorySettings) -> None:
+    """Tracking history of the chosen kinds within days to keep."""
     ctx.stage("tracking history")
     _cover(ctx, tracking)
     if tracking.days_to_keep <= 0:
-        return set()
+        return
     cutoff = ctx.started - timedelta(days=tracking.days_to_keep)
-    batch = _batch("CMSF_TRACKING_SYNC")
-    active: set[str] = set()
+    buffer = Buffer(ctx, ACTIVITY, "CMSF_TRACKING_SYNC", activity=True)
     for campaign in campaigns:
         if tracking.stores("sent") and campaign.sent_date and campaign.sent_date >= cutoff:
             if _cursor(ctx.client, "recipients", campaign.campaign_id) is None:
@@ -233,10 +282,7 @@ def sync_tracking(ctx: Context, campaigns: list[Campaign], tracking: TrackingHis
                             list_id=recipient.list_id, link=link, owner_id=ctx.owner,
                         )
                     )  # fmt: skip
-                if ctx.writer.write(
-                    ACTIVITY, rows, batch_size=batch, activity_date=_activity_date, activity_kind="sent"
-                ):
-                    _advance(ctx, "recipients", campaign.campaign_id, ctx.started)
+                buffer.add(rows, ("recipients", campaign.campaign_id, ctx.started))
         for kind in KINDS:
             if not tracking.stores(EMAIL_TYPE_OF_KIND[kind]):
                 continue
@@ -255,14 +301,9 @@ def sync_tracking(ctx: Context, campaigns: list[Campaign], tracking: TrackingHis
                     )
                 )  # fmt: skip
                 newest = activity.date if newest is None or activity.date > newest else newest
-            if not rows:
-                continue
-            written_before = ctx.tally.written[ACTIVITY[0]]
-            if ctx.writer.write(ACTIVITY, rows, batch_size=batch, activity_date=_activity_date, activity_kind=kind):
-                _advance(ctx, stream, campaign.campaign_id, newest)
-            if ctx.tally.written[ACTIVITY[0]] > written_before:
-                active.add(campaign.campaign_id)
-    return active
+            if rows:
+                buffer.add(rows, (stream, campaign.campaign_id, newest))
+    buffer.flush()
 
 
 def sync_suppression(ctx: Context, *, enabled: bool) -> None:

@@ -79,7 +79,7 @@ class Writer:
         *,
         batch_size: int,
         activity_date: Callable[[Row], datetime | None] | None = None,
-        activity_kind: str = "",
+        activity_kind: Callable[[Row], str] | None = None,
     ) -> bool:
         """Upsert rows by external id, in batches; True when every row is in Salesforce as given."""
         sobject, external_id = target
@@ -114,7 +114,7 @@ class Writer:
                             salesforce_id=result.id,
                             content_hash=hashes[key],
                             activity_date=activity_date(unique[key]) if activity_date else None,
-                            activity_kind=activity_kind,
+                            activity_kind=activity_kind(unique[key]) if activity_kind else "",
                             synced_at=now,
                         )
                     )
