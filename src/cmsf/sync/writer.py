@@ -11,6 +11,7 @@ from datetime import datetime
 from itertools import islice
 from typing import Any
 
+from django.db import connection
 from django.utils import timezone
 
 from cmsf.salesforce.adapter import SalesforceAdapter
@@ -35,6 +36,39 @@ class WriteTally:
     failed: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     deleted: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     failures: list[Failure] = field(default_factory=list)
+
+
+def _record(entries: list[RecordMap]) -> None:
+    """Insert or update ledger rows in one statement per row (INSERT ... ON CONFLICT, which SQLite and
+    PostgreSQL share); the ORM's bulk upsert spends more time building SQL than the database spends running it."""
+    if not entries:
+        return
+    meta = RecordMap._meta
+    q = connection.ops.quote_name
+    columns = [
+        "client_id",
+        "sobject",
+        "key",
+        "salesforce_id",
+        "content_hash",
+        "activity_date",
+        "activity_kind",
+        "synced_at",
+    ]
+    updated = ", ".join(f"{q(c)} = excluded.{q(c)}" for c in columns if c not in ("sobject", "key"))
+    sql = (
+        f"INSERT INTO {q(meta.db_table)} ({', '.join(q(c) for c in columns)}) "
+        f"VALUES ({', '.join(['%s'] * len(columns))}) "
+        f"ON CONFLICT ({q('sobject')}, {q('key')}) DO UPDATE SET {updated}"
+    )
+    adapt = connection.ops.adapt_datetimefield_value
+    params = [
+        (e.client_id, e.sobject, e.key, e.salesforce_id, e.content_hash, adapt(e.activity_date), e.activity_kind,
+         adapt(e.synced_at))
+        for e in entries
+    ]  # fmt: skip
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, params)
 
 
 def _batches(rows: Iterable[Row], size: int) -> Iterable[list[Row]]:
@@ -123,20 +157,7 @@ class Writer:
                     for error in result.errors or [RecordError("UNKNOWN_ERROR", "no Id came back")]:
                         self.tally.failures.append(Failure(sobject, key, error))
                     self.tally.failed[sobject] += 1
-            RecordMap.objects.bulk_create(
-                done,
-                update_conflicts=True,
-                unique_fields=["sobject", "key"],
-                update_fields=[
-                    "salesforce_id",
-                    "content_hash",
-                    "activity_date",
-                    "activity_kind",
-                    "synced_at",
-                    "client",
-                ],
-                batch_size=500,
-            )
+            _record(done)
             self.tally.written[sobject] += len(done)
         return all_ok
 
