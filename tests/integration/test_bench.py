@@ -1,0 +1,65 @@
+"""`cmsf bench` as a user runs it: the sandbox in its own process, three measured syncs, a JSON result.
+
+Only the shape and the sense of the figures are checked here, never a time."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+CMSF = str(Path(sys.executable).with_name("cmsf"))
+RUN_KEYS = (
+    "wall_s",
+    "cpu_s",
+    "peak_rss_mb",
+    "records_per_s",
+    "cm_calls",
+    "cm_min_calls",
+    "sf_calls",
+    "sf_rows_written",
+    "floor_wall_s",
+)
+
+
+def test_bench_measures_a_full_a_no_change_and_an_incremental_sync(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CMSF_", "DATABASE_URL", "DJANGO_"))}
+    env["CMSF_DATA_DIR"] = str(tmp_path / "data")
+    result_file = tmp_path / "bench.json"
+    done = subprocess.run(
+        [CMSF, "bench", "--dataset", "tiny", "--json", str(result_file)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "Targets" in done.stdout and "wall s" in done.stdout
+
+    document = json.loads(result_file.read_text())
+    assert document["dataset"] == "tiny"
+    runs = document["runs"]
+    assert set(runs) == {"full", "no_change", "incremental"}
+    for name, run in runs.items():
+        for key in RUN_KEYS:
+            assert isinstance(run[key], int | float), (name, key, run.get(key))
+            assert run[key] >= 0, (name, key)
+        assert run["cm_calls"] >= run["cm_min_calls"] > 0, name
+        assert run["cm_calls_server"] == run["cm_calls"], name  # the emulator saw every call the client counted
+        assert run["floor_wall_s"] > 0 and run["wall_s"] > 0 and run["peak_rss_mb"] > 0, name
+        assert run["floor_download_calls"] <= run["cm_min_calls"], name
+
+    full, quiet, incremental = runs["full"], runs["no_change"], runs["incremental"]
+    assert full["sf_rows_written"] > 0 and full["records_per_s"] > 0
+    assert full["floor_upload_sf_calls"] > 0 and full["floor_upload_failed"] == 0
+    assert quiet["sf_rows_written"] == 0 and quiet["sf_write_calls"] == 0
+    assert quiet["cm_calls"] < full["cm_calls"]
+    assert "generated_until" in document["advance"]  # the emulator lived on before the incremental sync
+    assert incremental["sf_rows_written"] <= full["sf_rows_written"]
+
+    verdicts = {(t["name"], t["run"]): t["met"] for t in document["targets"]}
+    assert any(name.startswith("no Salesforce write") for name, _ in verdicts)
+    assert all(met in (True, False, None) for met in verdicts.values())
+    assert not any((tmp_path / "data" / "bench").iterdir())  # the working folder is gone
