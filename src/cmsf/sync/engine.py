@@ -350,7 +350,7 @@ def _finish_client(ctx: Context) -> None:
     ctx.stage("finishing")
     if ctx.writer.dry_run:
         return
-    if any(ctx.tally.written.values()) or any(ctx.tally.deleted.values()):
+    if any(ctx.tally.written.values()):
         stamp = {"Client_Id__c": ctx.client.cm_client_id, "Last_Synced__c": sf_datetime(ctx.started)}
         if ctx.sf is not None:
             ctx.sf.upsert(CLIENT[0], CLIENT[1], [stamp])
