@@ -463,7 +463,7 @@ def _mobile_ru(rng: random.Random) -> tuple[str, str]:
 def _mobile_dashed(
     cc: str, prefixes: tuple[str, ...], rest: int, cut: int
 ) -> Callable[[random.Random], tuple[str, str]]:
-    """Japan, Korea, Israel: 0XX-XXXX-XXXX style."""
+    """Japan, Korea, Israel: 0NN-NNNN-NNNN style (N a digit)."""
 
     def make(rng: random.Random) -> tuple[str, str]:
         prefix = rng.choice(prefixes)
