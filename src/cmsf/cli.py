@@ -324,6 +324,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     try:
         with running_sandbox(dataset=args.dataset, info_json=info_file, seed=1) as (info, _):
             _connect_sandbox(info, str(info_file))
+            from cmsf.sync.services import forget_written_records
+
+            forget_written_records()  # the sandbox is generated anew on each run: its org holds nothing yet
             print("First sync:")
             sync_now(client_id=None, dry_run=False, quiet=False)
             print(f"Sign in at http://{args.host}:{args.port}/ as {DEMO_ADMIN_EMAIL} with the password {password}")
