@@ -688,7 +688,7 @@ def run_bench(
                                           {"until": until})  # fmt: skip
                 say(f"advanced the Campaign Monitor emulator to {until}: {extra['advance']}")
             say(f"{name} sync ...")
-            before = _server_calls(sandbox)
+            before, load = _server_calls(sandbox), os.getloadavg()[0]
             result = run_sync_child(state, folder, name, full=name == "full")
             after = _server_calls(sandbox)
             if not result["ok"]:
@@ -700,6 +700,7 @@ def run_bench(
             floor_figures = {"download_s": seconds, "download_calls": calls, "download_bytes": size,
                              "upload_s": up_seconds, "upload_calls": up_calls, "upload_failed": up_failed}  # fmt: skip
             run = runs[name] = _figures(result, (after[0] - before[0], after[1] - before[1]), floor_figures)
+            run["load_avg_before"] = round(load, 2)  # other work on the machine skews wall times: a hint
             say(f"  {run['wall_s']:.2f} s, {run['records_read']:,} records read, {run['sf_rows_written']:,} rows "
                 f"written; floor {run['floor_wall_s']:.2f} s")  # fmt: skip
         finished = True
