@@ -323,6 +323,16 @@ def _tail(path: Path, lines: int = 15) -> str:
         return ""
 
 
+def _die_with_parent() -> None:
+    """In a child before it starts (Linux): SIGTERM when the bench process dies, so no emulator outlives it."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 @dataclass
 class Sandbox:
     process: subprocess.Popen[bytes]
@@ -354,7 +364,8 @@ def start_sandbox(dataset: str, seed: int, folder: Path) -> Sandbox:
     command = [sys.executable, "-m", "cmsf.cli", "sandbox", "--dataset", dataset, "--seed", str(seed)]
     command += ["--info-json", str(info_file), "--dir", str(folder / "tls")]
     with log.open("wb") as out:
-        process = subprocess.Popen(command, env=_clean_env(folder / "data"), stdout=out, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(command, env=_clean_env(folder / "data"), stdout=out, stderr=subprocess.STDOUT,
+                                   preexec_fn=_die_with_parent)  # fmt: skip
     deadline = time.monotonic() + SANDBOX_START_TIMEOUT
     while not info_file.exists():
         if process.poll() is not None or time.monotonic() > deadline:
@@ -393,7 +404,8 @@ def run_sync_child(state: Path, folder: Path, name: str, *, full: bool) -> dict[
     out, log = folder / f"{name}.json", folder / f"{name}.log"
     command = [sys.executable, "-m", "cmsf.benchmark", "sync", "--out", str(out)] + (["--full"] if full else [])
     with log.open("wb") as handle:
-        done = subprocess.run(command, env=_clean_env(state), stdout=handle, stderr=subprocess.STDOUT, check=False)
+        done = subprocess.run(command, env=_clean_env(state), stdout=handle, stderr=subprocess.STDOUT, check=False,
+                              preexec_fn=_die_with_parent)  # fmt: skip
     if not out.exists():
         return {"ok": False, "clients": [], "error": f"the sync process ended with {done.returncode}:\n{_tail(log)}"}
     return dict(json.loads(out.read_text(encoding="utf-8")))

@@ -11,7 +11,7 @@ from datetime import datetime
 from itertools import islice
 from typing import Any
 
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 
 from cmsf.salesforce.adapter import SalesforceAdapter
@@ -67,7 +67,7 @@ def _record(entries: list[RecordMap]) -> None:
          adapt(e.synced_at))
         for e in entries
     ]  # fmt: skip
-    with connection.cursor() as cursor:
+    with transaction.atomic(), connection.cursor() as cursor:  # one commit, not one per row
         cursor.executemany(sql, params)
 
 
