@@ -9,7 +9,7 @@ cursor moves only after the write succeeded, and never past the start of the run
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -82,11 +82,6 @@ class Context:
         )
         if self.progress is not None:
             self.progress(name, {"read": sum(self.read.values()), "written": sum(self.tally.written.values())})
-
-    def count(self, stream: str, items: Iterable[object]) -> Iterator[object]:
-        for item in items:
-            self.read[stream] += 1
-            yield item
 
 
 def _cursor(client: CampaignMonitorClient, stream: str, scope: str = "") -> datetime | None:
