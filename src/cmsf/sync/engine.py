@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from itertools import count
 
 from django.db import transaction
 from django.db.models import Q
@@ -26,7 +28,13 @@ from cmsf.connections.models import CampaignMonitorClient
 from cmsf.maintenance.models import GovernorLimit
 from cmsf.options.models import CampaignSettings, GeneralOptions, TrackingHistorySettings
 from cmsf.salesforce.adapter import SalesforceAdapter
-from cmsf.salesforce.errors import ApiLimitExceeded, AuthenticationError, BudgetExhausted, SalesforceError
+from cmsf.salesforce.errors import (
+    ApiLimitExceeded,
+    AuthenticationError,
+    BudgetExhausted,
+    RecordResult,
+    SalesforceError,
+)
 from cmsf.sync import problems
 from cmsf.sync.leases import LeaseLost
 from cmsf.sync.matching import CONTACT_QUERY, LEAD_QUERY, Directory
@@ -49,7 +57,7 @@ from cmsf.sync.transforms import (
     subscriber_row,
     suppression_row,
 )
-from cmsf.sync.writer import Writer, WriteTally, plain
+from cmsf.sync.writer import Batch, Writer, WriteTally, plain
 
 LAG = timedelta(minutes=10)  # events that reach Campaign Monitor late still fall inside the next read
 STATES: tuple[SubscriberState, ...] = ("active", "unconfirmed", "unsubscribed", "bounced", "deleted")
@@ -72,6 +80,8 @@ class Context:
     directory: Directory | None = None
     progress: Progress | None = None
     heartbeat: Callable[[], None] | None = None
+    cursors: dict[tuple[str, str], datetime] = field(default_factory=dict)  # (stream, scope) -> position
+    sender: ThreadPoolExecutor | None = None  # sends buffered writes while the next rows are read
 
     def stage(self, name: str) -> None:
         if self.heartbeat is not None:
@@ -84,19 +94,26 @@ class Context:
             self.progress(name, {"read": sum(self.read.values()), "written": sum(self.tally.written.values())})
 
 
-def _cursor(client: CampaignMonitorClient, stream: str, scope: str = "") -> datetime | None:
-    return Cursor.objects.filter(client=client, stream=stream, scope=scope).values_list("position", flat=True).first()
+def _cursors(client: CampaignMonitorClient) -> dict[tuple[str, str], datetime]:
+    """Every cursor of the client, read once a run (a run reads hundreds of streams)."""
+    return {
+        (stream, scope): position
+        for stream, scope, position in Cursor.objects.filter(client=client).values_list("stream", "scope", "position")
+    }
 
 
 def _advance(ctx: Context, stream: str, scope: str, newest: datetime | None) -> None:
     if ctx.writer.dry_run or newest is None:
         return
     position = min(newest, ctx.started)
+    if ctx.cursors.get((stream, scope)) == position:
+        return  # a stream that found nothing newer leaves its cursor, and the database, alone
     Cursor.objects.update_or_create(client=ctx.client, stream=stream, scope=scope, defaults={"position": position})
+    ctx.cursors[(stream, scope)] = position
 
 
 def _since(ctx: Context, stream: str, scope: str = "", floor: datetime | None = None) -> datetime | None:
-    cursor = _cursor(ctx.client, stream, scope)
+    cursor = ctx.cursors.get((stream, scope))
     since = cursor - LAG if cursor else None
     if floor is not None and (since is None or since < floor):
         since = floor
@@ -116,45 +133,89 @@ def _batch(job: str) -> int:
     return GovernorLimit.batch_size_for(job)
 
 
+Cursor_ = tuple[str, str, datetime | None]  # stream, scope, the position its rows reached
+
+
 @dataclass
-class _Pending:
-    rows: list[Row]
-    cursor: tuple[str, str, datetime | None] | None  # stream, scope, position reached
+class _Sent:
+    batches: list[Batch]
+    results: Future[list[list[RecordResult]]] | None
+    streams: set[int]  # the streams with rows in these batches
+    ends: list[tuple[int, Cursor_ | None]]  # the streams whose last row is in these batches (or before)
 
 
 class Buffer:
-    """Rows of many small streams (a list's state, a campaign's clicks) written together, so each write is as
-    large as the job's batch size allows and costs as few Salesforce calls as a big stream's. A stream's
-    cursor moves only once the write that held its rows succeeded."""
+    """Rows of many streams (a list's state, a campaign's opens) written together, in writes as large as the
+    job's batch size allows, so small streams cost as few Salesforce calls as a big one, and a big stream is
+    never held whole in memory. Each full batch is sent to Salesforce in the background while the next one is
+    read; it is put in the ledger when the next batch is ready (or the buffer closes). A stream's cursor moves
+    only once every row of the stream is in Salesforce."""
 
     def __init__(self, ctx: Context, target: tuple[str, str], job: str, *, activity: bool = False) -> None:
         self.ctx, self.target, self.batch_size, self.activity = ctx, target, _batch(job), activity
-        self.pending: list[_Pending] = []
-        self.size = 0
+        self.rows: list[Row] = []
+        self.streams: set[int] = set()
+        self.ends: list[tuple[int, Cursor_ | None]] = []
+        self.failed: set[int] = set()  # streams with a row that did not go in: their cursors stay
+        self.sent: _Sent | None = None
+        self._ids = count()
 
-    def add(self, rows: list[Row], cursor: tuple[str, str, datetime | None] | None = None) -> None:
-        self.pending.append(_Pending(rows, cursor))
-        self.size += len(rows)
-        if self.size >= self.batch_size:
+    def stream(self) -> int:
+        return next(self._ids)
+
+    def add(self, stream: int, row: Row) -> None:
+        self.rows.append(row)
+        self.streams.add(stream)
+        if len(self.rows) >= self.batch_size:
             self.flush()
 
+    def end(self, stream: int, cursor: Cursor_ | None) -> None:
+        """The stream has given all its rows; its cursor moves once they are all written."""
+        self.ends.append((stream, cursor))
+
     def flush(self) -> None:
-        if not self.pending:
+        self._settle()  # first, so this batch's ledger lookup sees the previous batch's writes
+        if not self.rows and not self.ends:
             return
-        rows = [row for pending in self.pending for row in pending.rows]
-        written = self.ctx.writer.write(
+        writer = self.ctx.writer
+        batches = writer.prepare(
             self.target,
-            rows,
+            self.rows,
             batch_size=self.batch_size,
             activity_date=_activity_date if self.activity else None,
             activity_kind=_activity_kind if self.activity else None,
         )
-        if written:
-            for pending in self.pending:
-                if pending.cursor is not None:
-                    stream, scope, newest = pending.cursor
-                    _advance(self.ctx, stream, scope, newest)
-        self.pending, self.size = [], 0
+        results = None
+        if batches:
+            send = writer.send
+            if self.ctx.sender is not None:
+                results = self.ctx.sender.submit(lambda: [send(batch) for batch in batches])
+            else:
+                results = Future()
+                results.set_result([send(batch) for batch in batches])
+        self.sent = _Sent(batches, results, self.streams, self.ends)
+        self.rows, self.streams, self.ends = [], set(), []
+        if results is None:
+            self._settle()  # nothing to send: the cursors can move now
+
+    def close(self) -> None:
+        self.flush()
+        self._settle()
+
+    def _settle(self) -> None:
+        sent, self.sent = self.sent, None
+        if sent is None:
+            return
+        if sent.results is not None:
+            outcomes = [
+                self.ctx.writer.record(batch, results)
+                for batch, results in zip(sent.batches, sent.results.result(), strict=True)
+            ]
+            if not all(outcomes):
+                self.failed |= sent.streams
+        for stream, cursor in sent.ends:
+            if cursor is not None and stream not in self.failed:
+                _advance(self.ctx, *cursor)
 
 
 # -- stages ------------------------------------------------------------------------------------------
@@ -192,18 +253,16 @@ def sync_subscribers(ctx: Context, list_ids: list[str]) -> None:
     buffer = Buffer(ctx, SUBSCRIBER, "CMSF_SUBSCRIBER_SYNC")
     for list_id in list_ids:
         for state in STATES:
-            stream = f"subscribers:{state}"
-            newest: datetime | None = None
-            rows = []
-            for subscriber in ctx.cm.subscribers(list_id, state, zone=ctx.zone, since=_since(ctx, stream, list_id)):
+            name = f"subscribers:{state}"
+            stream, newest = buffer.stream(), None
+            for subscriber in ctx.cm.subscribers(list_id, state, zone=ctx.zone, since=_since(ctx, name, list_id)):
                 ctx.read["subscribers"] += 1
                 link = _directory(ctx).link(subscriber.email, subscriber.custom_fields)
-                rows.append(subscriber_row(list_id, subscriber, link, owner_id=ctx.owner))
+                buffer.add(stream, subscriber_row(list_id, subscriber, link, owner_id=ctx.owner))
                 if subscriber.date and (newest is None or subscriber.date > newest):
                     newest = subscriber.date
-            if rows:
-                buffer.add(rows, (stream, list_id, newest))
-    buffer.flush()
+            buffer.end(stream, (name, list_id, newest))
+    buffer.close()
 
 
 def _campaigns(ctx: Context, settings: CampaignSettings) -> list[Campaign]:
@@ -253,6 +312,7 @@ def _cover(ctx: Context, tracking: TrackingHistorySettings) -> None:
     if coverage == fingerprint or ctx.writer.dry_run:
         return
     Cursor.objects.filter(client=ctx.client).filter(Q(stream="recipients") | Q(stream__startswith="activity:")).delete()
+    ctx.cursors = _cursors(ctx.client)
     TrackingCoverage.objects.update_or_create(client=ctx.client, defaults={"fingerprint": fingerprint})
 
 
@@ -266,39 +326,34 @@ def sync_tracking(ctx: Context, campaigns: list[Campaign], tracking: TrackingHis
     buffer = Buffer(ctx, ACTIVITY, "CMSF_TRACKING_SYNC", activity=True)
     for campaign in campaigns:
         if tracking.stores("sent") and campaign.sent_date and campaign.sent_date >= cutoff:
-            if _cursor(ctx.client, "recipients", campaign.campaign_id) is None:
-                rows = []
+            if ("recipients", campaign.campaign_id) not in ctx.cursors:
+                stream = buffer.stream()
                 for recipient in ctx.cm.campaign_recipients(campaign.campaign_id, zone=ctx.zone):
                     ctx.read["recipients"] += 1
                     link = _directory(ctx).link(recipient.email)
-                    rows.append(
-                        activity_row(
-                            campaign.campaign_id, "sent", None, email=recipient.email, when=campaign.sent_date,
-                            list_id=recipient.list_id, link=link, owner_id=ctx.owner,
-                        )
-                    )  # fmt: skip
-                buffer.add(rows, ("recipients", campaign.campaign_id, ctx.started))
+                    buffer.add(stream, activity_row(
+                        campaign.campaign_id, "sent", None, email=recipient.email, when=campaign.sent_date,
+                        list_id=recipient.list_id, link=link, owner_id=ctx.owner,
+                    ))  # fmt: skip
+                buffer.end(stream, ("recipients", campaign.campaign_id, ctx.started))
         for kind in KINDS:
             if not tracking.stores(EMAIL_TYPE_OF_KIND[kind]):
                 continue
-            stream = f"activity:{kind}"
-            since = _since(ctx, stream, campaign.campaign_id, floor=cutoff)
-            rows, newest = [], None
+            name = f"activity:{kind}"
+            since = _since(ctx, name, campaign.campaign_id, floor=cutoff)
+            stream, newest = buffer.stream(), None
             for activity in ctx.cm.campaign_activity(campaign.campaign_id, kind, zone=ctx.zone, since=since):
                 ctx.read[kind] += 1
                 if activity.date is None or activity.date < cutoff:
                     continue
                 link = _directory(ctx).link(activity.email)
-                rows.append(
-                    activity_row(
-                        campaign.campaign_id, kind, activity, email=activity.email, when=activity.date,
-                        list_id=activity.list_id, link=link, owner_id=ctx.owner,
-                    )
-                )  # fmt: skip
+                buffer.add(stream, activity_row(
+                    campaign.campaign_id, kind, activity, email=activity.email, when=activity.date,
+                    list_id=activity.list_id, link=link, owner_id=ctx.owner,
+                ))  # fmt: skip
                 newest = activity.date if newest is None or activity.date > newest else newest
-            if rows:
-                buffer.add(rows, (stream, campaign.campaign_id, newest))
-    buffer.flush()
+            buffer.end(stream, (name, campaign.campaign_id, newest))
+    buffer.close()
 
 
 def sync_suppression(ctx: Context, *, enabled: bool) -> None:
@@ -365,6 +420,7 @@ def purge_client(ctx: Context) -> None:
             ctx.writer.delete(sobject, entries, batch_size=_batch("CMSF_FULL_SYNC_PURGE"))
     if not ctx.writer.dry_run:
         Cursor.objects.filter(client=ctx.client).delete()
+        ctx.cursors = {}
 
 
 # -- the run -----------------------------------------------------------------------------------------
@@ -391,12 +447,14 @@ def run_primary_sync(
     run.refresh_from_db()
     tally = WriteTally()
     ctx_cm = ctx_sf = None
+    sender = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cmsf-send")
     try:
         ctx_cm = cm or connections.campaign_monitor()
         ctx_sf = sf or connections.salesforce()
         writer = Writer(adapter=ctx_sf, client_id=client.pk, dry_run=dry_run, tally=tally, heartbeat=heartbeat)
         ctx = Context(run=run, client=client, cm=ctx_cm, sf=ctx_sf, writer=writer, tally=tally, started=started,
-                      owner=client.security_owner_id, progress=progress, heartbeat=heartbeat)  # fmt: skip
+                      owner=client.security_owner_id, progress=progress, heartbeat=heartbeat,
+                      cursors=_cursors(client), sender=sender)  # fmt: skip
         tracking = TrackingHistorySettings.load()
         campaign_settings = CampaignSettings.load()
         if run.kind == SyncRun.Kind.FULL:
@@ -429,6 +487,7 @@ def run_primary_sync(
     ) as error:
         run.status, run.message = SyncRun.Status.FAILED, str(error)
     finally:
+        sender.shutdown(wait=True)  # a batch still on its way ends before the run does
         run.written, run.skipped = plain(tally.written), plain(tally.skipped)
         run.failed, run.deleted = plain(tally.failed), plain(tally.deleted)
         run.cm_calls = sum(ctx_cm.transport.calls.values()) if ctx_cm else 0

@@ -15,7 +15,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from cmsf.salesforce.adapter import SalesforceAdapter
-from cmsf.salesforce.errors import RecordError
+from cmsf.salesforce.errors import RecordError, RecordResult
 from cmsf.sync.models import RecordMap
 from cmsf.sync.transforms import Row, content_hash
 
@@ -30,6 +30,19 @@ class Failure:
 
 
 @dataclass
+class Batch:
+    """Rows of one object that differ from the ledger, ready to send, with what the ledger will keep of them."""
+
+    sobject: str
+    external_id: str
+    keys: list[str]
+    rows: list[Row]
+    hashes: list[str]
+    activity_dates: list[datetime | None] | None
+    activity_kinds: list[str] | None
+
+
+@dataclass
 class WriteTally:
     written: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     skipped: dict[str, int] = field(default_factory=lambda: defaultdict(int))
@@ -38,9 +51,10 @@ class WriteTally:
     failures: list[Failure] = field(default_factory=list)
 
 
-def _record(entries: list[RecordMap]) -> None:
-    """Insert or update ledger rows in one statement per row (INSERT ... ON CONFLICT, which SQLite and
-    PostgreSQL share); the ORM's bulk upsert spends more time building SQL than the database spends running it."""
+def _record(client_id: int, sobject: str, entries: list[tuple[Any, ...]], now: datetime) -> None:
+    """Insert or update ledger rows, given as (key, Salesforce Id, hash, activity date, activity kind), in one
+    statement per row (INSERT ... ON CONFLICT, which SQLite and PostgreSQL share) and one transaction; the ORM's
+    bulk upsert spends more time building SQL than the database spends running it."""
     if not entries:
         return
     meta = RecordMap._meta
@@ -62,11 +76,11 @@ def _record(entries: list[RecordMap]) -> None:
         f"ON CONFLICT ({q('sobject')}, {q('key')}) DO UPDATE SET {updated}"
     )
     adapt = connection.ops.adapt_datetimefield_value
+    synced_at = adapt(now)
     params = [
-        (e.client_id, e.sobject, e.key, e.salesforce_id, e.content_hash, adapt(e.activity_date), e.activity_kind,
-         adapt(e.synced_at))
-        for e in entries
-    ]  # fmt: skip
+        (client_id, sobject, key, sf_id, digest, adapt(when) if when is not None else None, kind, synced_at)
+        for key, sf_id, digest, when, kind in entries
+    ]
     with transaction.atomic(), connection.cursor() as cursor:  # one commit, not one per row
         cursor.executemany(sql, params)
 
@@ -106,7 +120,7 @@ class Writer:
             )
         return found
 
-    def write(
+    def prepare(
         self,
         target: tuple[str, str],
         rows: Iterable[Row],
@@ -114,14 +128,15 @@ class Writer:
         batch_size: int,
         activity_date: Callable[[Row], datetime | None] | None = None,
         activity_kind: Callable[[Row], str] | None = None,
-    ) -> bool:
-        """Upsert rows by external id, in batches; True when every row is in Salesforce as given."""
+    ) -> list[Batch]:
+        """The batches of rows that differ from what the ledger holds (unchanged rows are counted as skipped).
+        In a dry run nothing is left to send: the rows are counted as they would be written."""
         sobject, external_id = target
-        all_ok = True
-        for batch in _batches(rows, batch_size):
+        batches: list[Batch] = []
+        for chunk in _batches(rows, batch_size):
             if self.heartbeat is not None:
                 self.heartbeat()  # a long write keeps the client's lease
-            unique = {str(row[external_id]): row for row in batch}  # one row per key: the last one read wins
+            unique = {str(row[external_id]): row for row in chunk}  # one row per key: the last one read wins
             ledger = self._ledger(sobject, list(unique))
             for key in unique:
                 if (sobject, key) in self._would_write:
@@ -135,30 +150,66 @@ class Writer:
                 self.tally.written[sobject] += len(changed)
                 self._would_write.update(((sobject, key), hashes[key]) for key in changed)
                 continue
-            results = self.adapter.upsert(sobject, external_id, [unique[key] for key in changed])
-            now = timezone.now()
-            done: list[RecordMap] = []
-            for key, result in zip(changed, results, strict=True):
-                if result.success and result.id:
-                    done.append(
-                        RecordMap(
-                            client_id=self.client_id,
-                            sobject=sobject,
-                            key=key,
-                            salesforce_id=result.id,
-                            content_hash=hashes[key],
-                            activity_date=activity_date(unique[key]) if activity_date else None,
-                            activity_kind=activity_kind(unique[key]) if activity_kind else "",
-                            synced_at=now,
-                        )
+            batches.append(
+                Batch(
+                    sobject=sobject,
+                    external_id=external_id,
+                    keys=changed,
+                    rows=[unique[key] for key in changed],
+                    hashes=[hashes[key] for key in changed],
+                    activity_dates=[activity_date(unique[key]) for key in changed] if activity_date else None,
+                    activity_kinds=[activity_kind(unique[key]) for key in changed] if activity_kind else None,
+                )
+            )
+        return batches
+
+    def send(self, batch: Batch) -> list[RecordResult]:
+        """The Salesforce half of a write: no database access, so it can run beside the reading of the next rows."""
+        assert self.adapter is not None  # prepare() leaves nothing to send without one
+        return self.adapter.upsert(batch.sobject, batch.external_id, batch.rows)
+
+    def record(self, batch: Batch, results: list[RecordResult]) -> bool:
+        """Put what Salesforce accepted in the ledger and keep every failure with its key; True when all went in."""
+        sobject = batch.sobject
+        all_ok = True
+        now = timezone.now()
+        done: list[tuple[Any, ...]] = []
+        for index, (key, result) in enumerate(zip(batch.keys, results, strict=True)):
+            if result.success and result.id:
+                done.append(
+                    (
+                        key,
+                        result.id,
+                        batch.hashes[index],
+                        batch.activity_dates[index] if batch.activity_dates else None,
+                        batch.activity_kinds[index] if batch.activity_kinds else "",
                     )
-                else:
-                    all_ok = False
-                    for error in result.errors or [RecordError("UNKNOWN_ERROR", "no Id came back")]:
-                        self.tally.failures.append(Failure(sobject, key, error))
-                    self.tally.failed[sobject] += 1
-            _record(done)
-            self.tally.written[sobject] += len(done)
+                )
+            else:
+                all_ok = False
+                for error in result.errors or [RecordError("UNKNOWN_ERROR", "no Id came back")]:
+                    self.tally.failures.append(Failure(sobject, key, error))
+                self.tally.failed[sobject] += 1
+        _record(self.client_id, sobject, done, now)
+        self.tally.written[sobject] += len(done)
+        return all_ok
+
+    def write(
+        self,
+        target: tuple[str, str],
+        rows: Iterable[Row],
+        *,
+        batch_size: int,
+        activity_date: Callable[[Row], datetime | None] | None = None,
+        activity_kind: Callable[[Row], str] | None = None,
+    ) -> bool:
+        """Upsert rows by external id, in batches; True when every row is in Salesforce as given."""
+        all_ok = True
+        batches = self.prepare(
+            target, rows, batch_size=batch_size, activity_date=activity_date, activity_kind=activity_kind
+        )
+        for batch in batches:
+            all_ok = self.record(batch, self.send(batch)) and all_ok
         return all_ok
 
     def delete(self, sobject: str, entries: list[tuple[str, str]], *, batch_size: int) -> bool:
