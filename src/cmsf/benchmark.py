@@ -425,6 +425,7 @@ class Floor:
         self.base_url = str(cm["base_url"]).rstrip("/")
         self.ca_file = str(cm["ca_file"])
         self.session = requests.Session()
+        self.session.trust_env = False  # no proxy lookup in the environment on every call: the bare minimum
         self.session.headers.update({"Authorization": ApiKeyAuth(cm["api_key"]).header(),
                                      "Accept": "application/json", "Accept-Encoding": "gzip"})  # fmt: skip
         credentials = Credentials(

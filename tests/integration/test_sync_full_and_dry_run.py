@@ -8,6 +8,7 @@ import requests
 from cmsf.campaign_monitor.api import CampaignMonitor
 from cmsf.campaign_monitor.transport import ApiKeyAuth, Transport
 from cmsf.connections.models import CampaignMonitorClient
+from cmsf.maintenance.models import GovernorLimit
 from cmsf.salesforce.adapter import SalesforceAdapter
 from cmsf.salesforce.auth import Credentials
 from cmsf.sandbox.campaign_monitor.app import create_app as create_cm
@@ -72,7 +73,9 @@ def test_a_dry_run_reads_everything_writes_nothing_and_says_what_it_would_write(
         }
 
 
-def test_a_full_sync_removes_only_cmsfs_records_and_imports_them_again(sandbox):
+@pytest.mark.parametrize("purge_batch", [None, 37])  # the job's default, and pages smaller than each object
+def test_a_full_sync_removes_only_cmsfs_records_and_imports_them_again(sandbox, purge_batch):
+    GovernorLimit.objects.update_or_create(job="CMSF_FULL_SYNC_PURGE", defaults={"batch_size": purge_batch})
     sync_all(sandbox)
     after_primary = counts(sandbox["sf"])
     old_ids = set(RecordMap.objects.values_list("salesforce_id", flat=True))

@@ -9,14 +9,14 @@ cursor moves only after the write succeeded, and never past the start of the run
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from itertools import count
 
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from cmsf.campaign_monitor.api import CampaignActivity, CampaignMonitor, SubscriberState
@@ -379,6 +379,15 @@ def sync_suppression(ctx: Context, *, enabled: bool) -> None:
         ctx.writer.delete(SUPPRESSION[0], gone, batch_size=_batch("CMSF_SUPPRESSION_SYNC"))
 
 
+def _ledger_pages(entries: QuerySet[RecordMap], size: int) -> Iterator[list[tuple[str, str]]]:
+    """(key, Salesforce Id) pairs of ledger rows, a page at a time in primary-key order, so a purge of millions
+    of rows never holds them all, and a row whose delete failed (still in the ledger) is not met again."""
+    after = 0
+    while page := list(entries.filter(pk__gt=after).order_by("pk").values_list("pk", "key", "salesforce_id")[:size]):
+        after = page[-1][0]
+        yield [(key, sf_id) for _, key, sf_id in page]
+
+
 def apply_retention(ctx: Context, tracking: TrackingHistorySettings) -> None:
     """Delete the tracking history cmsf wrote that is older than days to keep or of an email type no longer
     stored (all of it when days to keep is 0)."""
@@ -389,9 +398,9 @@ def apply_retention(ctx: Context, tracking: TrackingHistorySettings) -> None:
         old = old.filter(
             Q(activity_date__lt=ctx.started - timedelta(days=tracking.days_to_keep)) | ~Q(activity_kind__in=kept)
         )
-    entries = list(old.values_list("key", "salesforce_id"))
-    if entries:
-        ctx.writer.delete(ACTIVITY[0], entries, batch_size=_batch("CMSF_RETENTION"))
+    size = _batch("CMSF_RETENTION")
+    for entries in _ledger_pages(old, size):
+        ctx.writer.delete(ACTIVITY[0], entries, batch_size=size)
 
 
 def _finish_client(ctx: Context) -> None:
@@ -414,10 +423,10 @@ def purge_client(ctx: Context) -> None:
     """The first half of a full sync: delete every record cmsf wrote for this client to its own objects
     (never Contacts, Leads, Campaigns or other standard data) and forget the cursors."""
     ctx.stage("purging")
+    size = _batch("CMSF_FULL_SYNC_PURGE")
     for sobject in PURGE_ORDER:
-        entries = list(RecordMap.objects.filter(client=ctx.client, sobject=sobject).values_list("key", "salesforce_id"))
-        if entries:
-            ctx.writer.delete(sobject, entries, batch_size=_batch("CMSF_FULL_SYNC_PURGE"))
+        for entries in _ledger_pages(RecordMap.objects.filter(client=ctx.client, sobject=sobject), size):
+            ctx.writer.delete(sobject, entries, batch_size=size)
     if not ctx.writer.dry_run:
         Cursor.objects.filter(client=ctx.client).delete()
         ctx.cursors = {}
