@@ -584,7 +584,14 @@ def assert_salesforce_holds(expected: Expected, actual: Actual) -> None:
 
 
 def cutoffs_of(runs: dict[str, SyncRun], days_to_keep: int) -> dict[str, datetime]:
-    return {client_id: run.started_at - timedelta(days=days_to_keep) for client_id, run in runs.items()}
+    """Days to keep counts whole UTC days: today and the `days_to_keep` days before it; 0 keeps nothing."""
+    if days_to_keep <= 0:
+        return {client_id: datetime.max.replace(tzinfo=UTC) for client_id in runs}
+    return {
+        client_id: run.started_at.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+        - timedelta(days=days_to_keep)
+        for client_id, run in runs.items()
+    }
 
 
 # ---------------------------------------------------------------------------------------------- tests

@@ -12,7 +12,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from itertools import count
 
 from django.db import transaction
@@ -305,6 +305,13 @@ def _activity_date(row: Row) -> datetime | None:
     return datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
 
 
+def keep_from(moment: datetime, days_to_keep: int) -> datetime:
+    """The oldest moment of tracking history kept: days to keep counts whole days (UTC), today and the days before
+    it, so the boundary moves once a day and a sync that finds nothing new removes nothing either."""
+    today = moment.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    return today - timedelta(days=days_to_keep)
+
+
 def _cover(ctx: Context, tracking: TrackingHistorySettings) -> None:
     """Start the activity cursors over when days to keep or the email types changed since they were read."""
     fingerprint = f"{tracking.days_to_keep}:{','.join(sorted(tracking.email_types))}"
@@ -322,7 +329,7 @@ def sync_tracking(ctx: Context, campaigns: list[Campaign], tracking: TrackingHis
     _cover(ctx, tracking)
     if tracking.days_to_keep <= 0:
         return
-    cutoff = ctx.started - timedelta(days=tracking.days_to_keep)
+    cutoff = keep_from(ctx.started, tracking.days_to_keep)
     buffer = Buffer(ctx, ACTIVITY, "CMSF_TRACKING_SYNC", activity=True)
     for campaign in campaigns:
         if tracking.stores("sent") and campaign.sent_date and campaign.sent_date >= cutoff:
@@ -396,7 +403,7 @@ def apply_retention(ctx: Context, tracking: TrackingHistorySettings) -> None:
     if tracking.days_to_keep > 0:
         kept = [kind for kind, email_type in EMAIL_TYPE_OF_KIND.items() if tracking.stores(email_type)]
         old = old.filter(
-            Q(activity_date__lt=ctx.started - timedelta(days=tracking.days_to_keep)) | ~Q(activity_kind__in=kept)
+            Q(activity_date__lt=keep_from(ctx.started, tracking.days_to_keep)) | ~Q(activity_kind__in=kept)
         )
     size = _batch("CMSF_RETENTION")
     for entries in _ledger_pages(old, size):
