@@ -29,6 +29,7 @@ from cmsf.campaign_monitor.errors import (
     RateLimited,
     TransientError,
 )
+from cmsf.lib.proxies import env_proxies
 
 DEFAULT_BASE_URL = "https://api.createsend.com/api/v3.3"
 DEFAULT_OAUTH_URL = "https://api.createsend.com/oauth"
@@ -154,6 +155,11 @@ class Transport:
         self.sleep = sleep
         self.rng = rng or random.Random()
         self.session = requests.Session()
+        # Every call is verified against the given CA bundle; the environment must not swap it for another
+        # (REQUESTS_CA_BUNDLE), nor be scanned for proxies on each call: its proxies are read once here.
+        self.session.trust_env = False
+        self.session.verify = ca_bundle
+        self.session.proxies.update(env_proxies(self.base_url))
         adapter = HTTPAdapter(pool_connections=pool_size, pool_maxsize=pool_size, max_retries=0)
         self.session.mount("https://", adapter)
         self.session.mount("http://", adapter)

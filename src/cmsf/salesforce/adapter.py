@@ -19,10 +19,10 @@ import io
 import random
 import threading
 import time
-import urllib.request
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
+from itertools import chain
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
@@ -37,6 +37,7 @@ from simple_salesforce.exceptions import (
     SalesforceRefusedRequest,
 )
 
+from cmsf.lib.proxies import env_proxies
 from cmsf.salesforce.auth import Credentials, Token, get_token
 from cmsf.salesforce.errors import (
     ApiLimitExceeded,
@@ -82,10 +83,6 @@ def _kind(method: str, path: str) -> str:
     return head
 
 
-def _proxies() -> dict[str, str]:
-    return {k: v for k, v in urllib.request.getproxies().items() if k in ("http", "https")}
-
-
 @dataclass
 class Retry:
     attempts: int = 4
@@ -123,7 +120,7 @@ class SalesforceAdapter:
         # Every call is verified against the given CA bundle; the environment must not swap it for another.
         self.session.trust_env = False
         self.session.verify = ca_bundle
-        self.session.proxies.update(_proxies())
+        self.session.proxies.update(env_proxies())
         adapter = HTTPAdapter(pool_connections=4, pool_maxsize=8, max_retries=0)
         self.session.mount("https://", adapter)
         self.session.mount("http://", adapter)
@@ -221,8 +218,10 @@ class SalesforceAdapter:
     ) -> requests.Response:
         """A call simple-salesforce has no helper for (Bulk 2.0), with the same house rules as `_call`."""
 
+        extra_headers = kwargs.pop("headers", {})  # kept out of `send`, so a retry sends them again
+
         def send() -> requests.Response:
-            headers = {**self._headers(), **kwargs.pop("headers", {})}
+            headers = {**self._headers(), **extra_headers}
             response = self.session.request(method, self.base_url + path, headers=headers, timeout=300, **kwargs)
             if response.status_code in expect:
                 return response
@@ -334,10 +333,8 @@ class SalesforceAdapter:
                 ids = ",".join(str(r["Id"]) for r in chunk)
                 call = self._collections_call("DELETE", "composite/sobjects", params={"ids": ids, "allOrNone": "false"})
             else:
-                body = {
-                    "allOrNone": False,
-                    "records": [{"attributes": {"type": object_name}, **_json_values(r)} for r in chunk],
-                }
+                attributes = {"type": object_name}
+                body = {"allOrNone": False, "records": [_json_record(attributes, r) for r in chunk]}
                 if operation == "insert":
                     call = self._collections_call("POST", "composite/sobjects", json=body, idempotent=False)
                 elif operation == "update":
@@ -361,7 +358,9 @@ class SalesforceAdapter:
     def _bulk_write(
         self, operation: str, object_name: str, records: Sequence[Mapping[str, Any]], external_id: str
     ) -> list[RecordResult]:
-        columns = _columns(records) if operation != "delete" else ["Id"]
+        flats = [_flat(record) for record in records]
+        columns = _columns(flats) if operation != "delete" else ["Id"]
+        cells = _cells(flats, columns)
         job_spec: dict[str, Any] = {
             "object": object_name,
             "operation": operation,
@@ -378,12 +377,13 @@ class SalesforceAdapter:
             f"jobs/ingest/{job_id}/batches",
             operation="bulk ingest upload",
             expect=(201,),
-            data=_csv(records, columns).encode("utf-8"),
+            data=_csv_text(columns, cells).encode("utf-8"),
             headers={"Content-Type": "text/csv"},
         )
         self._raw("PATCH", f"jobs/ingest/{job_id}", operation="bulk ingest close", json={"state": "UploadComplete"})
         info = self._wait_for_job("ingest", job_id)
-        return self._bulk_results(job_id, info, records, columns)
+        key_column = "" if operation == "insert" else external_id or "Id"
+        return self._bulk_results(job_id, info, _ResultMatcher(columns, cells, key_column))
 
     def _wait_for_job(self, job_type: str, job_id: str) -> dict[str, Any]:
         delay = self.retry.bulk_poll_start
@@ -405,19 +405,10 @@ class SalesforceAdapter:
             self.sleep(delay)
             delay = min(delay * 2, self.retry.bulk_poll_max)
 
-    def _bulk_results(
-        self, job_id: str, info: dict[str, Any], records: Sequence[Mapping[str, Any]], columns: list[str]
-    ) -> list[RecordResult]:
-        """Map result rows back to the records (result order is not upload order) by their CSV values."""
-        by_row: dict[tuple[str, ...], list[int]] = {}
-        for position, record in enumerate(records):
-            flat = _flat(record)
-            by_row.setdefault(tuple(_cell(flat[c]) if c in flat else "" for c in columns), []).append(position)
-        results: list[RecordResult | None] = [None] * len(records)
-
-        def take(row: dict[str, str]) -> int | None:
-            indices = by_row.get(tuple(row.get(c, "") for c in columns))
-            return indices.pop(0) if indices else None
+    def _bulk_results(self, job_id: str, info: dict[str, Any], match: _ResultMatcher) -> list[RecordResult]:
+        """Map result rows back to the records (result order is not upload order) with `match`."""
+        results: list[RecordResult | None] = [None] * match.size
+        take = match.take
 
         processed = int(info.get("numberRecordsProcessed", 0))
         failed = int(info.get("numberRecordsFailed", 0))
@@ -432,7 +423,7 @@ class SalesforceAdapter:
                 index = take(row)
                 if index is not None:
                     results[index] = RecordResult(index, "", id=row.get("sf__Id") or None, errors=[_bulk_error(row)])
-        if info.get("state") != "JobComplete" or processed < len(records):
+        if info.get("state") != "JobComplete" or processed < match.size:
             for row in self._result_rows(job_id, "unprocessedrecords"):
                 index = take(row)
                 if index is not None:
@@ -483,8 +474,12 @@ def _error_message(content: Any) -> str:
     return str(content)[:500]
 
 
-def _json_values(record: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in record.items() if k != "attributes"}
+def _json_record(attributes: dict[str, str], record: Mapping[str, Any]) -> dict[str, Any]:
+    """A record for sObject Collections: `attributes` first, then its fields (a record's own "attributes" is
+    dropped)."""
+    if "attributes" not in record:
+        return {"attributes": attributes, **record}
+    return {"attributes": attributes, **{k: v for k, v in record.items() if k != "attributes"}}
 
 
 def _collection_result(index: int, item: Mapping[str, Any]) -> RecordResult:
@@ -497,6 +492,9 @@ def _collection_result(index: int, item: Mapping[str, Any]) -> RecordResult:
     return RecordResult(index, "", id=item.get("id"), created=item.get("created"), errors=errors)
 
 
+_SCALARS = frozenset({str, int, float, bool, type(None)})  # types that are surely not a Mapping
+
+
 def _flat(record: Mapping[str, Any]) -> dict[str, Any]:
     """A record as CSV columns: a parent referenced by external id, {"List__r": {"List_Id__c": "x"}}, becomes
     the column "List__r.List_Id__c" (Bulk 2.0's relationship column)."""
@@ -504,7 +502,9 @@ def _flat(record: Mapping[str, Any]) -> dict[str, Any]:
     for key, value in record.items():
         if key == "attributes":
             continue
-        if isinstance(value, Mapping):
+        kind = type(value)
+        # a dict or a plain value is told without the (slow) Mapping ABC check; anything else takes it
+        if kind is dict or (kind not in _SCALARS and isinstance(value, Mapping)):
             for child, child_value in value.items():
                 if child != "attributes":
                     flat[f"{key}.{child}"] = child_value
@@ -513,12 +513,9 @@ def _flat(record: Mapping[str, Any]) -> dict[str, Any]:
     return flat
 
 
-def _columns(records: Sequence[Mapping[str, Any]]) -> list[str]:
-    seen: dict[str, None] = {}
-    for record in records:
-        for key in _flat(record):
-            seen.setdefault(key, None)
-    return list(seen)
+def _columns(flats: Sequence[Mapping[str, Any]]) -> list[str]:
+    """Every column of the flattened records, in the order first seen."""
+    return list(dict.fromkeys(chain.from_iterable(flats)))
 
 
 def _cell(value: Any) -> str:
@@ -529,14 +526,94 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
-def _csv(records: Sequence[Mapping[str, Any]], columns: list[str]) -> str:
+_ABSENT = object()
+
+
+def _cells(flats: Sequence[Mapping[str, Any]], columns: list[str]) -> list[list[str]]:
+    """The CSV cells of each flattened record by `columns` ("" for a column the record lacks), as `_cell` writes
+    them; a record whose keys are the columns in order (the usual case) is read without a look-up per column."""
+    rows: list[list[str]] = []
+    width = len(columns)
+    for flat in flats:
+        if len(flat) == width and list(flat) == columns:
+            values: Iterable[Any] = flat.values()
+        else:
+            values = [flat.get(c, _ABSENT) for c in columns]
+        rows.append(
+            [v if type(v) is str else "#N/A" if v is None else "" if v is _ABSENT else _cell(v) for v in values]
+        )
+    return rows
+
+
+def _csv_text(columns: list[str], rows: Iterable[list[str]]) -> str:
+    """CSV with CRLF line endings, as `csv.writer` writes it; a row with nothing to quote is joined directly."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")  # a lone CR or LF would not match the job's CRLF
     writer.writerow(columns)
-    for record in records:
-        flat = _flat(record)
-        writer.writerow([_cell(flat[c]) if c in flat else "" for c in columns])
+    write, write_row, commas = out.write, writer.writerow, len(columns) - 1
+    for cells in rows:
+        line = ",".join(cells)
+        # csv.writer quotes a cell with a comma, a quote, CR or LF (NUL is left to it too), and writes a lone
+        # empty cell as ""
+        if line and line.count(",") == commas and not ('"' in line or "\n" in line or "\r" in line or "\0" in line):
+            write(line + "\r\n")
+        else:
+            write_row(cells)
     return out.getvalue()
+
+
+def _csv(records: Sequence[Mapping[str, Any]], columns: list[str]) -> str:
+    """The Bulk 2.0 upload of `records` by `columns`."""
+    return _csv_text(columns, _cells([_flat(record) for record in records], columns))
+
+
+class _ResultMatcher:
+    """Finds the record a Bulk 2.0 result row reports on; each record is taken once.
+
+    Result rows echo the uploaded cells. With a key column (the external id of an upsert, the Id of an update or a
+    delete) a row is matched by its key's cell, and, where records share a key, by all its cells first and then
+    the first record with that key not yet taken. Without a key column (an insert) a row is matched by all its cells.
+    """
+
+    def __init__(self, columns: list[str], cells: list[list[str]], key_column: str = "") -> None:
+        self.columns = columns
+        self.size = len(cells)
+        self.key_column = key_column if key_column in columns else ""
+        self._taken = bytearray(self.size)
+        # positions in descending order, so that pop() gives the first one
+        self._by_key: dict[str, list[int]] = {}
+        self._by_row: dict[tuple[str, ...], list[int]] = {}
+        descending = range(self.size - 1, -1, -1)
+        if self.key_column:
+            key = columns.index(self.key_column)
+            for position in descending:
+                self._by_key.setdefault(cells[position][key], []).append(position)
+            for positions in self._by_key.values():
+                if len(positions) > 1:
+                    for position in positions:
+                        self._by_row.setdefault(tuple(cells[position]), []).append(position)
+        else:
+            for position in descending:
+                self._by_row.setdefault(tuple(cells[position]), []).append(position)
+
+    def _first(self, positions: list[int] | None) -> int | None:
+        while positions:
+            position = positions.pop()
+            if not self._taken[position]:
+                self._taken[position] = 1
+                return position
+        return None
+
+    def take(self, row: Mapping[str, Any]) -> int | None:
+        """The position of the record `row` reports on, or None when no record is left for it."""
+        if not self.key_column:
+            return self._first(self._by_row.get(tuple(row.get(c, "") for c in self.columns)))
+        positions = self._by_key.get(row.get(self.key_column, ""))
+        if positions is not None and len(positions) > 1:
+            same = self._first(self._by_row.get(tuple(row.get(c, "") for c in self.columns)))
+            if same is not None:
+                return same
+        return self._first(positions)
 
 
 def _bulk_error(row: Mapping[str, str]) -> RecordError:
