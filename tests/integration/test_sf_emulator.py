@@ -981,6 +981,61 @@ def test_campaign_member_and_status_rules(sf: Client) -> None:
     assert sf.get(f"sobjects/Campaign/{campaign}").json()["NumberOfContacts"] == 0
 
 
+def test_lead_conversion_and_a_read_of_what_changed_since(sf: Client) -> None:
+    """Leads converted through /admin/leads/convert (as convertLead does), then what a mirror of contacts and leads
+    reads: queryAll of the records whose SystemModstamp is at or after a datetime literal, in SystemModstamp order,
+    deleted ones included with IsDeleted."""
+    t = tag()
+    marker = sf.create("Contact", {"LastName": "Marker", "Department": t})
+    stamp = sf.query(f"SELECT SystemModstamp FROM Contact WHERE Id = '{marker}'")[0]["SystemModstamp"]
+    since = stamp[:19] + "Z"  # "2026-11-27T10:00:00Z": a datetime literal, to the second
+    email = f"conv-{t}@example.org"
+    lead = sf.create("Lead", {"FirstName": "Cora", "LastName": "Conv", "Company": f"Co {t}", "Email": email})
+    campaign = sf.create("Campaign", {"Name": f"Conversion {t}"})
+    member = sf.create("CampaignMember", {"CampaignId": campaign, "LeadId": lead})
+
+    converted = sf.admin("POST", "leads/convert", {"lead_id": lead[:15]})
+    assert converted.status_code == 200, converted.text
+    ids = converted.json()
+    contact, account = ids["contact_id"], ids["account_id"]
+    assert ids["lead_id"] == lead and contact.startswith("003") and account.startswith("001")
+    fields = "IsConverted, ConvertedContactId, ConvertedAccountId, ConvertedDate, Status, SystemModstamp"
+    row = sf.query(f"SELECT {fields} FROM Lead WHERE Id = '{lead}'")[0]
+    assert (row["IsConverted"], row["ConvertedContactId"], row["ConvertedAccountId"], row["Status"]) == (
+        True, contact, account, "Closed - Converted",
+    )  # fmt: skip
+    assert row["ConvertedDate"] == row["SystemModstamp"][:10] and row["SystemModstamp"] >= stamp
+    made = sf.query(f"SELECT FirstName, LastName, Email, Account.Name FROM Contact WHERE Id = '{contact}'")[0]
+    assert (made["FirstName"], made["LastName"], made["Email"]) == ("Cora", "Conv", email)
+    assert made["Account"]["Name"] == f"Co {t}"
+    assert sf.query(f"SELECT ContactId FROM CampaignMember WHERE Id = '{member}'")[0]["ContactId"] == contact
+    counts = "NumberOfLeads, NumberOfConvertedLeads, NumberOfContacts"
+    assert {k: v for k, v in sf.query(f"SELECT {counts} FROM Campaign WHERE Id = '{campaign}'")[0].items()
+            if k != "attributes"} == {"NumberOfLeads": 1, "NumberOfConvertedLeads": 1, "NumberOfContacts": 1}  # fmt: skip
+    refused = sf.patch(f"sobjects/Lead/{lead}", json={"Title": "x"})
+    assert refused.status_code == 400 and refused.json()[0]["errorCode"] == "CANNOT_UPDATE_CONVERTED_LEAD"
+    assert sf.admin("POST", "leads/convert", {"lead_id": lead}).status_code == 400
+    assert sf.admin("POST", "leads/convert", {"lead_id": make_id("00Q", 999_999)}).status_code == 404
+    assert sf.admin("POST", "leads/convert", {}).status_code == 400
+
+    other = sf.create("Lead", {"LastName": "Into", "Company": f"Co {t}", "Email": f"into-{t}@example.org"})
+    into = sf.admin("POST", "leads/convert", {"lead_id": other, "contact_id": marker}).json()
+    assert into["contact_id"] == marker and into["account_id"] == ""
+    doomed = sf.create("Contact", {"LastName": "Doomed", "Department": t})
+    assert sf.delete(f"sobjects/Contact/{doomed}").status_code == 204
+
+    soql = f"SELECT Id, IsDeleted, SystemModstamp FROM {{}} WHERE SystemModstamp >= {since} ORDER BY SystemModstamp"
+    contacts = sf.query(soql.format("Contact"), path="queryAll")
+    assert {marker, contact, doomed} <= {r["Id"] for r in contacts}
+    assert [r["SystemModstamp"] for r in contacts] == sorted(r["SystemModstamp"] for r in contacts)
+    assert all(r["SystemModstamp"] >= since.replace("Z", ".000+0000") for r in contacts)
+    assert [r["IsDeleted"] for r in contacts if r["Id"] == doomed] == [True]
+    assert doomed not in {r["Id"] for r in sf.query(soql.format("Contact"))}  # query leaves deleted records out
+    assert {lead, other} <= {r["Id"] for r in sf.query(soql.format("Lead"), path="queryAll")}
+    later = sf.query(f"SELECT Id FROM Contact WHERE SystemModstamp > {contacts[-1]['SystemModstamp']}", path="queryAll")
+    assert later == []
+
+
 # ---------------------------------------------------------------------------------------- Bulk API 2.0
 
 

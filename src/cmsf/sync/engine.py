@@ -36,8 +36,9 @@ from cmsf.salesforce.errors import (
     SalesforceError,
 )
 from cmsf.sync import problems
+from cmsf.sync.directory import load as load_directory
 from cmsf.sync.leases import LeaseLost
-from cmsf.sync.matching import CONTACT_QUERY, LEAD_QUERY, Directory
+from cmsf.sync.matching import Directory
 from cmsf.sync.models import Cursor, RecordMap, SyncRun, SyncSettings, SyncStatus, TrackingCoverage
 from cmsf.sync.transforms import (
     ACTIVITY,
@@ -125,7 +126,7 @@ def _directory(ctx: Context) -> Directory:
         if ctx.sf is None:
             ctx.directory = Directory()
         else:
-            ctx.directory = Directory.build(ctx.sf.bulk_query(CONTACT_QUERY), ctx.sf.bulk_query(LEAD_QUERY))
+            ctx.directory = load_directory(ctx.sf)  # the mirror, brought up to date with what changed
     return ctx.directory
 
 

@@ -17,10 +17,14 @@ from cmsf.sync.transforms import Link
 SALESFORCE_ID_FIELD = "Salesforce ID"  # the Campaign Monitor custom field the import wizard fills
 CONTACT_PREFIX = "003"
 
+ContactRow = tuple[str, str, str]  # (Id, Email or "", LastModifiedDate)
+LeadRow = tuple[str, str, str, bool, str]  # (Id, Email or "", LastModifiedDate, IsConverted, ConvertedContactId or "")
+
 
 @dataclass
 class Directory:
-    """Contacts and leads by lower-case email, and converted leads to their contacts. Built once per run."""
+    """Contacts and leads by lower-case email, and converted leads to their contacts. Built once per run, from the
+    persistent mirror (`sync.directory`)."""
 
     contacts: dict[str, tuple[str, str]] = field(default_factory=dict)  # email -> (LastModifiedDate, Id)
     leads: dict[str, tuple[str, str]] = field(default_factory=dict)
@@ -29,24 +33,43 @@ class Directory:
 
     @classmethod
     def build(cls, contacts: Iterable[Mapping[str, Any]], leads: Iterable[Mapping[str, Any]]) -> Directory:
+        """From query rows (REST records or Bulk 2.0 CSV rows: "" for null, "true"/"false" for booleans)."""
+        return cls.from_rows(
+            ((str(row["Id"]), str(row.get("Email") or ""), str(row.get("LastModifiedDate") or "")) for row in contacts),
+            (
+                (
+                    str(row["Id"]),
+                    str(row.get("Email") or ""),
+                    str(row.get("LastModifiedDate") or ""),
+                    _true(row.get("IsConverted")),
+                    str(row.get("ConvertedContactId") or ""),
+                )
+                for row in leads
+            ),
+        )
+
+    @classmethod
+    def from_rows(cls, contacts: Iterable[ContactRow], leads: Iterable[LeadRow]) -> Directory:
+        """From plain tuples, as the persistent mirror (`sync.directory`) holds them, so that a directory read from
+        Salesforce and one read from the mirror follow the same rules. The modification times must be strings of
+        one format that sort as the times do."""
         directory = cls()
-        for row in contacts:
-            directory._add(directory.contacts, row)
-        for row in leads:
-            if _true(row.get("IsConverted")):
-                if row.get("ConvertedContactId"):
-                    directory.converted[str(row["Id"])[:15]] = str(row["ConvertedContactId"])
+        for record_id, email, modified in contacts:
+            directory._add(directory.contacts, record_id, email, modified)
+        for record_id, email, modified, is_converted, converted_contact_id in leads:
+            if is_converted:
+                if converted_contact_id:
+                    directory.converted[record_id[:15]] = converted_contact_id
                 continue
-            directory._add(directory.leads, row)
+            directory._add(directory.leads, record_id, email, modified)
         return directory
 
-    def _add(self, index: dict[str, tuple[str, str]], row: Mapping[str, Any]) -> None:
-        record_id = str(row["Id"])
+    def _add(self, index: dict[str, tuple[str, str]], record_id: str, email: str, modified: str) -> None:
         self.known_ids[record_id[:15]] = record_id
-        email = str(row.get("Email") or "").strip().lower()
+        email = email.strip().lower()
         if not email:
             return
-        candidate = (str(row.get("LastModifiedDate") or ""), record_id)
+        candidate = (modified, record_id)
         current = index.get(email)
         if current is None or candidate > current:  # the most recently modified wins; ties by Id, stably
             index[email] = candidate

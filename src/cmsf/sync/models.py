@@ -187,3 +187,40 @@ class TrackingCoverage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.client_id}: {self.fingerprint}"
+
+
+class DirectoryEntry(models.Model):
+    """The mirror of Salesforce's contacts and leads that matching needs (`sync.directory`): read in full now and
+    then, kept current from what changed since, so that a sync does not read every contact and lead again."""
+
+    class SObject(models.TextChoices):
+        CONTACT = "Contact", "Contact"
+        LEAD = "Lead", "Lead"
+
+    sobject = models.CharField(max_length=8, choices=SObject.choices)
+    record_id = models.CharField(max_length=18, unique=True)
+    email_lower = models.CharField(max_length=255, blank=True, db_index=True)  # "" when none: the Id still links
+    # LastModifiedDate (the most recent wins an email) as UTC text of one width, "2026-11-27T10:00:00.000+00:00",
+    # which sorts as the times do: a directory is read from 100,000 rows per sync with no conversion per row.
+    last_modified = models.CharField(max_length=29, blank=True)
+    is_converted = models.BooleanField(default=False)
+    converted_contact_id = models.CharField(max_length=18, blank=True)
+
+    class Meta:
+        verbose_name_plural = "directory entries"
+
+    def __str__(self) -> str:
+        return f"{self.sobject} {self.record_id} <{self.email_lower}>"
+
+
+class DirectoryState(models.Model):
+    """How far the mirror of one object (Contact, Lead) follows Salesforce: the newest SystemModstamp applied (the
+    next read asks for what changed since, less a lag), when it was last read in full, and last refreshed."""
+
+    sobject = models.CharField(max_length=8, primary_key=True, choices=DirectoryEntry.SObject.choices)
+    position = models.DateTimeField(null=True, blank=True)
+    full_at = models.DateTimeField(null=True, blank=True)
+    refreshed_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.sobject} at {self.position}"

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from cmsf.connections.models import CampaignMonitorClient
-from cmsf.sync import leases
+from cmsf.sync import directory, leases
 from cmsf.sync.engine import Progress, run_primary_sync
 from cmsf.sync.models import Cursor, RecordMap, SyncRun, SyncSettings
 
@@ -72,7 +72,8 @@ def due_clients(now: datetime) -> list[int]:
 
 
 def forget_written_records(**kwargs: Any) -> None:
-    """cmsf now writes to another Salesforce org: the ledger and the cursors described the old one, so the
-    next sync imports everything into the new org."""
+    """cmsf now writes to another Salesforce org: the ledger, the cursors and the mirror of contacts and leads
+    described the old one, so the next sync imports everything into the new org and reads its people anew."""
     RecordMap.objects.all().delete()
     Cursor.objects.all().delete()
+    directory.forget()

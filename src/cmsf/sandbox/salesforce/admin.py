@@ -11,6 +11,8 @@
 - POST /admin/schema/remove-field {"object", "field"}; POST /admin/schema/reset
 - GET  /admin/limits, POST /admin/limits {"daily_api_requests": N, "data_storage_mb": N, "reset_usage": true}
 - GET  /admin/storage               storage used per object (2 KB a record, Campaign 8 KB, CampaignMember 1 KB)
+- POST /admin/leads/convert {"lead_id", "contact_id"}   convert a lead, as convertLead does, into that contact or
+                                    (no contact_id) a new contact and account made from it; answers the three Ids
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from cmsf.sandbox.salesforce.errors import DmlError
 from cmsf.sandbox.salesforce.faults import PROFILES
 from cmsf.sandbox.salesforce.state import Emulator, Reply
 
@@ -132,6 +135,17 @@ def storage(em: Emulator, body: dict[str, Any]) -> Reply:
     return Reply(200, em.store.storage())
 
 
+def convert_lead(em: Emulator, body: dict[str, Any]) -> Reply:
+    lead_id, contact_id = str(body.get("lead_id") or ""), str(body.get("contact_id") or "") or None
+    if not lead_id:
+        raise AdminError(400, "lead_id is required")
+    try:
+        return Reply(200, em.store.convert_lead(lead_id, em.context(em.sync_user_id), contact_id=contact_id))
+    except DmlError as error:
+        status = 404 if error.status == 404 else 400
+        raise AdminError(status, "; ".join(f"{e.code}: {e.message}" for e in error.errors)) from None
+
+
 ROUTES: dict[tuple[str, str], Callable[[Emulator, dict[str, Any]], Reply]] = {
     ("GET", "/admin/calls"): calls,
     ("POST", "/admin/calls"): calls_reset,
@@ -145,6 +159,7 @@ ROUTES: dict[tuple[str, str], Callable[[Emulator, dict[str, Any]], Reply]] = {
     ("GET", "/admin/limits"): get_limits,
     ("POST", "/admin/limits"): set_limits,
     ("GET", "/admin/storage"): storage,
+    ("POST", "/admin/leads/convert"): convert_lead,
 }
 
 
