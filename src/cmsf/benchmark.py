@@ -66,6 +66,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -139,22 +140,25 @@ class MeasuredCampaignMonitor(CampaignMonitor):
         super().__init__(inner.transport, page_size=inner.page_size, parallel=inner.parallel)
         self.streams: dict[tuple[str, tuple[tuple[str, str], ...]], StreamRead] = {}
         self.singles: Counter[tuple[str, str, tuple[tuple[str, str], ...]]] = Counter()
+        self._lock = threading.Lock()  # the sync reads several streams at once
 
     def _get(self, path: str, endpoint: str, params: dict[str, Any] | None = None) -> Any:
-        if params is not None and "page" in params:
-            stream = self.streams.get((path, _params_key(params)))
-            if stream is not None:
-                stream.pages.append(int(params["page"]))
-        else:
-            self.singles[(endpoint, path, _params_key(params))] += 1
+        with self._lock:
+            if params is not None and "page" in params:
+                stream = self.streams.get((path, _params_key(params)))
+                if stream is not None:
+                    stream.pages.append(int(params["page"]))
+            else:
+                self.singles[(endpoint, path, _params_key(params))] += 1
         return super()._get(path, endpoint, params)
 
     def _paged(self, path: str, endpoint: str, params: dict[str, Any]) -> Iterator[dict[str, Any]]:
         key = (path, _params_key(params))
-        stream = self.streams.get(key)
-        if stream is None:
-            stream = self.streams[key] = StreamRead(endpoint, path, dict(params))
-        stream.reads += 1
+        with self._lock:
+            stream = self.streams.get(key)
+            if stream is None:
+                stream = self.streams[key] = StreamRead(endpoint, path, dict(params))
+            stream.reads += 1
         count = 0
         try:
             for record in super()._paged(path, endpoint, params):

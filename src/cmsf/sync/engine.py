@@ -8,12 +8,14 @@ cursor moves only after the write succeeded, and never past the start of the run
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections import defaultdict, deque
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from itertools import count
+from functools import partial
+from itertools import chain, count, islice
+from typing import TypeVar
 
 from django.db import transaction
 from django.db.models import Q, QuerySet
@@ -22,7 +24,7 @@ from django.utils import timezone
 from cmsf.campaign_monitor.api import CampaignActivity, CampaignMonitor, SubscriberState
 from cmsf.campaign_monitor.errors import CampaignMonitorError
 from cmsf.campaign_monitor.errors import ConfigurationError as CmConfigurationError
-from cmsf.campaign_monitor.records import Campaign
+from cmsf.campaign_monitor.records import Activity, Campaign, Recipient, Subscriber
 from cmsf.connections import services as connections
 from cmsf.connections.models import CampaignMonitorClient
 from cmsf.maintenance.models import GovernorLimit
@@ -83,6 +85,7 @@ class Context:
     heartbeat: Callable[[], None] | None = None
     cursors: dict[tuple[str, str], datetime] = field(default_factory=dict)  # (stream, scope) -> position
     sender: ThreadPoolExecutor | None = None  # sends buffered writes while the next rows are read
+    reader: ThreadPoolExecutor | None = None  # reads the first pages of the next streams while one is processed
 
     def stage(self, name: str) -> None:
         if self.heartbeat is not None:
@@ -135,6 +138,43 @@ def _batch(job: str) -> int:
 
 
 Cursor_ = tuple[str, str, datetime | None]  # stream, scope, the position its rows reached
+
+
+READ_AHEAD = 4  # streams whose first page is read while the streams before them are processed
+FIRST_PAGE = 1000  # records of a stream read ahead (Campaign Monitor's page)
+T = TypeVar("T")
+K = TypeVar("K")
+
+
+def _read_ahead(
+    ctx: Context, streams: Iterable[tuple[K, Callable[[], Iterator[T]]]]
+) -> Iterator[tuple[K, Iterator[T]]]:
+    """Each stream in order, its first page already read on the reader's threads while the streams before it were
+    processed: a run reads hundreds of small streams, and each would otherwise wait for its answer in turn. At
+    most READ_AHEAD first pages are held; the rest of a long stream is read as it is consumed."""
+
+    def first_page(open_stream: Callable[[], Iterator[T]]) -> tuple[list[T], Iterator[T]]:
+        records = open_stream()
+        return list(islice(records, FIRST_PAGE)), records
+
+    if ctx.reader is None:
+        for key, open_stream in streams:
+            yield key, open_stream()
+        return
+    window: deque[tuple[K, Future[tuple[list[T], Iterator[T]]]]] = deque()
+    pending = iter(streams)
+    try:
+        while True:
+            while len(window) < READ_AHEAD and (item := next(pending, None)) is not None:
+                window.append((item[0], ctx.reader.submit(first_page, item[1])))
+            if not window:
+                return
+            key, future = window.popleft()
+            head, rest = future.result()
+            yield key, chain(head, rest)
+    finally:
+        for _, future in window:
+            future.cancel()
 
 
 @dataclass
@@ -252,17 +292,23 @@ def sync_lists(ctx: Context) -> list[str]:
 def sync_subscribers(ctx: Context, list_ids: list[str]) -> None:
     ctx.stage("subscribers")
     buffer = Buffer(ctx, SUBSCRIBER, "CMSF_SUBSCRIBER_SYNC")
-    for list_id in list_ids:
-        for state in STATES:
-            name = f"subscribers:{state}"
-            stream, newest = buffer.stream(), None
-            for subscriber in ctx.cm.subscribers(list_id, state, zone=ctx.zone, since=_since(ctx, name, list_id)):
-                ctx.read["subscribers"] += 1
-                link = _directory(ctx).link(subscriber.email, subscriber.custom_fields)
-                buffer.add(stream, subscriber_row(list_id, subscriber, link, owner_id=ctx.owner))
-                if subscriber.date and (newest is None or subscriber.date > newest):
-                    newest = subscriber.date
-            buffer.end(stream, (name, list_id, newest))
+
+    def streams() -> Iterator[tuple[tuple[str, str], Callable[[], Iterator[Subscriber]]]]:
+        for list_id in list_ids:
+            for state in STATES:
+                name = f"subscribers:{state}"
+                since = _since(ctx, name, list_id)
+                yield (name, list_id), partial(ctx.cm.subscribers, list_id, state, zone=ctx.zone, since=since)
+
+    for (name, list_id), subscribers in _read_ahead(ctx, streams()):
+        stream, newest = buffer.stream(), None
+        for subscriber in subscribers:
+            ctx.read["subscribers"] += 1
+            link = _directory(ctx).link(subscriber.email, subscriber.custom_fields)
+            buffer.add(stream, subscriber_row(list_id, subscriber, link, owner_id=ctx.owner))
+            if subscriber.date and (newest is None or subscriber.date > newest):
+                newest = subscriber.date
+        buffer.end(stream, (name, list_id, newest))
     buffer.close()
 
 
@@ -283,11 +329,11 @@ def sync_campaigns(ctx: Context, campaigns: list[Campaign], refresh: set[str]) -
     """Write the campaigns not yet in Salesforce, and refresh the statistics of `refresh`; returns the ids
     whose summary was read."""
     known = set(RecordMap.objects.filter(sobject=CAMPAIGN[0], client=ctx.client).values_list("key", flat=True))
+    wanted = [c for c in campaigns if c.campaign_id not in known or c.campaign_id in refresh]
+    ids = [c.campaign_id for c in wanted]
+    summaries = ctx.reader.map(ctx.cm.campaign_summary, ids) if ctx.reader else map(ctx.cm.campaign_summary, ids)
     rows = []
-    for campaign in campaigns:
-        if campaign.campaign_id in known and campaign.campaign_id not in refresh:
-            continue
-        summary = ctx.cm.campaign_summary(campaign.campaign_id)
+    for campaign, summary in zip(wanted, summaries, strict=True):
         ctx.read["campaign summaries"] += 1
         rows.append(campaign_row(ctx.client.cm_client_id, campaign, summary, owner_id=ctx.owner))
     ctx.writer.write(CAMPAIGN, rows, batch_size=_batch("CMSF_CAMPAIGN_SYNC"))
@@ -332,35 +378,44 @@ def sync_tracking(ctx: Context, campaigns: list[Campaign], tracking: TrackingHis
         return
     cutoff = keep_from(ctx.started, tracking.days_to_keep)
     buffer = Buffer(ctx, ACTIVITY, "CMSF_TRACKING_SYNC", activity=True)
-    for campaign in campaigns:
-        if tracking.stores("sent") and campaign.sent_date and campaign.sent_date >= cutoff:
-            if ("recipients", campaign.campaign_id) not in ctx.cursors:
-                stream = buffer.stream()
-                for recipient in ctx.cm.campaign_recipients(campaign.campaign_id, zone=ctx.zone):
-                    ctx.read["recipients"] += 1
-                    link = _directory(ctx).link(recipient.email)
-                    buffer.add(stream, activity_row(
-                        campaign.campaign_id, "sent", None, email=recipient.email, when=campaign.sent_date,
-                        list_id=recipient.list_id, link=link, owner_id=ctx.owner,
-                    ))  # fmt: skip
-                buffer.end(stream, ("recipients", campaign.campaign_id, ctx.started))
-        for kind in KINDS:
-            if not tracking.stores(EMAIL_TYPE_OF_KIND[kind]):
-                continue
-            name = f"activity:{kind}"
-            since = _since(ctx, name, campaign.campaign_id, floor=cutoff)
-            stream, newest = buffer.stream(), None
-            for activity in ctx.cm.campaign_activity(campaign.campaign_id, kind, zone=ctx.zone, since=since):
-                ctx.read[kind] += 1
-                if activity.date is None or activity.date < cutoff:
-                    continue
-                link = _directory(ctx).link(activity.email)
+
+    def streams() -> Iterator[tuple[tuple[str, Campaign], Callable[[], Iterator[Recipient | Activity]]]]:
+        for campaign in campaigns:
+            if tracking.stores("sent") and campaign.sent_date and campaign.sent_date >= cutoff:
+                if ("recipients", campaign.campaign_id) not in ctx.cursors:
+                    yield ("sent", campaign), partial(ctx.cm.campaign_recipients, campaign.campaign_id, zone=ctx.zone)
+            for kind in KINDS:
+                if tracking.stores(EMAIL_TYPE_OF_KIND[kind]):
+                    since = _since(ctx, f"activity:{kind}", campaign.campaign_id, floor=cutoff)
+                    yield (
+                        (kind, campaign),
+                        partial(ctx.cm.campaign_activity, campaign.campaign_id, kind, zone=ctx.zone, since=since),
+                    )
+
+    for (kind, campaign), records in _read_ahead(ctx, streams()):
+        stream, newest = buffer.stream(), None
+        if kind == "sent":
+            for recipient in records:
+                ctx.read["recipients"] += 1
+                link = _directory(ctx).link(recipient.email)
                 buffer.add(stream, activity_row(
-                    campaign.campaign_id, kind, activity, email=activity.email, when=activity.date,
-                    list_id=activity.list_id, link=link, owner_id=ctx.owner,
+                    campaign.campaign_id, "sent", None, email=recipient.email, when=campaign.sent_date,
+                    list_id=recipient.list_id, link=link, owner_id=ctx.owner,
                 ))  # fmt: skip
-                newest = activity.date if newest is None or activity.date > newest else newest
-            buffer.end(stream, (name, campaign.campaign_id, newest))
+            buffer.end(stream, ("recipients", campaign.campaign_id, ctx.started))
+            continue
+        for activity in records:
+            assert isinstance(activity, Activity)
+            ctx.read[kind] += 1
+            if activity.date is None or activity.date < cutoff:
+                continue
+            link = _directory(ctx).link(activity.email)
+            buffer.add(stream, activity_row(
+                campaign.campaign_id, kind, activity, email=activity.email, when=activity.date,
+                list_id=activity.list_id, link=link, owner_id=ctx.owner,
+            ))  # fmt: skip
+            newest = activity.date if newest is None or activity.date > newest else newest
+        buffer.end(stream, (f"activity:{kind}", campaign.campaign_id, newest))
     buffer.close()
 
 
@@ -465,13 +520,14 @@ def run_primary_sync(
     tally = WriteTally()
     ctx_cm = ctx_sf = None
     sender = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cmsf-send")
+    reader = ThreadPoolExecutor(max_workers=READ_AHEAD, thread_name_prefix="cmsf-read")
     try:
         ctx_cm = cm or connections.campaign_monitor()
         ctx_sf = sf or connections.salesforce()
         writer = Writer(adapter=ctx_sf, client_id=client.pk, dry_run=dry_run, tally=tally, heartbeat=heartbeat)
         ctx = Context(run=run, client=client, cm=ctx_cm, sf=ctx_sf, writer=writer, tally=tally, started=started,
                       owner=client.security_owner_id, progress=progress, heartbeat=heartbeat,
-                      cursors=_cursors(client), sender=sender)  # fmt: skip
+                      cursors=_cursors(client), sender=sender, reader=reader)  # fmt: skip
         tracking = TrackingHistorySettings.load()
         campaign_settings = CampaignSettings.load()
         if run.kind == SyncRun.Kind.FULL:
@@ -504,6 +560,7 @@ def run_primary_sync(
     ) as error:
         run.status, run.message = SyncRun.Status.FAILED, str(error)
     finally:
+        reader.shutdown(wait=True, cancel_futures=True)
         sender.shutdown(wait=True)  # a batch still on its way ends before the run does
         run.written, run.skipped = plain(tally.written), plain(tally.skipped)
         run.failed, run.deleted = plain(tally.failed), plain(tally.deleted)
