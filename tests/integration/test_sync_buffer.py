@@ -110,3 +110,21 @@ def test_a_row_met_again_in_the_next_batch_is_not_sent_twice() -> None:
     assert adapter.calls == [["a", "b"], ["c"]]
     assert ctx.tally.written["CMSF_Subscriber__c"] == 3
     assert ctx.tally.skipped["CMSF_Subscriber__c"] == 2
+
+
+def test_a_batch_refused_whole_is_counted_in_full_but_only_a_sample_of_keys_is_held() -> None:
+    from cmsf.maintenance.models import MaintenanceMessage
+    from cmsf.sync import problems
+    from cmsf.sync.writer import SAMPLED_FAILURES
+
+    keys = [f"k{i}" for i in range(SAMPLED_FAILURES + 70)]
+    adapter = RecordingAdapter(refuse=set(keys))
+    ctx = _context(adapter, None)
+    assert not ctx.writer.write(SUBSCRIBER, [_row(k) for k in keys], batch_size=1000)
+    assert ctx.tally.failed["CMSF_Subscriber__c"] == len(keys)
+    assert len(ctx.tally.failures) == SAMPLED_FAILURES
+    problems.report(ctx.run, ctx.tally)
+    message = MaintenanceMessage.objects.get(support_code="CMSF-SF-FIELD_CUSTOM_VALIDATION_EXCEPTION")
+    assert message.message.startswith(f"{len(keys)} CMSF_Subscriber__c records of client Client not written")
+    assert message.details.splitlines()[0] == "k0: refused"
+    assert message.details.splitlines()[-1] == "... and 70 more"

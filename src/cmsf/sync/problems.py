@@ -6,7 +6,7 @@ from collections import defaultdict
 
 from cmsf.maintenance.services import record_message
 from cmsf.sync.models import SyncRun
-from cmsf.sync.writer import WriteTally
+from cmsf.sync.writer import SAMPLED_FAILURES, WriteTally
 
 JOB_OF_OBJECT = {
     "CMSF_Client__c": "CMSF_CLIENT_SYNC",
@@ -33,7 +33,7 @@ GUIDANCE = {
     "cmsf's objects.",
 }
 DEFAULT_GUIDANCE = "The records were not written; the rest of the batch was. They are tried again on the next sync."
-MAX_KEYS = 50
+MAX_KEYS = SAMPLED_FAILURES  # keys listed in a message; the writer keeps no more
 
 
 def summary(tally: WriteTally) -> str:
@@ -42,7 +42,8 @@ def summary(tally: WriteTally) -> str:
 
 
 def report(run: SyncRun, tally: WriteTally) -> None:
-    """One message per object and error code (listing the records' keys), and one for a failed or stopped run."""
+    """One message per object and error code (listing the first records' keys), and one for a failed or stopped
+    run."""
     grouped: dict[tuple[str, str], list[str]] = defaultdict(list)
     messages: dict[tuple[str, str], str] = {}
     for failure in tally.failures:
@@ -50,11 +51,12 @@ def report(run: SyncRun, tally: WriteTally) -> None:
         grouped[group].append(f"{failure.key}: {failure.error.message}")
         messages.setdefault(group, failure.error.message)
     for (sobject, code), lines in grouped.items():
-        shown = lines[:MAX_KEYS] + ([f"... and {len(lines) - MAX_KEYS} more"] if len(lines) > MAX_KEYS else [])
+        count = max(tally.failure_counts.get((sobject, code), 0), len(lines))
+        shown = lines[:MAX_KEYS] + ([f"... and {count - len(lines[:MAX_KEYS])} more"] if count > MAX_KEYS else [])
         record_message(
             support_code=f"CMSF-SF-{code}",
             job=JOB_OF_OBJECT.get(sobject, "CMSF_SYNC"),
-            message=f"{len(lines)} {sobject} record{'s' if len(lines) != 1 else ''} of client "
+            message=f"{count} {sobject} record{'s' if count != 1 else ''} of client "
             f"{run.client.name} not written: {messages[(sobject, code)]}",
             details="\n".join(shown),
             guidance=GUIDANCE.get(code, DEFAULT_GUIDANCE),

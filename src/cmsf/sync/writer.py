@@ -19,6 +19,7 @@ from cmsf.salesforce.errors import RecordError, RecordResult
 from cmsf.sync.models import RecordMap
 from cmsf.sync.transforms import Row, content_hash
 
+SAMPLED_FAILURES = 50  # failures kept with their keys, per object and error code; the rest are counted
 LOOKUP_CHUNK = 500  # keys per ledger query, inside SQLite's parameter limit
 
 
@@ -48,7 +49,16 @@ class WriteTally:
     skipped: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     failed: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     deleted: dict[str, int] = field(default_factory=lambda: defaultdict(int))
-    failures: list[Failure] = field(default_factory=list)
+    failures: list[Failure] = field(default_factory=list)  # at most SAMPLED_FAILURES per object and error code
+    failure_counts: dict[tuple[str, str], int] = field(default_factory=lambda: defaultdict(int))
+
+    def fail(self, failure: Failure) -> None:
+        """Count a failure; keep it (its key and reason) while its object and code have fewer than SAMPLED_FAILURES,
+        so a run where a whole org refuses every row (storage full) does not hold a million failures."""
+        group = (failure.sobject, failure.error.code)
+        self.failure_counts[group] += 1
+        if self.failure_counts[group] <= SAMPLED_FAILURES:
+            self.failures.append(failure)
 
 
 def _record(client_id: int, sobject: str, entries: list[tuple[Any, ...]], now: datetime) -> None:
@@ -188,7 +198,7 @@ class Writer:
             else:
                 all_ok = False
                 for error in result.errors or [RecordError("UNKNOWN_ERROR", "no Id came back")]:
-                    self.tally.failures.append(Failure(sobject, key, error))
+                    self.tally.fail(Failure(sobject, key, error))
                 self.tally.failed[sobject] += 1
         _record(self.client_id, sobject, done, now)
         self.tally.written[sobject] += len(done)
@@ -229,7 +239,8 @@ class Writer:
                     gone.append(key)
                 else:
                     all_ok = False
-                    self.tally.failures.extend(Failure(sobject, key, e) for e in result.errors)
+                    for error in result.errors:
+                        self.tally.fail(Failure(sobject, key, error))
                     self.tally.failed[sobject] += 1
             for i in range(0, len(gone), LOOKUP_CHUNK):
                 RecordMap.objects.filter(sobject=sobject, key__in=gone[i : i + LOOKUP_CHUNK]).delete()
