@@ -301,11 +301,14 @@ def child_main(argv: list[str]) -> int:
     parser.add_argument("--full", action="store_true")
     parser.add_argument("--out", required=True)
     args = parser.parse_args(argv)
+    from cmsf.lib.memory import tune_allocator
+
+    tuned = tune_allocator()  # as every cmsf process does (`cmsf.cli.main`): the sync is measured as it runs
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cmsf.project.settings")
     import django
 
     django.setup()
-    result = measure_sync(full=args.full)
+    result = {**measure_sync(full=args.full), "allocator_tuned": tuned}
     Path(args.out).write_text(json.dumps(result, default=str), encoding="utf-8")
     return 0 if result["ok"] else 1
 

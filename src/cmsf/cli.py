@@ -632,7 +632,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     from cmsf.lib.env import EnvError
     from cmsf.lib.keys import EncryptionKeyError
+    from cmsf.lib.memory import tune_allocator
 
+    tune_allocator()  # before the first big buffer: syncs and the console run for hours
     try:
         _setup_django()
         from cmsf.configuration import ConfigError
