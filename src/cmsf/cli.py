@@ -504,7 +504,9 @@ def cmd_sync(args: argparse.Namespace) -> int:
     summaries = sync_now(client_id=args.client, dry_run=args.dry_run, quiet=args.json, full=args.full)
     if args.json:
         print(json.dumps({"runs": summaries}, indent=2))
-    return 0 if all(s["status"] == "succeeded" for s in summaries) else 1
+    if not all(s["status"] == "succeeded" for s in summaries):
+        return 1
+    return 3 if any(s["failed"] for s in summaries) else 0  # records Salesforce refused: the next sync tries again
 
 
 # -------------------------------------------------------------------------------------------- bench
@@ -571,7 +573,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--host", default="127.0.0.1")
     demo.add_argument("--port", type=int, default=8000)
 
-    syn = command("sync", "run the primary sync now, in the foreground, for every selected client", cmd_sync)
+    syn = command("sync", "run the primary sync now, in the foreground, for every selected client (exit status 0: "
+                  "all written; 1: a run failed; 3: some records were refused, see maintenance)", cmd_sync)  # fmt: skip
     syn.add_argument("--client", help="only this Campaign Monitor client id")
     syn.add_argument("--full", action="store_true",
                      help="a full Campaign Monitor sync: remove what cmsf wrote to its objects, then import everything")  # fmt: skip
