@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from cmsf.salesforce.ids import to_18
 from cmsf.sync.transforms import Link
 
 SALESFORCE_ID_FIELD = "Salesforce ID"  # the Campaign Monitor custom field the import wizard fills
@@ -24,12 +25,13 @@ LeadRow = tuple[str, str, str, bool, str]  # (Id, Email or "", LastModifiedDate,
 @dataclass
 class Directory:
     """Contacts and leads by lower-case email, and converted leads to their contacts. Built once per run, from the
-    persistent mirror (`sync.directory`)."""
+    persistent mirror (`sync.directory`). Held for a whole run and as large as the org, so it keeps no more than
+    the links need: the winning Id of each email, and the set of known Ids (its 18-character forms)."""
 
-    contacts: dict[str, tuple[str, str]] = field(default_factory=dict)  # email -> (LastModifiedDate, Id)
-    leads: dict[str, tuple[str, str]] = field(default_factory=dict)
+    contacts: dict[str, str] = field(default_factory=dict)  # email -> the Id of the contact that wins it
+    leads: dict[str, str] = field(default_factory=dict)
     converted: dict[str, str] = field(default_factory=dict)  # lead Id (15 characters) -> contact Id
-    known_ids: dict[str, str] = field(default_factory=dict)  # the 15-character form -> the 18-character Id
+    known_ids: set[str] = field(default_factory=set)  # every contact and lead that is not converted, 18 characters
 
     @classmethod
     def build(cls, contacts: Iterable[Mapping[str, Any]], leads: Iterable[Mapping[str, Any]]) -> Directory:
@@ -54,18 +56,22 @@ class Directory:
         Salesforce and one read from the mirror follow the same rules. The modification times must be strings of
         one format that sort as the times do."""
         directory = cls()
+        best_contacts: dict[str, tuple[str, str]] = {}  # email -> (modified, Id) while building
+        best_leads: dict[str, tuple[str, str]] = {}
         for record_id, email, modified in contacts:
-            directory._add(directory.contacts, record_id, email, modified)
+            directory._add(best_contacts, record_id, email, modified)
         for record_id, email, modified, is_converted, converted_contact_id in leads:
             if is_converted:
                 if converted_contact_id:
                     directory.converted[record_id[:15]] = converted_contact_id
                 continue
-            directory._add(directory.leads, record_id, email, modified)
+            directory._add(best_leads, record_id, email, modified)
+        directory.contacts = {email: record_id for email, (_, record_id) in best_contacts.items()}
+        directory.leads = {email: record_id for email, (_, record_id) in best_leads.items()}
         return directory
 
     def _add(self, index: dict[str, tuple[str, str]], record_id: str, email: str, modified: str) -> None:
-        self.known_ids[record_id[:15]] = record_id
+        self.known_ids.add(record_id)
         email = email.strip().lower()
         if not email:
             return
@@ -81,16 +87,15 @@ class Directory:
                 if linked is not None:
                     return linked
         key = email.strip().lower()
-        contact = self.contacts.get(key)
-        lead = self.leads.get(key)
-        return Link(contact_id=contact[1] if contact else "", lead_id=lead[1] if lead else "")
+        return Link(contact_id=self.contacts.get(key, ""), lead_id=self.leads.get(key, ""))
 
     def _by_id(self, record_id: str) -> Link | None:
         """A contact or lead by its Id (15 or 18 characters); a converted lead gives its contact."""
         if record_id[:15] in self.converted:
             return Link(contact_id=self.converted[record_id[:15]])
-        known = self.known_ids.get(record_id[:15])
-        if known is None:
+        # The Ids Salesforce gives are 18 characters; one held in Campaign Monitor may be 15, or 18 in another case.
+        known = record_id[:15] + record_id[15:].upper() if len(record_id) == 18 else to_18(record_id)
+        if not known or known not in self.known_ids:
             return None
         return Link(contact_id=known) if known.startswith(CONTACT_PREFIX) else Link(lead_id=known)
 

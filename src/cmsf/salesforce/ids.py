@@ -1,0 +1,21 @@
+"""Salesforce record Ids: the 15-character (case-sensitive) and 18-character (case-insensitive) forms."""
+
+from __future__ import annotations
+
+_CHECKSUM = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"
+
+
+def to_18(record_id: str) -> str:
+    """The 18-character form of a 15- or 18-character Id (its last three characters computed from the case of the
+    first fifteen); "" for anything that is not an Id."""
+    head = record_id[:15]
+    if len(record_id) not in (15, 18) or not head.isascii() or not head.isalnum():
+        return ""
+    suffix = ""
+    for chunk in range(3):
+        bits = 0
+        for position, char in enumerate(head[chunk * 5 : chunk * 5 + 5]):
+            if "A" <= char <= "Z":
+                bits |= 1 << position
+        suffix += _CHECKSUM[bits]
+    return head + suffix
