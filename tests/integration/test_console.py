@@ -60,3 +60,25 @@ def test_user_access_sees_the_status(client, bob):
 def test_a_user_without_a_permission_set_is_refused(client, charlie):
     client.force_login(charlie)
     assert client.get(reverse("console:home")).status_code == 403
+
+
+def test_every_page_has_the_frame_the_navigation_and_the_bell(client, alice):
+    from cmsf.console.sections import SECTIONS
+    from cmsf.maintenance.services import record_message
+
+    record_message(support_code="CMSF-TEST", job="CMSF_SYNC", message="one", details="", guidance="")
+    record_message(support_code="CMSF-TEST", job="CMSF_SYNC", message="two", details="", guidance="")
+    client.force_login(alice)
+    page = client.get(reverse("console:home")).content.decode()
+    assert "salesforce-lightning-design-system.min.css" in page
+    for section in SECTIONS:
+        assert f'href="{reverse("console:" + section.url_name)}"' in page
+    assert 'aria-current="page"' in page
+    assert '<span class="slds-badge slds-badge_inverse" data-testid="new-messages">2</span>' in page
+
+
+def test_the_vendored_design_system_is_served(client):
+    from django.contrib.staticfiles import finders
+
+    for path in ("console/slds/salesforce-lightning-design-system.min.css", "console/slds/icons/utility-symbols.svg"):
+        assert finders.find(path), path

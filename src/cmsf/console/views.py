@@ -1,17 +1,18 @@
 from __future__ import annotations
 
-from django.contrib.auth.decorators import permission_required
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.utils import timezone
 
 from cmsf.console import selectors
+from cmsf.console.access import viewer
 
 
 def healthz(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"ok": True})
 
 
-@permission_required("console.view_console", raise_exception=True)
+@viewer
 def home(request: HttpRequest) -> HttpResponse:
-    return render(request, "console/home.html", {"overview": selectors.overview(now=timezone.now())})
+    context = {"overview": selectors.overview(now=timezone.now()), "active_section": "sync"}
+    return render(request, "console/home.html", context)
