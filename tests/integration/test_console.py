@@ -82,3 +82,34 @@ def test_the_vendored_design_system_is_served(client):
 
     for path in ("console/slds/salesforce-lightning-design-system.min.css", "console/slds/icons/utility-symbols.svg"):
         assert finders.find(path), path
+
+
+def test_turn_off_sync_and_on_again_is_audited_and_stops_the_schedule(client, alice):
+    from django.utils import timezone
+
+    from cmsf.maintenance.models import AuditEntry
+    from cmsf.sync.models import SyncSettings
+    from cmsf.sync.services import due_clients
+
+    client.force_login(alice)
+    assert "Turn off sync" in client.get(reverse("console:home")).content.decode()
+    response = client.post(reverse("console:sync_enabled"), {"enabled": "off"}, follow=True)
+    assert not SyncSettings.load().sync_enabled
+    assert "Turn on sync" in response.content.decode() and "The sync is off" in response.content.decode()
+    assert due_clients(timezone.now()) == []
+    client.post(reverse("console:sync_enabled"), {"enabled": "on"})
+    assert SyncSettings.load().sync_enabled
+    entries = list(AuditEntry.objects.order_by("id").values_list("actor", "action", "before", "after"))
+    assert entries == [
+        ("alice@example.com", "Turn off sync", {"sync_enabled": True}, {"sync_enabled": False}),
+        ("alice@example.com", "Turn on sync", {"sync_enabled": False}, {"sync_enabled": True}),
+    ]
+
+
+def test_user_access_sees_no_change_button_and_a_change_is_refused(client, bob):
+    from cmsf.sync.models import SyncSettings
+
+    client.force_login(bob)
+    assert "Turn off sync" not in client.get(reverse("console:home")).content.decode()
+    assert client.post(reverse("console:sync_enabled"), {"enabled": "off"}).status_code == 403
+    assert SyncSettings.load().sync_enabled

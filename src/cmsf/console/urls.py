@@ -7,6 +7,7 @@ app_name = "console"
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("sync/enabled", views.sync_enabled, name="sync_enabled"),
     path(
         "login/",
         auth_views.LoginView.as_view(template_name="console/login.html", redirect_authenticated_user=True),

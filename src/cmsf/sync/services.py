@@ -77,3 +77,18 @@ def forget_written_records(**kwargs: Any) -> None:
     RecordMap.objects.all().delete()
     Cursor.objects.all().delete()
     directory.forget()
+
+
+def set_sync_enabled(enabled: bool, *, actor: str) -> SyncSettings:
+    """Turn the scheduled sync off (no client is enqueued until it is turned on) or on again; audited. A sync that
+    was due while it was off runs at the next tick."""
+    from cmsf.maintenance.services import audit
+
+    settings = SyncSettings.load()
+    if settings.sync_enabled != enabled:
+        before = {"sync_enabled": settings.sync_enabled}
+        settings.sync_enabled = enabled
+        settings.save(update_fields=["sync_enabled"])
+        audit(actor=actor, section="Sync Settings", action="Turn on sync" if enabled else "Turn off sync",
+              before=before, after={"sync_enabled": enabled})  # fmt: skip
+    return settings
