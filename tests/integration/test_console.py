@@ -60,3 +60,56 @@ def test_user_access_sees_the_status(client, bob):
 def test_a_user_without_a_permission_set_is_refused(client, charlie):
     client.force_login(charlie)
     assert client.get(reverse("console:home")).status_code == 403
+
+
+def test_every_page_has_the_frame_the_navigation_and_the_bell(client, alice):
+    from cmsf.console.sections import SECTIONS
+    from cmsf.maintenance.services import record_message
+
+    record_message(support_code="CMSF-TEST", job="CMSF_SYNC", message="one", details="", guidance="")
+    record_message(support_code="CMSF-TEST", job="CMSF_SYNC", message="two", details="", guidance="")
+    client.force_login(alice)
+    page = client.get(reverse("console:home")).content.decode()
+    assert "salesforce-lightning-design-system.min.css" in page
+    for section in SECTIONS:
+        assert f'href="{reverse("console:" + section.url_name)}"' in page
+    assert 'aria-current="page"' in page
+    assert '<span class="slds-badge slds-badge_inverse" data-testid="new-messages">2</span>' in page
+
+
+def test_the_vendored_design_system_is_served(client):
+    from django.contrib.staticfiles import finders
+
+    for path in ("console/slds/salesforce-lightning-design-system.min.css", "console/slds/icons/utility-symbols.svg"):
+        assert finders.find(path), path
+
+
+def test_turn_off_sync_and_on_again_is_audited_and_stops_the_schedule(client, alice):
+    from django.utils import timezone
+
+    from cmsf.maintenance.models import AuditEntry
+    from cmsf.sync.models import SyncSettings
+    from cmsf.sync.services import due_clients
+
+    client.force_login(alice)
+    assert "Turn off sync" in client.get(reverse("console:home")).content.decode()
+    response = client.post(reverse("console:sync_enabled"), {"enabled": "off"}, follow=True)
+    assert not SyncSettings.load().sync_enabled
+    assert "Turn on sync" in response.content.decode() and "The sync is off" in response.content.decode()
+    assert due_clients(timezone.now()) == []
+    client.post(reverse("console:sync_enabled"), {"enabled": "on"})
+    assert SyncSettings.load().sync_enabled
+    entries = list(AuditEntry.objects.order_by("id").values_list("actor", "action", "before", "after"))
+    assert entries == [
+        ("alice@example.com", "Turn off sync", {"sync_enabled": True}, {"sync_enabled": False}),
+        ("alice@example.com", "Turn on sync", {"sync_enabled": False}, {"sync_enabled": True}),
+    ]
+
+
+def test_user_access_sees_no_change_button_and_a_change_is_refused(client, bob):
+    from cmsf.sync.models import SyncSettings
+
+    client.force_login(bob)
+    assert "Turn off sync" not in client.get(reverse("console:home")).content.decode()
+    assert client.post(reverse("console:sync_enabled"), {"enabled": "off"}).status_code == 403
+    assert SyncSettings.load().sync_enabled

@@ -7,6 +7,9 @@ app_name = "console"
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("sync/enabled", views.sync_enabled, name="sync_enabled"),
+    path("sync/now", views.sync_now, name="sync_now"),
+    path("sync/progress", views.sync_progress, name="sync_progress"),
     path(
         "login/",
         auth_views.LoginView.as_view(template_name="console/login.html", redirect_authenticated_user=True),

@@ -8,6 +8,7 @@ cursor moves only after the write succeeded, and never past the start of the run
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict, deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -62,6 +63,7 @@ from cmsf.sync.transforms import (
 )
 from cmsf.sync.writer import Batch, Writer, WriteTally, plain
 
+REPORT_EVERY = 2.0  # seconds between saves of a run's counts within a stage
 LAG = timedelta(minutes=10)  # events that reach Campaign Monitor late still fall inside the next read
 STATES: tuple[SubscriberState, ...] = ("active", "unconfirmed", "unsubscribed", "bounced", "deleted")
 KINDS: tuple[CampaignActivity, ...] = ("opens", "clicks", "bounces", "unsubscribes", "spam")
@@ -87,15 +89,27 @@ class Context:
     sender: ThreadPoolExecutor | None = None  # sends buffered writes while the next rows are read
     reader: ThreadPoolExecutor | None = None  # reads the first pages of the next streams while one is processed
 
+    reported: float = 0.0  # when the run's counts were last saved (monotonic seconds)
+
     def stage(self, name: str) -> None:
         if self.heartbeat is not None:
             self.heartbeat()
         self.run.stage = name
+        self.report(force=True)
+
+    def report(self, *, force: bool = False) -> None:
+        """Save the run's stage and counts (every REPORT_EVERY seconds at most, unless forced) for the console's
+        live progress and `cmsf status`, and tell the progress callback."""
+        now = time.monotonic()
+        if not force and now - self.reported < REPORT_EVERY:
+            return
+        self.reported = now
         SyncRun.objects.filter(pk=self.run.pk).update(
-            stage=name, read=dict(self.read), written=plain(self.tally.written)
+            stage=self.run.stage, read=dict(self.read), written=plain(self.tally.written)
         )
         if self.progress is not None:
-            self.progress(name, {"read": sum(self.read.values()), "written": sum(self.tally.written.values())})
+            counts = {"read": sum(self.read.values()), "written": sum(self.tally.written.values())}
+            self.progress(self.run.stage, counts)
 
 
 def _cursors(client: CampaignMonitorClient) -> dict[tuple[str, str], datetime]:
@@ -216,6 +230,7 @@ class Buffer:
 
     def flush(self) -> None:
         self._settle()  # first, so this batch's ledger lookup sees the previous batch's writes
+        self.ctx.report()
         if not self.rows and not self.ends:
             return
         writer = self.ctx.writer

@@ -113,6 +113,14 @@ class SyncRun(models.Model):
         return f"{self.get_kind_display()} of {self.client_id} ({self.status})"
 
     @property
+    def records_read(self) -> int:
+        return sum(self.read.values())
+
+    @property
+    def records_written(self) -> int:
+        return sum(self.written.values())
+
+    @property
     def duration_s(self) -> float | None:
         if self.started_at and self.finished_at:
             return (self.finished_at - self.started_at).total_seconds()

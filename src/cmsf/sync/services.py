@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from django.utils import timezone
+
 from cmsf.connections.models import CampaignMonitorClient
 from cmsf.sync import directory, leases
 from cmsf.sync.engine import Progress, run_primary_sync
@@ -22,6 +24,7 @@ def sync_client(
     dry_run: bool = False,
     progress: Progress | None = None,
     owner: str | None = None,
+    run: SyncRun | None = None,
 ) -> SyncRun:
     owner = owner or leases.worker_id()
     if not leases.claim(client.pk, owner):
@@ -32,7 +35,7 @@ def sync_client(
             raise leases.LeaseLost(f"the lease of {client.name} expired and another worker took it over")
 
     try:
-        return run_primary_sync(client, full=full, dry_run=dry_run, progress=progress, heartbeat=heartbeat)
+        return run_primary_sync(client, full=full, dry_run=dry_run, progress=progress, heartbeat=heartbeat, run=run)
     finally:
         leases.release(client.pk, owner)
 
@@ -44,15 +47,31 @@ def clients_to_sync(client_id: str | None = None) -> list[CampaignMonitorClient]
     return list(clients.order_by("name"))
 
 
-def sync_client_by_id(client_id: int, *, full: bool = False) -> SyncRun | None:
-    """The queue's entry point: sync a client unless another worker already is (then the next tick does)."""
+def sync_client_by_id(client_id: int, *, full: bool = False, run_id: int | None = None) -> SyncRun | None:
+    """The queue's entry point: sync a client unless another worker already is (then the next tick does). `run_id`:
+    a run queued by Sync now, which this sync fills in (or ends with the reason it did not happen)."""
+    run = SyncRun.objects.filter(pk=run_id).first() if run_id is not None else None
     client = CampaignMonitorClient.objects.filter(pk=client_id, active=True).first()
     if client is None:
+        if run is not None:
+            _not_run(run, "the client is no longer active")
         return None
     try:
-        return sync_client(client=client, full=full)
-    except ClientBusy:
+        return sync_client(client=client, full=full, run=run)
+    except ClientBusy as busy:
+        if run is not None:
+            _not_run(run, f"{busy}; its sync goes on and this one was not started")
         return None
+
+
+def _not_run(run: SyncRun, reason: str) -> None:
+    SyncRun.objects.filter(pk=run.pk).update(status=SyncRun.Status.FAILED, message=reason, finished_at=timezone.now())
+
+
+def queue_runs(*, full: bool = False) -> list[SyncRun]:
+    """A queued run for every selected client (what Sync now and a full sync show progress of)."""
+    kind = SyncRun.Kind.FULL if full else SyncRun.Kind.PRIMARY
+    return [SyncRun.objects.create(client=client, kind=kind) for client in clients_to_sync()]
 
 
 def due_clients(now: datetime) -> list[int]:
@@ -77,3 +96,18 @@ def forget_written_records(**kwargs: Any) -> None:
     RecordMap.objects.all().delete()
     Cursor.objects.all().delete()
     directory.forget()
+
+
+def set_sync_enabled(enabled: bool, *, actor: str) -> SyncSettings:
+    """Turn the scheduled sync off (no client is enqueued until it is turned on) or on again; audited. A sync that
+    was due while it was off runs at the next tick."""
+    from cmsf.maintenance.services import audit
+
+    settings = SyncSettings.load()
+    if settings.sync_enabled != enabled:
+        before = {"sync_enabled": settings.sync_enabled}
+        settings.sync_enabled = enabled
+        settings.save(update_fields=["sync_enabled"])
+        audit(actor=actor, section="Sync Settings", action="Turn on sync" if enabled else "Turn off sync",
+              before=before, after={"sync_enabled": enabled})  # fmt: skip
+    return settings

@@ -8,8 +8,8 @@ from cmsf.sync import services
 
 
 @db_task(retries=2, retry_delay=60)
-def run_sync(client_id: int, full: bool = False) -> str | None:
-    run = services.sync_client_by_id(client_id, full=full)
+def run_sync(client_id: int, full: bool = False, run_id: int | None = None) -> str | None:
+    run = services.sync_client_by_id(client_id, full=full, run_id=run_id)
     return run.status if run else None
 
 
@@ -17,6 +17,15 @@ def start_full_sync(client_ids: list[int]) -> None:
     """A full Campaign Monitor sync, fanned out as one job per client on the queue."""
     for client_id in client_ids:
         run_sync(client_id, full=True)
+
+
+def sync_now(*, full: bool = False) -> list[int]:
+    """Sync every selected client now, one job per client on the queue; the ids of the queued runs, whose progress
+    can be read at once (`SyncRun`)."""
+    runs = services.queue_runs(full=full)
+    for run in runs:
+        run_sync(run.client_id, full=full, run_id=run.pk)
+    return [run.pk for run in runs]
 
 
 @db_periodic_task(crontab(minute="*"))

@@ -1,0 +1,21 @@
+"""What every console page shows around its section: the navigation, the bell's count, the user's rights."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest
+
+from cmsf.console.access import can_change
+from cmsf.console.sections import SECTIONS
+from cmsf.maintenance.models import MaintenanceMessage
+
+
+def console(request: HttpRequest) -> dict[str, Any]:
+    if not getattr(request, "user", None) or not request.user.is_authenticated:
+        return {}
+    return {
+        "sections": SECTIONS,
+        "new_messages": MaintenanceMessage.objects.filter(acknowledged_at=None).count(),
+        "can_change": can_change(request),
+    }

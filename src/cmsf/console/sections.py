@@ -1,0 +1,24 @@
+"""The console's sections, in the order of its navigation.
+
+A section is its views, its URLs in `cmsf.console.urls` and its templates; the frame (navigation, the bell, the
+user's rights) comes from `base.html` and the `console` context processor, so adding a section is its views and
+templates and a line here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Section:
+    slug: str
+    title: str
+    url_name: str  # the section's landing page, in the "console" namespace
+
+
+SECTIONS: tuple[Section, ...] = (Section("sync", "Sync Settings", "home"),)
+
+
+def by_slug(slug: str) -> Section:
+    return next(section for section in SECTIONS if section.slug == slug)

@@ -1,0 +1,75 @@
+"""Sync now from the console: one queued job per selected client, and their progress as an htmx fragment."""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+from huey.contrib.djhuey import HUEY
+
+from cmsf.connections import services as connections
+from cmsf.connections.models import CampaignMonitorClient
+from cmsf.sandbox.campaign_monitor.app import create_app as create_cm
+from cmsf.sandbox.dataset import generate_world
+from cmsf.sandbox.salesforce.app import create_app as create_sf
+from cmsf.sandbox.salesforce.data import generate_org
+from cmsf.sandbox.server import serve_in_thread
+from cmsf.sandbox.tls import generate_tls_files
+from cmsf.sync.models import SyncRun
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def connected(tmp_path):
+    """Both emulators over TLS, connected as an admin would, the queue running its tasks at once."""
+    world, org = generate_world("tiny", 33), generate_org("tiny", 33)
+    tls = generate_tls_files(tmp_path)
+    with (
+        serve_in_thread(create_cm(world, "none"), tls=tls) as cm_base,
+        serve_in_thread(create_sf(org, "none"), tls=tls) as sf_base,
+    ):
+        ca = str(tls.ca_file)
+        connections.connect_campaign_monitor(api_key=world.account_api_key, actor="test",
+                                             base_url=f"{cm_base}/api/v3.3", ca_file=ca)  # fmt: skip
+        login = connections.SalesforceLogin(
+            flow="jwt_bearer", login_domain="custom", custom_login_url=sf_base, client_id=org.oauth.client_id,
+            jwt_username=org.oauth.jwt_username, jwt_private_key=org.oauth.jwt_private_key_pem, ca_file=ca,
+        )  # fmt: skip
+        connections.connect_salesforce(login, actor="test")
+        immediate = HUEY.immediate
+        HUEY.immediate = True
+        try:
+            yield world
+        finally:
+            HUEY.immediate = immediate
+
+
+def test_sync_now_queues_every_selected_client_and_the_fragment_shows_them_finished(client, alice, connected):
+    client.force_login(alice)
+    response = client.post(reverse("console:sync_now"), headers={"HX-Request": "true"})
+    assert response.status_code == 200
+    runs = list(SyncRun.objects.order_by("id"))
+    assert {run.client_id for run in runs} == set(CampaignMonitorClient.objects.values_list("pk", flat=True))
+    assert all(run.status == SyncRun.Status.SUCCEEDED for run in runs), [run.message for run in runs]
+    html = response.content.decode()
+    assert 'id="sync-progress"' in html and 'data-running="false"' in html and "hx-trigger" not in html
+    assert html.count('data-status="succeeded"') == len(runs)
+    assert all(run.records_read > 0 and run.records_written > 0 for run in runs)
+
+
+def test_the_fragment_polls_while_a_run_is_queued_and_stops_when_it_ends(client, bob):
+    from cmsf.connections.models import CampaignMonitorClient as Client
+
+    run = SyncRun.objects.create(client=Client.objects.create(cm_client_id="c9", name="Nine"))
+    client.force_login(bob)  # CM User Access may watch
+    url = f"{reverse('console:sync_progress')}?run={run.pk}"
+    html = client.get(url).content.decode()
+    assert 'hx-trigger="every 1s"' in html and f"run={run.pk}" in html and 'data-status="queued"' in html
+    SyncRun.objects.filter(pk=run.pk).update(status=SyncRun.Status.SUCCEEDED)
+    assert "hx-trigger" not in client.get(url).content.decode()
+
+
+def test_user_access_cannot_start_a_sync(client, bob):
+    client.force_login(bob)
+    assert client.post(reverse("console:sync_now")).status_code == 403
+    assert not SyncRun.objects.exists()
