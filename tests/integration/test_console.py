@@ -113,3 +113,37 @@ def test_user_access_sees_no_change_button_and_a_change_is_refused(client, bob):
     assert "Turn off sync" not in client.get(reverse("console:home")).content.decode()
     assert client.post(reverse("console:sync_enabled"), {"enabled": "off"}).status_code == 403
     assert SyncSettings.load().sync_enabled
+
+
+def test_the_import_frequency_is_changed_from_its_dropdown_and_the_next_run_follows(client, alice):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from cmsf.maintenance.models import AuditEntry
+    from cmsf.sync.models import SyncSettings
+
+    client.force_login(alice)
+    page = client.get(reverse("console:home")).content.decode()
+    assert '<option value="hourly" selected>Hourly (recommended)</option>' in page
+    before = timezone.now()
+    response = client.post(reverse("console:sync_frequency"), {"import_frequency": "6h"}, follow=True)
+    settings = SyncSettings.load()
+    assert settings.import_frequency == "6h" and "Import frequency: Every 6 hours." in response.content.decode()
+    assert before + timedelta(hours=6) <= settings.next_run <= timezone.now() + timedelta(hours=6)
+    assert AuditEntry.objects.get(action="Change import frequency").after == {"import_frequency": "6h"}
+    response = client.post(reverse("console:sync_frequency"), {"import_frequency": "often"}, follow=True)
+    assert "Choose an import frequency from the list" in response.content.decode()
+    assert SyncSettings.load().import_frequency == "6h"  # nothing half-saved
+    client.post(reverse("console:sync_frequency"), {"import_frequency": "off"})
+    assert SyncSettings.load().next_run is None
+
+
+def test_user_access_sees_the_frequency_but_cannot_change_it(client, bob):
+    from cmsf.sync.models import SyncSettings
+
+    client.force_login(bob)
+    page = client.get(reverse("console:home")).content.decode()
+    assert "Hourly (recommended)" in page and 'name="import_frequency"' not in page
+    assert client.post(reverse("console:sync_frequency"), {"import_frequency": "daily"}).status_code == 403
+    assert SyncSettings.load().import_frequency == "hourly"

@@ -9,6 +9,7 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("sync/enabled", views.sync_enabled, name="sync_enabled"),
     path("sync/now", views.sync_now, name="sync_now"),
+    path("sync/frequency", views.sync_frequency, name="sync_frequency"),
     path("sync/progress", views.sync_progress, name="sync_progress"),
     path(
         "login/",

@@ -14,7 +14,7 @@ from cmsf.console import selectors
 from cmsf.console.access import changer, viewer
 from cmsf.sync import services as sync
 from cmsf.sync import tasks as sync_tasks
-from cmsf.sync.models import SyncRun
+from cmsf.sync.models import ImportFrequency, SyncRun
 
 
 def healthz(request: HttpRequest) -> JsonResponse:
@@ -29,6 +29,7 @@ def home(request: HttpRequest) -> HttpResponse:
         "active_section": "sync",
         "run_ids": run_ids,
         "progress": _progress_of(run_ids),
+        "frequencies": ImportFrequency.choices,
     }
     return render(request, "console/home.html", context)
 
@@ -75,3 +76,18 @@ def sync_now(request: HttpRequest) -> HttpResponse:
 def sync_progress(request: HttpRequest) -> HttpResponse:
     """The progress fragment of the runs named in ?run=, polled by htmx while any of them is not finished."""
     return _progress(request, _run_ids(request))
+
+
+@require_POST
+@changer
+def sync_frequency(request: HttpRequest) -> HttpResponse:
+    """Import frequency: the dropdown of Sync Settings."""
+    try:
+        settings = sync.set_import_frequency(
+            request.POST.get("import_frequency", ""), actor=request.user.get_username()
+        )
+    except sync.InvalidSetting as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(request, f"Import frequency: {settings.get_import_frequency_display()}.")
+    return redirect("console:home")

@@ -10,7 +10,7 @@ from django.utils import timezone
 from cmsf.connections.models import CampaignMonitorClient
 from cmsf.sync import directory, leases
 from cmsf.sync.engine import Progress, run_primary_sync
-from cmsf.sync.models import Cursor, RecordMap, SyncRun, SyncSettings
+from cmsf.sync.models import Cursor, ImportFrequency, RecordMap, SyncRun, SyncSettings
 
 
 class ClientBusy(Exception):
@@ -99,8 +99,8 @@ def forget_written_records(**kwargs: Any) -> None:
 
 
 def set_sync_enabled(enabled: bool, *, actor: str) -> SyncSettings:
-    """Turn the scheduled sync off (no client is enqueued until it is turned on) or on again; audited. A sync that
-    was due while it was off runs at the next tick."""
+    """Turn the scheduled sync off (no next run, no client enqueued) or on again (the next run one interval from
+    now); audited."""
     from cmsf.maintenance.services import audit
 
     settings = SyncSettings.load()
@@ -108,6 +108,29 @@ def set_sync_enabled(enabled: bool, *, actor: str) -> SyncSettings:
         before = {"sync_enabled": settings.sync_enabled}
         settings.sync_enabled = enabled
         settings.save(update_fields=["sync_enabled"])
+        settings.settings_changed(timezone.now())
         audit(actor=actor, section="Sync Settings", action="Turn on sync" if enabled else "Turn off sync",
               before=before, after={"sync_enabled": enabled})  # fmt: skip
+    return settings
+
+
+class InvalidSetting(ValueError):
+    """A value the setting does not take; the message says which ones it does."""
+
+
+def set_import_frequency(frequency: str, *, actor: str) -> SyncSettings:
+    """Change how often the primary sync runs; the next run follows from the new choice (none for Off); audited."""
+    from cmsf.maintenance.services import audit
+
+    if frequency not in ImportFrequency.values:
+        choices = ", ".join(label for _, label in ImportFrequency.choices)
+        raise InvalidSetting(f"Choose an import frequency from the list: {choices}.")
+    settings = SyncSettings.load()
+    if settings.import_frequency != frequency:
+        before = {"import_frequency": settings.import_frequency}
+        settings.import_frequency = frequency
+        settings.save(update_fields=["import_frequency"])
+        settings.settings_changed(timezone.now())
+        audit(actor=actor, section="Sync Settings", action="Change import frequency", before=before,
+              after={"import_frequency": frequency})  # fmt: skip
     return settings
