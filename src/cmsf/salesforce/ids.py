@@ -1,8 +1,23 @@
-"""Salesforce record Ids: the 15-character (case-sensitive) and 18-character (case-insensitive) forms."""
+"""Salesforce record Ids: the 15-character (case-sensitive) and 18-character (case-insensitive) forms.
+
+The Salesforce emulator (`cmsf.sandbox.salesforce.ids`) computes the same checksum on its own, on purpose: the
+emulator stands for Salesforce, and a mistake here must not be agreed with by the org it is tested against."""
 
 from __future__ import annotations
 
 _CHECKSUM = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"
+
+
+def checksum(id15: str) -> str:
+    """The three characters that make a 15-character Id case-insensitive (18 characters)."""
+    suffix = ""
+    for chunk in range(3):
+        bits = 0
+        for position, char in enumerate(id15[chunk * 5 : chunk * 5 + 5]):
+            if "A" <= char <= "Z":
+                bits |= 1 << position
+        suffix += _CHECKSUM[bits]
+    return suffix
 
 
 def to_18(record_id: str) -> str:
@@ -11,11 +26,4 @@ def to_18(record_id: str) -> str:
     head = record_id[:15]
     if len(record_id) not in (15, 18) or not head.isascii() or not head.isalnum():
         return ""
-    suffix = ""
-    for chunk in range(3):
-        bits = 0
-        for position, char in enumerate(head[chunk * 5 : chunk * 5 + 5]):
-            if "A" <= char <= "Z":
-                bits |= 1 << position
-        suffix += _CHECKSUM[bits]
-    return head + suffix
+    return head + checksum(head)

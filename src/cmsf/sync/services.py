@@ -98,20 +98,24 @@ def forget_written_records(**kwargs: Any) -> None:
     directory.forget()
 
 
-def set_sync_enabled(enabled: bool, *, actor: str) -> SyncSettings:
-    """Turn the scheduled sync off (no next run, no client enqueued) or on again (the next run one interval from
-    now); audited."""
+def _change(field: str, value: Any, *, action: str, actor: str) -> SyncSettings:
+    """Change one Sync Settings field; the next run follows from the new choice; audited (who, before, after)."""
     from cmsf.maintenance.services import audit
 
     settings = SyncSettings.load()
-    if settings.sync_enabled != enabled:
-        before = {"sync_enabled": settings.sync_enabled}
-        settings.sync_enabled = enabled
-        settings.save(update_fields=["sync_enabled"])
+    before = getattr(settings, field)
+    if before != value:
+        setattr(settings, field, value)
+        settings.save(update_fields=[field])
         settings.settings_changed(timezone.now())
-        audit(actor=actor, section="Sync Settings", action="Turn on sync" if enabled else "Turn off sync",
-              before=before, after={"sync_enabled": enabled})  # fmt: skip
+        audit(actor=actor, section="Sync Settings", action=action, before={field: before}, after={field: value})
     return settings
+
+
+def set_sync_enabled(enabled: bool, *, actor: str) -> SyncSettings:
+    """Turn the scheduled sync off (no next run, no client enqueued) or on again (the next run one interval from
+    now); audited."""
+    return _change("sync_enabled", enabled, action="Turn on sync" if enabled else "Turn off sync", actor=actor)
 
 
 class InvalidSetting(ValueError):
@@ -120,17 +124,7 @@ class InvalidSetting(ValueError):
 
 def set_import_frequency(frequency: str, *, actor: str) -> SyncSettings:
     """Change how often the primary sync runs; the next run follows from the new choice (none for Off); audited."""
-    from cmsf.maintenance.services import audit
-
     if frequency not in ImportFrequency.values:
         choices = ", ".join(label for _, label in ImportFrequency.choices)
         raise InvalidSetting(f"Choose an import frequency from the list: {choices}.")
-    settings = SyncSettings.load()
-    if settings.import_frequency != frequency:
-        before = {"import_frequency": settings.import_frequency}
-        settings.import_frequency = frequency
-        settings.save(update_fields=["import_frequency"])
-        settings.settings_changed(timezone.now())
-        audit(actor=actor, section="Sync Settings", action="Change import frequency", before=before,
-              after={"import_frequency": frequency})  # fmt: skip
-    return settings
+    return _change("import_frequency", frequency, action="Change import frequency", actor=actor)
