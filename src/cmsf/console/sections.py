@@ -1,8 +1,8 @@
 """The console's sections, in the order of its navigation.
 
-A section is its views, its URLs in `cmsf.console.urls` and its templates; the frame (navigation, the bell, the
-user's rights) comes from `base.html` and the `console` context processor, so adding a section is its views and
-templates and a line here.
+A section is one view module in `cmsf.console.views` (with its `urlpatterns`), its templates under
+`templates/console/<slug>/` and a line here; the frame (navigation, the bell, the user's rights) comes from
+`base.html` and the `console` context processor.
 """
 
 from __future__ import annotations
@@ -17,7 +17,9 @@ class Section:
     url_name: str  # the section's landing page, in the "console" namespace
 
 
-SECTIONS: tuple[Section, ...] = (Section("sync", "Sync Settings", "home"),)
+SECTIONS: tuple[Section, ...] = (
+    Section("sync", "Sync Settings", "home"),
+)
 
 
 def by_slug(slug: str) -> Section:

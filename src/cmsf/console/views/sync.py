@@ -1,12 +1,14 @@
+"""Sync Settings: the primary sync's schedule, its switch, Sync now and the connections."""
+
 from __future__ import annotations
 
 from typing import Any
 from urllib.parse import urlencode
 
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import reverse
+from django.urls import path, reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
@@ -15,10 +17,6 @@ from cmsf.console.access import changer, viewer
 from cmsf.sync import services as sync
 from cmsf.sync import tasks as sync_tasks
 from cmsf.sync.models import ImportFrequency, SyncRun
-
-
-def healthz(request: HttpRequest) -> JsonResponse:
-    return JsonResponse({"ok": True})
 
 
 @viewer
@@ -31,7 +29,7 @@ def home(request: HttpRequest) -> HttpResponse:
         "progress": _progress_of(run_ids),
         "frequencies": ImportFrequency.choices,
     }
-    return render(request, "console/home.html", context)
+    return render(request, "console/sync/home.html", context)
 
 
 @require_POST
@@ -56,7 +54,7 @@ def _progress_of(run_ids: list[int]) -> dict[str, Any]:
 
 
 def _progress(request: HttpRequest, run_ids: list[int]) -> HttpResponse:
-    return render(request, "console/_sync_progress.html", _progress_of(run_ids))
+    return render(request, "console/sync/_progress.html", _progress_of(run_ids))
 
 
 @require_POST
@@ -91,3 +89,12 @@ def sync_frequency(request: HttpRequest) -> HttpResponse:
     else:
         messages.success(request, f"Import frequency: {settings.get_import_frequency_display()}.")
     return redirect("console:home")
+
+
+urlpatterns = [
+    path("", home, name="home"),
+    path("sync/enabled", sync_enabled, name="sync_enabled"),
+    path("sync/now", sync_now, name="sync_now"),
+    path("sync/frequency", sync_frequency, name="sync_frequency"),
+    path("sync/progress", sync_progress, name="sync_progress"),
+]
