@@ -324,6 +324,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     try:
         with running_sandbox(dataset=args.dataset, info_json=info_file, seed=1) as (info, _):
             _connect_sandbox(info, str(info_file))
+            _allow_console_sign_in(info, f"http://{args.host}:{args.port}")
             from cmsf.sync.services import forget_written_records
 
             forget_written_records()  # the sandbox is generated anew on each run: its org holds nothing yet
@@ -334,6 +335,21 @@ def cmd_demo(args: argparse.Namespace) -> int:
     except SandboxError as error:
         raise CliError(str(error)) from None
     return 0
+
+
+def _allow_console_sign_in(info: dict[str, Any], console_url: str) -> None:
+    """Add the console's callback URL to the sandbox org's connected app (what an admin does in Salesforce
+    Setup), so "Log in with Salesforce" and "Change Salesforce Sync User" work in the demo."""
+    import requests
+
+    sf = info["salesforce"]
+    response = requests.post(
+        sf["admin_url"] + "/oauth/callback-urls",
+        json={"url": console_url + "/oauth/salesforce/callback"},
+        verify=sf["ca_file"],
+        timeout=30,
+    )
+    response.raise_for_status()
 
 
 # ------------------------------------------------------------------------------------------ sandbox
@@ -401,6 +417,7 @@ def _connect_sandbox(info: dict[str, Any], source: str) -> None:
             login_domain=SalesforceOrg.LoginDomain.CUSTOM,
             custom_login_url=sf["login_url"],
             client_id=sf["client_id"],
+            client_secret=sf.get("client_secret") or "",  # the connected app's, for "Log in with Salesforce"
             jwt_username=sf["jwt_username"],
             jwt_private_key=_read(sf["jwt_private_key_file"], "private key"),
             ca_file=sf["ca_file"],

@@ -63,7 +63,7 @@ def test_connect_from_the_sandbox_info_stores_both_connections(tmp_path, sandbox
     assert info["campaign_monitor"]["api_key"].encode() not in raw
     assert private_key.splitlines()[1].encode() not in raw
     actions = [a for (a,) in db.execute("select action from maintenance_auditentry order by id")]
-    assert actions == ["connected Campaign Monitor", "connected Salesforce"]
+    assert actions == ["Connect Campaign Monitor", "Connect Salesforce"]
 
 
 def test_a_wrong_key_is_refused_plainly(tmp_path, sandbox):

@@ -2,7 +2,9 @@
 
 import pytest
 from django.contrib.auth.models import Group
-from django.urls import URLResolver, get_resolver, reverse
+from django.urls import reverse
+
+from tests.console_urls import console_urls
 
 pytestmark = pytest.mark.django_db
 
@@ -20,23 +22,32 @@ def test_the_login_page_is_served(client):
     assert b'name="password"' in response.content and b"csrfmiddlewaretoken" in response.content
 
 
-def _named_urls(resolver=None, namespace=""):
-    """Every named URL of the URL conf, namespaced, walked recursively."""
-    for entry in (resolver or get_resolver()).url_patterns:
-        if isinstance(entry, URLResolver):
-            yield from _named_urls(entry, f"{namespace}{entry.namespace}:" if entry.namespace else namespace)
-        elif entry.name:
-            yield f"{namespace}{entry.name}"
-
-
 def test_every_page_redirects_to_sign_in_when_signed_out(client):
-    public = {"console:login", "console:healthz"}
-    names = [name for name in _named_urls() if name not in public]
-    assert "console:home" in names  # the URL conf is walked, so a new page cannot skip the check
-    for name in names:
-        response = client.get(reverse(name))
-        assert response.status_code == 302, name
-        assert response["Location"].startswith(reverse("console:login")), name
+    from cmsf.console.middleware import PUBLIC_URL_NAMES
+
+    urls = list(console_urls())
+    assert PUBLIC_URL_NAMES <= {url.name for url in urls}
+    private = [url for url in urls if url.name not in PUBLIC_URL_NAMES]
+    assert "console:home" in {url.name for url in private}  # the URL conf is walked: no page can skip the check
+    for url in private:
+        for method in (client.get, client.post):
+            response = method(url.path)
+            assert response.status_code == 302, url
+            assert response["Location"].startswith(reverse("console:login")), url
+
+
+def test_every_private_url_is_a_page_or_a_change_and_user_access_changes_nothing(client, bob):
+    """Each view wears `viewer` (GET only) or `changer` (a change needs CM Full Access): CM User Access gets 405 or
+    403 for every POST, on every URL of the URL conf."""
+    from cmsf.console.middleware import PUBLIC_URL_NAMES
+
+    client.force_login(bob)
+    for url in console_urls():
+        if url.name in PUBLIC_URL_NAMES or url.name == "console:logout":
+            continue
+        assert url.access in ("view", "change"), f"{url.name} has neither the viewer nor the changer decorator"
+        response = client.post(url.path)
+        assert response.status_code == (403 if url.access == "change" else 405), url
 
 
 def test_signing_in_shows_sync_settings(client, alice):

@@ -6,15 +6,11 @@ import pytest
 from django.urls import reverse
 from huey.contrib.djhuey import HUEY
 
-from cmsf.connections import services as connections
 from cmsf.connections.models import CampaignMonitorClient
-from cmsf.sandbox.campaign_monitor.app import create_app as create_cm
 from cmsf.sandbox.dataset import generate_world
-from cmsf.sandbox.salesforce.app import create_app as create_sf
 from cmsf.sandbox.salesforce.data import generate_org
-from cmsf.sandbox.server import serve_in_thread
-from cmsf.sandbox.tls import generate_tls_files
 from cmsf.sync.models import SyncRun
+from tests import emulators
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -22,24 +18,11 @@ pytestmark = pytest.mark.django_db(transaction=True)
 @pytest.fixture
 def connected(tmp_path):
     """Both emulators over TLS, connected as an admin would, the queue running its tasks at once."""
-    world, org = generate_world("tiny", 33), generate_org("tiny", 33)
-    tls = generate_tls_files(tmp_path)
-    with (
-        serve_in_thread(create_cm(world, "none"), tls=tls) as cm_base,
-        serve_in_thread(create_sf(org, "none"), tls=tls) as sf_base,
-    ):
-        ca = str(tls.ca_file)
-        connections.connect_campaign_monitor(api_key=world.account_api_key, actor="test",
-                                             base_url=f"{cm_base}/api/v3.3", ca_file=ca)  # fmt: skip
-        login = connections.SalesforceLogin(
-            flow="jwt_bearer", login_domain="custom", custom_login_url=sf_base, client_id=org.oauth.client_id,
-            jwt_username=org.oauth.jwt_username, jwt_private_key=org.oauth.jwt_private_key_pem, ca_file=ca,
-        )  # fmt: skip
-        connections.connect_salesforce(login, actor="test")
+    with emulators.connected(tmp_path, world=generate_world("tiny", 33), org=generate_org("tiny", 33)) as running:
         immediate = HUEY.immediate
         HUEY.immediate = True
         try:
-            yield world
+            yield running.world
         finally:
             HUEY.immediate = immediate
 

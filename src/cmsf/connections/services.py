@@ -13,8 +13,9 @@ from cmsf.campaign_monitor.transport import DEFAULT_BASE_URL, ApiKeyAuth, Auth, 
 from cmsf.connections.models import CampaignMonitorAccount, CampaignMonitorClient, SalesforceOrg
 from cmsf.connections.signals import salesforce_org_changed
 from cmsf.maintenance.services import audit
+from cmsf.salesforce import auth
 from cmsf.salesforce.adapter import SalesforceAdapter
-from cmsf.salesforce.auth import Credentials, Token
+from cmsf.salesforce.auth import Credentials, Identity, Token
 from cmsf.salesforce.meter import ApiMeter
 
 
@@ -122,7 +123,7 @@ def connect_campaign_monitor(
         audit(
             actor=actor,
             section="connections",
-            action="connected Campaign Monitor",
+            action="Connect Campaign Monitor",
             before=before,
             after={"connected": True, "base_url": base_url, "clients": seen},
         )
@@ -147,7 +148,7 @@ def _soql_quote(value: str) -> str:
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
-def connect_salesforce(login: SalesforceLogin, *, actor: str) -> SalesforceOrg:
+def connect_salesforce(login: SalesforceLogin, *, actor: str, action: str = "Connect Salesforce") -> SalesforceOrg:
     """Sign in with the given flow, learn the org and the Salesforce Sync User, store it all (encrypted)."""
     org = SalesforceOrg.load()
     before = {"connected": org.is_connected, "instance_url": org.instance_url, "sync_user": org.sync_user_name}
@@ -186,8 +187,67 @@ def connect_salesforce(login: SalesforceLogin, *, actor: str) -> SalesforceOrg:
         audit(
             actor=actor,
             section="connections",
-            action="connected Salesforce",
+            action=action,
             before=before,
             after={"connected": True, "instance_url": org.instance_url, "sync_user": org.sync_user_name},
         )
     return org
+
+
+# -- "Log in with Salesforce" and "Change Salesforce Sync User": the OAuth web-server flow ------------------
+
+
+class SignInRefused(Exception):
+    """The Salesforce sign-in worked but cannot be used here; the message says why and what to do."""
+
+
+def salesforce_authorize_url(*, redirect_uri: str, state: str) -> str:
+    """Where the browser signs in to the connected org, with the connected app the org was connected with."""
+    org = SalesforceOrg.load()
+    if not (org.is_connected and org.client_id and org.client_secret):
+        raise NotConnected(
+            "Signing in with Salesforce needs a connected org and its connected app's consumer key and secret: "
+            "connect Salesforce first (`cmsf connect salesforce --client-secret ...`)."
+        )
+    return auth.authorize_url(login_url=org.login_url, client_id=org.client_id, redirect_uri=redirect_uri, state=state)
+
+
+def salesforce_identity(*, code: str, redirect_uri: str) -> tuple[Token, Identity]:
+    """Trade the authorization code for tokens and learn whose they are; refused for another org."""
+    org = SalesforceOrg.load()
+    verify = org.ca_file or True
+    token = auth.exchange_code(
+        login_url=org.login_url,
+        client_id=org.client_id,
+        client_secret=org.client_secret,
+        redirect_uri=redirect_uri,
+        code=code,
+        verify=verify,
+    )
+    identity = auth.user_info(token, verify=verify)
+    if org.org_id and identity.org_id[:15] != org.org_id[:15]:
+        raise SignInRefused(
+            "You signed in to a different Salesforce org from the connected one. Sign in to the org cmsf is "
+            "connected to (or reconnect Salesforce to change orgs)."
+        )
+    return token, identity
+
+
+def change_sync_user(token: Token, *, actor: str) -> SalesforceOrg:
+    """Make the user who just signed in the Salesforce Sync User: the sync runs on their refresh token."""
+    if not token.refresh_token:
+        raise SignInRefused(
+            "Salesforce issued no refresh token: add the refresh_token scope to the connected app and try again."
+        )
+    org = SalesforceOrg.load()
+    login = SalesforceLogin(
+        flow=SalesforceOrg.AuthFlow.WEB_SERVER,
+        login_domain=org.login_domain,
+        my_domain=org.my_domain,
+        custom_login_url=org.custom_login_url,
+        client_id=org.client_id,
+        client_secret=org.client_secret,
+        refresh_token=token.refresh_token,
+        ca_file=org.ca_file,
+    )
+    return connect_salesforce(login, actor=actor, action="Change the Salesforce Sync User")

@@ -12,8 +12,9 @@ from functools import wraps
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
 
+SAFE_METHODS = ["GET", "HEAD", "OPTIONS"]
 VIEW = "console.view_console"
 CHANGE = "console.change_settings"
 
@@ -25,14 +26,17 @@ def can_change(request: HttpRequest) -> bool:
 
 
 def viewer(view: View) -> View:
-    """A page: any console user with a permission set sees it."""
+    """A page: any console user with a permission set sees it. It changes nothing, so it answers GET only."""
 
     @wraps(view)
     def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         if not request.user.has_perm(VIEW):
             raise PermissionDenied("Your user has no cmsf permission set.")
+        if request.method not in SAFE_METHODS:
+            return HttpResponseNotAllowed(SAFE_METHODS)
         return view(request, *args, **kwargs)
 
+    wrapped.cmsf_access = "view"  # type: ignore[attr-defined]  # read by the tests of every URL
     return wrapped
 
 
@@ -43,8 +47,9 @@ def changer(view: View) -> View:
     def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         if not request.user.has_perm(VIEW):
             raise PermissionDenied("Your user has no cmsf permission set.")
-        if request.method not in ("GET", "HEAD", "OPTIONS") and not can_change(request):
+        if request.method not in SAFE_METHODS and not can_change(request):
             raise PermissionDenied("CM User Access can see this page but not change it.")
         return view(request, *args, **kwargs)
 
+    wrapped.cmsf_access = "change"  # type: ignore[attr-defined]
     return wrapped

@@ -1,15 +1,35 @@
-"""Every page of the console needs a signed-in user."""
+"""Every page of the console needs a signed-in user, except the few named here."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse
-from django.urls import reverse
+from django.urls import Resolver404, resolve
 
-PUBLIC_PREFIXES = ("/static/", "/healthz")
+PUBLIC_PREFIXES = ("/static/",)
+# The pages a signed-out visitor may open: signing in (with a password or with Salesforce), the health check, and
+# the embedded email history (which checks its own signed link).
+PUBLIC_URL_NAMES = frozenset(
+    {
+        "console:login",
+        "console:healthz",
+        "console:salesforce_login",
+        "console:salesforce_callback",
+        "console:storage_embed",  # the email history behind a signed link, for a Salesforce tab or link
+    }
+)
+
+
+def is_public(path: str) -> bool:
+    if path.startswith(PUBLIC_PREFIXES):
+        return True
+    try:
+        match = resolve(path)
+    except Resolver404:
+        return False
+    return match.view_name in PUBLIC_URL_NAMES
 
 
 class LoginRequiredMiddleware:
@@ -17,11 +37,6 @@ class LoginRequiredMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        path = request.path_info
-        if (
-            not request.user.is_authenticated
-            and not path.startswith(PUBLIC_PREFIXES)
-            and path != reverse(settings.LOGIN_URL)
-        ):
+        if not request.user.is_authenticated and not is_public(request.path_info):
             return redirect_to_login(request.get_full_path())
         return self.get_response(request)

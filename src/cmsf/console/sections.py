@@ -19,6 +19,10 @@ class Section:
 
 SECTIONS: tuple[Section, ...] = (
     Section("sync", "Sync Settings", "home"),
+    Section("storage", "Storage", "storage"),
+    Section("maintenance", "Maintenance", "maintenance"),
+    Section("security", "User Security", "security"),
+    Section("billing", "Billing", "billing"),
 )
 
 

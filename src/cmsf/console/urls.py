@@ -1,8 +1,13 @@
-from cmsf.console.views import frame, sync
+from cmsf.console.views import billing, frame, maintenance, salesforce_setup, security, storage, sync
 
 app_name = "console"
 
 urlpatterns = [
     *frame.urlpatterns,
     *sync.urlpatterns,
+    *storage.urlpatterns,
+    *maintenance.urlpatterns,
+    *salesforce_setup.urlpatterns,
+    *security.urlpatterns,
+    *billing.urlpatterns,
 ]

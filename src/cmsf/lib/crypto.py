@@ -50,3 +50,16 @@ class EncryptedTextField(models.TextField):
         if value in (None, ""):
             return value
         return decrypt(value)
+
+
+def seal(text: str) -> str:
+    """Encrypt a secret to carry it through the browser between two steps of a form (it is dated)."""
+    return encrypt(text)
+
+
+def unseal(token: str, *, max_age_s: int) -> str | None:
+    """The sealed secret, or None when it was tampered with or is older than `max_age_s`."""
+    try:
+        return fernet().decrypt(token.encode(), ttl=max_age_s).decode()
+    except (InvalidToken, ValueError):
+        return None

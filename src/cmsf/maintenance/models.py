@@ -67,6 +67,15 @@ class MaintenanceMessage(models.Model):
     acknowledged_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # The Campaign Monitor client whose sync run produced the message: Retry syncs that client again.
+    client = models.ForeignKey(
+        "connections.CampaignMonitorClient", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    retried_at = models.DateTimeField(null=True, blank=True)
+    retried_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    retry_run = models.ForeignKey("sync.SyncRun", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -74,6 +83,15 @@ class MaintenanceMessage(models.Model):
 
     def __str__(self) -> str:
         return f"[{self.support_code}] {self.message}"
+
+    @property
+    def is_new(self) -> bool:
+        return self.acknowledged_at is None
+
+    @property
+    def can_retry(self) -> bool:
+        """A message of a client's sync run, not retried yet: Retry syncs the client again."""
+        return self.client_id is not None and self.retried_at is None
 
 
 class AuditEntry(models.Model):
@@ -92,3 +110,25 @@ class AuditEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M} {self.actor}: {self.action}"
+
+    def changes(self) -> list[tuple[str, str, str]]:
+        """(what, before, after) for every key of before or after, the values written for people to read."""
+        before = self.before if isinstance(self.before, dict) else {"value": self.before}
+        after = self.after if isinstance(self.after, dict) else {"value": self.after}
+        keys = list(before) + [key for key in after if key not in before]
+        return [(key.replace("_", " "), readable(before.get(key)), readable(after.get(key))) for key in keys]
+
+
+def readable(value: object) -> str:
+    """A value of the audit log as text: Yes/No, "(blank)", "—" when there was none, lists joined by commas."""
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return "Yes" if value else "No"
+    if value == "":
+        return "(blank)"
+    if isinstance(value, list | tuple):
+        return ", ".join(readable(item) for item in value) or "(none)"
+    if isinstance(value, dict):
+        return "; ".join(f"{key}: {readable(item)}" for key, item in value.items()) or "(none)"
+    return str(value)

@@ -1,13 +1,24 @@
-"""Writes of the maintenance app: messages (which notify the admin) and audit entries."""
+"""Writes of the maintenance app: messages (which notify the admin), audit entries, acknowledging and retrying
+messages, the notification address and the internal governor limits."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from typing import Any
 
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.models import AnonymousUser
+from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils import timezone
 
 from cmsf.maintenance import tasks
-from cmsf.maintenance.models import AuditEntry, MaintenanceMessage
+from cmsf.maintenance.jobs import JOBS
+from cmsf.maintenance.models import AuditEntry, GovernorLimit, MaintenanceMessage, MaintenanceSettings
+
+SECTION = "maintenance"
+
+User = AbstractBaseUser | AnonymousUser
 
 
 def record_message(
@@ -18,10 +29,18 @@ def record_message(
     details: str = "",
     guidance: str = "",
     severity: str = MaintenanceMessage.Severity.ERROR,
+    client_id: int | None = None,
 ) -> MaintenanceMessage:
-    """Store a maintenance message and, once it is committed, queue the email to the notification address."""
+    """Store a maintenance message and, once it is committed, queue the email to the notification address.
+    `client_id`: the Campaign Monitor client whose sync produced it (Retry syncs that client again)."""
     entry = MaintenanceMessage.objects.create(
-        support_code=support_code, job=job, severity=severity, message=message, details=details, guidance=guidance
+        support_code=support_code,
+        job=job,
+        severity=severity,
+        message=message,
+        details=details,
+        guidance=guidance,
+        client_id=client_id,
     )
     transaction.on_commit(lambda: tasks.notify_new_message(entry.pk))
     return entry
@@ -29,3 +48,145 @@ def record_message(
 
 def audit(*, actor: str, section: str, action: str, before: dict[str, Any], after: dict[str, Any]) -> AuditEntry:
     return AuditEntry.objects.create(actor=actor, section=section, action=action, before=before, after=after)
+
+
+# -- messages ----------------------------------------------------------------------------------------
+
+
+class CannotRetry(Exception):
+    """The message names no client to sync again, was retried already, or its client is no longer synced."""
+
+
+def _user_pk(user: User) -> Any:
+    return user.pk if user.is_authenticated else None
+
+
+def acknowledge(message_id: int, *, user: User) -> bool:
+    """Mark a new message as seen (the bell counts one fewer); audited. False when it was acknowledged already."""
+    with transaction.atomic():
+        now = timezone.now()
+        changed = MaintenanceMessage.objects.filter(pk=message_id, acknowledged_at=None).update(
+            acknowledged_at=now, acknowledged_by_id=_user_pk(user)
+        )
+        if changed:
+            audit(actor=user.get_username(), section=SECTION, action="Acknowledge maintenance message",
+                  before={"message": message_id, "acknowledged": False},
+                  after={"message": message_id, "acknowledged": True})  # fmt: skip
+    return bool(changed)
+
+
+def acknowledge_all(*, user: User) -> int:
+    """Mark every new message as seen; audited with how many. The number acknowledged."""
+    with transaction.atomic():
+        new = MaintenanceMessage.objects.select_for_update().filter(acknowledged_at=None)
+        ids = list(new.values_list("pk", flat=True))
+        if not ids:
+            return 0
+        MaintenanceMessage.objects.filter(pk__in=ids, acknowledged_at=None).update(
+            acknowledged_at=timezone.now(), acknowledged_by_id=_user_pk(user)
+        )
+        audit(actor=user.get_username(), section=SECTION, action="Acknowledge all maintenance messages",
+              before={"new_messages": len(ids)}, after={"new_messages": 0})  # fmt: skip
+    return len(ids)
+
+
+def retry(message_id: int, *, user: User, queue_sync: Callable[[int], int | None]) -> MaintenanceMessage:
+    """Sync the message's client again: records Salesforce refused are not in the ledger, so the sync sends them
+    again. `queue_sync(client_id)` queues the sync (its job starts once this commits) and gives the run's id, or
+    None when the client is no longer synced. The message is marked retried (and acknowledged); audited."""
+    with transaction.atomic():
+        message = MaintenanceMessage.objects.select_for_update().select_related("client").get(pk=message_id)
+        if message.client_id is None:
+            raise CannotRetry("This message does not come from the sync of a client: there is nothing to retry.")
+        if message.retried_at is not None:
+            raise CannotRetry("This message was retried already: see the run it started.")
+        run_id = queue_sync(message.client_id)
+        if run_id is None:
+            name = message.client.name if message.client else "the client"
+            raise CannotRetry(f"{name} is no longer active and selected for sync: select it under Sync Settings.")
+        now = timezone.now()
+        message.retried_at, message.retried_by_id, message.retry_run_id = now, _user_pk(user), run_id
+        fields = ["retried_at", "retried_by", "retry_run"]
+        if message.acknowledged_at is None:
+            message.acknowledged_at, message.acknowledged_by_id = now, _user_pk(user)
+            fields += ["acknowledged_at", "acknowledged_by"]
+        message.save(update_fields=fields)
+        audit(actor=user.get_username(), section=SECTION, action="Retry maintenance message",
+              before={"message": message_id, "retried": False},
+              after={"message": message_id, "retried": True, "client": message.client_id, "run": run_id})  # fmt: skip
+    return message
+
+
+# -- the cog page: notification address and internal governor limits ------------------------------------------
+
+
+def set_notification_email(address: str, *, actor: str) -> MaintenanceSettings:
+    """The address new maintenance messages are emailed to ("" sends none); ValidationError for a bad address;
+    audited."""
+    address = address.strip()
+    with transaction.atomic():
+        settings = MaintenanceSettings.load()
+        before = settings.notification_email
+        settings.notification_email = address
+        settings.full_clean()
+        if address != before:
+            settings.save(update_fields=["notification_email"])
+            audit(actor=actor, section=SECTION, action="Change notification email",
+                  before={"notification_email": before}, after={"notification_email": address})  # fmt: skip
+    return settings
+
+
+def set_governor_limits(sizes: Mapping[str, int | None], *, actor: str) -> dict[str, int]:
+    """Set the batch size of each job given (None or the job's default: use the default). Every value is checked by
+    `GovernorLimit.clean` first: one bad value saves nothing and raises ValidationError with an error per job
+    (`error_dict`, keyed by job code). Audited with the sizes that changed. The batch sizes now in use."""
+    unknown = [code for code in sizes if code not in JOBS]
+    if unknown:
+        raise ValidationError({code: "There is no such job." for code in unknown})
+    errors: dict[str, list[str]] = {}
+    for code, size in sizes.items():
+        try:
+            GovernorLimit(job=code, batch_size=size).clean()
+        except ValidationError as error:
+            errors[code] = error.messages
+    if errors:
+        raise ValidationError(errors)
+    with transaction.atomic():
+        before = GovernorLimit.all_batch_sizes()
+        for code, size in sizes.items():
+            chosen = None if size == JOBS[code].default_batch_size else size
+            if chosen is None:
+                GovernorLimit.objects.filter(job=code).delete()
+            else:
+                GovernorLimit.objects.update_or_create(job=code, defaults={"batch_size": chosen})
+        after = GovernorLimit.all_batch_sizes()
+        changed = sorted(code for code in after if after[code] != before[code])
+        if changed:
+            audit(actor=actor, section=SECTION, action="Change internal governor limits",
+                  before={code: before[code] for code in changed},
+                  after={code: after[code] for code in changed})  # fmt: skip
+    return after
+
+
+def reset_governor_limit(job: str, *, actor: str) -> int:
+    """Put a job back on its default batch size; audited when it was not on it. The default."""
+    if job not in JOBS:
+        raise ValidationError({job: "There is no such job."})
+    with transaction.atomic():
+        before = GovernorLimit.batch_size_for(job)
+        GovernorLimit.objects.filter(job=job).delete()
+        default = JOBS[job].default_batch_size
+        if before != default:
+            audit(actor=actor, section=SECTION, action="Reset internal governor limit to default",
+                  before={job: before}, after={job: default})  # fmt: skip
+    return default
+
+
+def record_problem_once(*, support_code: str, job: str, message: str, details: str, guidance: str) -> None:
+    """A maintenance message for a failed read, once while it is not acknowledged (a page shown again and again
+    while a service is down does not fill the list)."""
+    pending = MaintenanceMessage.objects.filter(
+        support_code=support_code, message=message, acknowledged_at=None
+    ).exists()
+    if not pending:
+        record_message(support_code=support_code, job=job, message=message, details=details, guidance=guidance)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import random
 import threading
 import time
@@ -251,6 +252,14 @@ class SalesforceAdapter:
     def limits(self) -> dict[str, Any]:
         return dict(self._call("limits", self.sf.limits) or {})
 
+    def record_counts(self, object_names: Sequence[str]) -> dict[str, int]:
+        """How many records each object holds, in one call (`GET /limits/recordCount`); Salesforce refreshes these
+        counts now and then, so they may trail the newest writes a little. An object with no records is 0."""
+        params = {"sObjects": ",".join(object_names)}
+        body = self._call("limits recordCount", lambda: self.sf.restful("limits/recordCount", params=params))
+        counts = {str(entry.get("name")): int(entry.get("count") or 0) for entry in (body or {}).get("sObjects", ())}
+        return {name: counts.get(name, 0) for name in object_names}
+
     def query(self, soql: str, *, include_deleted: bool = False) -> Iterator[dict[str, Any]]:
         """Every record of a SOQL query through REST, page by page (2,000 a page)."""
         page = self._call("query", lambda: self.sf.query(soql, include_deleted=include_deleted))
@@ -443,6 +452,30 @@ class SalesforceAdapter:
             "GET", f"jobs/ingest/{job_id}/{kind}/", operation=f"bulk ingest {kind}", headers={"Accept": "text/csv"}
         )
         yield from csv.DictReader(io.StringIO(response.content.decode("utf-8"), newline=""))
+
+    # -- Metadata API ------------------------------------------------------------------------------
+
+    def metadata_deploy(self, archive: bytes, deploy_options: Mapping[str, Any]) -> dict[str, Any]:
+        """Start a Metadata API deploy of `archive` (a zip with package.xml) through REST: `metadata/deployRequest`,
+        multipart with a `json` part (`deployOptions`) and a `file` part (the zip). It runs asynchronously: poll
+        `metadata_deploy_status` until `deployResult.done`."""
+        files = {
+            "json": (None, json.dumps({"deployOptions": dict(deploy_options)}), "application/json"),
+            "file": ("deploy.zip", archive, "application/zip"),
+        }
+        response = self._raw(
+            "POST", "metadata/deployRequest", operation="metadata deploy", expect=(200, 201), idempotent=False,
+            files=files,
+        )  # fmt: skip
+        return dict(response.json())
+
+    def metadata_deploy_status(self, deploy_id: str) -> dict[str, Any]:
+        """A deploy's status with its details (`deployResult.details.componentFailures` / `componentSuccesses`)."""
+        response = self._raw(
+            "GET", f"metadata/deployRequest/{deploy_id}", operation="metadata deploy status",
+            params={"includeDetails": "true"},
+        )  # fmt: skip
+        return dict(response.json())
 
 
 # -- helpers -----------------------------------------------------------------------------------------

@@ -99,16 +99,21 @@ def _token_request(
 def get_token(credentials: Credentials, *, session: requests.Session, verify: Any = True) -> Token:
     """A fresh access token by the credentials' flow."""
     if credentials.flow == "jwt_bearer":
-        assertion = jwt.encode(
-            {
-                "iss": credentials.client_id,
-                "sub": credentials.username,
-                "aud": jwt_audience(credentials.login_url),
-                "exp": int(time.time()) + 180,
-            },
-            credentials.private_key,
-            algorithm="RS256",
-        )
+        try:
+            assertion = jwt.encode(
+                {
+                    "iss": credentials.client_id,
+                    "sub": credentials.username,
+                    "aud": jwt_audience(credentials.login_url),
+                    "exp": int(time.time()) + 180,
+                },
+                credentials.private_key,
+                algorithm="RS256",
+            )
+        except (jwt.PyJWTError, ValueError, TypeError) as error:
+            raise AuthenticationError(
+                f"the stored private key cannot sign the JWT bearer assertion ({error}): reconnect Salesforce"
+            ) from None
         return _token_request(
             session, credentials.login_url, {"grant_type": JWT_GRANT, "assertion": assertion}, verify=verify
         )
@@ -150,3 +155,43 @@ def exchange_code(
     with requests.Session() as session:
         session.trust_env = False
         return _token_request(session, login_url, form, verify=verify)
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Who a token belongs to, from the OpenID Connect userinfo endpoint."""
+
+    user_id: str
+    org_id: str
+    email: str
+    name: str
+    username: str
+
+
+def user_info(token: Token, *, verify: Any = True) -> Identity:
+    """GET {instance}/services/oauth2/userinfo: the user behind the token (not counted against API limits)."""
+    url = token.instance_url.rstrip("/") + "/services/oauth2/userinfo"
+    operation = "GET /services/oauth2/userinfo"
+    with requests.Session() as session:
+        session.trust_env = False
+        try:
+            response = session.get(
+                url, headers={"Authorization": f"Bearer {token.access_token}"}, verify=verify, timeout=60
+            )
+        except requests.RequestException as error:
+            raise TransientError(f"{type(error).__name__}: {error}", operation=operation) from error
+    if response.status_code >= 500:
+        raise TransientError("the userinfo endpoint failed", operation=operation, status=response.status_code)
+    if response.status_code != 200:
+        raise AuthenticationError(f"Salesforce refused the token when asked who it belongs to ({response.status_code})")
+    try:
+        body = response.json()
+    except ValueError:
+        raise AuthenticationError("Salesforce's userinfo answer was not JSON") from None
+    return Identity(
+        user_id=str(body.get("user_id") or token.user_id),
+        org_id=str(body.get("organization_id") or token.org_id),
+        email=str(body.get("email") or ""),
+        name=str(body.get("name") or body.get("preferred_username") or ""),
+        username=str(body.get("preferred_username") or ""),
+    )

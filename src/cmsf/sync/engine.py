@@ -22,6 +22,7 @@ from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from cmsf.billing.services import features
 from cmsf.campaign_monitor.api import CampaignActivity, CampaignMonitor, SubscriberState
 from cmsf.campaign_monitor.errors import CampaignMonitorError
 from cmsf.campaign_monitor.errors import ConfigurationError as CmConfigurationError
@@ -382,6 +383,14 @@ def _cover(ctx: Context, tracking: TrackingHistorySettings) -> None:
     TrackingCoverage.objects.update_or_create(client=ctx.client, defaults={"fingerprint": fingerprint})
 
 
+def _tracking_under_plan(tracking: TrackingHistorySettings, now: datetime) -> TrackingHistorySettings:
+    """The Free plan stores no tracking history: the sync then reads none and retention removes what is stored
+    (the settings themselves are kept, for when a paid plan is chosen)."""
+    if not features(now).tracking_history:
+        tracking.days_to_keep = 0
+    return tracking
+
+
 def sync_tracking(ctx: Context, campaigns: list[Campaign], tracking: TrackingHistorySettings) -> None:
     """Tracking history of the chosen kinds within days to keep."""
     ctx.stage("tracking history")
@@ -539,7 +548,7 @@ def run_primary_sync(
         ctx = Context(run=run, client=client, cm=ctx_cm, sf=ctx_sf, writer=writer, tally=tally, started=started,
                       owner=client.security_owner_id, progress=progress, heartbeat=heartbeat,
                       cursors=_cursors(client), sender=sender, reader=reader)  # fmt: skip
-        tracking = TrackingHistorySettings.load()
+        tracking = _tracking_under_plan(TrackingHistorySettings.load(), started)
         campaign_settings = CampaignSettings.load()
         if run.kind == SyncRun.Kind.FULL:
             purge_client(ctx)

@@ -7,6 +7,7 @@ from typing import Any
 
 from django.utils import timezone
 
+from cmsf.billing.services import features
 from cmsf.connections.models import CampaignMonitorClient
 from cmsf.sync import directory, leases
 from cmsf.sync.engine import Progress, run_primary_sync
@@ -41,10 +42,11 @@ def sync_client(
 
 
 def clients_to_sync(client_id: str | None = None) -> list[CampaignMonitorClient]:
-    clients = CampaignMonitorClient.objects.filter(active=True, selected=True)
+    """The selected clients (or the one named); a plan without agency sub-accounts syncs one of them."""
     if client_id:
-        clients = CampaignMonitorClient.objects.filter(cm_client_id=client_id)
-    return list(clients.order_by("name"))
+        return list(CampaignMonitorClient.objects.filter(cm_client_id=client_id))
+    clients = list(CampaignMonitorClient.objects.filter(active=True, selected=True).order_by("name"))
+    return clients if features(timezone.now()).agency_clients else clients[:1]
 
 
 def sync_client_by_id(client_id: int, *, full: bool = False, run_id: int | None = None) -> SyncRun | None:
@@ -108,7 +110,7 @@ def _change(field: str, value: Any, *, action: str, actor: str) -> SyncSettings:
         setattr(settings, field, value)
         settings.save(update_fields=[field])
         settings.settings_changed(timezone.now())
-        audit(actor=actor, section="Sync Settings", action=action, before={field: before}, after={field: value})
+        audit(actor=actor, section="sync", action=action, before={field: before}, after={field: value})
     return settings
 
 

@@ -1,10 +1,13 @@
 """Queue tasks of the sync: thin wrappers that pass ids and call one service."""
 
+from django.db import transaction
 from django.utils import timezone
 from huey import crontab
 from huey.contrib.djhuey import db_periodic_task, db_task
 
+from cmsf.connections.models import CampaignMonitorClient
 from cmsf.sync import services
+from cmsf.sync.models import SyncRun
 
 
 @db_task(retries=2, retry_delay=60)
@@ -26,6 +29,18 @@ def sync_now(*, full: bool = False) -> list[int]:
     for run in runs:
         run_sync(run.client_id, full=full, run_id=run.pk)
     return [run.pk for run in runs]
+
+
+def sync_client_now(client_id: int) -> int | None:
+    """Sync one client now (Retry of a maintenance message): a queued run whose progress can be read at once, its
+    job on the queue once the caller's transaction commits; the run's id, None when the client is not active and
+    selected for sync."""
+    client = CampaignMonitorClient.objects.filter(pk=client_id, active=True, selected=True).first()
+    if client is None:
+        return None
+    run = SyncRun.objects.create(client=client, kind=SyncRun.Kind.PRIMARY)
+    transaction.on_commit(lambda: run_sync(client.pk, run_id=run.pk))
+    return run.pk
 
 
 @db_periodic_task(crontab(minute="*"))

@@ -1,22 +1,126 @@
-"""What is not a section: sign-in and sign-out, and the health check."""
+"""What is not a section: signing in (with a password, or with Salesforce) and out, and the health check.
+
+"Log in with Salesforce" and "Change Salesforce Sync User" share one OAuth web-server flow: the browser signs in
+to the connected org, Salesforce sends it back to `salesforce_callback` with a code, and the session's state
+says which of the two it was for.
+"""
 
 from __future__ import annotations
 
+import secrets
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
-from django.http import HttpRequest, JsonResponse
-from django.urls import path
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect
+from django.urls import path, reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+
+from cmsf.connections import services as connections
+from cmsf.console import selectors
+from cmsf.console.access import can_change
+from cmsf.maintenance.services import record_message
+from cmsf.salesforce.auth import Token
+from cmsf.salesforce.errors import SalesforceError
+
+OAUTH_SESSION_KEY = "cmsf_salesforce_oauth"
+LOGIN = "login"
+SYNC_USER = "sync_user"
 
 
 def healthz(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"ok": True})
 
 
+class LoginView(auth_views.LoginView):
+    template_name = "console/login.html"
+    redirect_authenticated_user = True
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        return {**super().get_context_data(**kwargs), "salesforce_sign_in": selectors.salesforce_sign_in_offered()}
+
+
+def callback_url(request: HttpRequest) -> str:
+    return request.build_absolute_uri(reverse("console:salesforce_callback"))
+
+
+def start_salesforce_flow(request: HttpRequest, purpose: str, next_url: str = "") -> HttpResponse:
+    """Send the browser to Salesforce's sign-in page; the state ties the answer to this session and purpose."""
+    state = secrets.token_urlsafe(32)
+    failure = "console:login" if purpose == LOGIN else "console:home"
+    try:
+        url = connections.salesforce_authorize_url(redirect_uri=callback_url(request), state=state)
+    except connections.NotConnected as error:
+        messages.error(request, str(error))
+        return redirect(failure)
+    request.session[OAUTH_SESSION_KEY] = {"state": state, "purpose": purpose, "next": next_url}
+    return redirect(url)
+
+
+def salesforce_login(request: HttpRequest) -> HttpResponse:
+    """Log in with Salesforce: the Salesforce user's email must be a console user's."""
+    next_url = request.GET.get("next", "")
+    if not url_has_allowed_host_and_scheme(next_url, {request.get_host()}, require_https=request.is_secure()):
+        next_url = ""
+    return start_salesforce_flow(request, LOGIN, next_url)
+
+
+def salesforce_callback(request: HttpRequest) -> HttpResponse:
+    pending = request.session.pop(OAUTH_SESSION_KEY, None)
+    purpose = pending.get("purpose") if isinstance(pending, dict) else None
+    failure = "console:home" if purpose == SYNC_USER else "console:login"
+    if not pending or not secrets.compare_digest(str(pending.get("state", "")), request.GET.get("state", "")):
+        messages.error(request, "That Salesforce sign-in was not started here or has expired: start it again.")
+        return redirect(failure)
+    if request.GET.get("error"):
+        reason = request.GET.get("error_description") or request.GET["error"]
+        messages.error(request, f"Salesforce did not sign you in: {reason}.")
+        return redirect(failure)
+    try:
+        token, identity = connections.salesforce_identity(
+            code=request.GET.get("code", ""), redirect_uri=callback_url(request)
+        )
+        if purpose == SYNC_USER:
+            return _change_sync_user(request, token)
+    except (SalesforceError, connections.SignInRefused) as error:
+        messages.error(request, f"Salesforce sign-in failed: {error}")
+        if purpose == SYNC_USER:
+            record_message(
+                support_code="CMSF-SYNC-USER",
+                job="CMSF_SYNC",
+                message="Changing the Salesforce Sync User failed.",
+                details=str(error),
+                guidance="Sign in with a Salesforce user of the connected org who holds the CM Full Access "
+                "permission set, then try Change Salesforce Sync User again.",
+            )
+        return redirect(failure)
+    user = selectors.console_user_by_email(identity.email)
+    if user is None:
+        messages.error(
+            request,
+            f"No console user has the email {identity.email or '(none)'} of your Salesforce user. "
+            "Ask an admin to add you under User Security, or sign in with your password.",
+        )
+        return redirect(failure)
+    login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+    return redirect(pending.get("next") or "console:home")
+
+
+def _change_sync_user(request: HttpRequest, token: Token) -> HttpResponse:
+    if not request.user.is_authenticated or not can_change(request):
+        messages.error(request, "Only a CM Full Access user can change the Salesforce Sync User.")
+        return redirect("console:home")
+    org = connections.change_sync_user(token, actor=request.user.get_username())
+    messages.success(request, f"The Salesforce Sync User is now {org.sync_user_name}.")
+    return redirect("console:home")
+
+
 urlpatterns = [
-    path(
-        "login/",
-        auth_views.LoginView.as_view(template_name="console/login.html", redirect_authenticated_user=True),
-        name="login",
-    ),
+    path("login/", LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("login/salesforce", salesforce_login, name="salesforce_login"),
+    path("oauth/salesforce/callback", salesforce_callback, name="salesforce_callback"),
     path("healthz", healthz, name="healthz"),
 ]

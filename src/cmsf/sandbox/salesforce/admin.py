@@ -13,6 +13,9 @@
 - GET  /admin/storage               storage used per object (2 KB a record, Campaign 8 KB, CampaignMember 1 KB)
 - POST /admin/leads/convert {"lead_id", "contact_id"}   convert a lead, as convertLead does, into that contact or
                                     (no contact_id) a new contact and account made from it; answers the three Ids
+- GET  /admin/layouts               the page layouts deployed through the Metadata API: {"layouts": {full name: XML}}
+- POST /admin/metadata/deploys {"polls_in_progress": N}   how many status checks find a deploy still InProgress
+- POST /admin/oauth/callback-urls {"url"}   add a callback URL to the connected app (web-server flow)
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from typing import Any
 
 from cmsf.sandbox.salesforce.errors import DmlError
 from cmsf.sandbox.salesforce.faults import PROFILES
+from cmsf.sandbox.salesforce.oauth import OAuthError
 from cmsf.sandbox.salesforce.state import Emulator, Reply
 
 
@@ -146,6 +150,29 @@ def convert_lead(em: Emulator, body: dict[str, Any]) -> Reply:
         raise AdminError(status, "; ".join(f"{e.code}: {e.message}" for e in error.errors)) from None
 
 
+def add_callback_url(em: Emulator, body: dict[str, Any]) -> Reply:
+    """Add a callback URL to the connected app, as an admin does in Setup for each place that signs in."""
+    url = body.get("url")
+    if not isinstance(url, str):
+        raise AdminError(400, "give the callback URL as url")
+    try:
+        return Reply(200, {"callback_urls": em.oauth.add_callback_url(url)})
+    except OAuthError as error:
+        raise AdminError(400, error.description) from None
+
+
+def layouts(em: Emulator, body: dict[str, Any]) -> Reply:
+    """The page layouts deployed through the Metadata API: full name -> XML."""
+    return Reply(200, {"layouts": dict(sorted(em.metadata.layouts.items()))})
+
+
+def metadata_polls(em: Emulator, body: dict[str, Any]) -> Reply:
+    polls = _int(body, "polls_in_progress")
+    if polls is not None:
+        em.metadata.polls_in_progress = polls
+    return Reply(200, {"polls_in_progress": em.metadata.polls_in_progress})
+
+
 ROUTES: dict[tuple[str, str], Callable[[Emulator, dict[str, Any]], Reply]] = {
     ("GET", "/admin/calls"): calls,
     ("POST", "/admin/calls"): calls_reset,
@@ -160,6 +187,9 @@ ROUTES: dict[tuple[str, str], Callable[[Emulator, dict[str, Any]], Reply]] = {
     ("POST", "/admin/limits"): set_limits,
     ("GET", "/admin/storage"): storage,
     ("POST", "/admin/leads/convert"): convert_lead,
+    ("GET", "/admin/layouts"): layouts,
+    ("POST", "/admin/metadata/deploys"): metadata_polls,
+    ("POST", "/admin/oauth/callback-urls"): add_callback_url,
 }
 
 

@@ -247,8 +247,8 @@ class SalesforceASGI:
             try:
                 oauth.check_authorize(form)
             except OAuthError as error:
-                if error.error == "unsupported_response_type" and form.get("redirect_uri") == oauth.redirect_uri:
-                    location = _redirect_error(oauth.redirect_uri, error, form.get("state"))
+                if error.error == "unsupported_response_type" and form.get("redirect_uri") in oauth.callback_urls:
+                    location = _redirect_error(form["redirect_uri"], error, form.get("state"))
                     await self.send(send, Reply(302, headers=[(b"location", location.encode())]))
                     return
                 page = f"<!doctype html><title>Error</title><p>{error.error}: {error.description}</p>"

@@ -79,7 +79,9 @@ class OAuthServer:
         self.org_id = org_id
         self.client_id = client_id
         self.client_secret = client_secret
-        self.redirect_uri = redirect_uri
+        self.redirect_uri = redirect_uri  # the connected app's first callback URL
+        # A connected app lists several callback URLs; an admin adds one per place that signs in with it.
+        self.callback_urls: list[str] = [redirect_uri]
         self.public_key = x509.load_pem_x509_certificate(certificate_pem.encode("ascii")).public_key()
         self.users = users  # a mapping: user id -> record
         self.ttl = ttl
@@ -263,7 +265,7 @@ class OAuthServer:
     def check_authorize(self, params: dict[str, str]) -> None:
         if params.get("client_id", "") != self.client_id:
             raise OAuthError("invalid_client_id", "client identifier invalid")
-        if params.get("redirect_uri", "") != self.redirect_uri:
+        if params.get("redirect_uri", "") not in self.callback_urls:
             raise OAuthError("redirect_uri_mismatch", "redirect_uri must match configuration")
         if params.get("response_type", "") != "code":
             raise OAuthError("unsupported_response_type", "response type not supported")
@@ -296,11 +298,21 @@ class OAuthServer:
             raise OAuthError("access_denied", "This user is inactive.")
         code = secrets.token_urlsafe(48)
         with self._lock:
-            self.codes[code] = Grant(str(record["Id"]), self.client_id, self.redirect_uri, time.time() + CODE_TTL)
+            self.codes[code] = Grant(str(record["Id"]), self.client_id, form["redirect_uri"], time.time() + CODE_TTL)
         params = {"code": code}
         if form.get("state"):
             params["state"] = form["state"]
-        return redirect_with(self.redirect_uri, params)
+        return redirect_with(form["redirect_uri"], params)
+
+    def add_callback_url(self, url: str) -> list[str]:
+        """Add a callback URL to the connected app (as an admin edits it in Setup); idempotent."""
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.netloc or parts.fragment:
+            raise OAuthError("invalid_request", "a callback URL is an absolute http(s) URL without a fragment")
+        with self._lock:
+            if url not in self.callback_urls:
+                self.callback_urls.append(url)
+            return list(self.callback_urls)
 
 
 def redirect_with(url: str, params: dict[str, str]) -> str:

@@ -2,7 +2,7 @@
 and updated records, query/queryAll/queryMore, sObject Collections and limits.
 
 `route(method, parts)` returns the kind of call (for /admin/calls) and its handler, or raises ApiError 404/405.
-Bulk API 2.0 (`jobs/...`) lives in `bulk`.
+Bulk API 2.0 (`jobs/...`) lives in `bulk`; Metadata API deploys (`metadata/deployRequest`) in `metadata`.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from datetime import timedelta
 from typing import Any
 
 from cmsf.sandbox.salesforce import bulk
+from cmsf.sandbox.salesforce import metadata as metadata_api
 from cmsf.sandbox.salesforce.errors import (
     ApiError,
     DmlError,
@@ -811,4 +812,6 @@ def _routes(parts: list[str]) -> dict[str, tuple[str, Handler]] | None:
         return None
     if head == "jobs":
         return bulk.routes(parts)
+    if head == "metadata":
+        return metadata_api.routes(parts)
     return None

@@ -1,5 +1,6 @@
 """The emulator's state (`Emulator`: the org, its schema and records, OAuth, limits, faults, query cursors,
-bulk jobs, call counts) and the request and reply values the route modules work with."""
+bulk jobs, Metadata API deploys and the layouts they recorded, call counts) and the request and reply values the
+route modules work with."""
 
 from __future__ import annotations
 
@@ -149,6 +150,9 @@ class Emulator:
         from cmsf.sandbox.salesforce.bulk import BulkJobs  # the bulk module needs this one
 
         self.bulk = BulkJobs(self)
+        from cmsf.sandbox.salesforce.metadata import MetadataDeploys  # the metadata module needs this one
+
+        self.metadata = MetadataDeploys(self)
         if sum(len(t.rows) for t in self.store.tables.values()) >= SETTLE_AFTER:
             settle_heap()
 

@@ -1,0 +1,115 @@
+"""Billing: the plan and its trial, usage, the price table, billing details and the invoices (print, resend)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import path
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from cmsf.billing import selectors
+from cmsf.billing import services as billing
+from cmsf.billing.models import BillingAccount, Invoice, Plan
+from cmsf.console.access import changer, viewer
+
+
+class BillingDetailsForm(forms.ModelForm):
+    class Meta:
+        model = BillingAccount
+        fields = ["billing_name", "address_line1", "address_line2", "city", "postcode", "country", "invoice_email"]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for name in ("billing_name", "address_line1", "city", "postcode", "country", "invoice_email"):
+            self.fields[name].required = True
+
+    def clean_postcode(self) -> str:
+        value = str(self.cleaned_data["postcode"]).strip().upper()
+        if not all(c.isalnum() or c in " -" for c in value) or not any(c.isalnum() for c in value):
+            raise forms.ValidationError("Enter the postcode with letters, digits, spaces or hyphens only.")
+        return value
+
+
+def _page(request: HttpRequest, *, details_form: BillingDetailsForm | None = None, status: int = 200) -> HttpResponse:
+    overview = selectors.overview(now=timezone.now())
+    context = {
+        "active_section": "billing",
+        "o": overview,
+        "plan_choices": Plan.choices,
+        "details_form": details_form or BillingDetailsForm(instance=overview.account),
+    }
+    return render(request, "console/billing/home.html", context, status=status)
+
+
+@viewer
+def home(request: HttpRequest) -> HttpResponse:
+    return _page(request)
+
+
+@require_POST
+@changer
+def choose_plan(request: HttpRequest) -> HttpResponse:
+    try:
+        account = billing.choose_plan(request.POST.get("plan", ""), actor=request.user.get_username())
+    except billing.BillingError as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(request, f"Plan: {account.get_plan_display()}.")
+    return redirect("console:billing")
+
+
+@require_POST
+@changer
+def details(request: HttpRequest) -> HttpResponse:
+    form = BillingDetailsForm(request.POST, instance=BillingAccount.load())
+    if not form.is_valid():
+        return _page(request, details_form=form, status=400)
+    billing.save_details(form.cleaned_data, actor=request.user.get_username())
+    messages.success(request, "Billing details saved: the next invoices carry them.")
+    return redirect("console:billing")
+
+
+@require_POST
+@changer
+def count_usage(request: HttpRequest) -> HttpResponse:
+    """Count today's active subscribers now (the daily job does it too; a day keeps its latest count)."""
+    snapshot = billing.record_usage(timezone.now())
+    if snapshot is None:
+        messages.error(request, "Salesforce did not give the count: see Maintenance for what happened and what to do.")
+    else:
+        messages.success(request, f"{snapshot.active_subscribers:,} active subscribers today.")
+    return redirect("console:billing")
+
+
+@viewer
+def invoice(request: HttpRequest, number: str) -> HttpResponse:
+    found = get_object_or_404(Invoice, number=number)
+    return render(request, "console/billing/invoice.html", {"active_section": "billing", "invoice": found})
+
+
+@require_POST
+@changer
+def resend(request: HttpRequest, number: str) -> HttpResponse:
+    found = get_object_or_404(Invoice, number=number)
+    try:
+        sent = billing.send_invoice(found, actor=request.user.get_username())
+    except billing.BillingError as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(request, f"Invoice {sent.number} emailed to {sent.emailed_to}.")
+    return redirect("console:billing_invoice", number=found.number)
+
+
+urlpatterns = [
+    path("billing/", home, name="billing"),
+    path("billing/plan", choose_plan, name="billing_plan"),
+    path("billing/details", details, name="billing_details"),
+    path("billing/usage", count_usage, name="billing_count_usage"),
+    path("billing/invoices/<str:number>/", invoice, name="billing_invoice"),
+    path("billing/invoices/<str:number>/resend", resend, name="billing_resend"),
+]

@@ -1,0 +1,109 @@
+"""Salesforce setup, a card of the Maintenance page: Check schema, Apply page layouts, Remove page layouts.
+
+The card (`maintenance/_salesforce_setup.html`) shows the signed-in user's last schema check and last layouts
+deploy, kept in their session; its own page (`salesforce_setup/home.html`) shows the card alone.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import path
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_POST
+
+from cmsf.console.access import changer, viewer
+from cmsf.maintenance import salesforce_setup as setup
+
+SESSION_KEY = "salesforce_setup"  # {"schema": SchemaCheck.as_dict(), "layouts": LayoutsResult.as_dict()}
+ANCHOR = "#salesforce-setup"
+
+
+def _remember(request: HttpRequest, key: str, value: dict[str, Any]) -> None:
+    stored = dict(request.session.get(SESSION_KEY) or {})
+    stored[key] = value
+    request.session[SESSION_KEY] = stored
+
+
+def _back(request: HttpRequest) -> HttpResponse:
+    """Back to the page the card was on (the Maintenance page or the card's own), never to another site."""
+    target = request.POST.get("next", "")
+    safe = url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    )
+    if target and safe:
+        return redirect(target.split("#", 1)[0] + ANCHOR)
+    return redirect("console:salesforce_setup")
+
+
+@viewer
+def home(request: HttpRequest) -> HttpResponse:
+    return render(request, "console/salesforce_setup/home.html", {"active_section": "maintenance"})
+
+
+@require_POST
+@changer
+def schema_check(request: HttpRequest) -> HttpResponse:
+    """Check schema: what the connected org lacks of cmsf's objects, fields and permission sets."""
+    try:
+        report = setup.check_schema()
+    except setup.SetupError as error:
+        messages.error(request, str(error))
+        return _back(request)
+    _remember(request, "schema", report.as_dict())
+    if report.ok:
+        messages.success(
+            request, "Everything is in place: the org has every object, field and permission set cmsf needs."
+        )
+    else:
+        missing = len(report.missing_objects) + len(report.missing_fields) + len(report.missing_permission_sets)
+        messages.warning(
+            request, f"The org lacks {missing} thing{'s' if missing != 1 else ''} cmsf needs: see the list below."
+        )
+    return _back(request)
+
+
+def _layouts(request: HttpRequest, action: str) -> HttpResponse:
+    run = setup.apply_page_layouts if action == "apply" else setup.remove_page_layouts
+    try:
+        result = run(actor=request.user.get_username())
+    except setup.DeployFailed as error:
+        _remember(request, "layouts", error.result.as_dict())
+        messages.error(request, str(error))
+        return _back(request)
+    except setup.SetupError as error:
+        messages.error(request, str(error))
+        return _back(request)
+    _remember(request, "layouts", result.as_dict())
+    if action == "apply":
+        messages.success(request, f"Page layouts applied: {len(result.saved)} layouts deployed to Salesforce.")
+    else:
+        messages.success(
+            request,
+            f"Page layouts removed: {len(result.deleted)} layouts of cmsf's objects deleted, and the Contact and Lead "
+            "layouts deployed without cmsf's related lists.",
+        )
+    return _back(request)
+
+
+@require_POST
+@changer
+def layouts_apply(request: HttpRequest) -> HttpResponse:
+    return _layouts(request, "apply")
+
+
+@require_POST
+@changer
+def layouts_remove(request: HttpRequest) -> HttpResponse:
+    return _layouts(request, "remove")
+
+
+urlpatterns = [
+    path("maintenance/salesforce-setup", home, name="salesforce_setup"),
+    path("maintenance/salesforce-setup/schema-check", schema_check, name="salesforce_schema_check"),
+    path("maintenance/salesforce-setup/layouts/apply", layouts_apply, name="salesforce_layouts_apply"),
+    path("maintenance/salesforce-setup/layouts/remove", layouts_remove, name="salesforce_layouts_remove"),
+]

@@ -1,0 +1,204 @@
+"""Salesforce setup, on the Maintenance page: check the connected org against the SFDX source in `salesforce/`
+(objects, fields, permission sets), and apply or remove cmsf's page layouts through Metadata API deploys.
+
+Applying and removing are audited; a failed deploy changes nothing in the org (it rolls back), is recorded as a
+maintenance message and raised as `SetupError` with what to do.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from cmsf.connections import services as connections
+from cmsf.maintenance.services import audit, record_message
+from cmsf.salesforce import metadata
+from cmsf.salesforce.adapter import SalesforceAdapter
+from cmsf.salesforce.errors import SalesforceError
+from cmsf.salesforce.schema_check import check_schema as compare_schema
+from cmsf.salesforce.sfdx import read_objects, read_permission_sets
+
+SECTION = "maintenance"
+JOB = "CMSF_SALESFORCE_SETUP"
+SCHEMA_CODE = "CMSF-SCHEMA-CHECK"
+LAYOUTS_CODE = "CMSF-PAGE-LAYOUTS"
+DEPLOY_TIMEOUT = 120.0  # seconds a console request waits for a deploy
+SCHEMA_GUIDANCE = (
+    "Check the Salesforce connection under Sync Settings, and that the Salesforce Sync User can see Setup "
+    "(View Setup and Configuration), then run the check again."
+)
+LAYOUTS_GUIDANCE = (
+    "Nothing was changed: a deploy that fails rolls back. Run Check schema: a layout names cmsf's objects and "
+    "fields, so everything it lists as missing must be deployed first. If the failure names something else (a "
+    "conflict with a change made in Salesforce), set up the page layouts by hand in Setup > Object Manager > "
+    "Page Layouts, or send the support code to support."
+)
+
+
+class SetupError(Exception):
+    """What went wrong, and what to do about it; already recorded as a maintenance message when it came from
+    Salesforce."""
+
+
+class NotConnected(SetupError):
+    pass
+
+
+@contextmanager
+def _salesforce() -> Iterator[SalesforceAdapter]:
+    try:
+        adapter = connections.salesforce()
+    except connections.NotConnected as error:
+        raise NotConnected("Salesforce is not connected: connect it under Sync Settings first.") from error
+    except SalesforceError as error:
+        raise _failed(SCHEMA_CODE, "cmsf could not sign in to Salesforce.", str(error), SCHEMA_GUIDANCE) from error
+    try:
+        yield adapter
+    finally:
+        adapter.session.close()
+
+
+def _failed(code: str, what: str, details: str, guidance: str) -> SetupError:
+    record_message(support_code=code, job=JOB, message=what, details=details, guidance=guidance)
+    return SetupError(f"{what} {details}. {guidance}")
+
+
+# ------------------------------------------------------------------------------------------- schema
+
+
+@dataclass
+class SchemaCheck:
+    """What the org lacks of the SFDX source."""
+
+    missing_objects: list[str] = field(default_factory=list)
+    missing_fields: list[str] = field(default_factory=list)  # "Object.Field"
+    missing_permission_sets: list[str] = field(default_factory=list)
+    checked_objects: int = 0
+    checked_fields: int = 0
+    checked_permission_sets: int = 0
+    checked_at: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return not (self.missing_objects or self.missing_fields or self.missing_permission_sets)
+
+    def as_dict(self) -> dict[str, Any]:
+        """A plain value (for the session), with `ok`."""
+        return {**asdict(self), "ok": self.ok}
+
+
+def _missing_permission_sets(adapter: SalesforceAdapter, names: list[str]) -> list[str]:
+    if not names:
+        return []
+    quoted = ", ".join("'" + n.replace("\\", "\\\\").replace("'", "\\'") + "'" for n in names)
+    found = {row["Name"] for row in adapter.query(f"SELECT Name FROM PermissionSet WHERE Name IN ({quoted})")}
+    return [name for name in names if name not in found]
+
+
+def check_schema(source_dir: Path | None = None) -> SchemaCheck:
+    """The connected org against the SFDX source: one describe global, one describe per object, one query."""
+    wanted_sets = sorted(read_permission_sets(source_dir))
+    with _salesforce() as adapter:
+        try:
+            report = compare_schema(adapter, source_dir)
+            missing_sets = _missing_permission_sets(adapter, wanted_sets)
+        except SalesforceError as error:
+            what = "Salesforce did not answer the schema check."
+            raise _failed(SCHEMA_CODE, what, str(error), SCHEMA_GUIDANCE) from error
+    return SchemaCheck(
+        missing_objects=sorted(report.missing_objects),
+        missing_fields=sorted(report.missing_fields),
+        missing_permission_sets=missing_sets,
+        checked_objects=len(read_objects(source_dir)),
+        checked_fields=report.checked_fields,
+        checked_permission_sets=len(wanted_sets),
+        checked_at=timezone.now().isoformat(timespec="seconds"),
+    )
+
+
+# ------------------------------------------------------------------------------------------ layouts
+
+
+@dataclass
+class LayoutsResult:
+    """The outcome of one deploy of the page layouts."""
+
+    action: str  # "apply" or "remove"
+    ok: bool
+    deploy_id: str = ""
+    status: str = ""
+    saved: list[str] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    finished_at: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class DeployFailed(SetupError):
+    def __init__(self, message: str, result: LayoutsResult) -> None:
+        super().__init__(message)
+        self.result = result
+
+
+ACTIONS: dict[str, tuple[str, Callable[[str, Path | None], metadata.DeployPlan]]] = {
+    "apply": ("Apply page layouts", metadata.apply_plan),
+    "remove": ("Remove page layouts", metadata.remove_plan),
+}
+
+
+def apply_page_layouts(*, actor: str, source_dir: Path | None = None) -> LayoutsResult:
+    """Deploy every layout of the source: cmsf's objects' layouts, and Contact and Lead with cmsf's related lists."""
+    return _deploy_layouts("apply", actor=actor, source_dir=source_dir)
+
+
+def remove_page_layouts(*, actor: str, source_dir: Path | None = None) -> LayoutsResult:
+    """Delete cmsf's objects' layouts and deploy Contact and Lead again without cmsf's related lists."""
+    return _deploy_layouts("remove", actor=actor, source_dir=source_dir)
+
+
+def _deploy_layouts(action: str, *, actor: str, source_dir: Path | None) -> LayoutsResult:
+    title, make_plan = ACTIONS[action]
+    with _salesforce() as adapter:
+        plan = make_plan(adapter.api_version, source_dir)
+        try:
+            outcome = metadata.deploy(adapter, plan, timeout=DEPLOY_TIMEOUT)
+        except SalesforceError as error:
+            raise _failed(LAYOUTS_CODE, f"{title}: the deploy did not finish.", str(error), LAYOUTS_GUIDANCE) from error
+    result = LayoutsResult(
+        action=action,
+        ok=outcome.ok,
+        deploy_id=outcome.id,
+        status=outcome.status,
+        # a deploy that fails rolls back: what it names as succeeded was not kept
+        saved=[name for name in plan.saves if name in outcome.succeeded] if outcome.ok else [],
+        deleted=[name for name in plan.deletes if name in outcome.succeeded] if outcome.ok else [],
+        failures=[str(f) for f in outcome.failures] or ([outcome.error_message] if outcome.error_message else []),
+        warnings=[str(w) for w in outcome.warnings],
+        finished_at=timezone.now().isoformat(timespec="seconds"),
+    )
+    if not outcome.ok:
+        refused = _failed(
+            LAYOUTS_CODE,
+            f"{title}: Salesforce refused the deploy ({outcome.status}).",
+            outcome.summary(),
+            LAYOUTS_GUIDANCE,
+        )
+        raise DeployFailed(str(refused), result)
+    with transaction.atomic():
+        audit(
+            actor=actor,
+            section=SECTION,
+            action=title,
+            before={} if action == "apply" else {"page_layouts": sorted([*plan.saves, *plan.deletes])},
+            after={"deploy_id": result.deploy_id, "deployed": result.saved, "deleted": result.deleted},
+        )
+    return result

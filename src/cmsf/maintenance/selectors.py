@@ -1,0 +1,67 @@
+"""Reads of the maintenance app that the console shares: messages, the audit log, the governor limits."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from django.db.models import BooleanField, ExpressionWrapper, Q, QuerySet
+
+from cmsf.maintenance.jobs import JOBS, Job
+from cmsf.maintenance.models import AuditEntry, GovernorLimit, MaintenanceMessage
+
+NEW, ALL = "new", "all"
+
+
+def messages(show: str = ALL) -> QuerySet[MaintenanceMessage]:
+    """Maintenance messages, new (unacknowledged) ones first, newest first within each; only new ones for `new`."""
+    rows = MaintenanceMessage.objects.select_related("acknowledged_by", "client")
+    if show == NEW:
+        rows = rows.filter(acknowledged_at=None)
+    is_new = ExpressionWrapper(Q(acknowledged_at=None), output_field=BooleanField())
+    return rows.annotate(is_unread=is_new).order_by("-is_unread", "-created_at", "-id")
+
+
+def new_message_count() -> int:
+    return MaintenanceMessage.objects.filter(acknowledged_at=None).count()
+
+
+def audit_entries(
+    *, actor: str = "", section: str = "", date_from: date | None = None, date_to: date | None = None
+) -> QuerySet[AuditEntry]:
+    """The audit log, newest first, by who made the change, in which section and between two days (both included,
+    in the console's time zone)."""
+    rows = AuditEntry.objects.all()
+    if actor:
+        rows = rows.filter(actor=actor)
+    if section:
+        rows = rows.filter(section=section)
+    if date_from:
+        rows = rows.filter(created_at__date__gte=date_from)
+    if date_to:
+        rows = rows.filter(created_at__date__lte=date_to)
+    return rows.order_by("-created_at", "-id")
+
+
+def audit_actors() -> list[str]:
+    return list(AuditEntry.objects.order_by("actor").values_list("actor", flat=True).distinct())
+
+
+def audit_sections() -> list[str]:
+    return list(AuditEntry.objects.order_by("section").values_list("section", flat=True).distinct())
+
+
+@dataclass(frozen=True)
+class Limit:
+    job: Job
+    batch_size: int  # in use now
+
+    @property
+    def is_default(self) -> bool:
+        return self.batch_size == self.job.default_batch_size
+
+
+def governor_limits() -> list[Limit]:
+    """Every job with the batch size it uses now, in the order of `JOBS`."""
+    sizes = GovernorLimit.all_batch_sizes()
+    return [Limit(job, sizes[code]) for code, job in JOBS.items()]

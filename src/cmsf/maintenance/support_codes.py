@@ -1,0 +1,266 @@
+"""The support codes of maintenance messages: what each one means and what to do. The one home of that guidance.
+
+A message's support code opens its page in the console (Maintenance > support code). Codes come in three kinds:
+
+- `CMSF-SF-<Salesforce error code>`: Salesforce refused records of a sync (the error code is Salesforce's own, such
+  as `CMSF-SF-UNABLE_TO_LOCK_ROW`); the known ones are listed below, any other gets the general Salesforce entry;
+- cmsf's own codes (`CMSF-API-BUDGET`, `CMSF-RECONNECT`, `CMSF-SYNC-FAILED`, and one per console feature that
+  can fail at Campaign Monitor or Salesforce, such as `CMSF-STORAGE-READ`);
+- any code not listed gets a general page that points to the message's details, never "not found".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+SALESFORCE_PREFIX = "CMSF-SF-"
+RETRY_NOTE = (
+    "Records Salesforce refused are not in cmsf's ledger of written records, so the next sync (or Retry on the "
+    "message) sends them again."
+)
+
+
+@dataclass(frozen=True)
+class SupportCode:
+    code: str
+    title: str
+    meaning: str  # what happened, in the admin's words
+    action: str  # what to do: the guidance a message with this code carries
+    registered: bool = True  # False for the general entry of a code not listed here
+
+
+def _salesforce(error: str, title: str, meaning: str, action: str) -> SupportCode:
+    return SupportCode(f"{SALESFORCE_PREFIX}{error}", title, meaning, action)
+
+
+_CODES: tuple[SupportCode, ...] = (
+    _salesforce(
+        "INVALID_FIELD",
+        "A field cmsf writes is missing or hidden",
+        "Salesforce does not know a field cmsf writes, or the Salesforce Sync User cannot see it: cmsf's objects "
+        "or fields are not all installed in the org, or field-level security hides them.",
+        "A field cmsf writes is missing or hidden. Run the schema check under Maintenance and give the Salesforce "
+        "Sync User the CM Full Access permission set.",
+    ),
+    _salesforce(
+        "INVALID_FIELD_FOR_INSERT_UPDATE",
+        "The Salesforce Sync User cannot edit a field",
+        "A field cmsf writes is read-only for the Salesforce Sync User.",
+        "The Salesforce Sync User cannot edit a field cmsf writes: assign the CM Full Access permission set.",
+    ),
+    _salesforce(
+        "INSUFFICIENT_ACCESS_OR_READONLY",
+        "The Salesforce Sync User lacks access",
+        "The Salesforce Sync User may not create or edit records of the object, or the records' owner is not "
+        "shared with it.",
+        "The Salesforce Sync User lacks access: assign the CM Full Access permission set, or change the Salesforce "
+        "Sync User.",
+    ),
+    _salesforce(
+        "INACTIVE_OWNER_OR_USER",
+        "An inactive owner",
+        "The records would be owned by a Salesforce user who is no longer active: usually the Salesforce Security "
+        "Owner of the client.",
+        "The Salesforce Security Owner of this client is inactive: choose another owner.",
+    ),
+    _salesforce(
+        "STORAGE_LIMIT_EXCEEDED",
+        "The org's data storage is full",
+        "Salesforce refuses new records while the org uses more data storage than it has.",
+        "The org's data storage is full: lower the days to keep or the email types stored.",
+    ),
+    _salesforce(
+        "UNABLE_TO_LOCK_ROW",
+        "Records were locked by other automation",
+        "Another process (a flow, trigger or another integration) held the same records while cmsf wrote them.",
+        "Other automation held the records; they are sent again on the next sync. Lower the batch size of this "
+        "job under the internal governor limits if it keeps happening.",
+    ),
+    _salesforce(
+        "FIELD_CUSTOM_VALIDATION_EXCEPTION",
+        "A validation rule refused the records",
+        "A validation rule in the org refused the records as cmsf wrote them.",
+        "A validation rule in the org refused the record: adjust the rule for cmsf's objects.",
+    ),
+    _salesforce(
+        "REQUIRED_FIELD_MISSING",
+        "A required field is empty",
+        "A field the org requires on the object was empty in the records cmsf wrote: usually a field made "
+        "required in the org after cmsf was installed.",
+        "Make the field optional for cmsf's objects, or give it a default value in Salesforce.",
+    ),
+    _salesforce(
+        "DUPLICATE_VALUE",
+        "A duplicate value",
+        "Salesforce found another record with the same value in a unique field.",
+        "Look up the record named in the details in Salesforce and remove the duplicate; the next sync sends the "
+        "record again.",
+    ),
+    _salesforce(
+        "STRING_TOO_LONG",
+        "A value is too long for its field",
+        "A value from Campaign Monitor is longer than the Salesforce field allows.",
+        "Make the field longer in Salesforce, or shorten the value in Campaign Monitor.",
+    ),
+    _salesforce(
+        "NUMBER_OUTSIDE_VALID_RANGE",
+        "A number is too large for its field",
+        "A number from Campaign Monitor does not fit the Salesforce field's precision.",
+        "Raise the field's precision in Salesforce.",
+    ),
+    _salesforce(
+        "FIELD_INTEGRITY_EXCEPTION",
+        "A value Salesforce does not accept",
+        "A value does not fit the field: a restricted picklist without that value, or a reference to a record of "
+        "the wrong kind.",
+        "Add the value to the picklist (or lift its restriction) for cmsf's objects.",
+    ),
+    _salesforce(
+        "INVALID_CROSS_REFERENCE_KEY",
+        "A related record is missing",
+        "A record refers to a Salesforce record that no longer exists or the Salesforce Sync User cannot see.",
+        "Check the related record named in the details (a contact, lead or campaign) exists and is shared with "
+        "the Salesforce Sync User.",
+    ),
+    _salesforce(
+        "ENTITY_IS_DELETED",
+        "A record was deleted in Salesforce",
+        "cmsf wrote to a record that was deleted in Salesforce in the meantime.",
+        "Nothing to do unless it keeps happening: the next sync writes the record again.",
+    ),
+    _salesforce(
+        "CANNOT_UPDATE_CONVERTED_LEAD",
+        "A converted lead",
+        "The lead was converted to a contact in Salesforce, and a converted lead cannot be changed.",
+        "Nothing to do unless it keeps happening: cmsf links the activity to the contact the lead became on the "
+        "next sync.",
+    ),
+    _salesforce(
+        "UNKNOWN_ERROR",
+        "Salesforce gave no reason",
+        "Salesforce returned no Id and no error for the records.",
+        "The records were not written; the rest of the batch was. They are tried again on the next sync.",
+    ),
+    SupportCode(
+        "CMSF-API-BUDGET",
+        "The sync stopped at the Salesforce API budget",
+        "cmsf counts every Salesforce API call and stops a run cleanly when it reaches its share of the org's "
+        "daily API limit, so other integrations of the org keep theirs.",
+        "It goes on from where it stopped at the next run. Raise cmsf's API budget (a share of the org's daily "
+        "limit) or sync less often if this happens every day.",
+    ),
+    SupportCode(
+        "CMSF-RECONNECT",
+        "A connection needs to be made again",
+        "Campaign Monitor or Salesforce refused cmsf's credentials: an API key was revoked, a token expired, or "
+        "the Salesforce Sync User's password or access changed.",
+        "Reconnect the service named in the details.",
+    ),
+    SupportCode(
+        "CMSF-SYNC-FAILED",
+        "The sync of a client failed",
+        "The run ended early because Campaign Monitor or Salesforce returned an error cmsf could not get past; "
+        "nothing it did not finish was marked as done.",
+        "The next sync tries again; if it fails the same way, check the details and the connections.",
+    ),
+    SupportCode(
+        "CMSF-CONSOLE-ACTION",
+        "An action on the console failed",
+        "Campaign Monitor or Salesforce refused an action started on the console (such as selecting clients, "
+        "reconnecting or changing a Security Owner); the action was not done. The message says which action, and "
+        "the details give the service's own words.",
+        "Follow the guidance on the message, then do the action again. If the details name credentials, reconnect "
+        "the service under Sync Settings.",
+    ),
+    SupportCode(
+        "CMSF-SYNC-USER",
+        "Changing the Salesforce Sync User failed",
+        "The Salesforce sign-in to choose a new Salesforce Sync User did not succeed, so the sync still runs as "
+        "the previous user.",
+        "Sign in with a Salesforce user of the connected org who holds the CM Full Access permission set, then try "
+        "Change Salesforce Sync User again.",
+    ),
+    SupportCode(
+        "CMSF-USER-SECURITY",
+        "A permission set change failed in Salesforce",
+        "Salesforce refused to read, assign or remove one of cmsf's permission sets (CM Full Access, CM User "
+        "Access); nothing was changed.",
+        "Check that the Salesforce Sync User may assign permission sets (the 'Assign Permission Sets' permission, or "
+        "a system administrator as Sync User), that the user is active, then try again under User Security.",
+    ),
+    SupportCode(
+        "CMSF-STORAGE-READ",
+        "Salesforce did not give the storage figures",
+        "The Storage page could not read how many records cmsf holds or how much data storage the org has left.",
+        "Try again in a few minutes. If it keeps failing, check the Salesforce connection under Sync Settings and "
+        "that the Salesforce Sync User has the View Setup and Configuration and Manage Users permissions.",
+    ),
+    SupportCode(
+        "CMSF-EMAIL-HISTORY",
+        "Campaign Monitor did not give the email history",
+        "The email history of a contact or lead could not be read from Campaign Monitor.",
+        "Try again in a few minutes. If it keeps failing, or the details speak of credentials, reconnect Campaign "
+        "Monitor under Sync Settings.",
+    ),
+    SupportCode(
+        "CMSF-SCHEMA-CHECK",
+        "The schema check could not run",
+        "cmsf could not read the connected org's objects, fields or permission sets to compare them with what it "
+        "needs.",
+        "Check the Salesforce connection under Sync Settings, and that the Salesforce Sync User can see Setup "
+        "(View Setup and Configuration), then run the check again under Maintenance.",
+    ),
+    SupportCode(
+        "CMSF-PAGE-LAYOUTS",
+        "Applying or removing the page layouts failed",
+        "The deploy of the page layouts failed in Salesforce; a deploy that fails rolls back, so nothing was changed.",
+        "Run Check schema under Maintenance and deploy whatever it lists as missing first. If the failure names a "
+        "conflict with a change made in Salesforce, set up the page layouts by hand in Setup > Object Manager > "
+        "Page Layouts.",
+    ),
+    SupportCode(
+        "CMSF-BILLING-USAGE",
+        "Today's active subscribers could not be counted",
+        "cmsf counts the active subscribers in Salesforce every day for billing, and today's count failed.",
+        "Check the Salesforce connection under Sync Settings; the count is taken again tomorrow, and a month is "
+        "billed at the highest count of its days, so a missed day does not raise the invoice.",
+    ),
+    SupportCode(
+        "CMSF-BILLING-EMAIL",
+        "An invoice could not be emailed",
+        "The mail server did not take the email of an invoice.",
+        "Check the mail server settings (CMSF_EMAIL_HOST and the related settings), then resend the invoice from "
+        "Billing.",
+    ),
+)
+
+CODES: dict[str, SupportCode] = {entry.code: entry for entry in _CODES}
+
+
+def lookup(code: str) -> SupportCode:
+    """The entry of a support code; a code not listed gets a general entry (its page always exists)."""
+    if code in CODES:
+        return CODES[code]
+    if code.startswith(SALESFORCE_PREFIX):
+        error = code.removeprefix(SALESFORCE_PREFIX)
+        return SupportCode(
+            code,
+            f"Salesforce refused records ({error})",
+            f"Salesforce refused records cmsf wrote with the error {error}; the message's details list the "
+            "records and Salesforce's own words.",
+            "The records were not written; the rest of the batch was. They are tried again on the next sync.",
+            registered=False,
+        )
+    return SupportCode(
+        code,
+        "A maintenance message",
+        "cmsf recorded a problem with this code; the message's details say what happened.",
+        "Read the details and the guidance on the message. If the problem keeps coming back, check the connections "
+        "and the sync status under Sync Settings.",
+        registered=False,
+    )
+
+
+def guidance(code: str) -> str:
+    """What to do about a problem with this code: the guidance a maintenance message carries."""
+    return lookup(code).action
