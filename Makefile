@@ -5,12 +5,20 @@ BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip
 TEST_ENV := CMSF_DATA_DIR=$(CURDIR)/var/test CMSF_QUEUE_NAME=cmsf-test
 
-.PHONY: demo test lint typecheck pytest install install-dev clean
+.PHONY: demo test lint typecheck pytest install install-dev clean chromium
 
 demo: $(VENV)/.runtime
 	$(BIN)/cmsf demo
 
-test: $(VENV)/.dev lint typecheck pytest
+test: $(VENV)/.dev chromium lint typecheck pytest
+
+# The console's browser tests drive Debian's Chromium (Playwright never downloads a browser here).
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+		echo "Installing Debian's chromium for the console's browser tests"; \
+		$(SUDO) apt-get install -y --no-install-recommends chromium >/dev/null 2>&1 \
+		|| { $(SUDO) apt-get update >/dev/null && $(SUDO) apt-get install -y --no-install-recommends chromium >/dev/null; }; }
 
 lint: $(VENV)/.dev
 	$(BIN)/ruff check src tests bench

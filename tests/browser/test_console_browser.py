@@ -1,0 +1,132 @@
+"""The console in Chromium: sign in, each section, Sync now with live progress to completion, the full sync
+confirmation, reconnect with a client left out, the Security Owner, a governor limit, and a CM User Access user
+refused on every change and sent to sign in when signed out, on every URL of the URL conf."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from cmsf.connections.models import CampaignMonitorClient
+from cmsf.console.middleware import PUBLIC_URL_NAMES
+from cmsf.console.sections import SECTIONS
+from cmsf.maintenance.models import AuditEntry, GovernorLimit
+from cmsf.sync.models import Cursor, SyncRun
+from tests.browser.conftest import Site, screenshot, sign_in
+from tests.console_urls import console_urls
+
+pytestmark = pytest.mark.browser
+
+ALICE = ("alice@example.com", "alice-password-1")
+BOB = ("bob@example.com", "bob-password-1")
+
+
+def test_sign_in_and_every_section(page: Page, synced: Site, tmp_path):
+    page.goto(synced.at("/"))
+    expect(page).to_have_url(re.compile(r"/login/\?next=/$"))
+    expect(page.get_by_role("link", name="Log in with Salesforce")).to_be_visible()
+    sign_in(page, synced, *ALICE)
+    expect(page.get_by_role("heading", name="Sync Settings")).to_be_visible()
+    for section in SECTIONS:
+        page.get_by_role("navigation", name="Console sections").get_by_role("link", name=section.title).click()
+        current = page.locator(".slds-context-bar__item.slds-is-active")
+        expect(current).to_have_text(re.compile(section.title))
+        expect(page.locator("main")).not_to_contain_text("Server Error")
+        screenshot(page, section.slug, tmp_path)
+
+
+def test_sync_now_shows_live_progress_until_every_client_finished(page: Page, site: Site, tmp_path):
+    sign_in(page, site, *ALICE)
+    page.get_by_role("button", name="Sync now").click()
+    progress = page.locator("#sync-progress")
+    expect(progress.get_by_role("table", name="Sync progress")).to_be_visible()
+    assert page.url == site.at("/")  # htmx swapped the fragment in: no page load
+    expect(progress).to_have_attribute("data-running", "false", timeout=120_000)
+    rows = progress.locator("tbody tr")
+    expect(rows).to_have_count(CampaignMonitorClient.objects.filter(selected=True).count())
+    for status in rows.evaluate_all("rows => rows.map(r => r.dataset.status)"):
+        assert status == "succeeded"
+    screenshot(page, "sync-now", tmp_path)
+
+
+def test_full_sync_asks_first_then_runs_a_full_sync(page: Page, synced: Site):
+    sign_in(page, synced, *ALICE)
+    page.get_by_test_id("sync-menu").hover()
+    page.get_by_role("menuitem", name="Full Campaign Monitor Sync").click()
+    expect(page.locator("main")).to_contain_text("Contacts and Leads are untouched")
+    expect(page.get_by_test_id("removal")).to_contain_text("CMSF_Subscriber__c")
+    page.get_by_role("button", name="Remove and import again").click()
+    progress = page.locator("#sync-progress")
+    expect(progress).to_have_attribute("data-running", "false", timeout=180_000)
+    full = SyncRun.objects.filter(kind=SyncRun.Kind.FULL)
+    assert full.count() == 2 and all(run.status == SyncRun.Status.SUCCEEDED for run in full)
+
+
+def test_reconnect_with_a_client_left_out(page: Page, synced: Site):
+    kept, left = CampaignMonitorClient.objects.order_by("name")
+    sign_in(page, synced, *ALICE)
+    page.get_by_test_id("sync-menu").hover()
+    page.get_by_role("menuitem", name="Reconnect to Campaign Monitor").click()
+    page.get_by_label("API key").fill(synced.emulators.world.account_api_key)
+    page.get_by_role("button", name="Next: choose clients").click()
+    left_row = page.locator(f'[data-client="{left.cm_client_id}"]')
+    expect(left_row.get_by_test_id("removed-if-unselected")).to_contain_text("read position")
+    left_row.get_by_text(left.name).click()  # the SLDS checkbox's label
+    expect(left_row.locator("input")).not_to_be_checked()
+    page.get_by_role("button", name="Reconnect").click()
+    expect(page.locator(".slds-notify")).to_contain_text("Campaign Monitor is reconnected")
+    expect(page.locator(f'tr[data-client="{left.cm_client_id}"] td').nth(1)).to_have_text("No")
+    expect(page.locator(f'tr[data-client="{kept.cm_client_id}"] td').nth(1)).to_have_text("Yes")
+    assert not Cursor.objects.filter(client=left).exists() and Cursor.objects.filter(client=kept).exists()
+
+
+def test_security_owner_change(page: Page, site: Site):
+    target = CampaignMonitorClient.objects.order_by("name").first()
+    owner = next(u for u in site.emulators.org.records["User"] if u["IsActive"] and u["Name"] != "")
+    sign_in(page, site, *ALICE)
+    page.locator(f'tr[data-client="{target.cm_client_id}"]').get_by_role("link", name="Change").click()
+    page.get_by_label("Find a user").fill(owner["Name"])
+    page.get_by_role("button", name="Search").click()
+    page.locator("label.slds-radio__label", has_text=owner["Name"]).first.click()
+    expect(page.get_by_role("radio", name=re.compile(re.escape(owner["Name"]))).first).to_be_checked()
+    page.get_by_role("button", name="Save").click()
+    expect(page.locator(f'tr[data-client="{target.cm_client_id}"]')).to_contain_text(owner["Name"])
+    target.refresh_from_db()
+    assert target.security_owner_id[:15] == owner["Id"][:15]
+
+
+def test_governor_limit_change_and_reset(page: Page, site: Site):
+    sign_in(page, site, *ALICE)
+    page.get_by_role("navigation", name="Console sections").get_by_role("link", name="Maintenance").click()
+    page.get_by_test_id("maintenance-settings").click()
+    expect(page.locator("main")).to_contain_text("advanced operation")
+    row = page.locator('tr[data-job="CMSF_EMAIL_OPT_OUT"]')
+    row.locator("input").fill("50")
+    page.get_by_role("button", name="Save governor limits").click()
+    expect(page.get_by_test_id("current-CMSF_EMAIL_OPT_OUT")).to_contain_text("50")
+    assert GovernorLimit.batch_size_for("CMSF_EMAIL_OPT_OUT") == 50
+    page.locator('tr[data-job="CMSF_EMAIL_OPT_OUT"]').get_by_role("button", name="Reset to default").click()
+    expect(page.get_by_test_id("current-CMSF_EMAIL_OPT_OUT")).not_to_contain_text("Changed")
+    assert GovernorLimit.batch_size_for("CMSF_EMAIL_OPT_OUT") == 200
+    assert AuditEntry.objects.filter(section="maintenance", action__contains="governor limit").count() == 2
+
+
+def test_every_url_sends_the_signed_out_to_sign_in_and_refuses_user_access_every_change(page: Page, site: Site):
+    urls = [url for url in console_urls() if url.name not in PUBLIC_URL_NAMES]
+    assert {"console:home", "console:sync_now", "console:maintenance_governor_limits"} <= {u.name for u in urls}
+    for url in urls:  # signed out: every URL goes to the sign-in page
+        response = page.request.get(site.at(url.path), max_redirects=0)
+        assert response.status == 302 and response.headers["location"].startswith("/login/"), url.name
+    sign_in(page, site, *BOB)
+    token = next(c["value"] for c in page.context.cookies() if c["name"] == "csrftoken")
+    for url in urls:
+        if url.name == "console:logout":
+            continue
+        response = page.request.post(site.at(url.path), headers={"X-CSRFToken": token, "Referer": site.url + "/"})
+        assert response.status == (403 if url.access == "change" else 405), (url.name, response.status)
+    # And the buttons that would change something are not offered to CM User Access at all.
+    page.goto(site.at("/"))
+    expect(page.get_by_role("button", name="Sync now")).to_have_count(0)
+    expect(page.get_by_test_id("sync-menu")).to_have_count(0)
