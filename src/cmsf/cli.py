@@ -325,12 +325,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
         with running_sandbox(dataset=args.dataset, info_json=info_file, seed=1) as (info, _):
             _connect_sandbox(info, str(info_file))
             _allow_console_sign_in(info, f"http://{args.host}:{args.port}")
+            salesforce_user = _console_user_for_the_sync_user()
             from cmsf.sync.services import forget_written_records
 
             forget_written_records()  # the sandbox is generated anew on each run: its org holds nothing yet
             print("First sync:")
             sync_now(client_id=None, dry_run=False, quiet=False)
             print(f"Sign in at http://{args.host}:{args.port}/ as {DEMO_ADMIN_EMAIL} with the password {password}")
+            print(f'or with "Log in with Salesforce" as the sandbox org\'s Salesforce Sync User, {salesforce_user}')
             serve(host=args.host, port=args.port, worker=True, workers=1)
     except SandboxError as error:
         raise CliError(str(error)) from None
@@ -350,6 +352,30 @@ def _allow_console_sign_in(info: dict[str, Any], console_url: str) -> None:
         timeout=30,
     )
     response.raise_for_status()
+
+
+def _console_user_for_the_sync_user() -> str:
+    """Make the sandbox org's Salesforce Sync User a CM Full Access console user (what an admin does under User
+    Security), so that "Log in with Salesforce" works in the demo; their username, for the emulator's login page."""
+    import secrets as token
+
+    from django.contrib.auth import get_user_model
+
+    from cmsf.connections.models import SalesforceOrg
+    from cmsf.connections.services import salesforce
+    from cmsf.console.permission_sets import FULL_ACCESS
+    from cmsf.console.users import add_user
+
+    adapter = salesforce()
+    try:
+        found = next(
+            adapter.query(f"SELECT Username, Email FROM User WHERE Id = '{SalesforceOrg.load().sync_user_id}'")
+        )
+    finally:
+        adapter.session.close()
+    if not get_user_model().objects.filter(email__iexact=found["Email"]).exists():
+        add_user(email=found["Email"], permission_set=FULL_ACCESS, password=token.token_urlsafe(24), actor="cmsf demo")
+    return str(found["Username"])
 
 
 # ------------------------------------------------------------------------------------------ sandbox
