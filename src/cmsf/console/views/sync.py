@@ -30,6 +30,10 @@ from cmsf.sync.models import ImportFrequency, SyncRun
 
 @viewer
 def home(request: HttpRequest) -> HttpResponse:
+    return _home(request)
+
+
+def _home(request: HttpRequest, *, frequency_error: str = "", status: int = 200) -> HttpResponse:
     run_ids = _run_ids(request)
     context = {
         "overview": selectors.overview(now=timezone.now()),
@@ -37,8 +41,10 @@ def home(request: HttpRequest) -> HttpResponse:
         "run_ids": run_ids,
         "progress": _progress_of(run_ids),
         "frequencies": ImportFrequency.choices,
+        "chosen_frequency": request.POST.get("import_frequency") if frequency_error else None,
+        "frequency_error": frequency_error,
     }
-    return render(request, "console/sync/home.html", context)
+    return render(request, "console/sync/home.html", context, status=status)
 
 
 @require_POST
@@ -98,9 +104,8 @@ def sync_frequency(request: HttpRequest) -> HttpResponse:
             request.POST.get("import_frequency", ""), actor=request.user.get_username()
         )
     except sync.InvalidSetting as error:
-        messages.error(request, str(error))
-    else:
-        messages.success(request, f"Import frequency: {settings.get_import_frequency_display()}.")
+        return _home(request, frequency_error=str(error), status=400)
+    messages.success(request, f"Import frequency: {settings.get_import_frequency_display()}.")
     return redirect("console:home")
 
 
