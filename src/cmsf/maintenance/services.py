@@ -95,7 +95,7 @@ def retry(message_id: int, *, user: User, queue_sync: Callable[[int], int | None
     again. `queue_sync(client_id)` queues the sync (its job starts once this commits) and gives the run's id, or
     None when the client is no longer synced. The message is marked retried (and acknowledged); audited."""
     with transaction.atomic():
-        message = MaintenanceMessage.objects.select_for_update().select_related("client").get(pk=message_id)
+        message = MaintenanceMessage.objects.select_for_update(of=("self",)).select_related("client").get(pk=message_id)
         if message.client_id is None:
             raise CannotRetry("This message does not come from the sync of a client: there is nothing to retry.")
         if message.retried_at is not None:
