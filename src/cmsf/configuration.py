@@ -78,6 +78,7 @@ SECTIONS: tuple[Section, ...] = (
         (
             "update_linked_campaign_statistics",
             "auto_create_campaigns",
+            "auto_create_since",
             "filter_start_date",
             "filter_tags",
             "industry_benchmarks",
@@ -129,6 +130,19 @@ def _from_document(field: models.Field, value: Any, key: str, errors: list[str])
         if isinstance(value, int) and not isinstance(value, bool):
             return value
         errors.append(f"{key}: expected a whole number, got {value!r}")
+    elif isinstance(field, models.DateTimeField):
+        if value is None and field.null:
+            return None
+        if isinstance(value, dt.datetime):
+            return value if timezone.is_aware(value) else timezone.make_aware(value, dt.UTC)
+        if isinstance(value, str):
+            try:
+                moment = dt.datetime.fromisoformat(value)
+            except ValueError:
+                pass
+            else:
+                return moment if timezone.is_aware(moment) else timezone.make_aware(moment, dt.UTC)
+        errors.append(f"{key}: expected a date and time in ISO 8601{' or null' if field.null else ''}, got {value!r}")
     elif isinstance(field, models.DateField):
         if value is None and field.null:
             return None

@@ -1,4 +1,4 @@
-from cmsf.console.views import billing, frame, maintenance, salesforce_setup, security, storage, sync
+from cmsf.console.views import billing, campaigns, frame, maintenance, salesforce_setup, security, storage, sync
 
 app_name = "console"
 
@@ -6,6 +6,7 @@ urlpatterns = [
     *frame.urlpatterns,
     *sync.urlpatterns,
     *storage.urlpatterns,
+    *campaigns.urlpatterns,
     *maintenance.urlpatterns,
     *salesforce_setup.urlpatterns,
     *security.urlpatterns,

@@ -196,6 +196,53 @@ _CODES: tuple[SupportCode, ...] = (
         "that the Salesforce Sync User has the View Setup and Configuration and Manage Users permissions.",
     ),
     SupportCode(
+        "CMSF-CAMPAIGN-DELETED",
+        "A linked Salesforce campaign was deleted in Salesforce",
+        "The Salesforce campaign linked to a Campaign Monitor campaign no longer exists in Salesforce, so cmsf unlinked "
+        "them. Nothing changed in Campaign Monitor, and the sync went on; auto-create does not make the campaign again.",
+        "To keep the campaign's members and statistics in Salesforce, link the Campaign Monitor campaign to another "
+        "Salesforce campaign under Salesforce Campaigns > Links.",
+    ),
+    SupportCode(
+        "CMSF-CAMPAIGN-LINK",
+        "A linked Salesforce campaign could not be marked",
+        "cmsf writes the Campaign Monitor campaign's id on a newly linked Salesforce campaign, so that its statistics "
+        "can be written by that id; Salesforce refused the update.",
+        "Give the Salesforce Sync User edit access to Campaigns (the CM Full Access permission set), then sync again.",
+    ),
+    SupportCode(
+        "CMSF-MEMBER-STATUS",
+        "Campaign members held back: a member status is missing",
+        "A linked Salesforce campaign lacks a member status the status map gives its members. Salesforce would "
+        "silently give those members the campaign's default status instead, so cmsf did not write them.",
+        "Add the statuses to the Salesforce campaign, turn on 'Auto-create missing statuses' under Salesforce "
+        "Campaigns, or change the status map; the members are written at the next sync.",
+    ),
+    SupportCode(
+        "CMSF-MEMBERS-UNMATCHED",
+        "Recipients with no contact or lead",
+        "Some recipients of a linked campaign match no contact or lead in Salesforce, so they are not campaign "
+        "members. cmsf never creates contacts or leads for campaign members; they are counted here.",
+        "Nothing to do, unless those people should be in Salesforce: once a contact or lead with the recipient's "
+        "email exists, the next sync of the campaign's activity links it.",
+    ),
+    SupportCode(
+        "CMSF-CAMPAIGN-TAGS",
+        "Campaign Monitor did not give its tags",
+        "The Salesforce Campaigns settings could not list the Campaign Monitor tags of the selected clients, so the "
+        "tag filter could not be changed; the saved tags were kept.",
+        "Try again in a few minutes; if it keeps failing, or the details speak of credentials, reconnect Campaign "
+        "Monitor under Sync Settings.",
+    ),
+    SupportCode(
+        "CMSF-CAMPAIGN-SALESFORCE",
+        "Salesforce did not answer the Salesforce Campaigns section",
+        "Listing the campaigns to link, linking one, or reading the campaigns' rates for the benchmark chart failed "
+        "in Salesforce; nothing was linked.",
+        "Check the Salesforce connection under Sync Settings, and that the Salesforce Sync User can read Campaigns "
+        "and the Campaign Monitor Campaign records, then try again.",
+    ),
+    SupportCode(
         "CMSF-EMAIL-HISTORY",
         "Campaign Monitor did not give the email history",
         "The email history of a contact or lead could not be read from Campaign Monitor.",

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import phonenumbers
 from django.core.exceptions import ValidationError
-from django.core.validators import MaxValueValidator, RegexValidator
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 
 from cmsf.lib.singleton import SingletonModel
@@ -127,6 +129,12 @@ class CampaignSettings(SingletonModel):
         help_text="Create and link a Salesforce Campaign for each sent Campaign Monitor campaign "
         "first seen after this is turned on.",
     )
+    auto_create_since = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When auto-create was turned on: campaigns sent from then on get a Salesforce Campaign "
+        "(not retrospective). Empty while auto-create is off.",
+    )
     filter_start_date = models.DateField(null=True, blank=True, help_text="Only campaigns sent on or after this date.")
     filter_tags = models.JSONField(
         default=list, blank=True, validators=[validate_tags], help_text="Only campaigns with one of these tags."
@@ -166,6 +174,57 @@ class CampaignStatusMapping(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_activity_display()} -> {self.status_label}"
+
+
+def status_map_conflicts(rows: list[tuple[str, str, bool]]) -> dict[str, str]:
+    """The activities whose label is shared with another activity that has a different responded flag, with why.
+
+    A Salesforce campaign has one CampaignMemberStatus per label, and it has one HasResponded: two activities
+    mapped to one label must agree on it. `rows`: (activity, label, responded)."""
+    flags: dict[str, set[bool]] = {}
+    names: dict[str, list[str]] = {}
+    for activity, label, responded in rows:
+        flags.setdefault(label.casefold(), set()).add(responded)
+        names.setdefault(label.casefold(), []).append(activity)
+    labels = dict(EmailActivity.choices)
+    conflicts: dict[str, str] = {}
+    for key, seen in flags.items():
+        if len(seen) > 1:
+            shared = ", ".join(str(labels.get(a, a)) for a in names[key])
+            for activity in names[key]:
+                conflicts[activity] = (
+                    f"{shared} share this status, so they must share Responded: a Salesforce campaign member "
+                    "status has one Responded flag."
+                )
+    return conflicts
+
+
+class IndustryBenchmark(models.Model):
+    """An industry's average open and click rates (percentages), with the published source they come from."""
+
+    name = models.CharField(max_length=100, unique=True)
+    open_rate = models.DecimalField(
+        max_digits=5,
+        decimal_places=2,
+        validators=[MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("100"))],
+        help_text="Average open rate, in percent (0 to 100).",
+    )
+    click_rate = models.DecimalField(
+        max_digits=5,
+        decimal_places=2,
+        validators=[MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("100"))],
+        help_text="Average click rate, in percent (0 to 100).",
+    )
+    source = models.TextField(blank=True, help_text="Where the figures come from (title and address).")
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def rates(self) -> tuple[float, float]:
+        return float(self.open_rate), float(self.click_rate)
 
 
 def validate_region(value: str) -> None:

@@ -26,11 +26,12 @@ from cmsf.billing.services import features
 from cmsf.campaign_monitor.api import CampaignActivity, CampaignMonitor, SubscriberState
 from cmsf.campaign_monitor.errors import CampaignMonitorError
 from cmsf.campaign_monitor.errors import ConfigurationError as CmConfigurationError
-from cmsf.campaign_monitor.records import Activity, Campaign, Recipient, Subscriber
+from cmsf.campaign_monitor.records import Activity, Campaign, CampaignSummary, Recipient, Subscriber
 from cmsf.connections import services as connections
 from cmsf.connections.models import CampaignMonitorClient
 from cmsf.maintenance.models import GovernorLimit
 from cmsf.options.models import CampaignSettings, GeneralOptions, TrackingHistorySettings
+from cmsf.options.services import benchmark_rates
 from cmsf.salesforce.adapter import SalesforceAdapter
 from cmsf.salesforce.errors import (
     ApiLimitExceeded,
@@ -39,11 +40,11 @@ from cmsf.salesforce.errors import (
     RecordResult,
     SalesforceError,
 )
-from cmsf.sync import problems
+from cmsf.sync import problems, salesforce_campaigns
 from cmsf.sync.directory import load as load_directory
 from cmsf.sync.leases import LeaseLost
 from cmsf.sync.matching import Directory
-from cmsf.sync.models import Cursor, RecordMap, SyncRun, SyncSettings, SyncStatus, TrackingCoverage
+from cmsf.sync.models import CampaignLink, Cursor, RecordMap, SyncRun, SyncSettings, SyncStatus, TrackingCoverage
 from cmsf.sync.transforms import (
     ACTIVITY,
     ACTIVITY_LABELS,
@@ -90,6 +91,9 @@ class Context:
     sender: ThreadPoolExecutor | None = None  # sends buffered writes while the next rows are read
     reader: ThreadPoolExecutor | None = None  # reads the first pages of the next streams while one is processed
     reported: float = 0.0  # when the run's counts were last saved (monotonic seconds)
+    summaries: dict[str, CampaignSummary] = field(default_factory=dict)  # campaign id -> summary read this run
+    links: dict[str, str] = field(default_factory=dict)  # campaign id -> the linked Salesforce campaign's Id
+    industry_rates: tuple[float, float] | None = None  # the chosen industry's open and click rates, when on
 
     def stage(self, name: str) -> None:
         if self.heartbeat is not None:
@@ -238,6 +242,7 @@ class Buffer:
             batch_size=self.batch_size,
             activity_date=_activity_date if self.activity else None,
             activity_kind=_activity_kind if self.activity else None,
+            person=_person if self.activity else None,
         )
         results = None
         if batches:
@@ -348,7 +353,17 @@ def sync_campaigns(ctx: Context, campaigns: list[Campaign], refresh: set[str]) -
     rows = []
     for campaign, summary in zip(wanted, summaries, strict=True):
         ctx.read["campaign summaries"] += 1
-        rows.append(campaign_row(ctx.client.cm_client_id, campaign, summary, owner_id=ctx.owner))
+        ctx.summaries[campaign.campaign_id] = summary
+        rows.append(
+            campaign_row(
+                ctx.client.cm_client_id,
+                campaign,
+                summary,
+                owner_id=ctx.owner,
+                salesforce_campaign_id=ctx.links.get(campaign.campaign_id, ""),
+                industry_rates=ctx.industry_rates,
+            )
+        )
     ctx.writer.write(CAMPAIGN, rows, batch_size=_batch("CMSF_CAMPAIGN_SYNC"))
     return {row[CAMPAIGN[1]] for row in rows}
 
@@ -358,6 +373,10 @@ _KIND_OF_LABEL = {label: kind for kind, label in ACTIVITY_LABELS.items()}
 
 def _activity_kind(row: Row) -> str:
     return _KIND_OF_LABEL.get(str(row.get("Activity__c")), "")
+
+
+def _person(row: Row) -> str:
+    return str(row.get("Contact__c") or row.get("Lead__c") or "")
 
 
 def _activity_date(row: Row) -> datetime | None:
@@ -389,6 +408,21 @@ def _tracking_under_plan(tracking: TrackingHistorySettings, now: datetime) -> Tr
     if not features(now).tracking_history:
         tracking.days_to_keep = 0
     return tracking
+
+
+def _salesforce_campaigns(
+    ctx: Context, campaigns: list[Campaign], settings: CampaignSettings
+) -> dict[str, CampaignLink]:
+    """Linked and auto-created Salesforce campaigns: drop the ones deleted in Salesforce, create the new ones,
+    mark the newly linked ones; the live links, whose statistics and members the run writes."""
+    ctx.stage("salesforce campaigns")
+    links = salesforce_campaigns.live_links(ctx.client.pk)
+    salesforce_campaigns.drop_deleted(ctx, links)
+    salesforce_campaigns.auto_create(ctx, campaigns, settings)
+    links = salesforce_campaigns.live_links(ctx.client.pk)
+    salesforce_campaigns.claim_manual_links(ctx, links)
+    ctx.links = {cm_id: link.salesforce_campaign_id for cm_id, link in links.items()}
+    return links
 
 
 def sync_tracking(ctx: Context, campaigns: list[Campaign], tracking: TrackingHistorySettings) -> None:
@@ -550,6 +584,7 @@ def run_primary_sync(
                       cursors=_cursors(client), sender=sender, reader=reader)  # fmt: skip
         tracking = _tracking_under_plan(TrackingHistorySettings.load(), started)
         campaign_settings = CampaignSettings.load()
+        ctx.industry_rates = benchmark_rates(campaign_settings)
         if run.kind == SyncRun.Kind.FULL:
             purge_client(ctx)
         sync_client_record(ctx)
@@ -558,12 +593,15 @@ def run_primary_sync(
         ctx.stage("campaigns")
         campaigns = _campaigns(ctx, campaign_settings)
         fresh = sync_campaigns(ctx, campaigns, refresh=set())
+        links = _salesforce_campaigns(ctx, campaigns, campaign_settings)
         sync_tracking(ctx, campaigns, tracking)
         ctx.stage("campaign statistics")
         # Statistics change whether or not the activity behind them is stored: every summary is read again.
         sync_campaigns(ctx, campaigns, refresh={c.campaign_id for c in campaigns} - fresh)
+        salesforce_campaigns.write_statistics(ctx, links, ctx.summaries, campaign_settings)
         sync_suppression(ctx, enabled=GeneralOptions.load().sync_suppression_list)
         apply_retention(ctx, tracking)
+        salesforce_campaigns.sync_members(ctx, links, campaign_settings)
         _finish_client(ctx)
         run.read = dict(ctx.read)
         run.status = SyncRun.Status.SUCCEEDED

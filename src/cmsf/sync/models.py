@@ -171,6 +171,8 @@ class RecordMap(models.Model):
     content_hash = models.CharField(max_length=40)
     activity_date = models.DateTimeField(null=True, blank=True)  # for retention of tracking history
     activity_kind = models.CharField(max_length=16, blank=True)  # sent, opens, clicks, ...: for the email-type filter
+    # The Contact or Lead an activity row is linked to: campaign members and their aggregates are computed from it.
+    person_id = models.CharField(max_length=18, blank=True, default="")
     synced_at = models.DateTimeField()
 
     class Meta:
@@ -232,3 +234,43 @@ class DirectoryState(models.Model):
 
     def __str__(self) -> str:
         return f"{self.sobject} at {self.position}"
+
+
+class CampaignLink(models.Model):
+    """A sent Campaign Monitor campaign linked to a Salesforce Campaign: by an admin (manual) or by auto-create.
+    The linked campaign gets Campaign Monitor's statistics (when that option is on) and campaign members."""
+
+    class Origin(models.TextChoices):
+        MANUAL = "manual", "Linked by an admin"
+        AUTO = "auto", "Auto-created"
+
+    client = models.ForeignKey("connections.CampaignMonitorClient", on_delete=models.CASCADE, related_name="+")
+    cm_campaign_id = models.CharField("Campaign Monitor campaign id", max_length=64, unique=True)
+    cm_campaign_name = models.CharField(max_length=255, blank=True)
+    salesforce_campaign_id = models.CharField(max_length=18)
+    salesforce_campaign_name = models.CharField(max_length=255, blank=True)
+    origin = models.CharField(max_length=8, choices=Origin.choices, default=Origin.MANUAL)
+    linked_by = models.CharField(max_length=255, blank=True)
+    linked_at = models.DateTimeField(auto_now_add=True)
+    members_filled_at = models.DateTimeField(null=True, blank=True)  # when the recipients became members
+    # Unlinked by an admin, or because the Salesforce campaign was deleted in Salesforce: the row is kept as a mark,
+    # so that auto-create does not make the campaign again; linking the Campaign Monitor campaign anew replaces it.
+    unlinked_at = models.DateTimeField(null=True, blank=True)
+    unlinked_reason = models.CharField(max_length=255, blank=True)
+
+    class Meta:
+        ordering = ["-linked_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["salesforce_campaign_id"],
+                condition=models.Q(unlinked_at=None),
+                name="one_link_per_sf_campaign",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.cm_campaign_id} -> {self.salesforce_campaign_id}"
+
+    @property
+    def is_live(self) -> bool:
+        return self.unlinked_at is None

@@ -170,6 +170,7 @@ def campaign_row(
     *,
     industry_rates: tuple[float, float] | None = None,
     owner_id: str = "",
+    salesforce_campaign_id: str = "",
 ) -> Row:
     row: Row = {
         "Campaign_Id__c": campaign.campaign_id,
@@ -198,6 +199,8 @@ def campaign_row(
     }
     if industry_rates is not None:
         row["Industry_Open_Rate__c"], row["Industry_Click_Rate__c"] = industry_rates
+    if salesforce_campaign_id:  # the linked Salesforce campaign
+        row["Salesforce_Campaign__c"] = salesforce_campaign_id
     return with_owner(row, owner_id)
 
 

@@ -41,6 +41,7 @@ class Batch:
     hashes: list[str]
     activity_dates: list[datetime | None] | None
     activity_kinds: list[str] | None
+    people: list[str] | None = None  # the Contact or Lead of each row, for the ledger
 
 
 @dataclass
@@ -62,7 +63,7 @@ class WriteTally:
 
 
 def _record(client_id: int, sobject: str, entries: list[tuple[Any, ...]], now: datetime) -> None:
-    """Insert or update ledger rows, given as (key, Salesforce Id, hash, activity date, activity kind), in one
+    """Insert or update ledger rows, given as (key, Salesforce Id, hash, activity date, activity kind, person), in one
     statement per row (INSERT ... ON CONFLICT, which SQLite and PostgreSQL share) and one transaction; the ORM's
     bulk upsert spends more time building SQL than the database spends running it."""
     if not entries:
@@ -77,6 +78,7 @@ def _record(client_id: int, sobject: str, entries: list[tuple[Any, ...]], now: d
         "content_hash",
         "activity_date",
         "activity_kind",
+        "person_id",
         "synced_at",
     ]
     updated = ", ".join(f"{q(c)} = excluded.{q(c)}" for c in columns if c not in ("sobject", "key"))
@@ -88,8 +90,8 @@ def _record(client_id: int, sobject: str, entries: list[tuple[Any, ...]], now: d
     adapt = connection.ops.adapt_datetimefield_value
     synced_at = adapt(now)
     params = [
-        (client_id, sobject, key, sf_id, digest, adapt(when) if when is not None else None, kind, synced_at)
-        for key, sf_id, digest, when, kind in entries
+        (client_id, sobject, key, sf_id, digest, adapt(when) if when is not None else None, kind, person, synced_at)
+        for key, sf_id, digest, when, kind, person in entries
     ]
     with transaction.atomic(), connection.cursor() as cursor:  # one commit, not one per row
         cursor.executemany(sql, params)
@@ -138,9 +140,13 @@ class Writer:
         batch_size: int,
         activity_date: Callable[[Row], datetime | None] | None = None,
         activity_kind: Callable[[Row], str] | None = None,
+        person: Callable[[Row], str] | None = None,
+        create_only: tuple[str, ...] = (),
     ) -> list[Batch]:
         """The batches of rows that differ from what the ledger holds (unchanged rows are counted as skipped).
-        In a dry run nothing is left to send: the rows are counted as they would be written."""
+        In a dry run nothing is left to send: the rows are counted as they would be written. `create_only`: fields
+        Salesforce takes on create but refuses on update (a CampaignMember's CampaignId): left out of a row the
+        ledger already holds."""
         sobject, external_id = target
         batches: list[Batch] = []
         for chunk in _batches(rows, batch_size):
@@ -153,6 +159,10 @@ class Writer:
                     ledger[key] = (self._would_write[(sobject, key)], "")
             hashes = {key: content_hash(row) for key, row in unique.items()}
             changed = [key for key in unique if ledger.get(key, ("", ""))[0] != hashes[key]]
+            if create_only:
+                for key in changed:
+                    if ledger.get(key, ("", ""))[1]:  # in Salesforce already: an update
+                        unique[key] = {k: v for k, v in unique[key].items() if k not in create_only}
             self.tally.skipped[sobject] += len(unique) - len(changed)
             if not changed:
                 continue
@@ -169,6 +179,7 @@ class Writer:
                     hashes=[hashes[key] for key in changed],
                     activity_dates=[activity_date(unique[key]) for key in changed] if activity_date else None,
                     activity_kinds=[activity_kind(unique[key]) for key in changed] if activity_kind else None,
+                    people=[person(unique[key]) for key in changed] if person else None,
                 )
             )
         return batches
@@ -193,6 +204,7 @@ class Writer:
                         batch.hashes[index],
                         batch.activity_dates[index] if batch.activity_dates else None,
                         batch.activity_kinds[index] if batch.activity_kinds else "",
+                        batch.people[index] if batch.people else "",
                     )
                 )
             else:
@@ -212,11 +224,19 @@ class Writer:
         batch_size: int,
         activity_date: Callable[[Row], datetime | None] | None = None,
         activity_kind: Callable[[Row], str] | None = None,
+        person: Callable[[Row], str] | None = None,
+        create_only: tuple[str, ...] = (),
     ) -> bool:
         """Upsert rows by external id, in batches; True when every row is in Salesforce as given."""
         all_ok = True
         batches = self.prepare(
-            target, rows, batch_size=batch_size, activity_date=activity_date, activity_kind=activity_kind
+            target,
+            rows,
+            batch_size=batch_size,
+            activity_date=activity_date,
+            activity_kind=activity_kind,
+            person=person,
+            create_only=create_only,
         )
         for batch in batches:
             all_ok = self.record(batch, self.send(batch)) and all_ok

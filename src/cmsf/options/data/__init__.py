@@ -1,0 +1,1 @@
+"""Data files shipped with the options app (read with importlib.resources)."""

@@ -1,0 +1,278 @@
+"""Salesforce Campaigns linked by hand to sent Campaign Monitor campaigns, and the reads the console needs to offer
+both sides and to chart the campaigns' rates.
+
+Linking and unlinking only record the link (audited): the next sync writes the linked campaign's statistics (when
+that option is on) and its campaign members. Unlinking leaves what was already written in Salesforce.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.dateparse import parse_date, parse_datetime
+
+from cmsf.connections import services as connections
+from cmsf.maintenance.services import audit
+from cmsf.salesforce.adapter import SalesforceAdapter
+from cmsf.sync.models import CampaignLink, RecordMap
+from cmsf.sync.transforms import CAMPAIGN
+
+SECTION = "campaigns"
+SALESFORCE_ID = re.compile(r"^[A-Za-z0-9]{15}(?:[A-Za-z0-9]{3})?$")
+SEARCH_LIMIT = 50
+SYNCED_LIMIT = 200
+CHART_LIMIT = 12
+
+
+class LinkRefused(Exception):
+    """The link or unlink cannot be made; the message says why and what to do."""
+
+
+def _quote(text: str) -> str:
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def like_pattern(term: str) -> str:
+    """A SOQL LIKE literal matching names that contain `term`, its quotes and wildcards escaped."""
+    escaped = term.replace("\\", "\\\\").replace("'", "\\'").replace("%", "\\%").replace("_", "\\_")
+    return f"'%{escaped}%'"
+
+
+def _synced(cm_campaign_id: str) -> RecordMap | None:
+    """The ledger row of a campaign cmsf wrote as a CMSF_Campaign__c for a selected client."""
+    return (
+        RecordMap.objects.filter(sobject=CAMPAIGN[0], key=cm_campaign_id, client__selected=True, client__active=True)
+        .select_related("client")
+        .first()
+    )
+
+
+def link(
+    cm_campaign_id: str, salesforce_campaign_id: str, *, actor: str, adapter: SalesforceAdapter | None = None
+) -> CampaignLink:
+    """Link a sent Campaign Monitor campaign (one cmsf synced) to an existing Salesforce Campaign.
+
+    Raises LinkRefused when the Campaign Monitor campaign was not synced for a selected client, the Salesforce
+    campaign does not exist, or either side is already linked; SalesforceError or NotConnected when Salesforce
+    cannot be asked."""
+    cm_campaign_id = cm_campaign_id.strip()
+    salesforce_campaign_id = salesforce_campaign_id.strip()
+    ledger = _synced(cm_campaign_id) if cm_campaign_id else None
+    if ledger is None:
+        raise LinkRefused(
+            "This Campaign Monitor campaign is not one cmsf synced for a selected client: choose one from the list "
+            "(a campaign appears after the sync that writes it)."
+        )
+    if not SALESFORCE_ID.match(salesforce_campaign_id):
+        raise LinkRefused(
+            "Choose a Salesforce campaign from the search results (a Campaign Id has 15 or 18 characters)."
+        )
+    existing = CampaignLink.objects.filter(cm_campaign_id=cm_campaign_id).first()
+    if existing is not None and existing.is_live:
+        raise LinkRefused(
+            f"This Campaign Monitor campaign is already linked to {existing.salesforce_campaign_name or existing.salesforce_campaign_id}: "
+            "unlink it first."
+        )
+    sf = adapter or connections.salesforce()
+    found = list(sf.query(f"SELECT Id, Name FROM Campaign WHERE Id = {_quote(salesforce_campaign_id)} LIMIT 1"))
+    if not found:
+        raise LinkRefused(
+            f"Salesforce has no campaign with the Id {salesforce_campaign_id} (it may have been deleted): search again."
+        )
+    campaign = found[0]
+    sf_id, sf_name = str(campaign["Id"]), str(campaign.get("Name") or "")
+    taken = CampaignLink.objects.filter(salesforce_campaign_id=sf_id, unlinked_at=None).first()
+    if taken is not None:
+        raise LinkRefused(
+            f"The Salesforce campaign {sf_name} is already linked to {taken.cm_campaign_name or taken.cm_campaign_id}: "
+            "a Salesforce campaign takes one Campaign Monitor campaign. Unlink it first."
+        )
+    cm_name = ""
+    rows = list(sf.query(f"SELECT Name FROM {CAMPAIGN[0]} WHERE Id = {_quote(ledger.salesforce_id)} LIMIT 1"))
+    if rows:
+        cm_name = str(rows[0].get("Name") or "")
+    try:
+        with transaction.atomic():
+            # A link that was undone (by an admin, or because its Salesforce campaign was deleted) is replaced;
+            # what cmsf remembered of the old Salesforce campaign goes with it.
+            CampaignLink.objects.filter(cm_campaign_id=cm_campaign_id, unlinked_at__isnull=False).delete()
+            RecordMap.objects.filter(sobject="Campaign", key=cm_campaign_id).delete()
+            created = CampaignLink.objects.create(
+                client=ledger.client,
+                cm_campaign_id=cm_campaign_id,
+                cm_campaign_name=cm_name,
+                salesforce_campaign_id=sf_id,
+                salesforce_campaign_name=sf_name,
+                origin=CampaignLink.Origin.MANUAL,
+                linked_by=actor,
+            )
+            audit(
+                actor=actor,
+                section=SECTION,
+                action=f"Link {cm_name or cm_campaign_id} to the Salesforce campaign {sf_name}",
+                before={},
+                after=_state(created),
+            )
+    except IntegrityError:  # linked by someone else in the meantime
+        raise LinkRefused("One of these campaigns was linked a moment ago: reload the page.") from None
+    return created
+
+
+def _state(entry: CampaignLink) -> dict[str, Any]:
+    return {
+        "cm_campaign_id": entry.cm_campaign_id,
+        "cm_campaign_name": entry.cm_campaign_name,
+        "salesforce_campaign_id": entry.salesforce_campaign_id,
+        "salesforce_campaign_name": entry.salesforce_campaign_name,
+        "origin": entry.origin,
+    }
+
+
+def unlink(cm_campaign_id: str, *, actor: str, adapter: SalesforceAdapter | None = None) -> CampaignLink:
+    """Undo a link (audited). The members and statistics already written to the Salesforce campaign stay there;
+    the next syncs no longer update them. The Salesforce campaign loses the Campaign Monitor campaign's id (one
+    call), so the campaign can be linked to another; the link is kept as a mark, so auto-create does not make the
+    campaign again."""
+    entry = CampaignLink.objects.filter(cm_campaign_id=cm_campaign_id, unlinked_at=None).first()
+    if entry is None:
+        raise LinkRefused("This Campaign Monitor campaign is not linked (it may have been unlinked already).")
+    if RecordMap.objects.filter(sobject="Campaign", key=cm_campaign_id).exists():
+        sf = adapter or connections.salesforce()
+        result = sf.update("Campaign", [{"Id": entry.salesforce_campaign_id, "CMSF_Campaign_Id__c": None}])[0]
+        gone = any(e.code in ("ENTITY_IS_DELETED", "INVALID_CROSS_REFERENCE_KEY") for e in result.errors)
+        if not result.success and not gone:
+            reason = "; ".join(f"{e.code}: {e.message}" for e in result.errors)
+            raise LinkRefused(f"Salesforce refused to update the campaign ({reason}): try again, or check that the "
+                              "Salesforce Sync User can edit Campaigns.")  # fmt: skip
+    with transaction.atomic():
+        entry = CampaignLink.objects.select_for_update().get(pk=entry.pk)
+        before = _state(entry)
+        entry.unlinked_at = timezone.now()
+        entry.unlinked_reason = f"Unlinked by {actor}."
+        entry.save(update_fields=["unlinked_at", "unlinked_reason"])
+        RecordMap.objects.filter(sobject="Campaign", key=cm_campaign_id).delete()
+        audit(
+            actor=actor,
+            section=SECTION,
+            action=f"Unlink {entry.cm_campaign_name or cm_campaign_id} from the Salesforce campaign "
+            f"{entry.salesforce_campaign_name or entry.salesforce_campaign_id}",
+            before=before,
+            after={},
+        )
+    return entry
+
+
+# -- reads -------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SyncedCampaign:
+    cm_campaign_id: str
+    name: str
+    client: str
+    sent: datetime | None
+    linked_to: str  # the linked Salesforce campaign's name, "" when not linked
+
+
+def synced_campaigns(adapter: SalesforceAdapter | None = None) -> list[SyncedCampaign]:
+    """The Campaign Monitor campaigns cmsf wrote to Salesforce for the selected clients, newest first: one query."""
+    sf = adapter or connections.salesforce()
+    soql = (
+        f"SELECT Campaign_Id__c, Name, Sent_Date__c, Client__r.Name FROM {CAMPAIGN[0]} "
+        f"ORDER BY Sent_Date__c DESC NULLS LAST LIMIT {SYNCED_LIMIT}"
+    )
+    records = list(sf.query(soql))
+    keys = [str(r.get("Campaign_Id__c") or "") for r in records]
+    ours = set(
+        RecordMap.objects.filter(
+            sobject=CAMPAIGN[0], key__in=keys, client__selected=True, client__active=True
+        ).values_list("key", flat=True)
+    )
+    links = dict(
+        CampaignLink.objects.filter(cm_campaign_id__in=ours, unlinked_at=None).values_list(
+            "cm_campaign_id", "salesforce_campaign_name"
+        )
+    )
+    return [
+        SyncedCampaign(
+            cm_campaign_id=key,
+            name=str(record.get("Name") or key),
+            client=str(record.get("Client__r.Name") or ""),
+            sent=parse_datetime(str(record["Sent_Date__c"])) if record.get("Sent_Date__c") else None,
+            linked_to=links.get(key, ""),
+        )
+        for key, record in zip(keys, records, strict=True)
+        if key in ours
+    ]
+
+
+@dataclass(frozen=True)
+class SalesforceCampaign:
+    salesforce_id: str
+    name: str
+    status: str
+    start_date: Any
+    linked_to: str  # the linked Campaign Monitor campaign's name, "" when not linked
+
+
+def search_campaigns(term: str, adapter: SalesforceAdapter | None = None) -> list[SalesforceCampaign]:
+    """Salesforce Campaigns whose name contains `term` (all when empty), newest first, at most 50: one query."""
+    sf = adapter or connections.salesforce()
+    where = f" WHERE Name LIKE {like_pattern(term.strip())}" if term.strip() else ""
+    soql = f"SELECT Id, Name, Status, StartDate FROM Campaign{where} ORDER BY CreatedDate DESC LIMIT {SEARCH_LIMIT}"
+    records = list(sf.query(soql))
+    links = dict(
+        CampaignLink.objects.filter(
+            salesforce_campaign_id__in=[r["Id"] for r in records], unlinked_at=None
+        ).values_list("salesforce_campaign_id", "cm_campaign_name")
+    )
+    return [
+        SalesforceCampaign(
+            salesforce_id=str(r["Id"]),
+            name=str(r.get("Name") or ""),
+            status=str(r.get("Status") or ""),
+            start_date=parse_date(str(r["StartDate"])) if r.get("StartDate") else None,
+            linked_to=links.get(str(r["Id"]), "") or ("linked" if str(r["Id"]) in links else ""),
+        )
+        for r in records
+    ]
+
+
+@dataclass(frozen=True)
+class CampaignRates:
+    name: str
+    sent: datetime | None
+    open_rate: float | None
+    click_rate: float | None
+    industry_open_rate: float | None
+    industry_click_rate: float | None
+
+
+def _number(value: Any) -> float | None:
+    return float(value) if value is not None and value != "" else None
+
+
+def recent_campaign_rates(adapter: SalesforceAdapter | None = None) -> list[CampaignRates]:
+    """The newest 12 CMSF_Campaign__c records' open and click rates beside the industry rates written with them,
+    newest first: one query."""
+    sf = adapter or connections.salesforce()
+    soql = (
+        "SELECT Name, Sent_Date__c, Open_Rate__c, Click_Rate__c, Industry_Open_Rate__c, Industry_Click_Rate__c "
+        f"FROM {CAMPAIGN[0]} ORDER BY Sent_Date__c DESC NULLS LAST LIMIT {CHART_LIMIT}"
+    )
+    return [
+        CampaignRates(
+            name=str(r.get("Name") or ""),
+            sent=parse_datetime(str(r["Sent_Date__c"])) if r.get("Sent_Date__c") else None,
+            open_rate=_number(r.get("Open_Rate__c")),
+            click_rate=_number(r.get("Click_Rate__c")),
+            industry_open_rate=_number(r.get("Industry_Open_Rate__c")),
+            industry_click_rate=_number(r.get("Industry_Click_Rate__c")),
+        )
+        for r in sf.query(soql)
+    ]

@@ -1,0 +1,428 @@
+"""Salesforce Campaigns in the sync: auto-created and linked campaigns, their statistics, and their campaign members
+with the mapped statuses.
+
+- **Links** (`CampaignLink`): made by an admin (manual) or by auto-create, which gives a Salesforce Campaign to each
+  sent campaign sent on or after the moment the option was turned on (not retrospective). A linked Salesforce
+  campaign carries the Campaign Monitor campaign's id in `CMSF_Campaign_Id__c` (set once), so its statistics are
+  written by that external id, and a rerun never makes a second campaign.
+- **Deleted in Salesforce**: a linked campaign that Salesforce no longer has is unlinked (the link stays as a mark,
+  so auto-create does not make it again, as it does when an admin unlinks) with a maintenance message; the sync
+  goes on.
+- **Members** come from the campaign's recipients, matched to contacts and leads as the sync matches everyone;
+  recipients with no contact or lead are counted and reported, never invented. One member per campaign and person,
+  written by `CMSF_Member_Key__c` ("<campaign Id>:<person Id>") through the writer, so unchanged members cost
+  nothing and large campaigns go through Bulk 2.0 in batches.
+- **Statuses** follow the status map and the refresh rule (never, always, once only), changing a member's status
+  only when the new activity is newer than the one its status came from. Labels the campaign lacks are added when
+  "auto-create missing statuses" is on; otherwise the members that would need them are not written (Salesforce
+  would silently give them the default status) and a maintenance message names the campaign and the labels.
+- **Aggregates** (opens, clicks, the last activity and its date) are computed from the tracking history cmsf stores
+  (the ledger's activity rows and the person each is linked to), so a shorter days to keep lowers them.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from django.utils import timezone
+
+from cmsf.campaign_monitor.records import Campaign, CampaignSummary
+from cmsf.maintenance import support_codes
+from cmsf.maintenance.services import record_message
+from cmsf.options.models import CampaignSettings, CampaignStatusMapping, EmailActivity, TrackingHistorySettings
+from cmsf.salesforce.adapter import CampaignMembers
+from cmsf.sync.models import CampaignLink, RecordMap
+from cmsf.sync.transforms import ACTIVITY, ACTIVITY_LABELS, EMAIL_TYPE_OF_KIND, Row, sf_datetime, with_owner
+
+if TYPE_CHECKING:
+    from cmsf.sync.engine import Context
+
+SF_CAMPAIGN = ("Campaign", "CMSF_Campaign_Id__c")
+MEMBER = ("CampaignMember", "CMSF_Member_Key__c")
+MEMBER_CREATE_ONLY = ("CampaignId", "ContactId", "LeadId")
+CHUNK = 200  # Ids per SOQL query
+NAME_LIMIT = 80
+CONTACT_PREFIX, LEAD_PREFIX = "003", "00Q"
+STATISTICS = {  # Campaign field -> CampaignSummary attribute
+    "CMSF_Recipients__c": "recipients",
+    "CMSF_Total_Opened__c": "total_opened",
+    "CMSF_Unique_Opened__c": "unique_opened",
+    "CMSF_Clicks__c": "clicks",
+    "CMSF_Bounced__c": "bounced",
+    "CMSF_Unsubscribed__c": "unsubscribed",
+    "CMSF_Spam_Complaints__c": "spam_complaints",
+    "CMSF_Forwards__c": "forwards",
+    "CMSF_Likes__c": "likes",
+    "CMSF_Mentions__c": "mentions",
+}
+JOB = "CMSF_CAMPAIGN_MEMBER_SYNC"
+
+
+def _soql_ids(values: Iterable[str]) -> str:
+    return ", ".join(f"'{v}'" for v in values if v.isalnum())
+
+
+def _chunks(values: list[str], size: int = CHUNK) -> Iterator[list[str]]:
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+def live_links(client_pk: int) -> dict[str, CampaignLink]:
+    """Campaign Monitor campaign id -> its live link, for one client."""
+    links = CampaignLink.objects.filter(client_id=client_pk, unlinked_at=None)
+    return {link.cm_campaign_id: link for link in links}
+
+
+# -- links: deleted in Salesforce, auto-create ---------------------------------------------------------------
+
+
+def drop_deleted(ctx: Context, links: dict[str, CampaignLink]) -> None:
+    """Unlink the campaigns deleted in Salesforce (one query per 200 links), with a maintenance message each."""
+    if ctx.sf is None or not links:
+        return
+    by_sf = {link.salesforce_campaign_id: link for link in links.values()}
+    found: set[str] = set()
+    for chunk in _chunks(sorted(by_sf)):
+        found.update(
+            str(r["Id"])[:15] for r in ctx.sf.query(f"SELECT Id FROM Campaign WHERE Id IN ({_soql_ids(chunk)})")
+        )
+    for sf_id, link in by_sf.items():
+        if sf_id[:15] in found:
+            continue
+        link.unlinked_at = timezone.now()
+        link.unlinked_reason = "The Salesforce campaign was deleted in Salesforce."
+        link.save(update_fields=["unlinked_at", "unlinked_reason"])
+        RecordMap.objects.filter(sobject=SF_CAMPAIGN[0], key=link.cm_campaign_id).delete()
+        RecordMap.objects.filter(sobject=MEMBER[0], key__startswith=f"{sf_id}:").delete()
+        del links[link.cm_campaign_id]
+        record_message(
+            support_code="CMSF-CAMPAIGN-DELETED",
+            job="CMSF_CAMPAIGN_SYNC",
+            severity="warning",
+            message=f"The Salesforce campaign {link.salesforce_campaign_name or sf_id} linked to the Campaign Monitor "
+            f"campaign {link.cm_campaign_name or link.cm_campaign_id} was deleted in Salesforce: cmsf unlinked them.",
+            details=f"Salesforce campaign {sf_id}; Campaign Monitor campaign {link.cm_campaign_id}",
+            guidance=support_codes.guidance("CMSF-CAMPAIGN-DELETED"),
+        )
+
+
+def _base_row(campaign: Campaign, owner_id: str) -> Row:
+    row: Row = {
+        SF_CAMPAIGN[1]: campaign.campaign_id,
+        "Name": campaign.name[:NAME_LIMIT] or campaign.campaign_id,
+        "Type": "Email",
+        "Status": "Completed",
+        "IsActive": True,
+        "StartDate": campaign.sent_date.date().isoformat() if campaign.sent_date else None,
+    }
+    return with_owner(row, owner_id)
+
+
+def auto_create(ctx: Context, campaigns: list[Campaign], settings: CampaignSettings) -> None:
+    """A Salesforce Campaign for each campaign sent on or after auto-create was turned on that has none yet."""
+    since = settings.auto_create_since if settings.auto_create_campaigns else None
+    if since is None:
+        return
+    seen = set(CampaignLink.objects.filter(client=ctx.client).values_list("cm_campaign_id", flat=True))
+    new = [c for c in campaigns if c.sent_date and c.sent_date >= since and c.campaign_id not in seen]
+    if not new:
+        return
+    ctx.writer.write(SF_CAMPAIGN, [_base_row(c, ctx.owner) for c in new], batch_size=CHUNK)
+    if ctx.writer.dry_run:
+        return
+    created = dict(
+        RecordMap.objects.filter(sobject=SF_CAMPAIGN[0], key__in=[c.campaign_id for c in new]).values_list(
+            "key", "salesforce_id"
+        )
+    )
+    for campaign in new:
+        if campaign.campaign_id in created:
+            CampaignLink.objects.create(
+                client=ctx.client,
+                cm_campaign_id=campaign.campaign_id,
+                cm_campaign_name=campaign.name[:255],
+                salesforce_campaign_id=created[campaign.campaign_id],
+                salesforce_campaign_name=campaign.name[:255],
+                origin=CampaignLink.Origin.AUTO,
+                linked_by="auto-create",
+            )
+
+
+def claim_manual_links(ctx: Context, links: dict[str, CampaignLink]) -> None:
+    """Write the Campaign Monitor campaign id on each newly linked Salesforce campaign (once), so statistics are
+    written by that external id, and remember it in the ledger."""
+    if ctx.sf is None or ctx.writer.dry_run:
+        return
+    known = set(RecordMap.objects.filter(sobject=SF_CAMPAIGN[0], key__in=list(links)).values_list("key", flat=True))
+    new = [link for cm_id, link in links.items() if cm_id not in known]
+    if not new:
+        return
+    results = ctx.sf.update(
+        SF_CAMPAIGN[0], [{"Id": link.salesforce_campaign_id, SF_CAMPAIGN[1]: link.cm_campaign_id} for link in new]
+    )
+    now = timezone.now()
+    for link, result in zip(new, results, strict=True):
+        if result.success:
+            RecordMap.objects.update_or_create(
+                sobject=SF_CAMPAIGN[0],
+                key=link.cm_campaign_id,
+                defaults={"client": ctx.client, "salesforce_id": link.salesforce_campaign_id, "content_hash": "",
+                          "synced_at": now},
+            )  # fmt: skip
+        else:
+            reason = "; ".join(f"{e.code}: {e.message}" for e in result.errors)
+            record_message(
+                support_code="CMSF-CAMPAIGN-LINK",
+                job="CMSF_CAMPAIGN_SYNC",
+                message=f"cmsf could not mark the Salesforce campaign {link.salesforce_campaign_name} as linked.",
+                details=f"Salesforce campaign {link.salesforce_campaign_id}: {reason}",
+                guidance=support_codes.guidance("CMSF-CAMPAIGN-LINK"),
+            )
+
+
+def write_statistics(
+    ctx: Context, links: dict[str, CampaignLink], summaries: dict[str, CampaignSummary], settings: CampaignSettings
+) -> None:
+    """Campaign Monitor's statistics on every linked Salesforce campaign (when the option is on); unchanged ones
+    are not sent again."""
+    if not settings.update_linked_campaign_statistics:
+        return
+    rows = []
+    for cm_id in links:
+        summary = summaries.get(cm_id)
+        if summary is None:
+            continue
+        row: Row = {SF_CAMPAIGN[1]: cm_id}
+        row.update({name: getattr(summary, attribute) for name, attribute in STATISTICS.items()})
+        row["CMSF_Web_Version_URL__c"] = summary.web_version_url[:255] or None
+        row["CMSF_Text_Version_URL__c"] = summary.web_version_text_url[:255] or None
+        row["CMSF_Worldview_URL__c"] = summary.worldview_url[:255] or None
+        rows.append(row)
+    known = set(RecordMap.objects.filter(sobject=SF_CAMPAIGN[0], key__in=list(links)).values_list("key", flat=True))
+    ctx.writer.write(SF_CAMPAIGN, [r for r in rows if r[SF_CAMPAIGN[1]] in known], batch_size=CHUNK)
+
+
+# -- members --------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Person:
+    """What the stored tracking history says of one person in one campaign."""
+
+    opens: int = 0
+    clicks: int = 0
+    newest: tuple[str, datetime | None] = ("sent", None)  # (kind, date) of the most recent activity
+    first: tuple[str, datetime | None] | None = None  # the first interaction other than being sent
+
+
+@dataclass
+class CampaignPeople:
+    people: dict[str, Person] = field(default_factory=dict)
+    unmatched: int = 0  # recipients with no contact or lead
+
+
+def _later(date: datetime | None, than: datetime | None) -> bool:
+    return date is not None and (than is None or date > than)
+
+
+def people_from_ledger(cm_campaign_id: str) -> CampaignPeople:
+    """Who received the campaign and what they did, from the stored tracking history."""
+    found = CampaignPeople()
+    rows = RecordMap.objects.filter(sobject=ACTIVITY[0], key__startswith=f"{cm_campaign_id}:").values_list(
+        "person_id", "activity_kind", "activity_date"
+    )
+    for person_id, kind, when in rows.iterator(chunk_size=5000):
+        if not person_id:
+            if kind == "sent":
+                found.unmatched += 1
+            continue
+        person = found.people.setdefault(person_id, Person())
+        if kind == "opens":
+            person.opens += 1
+        elif kind == "clicks":
+            person.clicks += 1
+        if kind == "sent":
+            if person.newest == ("sent", None):
+                person.newest = ("sent", when)
+            continue
+        if person.newest[0] == "sent" or _later(when, person.newest[1]):
+            person.newest = (kind, when)
+        if person.first is None or (when is not None and person.first[1] is not None and when < person.first[1]):
+            person.first = (kind, when)
+    return found
+
+
+def _recipients(ctx: Context, campaign_id: str, into: CampaignPeople) -> None:
+    """The campaign's recipients read from Campaign Monitor, for a link made after its tracking was read."""
+    from cmsf.sync.engine import _directory  # the run's directory of contacts and leads
+
+    for recipient in ctx.cm.campaign_recipients(campaign_id, zone=ctx.zone):
+        ctx.read["recipients (members)"] += 1
+        link = _directory(ctx).link(recipient.email)
+        person_id = link.contact_id or link.lead_id
+        if person_id:
+            into.people.setdefault(person_id, Person())
+        else:
+            into.unmatched += 1
+
+
+@dataclass(frozen=True)
+class StatusMap:
+    labels: dict[str, tuple[str, bool]]  # engine kind -> (label, responded)
+
+    @classmethod
+    def load(cls) -> StatusMap:
+        by_activity = {m.activity: (m.status_label, m.responded) for m in CampaignStatusMapping.objects.all()}
+        labels = {}
+        for kind, email_type in EMAIL_TYPE_OF_KIND.items():
+            default = CampaignStatusMapping.DEFAULTS[EmailActivity(email_type)]
+            labels[kind] = by_activity.get(email_type, default)
+        return cls(labels)
+
+    def label(self, kind: str) -> str:
+        return self.labels[kind][0]
+
+
+def status_of(
+    person: Person, previous: tuple[str, datetime | None] | None, refresh: str
+) -> tuple[str, datetime | None]:
+    """The (kind, date) a member's status comes from, by the refresh rule; a status changes only for activity newer
+    than the one it came from."""
+    if previous is None:
+        if refresh == CampaignSettings.StatusRefresh.NEVER:
+            return ("sent", person.newest[1] if person.newest[0] == "sent" else None)
+        if refresh == CampaignSettings.StatusRefresh.ONCE_ONLY:
+            return person.first or person.newest
+        return person.newest
+    if refresh == CampaignSettings.StatusRefresh.NEVER:
+        return previous
+    if refresh == CampaignSettings.StatusRefresh.ONCE_ONLY:
+        if previous[0] != "sent" or person.first is None:
+            return previous
+        return person.first if previous[1] is None or _later(person.first[1], previous[1]) else previous
+    if previous[1] is None or _later(person.newest[1], previous[1]):
+        return person.newest
+    return previous
+
+
+def sync_members(ctx: Context, links: dict[str, CampaignLink], settings: CampaignSettings) -> None:
+    """Campaign members of every linked campaign, with mapped statuses and (when on) aggregates."""
+    if not links or ctx.sf is None:
+        return
+    ctx.stage("campaign members")
+    tracking = TrackingHistorySettings.load()
+    aggregates = tracking.campaign_member_aggregates
+    statuses = StatusMap.load()
+    members = CampaignMembers(ctx.sf)
+    have = _statuses(ctx, [link.salesforce_campaign_id for link in links.values()])
+    for cm_id, link in links.items():
+        people = people_from_ledger(cm_id)
+        if link.members_filled_at is None and not (tracking.stores("sent") and people.unmatched + len(people.people)):
+            _recipients(ctx, cm_id, people)
+        sf_id = link.salesforce_campaign_id
+        previous = {
+            key.split(":", 1)[1]: (kind or "sent", when)
+            for key, kind, when in RecordMap.objects.filter(sobject=MEMBER[0], key__startswith=f"{sf_id}:").values_list(
+                "key", "activity_kind", "activity_date"
+            )
+        }
+        for person_id in previous:  # members already written stay members, whatever history is still stored
+            people.people.setdefault(person_id, Person())
+        applied: dict[str, tuple[str, datetime | None]] = {}
+        rows = []
+        for person_id, person in people.people.items():
+            kind, when = status_of(person, previous.get(person_id), settings.member_status_refresh)
+            key = f"{sf_id}:{person_id}"
+            applied[key] = (kind, when)
+            row: Row = {
+                MEMBER[1]: key,
+                "CampaignId": sf_id,
+                ("LeadId" if person_id.startswith(LEAD_PREFIX) else "ContactId"): person_id,
+                "Status": statuses.label(kind),
+            }
+            if aggregates:
+                row["CMSF_Opens__c"] = person.opens
+                row["CMSF_Clicks__c"] = person.clicks
+                row["CMSF_Activity__c"] = ACTIVITY_LABELS[person.newest[0]]
+                row["CMSF_Activity_Date__c"] = sf_datetime(person.newest[1])
+            rows.append(row)
+        rows = _with_known_statuses(ctx, link, rows, have.get(sf_id[:15], set()), statuses, settings, members)
+        ctx.writer.write(
+            MEMBER,
+            rows,
+            batch_size=_batch_size(),
+            activity_kind=lambda r, applied=applied: applied[r[MEMBER[1]]][0],  # type: ignore[misc]
+            activity_date=lambda r, applied=applied: applied[r[MEMBER[1]]][1],  # type: ignore[misc]
+            create_only=MEMBER_CREATE_ONLY,
+        )
+        if people.unmatched:
+            ctx.read["recipients without a contact or lead"] += people.unmatched
+        if link.members_filled_at is None and not ctx.writer.dry_run:
+            link.members_filled_at = timezone.now()
+            link.save(update_fields=["members_filled_at"])
+            if people.unmatched:
+                record_message(
+                    support_code="CMSF-MEMBERS-UNMATCHED",
+                    job=JOB,
+                    severity="info",
+                    message=f"{people.unmatched} recipient{'s' if people.unmatched != 1 else ''} of "
+                    f"{link.cm_campaign_name or cm_id} have no contact or lead in Salesforce: they are not members "
+                    f"of {link.salesforce_campaign_name or sf_id}.",
+                    details=f"Campaign Monitor campaign {cm_id}; Salesforce campaign {sf_id}",
+                    guidance=support_codes.guidance("CMSF-MEMBERS-UNMATCHED"),
+                )
+
+
+def _batch_size() -> int:
+    from cmsf.maintenance.models import GovernorLimit
+
+    return GovernorLimit.batch_size_for(JOB)
+
+
+def _statuses(ctx: Context, sf_ids: list[str]) -> dict[str, set[str]]:
+    """Campaign Id (15) -> the lower-case labels of its member statuses (one query per 200 campaigns)."""
+    found: dict[str, set[str]] = defaultdict(set)
+    assert ctx.sf is not None
+    for chunk in _chunks(sorted(set(sf_ids))):
+        soql = f"SELECT CampaignId, Label FROM CampaignMemberStatus WHERE CampaignId IN ({_soql_ids(chunk)})"
+        for row in ctx.sf.query(soql):
+            found[str(row["CampaignId"])[:15]].add(str(row["Label"]).lower())
+    return found
+
+
+def _with_known_statuses(
+    ctx: Context,
+    link: CampaignLink,
+    rows: list[Row],
+    have: set[str],
+    statuses: StatusMap,
+    settings: CampaignSettings,
+    members: CampaignMembers,
+) -> list[Row]:
+    """The rows whose status the campaign has. Missing labels are added when auto-create missing statuses is on;
+    otherwise those rows are held back and reported (Salesforce would silently give them the default status)."""
+    missing = sorted({str(r["Status"]) for r in rows if str(r["Status"]).lower() not in have})
+    if not missing:
+        return rows
+    if settings.auto_create_missing_statuses and not ctx.writer.dry_run:
+        wanted = [statuses.labels[kind] for kind in statuses.labels]
+        failed = [r for r in members.ensure_statuses(link.salesforce_campaign_id, wanted) if not r.success]
+        if not failed:
+            return rows
+        reason = "; ".join(f"{e.code}: {e.message}" for r in failed for e in r.errors)
+    else:
+        reason = ""
+    held = [r for r in rows if str(r["Status"]) in missing]
+    record_message(
+        support_code="CMSF-MEMBER-STATUS",
+        job=JOB,
+        message=f"{len(held)} member{'s' if len(held) != 1 else ''} of {link.salesforce_campaign_name or link.salesforce_campaign_id} "
+        f"were not written: the campaign has no member status {', '.join(repr(m) for m in missing)}.",
+        details=reason or f"Salesforce campaign {link.salesforce_campaign_id} lacks: {', '.join(missing)}",
+        guidance=support_codes.guidance("CMSF-MEMBER-STATUS"),
+    )
+    return [r for r in rows if str(r["Status"]) not in missing]

@@ -1,0 +1,254 @@
+"""Salesforce Campaigns in the sync, against both emulators over TLS: linked and auto-created campaigns, their
+statistics, campaign members with mapped statuses and the refresh rules, missing statuses, aggregates that follow
+days to keep, and a linked campaign deleted in Salesforce."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from cmsf.campaign_monitor.timezones import to_utc
+from cmsf.connections import services as connections
+from cmsf.connections.models import CampaignMonitorClient
+from cmsf.maintenance.models import MaintenanceMessage
+from cmsf.options.models import CampaignSettings, CampaignStatusMapping, TrackingHistorySettings
+from cmsf.sandbox.campaign_monitor.world import TrackingEvent
+from cmsf.sandbox.dataset import generate_world
+from cmsf.sandbox.salesforce.data import generate_org
+from cmsf.sync import services as sync
+from cmsf.sync.models import CampaignLink, RecordMap, SyncRun
+from cmsf.sync.salesforce_campaigns import Person, status_of
+from tests import emulators
+
+pytestmark = pytest.mark.django_db(transaction=True)
+ALWAYS, NEVER, ONCE = (CampaignSettings.StatusRefresh.ALWAYS, CampaignSettings.StatusRefresh.NEVER,
+                       CampaignSettings.StatusRefresh.ONCE_ONLY)  # fmt: skip
+
+
+@pytest.fixture
+def synced(tmp_path):
+    with emulators.connected(tmp_path, world=generate_world("tiny", 33), org=generate_org("tiny", 33)) as running:
+        for client in sync.clients_to_sync():
+            assert sync.sync_client(client=client).status == SyncRun.Status.SUCCEEDED
+        running.sf = connections.salesforce()
+        yield running
+
+
+def _busiest_campaign(client: CampaignMonitorClient) -> str:
+    """The campaign with the most stored opens: recent enough for its tracking history to be in Salesforce."""
+    keys = RecordMap.objects.filter(sobject="CMSF_Email_Activity__c", client=client, activity_kind="opens")
+    return Counter(k.split(":")[0] for k in keys.values_list("key", flat=True)).most_common(1)[0][0]
+
+
+def _link(running, *, client: CampaignMonitorClient | None = None) -> tuple[CampaignLink, str]:
+    client = client or CampaignMonitorClient.objects.order_by("name").first()
+    cm_id = _busiest_campaign(client)
+    sf_id = running.sf.insert("Campaign", [{"Name": "Spring newsletter", "IsActive": True}])[0].id
+    link = CampaignLink.objects.create(client=client, cm_campaign_id=cm_id, salesforce_campaign_id=sf_id,
+                                       salesforce_campaign_name="Spring newsletter", linked_by="test")  # fmt: skip
+    return link, sf_id
+
+
+def _settings(**values) -> None:
+    settings = CampaignSettings.load()
+    for name, value in values.items():
+        setattr(settings, name, value)
+    settings.save()
+
+
+def _members(running, sf_id: str) -> dict[str, dict]:
+    soql = ("SELECT Id, ContactId, LeadId, Status, CMSF_Opens__c, CMSF_Clicks__c, CMSF_Activity__c, "
+            f"CMSF_Member_Key__c FROM CampaignMember WHERE CampaignId = '{sf_id}'")  # fmt: skip
+    return {(r["ContactId"] or r["LeadId"])[:15]: r for r in running.sf.query(soql)}
+
+
+def _statuses(running, sf_id: str) -> list[dict]:
+    soql = f"SELECT Label, IsDefault, HasResponded FROM CampaignMemberStatus WHERE CampaignId = '{sf_id}'"
+    return list(running.sf.query(soql))
+
+
+def _sync(client: CampaignMonitorClient) -> SyncRun:
+    run = sync.sync_client(client=client)
+    assert run.status == SyncRun.Status.SUCCEEDED, run.message
+    return run
+
+
+def test_a_linked_campaign_gets_its_statistics_members_and_mapped_statuses(synced):
+    link, sf_id = _link(synced)
+    _settings(update_linked_campaign_statistics=True, auto_create_missing_statuses=True)
+    tracking = TrackingHistorySettings.load()
+    tracking.campaign_member_aggregates = True
+    tracking.save()
+    run = _sync(link.client)
+    campaign = next(synced.sf.query(f"SELECT CMSF_Campaign_Id__c, CMSF_Recipients__c, CMSF_Unique_Opened__c, "
+                                    f"CMSF_Web_Version_URL__c FROM Campaign WHERE Id = '{sf_id}'"))  # fmt: skip
+    summary = synced.world.campaigns[link.cm_campaign_id]
+    assert campaign["CMSF_Campaign_Id__c"] == link.cm_campaign_id
+    assert campaign["CMSF_Recipients__c"] == len(summary.recipients) and campaign["CMSF_Web_Version_URL__c"]
+    members = _members(synced, sf_id)
+    assert members and run.written["CampaignMember"] == len(members)
+    # One member per person; the ones who opened carry Opened (or Clicked) and their counts.
+    opened = [m for m in members.values() if m["CMSF_Opens__c"]]
+    assert opened and all(m["Status"] in ("Opened", "Clicked") for m in opened)
+    assert all(m["CMSF_Member_Key__c"].startswith(f"{sf_id}:") for m in members.values())
+    statuses = _statuses(synced, sf_id)
+    assert sum(1 for s in statuses if s["IsDefault"]) == 1
+    assert {"Opened", "Clicked"} <= {s["Label"] for s in statuses}
+    cmsf_row = next(synced.sf.query(
+        f"SELECT Salesforce_Campaign__c FROM CMSF_Campaign__c WHERE Campaign_Id__c = '{link.cm_campaign_id}'"))  # fmt: skip
+    assert cmsf_row["Salesforce_Campaign__c"][:15] == sf_id[:15]
+    unmatched = MaintenanceMessage.objects.filter(support_code="CMSF-MEMBERS-UNMATCHED")
+    recipients = {email.lower() for email, _ in summary.recipients}
+    assert len(members) + sum(int(m.message.split()[0]) for m in unmatched) <= len(recipients)
+    # A second sync with nothing new writes nothing and doubles nothing.
+    again = _sync(link.client)
+    assert again.written.get("CampaignMember", 0) == 0 and again.written.get("Campaign", 0) == 0
+    assert len(_members(synced, sf_id)) == len(members)
+
+
+def test_statistics_stay_off_until_the_option_is_on(synced):
+    link, sf_id = _link(synced)
+    _sync(link.client)
+    campaign = next(
+        synced.sf.query(f"SELECT CMSF_Campaign_Id__c, CMSF_Recipients__c FROM Campaign WHERE Id = '{sf_id}'")
+    )
+    assert campaign["CMSF_Campaign_Id__c"] == link.cm_campaign_id and campaign["CMSF_Recipients__c"] is None
+
+
+def test_a_missing_status_holds_its_members_back_and_is_reported(synced):
+    link, sf_id = _link(synced)
+    CampaignStatusMapping.objects.update_or_create(activity="opened", defaults={"status_label": "Engaged",
+                                                                                "responded": True})  # fmt: skip
+    _settings(auto_create_missing_statuses=False)
+    _sync(link.client)
+    members = _members(synced, sf_id)
+    assert members and not any(m["Status"] == "Engaged" for m in members.values())
+    assert all(m["Status"] != "Sent" or not m["CMSF_Opens__c"] for m in members.values())
+    message = MaintenanceMessage.objects.get(support_code="CMSF-MEMBER-STATUS")
+    assert "'Engaged'" in message.message and "not written" in message.message
+    # With auto-create missing statuses on, the label is added (one default kept) and the members are written.
+    _settings(auto_create_missing_statuses=True)
+    _sync(link.client)
+    assert any(m["Status"] == "Engaged" for m in _members(synced, sf_id).values())
+    statuses = _statuses(synced, sf_id)
+    assert sum(1 for s in statuses if s["IsDefault"]) == 1
+    assert next(s for s in statuses if s["Label"] == "Engaged")["HasResponded"] is True
+
+
+def test_auto_create_is_not_retrospective_and_never_doubles(synced):
+    client = CampaignMonitorClient.objects.order_by("name").first()
+    campaigns = sorted(
+        (c for c in synced.world.campaigns.values() if c.client_id == client.cm_client_id), key=lambda c: c.sent_date
+    )
+    # Turned on just after the third-newest campaign was sent: only the two newest are after it.
+    since_local = campaigns[-3].sent_date + timedelta(seconds=1)
+    _settings(auto_create_campaigns=True, auto_create_since=to_utc(since_local, client.time_zone))
+    _sync(client)
+    links = CampaignLink.objects.filter(client=client, origin=CampaignLink.Origin.AUTO)
+    assert {link.cm_campaign_id for link in links} == {c.campaign_id for c in campaigns[-2:]}
+    created = list(synced.sf.query("SELECT Id, Name, Type, Status, CMSF_Campaign_Id__c FROM Campaign "
+                                   "WHERE CMSF_Campaign_Id__c != null"))  # fmt: skip
+    assert len(created) == 2 and all(c["Type"] == "Email" for c in created)
+    _sync(client)
+    assert CampaignLink.objects.filter(client=client).count() == 2
+    assert len(list(synced.sf.query("SELECT Id FROM Campaign WHERE CMSF_Campaign_Id__c != null"))) == 2
+    # Unlinked by an admin, an auto-created campaign is not made again, and its Salesforce campaign is freed.
+    from cmsf.sync import campaign_links
+
+    gone = links.first()
+    campaign_links.unlink(gone.cm_campaign_id, actor="test")
+    _sync(client)
+    assert CampaignLink.objects.filter(client=client, unlinked_at=None).count() == 1
+    freed = next(
+        synced.sf.query(f"SELECT CMSF_Campaign_Id__c FROM Campaign WHERE Id = '{gone.salesforce_campaign_id}'")
+    )
+    assert freed["CMSF_Campaign_Id__c"] is None
+
+
+def test_a_linked_campaign_deleted_in_salesforce_is_unlinked_and_the_sync_goes_on(synced):
+    link, sf_id = _link(synced)
+    _sync(link.client)
+    assert synced.sf.delete("Campaign", [sf_id])[0].success
+    _sync(link.client)
+    link.refresh_from_db()
+    assert link.unlinked_at is not None and "deleted in Salesforce" in link.unlinked_reason
+    assert MaintenanceMessage.objects.filter(support_code="CMSF-CAMPAIGN-DELETED").count() == 1
+    _sync(link.client)  # and the next one neither fails nor reports it again
+    assert MaintenanceMessage.objects.filter(support_code="CMSF-CAMPAIGN-DELETED").count() == 1
+
+
+def _add_click(world, cm_id: str, email: str) -> None:
+    campaign = world.campaigns[cm_id]
+    newest = max(e.date for kind in (campaign.opens, campaign.clicks) for e in kind)
+    list_id = next(lid for addr, lid in campaign.recipients if addr.lower() == email.lower())
+    with world.lock:
+        campaign.clicks.append(TrackingEvent(date=newest + timedelta(minutes=1), email=email, list_id=list_id,
+                                             url="https://example.com/new"))  # fmt: skip
+
+
+@pytest.mark.parametrize("refresh,expected", [(ALWAYS, "Clicked"), (NEVER, "Sent"), (ONCE, "Opened")])
+def test_status_refresh_across_two_syncs_with_new_activity_between(synced, refresh, expected):
+    link, sf_id = _link(synced)
+    _settings(member_status_refresh=refresh, auto_create_missing_statuses=True)
+    _sync(link.client)
+    members = _members(synced, sf_id)
+    opened_id = next(pid for pid, m in members.items() if m["Status"] in ("Opened", "Sent")
+                     and (refresh != ONCE or m["Status"] == "Opened"))  # fmt: skip
+    before = members[opened_id]["Status"]
+    sobject = "Lead" if opened_id.startswith("00Q") else "Contact"
+    email = next(synced.sf.query(f"SELECT Email FROM {sobject} WHERE Id = '{opened_id}'"))["Email"]
+    _add_click(synced.world, link.cm_campaign_id, email)
+    _sync(link.client)
+    after = _members(synced, sf_id)[opened_id]["Status"]
+    if refresh == NEVER:
+        assert after == before == "Sent"
+    else:
+        assert after == expected, (before, after)
+
+
+def test_aggregates_follow_days_to_keep(synced):
+    link, sf_id = _link(synced)
+    tracking = TrackingHistorySettings.load()
+    tracking.campaign_member_aggregates = True
+    tracking.save()
+    _settings(auto_create_missing_statuses=True)
+    _sync(link.client)
+    opens_before = sum(m["CMSF_Opens__c"] for m in _members(synced, sf_id).values())
+    assert opens_before > 0
+    tracking.days_to_keep = 0
+    tracking.save()
+    _sync(link.client)
+    after = _members(synced, sf_id)
+    assert sum(m["CMSF_Opens__c"] for m in after.values()) == 0 and len(after) > 0
+
+
+def test_the_refresh_rules_on_their_own():
+    t = [timezone.now() - timedelta(hours=h) for h in (3, 2, 1)]
+    opened_then_clicked = Person(opens=1, clicks=1, newest=("clicks", t[2]), first=("opens", t[1]))
+    only_sent = Person(newest=("sent", t[0]))
+    assert status_of(opened_then_clicked, None, ALWAYS) == ("clicks", t[2])
+    assert status_of(opened_then_clicked, None, ONCE) == ("opens", t[1])
+    assert status_of(opened_then_clicked, None, NEVER)[0] == "sent"
+    assert status_of(only_sent, None, ALWAYS) == ("sent", t[0])
+    # Always: only newer activity changes a status.
+    assert status_of(opened_then_clicked, ("opens", t[1]), ALWAYS) == ("clicks", t[2])
+    assert status_of(opened_then_clicked, ("bounces", t[2] + timedelta(1)), ALWAYS)[0] == "bounces"
+    # Once only: the first interaction stays; a member still at Sent takes its first interaction.
+    assert status_of(opened_then_clicked, ("opens", t[1]), ONCE) == ("opens", t[1])
+    assert status_of(opened_then_clicked, ("sent", t[0]), ONCE) == ("opens", t[1])
+    assert status_of(opened_then_clicked, ("sent", t[0]), NEVER) == ("sent", t[0])
+
+
+def test_industry_benchmarks_are_written_beside_each_campaigns_rates(synced):
+    from cmsf.options.models import IndustryBenchmark
+
+    IndustryBenchmark.objects.create(name="Nonprofit", open_rate="25.17", click_rate="2.79", source="test")
+    _settings(industry_benchmarks=True, industry="Nonprofit")
+    client = CampaignMonitorClient.objects.order_by("name").first()
+    _sync(client)
+    rows = list(synced.sf.query("SELECT Industry_Open_Rate__c, Industry_Click_Rate__c FROM CMSF_Campaign__c "
+                                f"WHERE Client__r.Client_Id__c = '{client.cm_client_id}'"))  # fmt: skip
+    assert rows and all((r["Industry_Open_Rate__c"], r["Industry_Click_Rate__c"]) == (25.17, 2.79) for r in rows)
