@@ -14,6 +14,7 @@ from cmsf.billing.plans import Features
 from cmsf.billing.services import features
 from cmsf.connections.models import CampaignMonitorAccount, CampaignMonitorClient, SalesforceOrg
 from cmsf.maintenance.models import MaintenanceMessage
+from cmsf.sync.engine import PURGE_ORDER
 from cmsf.sync.models import RecordMap, SyncRun, SyncSettings
 
 
@@ -76,7 +77,10 @@ class Removal:
 def full_sync_removal() -> Removal:
     selected = CampaignMonitorClient.objects.filter(selected=True, active=True)
     rows = (
-        RecordMap.objects.filter(client__in=selected).values("sobject").annotate(count=Count("id")).order_by("sobject")
+        RecordMap.objects.filter(client__in=selected, sobject__in=PURGE_ORDER)
+        .values("sobject")
+        .annotate(count=Count("id"))
+        .order_by("sobject")
     )
     return Removal([(row["sobject"], row["count"]) for row in rows], [c.name for c in selected])
 

@@ -94,6 +94,7 @@ class Context:
     summaries: dict[str, CampaignSummary] = field(default_factory=dict)  # campaign id -> summary read this run
     links: dict[str, str] = field(default_factory=dict)  # campaign id -> the linked Salesforce campaign's Id
     industry_rates: tuple[float, float] | None = None  # the chosen industry's open and click rates, when on
+    touched: set[str] = field(default_factory=set)  # campaigns whose stored tracking history changed in this run
 
     def stage(self, name: str) -> None:
         if self.heartbeat is not None:
@@ -457,6 +458,7 @@ def sync_tracking(ctx: Context, campaigns: list[Campaign], tracking: TrackingHis
                     campaign.campaign_id, "sent", None, email=recipient.email, when=campaign.sent_date,
                     list_id=recipient.list_id, link=link, owner_id=ctx.owner,
                 ))  # fmt: skip
+                ctx.touched.add(campaign.campaign_id)
             buffer.end(stream, ("recipients", campaign.campaign_id, ctx.started))
             continue
         for activity in cast(Iterator[Activity], records):  # every stream but "sent" gives activity
@@ -468,6 +470,7 @@ def sync_tracking(ctx: Context, campaigns: list[Campaign], tracking: TrackingHis
                 campaign.campaign_id, kind, activity, email=activity.email, when=activity.date,
                 list_id=activity.list_id, link=link, owner_id=ctx.owner,
             ))  # fmt: skip
+            ctx.touched.add(campaign.campaign_id)
             newest = activity.date if newest is None or activity.date > newest else newest
         buffer.end(stream, (f"activity:{kind}", campaign.campaign_id, newest))
     buffer.close()
@@ -517,6 +520,7 @@ def apply_retention(ctx: Context, tracking: TrackingHistorySettings) -> None:
         )
     size = _batch("CMSF_RETENTION")
     for entries in _ledger_pages(old, size):
+        ctx.touched.update(key.split(":", 1)[0] for key, _ in entries)
         ctx.writer.delete(ACTIVITY[0], entries, batch_size=size)
 
 

@@ -253,6 +253,9 @@ class CampaignLink(models.Model):
     linked_by = models.CharField(max_length=255, blank=True)
     linked_at = models.DateTimeField(auto_now_add=True)
     members_filled_at = models.DateTimeField(null=True, blank=True)  # when the recipients became members
+    # What the members were last computed with (status map, refresh rule, aggregates on or off): a change recomputes
+    # them all; otherwise only a campaign whose stored activity changed in a run is recomputed.
+    members_fingerprint = models.CharField(max_length=64, blank=True)
     # Unlinked by an admin, or because the Salesforce campaign was deleted in Salesforce: the row is kept as a mark,
     # so that auto-create does not make the campaign again; linking the Campaign Monitor campaign anew replaces it.
     unlinked_at = models.DateTimeField(null=True, blank=True)

@@ -22,6 +22,8 @@ with the mapped statuses.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -318,8 +320,16 @@ def sync_members(ctx: Context, links: dict[str, CampaignLink], settings: Campaig
     aggregates = tracking.campaign_member_aggregates
     statuses = StatusMap.load()
     members = CampaignMembers(ctx.sf)
-    have = _statuses(ctx, [link.salesforce_campaign_id for link in links.values()])
-    for cm_id, link in links.items():
+    fingerprint = _fingerprint(statuses, settings.member_status_refresh, aggregates)
+    due = {
+        cm_id: link
+        for cm_id, link in links.items()
+        if link.members_filled_at is None or link.members_fingerprint != fingerprint or cm_id in ctx.touched
+    }
+    if not due:
+        return  # nothing stored changed for any linked campaign: its members are as they were
+    have = _statuses(ctx, [link.salesforce_campaign_id for link in due.values()])
+    for cm_id, link in due.items():
         people = people_from_ledger(cm_id)
         if link.members_filled_at is None and not (tracking.stores("sent") and people.unmatched + len(people.people)):
             _recipients(ctx, cm_id, people)
@@ -350,7 +360,9 @@ def sync_members(ctx: Context, links: dict[str, CampaignLink], settings: Campaig
                 row["CMSF_Activity__c"] = ACTIVITY_LABELS[person.newest[0]]
                 row["CMSF_Activity_Date__c"] = sf_datetime(person.newest[1])
             rows.append(row)
+        wanted = len(rows)
         rows = _with_known_statuses(ctx, link, rows, have.get(sf_id[:15], set()), statuses, settings, members)
+        held = wanted - len(rows)
         ctx.writer.write(
             MEMBER,
             rows,
@@ -361,9 +373,12 @@ def sync_members(ctx: Context, links: dict[str, CampaignLink], settings: Campaig
         )
         if people.unmatched:
             ctx.read["recipients without a contact or lead"] += people.unmatched
-        if link.members_filled_at is None and not ctx.writer.dry_run:
-            link.members_filled_at = timezone.now()
-            link.save(update_fields=["members_filled_at"])
+        first = link.members_filled_at is None
+        if not ctx.writer.dry_run:
+            link.members_filled_at = link.members_filled_at or timezone.now()
+            link.members_fingerprint = "" if held else fingerprint  # held-back members are tried again next run
+            link.save(update_fields=["members_filled_at", "members_fingerprint"])
+        if first and not ctx.writer.dry_run:
             if people.unmatched:
                 record_message(
                     support_code="CMSF-MEMBERS-UNMATCHED",
@@ -375,6 +390,11 @@ def sync_members(ctx: Context, links: dict[str, CampaignLink], settings: Campaig
                     details=f"Campaign Monitor campaign {cm_id}; Salesforce campaign {sf_id}",
                     guidance=support_codes.guidance("CMSF-MEMBERS-UNMATCHED"),
                 )
+
+
+def _fingerprint(statuses: StatusMap, refresh: str, aggregates: bool) -> str:
+    raw = json.dumps([sorted(statuses.labels.items()), refresh, aggregates])
+    return hashlib.sha1(raw.encode()).hexdigest()
 
 
 def _batch_size() -> int:
