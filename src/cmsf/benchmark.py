@@ -54,6 +54,12 @@ Targets (set for `medium`): Campaign Monitor calls at most 1.05 x cm_min_calls; 
 per 10,000 rows in the full sync; no Salesforce write in the no-change sync; wall time at most 1.5 x the
 floor; peak memory under 300 MB, growing less than 20% from medium to large (`--compare` a medium result).
 A missed target is reported and the command still exits 0; a failed sync exits 1.
+
+`--campaign-members`: before the first run, every sent campaign gets a Salesforce campaign (auto-create on since
+2000, with statistics and missing statuses), and campaign members with aggregates, so the three runs also write
+Campaigns and CampaignMembers. The floor writes as many of each: campaign copies under throwaway ids, and member
+copies spread over throwaway campaigns made beforehand (a person is a member of a campaign once), untimed, as
+its other preparations are.
 """
 
 from __future__ import annotations
@@ -102,6 +108,15 @@ SF_WRITE_KINDS = ("composite/sobjects", "bulk2 ingest", "sobject POST", "sobject
 FLOOR_BATCH = 10_000
 SAMPLE_ROWS = 64  # rows kept per object as the floor's templates
 SANDBOX_START_TIMEOUT = 900.0
+CAMPAIGN_MEMBERS_SETTINGS = """\
+salesforce_campaigns:
+  update_linked_campaign_statistics: true
+  auto_create_campaigns: true
+  auto_create_since: "2000-01-01T00:00:00+00:00"
+  auto_create_missing_statuses: true
+tracking_history:
+  campaign_member_aggregates: true
+"""
 ORG_STORAGE_MB = 1_000_000  # the emulated org's data storage for the bench: room for any dataset and its floor
 MIB = 1024 * 1024
 
@@ -442,6 +457,8 @@ class Floor:
         self.adapter = SalesforceAdapter(credentials, ca_bundle=sf["ca_file"], api_version=sf["api_version"])
         self.templates: dict[str, dict[str, Any]] = {}  # object -> its external id field and sample rows
         self.serial = 0
+        self.member_slots: list[tuple[str, str, str]] = []  # (campaign Id, person field, person Id) per member copy
+        self.member_campaigns: list[str] = []  # the throwaway campaigns the member copies go to
 
     def close(self) -> None:
         self.session.close()
@@ -467,6 +484,41 @@ class Floor:
                 calls += 1
         return time.perf_counter() - started, calls, size
 
+    def _people(self) -> list[tuple[str, str]]:
+        """Every contact and lead of the org, as (CampaignMember field, Id): untimed, for member copies."""
+        found = [("ContactId", r["Id"]) for r in self.adapter.bulk_query("SELECT Id FROM Contact")]
+        found += [("LeadId", r["Id"]) for r in self.adapter.bulk_query("SELECT Id FROM Lead WHERE IsConverted = false")]
+        return found
+
+    def prepare_members(self, count: int) -> None:
+        """Throwaway campaigns enough for `count` member copies, a person once per campaign (untimed)."""
+        people = self._people()
+        if not people:
+            raise BenchError("floor upload: the org has no contact or lead to copy campaign members with")
+        needed = -(-count // len(people))
+        self.serial += 1
+        outcome = self.adapter.upsert(
+            "Campaign",
+            "CMSF_Campaign_Id__c",
+            [
+                {"CMSF_Campaign_Id__c": f"bench-floor-{self.serial}-c{i}", "Name": f"bench floor {i}"}
+                for i in range(needed)
+            ],
+        )
+        self.member_campaigns = [r.id for r in outcome if r.success and r.id]
+        if len(self.member_campaigns) != needed:
+            raise BenchError("floor upload: the throwaway campaigns for member copies could not be made")
+        self.member_slots = [(self.member_campaigns[i // len(people)], *people[i % len(people)]) for i in range(count)]
+
+    def _copy(self, sobject: str, row: dict[str, Any], i: int) -> dict[str, Any]:
+        if sobject == "CampaignMember":
+            campaign_id, field, person = self.member_slots[i]
+            row = {k: v for k, v in row.items() if k not in ("ContactId", "LeadId")}
+            return {**row, "CampaignId": campaign_id, field: person}
+        if sobject == "Campaign":
+            return {"Name": "bench floor", **row}  # a statistics-only row creates a campaign here: it needs a name
+        return row
+
     def _insert(self, sobject: str, count: int) -> tuple[list[str], int]:
         """Upsert `count` copies of the object's sample rows under new throwaway keys: (their Ids, failures)."""
         template = self.templates.get(sobject)
@@ -478,7 +530,7 @@ class Floor:
         failed = 0
         for start in range(0, count, FLOOR_BATCH):
             batch = [
-                {**rows[i % len(rows)], key: f"bench-floor-{self.serial}-{i}"}
+                {**self._copy(sobject, rows[i % len(rows)], i), key: f"bench-floor-{self.serial}-{i}"}
                 for i in range(start, min(start + FLOOR_BATCH, count))
             ]
             outcome = self.adapter.upsert(sobject, key, batch)
@@ -503,6 +555,8 @@ class Floor:
         for sobject, count in result["deleted"].items():  # records for the floor's deletes, made beforehand
             doomed[sobject], bad = self._insert(sobject, count)
             failed += bad
+        if result["written"].get("CampaignMember"):
+            self.prepare_members(result["written"]["CampaignMember"])
         before = self.adapter.meter.total
         created: dict[str, list[str]] = {}
         started = time.perf_counter()
@@ -514,6 +568,9 @@ class Floor:
         elapsed, calls = time.perf_counter() - started, self.adapter.meter.total - before
         for sobject, ids in created.items():
             failed += self._delete(sobject, ids)
+        if self.member_campaigns:
+            failed += self._delete("Campaign", self.member_campaigns)
+            self.member_campaigns, self.member_slots = [], []
         return elapsed, calls, failed
 
 
@@ -667,6 +724,7 @@ def run_bench(
     compare: Path | None = None,
     seed: int = 1,
     keep: bool = False,
+    campaign_members: bool = False,
     say: Callable[[str], None] = print,
 ) -> int:
     """The whole benchmark; 0 when every sync succeeded (targets missed or not), 1 when one failed."""
@@ -700,6 +758,11 @@ def run_bench(
         }  # fmt: skip
         _cmsf(state, folder / "setup.log", "init", "--no-input")
         _cmsf(state, folder / "setup.log", "connect", "--sandbox-info", str(sandbox.info_file))
+        if campaign_members:
+            settings_file = folder / "campaign-members.yaml"
+            settings_file.write_text(CAMPAIGN_MEMBERS_SETTINGS, encoding="utf-8")
+            _cmsf(state, folder / "setup.log", "config", "import", str(settings_file))
+            extra["campaign_members"] = True
         floor = Floor(sandbox)
         for name in RUNS:
             if name == "incremental":

@@ -566,6 +566,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
             compare=Path(args.compare) if args.compare else None,
             seed=args.seed,
             keep=args.keep,
+            campaign_members=args.campaign_members,
         )
     except BenchError as error:
         raise CliError(str(error)) from None
@@ -630,6 +631,11 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--compare", help="a JSON result of a smaller dataset, for the peak memory growth target")
     bench.add_argument("--seed", type=int, default=1, help="dataset seed (default 1)")
     bench.add_argument("--keep", action="store_true", help="keep the working folder (logs, cmsf's state)")
+    bench.add_argument(
+        "--campaign-members",
+        action="store_true",
+        help="auto-create a Salesforce campaign for every campaign, with statistics and campaign members",
+    )
 
     con = command("connect", "connect Campaign Monitor and Salesforce (from a sandbox info file, or each with options)",
                   cmd_connect)  # fmt: skip

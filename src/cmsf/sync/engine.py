@@ -596,8 +596,8 @@ def run_primary_sync(
         sync_subscribers(ctx, list_ids)
         ctx.stage("campaigns")
         campaigns = _campaigns(ctx, campaign_settings)
+        links = _salesforce_campaigns(ctx, campaigns, campaign_settings)  # first: new rows carry their link
         fresh = sync_campaigns(ctx, campaigns, refresh=set())
-        links = _salesforce_campaigns(ctx, campaigns, campaign_settings)
         sync_tracking(ctx, campaigns, tracking)
         ctx.stage("campaign statistics")
         # Statistics change whether or not the activity behind them is stored: every summary is read again.
