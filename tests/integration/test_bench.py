@@ -24,21 +24,24 @@ RUN_KEYS = (
 )
 
 
-def test_bench_measures_a_full_a_no_change_and_an_incremental_sync(tmp_path):
+def _bench(tmp_path: Path, *extra: str) -> tuple[subprocess.CompletedProcess[str], dict]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CMSF_", "DATABASE_URL", "DJANGO_"))}
     env["CMSF_DATA_DIR"] = str(tmp_path / "data")
     result_file = tmp_path / "bench.json"
     done = subprocess.run(
-        [CMSF, "bench", "--dataset", "tiny", "--json", str(result_file)],
+        [CMSF, "bench", "--dataset", "tiny", "--json", str(result_file), *extra],
         env=env,
         capture_output=True,
         text=True,
         timeout=120,
     )
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "Targets" in done.stdout and "wall s" in done.stdout
+    return done, json.loads(result_file.read_text())
 
-    document = json.loads(result_file.read_text())
+
+def test_bench_measures_a_full_a_no_change_and_an_incremental_sync(tmp_path):
+    done, document = _bench(tmp_path)
+    assert "Targets" in done.stdout and "wall s" in done.stdout
     assert document["dataset"] == "tiny"
     runs = document["runs"]
     assert set(runs) == {"full", "no_change", "incremental"}
@@ -63,3 +66,12 @@ def test_bench_measures_a_full_a_no_change_and_an_incremental_sync(tmp_path):
     assert any(name.startswith("no Salesforce write") for name, _ in verdicts)
     assert all(met in (True, False, None) for met in verdicts.values())
     assert not any((tmp_path / "data" / "bench").iterdir())  # the working folder is gone
+
+
+def test_bench_with_campaign_members_writes_campaigns_and_members_and_its_floor_copies_them(tmp_path):
+    _, document = _bench(tmp_path, "--campaign-members")
+    full, quiet = document["runs"]["full"], document["runs"]["no_change"]
+    assert document["campaign_members"] is True
+    assert full["written"]["Campaign"] > 0 and full["written"]["CampaignMember"] > 0
+    assert full["floor_upload_failed"] == 0  # member copies found a free campaign and person each
+    assert quiet["sf_rows_written"] == 0 and quiet["sf_write_calls"] == 0

@@ -36,7 +36,7 @@ JOBS: dict[str, Job] = {
         Job(
             "CMSF_CAMPAIGN_MEMBER_SYNC",
             "Campaign members",
-            5_000,
+            10_000,
             100_000,
             "Campaign members, their statuses and aggregates.",
         ),

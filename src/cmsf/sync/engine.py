@@ -376,6 +376,12 @@ def _activity_kind(row: Row) -> str:
     return _KIND_OF_LABEL.get(str(row.get("Activity__c")), "")
 
 
+def _note_change(ctx: Context, sobject: str, keys: list[str]) -> None:
+    """Tracking rows that differ from what is stored: their campaigns' members are computed again."""
+    if sobject == ACTIVITY[0]:
+        ctx.touched.update(key.split(":", 1)[0] for key in keys)
+
+
 def _person(row: Row) -> str:
     return str(row.get("Contact__c") or row.get("Lead__c") or "")
 
@@ -458,7 +464,6 @@ def sync_tracking(ctx: Context, campaigns: list[Campaign], tracking: TrackingHis
                     campaign.campaign_id, "sent", None, email=recipient.email, when=campaign.sent_date,
                     list_id=recipient.list_id, link=link, owner_id=ctx.owner,
                 ))  # fmt: skip
-                ctx.touched.add(campaign.campaign_id)
             buffer.end(stream, ("recipients", campaign.campaign_id, ctx.started))
             continue
         for activity in cast(Iterator[Activity], records):  # every stream but "sent" gives activity
@@ -470,7 +475,6 @@ def sync_tracking(ctx: Context, campaigns: list[Campaign], tracking: TrackingHis
                 campaign.campaign_id, kind, activity, email=activity.email, when=activity.date,
                 list_id=activity.list_id, link=link, owner_id=ctx.owner,
             ))  # fmt: skip
-            ctx.touched.add(campaign.campaign_id)
             newest = activity.date if newest is None or activity.date > newest else newest
         buffer.end(stream, (f"activity:{kind}", campaign.campaign_id, newest))
     buffer.close()
@@ -586,6 +590,7 @@ def run_primary_sync(
         ctx = Context(run=run, client=client, cm=ctx_cm, sf=ctx_sf, writer=writer, tally=tally, started=started,
                       owner=client.security_owner_id, progress=progress, heartbeat=heartbeat,
                       cursors=_cursors(client), sender=sender, reader=reader)  # fmt: skip
+        writer.on_change = partial(_note_change, ctx)
         tracking = _tracking_under_plan(TrackingHistorySettings.load(), started)
         campaign_settings = CampaignSettings.load()
         ctx.industry_rates = benchmark_rates(campaign_settings)

@@ -329,6 +329,28 @@ def sync_members(ctx: Context, links: dict[str, CampaignLink], settings: Campaig
     if not due:
         return  # nothing stored changed for any linked campaign: its members are as they were
     have = _statuses(ctx, [link.salesforce_campaign_id for link in due.values()])
+    batch = _batch_size()
+    pending: list[Row] = []
+    applied: dict[str, tuple[str, datetime | None]] = {}  # member key -> (kind, date) its status comes from
+    settled: list[tuple[CampaignLink, int, int]] = []  # (link, members held back, recipients unmatched)
+
+    def flush() -> None:
+        """Write the members gathered so far (several campaigns' in one batch), then mark their links done."""
+        if pending:
+            ctx.writer.write(
+                MEMBER,
+                pending,
+                batch_size=batch,
+                activity_kind=lambda r: applied[r[MEMBER[1]]][0],
+                activity_date=lambda r: applied[r[MEMBER[1]]][1],
+                create_only=MEMBER_CREATE_ONLY,
+            )
+        for link, held, unmatched in settled:
+            _settle(ctx, link, held=held, unmatched=unmatched, fingerprint=fingerprint)
+        pending.clear()
+        applied.clear()
+        settled.clear()
+
     for cm_id, link in due.items():
         people = people_from_ledger(cm_id)
         if link.members_filled_at is None and not (tracking.stores("sent") and people.unmatched + len(people.people)):
@@ -342,7 +364,6 @@ def sync_members(ctx: Context, links: dict[str, CampaignLink], settings: Campaig
         }
         for person_id in previous:  # members already written stay members, whatever history is still stored
             people.people.setdefault(person_id, Person())
-        applied: dict[str, tuple[str, datetime | None]] = {}
         rows = []
         for person_id, person in people.people.items():
             kind, when = status_of(person, previous.get(person_id), settings.member_status_refresh)
@@ -362,34 +383,35 @@ def sync_members(ctx: Context, links: dict[str, CampaignLink], settings: Campaig
             rows.append(row)
         wanted = len(rows)
         rows = _with_known_statuses(ctx, link, rows, have.get(sf_id[:15], set()), statuses, settings, members)
-        held = wanted - len(rows)
-        ctx.writer.write(
-            MEMBER,
-            rows,
-            batch_size=_batch_size(),
-            activity_kind=lambda r, applied=applied: applied[r[MEMBER[1]]][0],  # type: ignore[misc]
-            activity_date=lambda r, applied=applied: applied[r[MEMBER[1]]][1],  # type: ignore[misc]
-            create_only=MEMBER_CREATE_ONLY,
-        )
+        pending.extend(rows)
+        settled.append((link, wanted - len(rows), people.unmatched))
         if people.unmatched:
             ctx.read["recipients without a contact or lead"] += people.unmatched
-        first = link.members_filled_at is None
-        if not ctx.writer.dry_run:
-            link.members_filled_at = link.members_filled_at or timezone.now()
-            link.members_fingerprint = "" if held else fingerprint  # held-back members are tried again next run
-            link.save(update_fields=["members_filled_at", "members_fingerprint"])
-        if first and not ctx.writer.dry_run:
-            if people.unmatched:
-                record_message(
-                    support_code="CMSF-MEMBERS-UNMATCHED",
-                    job=JOB,
-                    severity="info",
-                    message=f"{people.unmatched} recipient{'s' if people.unmatched != 1 else ''} of "
-                    f"{link.cm_campaign_name or cm_id} have no contact or lead in Salesforce: they are not members "
-                    f"of {link.salesforce_campaign_name or sf_id}.",
-                    details=f"Campaign Monitor campaign {cm_id}; Salesforce campaign {sf_id}",
-                    guidance=support_codes.guidance("CMSF-MEMBERS-UNMATCHED"),
-                )
+        if len(pending) >= batch:
+            flush()
+    flush()
+
+
+def _settle(ctx: Context, link: CampaignLink, *, held: int, unmatched: int, fingerprint: str) -> None:
+    """A campaign's members are written: remember with what (unless some were held back), and report the
+    recipients who are not members, once."""
+    if ctx.writer.dry_run:
+        return
+    first = link.members_filled_at is None
+    link.members_filled_at = link.members_filled_at or timezone.now()
+    link.members_fingerprint = "" if held else fingerprint  # held-back members are tried again next run
+    link.save(update_fields=["members_filled_at", "members_fingerprint"])
+    if first and unmatched:
+        record_message(
+            support_code="CMSF-MEMBERS-UNMATCHED",
+            job=JOB,
+            severity="info",
+            message=f"{unmatched} recipient{'s' if unmatched != 1 else ''} of "
+            f"{link.cm_campaign_name or link.cm_campaign_id} have no contact or lead in Salesforce: they are not "
+            f"members of {link.salesforce_campaign_name or link.salesforce_campaign_id}.",
+            details=f"Campaign Monitor campaign {link.cm_campaign_id}; Salesforce campaign {link.salesforce_campaign_id}",
+            guidance=support_codes.guidance("CMSF-MEMBERS-UNMATCHED"),
+        )
 
 
 def _fingerprint(statuses: StatusMap, refresh: str, aggregates: bool) -> str:

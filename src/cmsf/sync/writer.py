@@ -121,6 +121,7 @@ class Writer:
         # In a dry run nothing reaches the ledger; what the run would have written is remembered here, so a
         # row met twice in one run is counted once, as a real run would write it once.
         self._would_write: dict[tuple[str, str], str] = {}
+        self.on_change: Callable[[str, list[str]], None] | None = None  # told of the keys that differ, per batch
 
     def _ledger(self, sobject: str, keys: list[str]) -> dict[str, tuple[str, str]]:
         found: dict[str, tuple[str, str]] = {}
@@ -166,6 +167,8 @@ class Writer:
             self.tally.skipped[sobject] += len(unique) - len(changed)
             if not changed:
                 continue
+            if self.on_change is not None:
+                self.on_change(sobject, changed)
             if self.dry_run or self.adapter is None:
                 self.tally.written[sobject] += len(changed)
                 self._would_write.update(((sobject, key), hashes[key]) for key in changed)
