@@ -94,7 +94,8 @@ class Context:
     summaries: dict[str, CampaignSummary] = field(default_factory=dict)  # campaign id -> summary read this run
     links: dict[str, str] = field(default_factory=dict)  # campaign id -> the linked Salesforce campaign's Id
     industry_rates: tuple[float, float] | None = None  # the chosen industry's open and click rates, when on
-    touched: set[str] = field(default_factory=set)  # campaigns whose stored tracking history changed in this run
+    # Campaigns whose stored tracking history changed in this run -> the people it changed for (None: all of them).
+    touched: dict[str, set[str] | None] = field(default_factory=dict)
 
     def stage(self, name: str) -> None:
         if self.heartbeat is not None:
@@ -157,6 +158,7 @@ def _batch(job: str) -> int:
 
 
 Cursor_ = tuple[str, str, datetime | None]  # stream, scope, the position its rows reached
+End = Cursor_ | Callable[[], None] | None  # what happens when a stream's rows are all in: a cursor moves, or a call
 READ_AHEAD = 4  # streams whose first page is read while the streams before them are processed
 FIRST_PAGE = 1000  # records of a stream read ahead (Campaign Monitor's page)
 T = TypeVar("T")
@@ -199,7 +201,7 @@ class _Sent:
     batches: list[Batch]
     results: Future[list[list[RecordResult]]] | None
     streams: set[int]  # the streams with rows in these batches
-    ends: list[tuple[int, Cursor_ | None]]  # the streams whose last row is in these batches (or before)
+    ends: list[tuple[int, End]]  # the streams whose last row is in these batches (or before)
 
 
 class Buffer:
@@ -209,11 +211,21 @@ class Buffer:
     read; it is put in the ledger when the next batch is ready (or the buffer closes). A stream's cursor moves
     only once every row of the stream is in Salesforce."""
 
-    def __init__(self, ctx: Context, target: tuple[str, str], job: str, *, activity: bool = False) -> None:
+    def __init__(
+        self,
+        ctx: Context,
+        target: tuple[str, str],
+        job: str,
+        *,
+        activity: bool = False,
+        ledger_in_row: bool = False,
+        create_only: tuple[str, ...] = (),
+    ) -> None:
         self.ctx, self.target, self.batch_size, self.activity = ctx, target, _batch(job), activity
+        self.ledger_in_row, self.create_only = ledger_in_row, create_only
         self.rows: list[Row] = []
         self.streams: set[int] = set()
-        self.ends: list[tuple[int, Cursor_ | None]] = []
+        self.ends: list[tuple[int, End]] = []
         self.failed: set[int] = set()  # streams with a row that did not go in: their cursors stay
         self.sent: _Sent | None = None
         self._ids = count()
@@ -227,8 +239,8 @@ class Buffer:
         if len(self.rows) >= self.batch_size:
             self.flush()
 
-    def end(self, stream: int, cursor: Cursor_ | None) -> None:
-        """The stream has given all its rows; its cursor moves once they are all written."""
+    def end(self, stream: int, cursor: End) -> None:
+        """The stream has given all its rows; its cursor moves (or the callable runs) once they are all written."""
         self.ends.append((stream, cursor))
 
     def flush(self) -> None:
@@ -244,6 +256,8 @@ class Buffer:
             activity_date=_activity_date if self.activity else None,
             activity_kind=_activity_kind if self.activity else None,
             person=_person if self.activity else None,
+            ledger_in_row=self.ledger_in_row,
+            create_only=self.create_only,
         )
         results = None
         if batches:
@@ -274,7 +288,11 @@ class Buffer:
             if not all(outcomes):
                 self.failed |= sent.streams
         for stream, cursor in sent.ends:
-            if cursor is not None and stream not in self.failed:
+            if cursor is None or stream in self.failed:
+                continue
+            if callable(cursor):
+                cursor()
+            else:
                 _advance(self.ctx, *cursor)
 
 
@@ -376,10 +394,15 @@ def _activity_kind(row: Row) -> str:
     return _KIND_OF_LABEL.get(str(row.get("Activity__c")), "")
 
 
-def _note_change(ctx: Context, sobject: str, keys: list[str]) -> None:
-    """Tracking rows that differ from what is stored: their campaigns' members are computed again."""
-    if sobject == ACTIVITY[0]:
-        ctx.touched.update(key.split(":", 1)[0] for key in keys)
+def _note_change(ctx: Context, sobject: str, rows: list[Row]) -> None:
+    """Tracking rows that differ from what is stored: the members they concern are computed again."""
+    if sobject != ACTIVITY[0]:
+        return
+    for row in rows:
+        campaign_id = str(row[ACTIVITY[1]]).split(":", 1)[0]
+        people = ctx.touched.setdefault(campaign_id, set())
+        if people is not None:
+            people.add(_person(row))
 
 
 def _person(row: Row) -> str:
@@ -524,7 +547,7 @@ def apply_retention(ctx: Context, tracking: TrackingHistorySettings) -> None:
         )
     size = _batch("CMSF_RETENTION")
     for entries in _ledger_pages(old, size):
-        ctx.touched.update(key.split(":", 1)[0] for key, _ in entries)
+        ctx.touched.update((key.split(":", 1)[0], None) for key, _ in entries)  # whose rows: not read, so all
         ctx.writer.delete(ACTIVITY[0], entries, batch_size=size)
 
 

@@ -28,6 +28,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from typing import TYPE_CHECKING
 
 from django.utils import timezone
@@ -39,6 +40,7 @@ from cmsf.options.models import CampaignSettings, CampaignStatusMapping, EmailAc
 from cmsf.salesforce.adapter import CampaignMembers
 from cmsf.sync.models import CampaignLink, RecordMap
 from cmsf.sync.transforms import ACTIVITY, ACTIVITY_LABELS, EMAIL_TYPE_OF_KIND, Row, sf_datetime, with_owner
+from cmsf.sync.writer import LEDGER_DATE, LEDGER_KIND
 
 if TYPE_CHECKING:
     from cmsf.sync.engine import Context
@@ -231,31 +233,37 @@ def _later(date: datetime | None, than: datetime | None) -> bool:
     return date is not None and (than is None or date > than)
 
 
-def people_from_ledger(cm_campaign_id: str) -> CampaignPeople:
-    """Who received the campaign and what they did, from the stored tracking history."""
+def people_from_ledger(cm_campaign_id: str, only: set[str] | None = None) -> CampaignPeople:
+    """Who received the campaign and what they did, from the stored tracking history (of `only` these people)."""
     found = CampaignPeople()
-    rows = RecordMap.objects.filter(sobject=ACTIVITY[0], key__startswith=f"{cm_campaign_id}:").values_list(
-        "person_id", "activity_kind", "activity_date"
-    )
-    for person_id, kind, when in rows.iterator(chunk_size=5000):
-        if not person_id:
-            if kind == "sent":
-                found.unmatched += 1
-            continue
-        person = found.people.setdefault(person_id, Person())
-        if kind == "opens":
-            person.opens += 1
-        elif kind == "clicks":
-            person.clicks += 1
-        if kind == "sent":
-            if person.newest == ("sent", None):
-                person.newest = ("sent", when)
-            continue
-        if person.newest[0] == "sent" or _later(when, person.newest[1]):
-            person.newest = (kind, when)
-        if person.first is None or (when is not None and person.first[1] is not None and when < person.first[1]):
-            person.first = (kind, when)
+    rows = RecordMap.objects.filter(sobject=ACTIVITY[0], key__startswith=f"{cm_campaign_id}:")
+    chunks = [rows] if only is None else [rows.filter(person_id__in=c) for c in _chunks(sorted(only), 500)]
+    for part in chunks:
+        for person_id, kind, when in part.values_list("person_id", "activity_kind", "activity_date").iterator(
+            chunk_size=5000
+        ):
+            _count(found, person_id, kind, when)
     return found
+
+
+def _count(found: CampaignPeople, person_id: str, kind: str, when: datetime | None) -> None:
+    if not person_id:
+        if kind == "sent":
+            found.unmatched += 1
+        return
+    person = found.people.setdefault(person_id, Person())
+    if kind == "opens":
+        person.opens += 1
+    elif kind == "clicks":
+        person.clicks += 1
+    if kind == "sent":
+        if person.newest == ("sent", None):
+            person.newest = ("sent", when)
+        return
+    if person.newest[0] == "sent" or _later(when, person.newest[1]):
+        person.newest = (kind, when)
+    if person.first is None or (when is not None and person.first[1] is not None and when < person.first[1]):
+        person.first = (kind, when)
 
 
 def _recipients(ctx: Context, campaign_id: str, into: CampaignPeople) -> None:
@@ -329,51 +337,37 @@ def sync_members(ctx: Context, links: dict[str, CampaignLink], settings: Campaig
     if not due:
         return  # nothing stored changed for any linked campaign: its members are as they were
     have = _statuses(ctx, [link.salesforce_campaign_id for link in due.values()])
-    batch = _batch_size()
-    pending: list[Row] = []
-    applied: dict[str, tuple[str, datetime | None]] = {}  # member key -> (kind, date) its status comes from
-    settled: list[tuple[CampaignLink, int, int]] = []  # (link, members held back, recipients unmatched)
+    # Several campaigns' members go in one batch, sent while the next are computed; a campaign's link is settled
+    # once all of its members are in Salesforce.
+    from cmsf.sync.engine import Buffer  # the engine imports this module
 
-    def flush() -> None:
-        """Write the members gathered so far (several campaigns' in one batch), then mark their links done."""
-        if pending:
-            ctx.writer.write(
-                MEMBER,
-                pending,
-                batch_size=batch,
-                activity_kind=lambda r: applied[r[MEMBER[1]]][0],
-                activity_date=lambda r: applied[r[MEMBER[1]]][1],
-                create_only=MEMBER_CREATE_ONLY,
-            )
-        for link, held, unmatched in settled:
-            _settle(ctx, link, held=held, unmatched=unmatched, fingerprint=fingerprint)
-        pending.clear()
-        applied.clear()
-        settled.clear()
-
+    buffer = Buffer(ctx, MEMBER, JOB, ledger_in_row=True, create_only=MEMBER_CREATE_ONLY)
     for cm_id, link in due.items():
-        people = people_from_ledger(cm_id)
+        whole = link.members_filled_at is None or link.members_fingerprint != fingerprint
+        only = None if whole else ctx.touched.get(cm_id)
+        people = people_from_ledger(cm_id, only)
         if link.members_filled_at is None and not (tracking.stores("sent") and people.unmatched + len(people.people)):
             _recipients(ctx, cm_id, people)
         sf_id = link.salesforce_campaign_id
+        members_now = RecordMap.objects.filter(sobject=MEMBER[0], key__startswith=f"{sf_id}:")
+        if only is not None:
+            members_now = members_now.filter(key__in=[f"{sf_id}:{person_id}" for person_id in only if person_id])
         previous = {
             key.split(":", 1)[1]: (kind or "sent", when)
-            for key, kind, when in RecordMap.objects.filter(sobject=MEMBER[0], key__startswith=f"{sf_id}:").values_list(
-                "key", "activity_kind", "activity_date"
-            )
+            for key, kind, when in members_now.values_list("key", "activity_kind", "activity_date")
         }
         for person_id in previous:  # members already written stay members, whatever history is still stored
             people.people.setdefault(person_id, Person())
         rows = []
         for person_id, person in people.people.items():
             kind, when = status_of(person, previous.get(person_id), settings.member_status_refresh)
-            key = f"{sf_id}:{person_id}"
-            applied[key] = (kind, when)
             row: Row = {
-                MEMBER[1]: key,
+                MEMBER[1]: f"{sf_id}:{person_id}",
                 "CampaignId": sf_id,
                 ("LeadId" if person_id.startswith(LEAD_PREFIX) else "ContactId"): person_id,
                 "Status": statuses.label(kind),
+                LEDGER_KIND: kind,
+                LEDGER_DATE: when,
             }
             if aggregates:
                 row["CMSF_Opens__c"] = person.opens
@@ -383,13 +377,16 @@ def sync_members(ctx: Context, links: dict[str, CampaignLink], settings: Campaig
             rows.append(row)
         wanted = len(rows)
         rows = _with_known_statuses(ctx, link, rows, have.get(sf_id[:15], set()), statuses, settings, members)
-        pending.extend(rows)
-        settled.append((link, wanted - len(rows), people.unmatched))
-        if people.unmatched:
+        stream = buffer.stream()
+        for row in rows:
+            buffer.add(stream, row)
+        if people.unmatched and whole:
             ctx.read["recipients without a contact or lead"] += people.unmatched
-        if len(pending) >= batch:
-            flush()
-    flush()
+        settle = partial(
+            _settle, ctx, link, held=wanted - len(rows), unmatched=people.unmatched, fingerprint=fingerprint
+        )
+        buffer.end(stream, settle)
+    buffer.close()
 
 
 def _settle(ctx: Context, link: CampaignLink, *, held: int, unmatched: int, fingerprint: str) -> None:

@@ -30,6 +30,9 @@ class Failure:
     error: RecordError
 
 
+LEDGER_DATE, LEDGER_KIND = "_ledger_activity_date", "_ledger_activity_kind"  # see Writer.prepare(ledger_in_row=)
+
+
 @dataclass
 class Batch:
     """Rows of one object that differ from the ledger, ready to send, with what the ledger will keep of them."""
@@ -121,7 +124,7 @@ class Writer:
         # In a dry run nothing reaches the ledger; what the run would have written is remembered here, so a
         # row met twice in one run is counted once, as a real run would write it once.
         self._would_write: dict[tuple[str, str], str] = {}
-        self.on_change: Callable[[str, list[str]], None] | None = None  # told of the keys that differ, per batch
+        self.on_change: Callable[[str, list[Row]], None] | None = None  # told of the rows that differ, per batch
 
     def _ledger(self, sobject: str, keys: list[str]) -> dict[str, tuple[str, str]]:
         found: dict[str, tuple[str, str]] = {}
@@ -143,17 +146,22 @@ class Writer:
         activity_kind: Callable[[Row], str] | None = None,
         person: Callable[[Row], str] | None = None,
         create_only: tuple[str, ...] = (),
+        ledger_in_row: bool = False,
     ) -> list[Batch]:
         """The batches of rows that differ from what the ledger holds (unchanged rows are counted as skipped).
         In a dry run nothing is left to send: the rows are counted as they would be written. `create_only`: fields
         Salesforce takes on create but refuses on update (a CampaignMember's CampaignId): left out of a row the
-        ledger already holds."""
+        ledger already holds. `ledger_in_row`: each row carries what the ledger keeps of it in LEDGER_DATE and
+        LEDGER_KIND, which are taken out before the row is hashed and sent."""
         sobject, external_id = target
         batches: list[Batch] = []
         for chunk in _batches(rows, batch_size):
             if self.heartbeat is not None:
                 self.heartbeat()  # a long write keeps the client's lease
             unique = {str(row[external_id]): row for row in chunk}  # one row per key: the last one read wins
+            kept: dict[str, tuple[datetime | None, str]] = {}
+            if ledger_in_row:
+                kept = {key: (row.pop(LEDGER_DATE, None), row.pop(LEDGER_KIND, "")) for key, row in unique.items()}
             ledger = self._ledger(sobject, list(unique))
             for key in unique:
                 if (sobject, key) in self._would_write:
@@ -168,7 +176,7 @@ class Writer:
             if not changed:
                 continue
             if self.on_change is not None:
-                self.on_change(sobject, changed)
+                self.on_change(sobject, [unique[key] for key in changed])
             if self.dry_run or self.adapter is None:
                 self.tally.written[sobject] += len(changed)
                 self._would_write.update(((sobject, key), hashes[key]) for key in changed)
@@ -180,8 +188,16 @@ class Writer:
                     keys=changed,
                     rows=[unique[key] for key in changed],
                     hashes=[hashes[key] for key in changed],
-                    activity_dates=[activity_date(unique[key]) for key in changed] if activity_date else None,
-                    activity_kinds=[activity_kind(unique[key]) for key in changed] if activity_kind else None,
+                    activity_dates=[kept[key][0] for key in changed]
+                    if ledger_in_row
+                    else [activity_date(unique[key]) for key in changed]
+                    if activity_date
+                    else None,
+                    activity_kinds=[kept[key][1] for key in changed]
+                    if ledger_in_row
+                    else [activity_kind(unique[key]) for key in changed]
+                    if activity_kind
+                    else None,
                     people=[person(unique[key]) for key in changed] if person else None,
                 )
             )
