@@ -96,6 +96,7 @@ class Context:
     industry_rates: tuple[float, float] | None = None  # the chosen industry's open and click rates, when on
     # Campaigns whose stored tracking history changed in this run -> the people it changed for (None: all of them).
     touched: dict[str, set[str] | None] = field(default_factory=dict)
+    campaign_statuses: dict[str, set[str]] = field(default_factory=dict)  # linked campaign (15) -> its status labels
 
     def stage(self, name: str) -> None:
         if self.heartbeat is not None:

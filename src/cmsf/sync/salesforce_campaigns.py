@@ -85,17 +85,15 @@ def live_links(client_pk: int) -> dict[str, CampaignLink]:
 
 
 def drop_deleted(ctx: Context, links: dict[str, CampaignLink]) -> None:
-    """Unlink the campaigns deleted in Salesforce (one query per 200 links), with a maintenance message each."""
+    """Unlink the campaigns deleted in Salesforce, with a maintenance message each. Every Salesforce campaign has
+    at least one member status, so one query per 200 links both finds the campaigns that still exist and gives
+    their statuses (`ctx.campaign_statuses`), which the members need."""
     if ctx.sf is None or not links:
         return
     by_sf = {link.salesforce_campaign_id: link for link in links.values()}
-    found: set[str] = set()
-    for chunk in _chunks(sorted(by_sf)):
-        found.update(
-            str(r["Id"])[:15] for r in ctx.sf.query(f"SELECT Id FROM Campaign WHERE Id IN ({_soql_ids(chunk)})")
-        )
+    ctx.campaign_statuses.update(_statuses(ctx, list(by_sf)))
     for sf_id, link in by_sf.items():
-        if sf_id[:15] in found:
+        if sf_id[:15] in ctx.campaign_statuses:
             continue
         link.unlinked_at = timezone.now()
         link.unlinked_reason = "The Salesforce campaign was deleted in Salesforce."
@@ -336,7 +334,11 @@ def sync_members(ctx: Context, links: dict[str, CampaignLink], settings: Campaig
     }
     if not due:
         return  # nothing stored changed for any linked campaign: its members are as they were
-    have = _statuses(ctx, [link.salesforce_campaign_id for link in due.values()])
+    unknown = [link.salesforce_campaign_id for link in due.values()]
+    unknown = [sf_id for sf_id in unknown if sf_id[:15] not in ctx.campaign_statuses]  # auto-created in this run
+    if unknown:
+        ctx.campaign_statuses.update(_statuses(ctx, unknown))
+    have = ctx.campaign_statuses
     # Several campaigns' members go in one batch, sent while the next are computed; a campaign's link is settled
     # once all of its members are in Salesforce.
     from cmsf.sync.engine import Buffer  # the engine imports this module
