@@ -84,10 +84,12 @@ def test_a_linked_campaign_gets_its_statistics_members_and_mapped_statuses(synce
     tracking.save()
     run = _sync(link.client)
     campaign = next(synced.sf.query(f"SELECT CMSF_Campaign_Id__c, CMSF_Recipients__c, CMSF_Unique_Opened__c, "
-                                    f"CMSF_Web_Version_URL__c FROM Campaign WHERE Id = '{sf_id}'"))  # fmt: skip
+                                    f"CMSF_Web_Version_URL__c, CMSF_Tags__c, CMSF_Sent_Date__c FROM Campaign "
+                                    f"WHERE Id = '{sf_id}'"))  # fmt: skip
     summary = synced.world.campaigns[link.cm_campaign_id]
     assert campaign["CMSF_Campaign_Id__c"] == link.cm_campaign_id
     assert campaign["CMSF_Recipients__c"] == len(summary.recipients) and campaign["CMSF_Web_Version_URL__c"]
+    assert campaign["CMSF_Sent_Date__c"] and campaign["CMSF_Tags__c"] == (";".join(summary.tags) or None)
     members = _members(synced, sf_id)
     assert members and run.written["CampaignMember"] == len(members)
     # One member per person; the ones who opened carry Opened (or Clicked) and their counts.

@@ -631,7 +631,7 @@ def run_primary_sync(
         ctx.stage("campaign statistics")
         # Statistics change whether or not the activity behind them is stored: every summary is read again.
         sync_campaigns(ctx, campaigns, refresh={c.campaign_id for c in campaigns} - fresh)
-        salesforce_campaigns.write_statistics(ctx, links, ctx.summaries, campaign_settings)
+        salesforce_campaigns.write_statistics(ctx, links, campaigns, ctx.summaries, campaign_settings)
         sync_suppression(ctx, enabled=GeneralOptions.load().sync_suppression_list)
         apply_retention(ctx, tracking)
         salesforce_campaigns.sync_members(ctx, links, campaign_settings)

@@ -187,18 +187,25 @@ def claim_manual_links(ctx: Context, links: dict[str, CampaignLink]) -> None:
 
 
 def write_statistics(
-    ctx: Context, links: dict[str, CampaignLink], summaries: dict[str, CampaignSummary], settings: CampaignSettings
+    ctx: Context,
+    links: dict[str, CampaignLink],
+    campaigns: list[Campaign],
+    summaries: dict[str, CampaignSummary],
+    settings: CampaignSettings,
 ) -> None:
     """Campaign Monitor's statistics on every linked Salesforce campaign (when the option is on); unchanged ones
     are not sent again."""
     if not settings.update_linked_campaign_statistics:
         return
     rows = []
+    by_id = {campaign.campaign_id: campaign for campaign in campaigns}
     for cm_id in links:
-        summary = summaries.get(cm_id)
-        if summary is None:
+        summary, campaign = summaries.get(cm_id), by_id.get(cm_id)
+        if summary is None or campaign is None:
             continue
         row: Row = {SF_CAMPAIGN[1]: cm_id}
+        row["CMSF_Sent_Date__c"] = sf_datetime(campaign.sent_date)
+        row["CMSF_Tags__c"] = ";".join(campaign.tags) or None
         row.update({name: getattr(summary, attribute) for name, attribute in STATISTICS.items()})
         row["CMSF_Web_Version_URL__c"] = summary.web_version_url[:255] or None
         row["CMSF_Text_Version_URL__c"] = summary.web_version_text_url[:255] or None
