@@ -75,6 +75,12 @@ def _chunks(values: list[str], size: int = CHUNK) -> Iterator[list[str]]:
         yield values[start : start + size]
 
 
+def _prefixed(head: str) -> dict[str, str]:
+    """Ledger keys "<head>:..." as a range of the (object, key) index: a LIKE 'head:%' would read the whole ledger
+    on SQLite, whose LIKE ignores case and so cannot use the index."""
+    return {"key__gte": f"{head}:", "key__lt": f"{head};"}  # ';' is the character after ':'
+
+
 def live_links(client_pk: int) -> dict[str, CampaignLink]:
     """Campaign Monitor campaign id -> its live link, for one client."""
     links = CampaignLink.objects.filter(client_id=client_pk, unlinked_at=None)
@@ -99,7 +105,7 @@ def drop_deleted(ctx: Context, links: dict[str, CampaignLink]) -> None:
         link.unlinked_reason = "The Salesforce campaign was deleted in Salesforce."
         link.save(update_fields=["unlinked_at", "unlinked_reason"])
         RecordMap.objects.filter(sobject=SF_CAMPAIGN[0], key=link.cm_campaign_id).delete()
-        RecordMap.objects.filter(sobject=MEMBER[0], key__startswith=f"{sf_id}:").delete()
+        RecordMap.objects.filter(sobject=MEMBER[0], **_prefixed(sf_id)).delete()
         del links[link.cm_campaign_id]
         record_message(
             support_code="CMSF-CAMPAIGN-DELETED",
@@ -241,7 +247,7 @@ def _later(date: datetime | None, than: datetime | None) -> bool:
 def people_from_ledger(cm_campaign_id: str, only: set[str] | None = None) -> CampaignPeople:
     """Who received the campaign and what they did, from the stored tracking history (of `only` these people)."""
     found = CampaignPeople()
-    rows = RecordMap.objects.filter(sobject=ACTIVITY[0], key__startswith=f"{cm_campaign_id}:")
+    rows = RecordMap.objects.filter(sobject=ACTIVITY[0], **_prefixed(cm_campaign_id))
     chunks = [rows] if only is None else [rows.filter(person_id__in=c) for c in _chunks(sorted(only), 500)]
     for part in chunks:
         for person_id, kind, when in part.values_list("person_id", "activity_kind", "activity_date").iterator(
@@ -358,7 +364,7 @@ def sync_members(ctx: Context, links: dict[str, CampaignLink], settings: Campaig
         if link.members_filled_at is None and not (tracking.stores("sent") and people.unmatched + len(people.people)):
             _recipients(ctx, cm_id, people)
         sf_id = link.salesforce_campaign_id
-        members_now = RecordMap.objects.filter(sobject=MEMBER[0], key__startswith=f"{sf_id}:")
+        members_now = RecordMap.objects.filter(sobject=MEMBER[0], **_prefixed(sf_id))
         if only is not None:
             members_now = members_now.filter(key__in=[f"{sf_id}:{person_id}" for person_id in only if person_id])
         previous = {
