@@ -16,6 +16,7 @@ from django.db import transaction
 
 from cmsf.connections import services as connections
 from cmsf.maintenance.services import audit, record_message
+from cmsf.salesforce import soql
 from cmsf.salesforce.adapter import SalesforceAdapter
 from cmsf.salesforce.errors import SalesforceError
 from cmsf.salesforce.sfdx import read_permission_sets
@@ -75,12 +76,8 @@ def _names() -> list[str]:
     return [p.name for p in cmsf_permission_sets()]
 
 
-def _quote(value: str) -> str:
-    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
-
-
 def _in(values: list[str]) -> str:
-    return "(" + ", ".join(_quote(v) for v in values) + ")"
+    return "(" + soql.quote_list(values) + ")"
 
 
 @contextmanager
@@ -155,12 +152,12 @@ def assign(user_id: str, permission_set: str, *, actor: str) -> str:
     with _salesforce() as adapter:
         try:
             user = next(
-                adapter.query(f"SELECT Id, Name, IsActive FROM User WHERE Id = {_quote(user_id)} LIMIT 1"), None
+                adapter.query(f"SELECT Id, Name, IsActive FROM User WHERE Id = {soql.quote(user_id)} LIMIT 1"), None
             )
             if user is None or not user.get("IsActive"):
                 raise PermissionSetError("Choose an active Salesforce user from the list.")
             found = next(
-                adapter.query(f"SELECT Id FROM PermissionSet WHERE Name = {_quote(permission_set)} LIMIT 1"), None
+                adapter.query(f"SELECT Id FROM PermissionSet WHERE Name = {soql.quote(permission_set)} LIMIT 1"), None
             )
             if found is None:
                 raise _failed(
@@ -194,7 +191,7 @@ def remove(assignment_id: str, *, actor: str) -> Assignment:
     what = f"Removing the permission set assignment {assignment_id} failed."
     with _salesforce() as adapter:
         try:
-            found = _assignments(adapter, f" AND Id = {_quote(assignment_id)}")
+            found = _assignments(adapter, f" AND Id = {soql.quote(assignment_id)}")
             if not found:
                 raise PermissionSetError(
                     "That assignment of a cmsf permission set is not in Salesforce any more: reload the page."

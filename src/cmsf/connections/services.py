@@ -13,7 +13,7 @@ from cmsf.campaign_monitor.transport import DEFAULT_BASE_URL, ApiKeyAuth, Auth, 
 from cmsf.connections.models import CampaignMonitorAccount, CampaignMonitorClient, SalesforceOrg
 from cmsf.connections.signals import salesforce_org_changed
 from cmsf.maintenance.services import audit
-from cmsf.salesforce import auth
+from cmsf.salesforce import auth, soql
 from cmsf.salesforce.adapter import SalesforceAdapter
 from cmsf.salesforce.auth import Credentials, Identity, Token
 from cmsf.salesforce.meter import ApiMeter
@@ -144,10 +144,6 @@ class SalesforceLogin:
     ca_file: str = ""
 
 
-def _soql_quote(value: str) -> str:
-    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
-
-
 def connect_salesforce(login: SalesforceLogin, *, actor: str, action: str = "Connect Salesforce") -> SalesforceOrg:
     """Sign in with the given flow, learn the org and the Salesforce Sync User, store it all (encrypted)."""
     org = SalesforceOrg.load()
@@ -169,7 +165,7 @@ def connect_salesforce(login: SalesforceLogin, *, actor: str, action: str = "Con
         token = adapter.token
         organization = next(adapter.query("SELECT Id, Name, IsSandbox FROM Organization LIMIT 1"), {})
         user_id = token.user_id
-        user = next(adapter.query(f"SELECT Id, Name, Username FROM User WHERE Id = {_soql_quote(user_id)}"), {})
+        user = next(adapter.query(f"SELECT Id, Name, Username FROM User WHERE Id = {soql.quote(user_id)}"), {})
     finally:
         adapter.session.close()
     old_org_id = SalesforceOrg.load().org_id

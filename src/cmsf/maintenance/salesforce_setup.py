@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from cmsf.connections import services as connections
 from cmsf.maintenance.services import audit, record_message
-from cmsf.salesforce import metadata
+from cmsf.salesforce import metadata, soql
 from cmsf.salesforce.adapter import SalesforceAdapter
 from cmsf.salesforce.errors import SalesforceError
 from cmsf.salesforce.schema_check import check_schema as compare_schema
@@ -96,8 +96,9 @@ class SchemaCheck:
 def _missing_permission_sets(adapter: SalesforceAdapter, names: list[str]) -> list[str]:
     if not names:
         return []
-    quoted = ", ".join("'" + n.replace("\\", "\\\\").replace("'", "\\'") + "'" for n in names)
-    found = {row["Name"] for row in adapter.query(f"SELECT Name FROM PermissionSet WHERE Name IN ({quoted})")}
+    found = {
+        row["Name"] for row in adapter.query(f"SELECT Name FROM PermissionSet WHERE Name IN ({soql.quote_list(names)})")
+    }
     return [name for name in names if name not in found]
 
 

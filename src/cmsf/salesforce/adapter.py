@@ -39,6 +39,7 @@ from simple_salesforce.exceptions import (
 )
 
 from cmsf.lib.proxies import env_proxies
+from cmsf.salesforce import soql
 from cmsf.salesforce.auth import Credentials, Token, get_token
 from cmsf.salesforce.errors import (
     ApiLimitExceeded,
@@ -658,10 +659,6 @@ def _bulk_error(row: Mapping[str, str]) -> RecordError:
     return RecordError(code or "UNKNOWN_ERROR", (message or rest).strip(), tuple(f for f in fields.split(",") if f))
 
 
-def _soql_list(values: Iterable[str]) -> str:
-    return ", ".join("'" + v.replace("\\", "\\\\").replace("'", "\\'") + "'" for v in values)
-
-
 class CampaignMembers:
     """CampaignMember and CampaignMemberStatus have no external id: look up, then create or update."""
 
@@ -675,11 +672,11 @@ class CampaignMembers:
         found: dict[tuple[str, str], str] = {}
         ids = sorted(set(campaign_ids))
         for start in range(0, len(ids), self.LOOKUP_CHUNK):
-            soql = (
+            query = (
                 "SELECT Id, CampaignId, ContactId, LeadId FROM CampaignMember "
-                f"WHERE CampaignId IN ({_soql_list(ids[start : start + self.LOOKUP_CHUNK])})"
+                f"WHERE CampaignId IN ({soql.quote_list(ids[start : start + self.LOOKUP_CHUNK])})"
             )
-            for row in self.adapter.query(soql):
+            for row in self.adapter.query(query):
                 who = row.get("ContactId") or row.get("LeadId")
                 if who:
                     found[(row["CampaignId"], who)] = row["Id"]
@@ -713,8 +710,8 @@ class CampaignMembers:
 
     def ensure_statuses(self, campaign_id: str, statuses: Sequence[tuple[str, bool]]) -> list[RecordResult]:
         """Add the (label, responded) statuses the campaign lacks; the existing default stays the default."""
-        soql = f"SELECT Id, Label FROM CampaignMemberStatus WHERE CampaignId = {_soql_list([campaign_id])}"
-        have = {row["Label"].lower() for row in self.adapter.query(soql)}
+        query = f"SELECT Id, Label FROM CampaignMemberStatus WHERE CampaignId = {soql.quote(campaign_id)}"
+        have = {row["Label"].lower() for row in self.adapter.query(query)}
         missing = [
             {"CampaignId": campaign_id, "Label": label, "HasResponded": responded, "IsDefault": False}
             for label, responded in statuses

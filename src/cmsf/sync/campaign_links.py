@@ -18,7 +18,9 @@ from django.utils.dateparse import parse_date, parse_datetime
 
 from cmsf.connections import services as connections
 from cmsf.maintenance.services import audit
+from cmsf.salesforce import soql
 from cmsf.salesforce.adapter import SalesforceAdapter
+from cmsf.salesforce.soql import contains as like_pattern  # the name search's LIKE literal
 from cmsf.sync.models import CampaignLink, RecordMap
 from cmsf.sync.transforms import CAMPAIGN
 
@@ -31,16 +33,6 @@ CHART_LIMIT = 12
 
 class LinkRefused(Exception):
     """The link or unlink cannot be made; the message says why and what to do."""
-
-
-def _quote(text: str) -> str:
-    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
-
-
-def like_pattern(term: str) -> str:
-    """A SOQL LIKE literal matching names that contain `term`, its quotes and wildcards escaped."""
-    escaped = term.replace("\\", "\\\\").replace("'", "\\'").replace("%", "\\%").replace("_", "\\_")
-    return f"'%{escaped}%'"
 
 
 def _synced(cm_campaign_id: str) -> RecordMap | None:
@@ -79,7 +71,7 @@ def link(
             "unlink it first."
         )
     sf = adapter or connections.salesforce()
-    found = list(sf.query(f"SELECT Id, Name FROM Campaign WHERE Id = {_quote(salesforce_campaign_id)} LIMIT 1"))
+    found = list(sf.query(f"SELECT Id, Name FROM Campaign WHERE Id = {soql.quote(salesforce_campaign_id)} LIMIT 1"))
     if not found:
         raise LinkRefused(
             f"Salesforce has no campaign with the Id {salesforce_campaign_id} (it may have been deleted): search again."
@@ -93,7 +85,7 @@ def link(
             "a Salesforce campaign takes one Campaign Monitor campaign. Unlink it first."
         )
     cm_name = ""
-    rows = list(sf.query(f"SELECT Name FROM {CAMPAIGN[0]} WHERE Id = {_quote(ledger.salesforce_id)} LIMIT 1"))
+    rows = list(sf.query(f"SELECT Name FROM {CAMPAIGN[0]} WHERE Id = {soql.quote(ledger.salesforce_id)} LIMIT 1"))
     if rows:
         cm_name = str(rows[0].get("Name") or "")
     try:

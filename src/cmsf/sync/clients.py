@@ -19,10 +19,12 @@ from django.db import transaction
 from django.utils import timezone
 
 from cmsf.billing.services import features
+from cmsf.campaign_monitor.api import CampaignMonitor
 from cmsf.campaign_monitor.records import ClientSummary
 from cmsf.connections import services as connections
 from cmsf.connections.models import CampaignMonitorAccount, CampaignMonitorClient, SalesforceOrg
 from cmsf.maintenance.services import audit
+from cmsf.salesforce import soql
 from cmsf.sync.models import ClientLease, Cursor, SyncRun, SyncSettings, TrackingCoverage
 
 
@@ -134,9 +136,7 @@ def select_clients(selected_ids: Iterable[str], *, actor: str, now: datetime | N
     cm = connections.campaign_monitor()
     try:
         listed = cm.clients()
-        known = set(CampaignMonitorClient.objects.values_list("cm_client_id", flat=True))
-        # A client cmsf has not seen yet: its time zone (a call per new client, never for known ones).
-        details = {cid: (d.name, d.time_zone) for cid in selected - known for d in [cm.client(cid)]}
+        details = _new_client_details(cm, selected)
     finally:
         cm.transport.close()
     before = sorted(
@@ -163,9 +163,14 @@ class ReconnectPreview:
     clients: list[ClientChoice]
 
 
-def preview_reconnect(api_key: str) -> ReconnectPreview:
-    """Check new credentials against Campaign Monitor without storing them: they must reach the same account
-    (at least one client cmsf knows) unless no account was connected before."""
+def _new_client_details(cm: CampaignMonitor, selected: set[str]) -> dict[str, tuple[str, str]]:
+    """Name and time zone of the selected clients cmsf has not seen yet (a call each, never for known ones)."""
+    known = set(CampaignMonitorClient.objects.values_list("cm_client_id", flat=True))
+    return {cid: (d.name, d.time_zone) for cid in selected - known for d in [cm.client(cid)]}
+
+
+def _with_key(api_key: str) -> CampaignMonitor:
+    """A Campaign Monitor client with new credentials, at the connected account's address; nothing is stored."""
     account = CampaignMonitorAccount.load()
     trial = CampaignMonitorAccount(
         auth_method=CampaignMonitorAccount.AuthMethod.API_KEY,
@@ -173,11 +178,21 @@ def preview_reconnect(api_key: str) -> ReconnectPreview:
         api_base_url=account.api_base_url,
         ca_file=account.ca_file,
     )
-    cm = connections.campaign_monitor(trial)
+    return connections.campaign_monitor(trial)
+
+
+def preview_reconnect(api_key: str) -> ReconnectPreview:
+    """Check new credentials against Campaign Monitor without storing them: they must reach the same account
+    (at least one client cmsf knows) unless no account was connected before."""
+    cm = _with_key(api_key)
     try:
-        listed = cm.clients()
+        return _preview(cm)
     finally:
         cm.transport.close()
+
+
+def _preview(cm: CampaignMonitor) -> ReconnectPreview:
+    listed = cm.clients()
     known = set(CampaignMonitorClient.objects.values_list("cm_client_id", flat=True))
     if known and not known & {s.client_id for s in listed}:
         raise ClientChoiceError(
@@ -192,19 +207,14 @@ def reconnect(api_key: str, selected_ids: Iterable[str], *, actor: str, now: dat
     """Store the new credentials (only the credentials change) and the client selection."""
     selected = set(selected_ids)
     _check_plan(selected, now or timezone.now())
-    preview = preview_reconnect(api_key)  # checks again: the same account, and the clients it lists now
-    listed = [ClientSummary(choice.client_id, choice.name) for choice in preview.clients]
-    account = CampaignMonitorAccount.load()
-    cm = connections.campaign_monitor(
-        CampaignMonitorAccount(
-            auth_method="api_key", api_key=api_key, api_base_url=account.api_base_url, ca_file=account.ca_file
-        )
-    )
+    cm = _with_key(api_key)
     try:
-        known = set(CampaignMonitorClient.objects.values_list("cm_client_id", flat=True))
-        details = {cid: (d.name, d.time_zone) for cid in selected - known for d in [cm.client(cid)]}
+        preview = _preview(cm)  # checks again: the same account, and the clients it lists now
+        details = _new_client_details(cm, selected)
     finally:
         cm.transport.close()
+    listed = [ClientSummary(choice.client_id, choice.name) for choice in preview.clients]
+    account = CampaignMonitorAccount.load()
     with transaction.atomic():
         before = {"connected": account.is_connected, "account": account.account_name}
         account.auth_method = CampaignMonitorAccount.AuthMethod.API_KEY
@@ -270,16 +280,12 @@ class SalesforceUser:
     email: str
 
 
-def _soql_text(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("'", "\\'").replace("%", "\\%").replace("_", "\\_")
-
-
 def active_salesforce_users(search: str = "", *, limit: int = 200) -> list[SalesforceUser]:
     """Active users of the org to choose an owner from (one query), filtered by name or email."""
     where = "IsActive = true"
     if search.strip():
-        term = _soql_text(search.strip())
-        where += f" AND (Name LIKE '%{term}%' OR Email LIKE '%{term}%')"
+        term = soql.contains(search.strip())
+        where += f" AND (Name LIKE {term} OR Email LIKE {term})"
     adapter = connections.salesforce()
     try:
         rows = adapter.query(f"SELECT Id, Name, Email FROM User WHERE {where} ORDER BY Name LIMIT {int(limit)}")
@@ -295,7 +301,7 @@ def set_security_owner(client_pk: int, user_id: str, *, actor: str) -> CampaignM
         raise ClientChoiceError("Choose a Salesforce user from the list.")
     adapter = connections.salesforce()
     try:
-        found = list(adapter.query(f"SELECT Id, Name, IsActive FROM User WHERE Id = '{user_id}'"))
+        found = list(adapter.query(f"SELECT Id, Name, IsActive FROM User WHERE Id = {soql.quote(user_id)}"))
     finally:
         adapter.session.close()
     if not found:

@@ -449,8 +449,7 @@ def _salesforce_campaigns(
     ctx.stage("salesforce campaigns")
     links = salesforce_campaigns.live_links(ctx.client.pk)
     salesforce_campaigns.drop_deleted(ctx, links)
-    salesforce_campaigns.auto_create(ctx, campaigns, settings)
-    links = salesforce_campaigns.live_links(ctx.client.pk)
+    salesforce_campaigns.auto_create(ctx, campaigns, settings, links)
     salesforce_campaigns.claim_manual_links(ctx, links)
     ctx.links = {cm_id: link.salesforce_campaign_id for cm_id, link in links.items()}
     return links

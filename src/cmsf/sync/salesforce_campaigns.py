@@ -25,7 +25,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
@@ -37,6 +37,7 @@ from cmsf.campaign_monitor.records import Campaign, CampaignSummary
 from cmsf.maintenance import support_codes
 from cmsf.maintenance.services import record_message
 from cmsf.options.models import CampaignSettings, CampaignStatusMapping, EmailActivity, TrackingHistorySettings
+from cmsf.salesforce import soql
 from cmsf.salesforce.adapter import CampaignMembers
 from cmsf.sync.models import CampaignLink, RecordMap
 from cmsf.sync.transforms import ACTIVITY, ACTIVITY_LABELS, EMAIL_TYPE_OF_KIND, Row, sf_datetime, with_owner
@@ -64,10 +65,6 @@ STATISTICS = {  # Campaign field -> CampaignSummary attribute
     "CMSF_Mentions__c": "mentions",
 }
 JOB = "CMSF_CAMPAIGN_MEMBER_SYNC"
-
-
-def _soql_ids(values: Iterable[str]) -> str:
-    return ", ".join(f"'{v}'" for v in values if v.isalnum())
 
 
 def _chunks(values: list[str], size: int = CHUNK) -> Iterator[list[str]]:
@@ -130,8 +127,11 @@ def _base_row(campaign: Campaign, owner_id: str) -> Row:
     return with_owner(row, owner_id)
 
 
-def auto_create(ctx: Context, campaigns: list[Campaign], settings: CampaignSettings) -> None:
-    """A Salesforce Campaign for each campaign sent on or after auto-create was turned on that has none yet."""
+def auto_create(
+    ctx: Context, campaigns: list[Campaign], settings: CampaignSettings, links: dict[str, CampaignLink]
+) -> None:
+    """A Salesforce Campaign for each campaign sent on or after auto-create was turned on that has none yet; the
+    new links join `links`."""
     since = settings.auto_create_since if settings.auto_create_campaigns else None
     if since is None:
         return
@@ -149,7 +149,7 @@ def auto_create(ctx: Context, campaigns: list[Campaign], settings: CampaignSetti
     )
     for campaign in new:
         if campaign.campaign_id in created:
-            CampaignLink.objects.create(
+            links[campaign.campaign_id] = CampaignLink.objects.create(
                 client=ctx.client,
                 cm_campaign_id=campaign.campaign_id,
                 cm_campaign_name=campaign.name[:255],
@@ -442,8 +442,8 @@ def _statuses(ctx: Context, sf_ids: list[str]) -> dict[str, set[str]]:
     found: dict[str, set[str]] = defaultdict(set)
     assert ctx.sf is not None
     for chunk in _chunks(sorted(set(sf_ids))):
-        soql = f"SELECT CampaignId, Label FROM CampaignMemberStatus WHERE CampaignId IN ({_soql_ids(chunk)})"
-        for row in ctx.sf.query(soql):
+        query = f"SELECT CampaignId, Label FROM CampaignMemberStatus WHERE CampaignId IN ({soql.quote_list(chunk)})"
+        for row in ctx.sf.query(query):
             found[str(row["CampaignId"])[:15]].add(str(row["Label"]).lower())
     return found
 

@@ -181,6 +181,13 @@ class Writer:
                 self.tally.written[sobject] += len(changed)
                 self._would_write.update(((sobject, key), hashes[key]) for key in changed)
                 continue
+            dates: list[datetime | None] | None = None
+            kinds: list[str] | None = None
+            if ledger_in_row:
+                dates, kinds = [kept[key][0] for key in changed], [kept[key][1] for key in changed]
+            else:
+                dates = [activity_date(unique[key]) for key in changed] if activity_date else None
+                kinds = [activity_kind(unique[key]) for key in changed] if activity_kind else None
             batches.append(
                 Batch(
                     sobject=sobject,
@@ -188,16 +195,8 @@ class Writer:
                     keys=changed,
                     rows=[unique[key] for key in changed],
                     hashes=[hashes[key] for key in changed],
-                    activity_dates=[kept[key][0] for key in changed]
-                    if ledger_in_row
-                    else [activity_date(unique[key]) for key in changed]
-                    if activity_date
-                    else None,
-                    activity_kinds=[kept[key][1] for key in changed]
-                    if ledger_in_row
-                    else [activity_kind(unique[key]) for key in changed]
-                    if activity_kind
-                    else None,
+                    activity_dates=dates,
+                    activity_kinds=kinds,
                     people=[person(unique[key]) for key in changed] if person else None,
                 )
             )

@@ -1,0 +1,21 @@
+"""SOQL literals: text quoted and escaped as SOQL reads it, the one place cmsf builds them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+
+def quote(value: str) -> str:
+    """A string literal: 'it\\'s'."""
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def quote_list(values: Iterable[str]) -> str:
+    """Literals for IN (...): 'a', 'b'."""
+    return ", ".join(quote(v) for v in values)
+
+
+def contains(term: str) -> str:
+    """A LIKE literal matching text that contains `term`, its quotes and wildcards escaped."""
+    escaped = term.replace("\\", "\\\\").replace("'", "\\'").replace("%", "\\%").replace("_", "\\_")
+    return f"'%{escaped}%'"
