@@ -191,6 +191,26 @@ def test_a_later_load_reads_only_what_changed(emulator: Org, org: OrgData, monke
     assert DirectoryEntry.objects.get(record_id=lead).is_converted
 
 
+def test_the_built_directory_is_kept_while_the_mirror_does_not_change(emulator: Org) -> None:
+    first = directory.load(emulator.sf)
+    versions = dict(DirectoryState.objects.values_list("sobject", "version"))
+    age(refreshed_at=timedelta(minutes=2))
+    again, calls = emulator.calls(lambda: directory.load(emulator.sf))
+    assert calls == Counter({"queryAll": 2})  # the changes within the lag are read again, and are all known
+    assert again is first and dict(DirectoryState.objects.values_list("sobject", "version")) == versions
+
+    added = emulator.create("Contact", LastName="Added", Email="added@example.org")
+    age(refreshed_at=timedelta(minutes=2))
+    after = directory.load(emulator.sf)
+    assert after is not first and after.link("added@example.org") == Link(contact_id=added)
+    assert first.link("added@example.org") == Link()  # what was handed out before is not changed under its holder
+    moved = dict(DirectoryState.objects.values_list("sobject", "version"))
+    assert moved["Contact"] != versions["Contact"] and moved["Lead"] == versions["Lead"]
+
+    forget_written_records()  # another org: the mirror is read again, with new versions
+    assert directory.load(emulator.sf) is not after
+
+
 def test_after_the_rebuild_interval_everything_is_read_again(emulator: Org) -> None:
     directory.load(emulator.sf)
     gone = emulator.create("Contact", LastName="Purged", Email="purged@example.org")
@@ -236,6 +256,8 @@ def test_writes_go_in_batches_and_a_record_read_twice_is_written_once() -> None:
     assert DirectoryEntry.objects.get(record_id=records[7]["Id"]).email_lower == "p7@example.org"
     assert directory._soql_datetime(DirectoryState.objects.get(sobject="Contact").position) == "2026-11-27T10:00:00Z"
     assert len(directory.read().contacts) == 2500
+    assert directory._upsert([directory._columns("Contact", r) for r in records[1:]]) == 0  # as known: nothing written
+    assert directory._upsert([directory._columns("Contact", {**records[1], "Email": "moved@example.org"})]) == 1
 
 
 def test_a_mass_update_is_read_in_full_rather_than_page_by_page(emulator: Org, monkeypatch: pytest.MonkeyPatch) -> None:

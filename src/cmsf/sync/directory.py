@@ -11,6 +11,10 @@ per run, even when nothing changed) is replaced by a mirror, one `DirectoryEntry
   (a mass update or data load), the REST read stops and the object is read in full, in fewer calls;
 - a mirror refreshed less than `FRESH_FOR` ago (the clients of one run, synced one after another) is used as it is.
 
+A process keeps the directory it built last, with the versions of the mirror it was built from: while no refresh
+changed the mirror (the usual hourly sync, and every client of a run after the first), the next load reuses it
+instead of reading and indexing every row again.
+
 The periodic full read catches what a read of changes cannot see: records purged from the recycle bin before a
 refresh saw them deleted, and changes committed later than the lag allows for. A refresh writes only when no other
 worker refreshed the object since this one started reading, so the mirror never moves back in time.
@@ -22,7 +26,9 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from itertools import islice
+from threading import Lock
 from typing import Any, Literal
+from uuid import UUID, uuid4
 
 from django.db import connection, transaction
 from django.utils import timezone
@@ -48,9 +54,18 @@ Refresh = Literal["full", "changes", "fresh"]
 
 
 def load(sf: SalesforceAdapter) -> Directory:
-    """The directory of every contact and lead, from the mirror brought up to date with Salesforce first."""
+    """The directory of every contact and lead, from the mirror brought up to date with Salesforce first: the one
+    this process built last when the mirror has not changed since (a directory is never changed once built)."""
     refresh(sf)
-    return read()
+    versions = _versions()
+    with _built.lock:
+        if _built.directory is not None and _built.versions == versions:
+            return _built.directory
+        _built.directory = None  # not held while the next is built: one directory in memory at a time
+    directory = read()
+    with _built.lock:
+        _built.versions, _built.directory = versions, directory
+    return directory
 
 
 def refresh(sf: SalesforceAdapter, now: datetime | None = None) -> dict[str, Refresh]:
@@ -80,6 +95,24 @@ def forget() -> None:
     """Empty the mirror (another org): the next load reads everything."""
     DirectoryEntry.objects.all().delete()
     DirectoryState.objects.all().delete()
+
+
+@dataclass
+class _Built:
+    """The directory this process built last, and the mirror it was built from: the database and each object's
+    version (a version is random, so a mirror emptied and filled again, or another database, never matches)."""
+
+    versions: tuple[Any, ...] = ()
+    directory: Directory | None = None
+    lock: Lock = field(default_factory=Lock)
+
+
+_built = _Built()
+
+
+def _versions() -> tuple[Any, ...]:
+    states: list[tuple[str, UUID]] = list(DirectoryState.objects.order_by("sobject").values_list("sobject", "version"))
+    return (connection.vendor, connection.settings_dict["NAME"], *states)
 
 
 # -- refreshing ------------------------------------------------------------------------------------------
@@ -143,32 +176,42 @@ def _apply(sobject: str, now: datetime, changes: _Changes, *, full: bool) -> Non
             state.position = changes.newest  # none for an empty object: changes are then read from `full_at`
         elif changes.newest is not None and (state.position is None or changes.newest > state.position):
             state.position = changes.newest
-        _upsert(changes.rows)
+        changed = _upsert(changes.rows)
         for start in range(0, len(changes.deleted), DELETE_CHUNK):
-            DirectoryEntry.objects.filter(record_id__in=changes.deleted[start : start + DELETE_CHUNK]).delete()
+            ids = changes.deleted[start : start + DELETE_CHUNK]
+            changed += DirectoryEntry.objects.filter(record_id__in=ids).delete()[0]
+        if full or changed:
+            state.version = uuid4()  # a directory built from the rows before is no longer the mirror's
         state.refreshed_at = now
         state.save()
 
 
-def _upsert(rows: list[tuple[Any, ...]]) -> None:
+def _upsert(rows: list[tuple[Any, ...]]) -> int:
     """Insert or update mirror rows (COLUMNS) with INSERT ... ON CONFLICT (which SQLite and PostgreSQL share), many
     rows a statement: an org's 100,000 contacts are a few hundred statements, not 100,000 saves. A record read twice
     (a page boundary moving under a REST read) is written once, as last read: one statement may not touch a row
-    twice."""
+    twice. A row that is already as read is not written (the read of changes goes back a lag, so most of what it
+    brings is known); returns how many rows were inserted or changed."""
     rows = list({row[0]: row for row in rows}.values())
     if not rows:
-        return
+        return 0
     q = connection.ops.quote_name
-    updated = ", ".join(f"{q(c)} = excluded.{q(c)}" for c in COLUMNS if c != "record_id")
-    head = f"INSERT INTO {q(DirectoryEntry._meta.db_table)} ({', '.join(q(c) for c in COLUMNS)}) VALUES "
-    tail = f" ON CONFLICT ({q('record_id')}) DO UPDATE SET {updated}"
+    table = q(DirectoryEntry._meta.db_table)
+    values = [c for c in COLUMNS if c != "record_id"]  # none is null: `<>` compares them
+    updated = ", ".join(f"{q(c)} = excluded.{q(c)}" for c in values)
+    differs = " OR ".join(f"{table}.{q(c)} <> excluded.{q(c)}" for c in values)
+    head = f"INSERT INTO {table} ({', '.join(q(c) for c in COLUMNS)}) VALUES "
+    tail = f" ON CONFLICT ({q('record_id')}) DO UPDATE SET {updated} WHERE {differs}"
     placeholders = f"({', '.join(['%s'] * len(COLUMNS))})"
     fields = [DirectoryEntry._meta.get_field(c) for c in COLUMNS]
     size = min(UPSERT_BATCH, connection.ops.bulk_batch_size(fields, rows))
+    written = 0
     with connection.cursor() as cursor:
         for start in range(0, len(rows), size):
             batch = rows[start : start + size]
             cursor.execute(head + ", ".join([placeholders] * len(batch)) + tail, [v for row in batch for v in row])
+            written += max(cursor.rowcount, 0)
+    return written
 
 
 def _columns(sobject: str, row: Mapping[str, Any]) -> tuple[Any, ...]:

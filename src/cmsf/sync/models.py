@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime, timedelta
 
 from django.db import models
@@ -225,12 +226,15 @@ class DirectoryEntry(models.Model):
 
 class DirectoryState(models.Model):
     """How far the mirror of one object (Contact, Lead) follows Salesforce: the newest SystemModstamp applied (the
-    next read asks for what changed since, less a lag), when it was last read in full, and last refreshed."""
+    next read asks for what changed since, less a lag), when it was last read in full, and last refreshed. The
+    version is new whenever a refresh changed the object's rows, so that a process holding the directory built from
+    them knows whether it is still the mirror's."""
 
     sobject = models.CharField(max_length=8, primary_key=True, choices=DirectoryEntry.SObject.choices)
     position = models.DateTimeField(null=True, blank=True)
     full_at = models.DateTimeField(null=True, blank=True)
     refreshed_at = models.DateTimeField(null=True, blank=True)
+    version = models.UUIDField(default=uuid.uuid4)
 
     def __str__(self) -> str:
         return f"{self.sobject} at {self.position}"
