@@ -33,8 +33,8 @@ from cmsf.sandbox.salesforce.app import create_app as create_sf_app
 from cmsf.sandbox.salesforce.data import generate_org
 from cmsf.sandbox.server import serve_in_thread
 from cmsf.sandbox.tls import generate_tls_files
-from cmsf.sync.engine import run_primary_sync
-from cmsf.sync.models import SyncRun
+from cmsf.sync.engine import RETENTION, keep_from, run_primary_sync
+from cmsf.sync.models import Cursor, RecordMap, SyncRun
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -630,6 +630,28 @@ def test_only_the_chosen_email_types_within_days_to_keep_then_retention_removes_
     assert left.activity_rows == [], f"{len(left.activity_rows)} CMSF_Email_Activity__c rows survived days to keep 0"
     assert sum(run.deleted.get("CMSF_Email_Activity__c", 0) for run in runs.values()) == len(actual.activity_rows)
     assert left.subscribers == actual.subscribers and left.campaigns == actual.campaigns  # only activity goes
+
+
+def test_retention_reads_the_ledger_again_only_when_its_boundary_moves(make_pair):
+    """Nothing older than the boundary is ever written, so a retention that removed everything past a boundary
+    needs no second look until the boundary moves (once a day) or the tracking settings change."""
+    configure(days_to_keep=30, suppression=False)
+    pair = make_pair()
+    runs = pair.sync_all()
+    boundary = Cursor.objects.filter(stream=RETENTION).values_list("position", flat=True).first()
+    assert boundary == keep_from(next(iter(runs.values())).started_at, 30)
+    entry = RecordMap.objects.filter(sobject="CMSF_Email_Activity__c").order_by("pk").first()
+    assert entry is not None
+    RecordMap.objects.filter(pk=entry.pk).update(activity_date=boundary - timedelta(days=1))  # as if it crossed
+
+    pair.sync_all()
+    assert RecordMap.objects.filter(pk=entry.pk).exists(), "the boundary did not move: the ledger is not read"
+
+    Cursor.objects.filter(stream=RETENTION).update(position=boundary - timedelta(days=1))  # yesterday's boundary
+    runs = pair.sync_all()
+    assert not RecordMap.objects.filter(pk=entry.pk).exists()
+    assert sum(run.deleted.get("CMSF_Email_Activity__c", 0) for run in runs.values()) == 1
+    assert entry.salesforce_id not in {r["Id"] for r in salesforce_state(pair.sf).activity_rows}
 
 
 def test_a_second_sync_with_nothing_new_writes_nothing(make_pair):

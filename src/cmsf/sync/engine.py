@@ -415,6 +415,9 @@ def _activity_date(row: Row) -> datetime | None:
     return datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
 
 
+RETENTION = "retention"  # the cursor of the boundary a retention last removed everything past
+
+
 def keep_from(moment: datetime, days_to_keep: int) -> datetime:
     """The oldest moment of tracking history kept: days to keep counts whole days (UTC), today and the days before
     it, so the boundary moves once a day and a sync that finds nothing new removes nothing either."""
@@ -428,7 +431,9 @@ def _cover(ctx: Context, tracking: TrackingHistorySettings) -> None:
     coverage = TrackingCoverage.objects.filter(client=ctx.client).values_list("fingerprint", flat=True).first()
     if coverage == fingerprint or ctx.writer.dry_run:
         return
-    Cursor.objects.filter(client=ctx.client).filter(Q(stream="recipients") | Q(stream__startswith="activity:")).delete()
+    Cursor.objects.filter(client=ctx.client).filter(
+        Q(stream="recipients") | Q(stream__startswith="activity:") | Q(stream=RETENTION)
+    ).delete()
     ctx.cursors = _cursors(ctx.client)
     TrackingCoverage.objects.update_or_create(client=ctx.client, defaults={"fingerprint": fingerprint})
 
@@ -537,18 +542,27 @@ def _ledger_pages(entries: QuerySet[RecordMap], size: int) -> Iterator[list[tupl
 
 def apply_retention(ctx: Context, tracking: TrackingHistorySettings) -> None:
     """Delete the tracking history cmsf wrote that is older than days to keep or of an email type no longer
-    stored (all of it when days to keep is 0)."""
+    stored (all of it when days to keep is 0).
+
+    The boundary moves once a day and the sync writes nothing older than it, so once a retention has removed
+    everything past a boundary (its cursor), nothing can cross it again until the boundary moves or the tracking
+    settings change (which remove the cursor): the hourly syncs in between do not read the ledger for it."""
     ctx.stage("retention")
     old = RecordMap.objects.filter(client=ctx.client, sobject=ACTIVITY[0])
+    boundary = None
     if tracking.days_to_keep > 0:
+        boundary = keep_from(ctx.started, tracking.days_to_keep)
+        if ctx.cursors.get((RETENTION, "")) == boundary:
+            return
         kept = [kind for kind, email_type in EMAIL_TYPE_OF_KIND.items() if tracking.stores(email_type)]
-        old = old.filter(
-            Q(activity_date__lt=keep_from(ctx.started, tracking.days_to_keep)) | ~Q(activity_kind__in=kept)
-        )
+        old = old.filter(Q(activity_date__lt=boundary) | ~Q(activity_kind__in=kept))
     size = _batch("CMSF_RETENTION")
+    all_gone = True
     for entries in _ledger_pages(old, size):
         ctx.touched.update((key.split(":", 1)[0], None) for key, _ in entries)  # whose rows: not read, so all
-        ctx.writer.delete(ACTIVITY[0], entries, batch_size=size)
+        all_gone = ctx.writer.delete(ACTIVITY[0], entries, batch_size=size) and all_gone
+    if boundary is not None and all_gone and not ctx.writer.dry_run:
+        Cursor.objects.update_or_create(client=ctx.client, stream=RETENTION, scope="", defaults={"position": boundary})
 
 
 def _finish_client(ctx: Context) -> None:
