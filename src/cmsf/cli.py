@@ -8,6 +8,7 @@ import json
 import os
 import secrets
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -552,6 +553,48 @@ def cmd_sync(args: argparse.Namespace) -> int:
     return 3 if any(s["failed"] for s in summaries) else 0  # records Salesforce refused: the next sync tries again
 
 
+# -------------------------------------------------------------------------------------------- watch
+
+
+def _watch_summary(run: Any) -> dict[str, Any]:
+    return {
+        "status": run.status,
+        "message": run.message,
+        "read": run.read,
+        "done": run.done,
+        "problems": run.problems,
+        "sf_calls": run.sf_calls,
+        "cm_calls": run.cm_calls,
+    }
+
+
+def cmd_watch(args: argparse.Namespace) -> int:
+    """Read what changed in Salesforce and push it to Campaign Monitor: once, or every interval until stopped."""
+    _require_initialized()
+    from cmsf.options.models import GeneralOptions
+    from cmsf.sync.watcher import watch_once
+
+    while True:
+        run = watch_once()
+        summary = _watch_summary(run)
+        if args.json:
+            print(json.dumps(summary, indent=2))
+        else:
+            done = ", ".join(f"{kind.replace('_', ' ')} {n}" for kind, n in sorted(run.done.items())) or "nothing to do"
+            read = ", ".join(f"{kind} {n}" for kind, n in sorted(run.read.items())) or "nothing"
+            print(f"watch {run.status}: read {read}; {done}; {run.sf_calls} Salesforce and {run.cm_calls} "
+                  f"Campaign Monitor calls")  # fmt: skip
+            if run.message:
+                print(f"  {run.message}")
+            for problem in run.problems:
+                print(f"  {problem['key']}: {problem['reason']}")
+        if args.once:
+            if run.status == "failed":
+                return 1
+            return 3 if run.problems else 0  # records that could not be handled: reported above
+        time.sleep(GeneralOptions.load().watch_interval_minutes * 60)
+
+
 # -------------------------------------------------------------------------------------------- bench
 
 
@@ -624,6 +667,12 @@ def build_parser() -> argparse.ArgumentParser:
                      help="a full Campaign Monitor sync: remove what cmsf wrote to its objects, then import everything")  # fmt: skip
     syn.add_argument("--dry-run", action="store_true", help="read everything, write nothing, report what would change")
     syn.add_argument("--json", action="store_true", help="print a JSON summary")
+
+    wat = command("watch", "push what changed in Salesforce to Campaign Monitor (every interval, or --once)",
+                  cmd_watch)  # fmt: skip
+    wat.add_argument("--once", action="store_true",
+                     help="one run, then exit: 0 done, 1 failed, 3 some records could not be handled")  # fmt: skip
+    wat.add_argument("--json", action="store_true", help="print a JSON summary of each run")
 
     bench = command("bench", "measure a full, a no-change and an incremental sync against the sandbox", cmd_bench)
     bench.add_argument("--dataset", required=True, help="dataset size: tiny, small, medium or large")

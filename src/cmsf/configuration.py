@@ -68,6 +68,7 @@ SECTIONS: tuple[Section, ...] = (
             "delete_subscribers_on_record_delete",
             "trigger_journeys",
             "account_trigger",
+            "watch_interval_minutes",
             "disable_triggers",
             "sync_suppression_list",
         ),

@@ -102,6 +102,11 @@ class GeneralOptions(SingletonModel):
         default=True,
         help_text="Evaluate contact subscriber rules again when the contact's account changes.",
     )
+    watch_interval_minutes = models.PositiveSmallIntegerField(
+        default=5,
+        validators=[MinValueValidator(1), MaxValueValidator(60)],
+        help_text="How often cmsf reads what changed in Salesforce (minutes, 1 to 60).",
+    )
     disable_triggers = models.BooleanField(
         default=False,
         help_text="Stop watching Salesforce and stop every push to Campaign Monitor (for troubleshooting).",

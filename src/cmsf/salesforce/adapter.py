@@ -22,6 +22,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from itertools import chain
 from typing import Any, TypeVar
@@ -81,8 +82,29 @@ def _kind(method: str, path: str) -> str:
             return "describe global"
         if parts[-1] == "describe":
             return "describe"
+        if parts[-1] in ("deleted", "updated"):
+            return f"get{parts[-1].capitalize()}"
         return f"sobject {method}"
     return head
+
+
+@dataclass(frozen=True)
+class Deleted:
+    """What `SalesforceAdapter.deleted` answers: the Ids deleted in the window, and how far it covers."""
+
+    ids: list[str]
+    latest_covered: datetime
+
+
+def parse_datetime(value: Any) -> datetime | None:
+    """A Salesforce datetime ("2026-11-27T10:00:00.000+0000" or with "Z") as an aware UTC datetime; None when empty
+    or not one."""
+    if not value:
+        return None
+    try:
+        return datetime.fromisoformat(str(value).replace("Z", "+00:00")).astimezone(UTC)
+    except ValueError:
+        return None
 
 
 @dataclass
@@ -270,6 +292,20 @@ class SalesforceAdapter:
             if page.get("done", True):
                 return
             page = self._call("queryMore", partial(self.sf.query_more, page["nextRecordsUrl"], identifier_is_url=True))
+
+    def deleted(self, object_name: str, start: datetime, end: datetime) -> Deleted:
+        """The records of an object deleted between two times (`GET /sobjects/{object}/deleted/`, one call), with
+        the latest time the answer covers: the next read starts there. Salesforce keeps 30 days (and refuses an
+        older start), so an older start is moved to 29 days ago."""
+        start = max(start, end - timedelta(days=29))
+        params = {"start": soql.datetime_literal(start), "end": soql.datetime_literal(end)}
+        body = (
+            self._call("getDeleted", lambda: self.sf.restful(f"sobjects/{object_name}/deleted/", params=params)) or {}
+        )
+        return Deleted(
+            ids=[str(entry["id"]) for entry in body.get("deletedRecords", ()) if entry.get("id")],
+            latest_covered=parse_datetime(body.get("latestDateCovered")) or end,
+        )
 
     def count(self, soql: str) -> int:
         return int(self._call("query", lambda: self.sf.query(soql)).get("totalSize", 0))

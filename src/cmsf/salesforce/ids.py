@@ -6,6 +6,7 @@ emulator stands for Salesforce, and a mistake here must not be agreed with by th
 from __future__ import annotations
 
 _CHECKSUM = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"
+CONTACT_PREFIX, LEAD_PREFIX = "003", "00Q"  # the key prefixes of Contact and Lead Ids, the same in every org
 
 
 def checksum(id15: str) -> str:

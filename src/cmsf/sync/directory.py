@@ -34,6 +34,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from cmsf.salesforce.adapter import SalesforceAdapter
+from cmsf.salesforce.soql import datetime_literal
 from cmsf.sync.matching import ContactRow, Directory, LeadRow
 from cmsf.sync.models import DirectoryEntry, DirectoryState
 
@@ -242,7 +243,7 @@ def _utc_text(value: Any) -> str:
 
 
 def _soql_datetime(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime_literal(moment)
 
 
 def _true(value: Any) -> bool:

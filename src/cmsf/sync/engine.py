@@ -40,7 +40,7 @@ from cmsf.salesforce.errors import (
     RecordResult,
     SalesforceError,
 )
-from cmsf.sync import problems, salesforce_campaigns
+from cmsf.sync import opt_out, problems, salesforce_campaigns
 from cmsf.sync.directory import load as load_directory
 from cmsf.sync.leases import LeaseLost
 from cmsf.sync.matching import Directory
@@ -63,7 +63,7 @@ from cmsf.sync.transforms import (
     subscriber_row,
     suppression_row,
 )
-from cmsf.sync.writer import Batch, Writer, WriteTally, plain
+from cmsf.sync.writer import Batch, Failure, Writer, WriteTally, plain
 
 REPORT_EVERY = 2.0  # seconds between saves of a run's counts within a stage
 LAG = timedelta(minutes=10)  # events that reach Campaign Monitor late still fall inside the next read
@@ -338,16 +338,34 @@ def sync_subscribers(ctx: Context, list_ids: list[str]) -> None:
                 since = _since(ctx, name, list_id)
                 yield (name, list_id), partial(ctx.cm.subscribers, list_id, state, zone=ctx.zone, since=since)
 
+    gone: set[str] = set()  # the contacts and leads of subscribers seen unsubscribed or deleted
     for (name, list_id), subscribers in _read_ahead(ctx, streams()):
         stream, newest = buffer.stream(), None
         for subscriber in subscribers:
             ctx.read["subscribers"] += 1
             link = _directory(ctx).link(subscriber.email, subscriber.custom_fields)
             buffer.add(stream, subscriber_row(list_id, subscriber, link, owner_id=ctx.owner))
+            if subscriber.state in opt_out.GONE:
+                gone.update(person for person in (link.contact_id, link.lead_id) if person)
             if subscriber.date and (newest is None or subscriber.date > newest):
                 newest = subscriber.date
         buffer.end(stream, (name, list_id, newest))
     buffer.close()
+    if gone and ctx.sf is not None and GeneralOptions.load().opt_out_when_unsubscribed_everywhere:
+        ctx.stage("email opt-out")
+        _opt_out_everywhere(ctx, gone)
+
+
+def _opt_out_everywhere(ctx: Context, people: set[str]) -> None:
+    """General Options: Email Opt Out checked on the people left with no active subscription (`sync.opt_out`)."""
+    assert ctx.sf is not None
+    result = opt_out.opt_out_everywhere(ctx.sf, people, dry_run=ctx.writer.dry_run)
+    for person in result.checked:
+        ctx.tally.written[opt_out.object_of(person)] += 1
+    for person, error in result.failed:
+        sobject = opt_out.object_of(person)
+        ctx.tally.fail(Failure(sobject, person, error))
+        ctx.tally.failed[sobject] += 1
 
 
 def _campaigns(ctx: Context, settings: CampaignSettings) -> list[Campaign]:

@@ -12,11 +12,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from cmsf.salesforce.ids import to_18
+from cmsf.salesforce.ids import CONTACT_PREFIX, to_18
 from cmsf.sync.transforms import Link
 
 SALESFORCE_ID_FIELD = "Salesforce ID"  # the Campaign Monitor custom field the import wizard fills
-CONTACT_PREFIX = "003"
 
 ContactRow = tuple[str, str, str]  # (Id, Email or "", LastModifiedDate)
 LeadRow = tuple[str, str, str, bool, str]  # (Id, Email or "", LastModifiedDate, IsConverted, ConvertedContactId or "")

@@ -281,3 +281,72 @@ class CampaignLink(models.Model):
     @property
     def is_live(self) -> bool:
         return self.unlinked_at is None
+
+
+class Watcher(SingletonModel):
+    """The Salesforce change watcher (`sync.watcher`): who runs it now (a lease, so that one worker watches at a
+    time) and when it runs next."""
+
+    owner = models.CharField(max_length=128, blank=True)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    next_run = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"watcher held by {self.owner or 'nobody'}"
+
+
+class WatchCursor(models.Model):
+    """How far the watcher has read one object (Contact, Lead): changes up to `position` (the newest
+    SystemModstamp applied; the next read goes back a lag from it) and deletions up to `deleted_until` (the time
+    the deleted-records API said it covered)."""
+
+    sobject = models.CharField(max_length=8, primary_key=True, choices=DirectoryEntry.SObject.choices)
+    position = models.DateTimeField()
+    deleted_until = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.sobject} watched to {self.position:%Y-%m-%d %H:%M:%S}"
+
+
+class PersonState(models.Model):
+    """What the watcher last saw of a contact or lead: its email (a later one is an email change), its Email Opt
+    Out with when that value was set (the record's LastModifiedDate when the watcher first saw it; the time the
+    conflict rule compares with Campaign Monitor's state changes), and the version it handled."""
+
+    record_id = models.CharField(max_length=18, primary_key=True)
+    email_lower = models.CharField(max_length=255, blank=True)
+    opted_out = models.BooleanField(default=False)
+    opted_out_at = models.DateTimeField()
+    # The version the watcher handled (its SystemModstamp; deleted: handled as deleted): read again within the lag,
+    # it is not handled twice.
+    stamp = models.DateTimeField(null=True, blank=True)
+    deleted = models.BooleanField(default=False)
+
+    def __str__(self) -> str:
+        return f"{self.record_id}: {'opted out' if self.opted_out else 'opted in'} at {self.opted_out_at}"
+
+
+class WatchRun(models.Model):
+    """One run of the watcher: what it read and did, what it cost, and each record it could not handle."""
+
+    class Status(models.TextChoices):
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+        SKIPPED = "skipped", "Skipped"
+
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.RUNNING)
+    read = models.JSONField(default=dict)  # Contact, Lead, deleted -> records read
+    done = models.JSONField(default=dict)  # what was pushed or written: unsubscribed, email_changed, ...
+    problems = models.JSONField(default=list)  # [{"key": ..., "reason": ...}], at most PROBLEMS_KEPT
+    sf_calls = models.PositiveIntegerField(default=0)
+    cm_calls = models.PositiveIntegerField(default=0)
+    message = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"watch run {self.pk} ({self.status})"

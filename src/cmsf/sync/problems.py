@@ -17,6 +17,8 @@ JOB_OF_OBJECT = {
     "CMSF_Campaign__c": "CMSF_CAMPAIGN_SYNC",
     "CMSF_Email_Activity__c": "CMSF_TRACKING_SYNC",
     "CMSF_Suppression__c": "CMSF_SUPPRESSION_SYNC",
+    "Contact": "CMSF_EMAIL_OPT_OUT",  # the sync writes contacts and leads only to check Email Opt Out
+    "Lead": "CMSF_EMAIL_OPT_OUT",
 }
 
 MAX_KEYS = SAMPLED_FAILURES  # keys listed in a message; the writer keeps no more

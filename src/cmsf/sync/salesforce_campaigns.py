@@ -39,6 +39,7 @@ from cmsf.maintenance.services import record_message
 from cmsf.options.models import CampaignSettings, CampaignStatusMapping, EmailActivity, TrackingHistorySettings
 from cmsf.salesforce import soql
 from cmsf.salesforce.adapter import CampaignMembers
+from cmsf.salesforce.ids import LEAD_PREFIX
 from cmsf.sync.models import CampaignLink, RecordMap
 from cmsf.sync.transforms import ACTIVITY, ACTIVITY_LABELS, EMAIL_TYPE_OF_KIND, Row, sf_datetime, with_owner
 from cmsf.sync.writer import LEDGER_DATE, LEDGER_KIND
@@ -51,7 +52,6 @@ MEMBER = ("CampaignMember", "CMSF_Member_Key__c")
 MEMBER_CREATE_ONLY = ("CampaignId", "ContactId", "LeadId")
 CHUNK = 200  # Ids per SOQL query
 NAME_LIMIT = 80
-CONTACT_PREFIX, LEAD_PREFIX = "003", "00Q"
 STATISTICS = {  # Campaign field -> CampaignSummary attribute
     "CMSF_Recipients__c": "recipients",
     "CMSF_Total_Opened__c": "total_opened",

@@ -6,7 +6,7 @@ from huey import crontab
 from huey.contrib.djhuey import db_periodic_task, db_task
 
 from cmsf.connections.models import CampaignMonitorClient
-from cmsf.sync import services
+from cmsf.sync import services, watcher
 from cmsf.sync.models import SyncRun
 
 
@@ -50,3 +50,18 @@ def schedule_tick() -> list[int]:
     for client_id in due:
         run_sync(client_id)
     return due
+
+
+@db_task(retries=0)
+def watch() -> str:
+    """One run of the Salesforce change watcher (a failed run is not retried: the next one reads the same changes)."""
+    return watcher.watch_once().status
+
+
+@db_periodic_task(crontab(minute="*"))
+def watch_tick() -> bool:
+    """Every minute: start the watcher when its interval has passed (never while Disable triggers is on)."""
+    if watcher.due(timezone.now()):
+        watch()
+        return True
+    return False

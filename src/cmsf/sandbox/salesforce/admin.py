@@ -13,6 +13,9 @@
 - GET  /admin/storage               storage used per object (2 KB a record, Campaign 8 KB, CampaignMember 1 KB)
 - POST /admin/leads/convert {"lead_id", "contact_id"}   convert a lead, as convertLead does, into that contact or
                                     (no contact_id) a new contact and account made from it; answers the three Ids
+- POST /admin/merge {"sobject", "master_id", "loser_ids"}   merge one or two Accounts, Contacts or Leads into a
+                                    master as Salesforce's merge does: lookups move to the master, the losers are
+                                    deleted with MasterRecordId
 - GET  /admin/layouts               the page layouts deployed through the Metadata API: {"layouts": {full name: XML}}
 - POST /admin/metadata/deploys {"polls_in_progress": N}   how many status checks find a deploy still InProgress
 - POST /admin/oauth/callback-urls {"url"}   add a callback URL to the connected app (web-server flow)
@@ -150,6 +153,18 @@ def convert_lead(em: Emulator, body: dict[str, Any]) -> Reply:
         raise AdminError(status, "; ".join(f"{e.code}: {e.message}" for e in error.errors)) from None
 
 
+def merge(em: Emulator, body: dict[str, Any]) -> Reply:
+    """Merge one or two records into a master, as a user does in Salesforce: {"sobject", "master_id", "loser_ids"}."""
+    sobject, master_id, losers = body.get("sobject"), body.get("master_id"), body.get("loser_ids")
+    if not isinstance(sobject, str) or not isinstance(master_id, str) or not isinstance(losers, list):
+        raise AdminError(400, "give sobject, master_id and loser_ids (a list)")
+    try:
+        return Reply(200, em.store.merge(sobject, master_id, [str(x) for x in losers], em.context(em.sync_user_id)))
+    except DmlError as error:
+        status = 404 if error.status == 404 else 400
+        raise AdminError(status, "; ".join(f"{e.code}: {e.message}" for e in error.errors)) from None
+
+
 def add_callback_url(em: Emulator, body: dict[str, Any]) -> Reply:
     """Add a callback URL to the connected app, as an admin does in Setup for each place that signs in."""
     url = body.get("url")
@@ -180,6 +195,7 @@ ROUTES: dict[tuple[str, str], Callable[[Emulator, dict[str, Any]], Reply]] = {
     ("GET", "/admin/faults"): get_faults,
     ("POST", "/admin/faults"): set_faults,
     ("POST", "/admin/tokens/expire"): expire_tokens,
+    ("POST", "/admin/merge"): merge,
     ("POST", "/admin/tokens"): issue_token,
     ("POST", "/admin/schema/remove-field"): remove_field,
     ("POST", "/admin/schema/reset"): reset_schema,

@@ -880,6 +880,56 @@ class Store:
         self.commit()
         return {"lead_id": lead["Id"], "contact_id": contact_id, "account_id": account_id}
 
+    def merge(self, sobject: str, master_id: str, loser_ids: list[str], ctx: WriteContext) -> dict[str, Any]:
+        """Merge records as Salesforce's merge does (SOAP `merge`, Apex `Database.merge`; no REST resource has it):
+        one or two losers into a master of the same object. The records that looked up to a loser look up to the
+        master (a campaign member of a campaign the master is already in is deleted instead), and each loser is
+        deleted with MasterRecordId set, so that queryAll shows it; the master's SystemModstamp moves. All or
+        nothing."""
+        obj = self.schema.get(sobject)
+        if obj is None or sobject not in ("Account", "Contact", "Lead"):
+            raise _error("INVALID_TYPE", f"cannot merge records of {sobject}")
+        if not 1 <= len(loser_ids) <= 2:
+            raise _error("INVALID_FIELD", "merge takes one or two records to merge into the master")
+        master, gone = self.get(obj, master_id)
+        if gone:
+            raise DmlError(RecordError("ENTITY_IS_DELETED", "entity is deleted"), status=404)
+        losers = []
+        for value in loser_ids:
+            loser, gone = self.get(obj, value)
+            if gone:
+                raise DmlError(RecordError("ENTITY_IS_DELETED", "entity is deleted"), status=404)
+            if loser["Id"] == master["Id"]:
+                raise _error("INVALID_FIELD", "the master record cannot be merged into itself")
+            losers.append(loser)
+        if sobject == "Lead" and any(r.get("IsConverted") for r in (master, *losers)):
+            raise _error("CANNOT_UPDATE_CONVERTED_LEAD", "cannot reference converted lead")
+        loser_set = {loser["Id"] for loser in losers}
+        self.begin()
+        try:
+            for child, f in self.schema.child_relationships(sobject):
+                if f.name in SYSTEM_REFERENCES or f.derive is not None or child.name not in self.tables:
+                    continue
+                table = self.tables[child.name]
+                for rid in [rid for rid, rec in table.rows.items() if rec.get(f.name) in loser_set]:
+                    record = table.rows[rid]
+                    if child.name == "CampaignMember":
+                        kind = "C" if f.name == "ContactId" else "L"
+                        if (kind, record.get("CampaignId") or "", master["Id"]) in self.member_pairs:
+                            self._remove(table, rid, record, ctx.now, hard=False)
+                            continue
+                    self._put(table, rid, {**record, f.name: master["Id"], "SystemModstamp": ctx.now})
+            table = self.tables[sobject]
+            for loser in losers:
+                self._remove(table, loser["Id"], {**loser, "MasterRecordId": master["Id"]}, ctx.now, hard=False)
+            touched = {"LastModifiedDate": ctx.now, "LastModifiedById": ctx.user_id, "SystemModstamp": ctx.now}
+            self._put(table, master["Id"], {**master, **touched})
+        except Exception:
+            self.rollback()
+            raise
+        self.commit()
+        return {"master_id": master["Id"], "merged_ids": sorted(loser_set)}
+
     # ------------------------------------------------------------------------------------------ loading
 
     def load(self, records: dict[str, list[dict[str, Any]]], ctx: WriteContext) -> list[str]:

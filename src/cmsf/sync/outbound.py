@@ -1,0 +1,134 @@
+"""Every change cmsf makes in Campaign Monitor on Salesforce's behalf goes through `Outbound`: unsubscribes,
+deletes, email changes and resubscribes (every later add path, such as the import wizard, too). Here, and only here:
+
+- **Disable triggers** stops them all (`TriggersDisabled`); the sync from Campaign Monitor goes on.
+- An add or a resubscribe obeys the opt-out and suppression rules: a contact or lead with Email Opt Out checked is
+  not added when "prevent adding" is on, and an address in the client's suppression list is never added. Either
+  is a `Refused` with its reason, for the caller to report with the record's key.
+- Journeys start or not as "Trigger journeys" says, for whoever cmsf adds or resubscribes.
+- Each change is written to the audit log, as cmsf's own ("what cmsf changed"), with the rule that made it.
+
+The calls are idempotent where Campaign Monitor allows it: an unsubscribe or delete of an address no longer in
+the list, or an email change already made, is taken as done, so a rerun after a crash doubles nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from cmsf.campaign_monitor.api import NOT_IN_LIST, CampaignMonitor
+from cmsf.campaign_monitor.errors import FatalError
+from cmsf.campaign_monitor.records import SubscriberInput
+from cmsf.maintenance.services import audit
+from cmsf.options.models import GeneralOptions
+
+ACTOR = "cmsf"  # the audit log's actor for what cmsf changed by itself
+SECTION = "general_options"
+ALREADY_SUBSCRIBED = 201
+IN_SUPPRESSION_LIST = 204
+ANY_ZONE = "(GMT) Coordinated Universal Time"  # for a lookup whose dates are not read
+
+
+@dataclass(frozen=True)
+class Moved:
+    """What an email change did: the subscriber resubscribed, or why it was not (the add rules)."""
+
+    resubscribed: bool = False
+    not_resubscribed: str = ""
+
+
+class TriggersDisabled(Exception):
+    """Disable triggers is on: nothing is sent to Campaign Monitor."""
+
+
+class Refused(Exception):
+    """An add or resubscribe the rules do not allow; the reason is for people to read."""
+
+
+@dataclass
+class Outbound:
+    """The pushes of one job (a watcher run, a webhook batch, an import): the options as they were when it started,
+    and what it did, by kind."""
+
+    cm: CampaignMonitor
+    options: GeneralOptions = field(default_factory=GeneralOptions.load)
+    done: dict[str, int] = field(default_factory=dict)
+
+    def _guard(self) -> None:
+        if self.options.disable_triggers:
+            raise TriggersDisabled("Disable triggers is on: cmsf sends nothing to Campaign Monitor")
+
+    def _did(self, kind: str, action: str, details: dict[str, str]) -> None:
+        self.done[kind] = self.done.get(kind, 0) + 1
+        audit(actor=ACTOR, section=SECTION, action=action, before={}, after=details)
+
+    def may_add(self, *, opted_out: bool, suppressed: bool) -> None:
+        """Raise `Refused` when the rules do not let cmsf add (or resubscribe) this person."""
+        if suppressed:
+            raise Refused("the address is in the Campaign Monitor suppression list")
+        if opted_out and self.options.prevent_adding_opted_out:
+            raise Refused("Email Opt Out is checked and cmsf does not add opted-out records (General Options)")
+
+    def unsubscribe(self, list_id: str, email: str, *, because: str) -> None:
+        self._guard()
+        try:
+            self.cm.unsubscribe(list_id, email)
+        except FatalError as error:
+            if error.code != NOT_IN_LIST:
+                raise
+        self._did(
+            "unsubscribed", "Unsubscribe in Campaign Monitor", {"list": list_id, "email": email, "because": because}
+        )
+
+    def delete(self, list_id: str, email: str, *, because: str) -> None:
+        self._guard()
+        try:
+            self.cm.delete_subscriber(list_id, email)
+        except FatalError as error:
+            if error.code != NOT_IN_LIST:
+                raise
+        self._did("deleted", "Delete in Campaign Monitor", {"list": list_id, "email": email, "because": because})
+
+    def change_email(
+        self,
+        list_id: str,
+        old_email: str,
+        new_email: str,
+        *,
+        name: str,
+        reactivate: bool,
+        opted_out: bool,
+        because: str,
+    ) -> Moved:
+        """Move a subscriber to a new address. With `reactivate` (a bounced address fixed in Salesforce) the new
+        address is then resubscribed, when the add rules allow: a resubscribe is an add. Raises `Refused` when the
+        new address is already in the list (two subscribers cannot share it)."""
+        self._guard()
+        subscriber = SubscriberInput(email=new_email, name=name)
+        try:
+            self.cm.update_subscriber(list_id, old_email, subscriber)
+        except FatalError as error:
+            if error.code == ALREADY_SUBSCRIBED:
+                raise Refused(f"{new_email} is already a subscriber of the list") from None
+            if error.code != NOT_IN_LIST or self.cm.subscriber(list_id, new_email, zone=ANY_ZONE) is None:
+                raise
+            # a rerun: the address was moved already
+        details = {"list": list_id, "from": old_email, "to": new_email, "because": because}
+        self._did("email_changed", "Change an email in Campaign Monitor", details)
+        if not reactivate:
+            return Moved()
+        try:
+            self.may_add(opted_out=opted_out, suppressed=False)
+            self.cm.add_subscriber(list_id, subscriber, resubscribe=True, restart_journeys=self._journeys(True))
+        except Refused as refused:
+            return Moved(not_resubscribed=str(refused))
+        except FatalError as error:
+            if error.code != IN_SUPPRESSION_LIST:
+                raise
+            return Moved(not_resubscribed="the new address is in the Campaign Monitor suppression list")
+        self._did("resubscribed", "Resubscribe in Campaign Monitor", {"list": list_id, "email": new_email,
+                                                                      "because": "its bounced email was fixed"})  # fmt: skip
+        return Moved(resubscribed=True)
+
+    def _journeys(self, adding: bool) -> bool:
+        return adding and self.options.trigger_journeys

@@ -1,0 +1,480 @@
+"""The Salesforce change watcher: what changed in Salesforce since the last run, pushed to Campaign Monitor.
+
+Every few minutes (General Options' interval; `cmsf watch --once` in the foreground) one worker at a time:
+
+1. reads the Contacts and Leads changed since its cursor, less a lag, with one REST queryAll each (so that
+   records deleted since come back, with IsDeleted and the MasterRecordId of a merge, and converted leads with
+   their contact), and the Ids deleted since with the deleted-records API (records purged from the recycle bin
+   too; their email comes from the directory mirror);
+2. reads the memberships (`CMSF_Subscriber__c`) of the people concerned, 200 people a query;
+3. applies the rules, through `sync.outbound` (so that Disable triggers stops every push):
+   - **lead conversion**: the lead's memberships and tracking history move to its contact, in Salesforce and in
+     cmsf's ledger (campaign members and their aggregates follow);
+   - **merge**: Salesforce moves the loser's records to the master; cmsf moves its ledger, and the loser's
+     subscribers take the master's email in Campaign Monitor (below), so that later syncs keep matching them;
+     they are not deleted;
+   - **delete** (option): the subscribers of a deleted contact's or lead's email are set to Deleted in Campaign
+     Monitor, unless another contact or lead still has that email;
+   - **email change**: the subscribers of the old email move to the new one in Campaign Monitor; a bounced one is
+     resubscribed (fixing the email reactivates it) when the add rules allow;
+   - **Email Opt Out** (option): checked -> the person's active subscribers are unsubscribed, unless Campaign
+     Monitor changed the subscriber later (the later change wins; a tie goes to the opt-out);
+4. updates the memberships it changed in Salesforce (state, email, key), so that a rerun finds nothing to do,
+   and moves its cursors: changes to the newest SystemModstamp read, deletions to what the API covered.
+
+A run costs 4 Salesforce calls when nothing changed (a queryAll and a getDeleted per object), plus a query per
+200 people concerned and the writes of what it changed. The first run starts watching from then: nothing that
+changed before cmsf watched is pushed.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import uuid
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db.models import Q
+from django.utils import timezone
+
+from cmsf.campaign_monitor.api import CampaignMonitor
+from cmsf.campaign_monitor.errors import CampaignMonitorError
+from cmsf.connections import services as connections
+from cmsf.maintenance.models import GovernorLimit
+from cmsf.options.models import GeneralOptions
+from cmsf.salesforce import soql
+from cmsf.salesforce.adapter import SalesforceAdapter, parse_datetime
+from cmsf.salesforce.errors import SalesforceError
+from cmsf.sync.models import DirectoryEntry, PersonState, RecordMap, WatchCursor, Watcher, WatchRun
+from cmsf.sync.outbound import Outbound, Refused, TriggersDisabled
+from cmsf.sync.transforms import ACTIVITY, SUBSCRIBER, member_key, sf_datetime
+
+log = logging.getLogger(__name__)
+
+LAG = timedelta(minutes=2)  # changes are read from the cursor less this: a save committed late is still seen
+LEASE = timedelta(minutes=10)
+CHUNK = 200  # Ids or emails in one IN (...)
+JOB = "CMSF_SF_WATCHER"  # its governor limit is the batch of rows updated at once
+PROBLEMS_KEPT = 100
+OBJECTS = ("Contact", "Lead")
+FIELDS = {
+    "Contact": ("Id", "Email", "FirstName", "LastName", "HasOptedOutOfEmail", "LastModifiedDate", "SystemModstamp",
+                "IsDeleted", "MasterRecordId"),
+    "Lead": ("Id", "Email", "FirstName", "LastName", "HasOptedOutOfEmail", "LastModifiedDate", "SystemModstamp",
+             "IsDeleted", "MasterRecordId", "IsConverted", "ConvertedContactId"),
+}  # fmt: skip
+MEMBER_FIELDS = (
+    "Id, Member_Key__c, Email__c, Name__c, State__c, State_Changed__c, Contact__c, Lead__c, List__r.List_Id__c"
+)
+ACTIVE_STATES = ("Active", "Unconfirmed")
+
+
+# -- what is read --------------------------------------------------------------------------------------
+
+
+@dataclass
+class Person:
+    """A contact or lead as the watcher read it."""
+
+    id: str
+    sobject: str
+    email: str
+    opted_out: bool
+    modified: datetime
+    deleted: bool = False
+    master_id: str = ""
+    converted_contact_id: str = ""
+    stamp: datetime | None = None  # SystemModstamp: the version read
+
+    @property
+    def email_lower(self) -> str:
+        return self.email.strip().lower()
+
+    @classmethod
+    def of(cls, sobject: str, record: dict[str, Any], now: datetime) -> Person:
+        return cls(
+            id=str(record["Id"]),
+            sobject=sobject,
+            email=str(record.get("Email") or "").strip(),
+            opted_out=_true(record.get("HasOptedOutOfEmail")),
+            modified=parse_datetime(record.get("LastModifiedDate")) or now,
+            deleted=_true(record.get("IsDeleted")),
+            master_id=str(record.get("MasterRecordId") or ""),
+            converted_contact_id=str(record.get("ConvertedContactId") or "")
+            if _true(record.get("IsConverted"))
+            else "",
+            stamp=parse_datetime(record.get("SystemModstamp")),
+        )
+
+
+@dataclass
+class Membership:
+    """A `CMSF_Subscriber__c` row: one email on one list, linked to a contact, a lead, or both."""
+
+    id: str
+    key: str
+    list_id: str
+    email: str
+    name: str
+    state: str
+    state_changed: datetime | None
+    contact_id: str
+    lead_id: str
+
+    @classmethod
+    def of(cls, record: dict[str, Any]) -> Membership:
+        return cls(
+            id=str(record["Id"]),
+            key=str(record.get("Member_Key__c") or ""),
+            list_id=str(record.get("List__r.List_Id__c") or ""),
+            email=str(record.get("Email__c") or ""),
+            name=str(record.get("Name__c") or ""),
+            state=str(record.get("State__c") or ""),
+            state_changed=parse_datetime(record.get("State_Changed__c")),
+            contact_id=str(record.get("Contact__c") or ""),
+            lead_id=str(record.get("Lead__c") or ""),
+        )
+
+
+# -- running -------------------------------------------------------------------------------------------
+
+
+def due(now: datetime) -> bool:
+    """True when the scheduler should start a watch now (and moves the next run on by the interval)."""
+    options = GeneralOptions.load()
+    if options.disable_triggers:
+        return False
+    watcher = Watcher.load()
+    if watcher.next_run is not None and watcher.next_run > now:
+        return False
+    Watcher.objects.filter(pk=watcher.pk).update(next_run=now + timedelta(minutes=options.watch_interval_minutes))
+    return True
+
+
+def watch_once(*, now: datetime | None = None) -> WatchRun:
+    """One run of the watcher, recorded as a `WatchRun` (skipped when Disable triggers is on, when Salesforce or
+    Campaign Monitor is not connected, or when another worker is watching)."""
+    now = now or timezone.now()
+    run = WatchRun.objects.create(started_at=now)
+    if GeneralOptions.load().disable_triggers:
+        return _end(run, WatchRun.Status.SKIPPED, "Disable triggers is on: cmsf does not watch Salesforce")
+    owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    if not _claim(owner, now):
+        return _end(run, WatchRun.Status.SKIPPED, "another worker is watching Salesforce")
+    sf: SalesforceAdapter | None = None
+    cm: CampaignMonitor | None = None
+    try:
+        sf, cm = connections.salesforce(), connections.campaign_monitor()
+        _Run(sf, Outbound(cm), run, now).go()
+        return _end(run, WatchRun.Status.SUCCEEDED, run.message)
+    except connections.NotConnected as error:
+        return _end(run, WatchRun.Status.SKIPPED, str(error))
+    except TriggersDisabled as error:  # turned on while this run went on
+        return _end(run, WatchRun.Status.SKIPPED, str(error))
+    except (SalesforceError, CampaignMonitorError) as error:
+        log.warning("the watcher stopped: %s", error)
+        return _end(run, WatchRun.Status.FAILED, f"{error}; the next run reads the same changes again")
+    finally:
+        if sf is not None:
+            run.sf_calls = sf.meter.total
+        if cm is not None:
+            run.cm_calls = sum(cm.transport.calls.values())
+        run.save(update_fields=["sf_calls", "cm_calls"])
+        Watcher.objects.filter(pk=1, owner=owner).update(owner="", lease_expires_at=None)
+
+
+def _claim(owner: str, now: datetime) -> bool:
+    Watcher.load()
+    free = Q(owner="") | Q(lease_expires_at__lt=now) | Q(lease_expires_at__isnull=True)
+    return Watcher.objects.filter(free, pk=1).update(owner=owner, lease_expires_at=now + LEASE) == 1
+
+
+def _end(run: WatchRun, status: str, message: str) -> WatchRun:
+    run.status, run.message, run.finished_at = status, message, timezone.now()
+    run.save()
+    return run
+
+
+class _Run:
+    """One run's reading and doing."""
+
+    def __init__(self, sf: SalesforceAdapter, out: Outbound, run: WatchRun, now: datetime) -> None:
+        self.sf, self.out, self.run, self.now = sf, out, run, now
+        self.options = out.options
+        self.read: Counter[str] = Counter()
+        self.problems: list[dict[str, str]] = []
+        self.updates: dict[str, dict[str, Any]] = {}  # membership Id -> fields to write
+        self.renamed: dict[str, str] = {}  # ledger key of a membership -> its new key
+
+    def go(self) -> None:
+        cursors = {c.sobject: c for c in WatchCursor.objects.all()}
+        if len(cursors) < len(OBJECTS):
+            for sobject in OBJECTS:
+                WatchCursor.objects.get_or_create(sobject=sobject, defaults={"position": self.now,
+                                                                             "deleted_until": self.now})  # fmt: skip
+            self.run.message = "started watching Salesforce: changes from now on are pushed"
+            return
+        people: list[Person] = []
+        newest: dict[str, datetime] = {}
+        covered: dict[str, datetime] = {}
+        for sobject in OBJECTS:
+            cursor = cursors[sobject]
+            found, newest[sobject] = self._changes(sobject, cursor.position - LAG)
+            deleted = self.sf.deleted(sobject, cursor.deleted_until - LAG, self.now)
+            covered[sobject] = deleted.latest_covered
+            seen = {p.id for p in found}
+            found += self._purged(sobject, [rid for rid in deleted.ids if rid not in seen])
+            people += found
+        people = self._unhandled(people)
+        self._apply(people)
+        self._write()
+        self._handled(people)
+        self.run.read, self.run.done = dict(self.read), dict(self.out.done)
+        self.run.problems = self.problems[:PROBLEMS_KEPT]
+        if len(self.problems) > PROBLEMS_KEPT:
+            self.run.message = f"{len(self.problems)} records could not be handled; the first {PROBLEMS_KEPT} are kept"
+        for sobject in OBJECTS:
+            WatchCursor.objects.filter(sobject=sobject).update(
+                position=max(cursors[sobject].position, min(newest[sobject], self.now)),
+                deleted_until=max(cursors[sobject].deleted_until, min(covered[sobject], self.now)),
+            )
+
+    # -- reading ---------------------------------------------------------------------------------------
+
+    def _changes(self, sobject: str, since: datetime) -> tuple[list[Person], datetime]:
+        soql_text = (
+            f"SELECT {', '.join(FIELDS[sobject])} FROM {sobject} "
+            f"WHERE SystemModstamp >= {soql.datetime_literal(since)} ORDER BY SystemModstamp"
+        )
+        people, newest = [], since + LAG
+        for record in self.sf.query(soql_text, include_deleted=True):
+            people.append(Person.of(sobject, record, self.now))
+            stamp = parse_datetime(record.get("SystemModstamp"))
+            if stamp is not None and stamp > newest:
+                newest = stamp
+        self.read[sobject] += len(people)
+        return people, newest
+
+    def _purged(self, sobject: str, ids: list[str]) -> list[Person]:
+        """Records deleted and gone from the recycle bin before the watcher read them: their email, from the
+        directory mirror, is all that is known."""
+        emails = dict(DirectoryEntry.objects.filter(record_id__in=ids).values_list("record_id", "email_lower"))
+        self.read["deleted"] += len(ids)
+        return [Person(rid, sobject, emails.get(rid, ""), False, self.now, deleted=True) for rid in ids]
+
+    def _memberships(self, where: str, values: Iterable[str]) -> Iterator[Membership]:
+        values = sorted(set(v for v in values if v))
+        for start in range(0, len(values), CHUNK):
+            literals = soql.quote_list(values[start : start + CHUNK])
+            text = f"SELECT {MEMBER_FIELDS} FROM CMSF_Subscriber__c WHERE {where.format(literals)}"
+            for record in self.sf.query(text):
+                yield Membership.of(record)
+
+    def _unhandled(self, people: list[Person]) -> list[Person]:
+        """Leave out the versions a run handled already (read again within the lag)."""
+        states = {s.record_id: s for s in PersonState.objects.filter(record_id__in=[p.id for p in people])}
+        fresh = []
+        for person in people:
+            state = states.get(person.id)
+            if state is not None and person.deleted and state.deleted:
+                continue
+            if (
+                state is not None
+                and not person.deleted
+                and state.stamp
+                and person.stamp
+                and person.stamp <= state.stamp
+            ):
+                continue
+            fresh.append(person)
+        return fresh
+
+    def _handled(self, people: list[Person]) -> None:
+        """Once the run's changes are written: the versions it handled."""
+        for person in people:
+            PersonState.objects.update_or_create(
+                record_id=person.id,
+                defaults={"stamp": person.stamp, "deleted": person.deleted},
+                create_defaults={"stamp": person.stamp, "deleted": person.deleted, "opted_out": person.opted_out,
+                                 "opted_out_at": person.modified, "email_lower": person.email_lower},
+            )  # fmt: skip
+
+    # -- doing -----------------------------------------------------------------------------------------
+
+    def _apply(self, people: list[Person]) -> None:
+        converted = [p for p in people if p.converted_contact_id and not p.deleted]
+        removed = [p for p in people if p.deleted]
+        live = [p for p in people if not p.deleted and not p.converted_contact_id]
+        if converted:
+            self._convert(converted)
+        merged_into: dict[str, set[str]] = {}
+        for person in removed:
+            if person.master_id:
+                merged_into.setdefault(person.master_id, set()).add(person.email_lower)
+                self._move_ledger(person.id, person.master_id)
+                self.out.done["merged"] = self.out.done.get("merged", 0) + 1
+        plain = [p for p in removed if not p.master_id and p.email_lower]
+        if plain and self.options.delete_subscribers_on_record_delete:
+            self._delete(plain, still_held={p.email_lower for p in live})
+        if live:
+            self._live(live, merged_into)
+
+    def _convert(self, leads: list[Person]) -> None:
+        """Memberships and tracking history of converted leads move to their contacts (a lead read again, its
+        history already moved, counts for nothing)."""
+        contact_of = {p.id: p.converted_contact_id for p in leads}
+        moved: set[str] = set()
+        for membership in self._memberships("Lead__c IN ({})", contact_of):
+            self._update(membership.id, Contact__c=contact_of[membership.lead_id], Lead__c=None)
+            moved.add(membership.lead_id)
+        activities = list(self._activities(contact_of))
+        if activities:
+            rows = [{"Id": rid, "Contact__c": contact_of[lead], "Lead__c": None} for rid, lead in activities]
+            self._send(ACTIVITY[0], rows)
+            moved.update(lead for _, lead in activities)
+        for lead, contact in contact_of.items():
+            if self._move_ledger(lead, contact):
+                moved.add(lead)
+        if moved:
+            self.out.done["converted"] = self.out.done.get("converted", 0) + len(moved)
+
+    def _activities(self, contact_of: dict[str, str]) -> Iterator[tuple[str, str]]:
+        ids = sorted(contact_of)
+        for start in range(0, len(ids), CHUNK):
+            text = f"SELECT Id, Lead__c FROM {ACTIVITY[0]} WHERE Lead__c IN ({soql.quote_list(ids[start : start + CHUNK])})"
+            for record in self.sf.query(text):
+                yield str(record["Id"]), str(record["Lead__c"])
+
+    def _move_ledger(self, old: str, new: str) -> int:
+        """cmsf's ledger follows a lead to its contact or a merged record to its master: tracking rows' person,
+        and campaign members' keys (campaign:person), unless the new person is already a member."""
+        moved = RecordMap.objects.filter(person_id=old).update(person_id=new)
+        for entry in RecordMap.objects.filter(sobject="CampaignMember", key__endswith=f":{old}"):
+            campaign = entry.key.rsplit(":", 1)[0]
+            if not RecordMap.objects.filter(sobject="CampaignMember", key=f"{campaign}:{new}").exists():
+                moved += RecordMap.objects.filter(pk=entry.pk).update(key=f"{campaign}:{new}")
+        return moved
+
+    def _delete(self, removed: list[Person], *, still_held: set[str]) -> None:
+        """Option: the subscribers of a deleted record's email become Deleted, unless another contact or lead
+        still has the email."""
+        gone = {p.id for p in removed}
+        held = still_held | set(
+            DirectoryEntry.objects.filter(email_lower__in={p.email_lower for p in removed})
+            .exclude(record_id__in=gone)
+            .values_list("email_lower", flat=True)
+        )
+        emails = {p.email_lower for p in removed} - held
+        for membership in self._memberships("Email__c IN ({})", emails):
+            if membership.state == "Deleted" or membership.email.lower() not in emails:
+                continue
+            self.out.delete(
+                membership.list_id, membership.email, because="its contact or lead was deleted in Salesforce"
+            )
+            self._update(membership.id, State__c="Deleted", State_Changed__c=sf_datetime(self.now))
+
+    def _live(self, people: list[Person], merged_into: dict[str, set[str]]) -> None:
+        by_id = {p.id: p for p in people}
+        states = {s.record_id: s for s in PersonState.objects.filter(record_id__in=by_id)}
+        mirror = dict(
+            DirectoryEntry.objects.filter(
+                record_id__in=[rid for rid in by_id if rid not in states or not states[rid].email_lower]
+            ).values_list("record_id", "email_lower")
+        )
+        memberships: dict[str, list[Membership]] = {}
+        for membership in self._memberships("Contact__c IN ({0}) OR Lead__c IN ({0})", by_id):
+            for person_id in {membership.contact_id, membership.lead_id} & by_id.keys():
+                memberships.setdefault(person_id, []).append(membership)
+        for person in people:
+            state = states.get(person.id)
+            before = (state.email_lower if state else "") or mirror.get(person.id, "")
+            old = ({before} if before else set()) | merged_into.get(person.id, set())
+            old.discard(person.email_lower)
+            opted_out_at = self._remember(person, state)
+            for membership in memberships.get(person.id, ()):
+                try:
+                    if person.email and membership.email.lower() in old:
+                        self._move(person, membership)
+                    if person.opted_out and self.options.unsubscribe_on_opt_out:
+                        self._opt_out(person, membership, opted_out_at)
+                except Refused as refused:
+                    self._problem(membership.key or membership.id, str(refused))
+
+    def _remember(self, person: Person, state: PersonState | None) -> datetime:
+        """Keep what was seen of the person; the time its Email Opt Out took its present value."""
+        if state is None or state.opted_out != person.opted_out:
+            at = person.modified
+        else:
+            at = state.opted_out_at
+        PersonState.objects.update_or_create(
+            record_id=person.id,
+            defaults={"email_lower": person.email_lower, "opted_out": person.opted_out, "opted_out_at": at},
+        )
+        return at
+
+    def _move(self, person: Person, membership: Membership) -> None:
+        """The person's email changed (or a merged record's email is now its master's): the subscriber follows."""
+        moved = self.out.change_email(
+            membership.list_id, membership.email, person.email, name=membership.name,
+            reactivate=membership.state == "Bounced", opted_out=person.opted_out,
+            because=f"the email of {person.sobject} {person.id} changed in Salesforce",
+        )  # fmt: skip
+        new_key = member_key(membership.list_id, person.email)
+        if moved.not_resubscribed:
+            self._problem(new_key, f"moved to the new email but not resubscribed: {moved.not_resubscribed}")
+        fields: dict[str, Any] = {"Email__c": person.email, "Member_Key__c": new_key}
+        if moved.resubscribed:
+            fields |= {"State__c": "Active", "State_Changed__c": sf_datetime(self.now)}
+            membership.state = "Active"
+        self._update(membership.id, **fields)
+        if membership.key:
+            self.renamed[membership.key] = new_key
+        membership.email, membership.key = person.email, new_key
+
+    def _opt_out(self, person: Person, membership: Membership, opted_out_at: datetime) -> None:
+        """Email Opt Out is checked: unsubscribe, unless Campaign Monitor changed the subscriber later."""
+        if membership.state not in ACTIVE_STATES:
+            return
+        if membership.state_changed is not None and membership.state_changed > opted_out_at:
+            self.out.done["kept_by_later_change"] = self.out.done.get("kept_by_later_change", 0) + 1
+            return
+        self.out.unsubscribe(membership.list_id, membership.email,
+                             because=f"Email Opt Out was checked on {person.sobject} {person.id}")  # fmt: skip
+        membership.state = "Unsubscribed"
+        self._update(membership.id, State__c="Unsubscribed", State_Changed__c=sf_datetime(self.now))
+
+    # -- writing ---------------------------------------------------------------------------------------
+
+    def _update(self, membership_id: str, **fields: Any) -> None:
+        self.updates.setdefault(membership_id, {"Id": membership_id}).update(fields)
+
+    def _write(self) -> None:
+        if self.updates:
+            rows = list(self.updates.values())
+            self._send(SUBSCRIBER[0], rows)
+        for old, new in self.renamed.items():
+            if not RecordMap.objects.filter(sobject=SUBSCRIBER[0], key=new).exists():
+                RecordMap.objects.filter(sobject=SUBSCRIBER[0], key=old).update(key=new, content_hash="")
+
+    def _send(self, sobject: str, rows: list[dict[str, Any]]) -> None:
+        """Update rows in batches of the watcher's governor limit; a refused row is reported with its Id."""
+        size = GovernorLimit.batch_size_for(JOB)
+        results = [
+            r for start in range(0, len(rows), size) for r in self.sf.update(sobject, rows[start : start + size])
+        ]
+        for row, result in zip(rows, results, strict=True):
+            if not result.success:
+                reasons = "; ".join(f"{e.code}: {e.message}" for e in result.errors)
+                self._problem(f"{sobject} {row['Id']}", reasons)
+
+    def _problem(self, key: str, reason: str) -> None:
+        self.problems.append({"key": key, "reason": reason})
+
+
+def _true(value: Any) -> bool:
+    return value is True or str(value).lower() == "true"

@@ -1,0 +1,285 @@
+"""The Salesforce change watcher and the opt-out options, against both emulators over TLS: email changes, Email Opt
+Out (with the conflict rule), deletes, merges and lead conversions pushed to Campaign Monitor; the opt-out pass of
+the primary sync; Disable triggers stopping every outbound call, counted at the emulator."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import timedelta
+from typing import Any
+
+import pytest
+import requests
+from django.utils import timezone
+
+from cmsf.connections import services as connections
+from cmsf.maintenance.models import AuditEntry
+from cmsf.options.models import GeneralOptions
+from cmsf.salesforce.adapter import parse_datetime
+from cmsf.sandbox.dataset import generate_world
+from cmsf.sandbox.salesforce.data import generate_org
+from cmsf.sync import services as sync
+from cmsf.sync.models import DirectoryEntry, PersonState, RecordMap, SyncRun, WatchCursor, WatchRun
+from cmsf.sync.transforms import member_key, sf_datetime
+from cmsf.sync.watcher import watch_once
+from tests import emulators
+
+pytestmark = pytest.mark.django_db(transaction=True)
+MEMBER_SOQL = (
+    "SELECT Id, Member_Key__c, Email__c, State__c, State_Changed__c, Contact__c, Lead__c, List__r.List_Id__c "
+    "FROM CMSF_Subscriber__c"
+)
+
+
+class World:
+    """The connected emulators after a first sync and a first watch (which starts watching from then)."""
+
+    def __init__(self, running: emulators.Connected) -> None:
+        self.running = running
+        self.sf = connections.salesforce()
+        self.cm = connections.campaign_monitor()
+
+    def members(self, where: str = "") -> list[dict[str, Any]]:
+        rows = list(self.sf.query(MEMBER_SOQL + (f" WHERE {where}" if where else "")))
+        for row in rows:
+            row["list_id"] = row.pop("List__r.List_Id__c")
+        return rows
+
+    def cm_state(self, list_id: str, email: str) -> str | None:
+        found = self.cm.subscriber(list_id, email, zone="(GMT) Coordinated Universal Time")
+        return found.state if found else None
+
+    def cm_calls(self) -> int:
+        response = requests.get(f"{self.running.cm_base}/admin/calls", verify=self.running.ca, timeout=30)
+        response.raise_for_status()
+        return int(response.json()["total"])
+
+    def person(self, record_id: str, fields: str = "Email, HasOptedOutOfEmail") -> dict[str, Any]:
+        sobject = "Lead" if record_id.startswith("00Q") else "Contact"
+        return next(self.sf.query(f"SELECT {fields} FROM {sobject} WHERE Id = '{record_id}'"))
+
+    def alone(self, sobject: str, state: str = "Active", *, but: str = "") -> tuple[str, list[dict[str, Any]]]:
+        """A contact (or lead) whose email no other record has, with memberships of `state` linked to it only."""
+        field, other = ("Contact__c", "Lead__c") if sobject == "Contact" else ("Lead__c", "Contact__c")
+        emails = Counter(DirectoryEntry.objects.exclude(email_lower="").values_list("email_lower", flat=True))
+        by_person: dict[str, list[dict[str, Any]]] = {}
+        for row in self.members(f"{field} != null AND {other} = null"):
+            by_person.setdefault(row[field], []).append(row)
+        for person, rows in sorted(by_person.items()):
+            if person == but:
+                continue
+            email = rows[0]["Email__c"].lower()
+            if emails[email] == 1 and all(r["State__c"] == state and r["Email__c"].lower() == email for r in rows):
+                return person, rows
+        raise AssertionError(f"no {sobject} alone with {state} memberships in the dataset")
+
+
+def options(**values: Any) -> None:
+    general = GeneralOptions.load()
+    for name, value in values.items():
+        setattr(general, name, value)
+    general.save()
+
+
+def watched() -> WatchRun:
+    run = watch_once()
+    assert run.status == WatchRun.Status.SUCCEEDED, run.message
+    return run
+
+
+@pytest.fixture
+def world(tmp_path):
+    with emulators.connected(tmp_path, world=generate_world("tiny", 41), org=generate_org("tiny", 41)) as running:
+        for client in sync.clients_to_sync():
+            assert sync.sync_client(client=client).status == SyncRun.Status.SUCCEEDED
+        first = watched()
+        assert "started watching" in first.message and first.sf_calls == 0 and first.cm_calls == 0
+        assert set(WatchCursor.objects.values_list("sobject", flat=True)) == {"Contact", "Lead"}
+        yield World(running)
+
+
+def test_a_changed_email_moves_the_subscribers_in_campaign_monitor_and_a_rerun_does_nothing(world):
+    contact, rows = world.alone("Contact")
+    world.sf.update("Contact", [{"Id": contact, "Email": "Moved.Person@Example.org"}])
+    run = watched()
+    assert run.read["Contact"] >= 1 and run.done["email_changed"] == len(rows), run.problems
+    for row in rows:
+        assert world.cm_state(row["list_id"], "Moved.Person@Example.org") == "Active"
+        assert world.cm_state(row["list_id"], row["Email__c"]) is None
+    after = {r["Id"]: r for r in world.members(f"Contact__c = '{contact}'")}
+    assert {r["Email__c"] for r in after.values()} == {"Moved.Person@Example.org"}
+    assert {r["Member_Key__c"] for r in after.values()} == {member_key(r["list_id"], "Moved.Person@Example.org")
+                                                             for r in rows}  # fmt: skip
+    assert RecordMap.objects.filter(
+        sobject="CMSF_Subscriber__c", key=member_key(rows[0]["list_id"], "moved.person@example.org")
+    ).exists()
+    assert AuditEntry.objects.filter(actor="cmsf", action="Change an email in Campaign Monitor").count() == len(rows)
+
+    again = watched()  # the same changes are read again (the lag): nothing is done twice
+    assert again.done == {} and again.problems == []
+    # The next primary sync finds the moved subscribers where the watcher put them: nothing doubles.
+    for client in sync.clients_to_sync():
+        sync.sync_client(client=client)
+    assert len(world.members("Email__c = 'Moved.Person@Example.org'")) == len(rows)
+
+
+def test_email_opt_out_unsubscribes_only_when_the_option_is_on(world):
+    contact, rows = world.alone("Contact")
+    world.sf.update("Contact", [{"Id": contact, "HasOptedOutOfEmail": True}])
+    assert watched().done == {}  # off by default
+    assert all(world.cm_state(r["list_id"], r["Email__c"]) == "Active" for r in rows)
+
+    options(unsubscribe_on_opt_out=True)
+    world.sf.update("Contact", [{"Id": contact, "Title": "Edited"}])  # seen again, still opted out
+    run = watched()
+    assert run.done["unsubscribed"] == len(rows)
+    assert all(world.cm_state(r["list_id"], r["Email__c"]) == "Unsubscribed" for r in rows)
+    assert {r["State__c"] for r in world.members(f"Contact__c = '{contact}'")} == {"Unsubscribed"}
+    assert watched().done == {}
+
+
+def test_the_later_change_wins_and_an_opt_out_wins_a_tie(world):
+    options(unsubscribe_on_opt_out=True)
+    later, later_rows = world.alone("Contact")
+    world.sf.update("Contact", [{"Id": later, "HasOptedOutOfEmail": True}])
+    modified = parse_datetime(world.person(later, "LastModifiedDate")["LastModifiedDate"])
+    # Campaign Monitor changed the subscriber after the opt-out (as the sync or a webhook would have written it).
+    world.sf.update("CMSF_Subscriber__c", [{"Id": r["Id"], "State_Changed__c": sf_datetime(modified + timedelta(
+        seconds=5))} for r in later_rows])  # fmt: skip
+    run = watched()
+    assert run.done.get("kept_by_later_change") == len(later_rows) and "unsubscribed" not in run.done
+    assert all(world.cm_state(r["list_id"], r["Email__c"]) == "Active" for r in later_rows)
+    state = PersonState.objects.get(record_id=later)
+    assert state.opted_out and state.opted_out_at == modified
+
+    # A tie: the same second on both sides. The opt-out wins.
+    world.sf.update("CMSF_Subscriber__c", [{"Id": r["Id"], "State_Changed__c": sf_datetime(modified)}
+                                           for r in later_rows])  # fmt: skip
+    world.sf.update("Contact", [{"Id": later, "Title": "Seen again"}])
+    assert watched().done["unsubscribed"] == len(later_rows)
+    assert all(world.cm_state(r["list_id"], r["Email__c"]) == "Unsubscribed" for r in later_rows)
+
+
+def test_a_deleted_contact_deletes_its_subscribers_only_with_the_option(world):
+    kept, kept_rows = world.alone("Contact")
+    world.sf.delete("Contact", [kept])
+    run = watched()
+    assert "deleted" not in run.done and run.read["Contact"] >= 1
+    assert all(world.cm_state(r["list_id"], r["Email__c"]) == "Active" for r in kept_rows)
+
+    options(delete_subscribers_on_record_delete=True)
+    contact, rows = world.alone("Contact")
+    world.sf.delete("Contact", [contact])
+    run = watched()
+    assert run.done["deleted"] == len(rows)
+    assert all(world.cm_state(r["list_id"], r["Email__c"]) == "Deleted" for r in rows)
+    assert {r["State__c"] for r in world.members(f"Email__c = '{rows[0]['Email__c']}'")} == {"Deleted"}
+    assert watched().done == {}
+
+
+def test_a_deleted_record_whose_email_another_record_has_keeps_its_subscribers(world):
+    options(delete_subscribers_on_record_delete=True)
+    contact, rows = world.alone("Contact")
+    twin = world.sf.insert("Lead", [{"LastName": "Twin", "Company": "Twin Co", "Email": rows[0]["Email__c"]}])[0].id
+    assert twin
+    world.sf.delete("Contact", [contact])
+    run = watched()
+    assert "deleted" not in run.done
+    assert all(world.cm_state(r["list_id"], r["Email__c"]) == "Active" for r in rows)
+
+
+def test_a_merge_moves_the_losers_subscribers_to_the_master_instead_of_deleting_them(world):
+    options(delete_subscribers_on_record_delete=True)
+    loser, rows = world.alone("Contact")
+    master = world.sf.insert("Contact", [{"LastName": "Master", "Email": "master@example.org"}])[0].id
+    world.running.sf_admin("POST", "/merge", json={"sobject": "Contact", "master_id": master, "loser_ids": [loser]})
+    activities = RecordMap.objects.filter(person_id=loser).count()
+    run = watched()
+    assert run.done["merged"] == 1 and "deleted" not in run.done
+    assert run.done["email_changed"] == len(rows), run.problems
+    moved = world.members(f"Contact__c = '{master}'")
+    assert len(moved) == len(rows) and {r["Email__c"] for r in moved} == {"master@example.org"}
+    assert all(world.cm_state(r["list_id"], "master@example.org") == "Active" for r in rows)
+    assert RecordMap.objects.filter(person_id=loser).count() == 0
+    assert RecordMap.objects.filter(person_id=master).count() == activities
+
+
+def test_a_converted_lead_moves_its_memberships_and_history_to_the_contact(world):
+    lead, rows = world.alone("Lead")
+    history = list(world.sf.query(f"SELECT Id FROM CMSF_Email_Activity__c WHERE Lead__c = '{lead}'"))
+    converted = world.running.sf_admin("POST", "/leads/convert", json={"lead_id": lead})
+    run = watched()
+    assert run.done["converted"] == 1, run.problems
+    contact = converted["contact_id"]
+    moved = world.members(f"Contact__c = '{contact}'")
+    assert {r["Id"] for r in moved} == {r["Id"] for r in rows} and all(r["Lead__c"] is None for r in moved)
+    after = list(world.sf.query(f"SELECT Id, Contact__c, Lead__c FROM CMSF_Email_Activity__c WHERE "
+                                f"Contact__c = '{contact}'"))  # fmt: skip
+    assert {r["Id"] for r in after} == {r["Id"] for r in history} and all(r["Lead__c"] is None for r in after)
+    assert not RecordMap.objects.filter(person_id=lead).exists()
+    assert watched().done == {}
+
+
+def test_fixing_a_bounced_email_resubscribes_unless_the_person_opted_out_and_adding_them_is_prevented(world):
+    bounced = [r for r in world.members("State__c = 'Bounced' AND Contact__c != null AND Lead__c = null")]
+    assert len(bounced) >= 2, "the dataset has bounced subscribers linked to contacts"
+    first, second = bounced[0], next(r for r in bounced[1:] if r["Contact__c"] != bounced[0]["Contact__c"])
+    world.sf.update("Contact", [{"Id": first["Contact__c"], "Email": "fixed.one@example.org"}])
+    run = watched()
+    assert run.done.get("resubscribed", 0) >= 1, run.problems
+    assert world.cm_state(first["list_id"], "fixed.one@example.org") == "Active"
+
+    options(prevent_adding_opted_out=True)
+    world.sf.update("Contact", [{"Id": second["Contact__c"], "Email": "fixed.two@example.org",
+                                 "HasOptedOutOfEmail": True}])  # fmt: skip
+    run = watched()
+    assert run.done.get("email_changed", 0) >= 1 and "resubscribed" not in run.done
+    assert world.cm_state(second["list_id"], "fixed.two@example.org") == "Bounced"
+
+
+def test_disable_triggers_stops_the_watcher_and_every_call_to_campaign_monitor(world):
+    options(disable_triggers=True, unsubscribe_on_opt_out=True, delete_subscribers_on_record_delete=True)
+    contact, rows = world.alone("Contact")
+    world.sf.update("Contact", [{"Id": contact, "Email": "quiet@example.org", "HasOptedOutOfEmail": True}])
+    before = world.cm_calls()
+    run = watch_once()
+    assert run.status == WatchRun.Status.SKIPPED and "Disable triggers" in run.message
+    assert world.cm_calls() == before and run.cm_calls == 0 and run.sf_calls == 0
+    # The sync from Campaign Monitor goes on.
+    for client in sync.clients_to_sync():
+        assert sync.sync_client(client=client).status == SyncRun.Status.SUCCEEDED
+    assert all(world.cm_state(r["list_id"], r["Email__c"]) == "Active" for r in rows)
+    # Turned back on, the changes made meanwhile are pushed: the cursor did not move.
+    options(disable_triggers=False)
+    run = watched()
+    assert run.done["email_changed"] == len(rows) and run.done["unsubscribed"] == len(rows)
+
+
+def test_the_sync_checks_email_opt_out_when_every_list_is_unsubscribed_or_deleted(world):
+    def unsubscribe_everywhere(but: str = "") -> str:
+        contact, rows = world.alone("Contact", but=but)
+        for row in rows:
+            world.cm.unsubscribe(row["list_id"], row["Email__c"])
+        return contact
+
+    def sync_all() -> None:
+        for client in sync.clients_to_sync():
+            assert sync.sync_client(client=client).status == SyncRun.Status.SUCCEEDED
+
+    left_alone = unsubscribe_everywhere()
+    sync_all()
+    assert world.person(left_alone)["HasOptedOutOfEmail"] is False  # off by default
+
+    options(opt_out_when_unsubscribed_everywhere=True)
+    checked = unsubscribe_everywhere()
+    # Email Opt Out was cleared in Salesforce after Campaign Monitor's unsubscribe: the later change wins.
+    cleared = unsubscribe_everywhere(but=checked)
+    PersonState.objects.create(record_id=cleared, opted_out=False, opted_out_at=timezone.now() + timedelta(hours=1))
+    sync_all()
+    assert world.person(checked)["HasOptedOutOfEmail"] is True
+    assert world.person(cleared)["HasOptedOutOfEmail"] is False
+    audited = {e.after["record"] for e in AuditEntry.objects.filter(action="Check Email Opt Out in Salesforce")}
+    assert f"Contact {checked}" in audited and f"Contact {cleared}" not in audited
+    # The watcher then sees the box checked: nothing is left to unsubscribe.
+    options(unsubscribe_on_opt_out=True)
+    assert "unsubscribed" not in watched().done
