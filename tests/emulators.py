@@ -15,7 +15,7 @@ from cmsf.connections import services as connections
 from cmsf.sandbox.campaign_monitor.app import create_app as create_cm
 from cmsf.sandbox.salesforce.app import create_app as create_sf
 from cmsf.sandbox.server import serve_in_thread
-from cmsf.sandbox.tls import generate_tls_files
+from cmsf.sandbox.tls import TlsFiles, generate_tls_files
 
 
 @dataclass
@@ -25,6 +25,7 @@ class Connected:
     cm_base: str
     sf_base: str
     ca: str
+    tls: TlsFiles  # the sandbox's CA and certificate: a receiver of webhooks served with them is trusted
 
     def sf_admin(self, method: str, path: str, **kwargs: Any) -> Any:
         """The Salesforce emulator's admin API (test controls)."""
@@ -52,9 +53,10 @@ def serving(folder: Path, *, world: Any = None, org: Any = None) -> Iterator[Con
     """The emulators of the datasets given, over TLS, not connected yet."""
     tls = generate_tls_files(folder)
     with ExitStack() as stack:
-        cm_base = stack.enter_context(serve_in_thread(create_cm(world, "none"), tls=tls)) if world else ""
+        cm_app = create_cm(world, "none", webhook_ca=str(tls.ca_file)) if world else None
+        cm_base = stack.enter_context(serve_in_thread(cm_app, tls=tls)) if cm_app else ""
         sf_base = stack.enter_context(serve_in_thread(create_sf(org, "none"), tls=tls)) if org else ""
-        yield Connected(world, org, cm_base, sf_base, str(tls.ca_file))
+        yield Connected(world, org, cm_base, sf_base, str(tls.ca_file), tls)
 
 
 @contextmanager

@@ -35,6 +35,8 @@ class CampaignMonitorAccount(SingletonModel):
     api_key = EncryptedTextField(blank=True, default="")
     oauth_access_token = EncryptedTextField(blank=True, default="")
     oauth_refresh_token = EncryptedTextField(blank=True, default="")
+    # The secret in the URL of cmsf's list webhooks (`sync.webhooks`): a POST without it is refused.
+    webhook_secret = EncryptedTextField(blank=True, default="")
     oauth_expires_at = models.DateTimeField(null=True, blank=True)
     account_name = models.CharField(max_length=255, blank=True)
     is_agency = models.BooleanField(default=False)

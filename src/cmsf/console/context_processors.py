@@ -9,6 +9,7 @@ from django.http import HttpRequest
 from cmsf.console.access import can_change
 from cmsf.console.sections import SECTIONS
 from cmsf.maintenance.models import MaintenanceMessage
+from cmsf.options.models import GeneralOptions
 
 
 def console(request: HttpRequest) -> dict[str, Any]:
@@ -18,4 +19,6 @@ def console(request: HttpRequest) -> dict[str, Any]:
         "sections": SECTIONS,
         "new_messages": MaintenanceMessage.objects.filter(acknowledged_at=None).count(),
         "can_change": can_change(request),
+        # Read, not created: a page shown stores nothing.
+        "triggers_disabled": bool(GeneralOptions.objects.filter(pk=1, disable_triggers=True).exists()),
     }

@@ -18,6 +18,7 @@ PUBLIC_URL_NAMES = frozenset(
         "console:salesforce_login",
         "console:salesforce_callback",
         "console:storage_embed",  # the email history behind a signed link, for a Salesforce tab or link
+        "console:campaign_monitor_webhook",  # Campaign Monitor's POSTs: the secret in the path is the credential
     }
 )
 

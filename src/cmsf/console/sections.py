@@ -20,6 +20,7 @@ class Section:
 SECTIONS: tuple[Section, ...] = (
     Section("sync", "Sync Settings", "home"),
     Section("storage", "Storage", "storage"),
+    Section("options", "General Options", "options"),
     Section("campaigns", "Salesforce Campaigns", "campaigns"),
     Section("maintenance", "Maintenance", "maintenance"),
     Section("security", "User Security", "security"),

@@ -1,4 +1,15 @@
-from cmsf.console.views import billing, campaigns, frame, maintenance, salesforce_setup, security, storage, sync
+from cmsf.console.views import (
+    billing,
+    campaigns,
+    frame,
+    hooks,
+    maintenance,
+    options,
+    salesforce_setup,
+    security,
+    storage,
+    sync,
+)
 
 app_name = "console"
 
@@ -6,9 +17,11 @@ urlpatterns = [
     *frame.urlpatterns,
     *sync.urlpatterns,
     *storage.urlpatterns,
+    *options.urlpatterns,
     *campaigns.urlpatterns,
     *maintenance.urlpatterns,
     *salesforce_setup.urlpatterns,
     *security.urlpatterns,
     *billing.urlpatterns,
+    *hooks.urlpatterns,
 ]

@@ -250,6 +250,24 @@ _CODES: tuple[SupportCode, ...] = (
         "Monitor under Sync Settings.",
     ),
     SupportCode(
+        "CMSF-WEBHOOKS",
+        "Campaign Monitor webhooks could not be registered or removed",
+        "cmsf registers a webhook on every list of the selected clients, so that subscribes, unsubscribes and updates "
+        "reach Salesforce within seconds. Campaign Monitor refused a webhook call; the hourly sync still brings every "
+        "change.",
+        "Check that CMSF_PUBLIC_URL is an address Campaign Monitor can reach (a public https address) and that the "
+        "Campaign Monitor user has full access, then sync again.",
+    ),
+    SupportCode(
+        "CMSF-WATCHER",
+        "Salesforce changes could not be pushed to Campaign Monitor",
+        "The watcher reads what changed in Salesforce (contacts, leads, deletions, merges, lead conversions) and pushes "
+        "it to Campaign Monitor. A run stopped at Salesforce or Campaign Monitor; the next run reads the same changes "
+        "again, so nothing is lost.",
+        "Check both connections under Sync Settings. Records that could not be handled are listed with their reason "
+        "under General Options > Salesforce changes.",
+    ),
+    SupportCode(
         "CMSF-SCHEMA-CHECK",
         "The schema check could not run",
         "cmsf could not read the connected org's objects, fields or permission sets to compare them with what it "

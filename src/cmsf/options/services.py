@@ -17,6 +17,7 @@ from cmsf.options.models import (
     CampaignSettings,
     CampaignStatusMapping,
     EmailActivity,
+    GeneralOptions,
     IndustryBenchmark,
     TrackingHistorySettings,
     status_map_conflicts,
@@ -80,6 +81,46 @@ def set_campaign_member_aggregates(enabled: bool, *, actor: str, section: str = 
 
 
 # -- Salesforce Campaigns ----------------------------------------------------------------------------------
+
+GENERAL_SECTION = "general_options"
+GENERAL_FIELDS = (
+    "prevent_adding_opted_out",
+    "unsubscribe_on_opt_out",
+    "opt_out_when_unsubscribed_everywhere",
+    "delete_subscribers_on_record_delete",
+    "trigger_journeys",
+    "disable_triggers",
+    "sync_suppression_list",
+    "watch_interval_minutes",
+)
+
+
+def save_general_options(values: Mapping[str, Any], *, actor: str) -> GeneralOptions:
+    """General Options (any of GENERAL_FIELDS), validated by the model, saved and audited in one transaction; raises
+    ValidationError by field and saves nothing when a value is not allowed."""
+    unknown = sorted(set(values) - set(GENERAL_FIELDS))
+    if unknown:
+        raise ValidationError(f"Unknown general option {', '.join(unknown)}.")
+    with transaction.atomic():
+        general = GeneralOptions.objects.select_for_update().filter(pk=1).first() or GeneralOptions.load()
+        before = {name: getattr(general, name) for name in GENERAL_FIELDS}
+        for name, value in values.items():
+            setattr(general, name, value)
+        general.full_clean()
+        after = {name: getattr(general, name) for name in GENERAL_FIELDS}
+        changed = [name for name in GENERAL_FIELDS if after[name] != before[name]]
+        if not changed:
+            return general
+        general.save()
+        audit(
+            actor=actor,
+            section=GENERAL_SECTION,
+            action="Change the General Options",
+            before={name: before[name] for name in changed},
+            after={name: after[name] for name in changed},
+        )
+    return general
+
 
 CAMPAIGNS_SECTION = "campaigns"
 CAMPAIGN_FIELDS = (

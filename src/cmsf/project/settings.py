@@ -23,6 +23,9 @@ CMSF_ENCRYPTION_KEY = env_str("CMSF_ENCRYPTION_KEY")
 CMSF_ENCRYPTION_KEY_FILE = DATA_DIR / ENCRYPTION_KEY_FILE
 
 DEBUG = env_bool("CMSF_DEBUG", False)
+# The address Campaign Monitor reaches cmsf at (https://cmsf.example.org): set, cmsf registers list webhooks and
+# applies subscribes, unsubscribes and updates within seconds; empty, the hourly sync alone brings them.
+CMSF_PUBLIC_URL = env_str("CMSF_PUBLIC_URL").rstrip("/")
 ALLOWED_HOSTS = [h.strip() for h in env_str("CMSF_ALLOWED_HOSTS", "127.0.0.1,localhost").split(",") if h.strip()]
 CSRF_TRUSTED_ORIGINS = [o.strip() for o in env_str("CMSF_CSRF_TRUSTED_ORIGINS").split(",") if o.strip()]
 # When cmsf is served over HTTPS (directly or behind a proxy that says so), cookies are sent only over HTTPS.

@@ -43,7 +43,7 @@ class Service:
 def campaign_monitor_service(world: World, *, faults: str, port: int, tls: TlsFiles, manifest: Path) -> Service:
     from cmsf.sandbox.campaign_monitor.app import API_PREFIX, create_app
 
-    app = create_app(world, faults)
+    app = create_app(world, faults, webhook_ca=str(tls.ca_file))  # a cmsf served with the sandbox's certificate
 
     def describe(base: str) -> dict[str, Any]:
         oauth = world.oauth_app

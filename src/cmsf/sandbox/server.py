@@ -61,7 +61,7 @@ class BackgroundServer:
             port=self.port,
             http="h11",
             loop="asyncio",
-            lifespan="on",
+            lifespan="auto",  # the emulators use it; Django (a test receiving webhooks) has none
             log_config=None,
             log_level="warning",
             access_log=False,

@@ -16,16 +16,20 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from cmsf.billing.services import features
 from cmsf.campaign_monitor.api import CampaignMonitor
+from cmsf.campaign_monitor.errors import CampaignMonitorError
 from cmsf.campaign_monitor.records import ClientSummary
 from cmsf.connections import services as connections
 from cmsf.connections.models import CampaignMonitorAccount, CampaignMonitorClient, SalesforceOrg
-from cmsf.maintenance.services import audit
+from cmsf.maintenance import support_codes
+from cmsf.maintenance.services import audit, record_problem_once
 from cmsf.salesforce import soql
-from cmsf.sync.models import ClientLease, Cursor, SyncRun, SyncSettings, TrackingCoverage
+from cmsf.sync import webhooks
+from cmsf.sync.models import ClientLease, Cursor, ListWebhook, SyncRun, SyncSettings, TrackingCoverage
 
 
 class ClientChoiceError(ValueError):
@@ -151,6 +155,7 @@ def select_clients(selected_ids: Iterable[str], *, actor: str, now: datetime | N
             before={"selected": before},
             after={"selected": sorted(selected), "added": added, "removed": removed},
         )
+    _remove_webhooks(ListWebhook.objects.exclude(client__cm_client_id__in=selected))
     return choices(listed)
 
 
@@ -245,11 +250,15 @@ def reconnect(api_key: str, selected_ids: Iterable[str], *, actor: str, now: dat
 
 
 def disconnect(*, actor: str) -> None:
-    """Stop the jobs, remove the credentials and reset the clients' ownership."""
+    """Stop the jobs, remove cmsf's webhooks from the lists, remove the credentials and reset the clients'
+    ownership. A webhook Campaign Monitor would not remove is a maintenance message; the disconnect goes on (a
+    webhook left behind is refused by cmsf, its secret gone)."""
     now = timezone.now()
+    _remove_webhooks()
     with transaction.atomic():
         account = CampaignMonitorAccount.load()
         before = {"connected": account.is_connected, "account": account.account_name}
+        account.webhook_secret = ""
         account.auth_method = ""
         account.api_key = account.oauth_access_token = account.oauth_refresh_token = ""
         account.oauth_expires_at = None
@@ -267,6 +276,24 @@ def disconnect(*, actor: str) -> None:
             action="Disconnect from Campaign Monitor",
             before=before,
             after={"connected": False},
+        )
+
+
+def _remove_webhooks(hooks: QuerySet[ListWebhook] | None = None) -> None:
+    """Remove cmsf's webhooks (all, or of the clients no longer synced)."""
+    hooks = hooks if hooks is not None else ListWebhook.objects.all()
+    if not hooks.exists():
+        return
+    try:
+        webhooks.remove(connections.campaign_monitor(), hooks)
+    except (CampaignMonitorError, connections.NotConnected) as error:
+        hooks.delete()
+        record_problem_once(
+            support_code="CMSF-WEBHOOKS",
+            job="CMSF_SYNC",
+            message="Campaign Monitor's webhooks could not be removed.",
+            details=str(error),
+            guidance=support_codes.guidance("CMSF-WEBHOOKS"),
         )
 
 

@@ -29,7 +29,9 @@ from cmsf.campaign_monitor.errors import ConfigurationError as CmConfigurationEr
 from cmsf.campaign_monitor.records import Activity, Campaign, CampaignSummary, Recipient, Subscriber
 from cmsf.connections import services as connections
 from cmsf.connections.models import CampaignMonitorClient
+from cmsf.maintenance import support_codes
 from cmsf.maintenance.models import GovernorLimit
+from cmsf.maintenance.services import record_problem_once
 from cmsf.options.models import CampaignSettings, GeneralOptions, TrackingHistorySettings
 from cmsf.options.services import benchmark_rates
 from cmsf.salesforce.adapter import SalesforceAdapter
@@ -40,7 +42,7 @@ from cmsf.salesforce.errors import (
     RecordResult,
     SalesforceError,
 )
-from cmsf.sync import opt_out, problems, salesforce_campaigns
+from cmsf.sync import opt_out, problems, salesforce_campaigns, webhooks
 from cmsf.sync.directory import load as load_directory
 from cmsf.sync.leases import LeaseLost
 from cmsf.sync.matching import Directory
@@ -327,6 +329,23 @@ def sync_lists(ctx: Context) -> list[str]:
     return list_ids
 
 
+def _webhooks(ctx: Context, list_ids: list[str]) -> None:
+    """Real time: cmsf's webhook on every list of the client (`sync.webhooks`; no call once all are registered). A
+    refusal is a maintenance message; the sync goes on (the webhooks only bring changes sooner)."""
+    if ctx.writer.dry_run:
+        return
+    try:
+        webhooks.ensure(ctx.cm, ctx.client, list_ids)
+    except CampaignMonitorError as error:
+        record_problem_once(
+            support_code=WEBHOOKS_CODE,
+            job="CMSF_SYNC",
+            message=f"The webhooks of {ctx.client.name} could not be registered: changes arrive with the hourly sync.",
+            details=str(error),
+            guidance=support_codes.guidance(WEBHOOKS_CODE),
+        )
+
+
 def sync_subscribers(ctx: Context, list_ids: list[str]) -> None:
     ctx.stage("subscribers")
     buffer = Buffer(ctx, SUBSCRIBER, "CMSF_SUBSCRIBER_SYNC")
@@ -433,6 +452,7 @@ def _activity_date(row: Row) -> datetime | None:
     return datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
 
 
+WEBHOOKS_CODE = "CMSF-WEBHOOKS"
 RETENTION = "retention"  # the cursor of the boundary a retention last removed everything past
 
 
@@ -653,6 +673,7 @@ def run_primary_sync(
             purge_client(ctx)
         sync_client_record(ctx)
         list_ids = sync_lists(ctx)
+        _webhooks(ctx, list_ids)
         sync_subscribers(ctx, list_ids)
         ctx.stage("campaigns")
         campaigns = _campaigns(ctx, campaign_settings)

@@ -350,3 +350,36 @@ class WatchRun(models.Model):
 
     def __str__(self) -> str:
         return f"watch run {self.pk} ({self.status})"
+
+
+class ListWebhook(models.Model):
+    """The webhook cmsf registered on a Campaign Monitor list (`sync.webhooks`), so that it is kept, or removed on
+    disconnect."""
+
+    client = models.ForeignKey("connections.CampaignMonitorClient", on_delete=models.CASCADE, related_name="+")
+    list_id = models.CharField(max_length=64, unique=True)
+    webhook_id = models.CharField(max_length=64)
+    url = models.CharField(max_length=500)
+    registered_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"webhook {self.webhook_id} on {self.list_id}"
+
+
+class WebhookEvent(models.Model):
+    """One event Campaign Monitor POSTed, kept until it is applied. Its key (a hash of what it says) makes a batch
+    POSTed twice count once."""
+
+    key = models.CharField(max_length=40, unique=True)
+    list_id = models.CharField(max_length=64)
+    kind = models.CharField(max_length=16)  # Subscribe, Deactivate, Update
+    payload = models.JSONField()
+    received_at = models.DateTimeField()
+    applied_at = models.DateTimeField(null=True, blank=True)
+    outcome = models.TextField(blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["applied_at", "id"])]
+
+    def __str__(self) -> str:
+        return f"{self.kind} on {self.list_id} ({'applied' if self.applied_at else 'pending'})"

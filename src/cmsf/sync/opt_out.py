@@ -17,6 +17,7 @@ from datetime import datetime
 
 from cmsf.maintenance.models import GovernorLimit
 from cmsf.maintenance.services import audit
+from cmsf.options.services import GENERAL_SECTION
 from cmsf.salesforce import soql
 from cmsf.salesforce.adapter import SalesforceAdapter, parse_datetime
 from cmsf.salesforce.errors import RecordError
@@ -97,7 +98,7 @@ def _check(
         at = newest.get(rid)
         if at is not None:
             PersonState.objects.update_or_create(record_id=rid, defaults={"opted_out": True, "opted_out_at": at})
-        audit(actor="cmsf", section="general_options", action="Check Email Opt Out in Salesforce",
+        audit(actor="cmsf", section=GENERAL_SECTION, action="Check Email Opt Out in Salesforce",
               before={}, after={"record": f"{sobject} {rid}", "because": "unsubscribed or deleted in all its lists"})  # fmt: skip
 
 

@@ -17,9 +17,9 @@ JOB_OF_OBJECT = {
     "CMSF_Campaign__c": "CMSF_CAMPAIGN_SYNC",
     "CMSF_Email_Activity__c": "CMSF_TRACKING_SYNC",
     "CMSF_Suppression__c": "CMSF_SUPPRESSION_SYNC",
-    "Contact": "CMSF_EMAIL_OPT_OUT",  # the sync writes contacts and leads only to check Email Opt Out
-    "Lead": "CMSF_EMAIL_OPT_OUT",
 }
+# The sync writes contacts and leads only to check Email Opt Out (General Options).
+JOB_OF_STANDARD_OBJECT = {"Contact": "CMSF_EMAIL_OPT_OUT", "Lead": "CMSF_EMAIL_OPT_OUT"}
 
 MAX_KEYS = SAMPLED_FAILURES  # keys listed in a message; the writer keeps no more
 
@@ -43,7 +43,7 @@ def report(run: SyncRun, tally: WriteTally) -> None:
         shown = lines[:MAX_KEYS] + ([f"... and {count - len(lines[:MAX_KEYS])} more"] if count > MAX_KEYS else [])
         record_message(
             support_code=f"CMSF-SF-{code}",
-            job=JOB_OF_OBJECT.get(sobject, "CMSF_SYNC"),
+            job=JOB_OF_OBJECT.get(sobject) or JOB_OF_STANDARD_OBJECT.get(sobject, "CMSF_SYNC"),
             message=f"{count} {sobject} record{'s' if count != 1 else ''} of client "
             f"{run.client.name} not written: {messages[(sobject, code)]}",
             details="\n".join(shown),

@@ -6,7 +6,7 @@ from huey import crontab
 from huey.contrib.djhuey import db_periodic_task, db_task
 
 from cmsf.connections.models import CampaignMonitorClient
-from cmsf.sync import services, watcher
+from cmsf.sync import services, watcher, webhooks
 from cmsf.sync.models import SyncRun
 
 
@@ -65,3 +65,9 @@ def watch_tick() -> bool:
         watch()
         return True
     return False
+
+
+@db_task(retries=3, retry_delay=30)
+def apply_webhooks() -> int:
+    """Apply the webhook events received (`sync.webhooks`); retried when Salesforce does not answer."""
+    return webhooks.apply_pending().events

@@ -45,7 +45,9 @@ from django.utils import timezone
 from cmsf.campaign_monitor.api import CampaignMonitor
 from cmsf.campaign_monitor.errors import CampaignMonitorError
 from cmsf.connections import services as connections
+from cmsf.maintenance import support_codes
 from cmsf.maintenance.models import GovernorLimit
+from cmsf.maintenance.services import record_problem_once
 from cmsf.options.models import GeneralOptions
 from cmsf.salesforce import soql
 from cmsf.salesforce.adapter import SalesforceAdapter, parse_datetime
@@ -60,6 +62,7 @@ LAG = timedelta(minutes=2)  # changes are read from the cursor less this: a save
 LEASE = timedelta(minutes=10)
 CHUNK = 200  # Ids or emails in one IN (...)
 JOB = "CMSF_SF_WATCHER"  # its governor limit is the batch of rows updated at once
+CODE = "CMSF-WATCHER"
 PROBLEMS_KEPT = 100
 OBJECTS = ("Contact", "Lead")
 FIELDS = {
@@ -178,6 +181,8 @@ def watch_once(*, now: datetime | None = None) -> WatchRun:
         return _end(run, WatchRun.Status.SKIPPED, str(error))
     except (SalesforceError, CampaignMonitorError) as error:
         log.warning("the watcher stopped: %s", error)
+        record_problem_once(support_code=CODE, job=JOB, message="The Salesforce change watcher stopped.",
+                            details=str(error), guidance=support_codes.guidance(CODE))  # fmt: skip
         return _end(run, WatchRun.Status.FAILED, f"{error}; the next run reads the same changes again")
     finally:
         if sf is not None:

@@ -295,16 +295,20 @@ def create_app(
     rate_limit: int = 100_000,
     fault_rates: FaultRates | None = None,
     webhook_window: float = 0.2,
+    webhook_ca: str | None = None,
 ) -> Starlette:
     """The emulator over `world`. `faults` is the starting profile (none, flaky, slow); `seed` drives the
     flaky profile (default: the world's seed); `clock` returns the current aware UTC time (default: the
-    wall clock); `rate_limit` is requests per minute before a real 429. The `Emulator` is `app.state.emulator`."""
+    wall clock); `rate_limit` is requests per minute before a real 429; `webhook_ca` is the PEM bundle that https
+    webhook deliveries trust instead of the system's (the sandbox's own CA, for a receiver served with its
+    certificate). The
+    `Emulator` is `app.state.emulator`."""
     hide_deliberate_drops()
     em = Emulator(
         world,
         faults=FaultInjector(faults, world.seed if seed is None else seed, fault_rates),
         rate=RateWindow(rate_limit, 60),
-        webhooks=WebhookDispatcher(webhook_window),
+        webhooks=WebhookDispatcher(webhook_window, ca_file=webhook_ca),
         clock=clock,
     )
     handler = EmulatorASGI(em)

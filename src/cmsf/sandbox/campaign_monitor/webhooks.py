@@ -111,9 +111,10 @@ def targets_for(lst: ListRecord, event_type: str) -> list[Target]:
 class WebhookDispatcher:
     """Collects events and delivers them in batches from one daemon thread (started on the first event)."""
 
-    def __init__(self, window: float = 0.2, timeout: float = DELIVERY_TIMEOUT) -> None:
+    def __init__(self, window: float = 0.2, timeout: float = DELIVERY_TIMEOUT, *, ca_file: str | None = None) -> None:
         self.window = window
         self.timeout = timeout
+        self.ca_file = ca_file  # trusted for https deliveries (default: the system's bundle)
         self._queue: queue.Queue[tuple[Target, dict[str, Any]] | None] = queue.Queue()
         self._thread: threading.Thread | None = None
         self._start_lock = threading.Lock()
@@ -174,7 +175,11 @@ class WebhookDispatcher:
                 )
                 try:
                     response = session.post(
-                        target.url, data=body, headers={"Content-Type": content_type}, timeout=self.timeout
+                        target.url,
+                        data=body,
+                        headers={"Content-Type": content_type},
+                        timeout=self.timeout,
+                        verify=self.ca_file or True,  # per request: a session's own gives way to REQUESTS_CA_BUNDLE
                     )
                     if 200 <= response.status_code < 300:
                         self.delivered += 1

@@ -1,0 +1,154 @@
+"""General Options: email opt-out in both directions and the sync options, each with its help hint; the Salesforce
+change watcher that carries them out (its interval, its last runs, Watch now)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import path
+from django.views.decorators.http import require_GET, require_POST
+
+from cmsf.console.access import changer, viewer
+from cmsf.options import services as options
+from cmsf.options.models import GeneralOptions
+from cmsf.sync import tasks as sync_tasks
+from cmsf.sync.models import Watcher, WatchRun
+
+SECTION = "options"
+RUNS_SHOWN = 10
+
+# The help hint of each option (the icon beside it), and the groups of the page.
+HINTS: dict[str, str] = {
+    "prevent_adding_opted_out": "A contact or lead with Email Opt Out checked is never added (or resubscribed) to a "
+    "Campaign Monitor list by cmsf. Each record left out is reported with the reason.",
+    "unsubscribe_on_opt_out": "When Email Opt Out is checked on a contact or lead, its active subscribers are "
+    "unsubscribed in Campaign Monitor within minutes. When Campaign Monitor changed the subscriber later than the "
+    "box was checked, the later change wins; on a tie the opt-out wins.",
+    "opt_out_when_unsubscribed_everywhere": "When every list membership of a contact or lead is unsubscribed or "
+    "deleted in Campaign Monitor, the sync checks its Email Opt Out. If the box was cleared in Salesforce after "
+    "the last unsubscribe, it stays clear.",
+    "delete_subscribers_on_record_delete": "When a contact or lead is deleted in Salesforce, its subscribers are set "
+    "to Deleted in Campaign Monitor, unless another contact or lead has the same email. A merge is not a delete: "
+    "the merged record's subscribers move to the record kept.",
+    "trigger_journeys": "When cmsf adds or resubscribes someone, Campaign Monitor starts the list's "
+    "subscription-based journeys for them. Off: they are added without starting a journey.",
+    "disable_triggers": "Stops cmsf from watching Salesforce and from sending anything to Campaign Monitor, for "
+    "troubleshooting or testing. The sync from Campaign Monitor goes on.",
+    "sync_suppression_list": "Each sync stores a copy of the Campaign Monitor suppression list in Salesforce, as "
+    "Campaign Monitor Suppression records you can report on. Suppressed addresses are never added by cmsf either "
+    "way.",
+    "watch_interval_minutes": "How often cmsf reads what changed in Salesforce (contacts, leads, deletions, merges "
+    "and lead conversions) and pushes it to Campaign Monitor.",
+}
+OPT_OUT = (
+    "prevent_adding_opted_out",
+    "unsubscribe_on_opt_out",
+    "opt_out_when_unsubscribed_everywhere",
+    "delete_subscribers_on_record_delete",
+)
+SYNC_OPTIONS = ("trigger_journeys", "disable_triggers", "sync_suppression_list")
+
+
+class GeneralOptionsForm(forms.Form):
+    prevent_adding_opted_out = forms.BooleanField(
+        required=False, label="Prevent adding records with Email Opt Out checked to any list"
+    )
+    unsubscribe_on_opt_out = forms.BooleanField(
+        required=False, label="Unsubscribe in Campaign Monitor when Email Opt Out is checked"
+    )
+    opt_out_when_unsubscribed_everywhere = forms.BooleanField(
+        required=False, label="Check Email Opt Out when the email is unsubscribed or deleted in all of its lists"
+    )
+    delete_subscribers_on_record_delete = forms.BooleanField(
+        required=False, label="Set subscribers to Deleted in Campaign Monitor when the contact or lead is deleted"
+    )
+    trigger_journeys = forms.BooleanField(required=False, label="Trigger journeys")
+    disable_triggers = forms.BooleanField(required=False, label="Disable triggers")
+    sync_suppression_list = forms.BooleanField(required=False, label="Sync the suppression list to Salesforce")
+    watch_interval_minutes = forms.IntegerField(
+        label="Watch Salesforce every (minutes)",
+        min_value=1,
+        max_value=60,
+        error_messages={
+            "required": "Enter how often to watch Salesforce, from 1 to 60 minutes.",
+            "invalid": "Enter a whole number of minutes, from 1 to 60.",
+            "min_value": "Watch at least every 60 minutes and at most every minute: enter 1 to 60.",
+            "max_value": "Watch at least every 60 minutes and at most every minute: enter 1 to 60.",
+        },
+    )
+
+    def group(self, names: tuple[str, ...]) -> list[tuple[forms.BoundField, str]]:
+        return [(self[name], HINTS[name]) for name in names]
+
+
+def _page(request: HttpRequest, *, form: GeneralOptionsForm | None = None, status: int = 200) -> HttpResponse:
+    general = GeneralOptions.load()
+    form = form or GeneralOptionsForm(initial={name: getattr(general, name) for name in options.GENERAL_FIELDS})
+    context: dict[str, Any] = {
+        "active_section": SECTION,
+        "form": form,
+        "opt_out": form.group(OPT_OUT),
+        "sync_options": form.group(SYNC_OPTIONS),
+        "interval_hint": HINTS["watch_interval_minutes"],
+        "general": general,
+        "watcher": Watcher.load(),
+        "runs": [_said(run) for run in WatchRun.objects.all()[:RUNS_SHOWN]],
+    }
+    return render(request, "console/options/home.html", context, status=status)
+
+
+def _said(run: WatchRun) -> WatchRun:
+    """A run with its counts in words, for the table: "Contact 3, Lead 1"; "email changed 2, unsubscribed 1"."""
+    run.read_said = ", ".join(f"{kind} {n}" for kind, n in sorted(run.read.items())) or "nothing"  # type: ignore[attr-defined]
+    run.done_said = (  # type: ignore[attr-defined]
+        ", ".join(f"{kind.replace('_', ' ')} {n}" for kind, n in sorted(run.done.items())) or "nothing"
+    )
+    return run
+
+
+@viewer
+@require_GET
+def home(request: HttpRequest) -> HttpResponse:
+    return _page(request)
+
+
+@require_POST
+@changer
+def save(request: HttpRequest) -> HttpResponse:
+    """Save the General Options (audited); bad input is shown next to its field and nothing is saved."""
+    form = GeneralOptionsForm(request.POST)
+    if form.is_valid():
+        values = {name: form.cleaned_data[name] for name in options.GENERAL_FIELDS}
+        try:
+            options.save_general_options(values, actor=request.user.get_username())
+        except ValidationError as error:
+            for name, errors in error.message_dict.items():
+                form.add_error(name if name in form.fields else None, errors)
+        else:
+            messages.success(request, "The General Options are saved.")
+            return redirect("console:options")
+    return _page(request, form=form, status=400)
+
+
+@require_POST
+@changer
+def watch_now(request: HttpRequest) -> HttpResponse:
+    """Queue a run of the watcher now (not while Disable triggers is on)."""
+    if GeneralOptions.load().disable_triggers:
+        messages.error(request, "Disable triggers is on: turn it off to watch Salesforce.")
+    else:
+        sync_tasks.watch()
+        messages.success(request, "The watcher runs now; its run appears below when it ends.")
+    return redirect("console:options")
+
+
+urlpatterns = [
+    path("options", home, name="options"),
+    path("options/save", save, name="options_save"),
+    path("options/watch-now", watch_now, name="options_watch_now"),
+]
