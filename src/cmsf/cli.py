@@ -330,6 +330,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
             from cmsf.sync.services import forget_written_records
 
             forget_written_records()  # the sandbox is generated anew on each run: its org holds nothing yet
+            if not settings.CMSF_PUBLIC_URL:  # real time in the demo: the emulator posts its webhooks to this console
+                settings.CMSF_PUBLIC_URL = f"http://{args.host}:{args.port}"
             print("First sync:")
             sync_now(client_id=None, dry_run=False, quiet=False)
             print(f"Sign in at http://{args.host}:{args.port}/ as {DEMO_ADMIN_EMAIL} with the password {password}")
@@ -595,6 +597,38 @@ def cmd_watch(args: argparse.Namespace) -> int:
         time.sleep(GeneralOptions.load().watch_interval_minutes * 60)
 
 
+# ------------------------------------------------------------------------------------------- forget
+
+
+def cmd_forget(args: argparse.Namespace) -> int:
+    """Forget one person: what cmsf wrote about the email in Salesforce and holds itself, and (asked) the subscriber
+    in Campaign Monitor; 3 when some of it could not be removed (listed)."""
+    _require_initialized()
+    from cmsf.sync.forget import forget
+
+    try:
+        done = forget(args.email, in_campaign_monitor=args.in_campaign_monitor, actor=args.actor or _actor())
+    except ValueError as error:
+        raise CliError(str(error)) from None
+    summary = {
+        "email_hash": done.email_hash,
+        "salesforce_rows_deleted": done.salesforce,
+        "cmsf_rows": done.local,
+        "campaign_monitor_lists": done.campaign_monitor_lists,
+        "problems": done.problems,
+    }
+    if args.json:
+        print(json.dumps(summary, indent=2))
+    else:
+        deleted = ", ".join(f"{n} {sobject}" for sobject, n in sorted(done.salesforce.items())) or "nothing"
+        print(f"forgotten (kept as {done.email_hash[:12]}...): deleted in Salesforce: {deleted}")
+        if args.in_campaign_monitor:
+            print(f"  set to Deleted in {len(done.campaign_monitor_lists)} Campaign Monitor lists")
+        for problem in done.problems:
+            print(f"  not done: {problem}")
+    return 3 if done.problems else 0
+
+
 # -------------------------------------------------------------------------------------------- bench
 
 
@@ -673,6 +707,13 @@ def build_parser() -> argparse.ArgumentParser:
     wat.add_argument("--once", action="store_true",
                      help="one run, then exit: 0 done, 1 failed, 3 some records could not be handled")  # fmt: skip
     wat.add_argument("--json", action="store_true", help="print a JSON summary of each run")
+
+    fgt = command("forget", "forget one person: cmsf's records of an email in Salesforce and in cmsf", cmd_forget)
+    fgt.add_argument("email", help="the email address to forget")
+    fgt.add_argument("--in-campaign-monitor", action="store_true",
+                     help="also set the subscriber to Deleted in every list of the selected clients")  # fmt: skip
+    fgt.add_argument("--actor", help="who asks, for the audit log (default: cli:USER)")
+    fgt.add_argument("--json", action="store_true", help="print a JSON summary")
 
     bench = command("bench", "measure a full, a no-change and an incremental sync against the sandbox", cmd_bench)
     bench.add_argument("--dataset", required=True, help="dataset size: tiny, small, medium or large")

@@ -130,3 +130,22 @@ def test_every_url_sends_the_signed_out_to_sign_in_and_refuses_user_access_every
     page.goto(site.at("/"))
     expect(page.get_by_role("button", name="Sync now")).to_have_count(0)
     expect(page.get_by_test_id("sync-menu")).to_have_count(0)
+
+
+def test_general_options_hints_and_the_disable_triggers_banner(page: Page, site: Site):
+    sign_in(page, site, *ALICE)
+    page.get_by_role("navigation", name="Console sections").get_by_role("link", name="General Options").click()
+    tip = page.locator("#hint-unsubscribe_on_opt_out")
+    expect(tip).to_be_hidden()
+    page.get_by_test_id("hint-unsubscribe_on_opt_out").hover()  # the help hint shows on hover
+    expect(tip).to_be_visible()
+    expect(tip).to_contain_text("the later change wins")
+    expect(page.get_by_test_id("triggers-disabled")).to_have_count(0)
+    page.locator('label[for="id_disable_triggers"]').click()  # as a person ticks an SLDS checkbox: its label
+    expect(page.get_by_label("Disable triggers")).to_be_checked()
+    page.get_by_role("button", name="Save").click()
+    expect(page.locator("main")).to_contain_text("The General Options are saved.")
+    expect(page.get_by_test_id("triggers-disabled")).to_be_visible()
+    expect(page.get_by_role("button", name="Watch now")).to_have_count(0)
+    page.get_by_role("navigation", name="Console sections").get_by_role("link", name="Sync Settings").click()
+    expect(page.get_by_test_id("triggers-disabled")).to_contain_text("sends nothing to Campaign Monitor")

@@ -78,3 +78,30 @@ def test_a_wrong_key_is_refused_plainly(tmp_path, sandbox):
     assert "Traceback" not in result.stderr
     status = json.loads(run(data_dir, "status", "--json").stdout)
     assert not status["campaign_monitor"]["connected"]
+
+
+def test_watch_once_and_forget_from_the_command_line(tmp_path, sandbox):
+    _, info_file = sandbox
+    data_dir = tmp_path / "cmsf-data"
+    assert run(data_dir, "init", "--no-input").returncode == 0
+    assert run(data_dir, "connect", "--sandbox-info", str(info_file)).returncode == 0
+    assert run(data_dir, "sync").returncode in (0, 3)
+
+    first = run(data_dir, "watch", "--once", "--json")
+    assert first.returncode == 0, first.stderr
+    assert "started watching" in json.loads(first.stdout)["message"]
+    second = json.loads(run(data_dir, "watch", "--once", "--json").stdout)
+    # Nothing changed: a queryAll and a getDeleted per object, and no Campaign Monitor call.
+    assert second["status"] == "succeeded" and second["sf_calls"] == 4 and second["cm_calls"] == 0
+
+    db = sqlite3.connect(data_dir / "cmsf.sqlite3")
+    key = db.execute(
+        "select key from sync_recordmap where sobject = 'CMSF_Subscriber__c' order by id limit 1"
+    ).fetchone()[0]
+    email = key.split(":", 1)[1]
+    forgot = run(data_dir, "forget", email, "--json")
+    assert forgot.returncode == 0, forgot.stderr + forgot.stdout
+    summary = json.loads(forgot.stdout)
+    assert summary["salesforce_rows_deleted"]["CMSF_Subscriber__c"] >= 1 and summary["problems"] == []
+    assert not db.execute("select count(*) from sync_recordmap where key like ?", (f"%{email}",)).fetchone()[0]
+    assert run(data_dir, "forget", "not an email").returncode == 2

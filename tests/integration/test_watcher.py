@@ -12,6 +12,7 @@ import pytest
 import requests
 from django.utils import timezone
 
+from cmsf.campaign_monitor.api import CampaignMonitor
 from cmsf.connections import services as connections
 from cmsf.maintenance.models import AuditEntry
 from cmsf.options.models import GeneralOptions
@@ -220,14 +221,35 @@ def test_a_converted_lead_moves_its_memberships_and_history_to_the_contact(world
     assert watched().done == {}
 
 
-def test_fixing_a_bounced_email_resubscribes_unless_the_person_opted_out_and_adding_them_is_prevented(world):
-    bounced = [r for r in world.members("State__c = 'Bounced' AND Contact__c != null AND Lead__c = null")]
-    assert len(bounced) >= 2, "the dataset has bounced subscribers linked to contacts"
-    first, second = bounced[0], next(r for r in bounced[1:] if r["Contact__c"] != bounced[0]["Contact__c"])
+def test_fixing_a_bounced_email_resubscribes_as_the_add_rules_and_trigger_journeys_say(world, monkeypatch):
+    """A resubscribe is an add: it starts journeys as "Trigger journeys" says, and is refused (and reported) for an
+    opted-out person when adding them is prevented, and for an address in the suppression list."""
+    adds: list[tuple[str, bool]] = []
+    original = CampaignMonitor.add_subscriber
+
+    def spy(self, list_id, subscriber, **kwargs):  # the call goes through; what cmsf asked is kept
+        adds.append((subscriber.email, kwargs["restart_journeys"]))
+        return original(self, list_id, subscriber, **kwargs)
+
+    monkeypatch.setattr(CampaignMonitor, "add_subscriber", spy)
+    bounced, seen = [], set()
+    for row in world.members("State__c = 'Bounced' AND Contact__c != null AND Lead__c = null"):
+        if row["Contact__c"] not in seen:
+            seen.add(row["Contact__c"])
+            bounced.append(row)
+    assert len(bounced) >= 4, "the dataset has bounced subscribers linked to four contacts"
+    first, second, third, fourth = bounced[:4]
+
     world.sf.update("Contact", [{"Id": first["Contact__c"], "Email": "fixed.one@example.org"}])
     run = watched()
     assert run.done.get("resubscribed", 0) >= 1, run.problems
     assert world.cm_state(first["list_id"], "fixed.one@example.org") == "Active"
+    assert ("fixed.one@example.org", True) in adds  # journeys start: the option is on by default
+
+    options(trigger_journeys=False)
+    world.sf.update("Contact", [{"Id": fourth["Contact__c"], "Email": "fixed.four@example.org"}])
+    assert watched().done.get("resubscribed", 0) >= 1
+    assert ("fixed.four@example.org", False) in adds and ("fixed.four@example.org", True) not in adds
 
     options(prevent_adding_opted_out=True)
     world.sf.update("Contact", [{"Id": second["Contact__c"], "Email": "fixed.two@example.org",
@@ -235,6 +257,15 @@ def test_fixing_a_bounced_email_resubscribes_unless_the_person_opted_out_and_add
     run = watched()
     assert run.done.get("email_changed", 0) >= 1 and "resubscribed" not in run.done
     assert world.cm_state(second["list_id"], "fixed.two@example.org") == "Bounced"
+    assert any("not resubscribed" in p["reason"] and "Email Opt Out" in p["reason"] for p in run.problems)
+
+    client_id = next(c.cm_client_id for c in sync.clients_to_sync()
+                     if third["list_id"] in {s.list_id for s in world.cm.lists(c.cm_client_id)})  # fmt: skip
+    world.cm.suppress(client_id, ["fixed.three@example.org"])
+    world.sf.update("Contact", [{"Id": third["Contact__c"], "Email": "fixed.three@example.org"}])
+    run = watched()
+    assert "resubscribed" not in run.done and world.cm_state(third["list_id"], "fixed.three@example.org") == "Bounced"
+    assert any("suppression list" in p["reason"] for p in run.problems)
 
 
 def test_disable_triggers_stops_the_watcher_and_every_call_to_campaign_monitor(world):

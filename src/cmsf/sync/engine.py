@@ -42,7 +42,7 @@ from cmsf.salesforce.errors import (
     RecordResult,
     SalesforceError,
 )
-from cmsf.sync import opt_out, problems, salesforce_campaigns, webhooks
+from cmsf.sync import forget, opt_out, problems, salesforce_campaigns, webhooks
 from cmsf.sync.directory import load as load_directory
 from cmsf.sync.leases import LeaseLost
 from cmsf.sync.matching import Directory
@@ -99,6 +99,7 @@ class Context:
     # Campaigns whose stored tracking history changed in this run -> the people it changed for (None: all of them).
     touched: dict[str, set[str] | None] = field(default_factory=dict)
     campaign_statuses: dict[str, set[str]] = field(default_factory=dict)  # linked campaign (15) -> its status labels
+    forgotten: frozenset[str] = frozenset()  # the hashes of the emails forgotten on request: never written again
 
     def stage(self, name: str) -> None:
         if self.heartbeat is not None:
@@ -362,6 +363,8 @@ def sync_subscribers(ctx: Context, list_ids: list[str]) -> None:
         stream, newest = buffer.stream(), None
         for subscriber in subscribers:
             ctx.read["subscribers"] += 1
+            if ctx.forgotten and forget.is_forgotten(subscriber.email, ctx.forgotten):
+                continue
             link = _directory(ctx).link(subscriber.email, subscriber.custom_fields)
             buffer.add(stream, subscriber_row(list_id, subscriber, link, owner_id=ctx.owner))
             if subscriber.state in opt_out.GONE:
@@ -525,6 +528,8 @@ def sync_tracking(ctx: Context, campaigns: list[Campaign], tracking: TrackingHis
         if kind == "sent":
             for recipient in records:
                 ctx.read["recipients"] += 1
+                if ctx.forgotten and forget.is_forgotten(recipient.email, ctx.forgotten):
+                    continue
                 link = _directory(ctx).link(recipient.email)
                 buffer.add(stream, activity_row(
                     campaign.campaign_id, "sent", None, email=recipient.email, when=campaign.sent_date,
@@ -534,7 +539,11 @@ def sync_tracking(ctx: Context, campaigns: list[Campaign], tracking: TrackingHis
             continue
         for activity in cast(Iterator[Activity], records):  # every stream but "sent" gives activity
             ctx.read[kind] += 1
-            if activity.date is None or activity.date < cutoff:
+            if (
+                activity.date is None
+                or activity.date < cutoff
+                or (ctx.forgotten and forget.is_forgotten(activity.email, ctx.forgotten))
+            ):
                 continue
             link = _directory(ctx).link(activity.email)
             buffer.add(stream, activity_row(
@@ -554,6 +563,8 @@ def sync_suppression(ctx: Context, *, enabled: bool) -> None:
     if enabled:
         for suppression in ctx.cm.suppression_list(ctx.client.cm_client_id, zone=ctx.zone):
             ctx.read["suppressions"] += 1
+            if ctx.forgotten and forget.is_forgotten(suppression.email, ctx.forgotten):
+                continue
             link = _directory(ctx).link(suppression.email)
             rows.append(suppression_row(ctx.client.cm_client_id, suppression, link, owner_id=ctx.owner))
         ctx.writer.write(SUPPRESSION, rows, batch_size=_batch("CMSF_SUPPRESSION_SYNC"))
@@ -664,7 +675,8 @@ def run_primary_sync(
         writer = Writer(adapter=ctx_sf, client_id=client.pk, dry_run=dry_run, tally=tally, heartbeat=heartbeat)
         ctx = Context(run=run, client=client, cm=ctx_cm, sf=ctx_sf, writer=writer, tally=tally, started=started,
                       owner=client.security_owner_id, progress=progress, heartbeat=heartbeat,
-                      cursors=_cursors(client), sender=sender, reader=reader)  # fmt: skip
+                      cursors=_cursors(client), sender=sender, reader=reader,
+                      forgotten=forget.forgotten_hashes())  # fmt: skip
         writer.on_change = partial(_note_change, ctx)
         tracking = _tracking_under_plan(TrackingHistorySettings.load(), started)
         campaign_settings = CampaignSettings.load()

@@ -383,3 +383,14 @@ class WebhookEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} on {self.list_id} ({'applied' if self.applied_at else 'pending'})"
+
+
+class ForgottenEmail(models.Model):
+    """An email forgotten on request (`sync.forget`), kept only as a keyed hash: the sync, the webhooks and campaign
+    members never write it to Salesforce again."""
+
+    email_hash = models.CharField(max_length=64, unique=True)
+    forgotten_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"forgotten {self.email_hash[:12]}"

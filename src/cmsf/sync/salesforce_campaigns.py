@@ -40,6 +40,7 @@ from cmsf.options.models import CampaignSettings, CampaignStatusMapping, EmailAc
 from cmsf.salesforce import soql
 from cmsf.salesforce.adapter import CampaignMembers
 from cmsf.salesforce.ids import LEAD_PREFIX
+from cmsf.sync import forget
 from cmsf.sync.models import CampaignLink, RecordMap
 from cmsf.sync.transforms import ACTIVITY, ACTIVITY_LABELS, EMAIL_TYPE_OF_KIND, Row, sf_datetime, with_owner
 from cmsf.sync.writer import LEDGER_DATE, LEDGER_KIND
@@ -283,6 +284,8 @@ def _recipients(ctx: Context, campaign_id: str, into: CampaignPeople) -> None:
 
     for recipient in ctx.cm.campaign_recipients(campaign_id, zone=ctx.zone):
         ctx.read["recipients (members)"] += 1
+        if ctx.forgotten and forget.is_forgotten(recipient.email, ctx.forgotten):
+            continue
         link = _directory(ctx).link(recipient.email)
         person_id = link.contact_id or link.lead_id
         if person_id:

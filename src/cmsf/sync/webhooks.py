@@ -35,7 +35,7 @@ from cmsf.connections.models import CampaignMonitorAccount, CampaignMonitorClien
 from cmsf.maintenance.models import GovernorLimit
 from cmsf.options.models import GeneralOptions
 from cmsf.salesforce.adapter import SalesforceAdapter
-from cmsf.sync import opt_out
+from cmsf.sync import forget, opt_out
 from cmsf.sync.directory import load as load_directory
 from cmsf.sync.models import ListWebhook, RecordMap, WebhookEvent
 from cmsf.sync.transforms import SUBSCRIBER, member_key, subscriber_row
@@ -181,12 +181,15 @@ def apply_pending(sf: SalesforceAdapter | None = None) -> Applied:
     gone: set[str] = set()
     latest: dict[tuple[int, str, str], tuple[str, dict[str, Any]]] = {}  # (client, list, email) -> its last row
     renames: list[tuple[int, str, str]] = []  # (client, old key, new key)
+    forgotten = forget.forgotten_hashes()
     for stored in pending:
         hook = hooks.get(stored.list_id)
         if hook is None:
             continue
         client = hook.client
         event = Event.from_api(stored.payload, client.time_zone)
+        if forget.is_forgotten(event.email, forgotten):
+            continue
         state = "Active" if event.type == "Subscribe" else event.state
         subscriber = Subscriber(email=event.email, name=event.name, state=state, date=event.date,
                                 list_joined_date=None, custom_fields=event.custom_fields, consent_to_track="",

@@ -1,11 +1,13 @@
 """General Options: email opt-out in both directions and the sync options, each with its help hint; the Salesforce
-change watcher that carries them out (its interval, its last runs, Watch now)."""
+change watcher that carries them out (its interval, its last runs, Watch now); real time through Campaign Monitor's
+webhooks; and the right to be forgotten."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
@@ -13,11 +15,15 @@ from django.shortcuts import redirect, render
 from django.urls import path
 from django.views.decorators.http import require_GET, require_POST
 
+from cmsf.campaign_monitor.errors import CampaignMonitorError
+from cmsf.connections import services as connections
 from cmsf.console.access import changer, viewer
 from cmsf.options import services as options
 from cmsf.options.models import GeneralOptions
+from cmsf.salesforce.errors import SalesforceError
+from cmsf.sync import forget, webhooks
 from cmsf.sync import tasks as sync_tasks
-from cmsf.sync.models import Watcher, WatchRun
+from cmsf.sync.models import ListWebhook, Watcher, WatchRun, WebhookEvent
 
 SECTION = "options"
 RUNS_SHOWN = 10
@@ -86,7 +92,13 @@ class GeneralOptionsForm(forms.Form):
         return [(self[name], HINTS[name]) for name in names]
 
 
-def _page(request: HttpRequest, *, form: GeneralOptionsForm | None = None, status: int = 200) -> HttpResponse:
+def _page(
+    request: HttpRequest,
+    *,
+    form: GeneralOptionsForm | None = None,
+    forget_form: ForgetForm | None = None,
+    status: int = 200,
+) -> HttpResponse:
     general = GeneralOptions.load()
     form = form or GeneralOptionsForm(initial={name: getattr(general, name) for name in options.GENERAL_FIELDS})
     context: dict[str, Any] = {
@@ -98,8 +110,22 @@ def _page(request: HttpRequest, *, form: GeneralOptionsForm | None = None, statu
         "general": general,
         "watcher": Watcher.load(),
         "runs": [_said(run) for run in WatchRun.objects.all()[:RUNS_SHOWN]],
+        "forget_form": forget_form or ForgetForm(),
+        "webhooks": _webhooks(),
     }
     return render(request, "console/options/home.html", context, status=status)
+
+
+def _webhooks() -> dict[str, Any]:
+    """Real time: where Campaign Monitor posts, how many lists do, and what arrived."""
+    return {
+        "enabled": webhooks.enabled(),
+        "public_url": settings.CMSF_PUBLIC_URL,
+        "lists": ListWebhook.objects.count(),
+        "received": WebhookEvent.objects.count(),
+        "pending": WebhookEvent.objects.filter(applied_at=None).count(),
+        "last": WebhookEvent.objects.order_by("-id").first(),
+    }
 
 
 def _said(run: WatchRun) -> WatchRun:
@@ -147,8 +173,54 @@ def watch_now(request: HttpRequest) -> HttpResponse:
     return redirect("console:options")
 
 
+# -- the right to be forgotten ----------------------------------------------------------------------------------
+
+
+class ForgetForm(forms.Form):
+    email = forms.EmailField(
+        label="Email",
+        error_messages={"required": "Enter the email to forget.", "invalid": "Enter an email address."},
+    )
+    in_campaign_monitor = forms.BooleanField(
+        required=False, label="Also set the subscriber to Deleted in Campaign Monitor"
+    )
+    confirmed = forms.BooleanField(required=False, widget=forms.HiddenInput)
+
+
+@require_POST
+@changer
+def forget_person(request: HttpRequest) -> HttpResponse:
+    """Forget this person: a first POST shows what will be removed; the confirmed one removes it (audited by hash)."""
+    form = ForgetForm(request.POST)
+    if not form.is_valid():
+        return _page(request, forget_form=form, status=400)
+    email, in_cm = form.cleaned_data["email"], form.cleaned_data["in_campaign_monitor"]
+    if not form.cleaned_data["confirmed"]:
+        context = {"active_section": SECTION, "email": email, "in_campaign_monitor": in_cm}
+        return render(request, "console/options/forget_confirm.html", context)
+    try:
+        done = forget.forget(email, in_campaign_monitor=in_cm, actor=request.user.get_username())
+    except ValueError as error:
+        form.add_error("email", str(error))
+        return _page(request, forget_form=form, status=400)
+    except (SalesforceError, CampaignMonitorError, connections.NotConnected) as error:
+        messages.error(request, f"The person could not be forgotten completely: {error}. Try again: what was done "
+                                "stays done and nothing is removed twice.")  # fmt: skip
+        return redirect("console:options")
+    deleted = sum(done.salesforce.values())
+    said = f"Forgotten: {deleted} record{'s' if deleted != 1 else ''} deleted in Salesforce"
+    if in_cm:
+        said += f", the subscriber set to Deleted in {len(done.campaign_monitor_lists)} Campaign Monitor lists"
+    said += ". The audit log keeps only that it happened, by whom, and a hash of the email."
+    messages.success(request, said)
+    for problem in done.problems:
+        messages.error(request, f"Not done: {problem}")
+    return redirect("console:options")
+
+
 urlpatterns = [
     path("options", home, name="options"),
+    path("options/forget", forget_person, name="options_forget"),
     path("options/save", save, name="options_save"),
     path("options/watch-now", watch_now, name="options_watch_now"),
 ]
