@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -25,9 +27,11 @@ import django
 
 django.setup()
 
+from django.conf import settings  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 
 from cmsf.connections import services as connections  # noqa: E402
+from cmsf.lib.keys import create_encryption_key_file  # noqa: E402
 from cmsf.options.models import GeneralOptions  # noqa: E402
 from cmsf.sandbox.campaign_monitor.app import create_app as create_cm  # noqa: E402
 from cmsf.sandbox.dataset import generate_world  # noqa: E402
@@ -65,6 +69,9 @@ def measure(label: str) -> None:
     read = ", ".join(f"{k} {v}" for k, v in sorted(run.read.items())) or "nothing"
     print(f"{label}: {run.status}; read {read}; did {done}; {run.sf_calls} Salesforce calls, "
           f"{run.cm_calls} Campaign Monitor calls; {wall:.2f} s; {len(run.problems)} not handled")  # fmt: skip
+    reasons = Counter(re.sub(r"\S+@\S+", "<email>", p["reason"]) for p in run.problems)
+    for reason, n in reasons.most_common():
+        print(f"  {n} x {reason}")
 
 
 def main() -> None:
@@ -72,6 +79,8 @@ def main() -> None:
     parser.add_argument("--dataset", default="small")
     parser.add_argument("--changes", default="0,20,200,1000", help="comma-separated counts of contacts changed")
     args = parser.parse_args()
+    if not settings.CMSF_ENCRYPTION_KEY and not settings.CMSF_ENCRYPTION_KEY_FILE.exists():
+        create_encryption_key_file(settings.CMSF_ENCRYPTION_KEY_FILE)  # as `cmsf init` does
     call_command("migrate", verbosity=0)
     world, org = generate_world(args.dataset, 1), generate_org(args.dataset, 1)
     with tempfile.TemporaryDirectory() as folder:
@@ -92,9 +101,12 @@ def main() -> None:
                 if len(chosen) < count:
                     print(f"{count} changes: the dataset has only {len(people) - changed} contacts left to change")
                     break
-                changed += count
                 half = len(chosen) // 2
-                rows = [{"Id": rid, "Email": f"bench.moved.{i}@example.org"} for i, rid in enumerate(chosen[:half])]
+                rows = [
+                    {"Id": rid, "Email": f"bench.moved.{changed + i}@example.org"}
+                    for i, rid in enumerate(chosen[:half])
+                ]
+                changed += count
                 rows += [{"Id": rid, "HasOptedOutOfEmail": True} for rid in chosen[half:]]
                 sf = connections.salesforce()
                 for start in range(0, len(rows), 200):
