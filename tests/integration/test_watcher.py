@@ -5,7 +5,7 @@ the primary sync; Disable triggers stopping every outbound call, counted at the 
 from __future__ import annotations
 
 from collections import Counter
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -22,7 +22,7 @@ from cmsf.sandbox.salesforce.data import generate_org
 from cmsf.sync import services as sync
 from cmsf.sync.models import DirectoryEntry, PersonState, RecordMap, SyncRun, WatchCursor, WatchRun
 from cmsf.sync.transforms import member_key, sf_datetime
-from cmsf.sync.watcher import watch_once
+from cmsf.sync.watcher import due, watch_once
 from tests import emulators
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -314,3 +314,14 @@ def test_the_sync_checks_email_opt_out_when_every_list_is_unsubscribed_or_delete
     # The watcher then sees the box checked: nothing is left to unsubscribe.
     options(unsubscribe_on_opt_out=True)
     assert "unsubscribed" not in watched().done
+
+
+def test_the_watcher_is_due_every_interval_and_never_while_triggers_are_disabled():
+    now = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
+    assert due(now) and not due(now + timedelta(minutes=4, seconds=59))
+    assert due(now + timedelta(minutes=5))
+    options(watch_interval_minutes=15)  # the run due at 10:10 sets the next one 15 minutes on
+    assert due(now + timedelta(minutes=10))
+    assert not due(now + timedelta(minutes=24)) and due(now + timedelta(minutes=25))
+    options(disable_triggers=True)
+    assert not due(now + timedelta(hours=5))

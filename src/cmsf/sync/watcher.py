@@ -66,10 +66,10 @@ CODE = "CMSF-WATCHER"
 PROBLEMS_KEPT = 100
 OBJECTS = ("Contact", "Lead")
 FIELDS = {
-    "Contact": ("Id", "Email", "FirstName", "LastName", "HasOptedOutOfEmail", "LastModifiedDate", "SystemModstamp",
-                "IsDeleted", "MasterRecordId"),
-    "Lead": ("Id", "Email", "FirstName", "LastName", "HasOptedOutOfEmail", "LastModifiedDate", "SystemModstamp",
-             "IsDeleted", "MasterRecordId", "IsConverted", "ConvertedContactId"),
+    "Contact": ("Id", "Email", "HasOptedOutOfEmail", "LastModifiedDate", "SystemModstamp", "IsDeleted",
+                "MasterRecordId"),
+    "Lead": ("Id", "Email", "HasOptedOutOfEmail", "LastModifiedDate", "SystemModstamp", "IsDeleted", "MasterRecordId",
+             "IsConverted", "ConvertedContactId"),
 }  # fmt: skip
 MEMBER_FIELDS = (
     "Id, Member_Key__c, Email__c, Name__c, State__c, State_Changed__c, Contact__c, Lead__c, List__r.List_Id__c"
