@@ -105,3 +105,10 @@ def test_watch_now_runs_the_watcher_and_its_run_is_listed(client, alice, tmp_pat
         response = client.post(reverse("console:options_watch_now"), follow=True)
         assert "Disable triggers is on" in response.content.decode() and WatchRun.objects.count() == 2
         assert "Watch now" not in client.get(reverse("console:options")).content.decode()
+
+
+def test_what_cmsf_changed_can_be_asked_for_before_it_changed_anything(client, bob):
+    client.force_login(bob)
+    page = client.get(f"{reverse('console:maintenance_audit')}?actor=cmsf")
+    assert page.status_code == 200
+    assert "not one of the available choices" not in page.content.decode()

@@ -94,6 +94,9 @@ class MaintenanceMessage(models.Model):
         return self.client_id is not None and self.retried_at is None
 
 
+CMSF_ACTOR = "cmsf"  # the actor of the changes cmsf makes on its own (Salesforce changes pushed, boxes checked)
+
+
 class AuditEntry(models.Model):
     """A change to cmsf's settings or connections: who, what, the values before and after, when."""
 

@@ -8,7 +8,7 @@ from datetime import date
 from django.db.models import BooleanField, ExpressionWrapper, Q, QuerySet
 
 from cmsf.maintenance.jobs import JOBS, Job
-from cmsf.maintenance.models import AuditEntry, GovernorLimit, MaintenanceMessage
+from cmsf.maintenance.models import CMSF_ACTOR, AuditEntry, GovernorLimit, MaintenanceMessage
 
 NEW, ALL = "new", "all"
 
@@ -44,7 +44,9 @@ def audit_entries(
 
 
 def audit_actors() -> list[str]:
-    return list(AuditEntry.objects.order_by("actor").values_list("actor", flat=True).distinct())
+    """Who made changes, and cmsf itself always (what cmsf changed on its own can be asked for before it did any)."""
+    found = set(AuditEntry.objects.values_list("actor", flat=True).distinct())
+    return sorted(found | {CMSF_ACTOR})
 
 
 def audit_sections() -> list[str]:

@@ -27,7 +27,7 @@ from cmsf.campaign_monitor.api import NOT_IN_LIST
 from cmsf.campaign_monitor.errors import FatalError
 from cmsf.connections import services as connections
 from cmsf.connections.models import CampaignMonitorClient
-from cmsf.maintenance.models import AuditEntry, MaintenanceMessage
+from cmsf.maintenance.models import CMSF_ACTOR, AuditEntry, MaintenanceMessage
 from cmsf.maintenance.services import audit
 from cmsf.options.models import GeneralOptions
 from cmsf.options.services import GENERAL_SECTION
@@ -171,7 +171,7 @@ def _local(key: str, done: Forgotten) -> None:
         done.local["directory"] = DirectoryEntry.objects.filter(email_lower=key).delete()[0]
         label = f"forgotten:{done.email_hash[:12]}"
         rewritten = 0
-        for entry in AuditEntry.objects.filter(actor="cmsf").iterator():
+        for entry in AuditEntry.objects.filter(actor=CMSF_ACTOR).iterator():
             if _mentions(entry.before, key) or _mentions(entry.after, key):
                 entry.before, entry.after = _scrub(entry.before, key, label), _scrub(entry.after, key, label)
                 entry.save(update_fields=["before", "after"])

@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from cmsf.maintenance.models import GovernorLimit
+from cmsf.maintenance.models import CMSF_ACTOR, GovernorLimit
 from cmsf.maintenance.services import audit
 from cmsf.options.services import GENERAL_SECTION
 from cmsf.salesforce import soql
@@ -98,7 +98,7 @@ def _check(
         at = newest.get(rid)
         if at is not None:
             PersonState.objects.update_or_create(record_id=rid, defaults={"opted_out": True, "opted_out_at": at})
-        audit(actor="cmsf", section=GENERAL_SECTION, action="Check Email Opt Out in Salesforce",
+        audit(actor=CMSF_ACTOR, section=GENERAL_SECTION, action="Check Email Opt Out in Salesforce",
               before={}, after={"record": f"{sobject} {rid}", "because": "unsubscribed or deleted in all its lists"})  # fmt: skip
 
 

@@ -19,11 +19,11 @@ from dataclasses import dataclass, field
 from cmsf.campaign_monitor.api import NOT_IN_LIST, CampaignMonitor
 from cmsf.campaign_monitor.errors import FatalError
 from cmsf.campaign_monitor.records import SubscriberInput
+from cmsf.maintenance.models import CMSF_ACTOR
 from cmsf.maintenance.services import audit
 from cmsf.options.models import GeneralOptions
 from cmsf.options.services import GENERAL_SECTION
 
-ACTOR = "cmsf"  # the audit log's actor for what cmsf changed by itself
 ALREADY_SUBSCRIBED = 201
 IN_SUPPRESSION_LIST = 204
 ANY_ZONE = "(GMT) Coordinated Universal Time"  # for a lookup whose dates are not read
@@ -60,7 +60,7 @@ class Outbound:
 
     def _did(self, kind: str, action: str, details: dict[str, str]) -> None:
         self.done[kind] = self.done.get(kind, 0) + 1
-        audit(actor=ACTOR, section=GENERAL_SECTION, action=action, before={}, after=details)
+        audit(actor=CMSF_ACTOR, section=GENERAL_SECTION, action=action, before={}, after=details)
 
     def may_add(self, *, opted_out: bool, suppressed: bool) -> None:
         """Raise `Refused` when the rules do not let cmsf add (or resubscribe) this person."""
