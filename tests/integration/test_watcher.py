@@ -4,6 +4,7 @@ the primary sync; Disable triggers stopping every outbound call, counted at the 
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -175,6 +176,21 @@ def test_a_deleted_contact_deletes_its_subscribers_only_with_the_option(world):
     assert run.done["deleted"] == len(rows)
     assert all(world.cm_state(r["list_id"], r["Email__c"]) == "Deleted" for r in rows)
     assert {r["State__c"] for r in world.members(f"Email__c = '{rows[0]['Email__c']}'")} == {"Deleted"}
+    assert watched().done == {}
+
+
+def test_a_contact_purged_from_the_recycle_bin_before_the_watcher_read_it_is_still_seen(world):
+    """queryAll no longer shows a purged record; the deleted-records API does, and the directory mirror knows its
+    email."""
+    options(delete_subscribers_on_record_delete=True)
+    contact, rows = world.alone("Contact")
+    world.sf.delete("Contact", [contact])
+    world.running.sf_admin("POST", "/recycle-bin/empty", json={"ids": [contact]})
+    assert not list(world.sf.query(f"SELECT Id FROM Contact WHERE Id = '{contact}'", include_deleted=True))
+    time.sleep(1.1)  # the API is asked to the second: a deletion in this very second is read by the next run
+    run = watched()
+    assert run.read["deleted"] == 1 and run.done["deleted"] == len(rows), run.problems
+    assert all(world.cm_state(r["list_id"], r["Email__c"]) == "Deleted" for r in rows)
     assert watched().done == {}
 
 

@@ -16,6 +16,8 @@
 - POST /admin/merge {"sobject", "master_id", "loser_ids"}   merge one or two Accounts, Contacts or Leads into a
                                     master as Salesforce's merge does: lookups move to the master, the losers are
                                     deleted with MasterRecordId
+- POST /admin/recycle-bin/empty {"ids"}   purge deleted records from the recycle bin (queryAll no longer shows
+                                    them; getDeleted still lists them)
 - GET  /admin/layouts               the page layouts deployed through the Metadata API: {"layouts": {full name: XML}}
 - POST /admin/metadata/deploys {"polls_in_progress": N}   how many status checks find a deploy still InProgress
 - POST /admin/oauth/callback-urls {"url"}   add a callback URL to the connected app (web-server flow)
@@ -165,6 +167,21 @@ def merge(em: Emulator, body: dict[str, Any]) -> Reply:
         raise AdminError(status, "; ".join(f"{e.code}: {e.message}" for e in error.errors)) from None
 
 
+def empty_recycle_bin(em: Emulator, body: dict[str, Any]) -> Reply:
+    """Purge records from the recycle bin, as Database.emptyRecycleBin does: queryAll no longer shows them, and
+    getDeleted still lists them. {"ids": [...]}"""
+    ids = body.get("ids")
+    if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
+        raise AdminError(400, "give the Ids to purge as ids (a list)")
+    ctx = em.context(em.sync_user_id)
+    try:
+        for record_id in ids:
+            em.store.delete(record_id, ctx, hard=True)
+    except DmlError as error:
+        raise AdminError(400, "; ".join(f"{e.code}: {e.message}" for e in error.errors)) from None
+    return Reply(200, {"purged": ids})
+
+
 def add_callback_url(em: Emulator, body: dict[str, Any]) -> Reply:
     """Add a callback URL to the connected app, as an admin does in Setup for each place that signs in."""
     url = body.get("url")
@@ -196,6 +213,7 @@ ROUTES: dict[tuple[str, str], Callable[[Emulator, dict[str, Any]], Reply]] = {
     ("POST", "/admin/faults"): set_faults,
     ("POST", "/admin/tokens/expire"): expire_tokens,
     ("POST", "/admin/merge"): merge,
+    ("POST", "/admin/recycle-bin/empty"): empty_recycle_bin,
     ("POST", "/admin/tokens"): issue_token,
     ("POST", "/admin/schema/remove-field"): remove_field,
     ("POST", "/admin/schema/reset"): reset_schema,

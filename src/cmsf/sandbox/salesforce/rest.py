@@ -396,8 +396,9 @@ def deleted_records(em: Emulator, rq: Request) -> Reply:
     obj = sobject(em, rq.parts[1])
     start, end = _window(rq)
     table = em.store.tables[obj.name]
-    found = [{"id": rid, "deletedDate": moment} for rid, moment in table.deleted_at.items() if start <= moment <= end]
-    earliest = min(table.deleted_at.values(), default=format_datetime(em.now() - timedelta(days=15)))
+    deleted = {**table.purged_at, **table.deleted_at}  # in the recycle bin, or gone from it since
+    found = [{"id": rid, "deletedDate": moment} for rid, moment in deleted.items() if start <= moment <= end]
+    earliest = min(deleted.values(), default=format_datetime(em.now() - timedelta(days=15)))
     latest = min(end, format_datetime(em.now()))
     latest = latest[:17] + "00.000+0000"
     return Reply(200, {"deletedRecords": found, "earliestDateAvailable": earliest, "latestDateCovered": latest})

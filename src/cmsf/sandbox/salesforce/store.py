@@ -71,6 +71,8 @@ class Table:
     rows: dict[str, dict[str, Any]] = field(default_factory=dict)
     bin: dict[str, dict[str, Any]] = field(default_factory=dict)
     deleted_at: dict[str, str] = field(default_factory=dict)
+    # Records gone for good (hard deleted, or emptied from the recycle bin): getDeleted still lists them.
+    purged_at: dict[str, str] = field(default_factory=dict)
     indexes: dict[str, dict[str, list[str]]] = field(default_factory=dict)
     case_sensitive: dict[str, bool] = field(default_factory=dict)
     seq: int = 0
@@ -246,6 +248,11 @@ class Store:
         for kind, table, rid, old, deleted_at in reversed(journal):
             if kind == "row":
                 self._put(table, rid, old)
+            elif kind == "purged":
+                if deleted_at is None:
+                    table.purged_at.pop(rid, None)
+                else:
+                    table.purged_at[rid] = deleted_at
             else:
                 self._put_bin(table, rid, old, deleted_at)
 
@@ -635,6 +642,7 @@ class Store:
         table = self.tables[obj.name]
         if rid in table.bin:
             if hard:
+                self._purge_log(table, rid, table.deleted_at.get(rid) or ctx.now)
                 self._put_bin(table, rid, None, None)
                 return obj
             raise DmlError(RecordError("ENTITY_IS_DELETED", "entity is deleted"), status=404)
@@ -654,8 +662,15 @@ class Store:
 
     def _remove(self, table: Table, rid: str, record: dict[str, Any], now: str, hard: bool) -> None:
         self._put(table, rid, None)
-        if not hard:
+        if hard:
+            self._purge_log(table, rid, now)
+        else:
             self._put_bin(table, rid, {**record, "IsDeleted": True, "SystemModstamp": now}, now)
+
+    def _purge_log(self, table: Table, rid: str, deleted_at: str) -> None:
+        if self._journal is not None:
+            self._journal.append(("purged", table, rid, None, table.purged_at.get(rid)))
+        table.purged_at[rid] = deleted_at
 
     def _cascade(self, parent: str, ids: set[str], hard: bool, moment: str) -> None:
         for child, f in self.schema.child_relationships(parent):
