@@ -167,9 +167,12 @@ def _local(key: str, done: Forgotten) -> None:
         ).delete()[0]
         events = [e.pk for e in WebhookEvent.objects.iterator() if _mentions(e.payload, key)]
         done.local["webhook events"] = WebhookEvent.objects.filter(pk__in=events).delete()[0]
+        label = f"forgotten:{done.email_hash[:12]}"
+        for event in WebhookEvent.objects.filter(outcome__icontains=key):  # a batch's outcome quotes its keys
+            event.outcome = _scrub(event.outcome, key, label)
+            event.save(update_fields=["outcome"])
         done.local["watcher"] = PersonState.objects.filter(email_lower=key).delete()[0]
         done.local["directory"] = DirectoryEntry.objects.filter(email_lower=key).delete()[0]
-        label = f"forgotten:{done.email_hash[:12]}"
         rewritten = 0
         for entry in AuditEntry.objects.filter(actor=CMSF_ACTOR).iterator():
             if _mentions(entry.before, key) or _mentions(entry.after, key):

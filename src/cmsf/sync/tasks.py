@@ -3,7 +3,7 @@
 from django.db import transaction
 from django.utils import timezone
 from huey import crontab
-from huey.contrib.djhuey import db_periodic_task, db_task
+from huey.contrib.djhuey import HUEY, db_periodic_task, db_task
 
 from cmsf.connections.models import CampaignMonitorClient
 from cmsf.sync import services, watcher, webhooks
@@ -69,5 +69,7 @@ def watch_tick() -> bool:
 
 @db_task(retries=3, retry_delay=30)
 def apply_webhooks() -> int:
-    """Apply the webhook events received (`sync.webhooks`); retried when Salesforce does not answer."""
-    return webhooks.apply_pending().events
+    """Apply the webhook events received (`sync.webhooks`), one job at a time across workers, so that events are
+    applied in the order received; a job that finds another applying is retried (and then finds little left)."""
+    with HUEY.lock_task("cmsf-apply-webhooks"):
+        return webhooks.apply_pending().events

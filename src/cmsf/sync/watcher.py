@@ -36,7 +36,7 @@ import uuid
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.db.models import Q
@@ -75,6 +75,7 @@ MEMBER_FIELDS = (
     "Id, Member_Key__c, Email__c, Name__c, State__c, State_Changed__c, Contact__c, Lead__c, List__r.List_Id__c"
 )
 ACTIVE_STATES = ("Active", "Unconfirmed")
+NEVER = datetime(1970, 1, 1, tzinfo=UTC)  # the time of an Email Opt Out the watcher never saw cleared
 
 
 # -- what is read --------------------------------------------------------------------------------------
@@ -214,7 +215,8 @@ class _Run:
         self.read: Counter[str] = Counter()
         self.problems: list[dict[str, str]] = []
         self.updates: dict[str, dict[str, Any]] = {}  # membership Id -> fields to write
-        self.renamed: dict[str, str] = {}  # ledger key of a membership -> its new key
+        self.renamed: dict[str, tuple[str, str]] = {}  # ledger key of a membership -> (its new key, its row's Id)
+        self.seen: dict[str, dict[str, Any]] = {}  # person Id -> what `_handled` keeps of it
 
     def go(self) -> None:
         cursors = {c.sobject: c for c in WatchCursor.objects.all()}
@@ -302,12 +304,19 @@ class _Run:
     def _handled(self, people: list[Person]) -> None:
         """Once the run's changes are written: the versions it handled."""
         for person in people:
+            seen = self.seen.get(person.id, {})
             PersonState.objects.update_or_create(
                 record_id=person.id,
-                defaults={"stamp": person.stamp, "deleted": person.deleted},
-                create_defaults={"stamp": person.stamp, "deleted": person.deleted, "opted_out": person.opted_out,
-                                 "opted_out_at": person.modified, "email_lower": person.email_lower},
-            )  # fmt: skip
+                defaults={"stamp": person.stamp, "deleted": person.deleted, **seen},
+                create_defaults={
+                    "opted_out": person.opted_out,
+                    "opted_out_at": person.modified if person.opted_out else NEVER,
+                    "email_lower": person.email_lower,
+                    "stamp": person.stamp,
+                    "deleted": person.deleted,
+                    **seen,
+                },
+            )
 
     # -- doing -----------------------------------------------------------------------------------------
 
@@ -370,7 +379,7 @@ class _Run:
         still has the email."""
         gone = {p.id for p in removed}
         held = still_held | set(
-            DirectoryEntry.objects.filter(email_lower__in={p.email_lower for p in removed})
+            DirectoryEntry.objects.filter(email_lower__in={p.email_lower for p in removed}, is_converted=False)
             .exclude(record_id__in=gone)
             .values_list("email_lower", flat=True)
         )
@@ -411,15 +420,17 @@ class _Run:
                     self._problem(membership.key or membership.id, str(refused))
 
     def _remember(self, person: Person, state: PersonState | None) -> datetime:
-        """Keep what was seen of the person; the time its Email Opt Out took its present value."""
-        if state is None or state.opted_out != person.opted_out:
-            at = person.modified
-        else:
+        """What was seen of the person, kept once the run's changes are written (`_handled`: a run that fails
+        leaves it as it was, so the next run sees the same changes); the time its Email Opt Out took its present
+        value: when the watcher saw it change, or, first seen, its LastModifiedDate when checked and NEVER when
+        clear (a box the watcher never saw cleared does not outweigh an unsubscribe in Campaign Monitor)."""
+        if state is not None and state.opted_out == person.opted_out:
             at = state.opted_out_at
-        PersonState.objects.update_or_create(
-            record_id=person.id,
-            defaults={"email_lower": person.email_lower, "opted_out": person.opted_out, "opted_out_at": at},
-        )
+        elif state is None and not person.opted_out:
+            at = NEVER
+        else:
+            at = person.modified
+        self.seen[person.id] = {"email_lower": person.email_lower, "opted_out": person.opted_out, "opted_out_at": at}
         return at
 
     def _move(self, person: Person, membership: Membership) -> None:
@@ -438,7 +449,7 @@ class _Run:
             membership.state = "Active"
         self._update(membership.id, **fields)
         if membership.key:
-            self.renamed[membership.key] = new_key
+            self.renamed[membership.key] = (new_key, membership.id)
         membership.email, membership.key = person.email, new_key
 
     def _opt_out(self, person: Person, membership: Membership, opted_out_at: datetime) -> None:
@@ -459,23 +470,27 @@ class _Run:
         self.updates.setdefault(membership_id, {"Id": membership_id}).update(fields)
 
     def _write(self) -> None:
-        if self.updates:
-            rows = list(self.updates.values())
-            self._send(SUBSCRIBER[0], rows)
-        for old, new in self.renamed.items():
+        refused = self._send(SUBSCRIBER[0], list(self.updates.values())) if self.updates else set()
+        for old, (new, row_id) in self.renamed.items():
+            if row_id in refused:
+                continue  # the row keeps its old key in Salesforce: so does the ledger
             if not RecordMap.objects.filter(sobject=SUBSCRIBER[0], key=new).exists():
                 RecordMap.objects.filter(sobject=SUBSCRIBER[0], key=old).update(key=new, content_hash="")
 
-    def _send(self, sobject: str, rows: list[dict[str, Any]]) -> None:
-        """Update rows in batches of the watcher's governor limit; a refused row is reported with its Id."""
+    def _send(self, sobject: str, rows: list[dict[str, Any]]) -> set[str]:
+        """Update rows in batches of the watcher's governor limit; a refused row is reported with its Id. Returns
+        the Ids refused."""
         size = GovernorLimit.batch_size_for(JOB)
         results = [
             r for start in range(0, len(rows), size) for r in self.sf.update(sobject, rows[start : start + size])
         ]
+        refused: set[str] = set()
         for row, result in zip(rows, results, strict=True):
             if not result.success:
                 reasons = "; ".join(f"{e.code}: {e.message}" for e in result.errors)
                 self._problem(f"{sobject} {row['Id']}", reasons)
+                refused.add(str(row["Id"]))
+        return refused
 
     def _problem(self, key: str, reason: str) -> None:
         self.problems.append({"key": key, "reason": reason})

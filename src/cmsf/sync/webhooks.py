@@ -20,6 +20,7 @@ import json
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
@@ -45,6 +46,7 @@ HOOK_PATH = "hooks/campaign-monitor/"
 EVENTS = ("Subscribe", "Deactivate", "Update")
 UNKNOWN_FROM_EVENTS = ("Date_Added__c", "Consent_To_Track__c", "Mobile_Number__c", "Consent_To_Send_SMS__c")
 APPLY_AT_ONCE = 5_000
+KEEP_APPLIED = timedelta(days=7)  # applied events are kept this long, for the console's figures and for support
 
 
 class UnknownHook(Exception):
@@ -135,10 +137,14 @@ def receive(secret: str, body: bytes) -> int:
     if not ListWebhook.objects.filter(list_id=list_id).exists():
         return 0  # a list cmsf no longer watches: nothing to keep
     now, added = timezone.now(), 0
+    forgotten = forget.forgotten_hashes()
     with transaction.atomic():
         for event in payload["Events"]:
             if not isinstance(event, dict) or event.get("Type") not in EVENTS:
                 continue
+            emails = (str(event.get("EmailAddress") or ""), str(event.get("OldEmailAddress") or ""))
+            if any(e and forget.is_forgotten(e, forgotten) for e in emails):
+                continue  # a person forgotten on request: not kept, not written
             key = hashlib.sha1(json.dumps([list_id, event], sort_keys=True).encode()).hexdigest()
             _, created = WebhookEvent.objects.get_or_create(
                 key=key, defaults={"list_id": list_id, "kind": event["Type"], "payload": event, "received_at": now}
@@ -198,6 +204,8 @@ def apply_pending(sf: SalesforceAdapter | None = None) -> Applied:
         row = subscriber_row(stored.list_id, subscriber, link, owner_id=client.security_owner_id)
         for name in UNKNOWN_FROM_EVENTS:  # not in an event: what the sync wrote stays
             row.pop(name, None)
+        if event.type == "Update":
+            row.pop("State_Changed__c", None)  # an update (a name, an email) is not a change of state
         if event.type == "Update" and event.old_email and event.old_email.lower() != event.email.lower():
             renames.append((client.pk, member_key(stored.list_id, event.old_email), row[SUBSCRIBER[1]]))
             latest.pop((client.pk, stored.list_id, event.old_email.lower()), None)
@@ -224,7 +232,9 @@ def apply_pending(sf: SalesforceAdapter | None = None) -> Applied:
     outcome = f"applied: {applied.written} membership rows written, {applied.opted_out} opted out"
     if applied.problems:
         outcome += f"; {len(applied.problems)} refused: " + "; ".join(applied.problems[:5])
-    WebhookEvent.objects.filter(pk__in=[e.pk for e in pending]).update(applied_at=timezone.now(), outcome=outcome)
+    now = timezone.now()
+    WebhookEvent.objects.filter(pk__in=[e.pk for e in pending]).update(applied_at=now, outcome=outcome)
+    WebhookEvent.objects.filter(applied_at__lt=now - KEEP_APPLIED).delete()  # the events hold emails: not for long
     return applied
 
 
