@@ -70,9 +70,8 @@ class World:
         by_person: dict[str, list[dict[str, Any]]] = {}
         for row in self.members(f"{field} != null AND {other} = null"):
             by_person.setdefault(row[field], []).append(row)
-        least = rows
         for person, rows in sorted(by_person.items()):
-            if person == but or len(rows) < least:
+            if person == but or len(rows) < at_least:
                 continue
             email = rows[0]["Email__c"].lower()
             if emails[email] == 1 and all(r["State__c"] == state and r["Email__c"].lower() == email for r in rows):
