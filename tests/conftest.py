@@ -1,4 +1,5 @@
-"""Shared fixtures: an encryption key per test, personas for the console, and the db_backend marker."""
+"""Shared fixtures: an encryption key per test, personas for the console, a queue that runs its tasks at once, and
+the db_backend marker."""
 
 from __future__ import annotations
 
@@ -19,6 +20,19 @@ def encryption_key(settings):
     key = Fernet.generate_key().decode()
     settings.CMSF_ENCRYPTION_KEY = key
     return key
+
+
+@pytest.fixture
+def immediate_queue():
+    """The queue runs its tasks at once, in this process."""
+    from huey.contrib.djhuey import HUEY
+
+    saved = HUEY.immediate
+    HUEY.immediate = True
+    try:
+        yield
+    finally:
+        HUEY.immediate = saved
 
 
 @pytest.fixture

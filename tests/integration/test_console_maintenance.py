@@ -10,7 +10,6 @@ from django.core import mail
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import escape
-from huey.contrib.djhuey import HUEY
 
 from cmsf.connections.models import CampaignMonitorClient
 from cmsf.maintenance import support_codes
@@ -20,17 +19,6 @@ from cmsf.maintenance.services import audit, record_message
 from cmsf.sync.models import SyncRun
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def immediate_queue():
-    """The queue runs its tasks at once, in this process."""
-    saved = HUEY.immediate
-    HUEY.immediate = True
-    try:
-        yield
-    finally:
-        HUEY.immediate = saved
 
 
 def _message(text: str = "Something went wrong.", code: str = "CMSF-SYNC-FAILED", **fields) -> MaintenanceMessage:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import pytest
 from django.urls import reverse
-from huey.contrib.djhuey import HUEY
 
 from cmsf.console.sections import SECTIONS
 from cmsf.maintenance.models import AuditEntry
@@ -76,16 +75,6 @@ def test_a_viewer_cannot_save_or_watch(client, bob):
     assert client.post(reverse("console:options_save"), {**ALL_ON, "watch_interval_minutes": "5"}).status_code == 403
     assert client.post(reverse("console:options_watch_now")).status_code == 403
     assert not GeneralOptions.load().disable_triggers
-
-
-@pytest.fixture
-def immediate_queue():
-    saved = HUEY.immediate
-    HUEY.immediate = True
-    try:
-        yield
-    finally:
-        HUEY.immediate = saved
 
 
 @pytest.mark.django_db(transaction=True)

@@ -11,7 +11,6 @@ from typing import Any
 import pytest
 import requests
 from django.core.asgi import get_asgi_application
-from huey.contrib.djhuey import HUEY
 
 from cmsf.campaign_monitor.records import SubscriberInput
 from cmsf.connections import services as connections
@@ -50,16 +49,6 @@ def eventually(check: Callable[[], Any], seconds: float = 15.0) -> Any:
         if found or time.monotonic() > deadline:
             return found
         time.sleep(0.2)
-
-
-@pytest.fixture
-def immediate_queue() -> Iterator[None]:
-    saved = HUEY.immediate
-    HUEY.immediate = True
-    try:
-        yield
-    finally:
-        HUEY.immediate = saved
 
 
 @pytest.fixture

@@ -383,13 +383,19 @@ class CampaignMonitor:
             yield Recipient.from_api(d, zone) if kind == "recipients" else Activity.from_api(kind, d, zone)
 
 
-def parse_webhook_payload(body: bytes | str, *, zone: str) -> tuple[str, list[WebhookEvent]]:
-    """A POSTed webhook batch: the list id and its events, in order. Raises ValueError when malformed."""
+def webhook_batch(body: bytes | str) -> tuple[str, list[dict[str, Any]]]:
+    """A POSTed webhook batch as sent: the list id and its events (JSON objects), in order. Raises ValueError when
+    malformed."""
     try:
         payload = json.loads(body)
     except ValueError as error:
         raise ValueError(f"the webhook payload is not JSON: {error}") from None
     if not isinstance(payload, dict) or not isinstance(payload.get("Events"), list) or not payload.get("ListID"):
         raise ValueError("the webhook payload must be {'Events': [...], 'ListID': ...}")
-    events = [WebhookEvent.from_api(e, zone) for e in payload["Events"] if isinstance(e, dict)]
-    return str(payload["ListID"]), events
+    return str(payload["ListID"]), [e for e in payload["Events"] if isinstance(e, dict)]
+
+
+def parse_webhook_payload(body: bytes | str, *, zone: str) -> tuple[str, list[WebhookEvent]]:
+    """A POSTed webhook batch: the list id and its events, in order. Raises ValueError when malformed."""
+    list_id, events = webhook_batch(body)
+    return list_id, [WebhookEvent.from_api(e, zone) for e in events]

@@ -96,6 +96,11 @@ class Deleted:
     latest_covered: datetime
 
 
+def parse_bool(value: Any) -> bool:
+    """A Salesforce checkbox as REST gives it (true) or a Bulk 2.0 CSV cell does ("true")."""
+    return value is True or str(value).lower() == "true"
+
+
 def parse_datetime(value: Any) -> datetime | None:
     """A Salesforce datetime ("2026-11-27T10:00:00.000+0000" or with "Z") as an aware UTC datetime; None when empty
     or not one."""

@@ -33,7 +33,7 @@ from uuid import UUID, uuid4
 from django.db import connection, transaction
 from django.utils import timezone
 
-from cmsf.salesforce.adapter import SalesforceAdapter
+from cmsf.salesforce.adapter import SalesforceAdapter, parse_bool
 from cmsf.salesforce.soql import datetime_literal
 from cmsf.sync.matching import ContactRow, Directory, LeadRow
 from cmsf.sync.models import DirectoryEntry, DirectoryState
@@ -157,7 +157,7 @@ class _Changes:
             stamp = _utc_text(record.get("SystemModstamp"))
             if stamp > newest:
                 newest = stamp
-            if _true(record.get("IsDeleted")):
+            if parse_bool(record.get("IsDeleted")):
                 changes.deleted.append(str(record["Id"]))
             else:
                 changes.rows.append(_columns(sobject, record))
@@ -222,7 +222,7 @@ def _columns(sobject: str, row: Mapping[str, Any]) -> tuple[Any, ...]:
         sobject,
         str(row.get("Email") or "").strip().lower(),
         _utc_text(row.get("LastModifiedDate")),
-        _true(row.get("IsConverted")),
+        parse_bool(row.get("IsConverted")),
         str(row.get("ConvertedContactId") or ""),
     )
 
@@ -244,7 +244,3 @@ def _utc_text(value: Any) -> str:
 
 def _soql_datetime(moment: datetime) -> str:
     return datetime_literal(moment)
-
-
-def _true(value: Any) -> bool:
-    return value is True or str(value).lower() == "true"

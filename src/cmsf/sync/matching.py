@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from cmsf.salesforce.adapter import parse_bool
 from cmsf.salesforce.ids import CONTACT_PREFIX, to_18
 from cmsf.sync.transforms import Link
 
@@ -42,7 +43,7 @@ class Directory:
                     str(row["Id"]),
                     str(row.get("Email") or ""),
                     str(row.get("LastModifiedDate") or ""),
-                    _true(row.get("IsConverted")),
+                    parse_bool(row.get("IsConverted")),
                     str(row.get("ConvertedContactId") or ""),
                 )
                 for row in leads
@@ -97,10 +98,6 @@ class Directory:
         if not known or known not in self.known_ids:
             return None
         return Link(contact_id=known) if known.startswith(CONTACT_PREFIX) else Link(lead_id=known)
-
-
-def _true(value: Any) -> bool:
-    return value is True or str(value).lower() == "true"
 
 
 CONTACT_QUERY = "SELECT Id, Email, LastModifiedDate FROM Contact WHERE Email != null"

@@ -14,6 +14,7 @@ the list, or an email change already made, is taken as done, so a rerun after a 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from cmsf.campaign_monitor.api import NOT_IN_LIST, CampaignMonitor
@@ -71,22 +72,14 @@ class Outbound:
 
     def unsubscribe(self, list_id: str, email: str, *, because: str) -> None:
         self._guard()
-        try:
-            self.cm.unsubscribe(list_id, email)
-        except FatalError as error:
-            if error.code != NOT_IN_LIST:
-                raise
+        _unless_gone(self.cm.unsubscribe, list_id, email)
         self._did(
             "unsubscribed", "Unsubscribe in Campaign Monitor", {"list": list_id, "email": email, "because": because}
         )
 
     def delete(self, list_id: str, email: str, *, because: str) -> None:
         self._guard()
-        try:
-            self.cm.delete_subscriber(list_id, email)
-        except FatalError as error:
-            if error.code != NOT_IN_LIST:
-                raise
+        _unless_gone(self.cm.delete_subscriber, list_id, email)
         self._did("deleted", "Delete in Campaign Monitor", {"list": list_id, "email": email, "because": because})
 
     def change_email(
@@ -132,3 +125,12 @@ class Outbound:
 
     def _journeys(self, adding: bool) -> bool:
         return adding and self.options.trigger_journeys
+
+
+def _unless_gone(call: Callable[[str, str], None], list_id: str, email: str) -> None:
+    """Unsubscribe or delete: an address no longer in the list is what was wanted (a rerun)."""
+    try:
+        call(list_id, email)
+    except FatalError as error:
+        if error.code != NOT_IN_LIST:
+            raise

@@ -50,7 +50,7 @@ from cmsf.maintenance.models import GovernorLimit
 from cmsf.maintenance.services import record_problem_once
 from cmsf.options.models import GeneralOptions
 from cmsf.salesforce import soql
-from cmsf.salesforce.adapter import SalesforceAdapter, parse_datetime
+from cmsf.salesforce.adapter import SalesforceAdapter, parse_bool, parse_datetime
 from cmsf.salesforce.errors import SalesforceError
 from cmsf.sync.models import DirectoryEntry, PersonState, RecordMap, WatchCursor, Watcher, WatchRun
 from cmsf.sync.outbound import Outbound, Refused, TriggersDisabled
@@ -105,12 +105,12 @@ class Person:
             id=str(record["Id"]),
             sobject=sobject,
             email=str(record.get("Email") or "").strip(),
-            opted_out=_true(record.get("HasOptedOutOfEmail")),
+            opted_out=parse_bool(record.get("HasOptedOutOfEmail")),
             modified=parse_datetime(record.get("LastModifiedDate")) or now,
-            deleted=_true(record.get("IsDeleted")),
+            deleted=parse_bool(record.get("IsDeleted")),
             master_id=str(record.get("MasterRecordId") or ""),
             converted_contact_id=str(record.get("ConvertedContactId") or "")
-            if _true(record.get("IsConverted"))
+            if parse_bool(record.get("IsConverted"))
             else "",
             stamp=parse_datetime(record.get("SystemModstamp")),
         )
@@ -494,7 +494,3 @@ class _Run:
 
     def _problem(self, key: str, reason: str) -> None:
         self.problems.append({"key": key, "reason": reason})
-
-
-def _true(value: Any) -> bool:
-    return value is True or str(value).lower() == "true"

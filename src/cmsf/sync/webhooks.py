@@ -27,7 +27,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from cmsf.campaign_monitor.api import NOT_IN_LIST, CampaignMonitor
+from cmsf.campaign_monitor.api import NOT_IN_LIST, CampaignMonitor, webhook_batch
 from cmsf.campaign_monitor.errors import FatalError
 from cmsf.campaign_monitor.records import Subscriber
 from cmsf.campaign_monitor.records import WebhookEvent as Event
@@ -127,20 +127,14 @@ def receive(secret: str, body: bytes) -> int:
     known = CampaignMonitorAccount.load().webhook_secret
     if not known or not hmac.compare_digest(secret.encode(), known.encode()):
         raise UnknownHook("not a webhook of cmsf")
-    try:
-        payload = json.loads(body)
-    except ValueError as error:
-        raise ValueError(f"the webhook payload is not JSON: {error}") from None
-    if not isinstance(payload, dict) or not isinstance(payload.get("Events"), list) or not payload.get("ListID"):
-        raise ValueError("the webhook payload must be {'Events': [...], 'ListID': ...}")
-    list_id = str(payload["ListID"])
+    list_id, events = webhook_batch(body)
     if not ListWebhook.objects.filter(list_id=list_id).exists():
         return 0  # a list cmsf no longer watches: nothing to keep
     now, added = timezone.now(), 0
     forgotten = forget.forgotten_hashes()
     with transaction.atomic():
-        for event in payload["Events"]:
-            if not isinstance(event, dict) or event.get("Type") not in EVENTS:
+        for event in events:
+            if event.get("Type") not in EVENTS:
                 continue
             emails = (str(event.get("EmailAddress") or ""), str(event.get("OldEmailAddress") or ""))
             if any(e and forget.is_forgotten(e, forgotten) for e in emails):
