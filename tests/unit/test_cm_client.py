@@ -1,7 +1,7 @@
 """The Campaign Monitor client parses responses in the official SDKs' shapes and handles failures.
 
-Responses are served by a requests adapter from tests/fixtures/campaign_monitor, so these tests need
-no network; the integration tests run the same client against the emulator over HTTPS."""
+Responses are served by a stand-in for the transport's connection pool from tests/fixtures/campaign_monitor,
+so these tests need no network; the integration tests run the same client against the emulator over HTTPS."""
 
 from __future__ import annotations
 
@@ -10,9 +10,11 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
+import certifi
 import pytest
 import requests
-from requests.adapters import BaseAdapter
+import urllib3
+from urllib3.exceptions import NewConnectionError, ProtocolError
 
 from cmsf.campaign_monitor import timezones
 from cmsf.campaign_monitor.api import CampaignMonitor, parse_webhook_payload
@@ -29,33 +31,42 @@ def fixture(name: str) -> dict:
     return json.loads((FIXTURES / f"{name}.json").read_text())
 
 
-class Served(BaseAdapter):
-    """Answers each request with the next scripted response for its path; records what was asked."""
+class Sent:
+    """One request as the pool was asked to send it."""
+
+    def __init__(self, method: str, url: str, headers: dict[str, str], body: bytes | None):
+        self.method, self.url, self.headers, self.body = method, url, headers, body
+
+
+class Served:
+    """Stands in for the transport's urllib3 pool: answers each request with the next scripted response for its
+    path, and records what was asked."""
 
     def __init__(self, routes: dict[str, list[tuple[int, object, dict[str, str]]]]):
-        super().__init__()
         self.routes = {path: list(responses) for path, responses in routes.items()}
-        self.requests: list[requests.PreparedRequest] = []
+        self.requests: list[Sent] = []
 
-    def send(self, request, **kwargs):
-        self.requests.append(request)
-        path = urlsplit(request.url).path.removeprefix("/api/v3.3")
-        queue = self.routes.get(f"{request.method} {path}")
+    def urlopen(self, method, url, body=None, headers=None, **kwargs):
+        assert kwargs["retries"] is False and kwargs["preload_content"] is True
+        self.requests.append(Sent(method, url, dict(headers or {}), body))
+        path = urlsplit(url).path.removeprefix("/api/v3.3")
+        queue = self.routes.get(f"{method} {path}")
         if not queue:
-            raise AssertionError(f"unexpected request {request.method} {request.url}")
-        status, body, headers = queue.pop(0) if len(queue) > 1 else queue[0]
-        if isinstance(body, Exception):
-            raise body
-        response = requests.Response()
-        response.status_code = status
-        response._content = b"" if body is None else json.dumps(body).encode()
-        response.headers.update({"Content-Type": "application/json; charset=utf-8", **headers})
-        response.url = request.url
-        response.request = request
-        return response
+            raise AssertionError(f"unexpected request {method} {url}")
+        status, payload, headers = queue.pop(0) if len(queue) > 1 else queue[0]
+        if isinstance(payload, Exception):
+            raise payload
+        content = b"" if payload is None else json.dumps(payload).encode()
+        return urllib3.HTTPResponse(
+            body=content, status=status, headers={"Content-Type": "application/json; charset=utf-8", **headers}
+        )
 
-    def close(self):
+    def clear(self):
         pass
+
+
+def reset() -> ProtocolError:
+    return ProtocolError("Connection aborted.", ConnectionResetError(104, "Connection reset by peer"))
 
 
 def ok(body, status=200, headers=None):
@@ -66,7 +77,7 @@ def client(routes, auth=None, **kwargs):
     sleeps: list[float] = []
     transport = Transport(auth or ApiKeyAuth("key"), base_url=BASE, sleep=sleeps.append, **kwargs)
     adapter = Served(routes)
-    transport.session.mount("https://", adapter)
+    transport.pool = adapter
     return CampaignMonitor(transport), adapter, sleeps
 
 
@@ -258,8 +269,8 @@ def test_server_errors_and_dropped_connections_are_retried_with_backoff():
         {
             "GET /clients.json": [
                 ok(fixture("sample_server_error"), 500),
-                (0, requests.ConnectionError("Connection reset by peer"), {}),
-                (0, requests.exceptions.ChunkedEncodingError("IncompleteRead(1462 bytes read)"), {}),
+                (0, reset(), {}),
+                (0, ProtocolError("Connection broken: IncompleteRead(1462 bytes read, 538 more expected)"), {}),
                 ok(fixture("clients")),
             ]
         }
@@ -293,12 +304,24 @@ def test_other_4xx_are_fatal_with_code_and_message():
 
 
 def test_a_write_that_may_have_happened_is_not_repeated():
-    cm, adapter, _ = client(
-        {"POST /lists/L1/webhooks.json": [(0, requests.ConnectionError("Connection reset by peer"), {})]}
-    )
+    cm, adapter, _ = client({"POST /lists/L1/webhooks.json": [(0, reset(), {})]})
     with pytest.raises(TransientError):
         cm.create_webhook("L1", events=["Subscribe"], url="https://example.com/hook")
     assert len(adapter.requests) == 1
+
+
+def test_a_write_whose_connection_never_opened_is_retried():
+    refused = NewConnectionError(None, "Failed to establish a new connection: [Errno 111] Connection refused")
+    cm, adapter, sleeps = client({"POST /lists/L1/webhooks.json": [(0, refused, {}), ok("a1b2c3", 201)]})
+    assert cm.create_webhook("L1", events=["Subscribe"], url="https://example.com/hook") == "a1b2c3"
+    assert len(adapter.requests) == 2 and len(sleeps) == 1
+
+
+def test_query_parameters_leave_out_none_and_repeat_lists():
+    transport = Transport(ApiKeyAuth("key"), base_url=BASE)
+    url = transport.url("lists/L1/active.json", {"date": "2010-01-01", "page": 2, "orderfield": None, "x": ["a", "b"]})
+    assert url == BASE + "/lists/L1/active.json?date=2010-01-01&page=2&x=a&x=b"
+    assert transport.url("clients.json", {"a": None}) == BASE + "/clients.json"
 
 
 def test_an_expired_oauth_token_is_refreshed_once_and_the_call_retried(monkeypatch):
@@ -336,3 +359,30 @@ def test_a_refused_refresh_is_a_configuration_error(monkeypatch):
     monkeypatch.setattr(requests.Session, "post", token_endpoint)
     with pytest.raises(ConfigurationError, match="Specified code was invalid or expired"):
         cm.clients()
+
+
+@pytest.mark.parametrize("ca_bundle", ["/etc/cmsf/campaign-monitor-ca.pem", True])
+def test_the_cm_transport_verifies_with_its_ca_bundle_and_not_the_environments(monkeypatch, ca_bundle):
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/nowhere/requests-ca.pem")
+    monkeypatch.setenv("CURL_CA_BUNDLE", "/nowhere/curl-ca.pem")
+    monkeypatch.setenv("SSL_CERT_FILE", "/nowhere/ssl-cert.pem")
+    transport = Transport(ApiKeyAuth("key"), base_url="https://cm.test/api/v3.3", ca_bundle=ca_bundle)
+    pool = transport.pool.connection_from_url("https://cm.test/api/v3.3/clients.json")
+    assert (pool.cert_reqs, pool.ca_certs) == ("CERT_REQUIRED", certifi.where() if ca_bundle is True else ca_bundle)
+
+
+def test_the_cm_transport_takes_the_environments_proxies_once_unless_no_proxy_exempts_its_host(monkeypatch):
+    for name in ("http_proxy", "https_proxy", "no_proxy", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.upper(), raising=False)
+    monkeypatch.setenv("HTTPS_PROXY", "http://ops%40corp:s3cret@proxy.test:3128")
+    monkeypatch.setenv("NO_PROXY", "localhost,.internal.test")
+    proxied = Transport(ApiKeyAuth("k"), base_url="https://cm.test/api")
+    assert isinstance(proxied.pool, urllib3.ProxyManager) and proxied.pool.proxy.host == "proxy.test"
+    assert proxied.pool.proxy_headers == {"proxy-authorization": "Basic b3BzQGNvcnA6czNjcmV0"}  # ops@corp:s3cret
+    assert proxied.proxies == {"https": "http://ops%40corp:s3cret@proxy.test:3128"}  # the OAuth refresh's too
+    direct = Transport(ApiKeyAuth("k"), base_url="https://cm.internal.test/api")
+    assert not isinstance(direct.pool, urllib3.ProxyManager) and direct.proxies == {}
+    monkeypatch.setenv("HTTPS_PROXY", "socks5://proxy.test:1080")
+    with pytest.raises(ConfigurationError, match="not an http or https proxy"):
+        Transport(ApiKeyAuth("k"), base_url="https://cm.test/api")

@@ -11,7 +11,6 @@ import pytest
 import requests
 from requests.adapters import BaseAdapter
 
-from cmsf.campaign_monitor.transport import ApiKeyAuth, Transport
 from cmsf.salesforce.adapter import SalesforceAdapter, _bulk_error, _csv, _csv_text, _kind, _plain
 from cmsf.salesforce.auth import Credentials, Token, jwt_audience
 from cmsf.salesforce.errors import BudgetExhausted, RecordError, RecordResult
@@ -225,53 +224,6 @@ def test_bulk_results_are_matched_by_every_cell_without_an_external_id_column():
     assert [(r.index, r.id) for r in results] == [(0, "a0n0"), (1, "a0n1"), (2, "a0n2"), (3, "a0n0")]
     inserted = bulk_write(records[:3], lambda row: ("a1" + row["Name"], "true"), operation="insert")
     assert [(r.index, r.id, r.created) for r in inserted] == [(i, f"a1n{i}", True) for i in range(3)]
-
-
-class Recorded(BaseAdapter):
-    """Answers every request with an empty JSON object and keeps the settings each was sent with."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.sent: list[dict] = []
-
-    def send(self, request, **kwargs):
-        self.sent.append(kwargs)
-        response = requests.Response()
-        response.status_code, response._content, response.url, response.request = 200, b"{}", request.url, request
-        return response
-
-    def close(self):
-        pass
-
-
-@pytest.mark.parametrize("ca_bundle", ["/etc/cmsf/campaign-monitor-ca.pem", True])
-def test_the_cm_transport_verifies_with_its_ca_bundle_and_not_the_environments(monkeypatch, ca_bundle):
-    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/nowhere/requests-ca.pem")
-    monkeypatch.setenv("CURL_CA_BUNDLE", "/nowhere/curl-ca.pem")
-    transport = Transport(ApiKeyAuth("key"), base_url="https://cm.test/api/v3.3", ca_bundle=ca_bundle)
-    served = Recorded()
-    transport.session.mount("https://", served)
-
-    def scan(*args, **kwargs):
-        raise AssertionError("the environment was read for a call")
-
-    monkeypatch.setattr(requests.sessions, "get_environ_proxies", scan)
-    monkeypatch.setattr(requests.sessions, "get_netrc_auth", scan)
-    assert transport.request("GET", "clients.json", endpoint="GET /clients.json") == {}
-    assert transport.request("POST", "x.json", endpoint="POST /x.json", body={}, idempotent=False) == {}
-    assert [sent["verify"] for sent in served.sent] == [ca_bundle, ca_bundle]
-
-
-def test_the_cm_transport_takes_the_environments_proxies_once_unless_no_proxy_exempts_its_host(monkeypatch):
-    for name in ("http_proxy", "https_proxy", "no_proxy", "all_proxy"):
-        monkeypatch.delenv(name, raising=False)
-        monkeypatch.delenv(name.upper(), raising=False)
-    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.test:3128")
-    monkeypatch.setenv("NO_PROXY", "localhost,.internal.test")
-    assert Transport(ApiKeyAuth("k"), base_url="https://cm.test/api").session.proxies == {
-        "https": "http://proxy.test:3128"
-    }
-    assert Transport(ApiKeyAuth("k"), base_url="https://cm.internal.test/api").session.proxies == {}
 
 
 class FailsFirstUpload(BulkServed):

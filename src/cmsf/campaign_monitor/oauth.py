@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlencode
 
@@ -77,7 +78,12 @@ def exchange_code(
 
 
 def refresh_tokens(
-    session: requests.Session, token_url: str, refresh_token: str, *, verify: Any, timeout: Any
+    token_url: str, refresh_token: str, *, verify: Any, timeout: Any, proxies: Mapping[str, str]
 ) -> OAuthTokens:
+    """New tokens for a refresh token, verified with the transport's CA bundle through its proxies (neither
+    read from the environment here)."""
     form = {"grant_type": "refresh_token", "refresh_token": refresh_token}
-    return _token_call(session, token_url, form, verify=verify, timeout=timeout)
+    with requests.Session() as session:
+        session.trust_env = False
+        session.proxies.update(proxies)
+        return _token_call(session, token_url, form, verify=verify, timeout=timeout)

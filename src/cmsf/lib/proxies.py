@@ -1,7 +1,7 @@
-"""The environment's HTTP proxies, read once for a session that does not consult the environment per call.
+"""The environment's HTTP proxies, read once for a client that does not consult the environment per call.
 
-A `requests.Session` with `trust_env = False` neither lets REQUESTS_CA_BUNDLE replace its CA bundle nor scans
-os.environ on every request; it takes its proxies from this helper instead.
+The Campaign Monitor transport's pool, and a `requests.Session` with `trust_env = False` (which neither lets
+REQUESTS_CA_BUNDLE replace its CA bundle nor scans os.environ on every request), take their proxies from here.
 """
 
 from __future__ import annotations

@@ -20,7 +20,7 @@ import json
 import random
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -749,10 +749,14 @@ class CampaignMembers:
                     results[index] = result
         return results
 
-    def ensure_statuses(self, campaign_id: str, statuses: Sequence[tuple[str, bool]]) -> list[RecordResult]:
-        """Add the (label, responded) statuses the campaign lacks; the existing default stays the default."""
-        query = f"SELECT Id, Label FROM CampaignMemberStatus WHERE CampaignId = {soql.quote(campaign_id)}"
-        have = {row["Label"].lower() for row in self.adapter.query(query)}
+    def ensure_statuses(
+        self, campaign_id: str, statuses: Sequence[tuple[str, bool]], *, have: Collection[str] | None = None
+    ) -> list[RecordResult]:
+        """Add the (label, responded) statuses the campaign lacks; the existing default stays the default. `have`:
+        the lower-case labels it is known to have (read for many campaigns at once), saving this call's query."""
+        if have is None:
+            query = f"SELECT Id, Label FROM CampaignMemberStatus WHERE CampaignId = {soql.quote(campaign_id)}"
+            have = {row["Label"].lower() for row in self.adapter.query(query)}
         missing = [
             {"CampaignId": campaign_id, "Label": label, "HasResponded": responded, "IsDefault": False}
             for label, responded in statuses

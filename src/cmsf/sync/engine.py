@@ -15,7 +15,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import partial
-from itertools import chain, count, islice
+from itertools import count, islice
 from typing import TypeVar, cast
 
 from django.db import transaction
@@ -100,6 +100,7 @@ class Context:
     touched: dict[str, set[str] | None] = field(default_factory=dict)
     campaign_statuses: dict[str, set[str]] = field(default_factory=dict)  # linked campaign (15) -> its status labels
     forgotten: frozenset[str] = frozenset()  # the hashes of the emails forgotten on request: never written again
+    behind: dict[tuple[str, str], Buffer] = field(default_factory=dict)  # writes left to the sender (`_write_behind`)
 
     def stage(self, name: str) -> None:
         if self.heartbeat is not None:
@@ -174,11 +175,22 @@ def _read_ahead(
 ) -> Iterator[tuple[K, Iterator[T]]]:
     """Each stream in order, its first page already read on the reader's threads while the streams before it were
     processed: a run reads hundreds of small streams, and each would otherwise wait for its answer in turn. At
-    most READ_AHEAD first pages are held; the rest of a long stream is read as it is consumed."""
+    most READ_AHEAD first pages are held. The rest of a long stream is read a page ahead, also on the reader's
+    threads: page n + 1 is fetched while page n is processed."""
 
     def first_page(open_stream: Callable[[], Iterator[T]]) -> tuple[list[T], Iterator[T]]:
         records = open_stream()
         return list(islice(records, FIRST_PAGE)), records
+
+    def page_ahead(head: list[T], rest: Iterator[T]) -> Iterator[T]:
+        # `rest` is advanced by one thread at a time: the next page is asked for only once the last one came
+        page = head
+        while len(page) == FIRST_PAGE:
+            assert ctx.reader is not None
+            following = ctx.reader.submit(lambda: list(islice(rest, FIRST_PAGE)))
+            yield from page
+            page = following.result()
+        yield from page
 
     if ctx.reader is None:
         for key, open_stream in streams:
@@ -194,7 +206,7 @@ def _read_ahead(
                 return
             key, future = window.popleft()
             head, rest = future.result()
-            yield key, chain(head, rest)
+            yield key, page_ahead(head, rest)
     finally:
         for _, future in window:
             future.cancel()
@@ -206,14 +218,16 @@ class _Sent:
     results: Future[list[list[RecordResult]]] | None
     streams: set[int]  # the streams with rows in these batches
     ends: list[tuple[int, End]]  # the streams whose last row is in these batches (or before)
+    keys: frozenset[str] = frozenset()  # the external ids of the rows sent
 
 
 class Buffer:
     """Rows of many streams (a list's state, a campaign's opens) written together, in writes as large as the
     job's batch size allows, so small streams cost as few Salesforce calls as a big one, and a big stream is
-    never held whole in memory. Each full batch is sent to Salesforce in the background while the next one is
-    read; it is put in the ledger when the next batch is ready (or the buffer closes). A stream's cursor moves
-    only once every row of the stream is in Salesforce."""
+    never held whole in memory. Each full batch is prepared (checked against the ledger) and handed to the sender
+    while the previous one is still being written, so Salesforce is never left waiting for cmsf between two
+    batches; the previous batch is then put in the ledger while Salesforce writes this one. A stream's cursor
+    moves only once every row of the stream is in Salesforce."""
 
     def __init__(
         self,
@@ -248,10 +262,15 @@ class Buffer:
         self.ends.append((stream, cursor))
 
     def flush(self) -> None:
-        self._settle()  # first, so this batch's ledger lookup sees the previous batch's writes
         self.ctx.report()
+        previous, self.sent = self.sent, None
         if not self.rows and not self.ends:
+            self._settle(previous)
             return
+        external_id = self.target[1]
+        if previous is not None and not previous.keys.isdisjoint(str(row[external_id]) for row in self.rows):
+            self._settle(previous)  # a key written again: its ledger lookup must see the previous write
+            previous = None
         writer = self.ctx.writer
         batches = writer.prepare(
             self.target,
@@ -266,22 +285,26 @@ class Buffer:
         results = None
         if batches:
             send = writer.send
-            if self.ctx.sender is not None:
+            if self.ctx.sender is not None:  # one thread: this batch is written after the previous one
                 results = self.ctx.sender.submit(lambda: [send(batch) for batch in batches])
             else:
                 results = Future()
                 results.set_result([send(batch) for batch in batches])
-        self.sent = _Sent(batches, results, self.streams, self.ends)
+        keys = frozenset(key for batch in batches for key in batch.keys)
+        current = _Sent(batches, results, self.streams, self.ends, keys)
         self.rows, self.streams, self.ends = [], set(), []
+        self._settle(previous)  # into the ledger while Salesforce writes this batch
         if results is None:
-            self._settle()  # nothing to send: the cursors can move now
+            self._settle(current)  # nothing to send: the cursors can move now
+        else:
+            self.sent = current
 
     def close(self) -> None:
         self.flush()
-        self._settle()
+        self._settle(self.sent)
+        self.sent = None
 
-    def _settle(self) -> None:
-        sent, self.sent = self.sent, None
+    def _settle(self, sent: _Sent | None) -> None:
         if sent is None:
             return
         if sent.results is not None:
@@ -300,6 +323,29 @@ class Buffer:
                 _advance(self.ctx, *cursor)
 
 
+def _write_behind(ctx: Context, target: tuple[str, str], rows: list[Row], job: str) -> None:
+    """Rows handed to the sender and left to it while the run reads on: Salesforce takes them after everything
+    handed over before (a list before its subscribers, a campaign before its activity), as one thread sends in
+    order. They are in the ledger before the next write of the same object is prepared, and all of them before
+    the run finishes (`_settle_behind`)."""
+    _settle_behind(ctx, target)
+    buffer = Buffer(ctx, target, job)
+    stream = buffer.stream()
+    for row in rows:
+        buffer.add(stream, row)
+    buffer.flush()
+    ctx.behind[target] = buffer
+
+
+def _settle_behind(ctx: Context, target: tuple[str, str] | None = None) -> None:
+    """Wait for the writes left to the sender (of one object, or all) and put them in the ledger: before the
+    ledger of that object is read."""
+    for key in [target] if target is not None else list(ctx.behind):
+        buffer = ctx.behind.pop(key, None)
+        if buffer is not None:
+            buffer.close()
+
+
 # -- stages ------------------------------------------------------------------------------------------
 
 
@@ -311,7 +357,7 @@ def sync_client_record(ctx: Context) -> None:
     CampaignMonitorClient.objects.filter(pk=ctx.client.pk).update(name=details.name, time_zone=ctx.zone)
     row = client_row(details, synced_at=ctx.started, owner_id=ctx.owner)
     row.pop("Last_Synced__c")  # written at the end of the run, so an unchanged client is not sent again
-    ctx.writer.write(CLIENT, [row], batch_size=_batch("CMSF_CLIENT_SYNC"))
+    _write_behind(ctx, CLIENT, [row], "CMSF_CLIENT_SYNC")
 
 
 def sync_lists(ctx: Context) -> list[str]:
@@ -326,7 +372,7 @@ def sync_lists(ctx: Context) -> list[str]:
         row.pop("Last_Synced__c")
         rows.append(row)
         list_ids.append(summary.list_id)
-    ctx.writer.write(LIST, rows, batch_size=_batch("CMSF_CLIENT_SYNC"))
+    _write_behind(ctx, LIST, rows, "CMSF_CLIENT_SYNC")
     return list_ids
 
 
@@ -406,6 +452,7 @@ def _campaigns(ctx: Context, settings: CampaignSettings) -> list[Campaign]:
 def sync_campaigns(ctx: Context, campaigns: list[Campaign], refresh: set[str]) -> set[str]:
     """Write the campaigns not yet in Salesforce, and refresh the statistics of `refresh`; returns the ids
     whose summary was read."""
+    _settle_behind(ctx, CAMPAIGN)
     known = set(RecordMap.objects.filter(sobject=CAMPAIGN[0], client=ctx.client).values_list("key", flat=True))
     wanted = [c for c in campaigns if c.campaign_id not in known or c.campaign_id in refresh]
     ids = [c.campaign_id for c in wanted]
@@ -424,7 +471,7 @@ def sync_campaigns(ctx: Context, campaigns: list[Campaign], refresh: set[str]) -
                 industry_rates=ctx.industry_rates,
             )
         )
-    ctx.writer.write(CAMPAIGN, rows, batch_size=_batch("CMSF_CAMPAIGN_SYNC"))
+    _write_behind(ctx, CAMPAIGN, rows, "CMSF_CAMPAIGN_SYNC")
     return {row[CAMPAIGN[1]] for row in rows}
 
 
@@ -699,6 +746,7 @@ def run_primary_sync(
         sync_suppression(ctx, enabled=GeneralOptions.load().sync_suppression_list)
         apply_retention(ctx, tracking)
         salesforce_campaigns.sync_members(ctx, links, campaign_settings)
+        _settle_behind(ctx)
         _finish_client(ctx)
         run.read = dict(ctx.read)
         run.status = SyncRun.Status.SUCCEEDED

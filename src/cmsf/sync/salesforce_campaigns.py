@@ -394,7 +394,7 @@ def sync_members(ctx: Context, links: dict[str, CampaignLink], settings: Campaig
                 row["CMSF_Activity_Date__c"] = sf_datetime(person.newest[1])
             rows.append(row)
         wanted = len(rows)
-        rows = _with_known_statuses(ctx, link, rows, have.get(sf_id[:15], set()), statuses, settings, members)
+        rows = _with_known_statuses(ctx, link, rows, have.setdefault(sf_id[:15], set()), statuses, settings, members)
         stream = buffer.stream()
         for row in rows:
             buffer.add(stream, row)
@@ -467,8 +467,10 @@ def _with_known_statuses(
         return rows
     if settings.auto_create_missing_statuses and not ctx.writer.dry_run:
         wanted = [statuses.labels[kind] for kind in statuses.labels]
-        failed = [r for r in members.ensure_statuses(link.salesforce_campaign_id, wanted) if not r.success]
+        results = members.ensure_statuses(link.salesforce_campaign_id, wanted, have=have)
+        failed = [r for r in results if not r.success]
         if not failed:
+            have.update(label.lower() for label, _ in wanted)  # this run's later batches need not add them again
             return rows
         reason = "; ".join(f"{e.code}: {e.message}" for r in failed for e in r.errors)
     else:
