@@ -19,7 +19,6 @@ import tempfile
 import time
 from collections import Counter
 from pathlib import Path
-from typing import Any
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cmsf.project.settings")
 
@@ -27,6 +26,7 @@ import django
 
 django.setup()
 
+from bench_common import connect  # noqa: E402  (bench/bench_common.py, beside this script)
 from django.conf import settings  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 
@@ -41,18 +41,6 @@ from cmsf.sandbox.server import serve_in_thread  # noqa: E402
 from cmsf.sandbox.tls import generate_tls_files  # noqa: E402
 from cmsf.sync import services as sync  # noqa: E402
 from cmsf.sync.watcher import watch_once  # noqa: E402
-
-
-def connect(world: Any, org: Any, cm_base: str, sf_base: str, ca: str) -> None:
-    connections.connect_campaign_monitor(
-        api_key=world.account_api_key, actor="bench", base_url=f"{cm_base}/api/v3.3", ca_file=ca
-    )
-    login = connections.SalesforceLogin(
-        flow="jwt_bearer", login_domain="custom", custom_login_url=sf_base, client_id=org.oauth.client_id,
-        client_secret="", jwt_username=org.oauth.jwt_username, jwt_private_key=org.oauth.jwt_private_key_pem,
-        ca_file=ca,
-    )  # fmt: skip
-    connections.connect_salesforce(login, actor="bench")
 
 
 def contacts_with_memberships() -> list[str]:

@@ -334,12 +334,39 @@ def cmd_demo(args: argparse.Namespace) -> int:
                 settings.CMSF_PUBLIC_URL = f"http://{args.host}:{args.port}"
             print("First sync:")
             sync_now(client_id=None, dry_run=False, quiet=False)
+            _demo_import_wizard()
             print(f"Sign in at http://{args.host}:{args.port}/ as {DEMO_ADMIN_EMAIL} with the password {password}")
             print(f'or with "Log in with Salesforce" as the sandbox org\'s Salesforce Sync User, {salesforce_user}')
             serve(host=args.host, port=args.port, worker=True, workers=1)
     except SandboxError as error:
         raise CliError(str(error)) from None
     return 0
+
+
+DEMO_WIZARD = "Web leads"
+
+
+def _demo_import_wizard() -> None:
+    """A sample import wizard, run when asked: the sandbox's open leads from the web into the first list."""
+    from cmsf.audience import services as audience
+    from cmsf.audience.models import ImportWizard
+    from cmsf.connections import services as connections
+    from cmsf.connections.models import CampaignMonitorClient
+
+    client = CampaignMonitorClient.objects.filter(selected=True, active=True).order_by("name").first()
+    lists = connections.campaign_monitor().lists(client.cm_client_id) if client else []
+    if client is None or not lists:
+        return
+    wizard = ImportWizard.objects.filter(name=DEMO_WIZARD).first() or ImportWizard(name=DEMO_WIZARD)
+    before = audience.snapshot(wizard) if wizard.pk else None
+    wizard.client, wizard.list_id, wizard.list_name = client, lists[0].list_id, lists[0].name
+    wizard.source, wizard.sobject = ImportWizard.Source.SOQL, "Lead"
+    wizard.soql = "SELECT Id FROM Lead WHERE LeadSource = 'Web' AND IsConverted = false"
+    audience.save_wizard(wizard, actor="demo", before=before)
+    print(
+        f'Import wizard "{DEMO_WIZARD}": the web leads into {client.name}: {lists[0].name}, when you run it (the '
+        f"console's Import Wizard section, or `cmsf import run '{DEMO_WIZARD}'`)"
+    )
 
 
 def _allow_console_sign_in(info: dict[str, Any], console_url: str) -> None:
@@ -629,6 +656,82 @@ def cmd_forget(args: argparse.Namespace) -> int:
     return 3 if done.problems else 0
 
 
+# -------------------------------------------------------------------------------------------- import
+
+
+def _import_summary(run: Any) -> dict[str, Any]:
+    return {
+        "wizard": run.wizard.name,
+        "dry_run": run.dry_run,
+        "status": run.status,
+        "message": run.message,
+        "read": run.read,
+        "duplicates": run.duplicates,
+        "imported": run.imported,
+        "new": run.new,
+        "resubscribed": run.resubscribed,
+        "removed": run.removed,
+        "would_remove": run.would_remove,
+        "refused": run.refused,
+        "failed": run.failed,
+        "problems": run.problems,
+        "cm_calls": run.cm_calls,
+        "sf_calls": run.sf_calls,
+    }
+
+
+def cmd_import_run(args: argparse.Namespace) -> int:
+    """Run an import wizard in the foreground: 0 all imported, 1 the run failed, 3 some records were kept out or
+    refused (listed). A wizard that removes subscribers shows its preview and asks first, unless --yes."""
+    _require_initialized()
+    from cmsf.audience.imports import other_feeders, run_import
+    from cmsf.audience.models import ImportRun, ImportWizard
+
+    wizard = ImportWizard.objects.filter(name=args.name).select_related("client").first()
+    if wizard is None:
+        names = ", ".join(ImportWizard.objects.values_list("name", flat=True)) or "none yet"
+        raise CliError(f"no import wizard is named {args.name!r} (the wizards: {names})")
+    removes = wizard.mode == ImportWizard.Mode.REMOVE
+    if removes and not args.dry_run and not args.yes:
+        preview = run_import(wizard, dry_run=True, trigger=ImportRun.Trigger.COMMAND)
+        if preview.status == ImportRun.Status.FAILED:
+            raise CliError(f"the preview failed: {preview.message}")
+        print(f"{wizard.name} removes the list's subscribers missing from its source: {len(preview.would_remove)} "
+              f"would be deleted.")  # fmt: skip
+        for email in preview.would_remove[:20]:
+            print(f"  {email}")
+        if len(preview.would_remove) > 20:
+            print(f"  ... and {len(preview.would_remove) - 20} more (cmsf import run {args.name!r} --dry-run --json)")
+        if not sys.stdin.isatty() or input("Run it? [y/N] ").strip().lower() not in ("y", "yes"):
+            raise CliError("not run: give --yes to run a wizard that removes subscribers without asking")
+    for other in other_feeders(wizard):
+        if removes or other.mode == ImportWizard.Mode.REMOVE:
+            print(f"warning: {other.name} also feeds this list, and one of the two removes subscribers missing from "
+                  f"its own source", file=sys.stderr)  # fmt: skip
+    run = run_import(wizard, dry_run=args.dry_run, trigger=ImportRun.Trigger.COMMAND)
+    summary = _import_summary(run)
+    if args.json:
+        print(json.dumps(summary, indent=2))
+    else:
+        verb = "would import" if run.dry_run else "imported"
+        print(f"{wizard.name} {run.status}: read {run.read}, {verb} {run.imported} ({run.new} new, "
+              f"{run.resubscribed} resubscribed), {run.duplicates} duplicate addresses; {run.cm_calls} Campaign "
+              f"Monitor and {run.sf_calls} Salesforce calls")  # fmt: skip
+        if removes:
+            print(
+                f"  {'would remove' if run.dry_run else 'removed'} {len(run.would_remove) if run.dry_run else run.removed}"
+            )
+        if run.message:
+            print(f"  {run.message}")
+        for reason, count in sorted(run.refused.items()):
+            print(f"  kept out ({count}): {reason}")
+        for problem in run.problems:
+            print(f"  {problem['key']}: {problem['reason']}")
+    if run.status == ImportRun.Status.FAILED:
+        return 1
+    return 3 if run.status == ImportRun.Status.PARTIAL else 0
+
+
 # -------------------------------------------------------------------------------------------- bench
 
 
@@ -714,6 +817,16 @@ def build_parser() -> argparse.ArgumentParser:
                      help="also set the subscriber to Deleted in every list of the selected clients")  # fmt: skip
     fgt.add_argument("--actor", help="who asks, for the audit log (default: cli:USER)")
     fgt.add_argument("--json", action="store_true", help="print a JSON summary")
+
+    imports = commands.add_parser("import", help="import wizards: Salesforce records into Campaign Monitor lists")
+    import_commands = imports.add_subparsers(title="import commands", metavar="ACTION", required=True)
+    irun = import_commands.add_parser("run", help="run an import wizard now, in the foreground")
+    irun.add_argument("name", help="the wizard's name")
+    irun.add_argument("--dry-run", action="store_true",
+                      help="a preview: read everything, send nothing, list who a Remove wizard would delete")  # fmt: skip
+    irun.add_argument("--yes", action="store_true", help="run a wizard that removes subscribers without asking")
+    irun.add_argument("--json", action="store_true", help="print a JSON summary")
+    irun.set_defaults(func=cmd_import_run)
 
     bench = command("bench", "measure a full, a no-change and an incremental sync against the sandbox", cmd_bench)
     bench.add_argument("--dataset", required=True, help="dataset size: tiny, small, medium or large")

@@ -21,6 +21,8 @@ from django.core.exceptions import ValidationError
 from django.db import models, transaction
 from django.utils import timezone
 
+from cmsf.audience.models import ImportWizard
+from cmsf.audience.services import reschedule
 from cmsf.billing.models import BillingAccount
 from cmsf.connections.models import CampaignMonitorClient, SalesforceOrg
 from cmsf.lib.singleton import SingletonModel
@@ -99,6 +101,8 @@ STATUS_MAP = "status_map"  # in salesforce_campaigns
 GOVERNOR_LIMITS = "governor_limits"  # in maintenance
 CLIENTS = "campaign_monitor_clients"  # top level
 CLIENT_FIELDS = ("selected", "security_owner_id")
+WIZARDS = "import_wizards"  # top level: wizard name -> its settings, the client given by its Campaign Monitor id
+WIZARD_FIELDS = ImportWizard.SETTINGS
 
 
 def _field(model: type[models.Model] | models.Model, name: str) -> models.Field:
@@ -159,7 +163,7 @@ def _from_document(field: models.Field, value: Any, key: str, errors: list[str])
         if isinstance(value, list):
             return value
         errors.append(f"{key}: expected a list, got {value!r}")
-    elif isinstance(field, models.CharField):
+    elif isinstance(field, (models.CharField, models.TextField)):
         if value is None and _is_nullable_choice(field):
             return ""
         if isinstance(value, str):
@@ -200,6 +204,17 @@ def _clients() -> dict[str, dict[str, Any]]:
     }
 
 
+def _wizard_values(wizard: ImportWizard) -> dict[str, Any]:
+    return {
+        "client": wizard.client.cm_client_id,
+        **{name: _to_document(_field(wizard, name), getattr(wizard, name)) for name in WIZARD_FIELDS},
+    }
+
+
+def _wizards() -> dict[str, dict[str, Any]]:
+    return {wizard.name: _wizard_values(wizard) for wizard in ImportWizard.objects.select_related("client")}
+
+
 def export_document() -> dict[str, Any]:
     """Every setting, as a nested mapping of plain values."""
     document: dict[str, Any] = {"version": DOCUMENT_VERSION}
@@ -208,6 +223,7 @@ def export_document() -> dict[str, Any]:
     document["salesforce_campaigns"][STATUS_MAP] = _status_map()
     document["maintenance"][GOVERNOR_LIMITS] = GovernorLimit.all_batch_sizes()
     document[CLIENTS] = _clients()
+    document[WIZARDS] = _wizards()
     return document
 
 
@@ -390,13 +406,69 @@ def _plan_clients(values: Any, errors: list[str]) -> tuple[list[Change], list[Ap
     return changes, [client.save for client in dirty]
 
 
+def _plan_wizards(values: Any, errors: list[str]) -> tuple[list[Change], list[Apply]]:
+    """Wizards by name: a name not yet known makes a wizard, a known one is updated; wizards the document does not
+    name are left as they are."""
+    if not isinstance(values, dict):
+        errors.append(f"{WIZARDS}: expected a mapping of wizard name to its settings, got {values!r}")
+        return [], []
+    clients = {client.cm_client_id: client for client in CampaignMonitorClient.objects.all()}
+    existing = {wizard.name: wizard for wizard in ImportWizard.objects.select_related("client")}
+    changes: list[Change] = []
+    applies: list[Apply] = []
+    for name, entry in values.items():
+        key = f"{WIZARDS}.{name}"
+        if not isinstance(entry, dict):
+            errors.append(f"{key}: expected a mapping of settings, got {entry!r}")
+            continue
+        wizard = existing.get(str(name)) or ImportWizard(name=str(name))
+        before = _wizard_values(wizard) if wizard.pk else {}
+        n_errors = len(errors)
+        unreadable: list[str] = []
+        for field_name, value in entry.items():
+            if field_name == "client":
+                client = clients.get(str(value))
+                if client is None:
+                    errors.append(f"{key}.client: no connected Campaign Monitor client has the id {value!r}")
+                else:
+                    wizard.client = client
+            elif field_name not in WIZARD_FIELDS:
+                errors.append(f"{key}.{field_name}: unknown setting; a wizard has client, {', '.join(WIZARD_FIELDS)}")
+            else:
+                n_before = len(errors)
+                converted = _from_document(_field(wizard, field_name), value, f"{key}.{field_name}", errors)
+                if len(errors) == n_before:
+                    setattr(wizard, field_name, converted)
+                else:
+                    unreadable.append(field_name)
+        if wizard.client_id is None and "client" not in entry:
+            errors.append(f"{key}.client: give the Campaign Monitor client id of the wizard's list")
+        if len(errors) > n_errors:
+            continue
+        try:
+            wizard.full_clean(exclude=unreadable)
+        except ValidationError as error:
+            errors.extend(_validation_messages(key, error))
+            continue
+        after = _wizard_values(wizard)
+        if after != before:
+            changes.append((key, before or None, after))
+
+            def apply(wizard: ImportWizard = wizard) -> None:
+                wizard.save()
+                reschedule(wizard)
+
+            applies.append(apply)
+    return changes, applies
+
+
 def import_document(document: dict[str, Any], *, actor: str) -> list[Change]:
     """Apply a document in one transaction and audit it; raise ConfigError naming every bad key."""
     errors: list[str] = []
     changes: list[Change] = []
     applies: list[Apply] = []
     sections = {section.key: section for section in SECTIONS}
-    known = [*sections, CLIENTS, "version"]
+    known = [*sections, CLIENTS, WIZARDS, "version"]
 
     version = document.get("version", DOCUMENT_VERSION)
     if version != DOCUMENT_VERSION:
@@ -408,6 +480,8 @@ def import_document(document: dict[str, Any], *, actor: str) -> list[Change]:
                 continue
             if key == CLIENTS:
                 planned = _plan_clients(values, errors)
+            elif key == WIZARDS:
+                planned = _plan_wizards(values, errors)
             elif key in sections:
                 values = dict(values) if isinstance(values, dict) else values
                 extra: list[tuple[list[Change], list[Apply]]] = []

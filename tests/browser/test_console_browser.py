@@ -149,3 +149,36 @@ def test_general_options_hints_and_the_disable_triggers_banner(page: Page, site:
     expect(page.get_by_role("button", name="Watch now")).to_have_count(0)
     page.get_by_role("navigation", name="Console sections").get_by_role("link", name="Sync Settings").click()
     expect(page.get_by_test_id("triggers-disabled")).to_contain_text("sends nothing to Campaign Monitor")
+
+
+def test_an_import_wizard_made_and_run_from_the_console(page: Page, site: Site, tmp_path):
+    from cmsf.audience.models import ImportRun, ImportWizard
+    from cmsf.connections import services as connections
+
+    sf = connections.salesforce()
+    campaign = sf.insert("Campaign", [{"Name": "Browser import"}])[0].id
+    person = sf.insert("Contact", [{"LastName": "Browser", "Email": "browser.import@example.org"}])[0].id
+    sf.insert("CampaignMember", [{"CampaignId": campaign, "ContactId": person, "Status": "Sent"}])
+    sign_in(page, site, *ALICE)
+    page.get_by_role("navigation", name="Console sections").get_by_role("link", name="Import Wizard").click()
+    page.get_by_role("link", name="New import wizard").click()
+    page.fill("#id_name", "From the browser")
+    page.fill("#id_campaign_id", campaign)
+    page.locator('label[for="id_run_hours_6"]').click()
+    page.get_by_role("button", name="Save").click()
+    expect(page.locator("main")).to_contain_text("The import wizard From the browser is saved.")
+    expect(page.locator("main")).to_contain_text("06:00")
+    page.get_by_role("button", name="Run now").click()
+    runs = page.get_by_test_id("import-runs")
+    for _ in range(60):  # the queue runs it; the page shows it once it ended
+        if ImportRun.objects.filter(wizard__name="From the browser").exclude(status="running").exists():
+            break
+        page.wait_for_timeout(500)
+    page.reload()
+    expect(runs).to_contain_text("Succeeded")
+    screenshot(page, "import-wizard", tmp_path)
+    wizard = ImportWizard.objects.get(name="From the browser")
+    found = connections.campaign_monitor().subscriber(
+        wizard.list_id, "browser.import@example.org", zone="(GMT) Coordinated Universal Time"
+    )
+    assert found is not None and found.state == "Active"

@@ -6,6 +6,7 @@ import json
 import pytest
 import yaml
 
+from cmsf.audience.models import ImportWizard
 from cmsf.configuration import ConfigError, dump, export_document, import_document, parse
 from cmsf.connections.models import CampaignMonitorClient
 from cmsf.maintenance.models import AuditEntry, GovernorLimit
@@ -33,6 +34,7 @@ def test_export_holds_every_setting_with_its_default():
     }
     assert doc["billing"] == {"plan": None}
     assert doc["campaign_monitor_clients"] == {}
+    assert doc["import_wizards"] == {}
 
 
 @pytest.mark.parametrize("fmt", ["yaml", "json"])
@@ -170,3 +172,63 @@ def test_status_map_rows_are_updated_in_place():
     import_document({"salesforce_campaigns": {"status_map": {"sent": {"responded": True}}}}, actor="cli")
     assert CampaignStatusMapping.objects.get(activity="sent").responded is True
     assert CampaignStatusMapping.objects.count() == 6
+
+
+def test_import_wizards_round_trip_are_made_by_name_and_scheduled():
+    CampaignMonitorClient.objects.create(cm_client_id="c1", name="Acme", time_zone="(GMT) London")
+    wizards = {
+        "Webinar": {
+            "client": "c1",
+            "list_id": "L1",
+            "campaign_id": "701000000000001AAA",
+            "member_status": "Attended",
+            "mode": "resubscribe",
+            "mappings": [{"salesforce": "Title", "campaign_monitor": "[Title]"}],
+            "run_hours": [6, 18],
+        }
+    }
+    changes = import_document({"import_wizards": wizards}, actor="cli")
+    assert [key for key, _, _ in changes] == ["import_wizards.Webinar"]
+    wizard = ImportWizard.objects.get(name="Webinar")
+    assert (wizard.source, wizard.mode, wizard.email_field, wizard.clear_blank_values) == (
+        "campaign", "resubscribe", "Email", False
+    )  # fmt: skip
+    assert wizard.next_run is not None and wizard.next_run.hour in (6, 18) and wizard.next_run.minute == 0
+
+    doc = export_document()
+    assert doc["import_wizards"]["Webinar"]["run_hours"] == [6, 18]
+    assert import_document(yaml.safe_load(dump(doc, "yaml")), actor="cli") == []  # nothing changed
+    doc["import_wizards"]["Webinar"]["active"] = False
+    import_document(doc, actor="cli")
+    wizard.refresh_from_db()
+    assert not wizard.active and wizard.next_run is None  # an inactive wizard is not scheduled
+    assert AuditEntry.objects.filter(action__startswith="config import").count() == 2
+
+
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [
+        ({"client": "nobody", "list_id": "L1", "campaign_id": "701000000000001AAA"}, "no connected Campaign Monitor"),
+        ({"list_id": "L1", "campaign_id": "701000000000001AAA"}, "give the Campaign Monitor client id"),
+        ({"client": "c1", "list_id": "L1"}, "Choose the Salesforce campaign"),
+        ({"client": "c1", "list_id": "L1", "source": "soql", "soql": "DELETE Contact"}, "starts with SELECT"),
+        ({"client": "c1", "list_id": "L1", "campaign_id": "701000000000001AAA", "run_hours": [25]}, "from 0 to 23"),
+        ({"client": "c1", "list_id": "L1", "campaign_id": "701000000000001AAA", "mode": "replace"}, "mode"),
+        (
+            {
+                "client": "c1",
+                "list_id": "L1",
+                "campaign_id": "701000000000001AAA",
+                "mappings": [{"salesforce": "Title", "campaign_monitor": "Title"}],
+            },
+            "custom field key",
+        ),
+        ({"client": "c1", "list_id": "L1", "campaign_id": "701000000000001AAA", "colour": "red"}, "unknown setting"),
+    ],
+)
+def test_a_bad_wizard_is_refused_with_its_key_and_nothing_is_written(entry, message):
+    CampaignMonitorClient.objects.create(cm_client_id="c1", name="Acme")
+    with pytest.raises(ConfigError, match=message) as error:
+        import_document({"import_wizards": {"Bad": entry}, "sync": {"sync_enabled": False}}, actor="cli")
+    assert any(line.startswith("import_wizards.Bad") for line in error.value.errors)
+    assert not ImportWizard.objects.exists() and SyncSettings.load().sync_enabled is True

@@ -115,6 +115,32 @@ class CampaignMonitor:
         body = self._get(f"lists/{list_id}/customfields.json", "GET /lists/{listid}/customfields.json")
         return [CustomField.from_api(d) for d in body or ()]
 
+    def create_custom_field(
+        self,
+        list_id: str,
+        name: str,
+        data_type: str,
+        *,
+        options: Iterable[str] = (),
+        visible_in_preference_center: bool = True,
+    ) -> str:
+        """Add a custom field to a list (Text, Number, Date, MultiSelectOne, MultiSelectMany, Country, USState);
+        returns its key, such as "[SalesforceID]"."""
+        body = {
+            "FieldName": name,
+            "DataType": data_type,
+            "Options": list(options),
+            "VisibleInPreferenceCenter": visible_in_preference_center,
+        }
+        created = self.transport.request(
+            "POST",
+            f"lists/{list_id}/customfields.json",
+            endpoint="POST /lists/{listid}/customfields.json",
+            body=body,
+            idempotent=False,
+        )
+        return str(created)
+
     def list_segments(self, list_id: str) -> list[Segment]:
         body = self._get(f"lists/{list_id}/segments.json", "GET /lists/{listid}/segments.json")
         return [Segment.from_api(d) for d in body or ()]

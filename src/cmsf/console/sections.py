@@ -22,6 +22,8 @@ SECTIONS: tuple[Section, ...] = (
     Section("storage", "Storage", "storage"),
     Section("options", "General Options", "options"),
     Section("campaigns", "Salesforce Campaigns", "campaigns"),
+    Section("imports", "Import Wizard", "imports"),
+    Section("sms", "SMS Settings", "sms"),
     Section("maintenance", "Maintenance", "maintenance"),
     Section("security", "User Security", "security"),
     Section("billing", "Billing", "billing"),

@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "cmsf.connections",
     "cmsf.options",
     "cmsf.sync",
+    "cmsf.audience",
     "cmsf.maintenance",
     "cmsf.billing",
     "cmsf.console",

@@ -25,3 +25,54 @@ def contains(term: str) -> str:
 def datetime_literal(moment: datetime) -> str:
     """A dateTime literal, in UTC to the second: 2026-11-27T10:00:00Z (also what the REST API takes as a time)."""
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class QueryShapeError(ValueError):
+    """A query cmsf cannot take as a source of records; the message says why."""
+
+
+def _top_level(query: str) -> list[tuple[int, str]]:
+    """(position, word) of each word outside quotes and parentheses, upper-cased."""
+    words: list[tuple[int, str]] = []
+    depth, i, n = 0, 0, len(query)
+    while i < n:
+        char = query[i]
+        if char == "'":
+            i += 1
+            while i < n and query[i] != "'":
+                i += 2 if query[i] == "\\" else 1
+            i += 1
+            continue
+        if char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+        elif depth == 0 and (char.isalpha() or char == "_"):
+            start = i
+            while i < n and (query[i].isalnum() or query[i] in "_."):
+                i += 1
+            words.append((start, query[start:i].upper()))
+            continue
+        i += 1
+    if depth != 0:
+        raise QueryShapeError("its parentheses do not match")
+    return words
+
+
+def select_fields(query: str, fields: Iterable[str]) -> tuple[str, str]:
+    """(object, query): `query` with its SELECT list replaced by `fields`, keeping FROM and everything after it
+    (WHERE, ORDER BY, LIMIT). Raises `QueryShapeError` for a query that does not read records of one object."""
+    text = query.strip().rstrip(";").strip()
+    words = _top_level(text)
+    if not words or words[0][1] != "SELECT":
+        raise QueryShapeError("a query starts with SELECT")
+    froms = [position for position, word in words if word == "FROM"]
+    if not froms:
+        raise QueryShapeError("the query has no FROM")
+    after = [word for position, word in words if position > froms[0]]
+    if not after:
+        raise QueryShapeError("FROM names no object")
+    if "GROUP" in after or any(word.startswith("COUNT") for position, word in words if position < froms[0]):
+        raise QueryShapeError("an aggregate query (COUNT, GROUP BY) gives no records to import")
+    sobject = text[froms[0] :].split(None, 2)[1]
+    return sobject, f"SELECT {', '.join(dict.fromkeys(fields))} {text[froms[0] :]}"

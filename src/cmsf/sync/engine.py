@@ -418,8 +418,10 @@ def sync_subscribers(ctx: Context, list_ids: list[str]) -> None:
             if subscriber.date and (newest is None or subscriber.date > newest):
                 newest = subscriber.date
         buffer.end(stream, (name, list_id, newest))
-    buffer.close()
+    buffer.flush()
+    ctx.behind[SUBSCRIBER] = buffer  # the last batch is written while the campaigns are read
     if gone and ctx.sf is not None and GeneralOptions.load().opt_out_when_unsubscribed_everywhere:
+        _settle_behind(ctx, SUBSCRIBER)  # the pass reads the memberships just written
         ctx.stage("email opt-out")
         _opt_out_everywhere(ctx, gone)
 

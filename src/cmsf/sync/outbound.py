@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 from cmsf.campaign_monitor.api import NOT_IN_LIST, CampaignMonitor
 from cmsf.campaign_monitor.errors import FatalError
-from cmsf.campaign_monitor.records import SubscriberInput
+from cmsf.campaign_monitor.records import ImportResult, SubscriberInput
 from cmsf.maintenance.models import CMSF_ACTOR
 from cmsf.maintenance.services import audit
 from cmsf.options.models import GeneralOptions
@@ -122,6 +122,25 @@ class Outbound:
         self._did("resubscribed", "Resubscribe in Campaign Monitor", {"list": list_id, "email": new_email,
                                                                       "because": "its bounced email was fixed"})  # fmt: skip
         return Moved(resubscribed=True)
+
+    def import_subscribers(
+        self, list_id: str, subscribers: list[SubscriberInput], *, resubscribe: bool, because: str
+    ) -> ImportResult:
+        """Add or update subscribers, 1,000 a call; with `resubscribe`, deleted, unsubscribed and bounced ones come
+        back too, so the caller passes only those the rules let it bring back. The caller has checked each
+        with `may_add`. New subscribers start journeys as "Trigger journeys" says."""
+        self._guard()
+        journeys = self._journeys(True)
+        result = self.cm.import_subscribers(
+            list_id, subscribers, resubscribe=resubscribe, queue_journeys=journeys, restart_journeys=journeys
+        )
+        accepted = result.new_subscribers + result.existing_subscribers
+        self.done["imported"] = self.done.get("imported", 0) + accepted
+        details = {"list": list_id, "new": str(result.new_subscribers), "updated": str(result.existing_subscribers),
+                   "failed": str(len(result.failures)), "because": because}  # fmt: skip
+        action = "Import to Campaign Monitor, resubscribing" if resubscribe else "Import to Campaign Monitor"
+        audit(actor=CMSF_ACTOR, section=GENERAL_SECTION, action=action, before={}, after=details)
+        return result
 
     def _journeys(self, adding: bool) -> bool:
         return adding and self.options.trigger_journeys

@@ -219,7 +219,9 @@ def write_statistics(
         row["CMSF_Worldview_URL__c"] = summary.worldview_url[:255] or None
         rows.append(row)
     known = set(RecordMap.objects.filter(sobject=SF_CAMPAIGN[0], key__in=list(links)).values_list("key", flat=True))
-    ctx.writer.write(SF_CAMPAIGN, [r for r in rows if r[SF_CAMPAIGN[1]] in known], batch_size=CHUNK)
+    from cmsf.sync.engine import _write_behind  # the engine imports this module
+
+    _write_behind(ctx, SF_CAMPAIGN, [r for r in rows if r[SF_CAMPAIGN[1]] in known], "CMSF_CAMPAIGN_SYNC")
 
 
 # -- members --------------------------------------------------------------------------------------------------

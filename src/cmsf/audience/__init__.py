@@ -1,0 +1,1 @@
+"""Salesforce to Campaign Monitor: import wizards, and SMS numbers in E.164."""

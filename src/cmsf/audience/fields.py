@@ -1,0 +1,94 @@
+"""The fields a wizard maps, checked against Salesforce's describe and the list's custom fields when it is saved,
+and a Campaign Monitor custom field made to match a Salesforce field (same name, same kind of data)."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from typing import Any
+
+from cmsf.audience.models import ImportWizard
+from cmsf.campaign_monitor.api import CampaignMonitor
+from cmsf.salesforce.adapter import SalesforceAdapter
+
+NUMBER = frozenset({"double", "int", "long", "currency", "percent"})
+DATE = frozenset({"date", "datetime"})
+# Salesforce field type -> the Campaign Monitor data type a new field gets
+CM_TYPE = {**dict.fromkeys(NUMBER, "Number"), **dict.fromkeys(DATE, "Date"),
+           "picklist": "MultiSelectOne", "multipicklist": "MultiSelectMany"}  # fmt: skip
+# Campaign Monitor data type -> the Salesforce types whose values it takes (None: any)
+TAKES: dict[str, frozenset[str] | None] = {
+    "Text": None,
+    "Number": NUMBER,
+    "Date": DATE,
+    "MultiSelectOne": frozenset({"picklist", "string", "boolean"}),
+    "MultiSelectMany": frozenset({"multipicklist", "picklist", "string"}),
+    "Country": frozenset({"picklist", "string"}),
+    "USState": frozenset({"picklist", "string"}),
+}
+CONSENT_TYPES = frozenset({"boolean", "picklist", "string"})
+
+
+def _describe(sf: SalesforceAdapter, sobject: str) -> dict[str, dict[str, Any]]:
+    return {str(f["name"]).lower(): f for f in sf.describe(sobject).get("fields", ())}
+
+
+def check(wizard: ImportWizard, cm: CampaignMonitor, sf: SalesforceAdapter, *, sms: bool) -> dict[str, list[str]]:
+    """Problems by wizard field: a Salesforce field the object lacks, a custom field the list lacks, or a value the
+    custom field cannot take. One describe per object read, and one Campaign Monitor call."""
+    problems: dict[str, list[str]] = {}
+    described = {sobject: _describe(sf, sobject) for sobject in wizard.read_objects}
+    custom = {f.key.lower(): f for f in cm.custom_fields(wizard.list_id)}
+
+    def sf_field(setting: str, name: str, types: Collection[str] | None = None) -> dict[str, Any] | None:
+        found = None
+        for sobject, fields in described.items():
+            found = fields.get(name.lower())
+            if found is None:
+                problems.setdefault(setting, []).append(f"{sobject} has no field {name}.")
+            elif types is not None and found.get("type") not in types:
+                problems.setdefault(setting, []).append(
+                    f"{sobject}.{name} is a {found.get('type')} field; use a {' or '.join(sorted(types))} field."
+                )
+        return found
+
+    sf_field("email_field", wizard.email_field, {"email", "string"})
+    sf_field("name_field", wizard.name_field)
+    if wizard.consent_field:
+        sf_field("consent_field", wizard.consent_field, CONSENT_TYPES)
+    if wizard.mobile_field:
+        if not sms:
+            problems.setdefault("mobile_field", []).append(
+                "SMS is off, or the plan is not Enterprise: turn SMS on in SMS Settings first."
+            )
+        else:
+            sf_field("mobile_field", wizard.mobile_field, {"phone", "string"})
+    if wizard.sms_consent_field:
+        sf_field("sms_consent_field", wizard.sms_consent_field, CONSENT_TYPES)
+    for mapping in wizard.mappings:
+        key = mapping["campaign_monitor"]
+        target = custom.get(key.lower())
+        if target is None:
+            problems.setdefault("mappings", []).append(f"The list has no custom field {key}.")
+            continue
+        takes = TAKES.get(target.data_type)
+        found = sf_field("mappings", mapping["salesforce"])
+        if found is not None and takes is not None and found.get("type") not in takes:
+            problems.setdefault("mappings", []).append(
+                f"{mapping['salesforce']} is a {found.get('type')} field: the {target.data_type} field {key} cannot "
+                "take its values."
+            )
+    return problems
+
+
+def create_matching_field(cm: CampaignMonitor, sf: SalesforceAdapter, list_id: str, sobject: str, name: str) -> str:
+    """A custom field in the list named and typed as the Salesforce field (its label; Text when no closer type
+    fits; a picklist's active values as the options); returns its key. Raises LookupError for an unknown field."""
+    found = _describe(sf, sobject).get(name.lower())
+    if found is None:
+        raise LookupError(f"{sobject} has no field {name}")
+    data_type = CM_TYPE.get(str(found.get("type")), "Text")
+    options = [str(v["value"]) for v in found.get("picklistValues") or () if v.get("active", True)]
+    if data_type.startswith("MultiSelect") and not options:
+        data_type = "Text"
+    label = str(found.get("label") or name).replace("[", "(").replace("]", ")")
+    return cm.create_custom_field(list_id, label, data_type, options=options if data_type.startswith("Multi") else ())

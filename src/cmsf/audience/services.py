@@ -1,0 +1,108 @@
+"""Import wizards: saving and deleting them (audited), and their schedule: each active wizard with run times runs
+at the first minute of each of its hours (the server's time zone), once, on one worker however many there are."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from cmsf.audience.models import ImportWizard
+from cmsf.billing.models import BillingAccount, Plan
+from cmsf.maintenance.services import audit
+from cmsf.options.models import SmsSettings
+
+
+def next_run_after(hours: list[int], moment: datetime) -> datetime | None:
+    """The first start of one of `hours` (local time) after `moment`; None without run times."""
+    if not hours:
+        return None
+    local = timezone.localtime(moment).replace(minute=0, second=0, microsecond=0)
+    wanted = set(hours)
+    for step in range(1, 24 * 2 + 2):  # a day ahead, and a little over for a daylight-saving change
+        candidate = timezone.localtime(local + timedelta(hours=step))
+        if candidate.hour in wanted and candidate > moment:
+            return candidate.replace(minute=0, second=0, microsecond=0)
+    return None
+
+
+def reschedule(wizard: ImportWizard, now: datetime | None = None) -> None:
+    """Set the wizard's next run from its run times (none when it is inactive or has none)."""
+    wizard.next_run = next_run_after(wizard.run_hours, now or timezone.now()) if wizard.active else None
+    ImportWizard.objects.filter(pk=wizard.pk).update(next_run=wizard.next_run)
+
+
+def claim_due(now: datetime) -> list[int]:
+    """The wizards due to run, each claimed by moving its next run on: a wizard is claimed by one worker only."""
+    claimed = []
+    for wizard in ImportWizard.objects.filter(active=True, next_run__lte=now):
+        following = next_run_after(wizard.run_hours, now)
+        if ImportWizard.objects.filter(pk=wizard.pk, next_run=wizard.next_run).update(next_run=following):
+            claimed.append(wizard.pk)
+    return claimed
+
+
+SECTION = "imports"  # the audit log's section of the import wizards
+
+
+def _values(wizard: ImportWizard) -> dict[str, Any]:
+    return {"name": wizard.name, "client": wizard.client.cm_client_id if wizard.client_id else "",
+            **{name: getattr(wizard, name) for name in ImportWizard.SETTINGS}}  # fmt: skip
+
+
+def save_wizard(wizard: ImportWizard, *, actor: str, before: dict[str, Any] | None = None) -> ImportWizard:
+    """Validate (raises ValidationError by field, saving nothing), save, schedule and audit a wizard."""
+    wizard.full_clean()
+    after = _values(wizard)
+    with transaction.atomic():
+        wizard.save()
+        reschedule(wizard)
+        changed = [name for name in after if before is None or before.get(name) != after[name]]
+        if changed:
+            audit(
+                actor=actor,
+                section=SECTION,
+                action="Create an import wizard" if before is None else "Change an import wizard",
+                before={name: before[name] for name in changed} if before else {},
+                after={name: after[name] for name in changed},
+            )
+    return wizard
+
+
+def snapshot(wizard: ImportWizard) -> dict[str, Any]:
+    """A wizard's settings before a change, for `save_wizard`'s audit."""
+    return _values(wizard)
+
+
+def delete_wizard(wizard: ImportWizard, *, actor: str) -> None:
+    with transaction.atomic():
+        audit(actor=actor, section=SECTION, action="Delete an import wizard", before=_values(wizard), after={})
+        wizard.delete()
+
+
+SMS_FIELDS = ("enabled", "default_country", "contact_consent_field", "lead_consent_field")
+
+
+def save_sms_settings(values: dict[str, Any], *, actor: str, now: datetime | None = None) -> SmsSettings:
+    """SMS settings, validated by the model and refused on a plan without SMS (Enterprise only); audited."""
+    with transaction.atomic():
+        settings = SmsSettings.load()
+        before = {name: getattr(settings, name) for name in SMS_FIELDS}
+        for name, value in values.items():
+            setattr(settings, name, value)
+        if settings.enabled and not before["enabled"]:
+            plan = BillingAccount.load().effective_plan(now or timezone.now())
+            if plan != Plan.ENTERPRISE:
+                raise ValidationError({"enabled": f"SMS is part of the Enterprise plan; this account is on the "
+                                                  f"{plan.label} plan (Billing)."})  # fmt: skip
+        settings.full_clean()
+        after = {name: getattr(settings, name) for name in SMS_FIELDS}
+        changed = [name for name in SMS_FIELDS if before[name] != after[name]]
+        if changed:
+            settings.save()
+            audit(actor=actor, section="options", action="Change the SMS settings",
+                  before={n: before[n] for n in changed}, after={n: after[n] for n in changed})  # fmt: skip
+    return settings

@@ -1,0 +1,100 @@
+"""SMS Settings (Enterprise plan): mobile numbers sent to Campaign Monitor in E.164 from the default country, and
+the checkbox fields that hold consent to send SMS; the seed's three questions answered on the page."""
+
+from __future__ import annotations
+
+from functools import cache
+
+import phonenumbers
+from django import forms
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import path
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_POST
+
+from cmsf.audience import services as audience
+from cmsf.audience.imports import sms_allowed
+from cmsf.audience.phones import BadNumber, to_e164
+from cmsf.billing.models import BillingAccount, Plan
+from cmsf.console.access import changer, viewer
+from cmsf.options.models import SmsSettings
+
+SECTION = "sms"
+EXAMPLE = "(555) 555-1234"
+
+
+@cache
+def countries() -> list[tuple[str, str]]:
+    """Every region phone numbers can be formatted for, by name: ("US", "United States (+1)")."""
+    from phonenumbers.geocoder import description_for_number
+
+    named = []
+    for region in phonenumbers.SUPPORTED_REGIONS:
+        example = phonenumbers.example_number(region)
+        name = description_for_number(example, "en", region="ZZ") if example else ""
+        code = phonenumbers.country_code_for_region(region)
+        named.append((region, f"{name or region} (+{code})"))
+    return [("", "Choose a country"), *sorted(named, key=lambda pair: pair[1])]
+
+
+class SmsForm(forms.Form):
+    enabled = forms.BooleanField(required=False, label="Enable SMS")
+    default_country = forms.ChoiceField(required=False, label="Default country")
+    contact_consent_field = forms.CharField(required=False, max_length=80, label="Contact: consent to send SMS field")
+    lead_consent_field = forms.CharField(required=False, max_length=80, label="Lead: consent to send SMS field")
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.fields["default_country"].choices = countries()  # type: ignore[attr-defined]
+
+
+def _page(request: HttpRequest, form: SmsForm | None = None, *, status: int = 200) -> HttpResponse:
+    settings = SmsSettings.load()
+    form = form or SmsForm(initial={name: getattr(settings, name) for name in audience.SMS_FIELDS})
+    try:
+        example = to_e164(EXAMPLE, settings.default_country) if settings.default_country else ""
+    except BadNumber as error:
+        example = str(error)
+    plan = BillingAccount.load().effective_plan(timezone.now())
+    context = {
+        "active_section": SECTION,
+        "form": form,
+        "settings": settings,
+        "enterprise": plan == Plan.ENTERPRISE,
+        "plan": plan.label,
+        "sending": sms_allowed(),
+        "example_in": EXAMPLE,
+        "example_out": example,
+    }
+    return render(request, "console/sms/home.html", context, status=status)
+
+
+@viewer
+@require_GET
+def home(request: HttpRequest) -> HttpResponse:
+    return _page(request)
+
+
+@require_POST
+@changer
+def save(request: HttpRequest) -> HttpResponse:
+    form = SmsForm(request.POST)
+    if form.is_valid():
+        try:
+            audience.save_sms_settings(dict(form.cleaned_data), actor=request.user.get_username())
+        except ValidationError as error:
+            for name, errors in error.message_dict.items():
+                form.add_error(name if name in form.fields else None, errors)
+        else:
+            messages.success(request, "The SMS settings are saved.")
+            return redirect("console:sms")
+    return _page(request, form, status=400)
+
+
+urlpatterns = [
+    path("sms", home, name="sms"),
+    path("sms/save", save, name="sms_save"),
+]
