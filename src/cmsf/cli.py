@@ -692,6 +692,7 @@ def cmd_import_run(args: argparse.Namespace) -> int:
         names = ", ".join(ImportWizard.objects.values_list("name", flat=True)) or "none yet"
         raise CliError(f"no import wizard is named {args.name!r} (the wizards: {names})")
     removes = wizard.mode == ImportWizard.Mode.REMOVE
+    remove_only = None
     if removes and not args.dry_run and not args.yes:
         preview = run_import(wizard, dry_run=True, trigger=ImportRun.Trigger.COMMAND)
         if preview.status == ImportRun.Status.FAILED:
@@ -704,11 +705,12 @@ def cmd_import_run(args: argparse.Namespace) -> int:
             print(f"  ... and {len(preview.would_remove) - 20} more (cmsf import run {args.name!r} --dry-run --json)")
         if not sys.stdin.isatty() or input("Run it? [y/N] ").strip().lower() not in ("y", "yes"):
             raise CliError("not run: give --yes to run a wizard that removes subscribers without asking")
+        remove_only = preview.would_remove  # no one the preview did not show
     for other in other_feeders(wizard):
         if removes or other.mode == ImportWizard.Mode.REMOVE:
             print(f"warning: {other.name} also feeds this list, and one of the two removes subscribers missing from "
                   f"its own source", file=sys.stderr)  # fmt: skip
-    run = run_import(wizard, dry_run=args.dry_run, trigger=ImportRun.Trigger.COMMAND)
+    run = run_import(wizard, dry_run=args.dry_run, trigger=ImportRun.Trigger.COMMAND, remove_only=remove_only)
     summary = _import_summary(run)
     if args.json:
         print(json.dumps(summary, indent=2))

@@ -8,6 +8,7 @@ import pytest
 from django.urls import reverse
 
 from cmsf.audience.models import ImportRun, ImportWizard
+from cmsf.campaign_monitor.records import SubscriberInput
 from cmsf.connections import services as connections
 from cmsf.connections.models import CampaignMonitorClient
 from cmsf.maintenance.models import AuditEntry
@@ -101,12 +102,16 @@ def test_run_now_and_a_remove_wizard_that_runs_only_after_its_confirmed_preview(
 
     unconfirmed = client.post(reverse("console:imports_run", args=[wizard.pk]), follow=True).content.decode()
     assert "Confirm that you checked the preview" in unconfirmed and ImportRun.objects.count() == 1
+    # Someone joins the list after the preview: the confirmed run removes no one the preview did not show.
+    cm.add_subscriber(list_id, SubscriberInput(email="joined.after@example.org", consent_to_track="Yes"))
     client.post(reverse("console:imports_run", args=[wizard.pk]), {"confirmed": str(preview.pk)})
     run = ImportRun.objects.exclude(pk=preview.pk).get()
     assert run.status == ImportRun.Status.SUCCEEDED, run.message
-    assert run.removed == len(preview.would_remove)
+    assert run.removed == len(preview.would_remove) and "1 more active subscriber is missing" in run.message
     now_active = {s.email for s in cm.subscribers(list_id, "active", zone=ANY_ZONE)}
-    assert now_active == {*keep, "console.newcomer@example.org"}
+    assert now_active == {*keep, "console.newcomer@example.org", "joined.after@example.org"}
+    again = client.post(reverse("console:imports_run", args=[wizard.pk]), {"confirmed": str(preview.pk)}, follow=True)
+    assert "Preview this wizard first" in again.content.decode()  # a preview stands for one run
 
 
 def test_user_access_sees_the_wizards_and_no_button(client, alice, bob, world):

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 import requests
+from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from cmsf.audience.imports import run_import
@@ -192,8 +193,9 @@ def test_the_preview_of_a_remove_run_lists_exactly_whom_the_run_deletes(world):
 def test_a_soql_source_reads_leads_and_disable_triggers_sends_nothing(world):
     lead = world.person("Lead", member=False, LastName="Query", Email="query.lead@example.org", LeadSource="Web")
     world.person("Lead", member=False, LastName="Other", Email="other.lead@example.org", LeadSource="Phone")
-    wizard = world.wizard(source=ImportWizard.Source.SOQL, campaign_id="", sobject="Lead",
+    wizard = world.wizard(source=ImportWizard.Source.SOQL, campaign_id="",
                           soql="select Id from lead where LeadSource = 'Web' and Email like '%.lead@example.org'")  # fmt: skip
+    assert wizard.sobject == "Lead"  # the query's object, whatever the form said
     options = GeneralOptions.load()
     options.disable_triggers = True
     options.save()
@@ -210,10 +212,25 @@ def test_a_soql_source_reads_leads_and_disable_triggers_sends_nothing(world):
     assert dict(found.custom_fields)["Salesforce ID"] == lead
 
 
-def test_a_bad_query_fails_the_run_with_the_reason(world):
-    wizard = world.wizard(source=ImportWizard.Source.SOQL, campaign_id="", soql="SELECT COUNT() FROM Contact")
+def test_a_query_that_gives_no_records_is_refused_and_one_salesforce_refuses_fails_the_run(world):
+    with pytest.raises(ValidationError, match="aggregate query"):
+        world.wizard(source=ImportWizard.Source.SOQL, campaign_id="", soql="SELECT COUNT() FROM Contact")
+    wizard = world.wizard(source=ImportWizard.Source.SOQL, campaign_id="",
+                          soql="SELECT Id FROM Contact WHERE No_Such_Field__c = 1")  # fmt: skip
     run = done(run_import(wizard), ImportRun.Status.FAILED)
-    assert "aggregate query" in run.message
+    assert run.message.startswith("Salesforce: ") and "No_Such_Field__c" in run.message
+    assert run.finished_at is not None
+
+
+def test_a_run_that_cannot_connect_ends_failed_with_the_reason(world, monkeypatch):
+    wizard = world.wizard()
+
+    def refused(*args, **kwargs):
+        raise connections.NotConnected("Salesforce is not connected: connect it in the console")
+
+    monkeypatch.setattr(connections, "salesforce", refused)
+    run = done(run_import(wizard), ImportRun.Status.FAILED)
+    assert "Salesforce is not connected" in run.message and run.finished_at is not None
 
 
 def test_the_command_runs_a_wizard_and_asks_before_removing(world, capsys):
@@ -255,3 +272,23 @@ def test_sms_consent_comes_from_the_sms_settings_field_when_the_wizard_maps_none
     ok = world.cm.subscriber(world.list_id, "texts.ok@example.org", zone=ANY_ZONE)
     assert (ok.mobile_number, ok.consent_to_send_sms) == ("+447700900123", "Yes")
     assert world.cm.subscriber(world.list_id, "no.texts@example.org", zone=ANY_ZONE).consent_to_send_sms == "No"
+
+
+def test_a_list_view_source_reads_what_the_view_shows_at_each_run(world):
+    views = {v["developerName"]: v for v in world.sf.list_views("Lead")}
+    assert {"AllOpenLeads", "TodaysLeads"} <= set(views) and all(v["soqlCompatible"] for v in views.values())
+    saved = world.running.sf_admin("POST", "/listviews", json={
+        "sobject": "Lead", "label": "Web leads of the test", "where": "Email LIKE '%.view@example.org'"})  # fmt: skip
+    first = world.person("Lead", member=False, LastName="View", Email="first.view@example.org")
+    wizard = world.wizard(source=ImportWizard.Source.LIST_VIEW, campaign_id="", sobject="Lead",
+                          list_view_id=saved["id"])  # fmt: skip
+    run = done(run_import(wizard))
+    assert run.read == 1 and world.state("first.view@example.org") == "Active"
+    world.person("Lead", member=False, LastName="Later", Email="later.view@example.org")
+    again = done(run_import(wizard))  # the view as it stands now
+    assert again.read == 2 and world.state("later.view@example.org") == "Active"
+    found = world.cm.subscriber(world.list_id, "first.view@example.org", zone=ANY_ZONE)
+    assert dict(found.custom_fields)["Salesforce ID"] == first
+    # The view's own rows, through its results resource: its columns only.
+    rows = world.sf.sf.restful(f"sobjects/Lead/listviews/{saved['id']}/results", params={"limit": 10})
+    assert rows["size"] == 2 and [c["fieldNameOrPath"] for c in rows["records"][0]["columns"]][-1] == "Id"

@@ -56,7 +56,13 @@ SHAPE = Shape(
     email_field="Email",
     name_field="Name",
     consent_field="Consent__c",
-    mappings=(("Title", "[Title]"), ("City__c", "[City]")),
+    mappings=(
+        ("Title", "[Title]", "Text"),
+        ("City__c", "[City]", "Text"),
+        ("Interests__c", "[Interests]", "MultiSelectMany"),
+        ("Birthdate", "[Birthday]", "Date"),
+        ("Last_Seen__c", "[LastSeen]", "Date"),
+    ),
     id_key="[SalesforceID]",
     mobile_field="MobilePhone",
     sms_consent_field="SMS_Consent__c",
@@ -85,7 +91,8 @@ def test_blank_values_are_left_alone_unless_the_wizard_clears_them():
     kept = subscriber("003000000000001AAA", values, SHAPE).subscriber
     assert kept.clear_fields == () and kept.mobile_number is None and kept.consent_to_track == "Unchanged"
     cleared = subscriber("003000000000001AAA", values, replace(SHAPE, clear_blank_values=True)).subscriber
-    assert cleared.clear_fields == ("[Title]", "[City]") and cleared.mobile_number == ""
+    assert cleared.clear_fields == ("[Title]", "[City]", "[Interests]", "[Birthday]", "[LastSeen]")
+    assert cleared.mobile_number == ""
     assert {"Key": "[Title]", "Value": "", "Clear": True} in cleared.to_api()["CustomFields"]
 
 
@@ -120,3 +127,12 @@ def test_a_value_longer_than_campaign_monitor_takes_is_cut_and_reported():
     made = subscriber("003000000000004AAA", {"Email": "d@example.org", "Title": "x" * 300}, SHAPE)
     assert dict(made.subscriber.custom_fields)["[Title]"] == "x" * 250
     assert made.problems == ["Title is longer than 250 characters: its first 250 are sent"]
+
+
+def test_values_are_shaped_for_their_custom_field():
+    values = {"Email": "e@example.org", "Interests__c": "Golf;Sailing; Chess", "Birthdate": "1980-04-01",
+              "Last_Seen__c": "2026-11-27T10:00:00.000Z"}  # fmt: skip
+    made = subscriber("003000000000005AAA", values, SHAPE)
+    fields = [field for field in made.subscriber.custom_fields if field[0] != "[SalesforceID]"]
+    assert fields == [("[Interests]", "Golf"), ("[Interests]", "Sailing"), ("[Interests]", "Chess"),
+                      ("[Birthday]", "1980-04-01"), ("[LastSeen]", "2026-11-27")]  # fmt: skip

@@ -17,7 +17,7 @@ import is an upsert by email.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -83,30 +83,46 @@ def run_import(
     trigger: str = ImportRun.Trigger.MANUAL,
     cm: CampaignMonitor | None = None,
     sf: SalesforceAdapter | None = None,
+    remove_only: Collection[str] | None = None,
 ) -> ImportRun:
-    """Run (or preview) one wizard and return its run record, saved."""
+    """Run (or preview) one wizard and return its run record, saved. `remove_only`: a Remove run deletes only these
+    addresses (the preview the admin checked), never more; the others missing from the source are left and counted.
+    Whatever happens, the run ends with a status and a message."""
     run = ImportRun.objects.create(wizard=wizard, trigger=trigger, dry_run=dry_run, started_at=timezone.now())
-    cm = cm or connections.campaign_monitor()
-    sf = sf or connections.salesforce()
-    cm_before, sf_before = sum(cm.transport.calls_snapshot().values()), sf.meter.total
     tally = _Tally()
+    calls_before: tuple[int, int] | None = None
+    unexpected: BaseException | None = None
     try:
-        _run(run, wizard, cm, sf, tally, dry_run=dry_run)
+        cm = cm or connections.campaign_monitor()
+        sf = sf or connections.salesforce()
+        calls_before = (sum(cm.transport.calls_snapshot().values()), sf.meter.total)
+        _run(run, wizard, cm, sf, tally, dry_run=dry_run, remove_only=remove_only)
     except (ImportFailed, TriggersDisabled, sources.SourceError) as error:
         run.status, run.message = ImportRun.Status.FAILED, str(error)
     except CampaignMonitorError as error:
         run.status, run.message = ImportRun.Status.FAILED, f"Campaign Monitor: {error}"
     except SalesforceError as error:
         run.status, run.message = ImportRun.Status.FAILED, f"Salesforce: {error}"
+    except connections.NotConnected as error:
+        run.status, run.message = ImportRun.Status.FAILED, str(error)
+    except Exception as error:  # recorded, then raised for the queue's log: a run never stays "running"
+        run.status, run.message = (
+            ImportRun.Status.FAILED,
+            f"the run ended unexpectedly: {type(error).__name__}: {error}",
+        )
+        unexpected = error
     else:
         problems = tally.failed or sum(tally.refused.values()) or tally.problems
         run.status = ImportRun.Status.PARTIAL if problems else ImportRun.Status.SUCCEEDED
     run.read, run.duplicates, run.failed = tally.read, tally.duplicates, tally.failed
     run.refused, run.problems = dict(tally.refused), tally.problems
-    run.cm_calls = sum(cm.transport.calls_snapshot().values()) - cm_before
-    run.sf_calls = sf.meter.total - sf_before
+    if calls_before is not None and cm is not None and sf is not None:
+        run.cm_calls = sum(cm.transport.calls_snapshot().values()) - calls_before[0]
+        run.sf_calls = sf.meter.total - calls_before[1]
     run.finished_at = timezone.now()
     run.save()
+    if unexpected is not None:
+        raise unexpected
     return run
 
 
@@ -135,7 +151,14 @@ def _shape(wizard: ImportWizard, cm: CampaignMonitor, *, sms: bool, dry_run: boo
         email_field=wizard.email_field,
         name_field=wizard.name_field,
         consent_field=wizard.consent_field,
-        mappings=tuple((m["salesforce"], fields[m["campaign_monitor"].lower()].key) for m in wizard.mappings),
+        mappings=tuple(
+            (
+                m["salesforce"],
+                fields[m["campaign_monitor"].lower()].key,
+                fields[m["campaign_monitor"].lower()].data_type,
+            )
+            for m in wizard.mappings
+        ),
         id_key=id_key,
         clear_blank_values=wizard.clear_blank_values,
         mobile_field=wizard.mobile_field if sms else "",
@@ -173,7 +196,14 @@ def _people(
 
 
 def _run(
-    run: ImportRun, wizard: ImportWizard, cm: CampaignMonitor, sf: SalesforceAdapter, tally: _Tally, *, dry_run: bool
+    run: ImportRun,
+    wizard: ImportWizard,
+    cm: CampaignMonitor,
+    sf: SalesforceAdapter,
+    tally: _Tally,
+    *,
+    dry_run: bool,
+    remove_only: Collection[str] | None,
 ) -> None:
     options = GeneralOptions.load()
     outbound = Outbound(cm, options)
@@ -237,6 +267,13 @@ def _run(
         if dry_run:
             run.would_remove = gone
             return
+        if remove_only is not None:
+            allowed = {email.lower() for email in remove_only}
+            beyond = [email for email in gone if email.lower() not in allowed]
+            gone = [email for email in gone if email.lower() in allowed]
+            if beyond:
+                run.message = (f"{len(beyond)} more active subscriber{'s are' if len(beyond) != 1 else ' is'} missing "
+                               "from the source than the preview showed: not removed; preview again to see them")  # fmt: skip
         removed = 0
         for email in gone:
             try:

@@ -13,6 +13,7 @@ from django.core.validators import RegexValidator
 from django.db import models
 
 from cmsf.options.models import salesforce_field_name
+from cmsf.salesforce import soql
 
 salesforce_id = RegexValidator(r"^[A-Za-z0-9]{15}([A-Za-z0-9]{3})?$", "Enter a Salesforce Id (15 or 18 characters).")
 object_name = RegexValidator(r"^[A-Za-z][A-Za-z0-9_]{0,79}$", "Enter a Salesforce object API name, such as Contact.")
@@ -61,6 +62,7 @@ class ImportWizard(models.Model):
 
     class Source(models.TextChoices):
         CAMPAIGN = "campaign", "Salesforce campaign"
+        LIST_VIEW = "list_view", "List view"
         SOQL = "soql", "SOQL query"
 
     class Mode(models.TextChoices):
@@ -80,9 +82,13 @@ class ImportWizard(models.Model):
     member_status = models.CharField(
         max_length=255, blank=True, help_text="Only members with this status; blank imports every member."
     )
+    list_view_id = models.CharField(
+        "list view Id", max_length=18, blank=True, validators=[salesforce_id],
+        help_text="A list view of the object below (source: list view); edits to the view apply to the next run.",
+    )  # fmt: skip
     sobject = models.CharField(
         "object", max_length=80, default="Contact", validators=[object_name],
-        help_text="The object the query reads (a campaign gives Contacts and Leads).",
+        help_text="The object the list view or the query reads (a campaign gives Contacts and Leads).",
     )  # fmt: skip
     soql = models.TextField(
         "SOQL query", blank=True,
@@ -127,6 +133,7 @@ class ImportWizard(models.Model):
         "source",
         "campaign_id",
         "member_status",
+        "list_view_id",
         "sobject",
         "soql",
         "mode",
@@ -152,13 +159,19 @@ class ImportWizard(models.Model):
         errors: dict[str, Any] = {}
         needs = {
             self.Source.CAMPAIGN: ("campaign_id", "Choose the Salesforce campaign."),
+            self.Source.LIST_VIEW: ("list_view_id", "Choose the list view."),
             self.Source.SOQL: ("soql", "Write the SOQL query."),
         }
         field, message = needs[self.Source(self.source)]
         if not str(getattr(self, field)).strip():
             errors[field] = message
-        if self.source == self.Source.SOQL and self.soql.strip() and not self.soql.strip().upper().startswith("SELECT"):
-            errors["soql"] = "A SOQL query starts with SELECT."
+        if self.source == self.Source.SOQL and self.soql.strip():
+            try:  # the object is the query's: the fields are checked, and read, on it
+                sobject, _ = soql.select_fields(self.soql, ["Id"])
+            except soql.QueryShapeError as error:
+                errors["soql"] = f"This query gives no records to import: {error}."
+            else:
+                self.sobject = {"contact": "Contact", "lead": "Lead"}.get(sobject.lower(), sobject)
         if self.source != self.Source.CAMPAIGN and self.member_status:
             errors["member_status"] = "A member status applies to a Salesforce campaign source only."
         if errors:

@@ -2,6 +2,7 @@
 
 - A Salesforce campaign: its members (one status or all), with their contact's fields, or their lead's when the
   member is a lead that was not converted (a converted lead's member row carries the contact).
+- A list view: the query its describe gives (so edits to the view apply to the next run), read as a SOQL query.
 - A SOQL query: its FROM and WHERE as written; cmsf selects the fields it maps.
 
 Each record comes back as a `SourceRecord` with the wizard's fields by name, as text ("" for a blank value), as
@@ -66,7 +67,12 @@ def read(
     if wizard.source == ImportWizard.Source.CAMPAIGN:
         yield from _campaign(wizard, sf, fields, consent)
     elif wizard.source == ImportWizard.Source.SOQL:
-        yield from _query(wizard, sf, fields, consent)
+        yield from _query(wizard.soql, sf, fields, consent)
+    elif wizard.source == ImportWizard.Source.LIST_VIEW:
+        query = sf.list_view_query(wizard.sobject, wizard.list_view_id)
+        if not query:
+            raise SourceError(f"the list view {wizard.list_view_id} of {wizard.sobject} gives no query to read")
+        yield from _query(query, sf, fields, consent, keep_order=False)
     else:
         raise SourceError(f"the source {wizard.get_source_display()} cannot be read")
 
@@ -88,12 +94,12 @@ def _campaign(
 
 
 def _query(
-    wizard: ImportWizard, sf: SalesforceAdapter, fields: list[str], consent: dict[str, str]
+    text: str, sf: SalesforceAdapter, fields: list[str], consent: dict[str, str], *, keep_order: bool = True
 ) -> Iterator[SourceRecord]:
     try:
-        sobject, _ = soql.select_fields(wizard.soql, ["Id"])
+        sobject, _ = soql.select_fields(text, ["Id"])
         sobject_fields = _person_fields(_canonical(sobject), fields, consent)
-        sobject, query = soql.select_fields(wizard.soql, sobject_fields)
+        sobject, query = soql.select_fields(text, sobject_fields, keep_order=keep_order)
     except soql.QueryShapeError as error:
         raise SourceError(f"the SOQL query cannot be read: {error}") from None
     for row in sf.bulk_query(query):

@@ -14,6 +14,7 @@ from cmsf.audience.phones import BadNumber, to_e164
 from cmsf.campaign_monitor.records import SubscriberInput
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+DATE = re.compile(r"^\d{4}-\d{2}-\d{2}")
 CONSENT = {"yes": "Yes", "true": "Yes", "no": "No", "false": "No", "unchanged": "Unchanged"}
 MAX_VALUE = 250  # Campaign Monitor's limit for a custom field value
 
@@ -25,7 +26,7 @@ class Shape:
     email_field: str
     name_field: str
     consent_field: str = ""
-    mappings: tuple[tuple[str, str], ...] = ()  # (Salesforce field, custom field key)
+    mappings: tuple[tuple[str, str, str], ...] = ()  # (Salesforce field, custom field key, its data type)
     id_key: str = ""  # the "Salesforce ID" custom field's key, when the record Id is sent
     clear_blank_values: bool = False
     mobile_field: str = ""  # only when SMS is on
@@ -60,15 +61,21 @@ def subscriber(record_id: str, values: dict[str, str], shape: Shape, sobject: st
         return Made(None, [f"{email!r} in {shape.email_field} is not an email address"])
     custom: list[tuple[str, str]] = []
     clear: list[str] = []
-    for sf_field, key in shape.mappings:
+    for sf_field, key, data_type in shape.mappings:
         value = values.get(sf_field, "")
-        if value.strip():
-            if len(value) > MAX_VALUE:
-                problems.append(f"{sf_field} is longer than {MAX_VALUE} characters: its first {MAX_VALUE} are sent")
-                value = value[:MAX_VALUE]
-            custom.append((key, value))
-        elif shape.clear_blank_values:
-            clear.append(key)
+        if not value.strip():
+            if shape.clear_blank_values:
+                clear.append(key)
+            continue
+        if data_type == "MultiSelectMany":  # a multi-select picklist's values, each its own entry of the key
+            custom.extend((key, option.strip()) for option in value.split(";") if option.strip())
+            continue
+        if data_type == "Date" and DATE.match(value):
+            value = value[:10]  # a date or a date and time: Campaign Monitor takes the date
+        if len(value) > MAX_VALUE:
+            problems.append(f"{sf_field} is longer than {MAX_VALUE} characters: its first {MAX_VALUE} are sent")
+            value = value[:MAX_VALUE]
+        custom.append((key, value))
     if shape.id_key:
         custom.append((shape.id_key, record_id))
     mobile: str | None = None

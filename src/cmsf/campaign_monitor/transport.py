@@ -160,6 +160,8 @@ def connection_pool(base_url: str, *, ca_bundle: str | bool, pool_size: int, pro
         tls["ca_cert_dir" if os.path.isdir(ca_bundle) else "ca_certs"] = ca_bundle
     if not proxy:
         return urllib3.PoolManager(num_pools=4, maxsize=pool_size, **tls)
+    if "://" not in proxy:
+        proxy = "http://" + proxy  # HTTPS_PROXY=proxy.corp:3128 names an http proxy, as requests reads it
     parts = urlsplit(proxy)
     headers = None
     if parts.username is not None:
@@ -283,7 +285,7 @@ class Transport:
                 try:
                     return json.loads(content)
                 except ValueError as error:
-                    if attempt >= self.retry.max_attempts:
+                    if attempt >= self.retry.max_attempts or not idempotent:  # a write is not sent twice
                         raise TransientError("the response is not valid JSON", endpoint=endpoint, status=200) from error
                     self.sleep(self._backoff(attempt))
                     continue

@@ -312,6 +312,17 @@ class SalesforceAdapter:
             latest_covered=parse_datetime(body.get("latestDateCovered")) or end,
         )
 
+    def list_views(self, object_name: str) -> list[dict[str, Any]]:
+        """The object's list views: {"id", "label", "developerName", "soqlCompatible", ...} each (one call)."""
+        body = self._call("listviews", lambda: self.sf.restful(f"sobjects/{object_name}/listviews")) or {}
+        return [dict(view) for view in body.get("listviews", ())]
+
+    def list_view_query(self, object_name: str, list_view_id: str) -> str:
+        """The SOQL a list view runs, from its describe (one call)."""
+        path = f"sobjects/{object_name}/listviews/{list_view_id}/describe"
+        body = self._call("listview describe", lambda: self.sf.restful(path)) or {}
+        return str(body.get("query") or "")
+
     def count(self, soql: str) -> int:
         return int(self._call("query", lambda: self.sf.query(soql)).get("totalSize", 0))
 

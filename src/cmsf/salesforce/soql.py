@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
@@ -59,9 +60,10 @@ def _top_level(query: str) -> list[tuple[int, str]]:
     return words
 
 
-def select_fields(query: str, fields: Iterable[str]) -> tuple[str, str]:
+def select_fields(query: str, fields: Iterable[str], *, keep_order: bool = True) -> tuple[str, str]:
     """(object, query): `query` with its SELECT list replaced by `fields`, keeping FROM and everything after it
-    (WHERE, ORDER BY, LIMIT). Raises `QueryShapeError` for a query that does not read records of one object."""
+    (WHERE, ORDER BY unless `keep_order` is off, LIMIT). Raises `QueryShapeError` for a query that does not read
+    records of one object."""
     text = query.strip().rstrip(";").strip()
     words = _top_level(text)
     if not words or words[0][1] != "SELECT":
@@ -72,7 +74,16 @@ def select_fields(query: str, fields: Iterable[str]) -> tuple[str, str]:
     after = [word for position, word in words if position > froms[0]]
     if not after:
         raise QueryShapeError("FROM names no object")
-    if "GROUP" in after or any(word.startswith("COUNT") for position, word in words if position < froms[0]):
+    aggregate = re.compile(r"\bCOUNT(_DISTINCT)?\s*\(", re.IGNORECASE)
+    if "GROUP" in after or aggregate.search(text[: froms[0]]):
         raise QueryShapeError("an aggregate query (COUNT, GROUP BY) gives no records to import")
     sobject = text[froms[0] :].split(None, 2)[1]
-    return sobject, f"SELECT {', '.join(dict.fromkeys(fields))} {text[froms[0] :]}"
+    rest = text[froms[0] :]
+    if not keep_order:
+        after_from = [(position - froms[0], word) for position, word in words if position > froms[0]]
+        orders = [i for i, (_, word) in enumerate(after_from[:-1]) if word == "ORDER" and after_from[i + 1][1] == "BY"]
+        if orders:
+            start = after_from[orders[0]][0]
+            ends = [position for position, word in after_from[orders[0] :] if word in ("LIMIT", "OFFSET")]
+            rest = (rest[:start].rstrip() + " " + rest[ends[0] :] if ends else rest[:start]).rstrip()
+    return sobject, f"SELECT {', '.join(dict.fromkeys(fields))} {rest}"

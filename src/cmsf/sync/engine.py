@@ -766,7 +766,9 @@ def run_primary_sync(
         run.status, run.message = SyncRun.Status.FAILED, str(error)
     finally:
         reader.shutdown(wait=True, cancel_futures=True)
-        sender.shutdown(wait=True)  # a batch still on its way ends before the run does
+        # A batch still on its way ends before the run does; after a failure, batches not yet begun are dropped
+        # (the next run writes them, with their ledger rows).
+        sender.shutdown(wait=True, cancel_futures=run.status != SyncRun.Status.SUCCEEDED)
         run.written, run.skipped = plain(tally.written), plain(tally.skipped)
         run.failed, run.deleted = plain(tally.failed), plain(tally.deleted)
         run.cm_calls = sum(ctx_cm.transport.calls.values()) if ctx_cm else 0

@@ -3,6 +3,7 @@ schedule), their runs with per-record results, Run now, and the preview a wizard
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from django import forms
@@ -11,6 +12,7 @@ from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path
+from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from cmsf.audience import fields as wizard_fields
@@ -56,6 +58,7 @@ class WizardForm(forms.Form):
     source = forms.ChoiceField(choices=ImportWizard.Source.choices, widget=forms.RadioSelect, initial="campaign")
     campaign_id = forms.CharField(required=False, max_length=18, label="Salesforce campaign Id")
     member_status = forms.CharField(required=False, max_length=255, label="Member status (blank: every member)")
+    list_view_id = forms.CharField(required=False, max_length=18, label="List view Id")
     sobject = forms.CharField(max_length=80, initial="Contact", label="Object the query reads")
     soql = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3}), label="SOQL query")
     mode = forms.ChoiceField(choices=ImportWizard.Mode.choices, widget=forms.RadioSelect, initial="update")
@@ -100,7 +103,7 @@ def _apply(form: WizardForm, wizard: ImportWizard, lists: dict[str, str]) -> lis
     client_pk, _, list_id = data["target"].partition(":")
     wizard.name, wizard.client_id, wizard.list_id = data["name"].strip(), int(client_pk), list_id
     wizard.list_name = lists.get(data["target"], "").split(": ", 1)[-1]
-    for name in ("active", "source", "campaign_id", "member_status", "sobject", "soql", "mode", "clear_blank_values",
+    for name in ("active", "source", "campaign_id", "member_status", "list_view_id", "sobject", "soql", "mode", "clear_blank_values",
                  "email_field", "name_field", "consent_field", "mobile_field", "sms_consent_field",
                  "map_salesforce_id", "run_hours"):  # fmt: skip
         setattr(wizard, name, data[name].strip() if isinstance(data[name], str) else data[name])
@@ -199,12 +202,17 @@ def _runs(wizard: ImportWizard) -> list[ImportRun]:
     return list(wizard.runs.all()[:RUNS_SHOWN])
 
 
+PREVIEW_KEPT = timedelta(hours=1)
+
+
 def _preview_for_removal(wizard: ImportWizard) -> ImportRun | None:
-    """The preview a Remove run stands on: the latest, made after the wizard's last change, and nothing ran since."""
-    latest = wizard.runs.exclude(status=ImportRun.Status.RUNNING).first()
-    if latest is None or not latest.dry_run or latest.status == ImportRun.Status.FAILED:
+    """The preview a Remove run stands on: the latest run, a preview made after the wizard's last change and within
+    the hour. The run then removes no one the preview did not show."""
+    latest = wizard.runs.first()
+    if latest is None or not latest.dry_run or latest.status in (ImportRun.Status.FAILED, ImportRun.Status.RUNNING):
         return None
-    return latest if latest.started_at >= wizard.updated_at else None
+    fresh = latest.started_at >= wizard.updated_at and timezone.now() - latest.started_at <= PREVIEW_KEPT
+    return latest if fresh else None
 
 
 @viewer
@@ -264,6 +272,9 @@ def run(request: HttpRequest, pk: int) -> HttpResponse:
         if request.POST.get("confirmed") != str(preview.pk):
             messages.error(request, "Confirm that you checked the preview before running.")
             return redirect("console:imports_wizard", pk=pk)
+        tasks.run_wizard(wizard.pk, ImportRun.Trigger.MANUAL, preview_id=preview.pk)
+        messages.success(request, "The import runs now; it removes no one the preview did not show.")
+        return redirect("console:imports_wizard", pk=pk)
     tasks.run_wizard(wizard.pk, ImportRun.Trigger.MANUAL)
     messages.success(request, "The import runs now; its results appear below when it ends.")
     return redirect("console:imports_wizard", pk=pk)

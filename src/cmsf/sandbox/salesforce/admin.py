@@ -16,6 +16,8 @@
 - POST /admin/merge {"sobject", "master_id", "loser_ids"}   merge one or two Accounts, Contacts or Leads into a
                                     master as Salesforce's merge does: lookups move to the master, the losers are
                                     deleted with MasterRecordId
+- POST /admin/listviews {"sobject", "label", "developer_name", "where"}   save a list view (a SOQL condition); its
+                                    describe gives the query it runs
 - POST /admin/recycle-bin/empty {"ids"}   purge deleted records from the recycle bin (queryAll no longer shows
                                     them; getDeleted still lists them)
 - GET  /admin/layouts               the page layouts deployed through the Metadata API: {"layouts": {full name: XML}}
@@ -28,9 +30,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from cmsf.sandbox.salesforce.errors import DmlError
+from cmsf.sandbox.salesforce.errors import DmlError, SoqlError
 from cmsf.sandbox.salesforce.faults import PROFILES
 from cmsf.sandbox.salesforce.oauth import OAuthError
+from cmsf.sandbox.salesforce.soql import compile_query
 from cmsf.sandbox.salesforce.state import Emulator, Reply
 
 
@@ -167,6 +170,22 @@ def merge(em: Emulator, body: dict[str, Any]) -> Reply:
         raise AdminError(status, "; ".join(f"{e.code}: {e.message}" for e in error.errors)) from None
 
 
+def add_list_view(em: Emulator, body: dict[str, Any]) -> Reply:
+    """A list view, as a user saves one: {"sobject", "label", "developer_name", "where"} (a SOQL condition, or "")."""
+    sobject, label = str(body.get("sobject") or ""), str(body.get("label") or "")
+    developer_name, where = str(body.get("developer_name") or label.replace(" ", "_")), str(body.get("where") or "")
+    obj = em.schema.get(sobject)
+    if obj is None or not label:
+        raise AdminError(400, "give an object (sobject) and a label")
+    view = em.list_views.add(obj.name, developer_name, label, where)
+    try:
+        compile_query(view.query, em.schema, em.store.lookup, em.now())
+    except SoqlError as error:
+        del em.list_views.views[view.view_id]
+        raise AdminError(400, f"the view's condition is not valid SOQL: {error}") from None
+    return Reply(200, {"id": view.view_id, "query": view.query})
+
+
 def empty_recycle_bin(em: Emulator, body: dict[str, Any]) -> Reply:
     """Purge records from the recycle bin, as Database.emptyRecycleBin does: queryAll no longer shows them, and
     getDeleted still lists them. {"ids": [...]}"""
@@ -213,6 +232,7 @@ ROUTES: dict[tuple[str, str], Callable[[Emulator, dict[str, Any]], Reply]] = {
     ("POST", "/admin/faults"): set_faults,
     ("POST", "/admin/tokens/expire"): expire_tokens,
     ("POST", "/admin/merge"): merge,
+    ("POST", "/admin/listviews"): add_list_view,
     ("POST", "/admin/recycle-bin/empty"): empty_recycle_bin,
     ("POST", "/admin/tokens"): issue_token,
     ("POST", "/admin/schema/remove-field"): remove_field,

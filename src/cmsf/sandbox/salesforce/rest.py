@@ -13,7 +13,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-from cmsf.sandbox.salesforce import bulk
+from cmsf.sandbox.salesforce import bulk, listviews
 from cmsf.sandbox.salesforce import metadata as metadata_api
 from cmsf.sandbox.salesforce.errors import (
     ApiError,
@@ -207,6 +207,18 @@ def describe_global(em: Emulator, rq: Request) -> Reply:
             "sobjects": [describe_global_entry(o, rq.version) for o in em.schema.objects.values()],
         },
     )
+
+
+def list_views(em: Emulator, rq: Request) -> Reply:
+    return listviews.list_views(em, rq, sobject(em, rq.parts[1]))
+
+
+def list_view_describe(em: Emulator, rq: Request) -> Reply:
+    return listviews.describe(em, rq, sobject(em, rq.parts[1]), rq.parts[3])
+
+
+def list_view_results(em: Emulator, rq: Request) -> Reply:
+    return listviews.results(em, rq, sobject(em, rq.parts[1]), rq.parts[3])
 
 
 def describe(em: Emulator, rq: Request) -> Reply:
@@ -767,6 +779,13 @@ def _routes(parts: list[str]) -> dict[str, tuple[str, Handler]] | None:
         if n == 2:
             return {"GET": ("sobject metadata", metadata), "POST": ("sobject create", create)}
         third = parts[2].lower()
+        if third == "listviews":
+            if n == 3:
+                return {"GET": ("listviews", list_views)}
+            if n == 5 and parts[4].lower() in ("describe", "results"):
+                return {"GET": (f"listview {parts[4].lower()}", list_view_describe if parts[4].lower() == "describe"
+                                else list_view_results)}  # fmt: skip
+            return None
         if n == 3 and third == "describe":
             return {"GET": ("sobject describe", describe)}
         if n == 3 and third == "deleted":
