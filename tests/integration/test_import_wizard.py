@@ -292,3 +292,15 @@ def test_a_list_view_source_reads_what_the_view_shows_at_each_run(world):
     # The view's own rows, through its results resource: its columns only.
     rows = world.sf.sf.restful(f"sobjects/Lead/listviews/{saved['id']}/results", params={"limit": 10})
     assert rows["size"] == 2 and [c["fieldNameOrPath"] for c in rows["records"][0]["columns"]][-1] == "Id"
+
+
+def test_disable_triggers_turned_on_in_the_middle_of_a_job_stops_its_next_call(world):
+    from cmsf.sync.outbound import Outbound, TriggersDisabled
+
+    outbound = Outbound(world.cm)  # the options as the job starts: triggers on
+    email = world.emails("active")[0]
+    GeneralOptions.objects.filter(pk=GeneralOptions.load().pk).update(disable_triggers=True)
+    calls = world.cm_calls()
+    with pytest.raises(TriggersDisabled):
+        outbound.unsubscribe(world.list_id, email, because="a test")
+    assert world.cm_calls() == calls and world.state(email) == "Active"

@@ -56,7 +56,9 @@ class Outbound:
     done: dict[str, int] = field(default_factory=dict)
 
     def _guard(self) -> None:
-        if self.options.disable_triggers:
+        """Read again before every call: Disable triggers turned on in the middle of a job stops it there."""
+        now_disabled = GeneralOptions.objects.filter(pk=self.options.pk).values_list("disable_triggers", flat=True)
+        if self.options.disable_triggers or any(now_disabled):
             raise TriggersDisabled("Disable triggers is on: cmsf sends nothing to Campaign Monitor")
 
     def _did(self, kind: str, action: str, details: dict[str, str]) -> None:
