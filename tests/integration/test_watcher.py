@@ -371,3 +371,24 @@ def test_the_watcher_is_due_every_interval_and_never_while_triggers_are_disabled
     assert not due(now + timedelta(minutes=24)) and due(now + timedelta(minutes=25))
     options(disable_triggers=True)
     assert not due(now + timedelta(hours=5))
+
+
+def test_a_run_whose_lease_another_worker_took_stops_before_its_next_call(world, monkeypatch):
+    from cmsf.sync import watcher
+    from cmsf.sync.models import Watcher
+
+    contact, rows = world.alone("Contact")
+    world.sf.update("Contact", [{"Id": contact, "Email": "Taken.Over@Example.org"}])
+    monkeypatch.setattr(watcher, "RENEW_EVERY", 0.0)  # renew before every call
+    original = watcher.Outbound.change_email
+
+    def taken_over(self, *args, **kwargs):  # the lease ran out and another worker claimed it meanwhile
+        Watcher.objects.filter(pk=1).update(owner="another-worker")
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(watcher.Outbound, "change_email", taken_over)
+    calls = world.cm_calls()
+    run = watch_once()
+    assert run.status == WatchRun.Status.FAILED and "another worker took over the watcher" in run.message
+    assert world.cm_calls() == calls  # nothing sent after the lease was lost
+    assert world.cm_state(rows[0]["list_id"], rows[0]["Email__c"]) == "Active"

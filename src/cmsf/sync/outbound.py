@@ -54,9 +54,12 @@ class Outbound:
     cm: CampaignMonitor
     options: GeneralOptions = field(default_factory=GeneralOptions.load)
     done: dict[str, int] = field(default_factory=dict)
+    heartbeat: Callable[[], None] | None = None  # called before every call: a job keeps its lease (or stops)
 
     def _guard(self) -> None:
         """Read again before every call: Disable triggers turned on in the middle of a job stops it there."""
+        if self.heartbeat is not None:
+            self.heartbeat()
         now_disabled = GeneralOptions.objects.filter(pk=self.options.pk).values_list("disable_triggers", flat=True)
         if self.options.disable_triggers or any(now_disabled):
             raise TriggersDisabled("Disable triggers is on: cmsf sends nothing to Campaign Monitor")

@@ -32,6 +32,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import time
 import uuid
 from collections import Counter
 from collections.abc import Iterable, Iterator
@@ -52,6 +53,7 @@ from cmsf.options.models import GeneralOptions
 from cmsf.salesforce import soql
 from cmsf.salesforce.adapter import SalesforceAdapter, parse_bool, parse_datetime
 from cmsf.salesforce.errors import SalesforceError
+from cmsf.sync.leases import LeaseLost
 from cmsf.sync.models import DirectoryEntry, PersonState, RecordMap, WatchCursor, Watcher, WatchRun
 from cmsf.sync.outbound import Outbound, Refused, TriggersDisabled
 from cmsf.sync.transforms import ACTIVITY, SUBSCRIBER, member_key, sf_datetime
@@ -174,8 +176,10 @@ def watch_once(*, now: datetime | None = None) -> WatchRun:
     cm: CampaignMonitor | None = None
     try:
         sf, cm = connections.salesforce(), connections.campaign_monitor()
-        _Run(sf, Outbound(cm), run, now).go()
+        _Run(sf, Outbound(cm, heartbeat=_Lease(owner).keep), run, now).go()
         return _end(run, WatchRun.Status.SUCCEEDED, run.message)
+    except LeaseLost as error:
+        return _end(run, WatchRun.Status.FAILED, f"{error}; the next run reads the same changes again")
     except connections.NotConnected as error:
         return _end(run, WatchRun.Status.SKIPPED, str(error))
     except TriggersDisabled as error:  # turned on while this run went on
@@ -192,6 +196,26 @@ def watch_once(*, now: datetime | None = None) -> WatchRun:
             run.cm_calls = sum(cm.transport.calls.values())
         run.save(update_fields=["sf_calls", "cm_calls"])
         Watcher.objects.filter(pk=1, owner=owner).update(owner="", lease_expires_at=None)
+
+
+RENEW_EVERY = 60.0  # seconds between two renewals of the lease during a run
+
+
+class _Lease:
+    """The watcher's lease, renewed as a long run goes on; lost (another worker took over after it ran out), the
+    run stops before its next call to Campaign Monitor."""
+
+    def __init__(self, owner: str) -> None:
+        self.owner = owner
+        self.renewed = time.monotonic()
+
+    def keep(self) -> None:
+        if time.monotonic() - self.renewed < RENEW_EVERY:
+            return
+        until = timezone.now() + LEASE
+        if not Watcher.objects.filter(pk=1, owner=self.owner).update(lease_expires_at=until):
+            raise LeaseLost("another worker took over the watcher: this run's lease ran out")
+        self.renewed = time.monotonic()
 
 
 def _claim(owner: str, now: datetime) -> bool:
