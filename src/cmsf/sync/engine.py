@@ -419,7 +419,7 @@ def sync_subscribers(ctx: Context, list_ids: list[str]) -> None:
                 newest = subscriber.date
         buffer.end(stream, (name, list_id, newest))
     buffer.flush()
-    ctx.behind[SUBSCRIBER] = buffer  # the last batch is written while the campaigns are read
+    ctx.behind[SUBSCRIBER] = buffer  # the last batch is written while the campaigns are read (settled before tracking)
     if gone and ctx.sf is not None and GeneralOptions.load().opt_out_when_unsubscribed_everywhere:
         _settle_behind(ctx, SUBSCRIBER)  # the pass reads the memberships just written
         ctx.stage("email opt-out")
@@ -553,6 +553,9 @@ def _salesforce_campaigns(
 def sync_tracking(ctx: Context, campaigns: list[Campaign], tracking: TrackingHistorySettings) -> None:
     """Tracking history of the chosen kinds within days to keep."""
     ctx.stage("tracking history")
+    # The writes left behind (the last subscribers, the campaigns) are settled first: they were written while the
+    # campaigns were read, and their rows are not held through the longest stage.
+    _settle_behind(ctx)
     _cover(ctx, tracking)
     if tracking.days_to_keep <= 0:
         return
