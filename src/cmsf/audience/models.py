@@ -26,6 +26,11 @@ HOURS = range(24)
 PERSON_OBJECTS = ("Contact", "Lead")
 
 
+def canonical_object(name: str) -> str:
+    """Contact and Lead as Salesforce spells them, whatever case a query used; other objects as given."""
+    return {o.lower(): o for o in PERSON_OBJECTS}.get(name.lower(), name)
+
+
 def validate_run_hours(value: object) -> None:
     if not isinstance(value, list) or not all(isinstance(h, int) and not isinstance(h, bool) for h in value):
         raise ValidationError("Give the run times as a list of hours from 0 to 23.")
@@ -171,7 +176,7 @@ class ImportWizard(models.Model):
             except soql.QueryShapeError as error:
                 errors["soql"] = f"This query gives no records to import: {error}."
             else:
-                self.sobject = {"contact": "Contact", "lead": "Lead"}.get(sobject.lower(), sobject)
+                self.sobject = canonical_object(sobject)
         if self.source != self.Source.CAMPAIGN and self.member_status:
             errors["member_status"] = "A member status applies to a Salesforce campaign source only."
         if errors:

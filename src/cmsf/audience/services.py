@@ -48,7 +48,8 @@ def claim_due(now: datetime) -> list[int]:
 SECTION = "imports"  # the audit log's section of the import wizards
 
 
-def _values(wizard: ImportWizard) -> dict[str, Any]:
+def snapshot(wizard: ImportWizard) -> dict[str, Any]:
+    """A wizard's settings as the audit log keeps them (and as `save_wizard` takes them from before a change)."""
     return {"name": wizard.name, "client": wizard.client.cm_client_id if wizard.client_id else "",
             **{name: getattr(wizard, name) for name in ImportWizard.SETTINGS}}  # fmt: skip
 
@@ -56,7 +57,7 @@ def _values(wizard: ImportWizard) -> dict[str, Any]:
 def save_wizard(wizard: ImportWizard, *, actor: str, before: dict[str, Any] | None = None) -> ImportWizard:
     """Validate (raises ValidationError by field, saving nothing), save, schedule and audit a wizard."""
     wizard.full_clean()
-    after = _values(wizard)
+    after = snapshot(wizard)
     with transaction.atomic():
         wizard.save()
         reschedule(wizard)
@@ -72,14 +73,9 @@ def save_wizard(wizard: ImportWizard, *, actor: str, before: dict[str, Any] | No
     return wizard
 
 
-def snapshot(wizard: ImportWizard) -> dict[str, Any]:
-    """A wizard's settings before a change, for `save_wizard`'s audit."""
-    return _values(wizard)
-
-
 def delete_wizard(wizard: ImportWizard, *, actor: str) -> None:
     with transaction.atomic():
-        audit(actor=actor, section=SECTION, action="Delete an import wizard", before=_values(wizard), after={})
+        audit(actor=actor, section=SECTION, action="Delete an import wizard", before=snapshot(wizard), after={})
         wizard.delete()
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-from cmsf.audience.models import ImportWizard
+from cmsf.audience.models import ImportWizard, canonical_object
 from cmsf.salesforce import soql
 from cmsf.salesforce.adapter import SalesforceAdapter
 
@@ -98,14 +98,9 @@ def _query(
 ) -> Iterator[SourceRecord]:
     try:
         sobject, _ = soql.select_fields(text, ["Id"])
-        sobject_fields = _person_fields(_canonical(sobject), fields, consent)
+        sobject_fields = _person_fields(canonical_object(sobject), fields, consent)
         sobject, query = soql.select_fields(text, sobject_fields, keep_order=keep_order)
     except soql.QueryShapeError as error:
         raise SourceError(f"the SOQL query cannot be read: {error}") from None
     for row in sf.bulk_query(query):
-        yield SourceRecord(_canonical(sobject), row.get("Id", ""), {f: row.get(f, "") for f in sobject_fields})
-
-
-def _canonical(sobject: str) -> str:
-    """Contact and Lead as Salesforce spells them, whatever case the query used."""
-    return {"contact": "Contact", "lead": "Lead"}.get(sobject.lower(), sobject)
+        yield SourceRecord(canonical_object(sobject), row.get("Id", ""), {f: row.get(f, "") for f in sobject_fields})

@@ -11,7 +11,7 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import path
+from django.urls import path, reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
@@ -177,18 +177,22 @@ def new(request: HttpRequest) -> HttpResponse:
     return _form_page(request, WizardForm(lists=lists), None)
 
 
-@require_POST
-@changer
-def create(request: HttpRequest) -> HttpResponse:
+def _submit(request: HttpRequest, wizard: ImportWizard, back: str, **back_args: int) -> HttpResponse:
+    """Save a new or changed wizard from the form; its errors are shown beside their fields and nothing is saved."""
     lists = _lists_or_message(request)
     if lists is None:
-        return redirect("console:imports")
+        return redirect(reverse(back, kwargs=back_args))
     form = WizardForm(request.POST, lists=lists)
-    wizard = ImportWizard()
     if form.is_valid() and _save(request, form, wizard, dict(lists)):
         messages.success(request, f"The import wizard {wizard.name} is saved.")
         return redirect("console:imports_wizard", pk=wizard.pk)
-    return _form_page(request, form, None, status=400)
+    return _form_page(request, form, wizard if wizard.pk else None, status=400)
+
+
+@require_POST
+@changer
+def create(request: HttpRequest) -> HttpResponse:
+    return _submit(request, ImportWizard(), "console:imports")
 
 
 def _initial(wizard: ImportWizard) -> dict[str, Any]:
@@ -243,15 +247,7 @@ def edit(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 @changer
 def save(request: HttpRequest, pk: int) -> HttpResponse:
-    wizard = get_object_or_404(ImportWizard, pk=pk)
-    lists = _lists_or_message(request)
-    if lists is None:
-        return redirect("console:imports_wizard", pk=pk)
-    form = WizardForm(request.POST, lists=lists)
-    if form.is_valid() and _save(request, form, wizard, dict(lists)):
-        messages.success(request, f"The import wizard {wizard.name} is saved.")
-        return redirect("console:imports_wizard", pk=wizard.pk)
-    return _form_page(request, form, wizard, status=400)
+    return _submit(request, get_object_or_404(ImportWizard, pk=pk), "console:imports_wizard", pk=pk)
 
 
 @require_POST
