@@ -18,6 +18,7 @@ from cmsf.options.models import CampaignSettings, CampaignStatusMapping, Trackin
 from cmsf.sandbox.campaign_monitor.world import TrackingEvent
 from cmsf.sandbox.dataset import generate_world
 from cmsf.sandbox.salesforce.data import generate_org
+from cmsf.sync import engine
 from cmsf.sync import services as sync
 from cmsf.sync.models import CampaignLink, RecordMap, SyncRun
 from cmsf.sync.salesforce_campaigns import Person, status_of
@@ -209,6 +210,13 @@ def test_status_refresh_across_two_syncs_with_new_activity_between(synced, refre
         assert after == before == "Sent"
     else:
         assert after == expected, (before, after)
+
+
+def test_a_campaign_with_more_changes_than_are_noted_has_all_its_members_computed_again(synced, monkeypatch):
+    # The people whose history changed are noted per linked campaign up to TOUCHED_PEOPLE; past it, the campaign's
+    # members are all computed again (memory stays bounded however long the run): the outcome is the same.
+    monkeypatch.setattr(engine, "TOUCHED_PEOPLE", 0)
+    test_status_refresh_across_two_syncs_with_new_activity_between(synced, ALWAYS, "Clicked")
 
 
 def test_aggregates_follow_days_to_keep(synced):

@@ -484,15 +484,25 @@ def _activity_kind(row: Row) -> str:
     return _KIND_OF_LABEL.get(str(row.get("Activity__c")), "")
 
 
+TOUCHED_PEOPLE = 2000  # people noted a campaign; past it, all of the campaign's members are computed again
+
+
 def _note_change(ctx: Context, sobject: str, rows: list[Row]) -> None:
-    """Tracking rows that differ from what is stored: the members they concern are computed again."""
-    if sobject != ACTIVITY[0]:
+    """Tracking rows of a linked campaign that differ from what is stored: the members they concern are computed
+    again. Only linked campaigns have members to compute, and a campaign with many changes has all of them
+    computed, so what is noted stays small however long the run (a set of thousands a campaign, over hundreds of
+    campaigns, held tens of megabytes on `large`)."""
+    if sobject != ACTIVITY[0] or not ctx.links:
         return
     for row in rows:
         campaign_id = str(row[ACTIVITY[1]]).split(":", 1)[0]
+        if campaign_id not in ctx.links:
+            continue
         people = ctx.touched.setdefault(campaign_id, set())
         if people is not None:
             people.add(_person(row))
+            if len(people) > TOUCHED_PEOPLE:
+                ctx.touched[campaign_id] = None
 
 
 def _person(row: Row) -> str:
