@@ -77,6 +77,20 @@ def test_a_wizard_made_in_the_console_is_checked_and_its_new_custom_field_made(c
     assert f"Title = {mapping['campaign_monitor']}" in edit
 
 
+def test_a_report_wizard_is_checked_against_the_report_when_saved(client, alice, world):
+    client.force_login(alice)
+    target, _ = _target()
+    report = world.sf_admin("POST", "/reports", json={"sobject": "Lead", "name": "Hot leads"})["id"]
+    values = {"source": "report", "campaign_id": "", "report_id": report}
+    wrong = client.post(reverse("console:imports_create"), _form(target, "", **values))  # a Lead report, on Contact
+    assert wrong.status_code == 400 and not ImportWizard.objects.exists()
+    assert "the report&#x27;s type has no Contact Id column" in wrong.content.decode()
+    made = client.post(reverse("console:imports_create"), _form(target, "", **values, sobject="Lead"))
+    wizard = ImportWizard.objects.get()
+    assert made.status_code == 302 and (wizard.source, wizard.report_id, wizard.sobject) == ("report", report, "Lead")
+    assert f"Lead report {report}" in client.get(reverse("console:imports_wizard", args=[wizard.pk])).content.decode()
+
+
 def test_run_now_and_a_remove_wizard_that_runs_only_after_its_confirmed_preview(client, alice, world, immediate_queue):
     client.force_login(alice)
     target, list_id = _target()

@@ -13,6 +13,7 @@ import requests
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
+from cmsf.audience import sources
 from cmsf.audience.imports import run_import
 from cmsf.audience.models import ImportRun, ImportWizard
 from cmsf.cli import main as cli_main
@@ -20,6 +21,7 @@ from cmsf.connections import services as connections
 from cmsf.connections.models import CampaignMonitorClient
 from cmsf.options.models import GeneralOptions, SmsSettings
 from cmsf.sandbox.dataset import generate_world
+from cmsf.sandbox.salesforce import reports as emulated_reports
 from cmsf.sandbox.salesforce.data import generate_org
 from cmsf.sync import forget
 from cmsf.sync.models import ForgottenEmail
@@ -292,6 +294,50 @@ def test_a_list_view_source_reads_what_the_view_shows_at_each_run(world):
     # The view's own rows, through its results resource: its columns only.
     rows = world.sf.sf.restful(f"sobjects/Lead/listviews/{saved['id']}/results", params={"limit": 10})
     assert rows["size"] == 2 and [c["fieldNameOrPath"] for c in rows["records"][0]["columns"]][-1] == "Id"
+
+
+def test_a_report_source_reads_its_records_by_id_past_the_rows_a_run_gives(world, monkeypatch):
+    monkeypatch.setattr(emulated_reports, "ROW_LIMIT", 2)  # a run gives 2 rows: paging shows with a few records
+    ids = [world.person(member=False, LastName=f"Report {n}", Email=f"r{n}.report@example.org", Title="VP")
+           for n in range(5)]  # fmt: skip
+    world.person(member=False, LastName="Not VP", Email="clerk.report@example.org", Title="Clerk")
+    world.person(member=False, LastName="Elsewhere", Email="vp@example.org", Title="VP")
+    saved = world.running.sf_admin("POST", "/reports", json={
+        "sobject": "Contact", "name": "VPs of the test", "columns": ["Contact.Name", "Contact.Title"],
+        "filters": [{"column": "Contact.Email", "operator": "contains", "value": ".report@"},
+                    {"column": "Contact.Title", "operator": "equals", "value": "VP"}],
+        "boolean_filter": "1 AND 2"})  # fmt: skip
+    assert {r["id"] for r in world.sf.reports()} >= {saved["id"]}
+    wizard = world.wizard(source=ImportWizard.Source.REPORT, campaign_id="", sobject="Contact", report_id=saved["id"])
+    world.running.sf_admin("POST", "/calls/reset")
+    run = done(run_import(wizard))
+    assert run.read == 5 and [world.state(f"r{n}.report@example.org") for n in range(5)] == ["Active"] * 5
+    assert world.state("clerk.report@example.org") is None and world.state("vp@example.org") is None
+    found = world.cm.subscriber(world.list_id, "r3.report@example.org", zone=ANY_ZONE)
+    assert dict(found.custom_fields)["Salesforce ID"] == ids[3]
+    calls = world.running.sf_admin("GET", "/calls")["calls"]
+    # 5 records, 2 a run: 3 runs of the report, each followed by one read of its records by Id
+    assert (calls["analytics report describe"], calls["analytics report run"], calls["composite/sobjects"]) == (1, 3, 3)
+
+    # Past the most a report gives (50,000; 3 here), the first records by Id are imported, the run says so, and a
+    # Remove run removes nobody: the rest of the source was not read.
+    monkeypatch.setattr(sources, "REPORT_ROWS", 3)
+    active_before = world.emails("active")
+    remover = world.wizard(name="Report, remove", source=ImportWizard.Source.REPORT, campaign_id="",
+                           report_id=saved["id"], mode=ImportWizard.Mode.REMOVE)  # fmt: skip
+    cut = done(run_import(remover), ImportRun.Status.PARTIAL)
+    assert cut.read == 3 and cut.removed == 0 and world.emails("active") == active_before
+    assert "more than 3 records" in cut.message and "nobody was removed" in cut.message
+    assert cut.problems == [{"key": f"report {saved['id']}", "reason": cut.message.split(": nobody")[0]}]
+
+    # A report that is not on the wizard's object is refused when the wizard is checked, with the reason.
+    from cmsf.audience import fields as wizard_fields
+
+    on_leads = ImportWizard(name="Wrong object", client=world.client, list_id=world.list_id, sobject="Lead",
+                            source=ImportWizard.Source.REPORT, report_id=saved["id"])  # fmt: skip
+    problems = wizard_fields.check(on_leads, world.cm, world.sf, sms=False)
+    assert problems["report_id"] == ["The report cannot be read: the report's type has no Lead Id column: choose a "
+                                     "report on Lead records."]  # fmt: skip
 
 
 def test_disable_triggers_turned_on_in_the_middle_of_a_job_stops_its_next_call(world):

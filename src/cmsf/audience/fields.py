@@ -6,9 +6,11 @@ from __future__ import annotations
 from collections.abc import Collection
 from typing import Any
 
-from cmsf.audience.models import ImportWizard
+from cmsf.audience import sources
+from cmsf.audience.models import ImportWizard, canonical_object
 from cmsf.campaign_monitor.api import CampaignMonitor
 from cmsf.salesforce.adapter import SalesforceAdapter
+from cmsf.salesforce.errors import SalesforceError
 
 NUMBER = frozenset({"double", "int", "long", "currency", "percent"})
 DATE = frozenset({"date", "datetime"})
@@ -51,6 +53,11 @@ def check(wizard: ImportWizard, cm: CampaignMonitor, sf: SalesforceAdapter, *, s
                 )
         return found
 
+    if wizard.source == ImportWizard.Source.REPORT:
+        try:
+            sources.id_column(sf.report_describe(wizard.report_id), canonical_object(wizard.sobject))
+        except (sources.SourceError, SalesforceError) as error:
+            problems.setdefault("report_id", []).append(f"The report cannot be read: {error}.")
     sf_field("email_field", wizard.email_field, {"email", "string"})
     sf_field("name_field", wizard.name_field)
     if wizard.consent_field:

@@ -175,11 +175,17 @@ def _sms_consent(settings: SmsSettings) -> dict[str, str]:
 
 
 def _people(
-    wizard: ImportWizard, sf: SalesforceAdapter, shape: transforms.Shape, tally: _Tally, *, sms: bool
+    wizard: ImportWizard,
+    sf: SalesforceAdapter,
+    shape: transforms.Shape,
+    tally: _Tally,
+    *,
+    sms: bool,
+    cut: list[str],
 ) -> Iterator[_Person]:
     """Each source record as a subscriber, once per address (the first record with an address wins)."""
     seen: set[str] = set()
-    for record in sources.read(wizard, sf, sms=sms, sms_consent=dict(shape.sms_consent_by_object)):
+    for record in sources.read(wizard, sf, sms=sms, sms_consent=dict(shape.sms_consent_by_object), cut=cut):
         tally.read += 1
         made = transforms.subscriber(record.record_id, record.values, shape, record.sobject)
         for reason in made.problems:
@@ -242,7 +248,8 @@ def _run(
             tally.failed += 1
             tally.problem(keys.get(failure.email.lower(), failure.email), f"Campaign Monitor: {failure.message}")
 
-    for person in _people(wizard, sf, shape, tally, sms=sms):
+    cut: list[str] = []  # why the source was not read whole, if it was not
+    for person in _people(wizard, sf, shape, tally, sms=sms, cut=cut):
         address = person.subscriber.email.lower()
         in_source.add(address)
         try:
@@ -260,6 +267,13 @@ def _run(
     send(False)
     send(True)
 
+    if cut:
+        run.message = "; ".join(cut)
+        for reason in cut:
+            tally.problem(f"report {wizard.report_id}", reason)
+    if wizard.mode == ImportWizard.Mode.REMOVE and cut:
+        run.message += ": nobody was removed, as the rest of the source was not read"
+        return
     if wizard.mode == ImportWizard.Mode.REMOVE:
         gone = sorted(
             s.email for s in cm.subscribers(wizard.list_id, "active", zone=ANY_ZONE) if s.email.lower() not in in_source

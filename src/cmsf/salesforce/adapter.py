@@ -323,6 +323,34 @@ class SalesforceAdapter:
         body = self._call("listview describe", lambda: self.sf.restful(path)) or {}
         return str(body.get("query") or "")
 
+    def reports(self) -> list[dict[str, Any]]:
+        """The reports the user viewed lately (`GET analytics/reports`, one call): {"id", "name", ...} each."""
+        body = self._call("analytics reports", lambda: self.sf.restful("analytics/reports")) or []
+        return [dict(report) for report in body]
+
+    def report_describe(self, report_id: str) -> dict[str, Any]:
+        """A report's metadata, its detail columns' and its report type's columns (one call)."""
+        path = f"analytics/reports/{report_id}/describe"
+        return dict(self._call("analytics report describe", lambda: self.sf.restful(path)) or {})
+
+    def run_report(self, report_id: str, metadata: Mapping[str, Any]) -> dict[str, Any]:
+        """A synchronous run of a report with its metadata changed for this run (filters, sort, columns): at most
+        2,000 detail rows (one call). A run changes nothing, so it is retried like a read."""
+        path = f"analytics/reports/{report_id}"
+        body = {"reportMetadata": dict(metadata)}
+        call = partial(self.sf.restful, path, method="POST", params={"includeDetails": "true"}, json=body)
+        return dict(self._call("analytics report run", call) or {})
+
+    def retrieve(self, object_name: str, ids: Sequence[str], fields: Sequence[str]) -> list[dict[str, Any] | None]:
+        """Records by Id, 2,000 a call (`POST composite/sobjects/{object}`), in the order asked; None for an Id
+        that is deleted or unknown."""
+        found: list[dict[str, Any] | None] = []
+        for start in range(0, len(ids), 2000):
+            body = {"ids": list(ids[start : start + 2000]), "fields": list(fields)}
+            call = self._collections_call("POST", f"composite/sobjects/{object_name}", json=body)
+            found += [None if record is None else _plain(record) for record in call or ()]
+        return found
+
     def count(self, soql: str) -> int:
         return int(self._call("query", lambda: self.sf.query(soql)).get("totalSize", 0))
 

@@ -58,8 +58,9 @@ class WizardForm(forms.Form):
     source = forms.ChoiceField(choices=ImportWizard.Source.choices, widget=forms.RadioSelect, initial="campaign")
     campaign_id = forms.CharField(required=False, max_length=18, label="Salesforce campaign Id")
     member_status = forms.CharField(required=False, max_length=255, label="Member status (blank: every member)")
+    report_id = forms.CharField(required=False, max_length=18, label="Report Id")
     list_view_id = forms.CharField(required=False, max_length=18, label="List view Id")
-    sobject = forms.CharField(max_length=80, initial="Contact", label="Object the query reads")
+    sobject = forms.CharField(max_length=80, initial="Contact", label="Object the report, view or query reads")
     soql = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3}), label="SOQL query")
     mode = forms.ChoiceField(choices=ImportWizard.Mode.choices, widget=forms.RadioSelect, initial="update")
     clear_blank_values = forms.BooleanField(
@@ -103,7 +104,8 @@ def _apply(form: WizardForm, wizard: ImportWizard, lists: dict[str, str]) -> lis
     client_pk, _, list_id = data["target"].partition(":")
     wizard.name, wizard.client_id, wizard.list_id = data["name"].strip(), int(client_pk), list_id
     wizard.list_name = lists.get(data["target"], "").split(": ", 1)[-1]
-    for name in ("active", "source", "campaign_id", "member_status", "list_view_id", "sobject", "soql", "mode", "clear_blank_values",
+    for name in ("active", "source", "campaign_id", "member_status", "report_id", "list_view_id",
+                 "sobject", "soql", "mode", "clear_blank_values",
                  "email_field", "name_field", "consent_field", "mobile_field", "sms_consent_field",
                  "map_salesforce_id", "run_hours"):  # fmt: skip
         setattr(wizard, name, data[name].strip() if isinstance(data[name], str) else data[name])

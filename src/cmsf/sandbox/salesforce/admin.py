@@ -18,6 +18,8 @@
                                     deleted with MasterRecordId
 - POST /admin/listviews {"sobject", "label", "developer_name", "where"}   save a list view (a SOQL condition); its
                                     describe gives the query it runs
+- POST /admin/reports {"sobject", "name", "developer_name", "columns", "filters", "boolean_filter"}   save a
+                                    tabular report (columns `Object.Field`; filters {"column", "operator", "value"})
 - POST /admin/recycle-bin/empty {"ids"}   purge deleted records from the recycle bin (queryAll no longer shows
                                     them; getDeleted still lists them)
 - GET  /admin/layouts               the page layouts deployed through the Metadata API: {"layouts": {full name: XML}}
@@ -30,7 +32,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from cmsf.sandbox.salesforce.errors import DmlError, SoqlError
+from cmsf.sandbox.salesforce.errors import ApiError, DmlError, SoqlError
 from cmsf.sandbox.salesforce.faults import PROFILES
 from cmsf.sandbox.salesforce.oauth import OAuthError
 from cmsf.sandbox.salesforce.soql import compile_query
@@ -186,6 +188,15 @@ def add_list_view(em: Emulator, body: dict[str, Any]) -> Reply:
     return Reply(200, {"id": view.view_id, "query": view.query})
 
 
+def add_report(em: Emulator, body: dict[str, Any]) -> Reply:
+    """A report, as a user saves one (see `reports`); refused when it could not run."""
+    try:
+        report = em.reports.add(em, body)
+    except ApiError as error:
+        raise AdminError(400, error.message) from None
+    return Reply(200, {"id": report.report_id, "name": report.name})
+
+
 def empty_recycle_bin(em: Emulator, body: dict[str, Any]) -> Reply:
     """Purge records from the recycle bin, as Database.emptyRecycleBin does: queryAll no longer shows them, and
     getDeleted still lists them. {"ids": [...]}"""
@@ -233,6 +244,7 @@ ROUTES: dict[tuple[str, str], Callable[[Emulator, dict[str, Any]], Reply]] = {
     ("POST", "/admin/tokens/expire"): expire_tokens,
     ("POST", "/admin/merge"): merge,
     ("POST", "/admin/listviews"): add_list_view,
+    ("POST", "/admin/reports"): add_report,
     ("POST", "/admin/recycle-bin/empty"): empty_recycle_bin,
     ("POST", "/admin/tokens"): issue_token,
     ("POST", "/admin/schema/remove-field"): remove_field,

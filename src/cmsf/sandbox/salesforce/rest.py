@@ -13,7 +13,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-from cmsf.sandbox.salesforce import bulk, listviews
+from cmsf.sandbox.salesforce import bulk, listviews, reports
 from cmsf.sandbox.salesforce import metadata as metadata_api
 from cmsf.sandbox.salesforce.errors import (
     ApiError,
@@ -832,6 +832,15 @@ def _routes(parts: list[str]) -> dict[str, tuple[str, Handler]] | None:
         return None
     if head == "jobs":
         return bulk.routes(parts)
+    if head == "analytics" and n >= 2 and parts[1].lower() == "reports":
+        if n == 2:
+            return {"GET": ("analytics reports", reports.listing)}
+        if n == 4 and parts[3].lower() == "describe":
+            return {"GET": ("analytics report describe", lambda em, rq: reports.describe(em, rq, rq.parts[2]))}
+        if n == 3:
+            run: Handler = lambda em, rq: reports.run(em, rq, rq.parts[2])  # noqa: E731
+            return {"GET": ("analytics report run", run), "POST": ("analytics report run", run)}
+        return None
     if head == "metadata":
         return metadata_api.routes(parts)
     return None

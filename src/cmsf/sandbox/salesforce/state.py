@@ -17,6 +17,7 @@ from cmsf.sandbox.salesforce.errors import ApiError
 from cmsf.sandbox.salesforce.faults import ApiAllowance, FaultInjector, FaultRates, RollingCounter
 from cmsf.sandbox.salesforce.listviews import ListViews
 from cmsf.sandbox.salesforce.oauth import DEFAULT_TTL, OAuthServer, Session
+from cmsf.sandbox.salesforce.reports import Reports
 from cmsf.sandbox.salesforce.schema import Schema, build_schema
 from cmsf.sandbox.salesforce.soql import Query
 from cmsf.sandbox.salesforce.store import Store, WriteContext, settle_heap
@@ -108,6 +109,7 @@ class Emulator:
         self.schema = self.base_schema.copy()
         self.store = Store(self.schema, storage_max_mb=data_storage_mb)
         self.list_views = ListViews()
+        self.reports = Reports()
         self.sync_user_id: str = org.sync_user_id
         ctx = self.context(self.sync_user_id)
         self.load_warnings = self.store.load(org.records, ctx)
