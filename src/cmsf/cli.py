@@ -335,6 +335,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
             print("First sync:")
             sync_now(client_id=None, dry_run=False, quiet=False)
             _demo_import_wizard()
+            _demo_field_mapping()
             print(f"Sign in at http://{args.host}:{args.port}/ as {DEMO_ADMIN_EMAIL} with the password {password}")
             print(f'or with "Log in with Salesforce" as the sandbox org\'s Salesforce Sync User, {salesforce_user}')
             serve(host=args.host, port=args.port, worker=True, workers=1)
@@ -367,6 +368,30 @@ def _demo_import_wizard() -> None:
         f'Import wizard "{DEMO_WIZARD}": the web leads into {client.name}: {lists[0].name}, when you run it (the '
         f"console's Import Wizard section, or `cmsf import run '{DEMO_WIZARD}'`)"
     )
+
+
+def _demo_field_mapping() -> None:
+    """A sample field mapping: a contact's Department goes to the first list's "Department" custom field (made when
+    missing) whenever it changes in Salesforce."""
+    from cmsf.audience import fields, services
+    from cmsf.connections import services as connections
+    from cmsf.connections.models import CampaignMonitorClient
+    from cmsf.options.models import FieldMapping
+
+    client = CampaignMonitorClient.objects.filter(selected=True, active=True).order_by("name").first()
+    cm, sf = connections.campaign_monitor(), connections.salesforce()
+    lists = cm.lists(client.cm_client_id) if client else []
+    if client is None or not lists or FieldMapping.objects.filter(list_id=lists[0].list_id).exists():
+        return
+    existing = {f.name.lower(): f.key for f in cm.custom_fields(lists[0].list_id)}
+    key = existing.get("department") or fields.create_matching_field(cm, sf, lists[0].list_id, "Contact", "Department")
+    mapping = FieldMapping(client=client, list_id=lists[0].list_id, list_name=lists[0].name, sobject="Contact",
+                           salesforce_field="Department", campaign_monitor=key)  # fmt: skip
+    if not fields.check_mapping(mapping, cm, sf):
+        services.save_mapping(mapping, actor="demo")
+        print(
+            f"Field mapping: Contact.Department -> {key} of {lists[0].name}, sent when a contact's Department changes"
+        )
 
 
 def _allow_console_sign_in(info: dict[str, Any], console_url: str) -> None:

@@ -14,7 +14,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 from django.core.exceptions import ValidationError
@@ -33,9 +33,12 @@ from cmsf.options.models import (
     CampaignSettings,
     CampaignStatusMapping,
     EmailActivity,
+    FieldMapping,
     GeneralOptions,
     SmsSettings,
+    SubscriberRule,
     TrackingHistorySettings,
+    check_logic,
 )
 from cmsf.sync.models import SyncSettings
 
@@ -103,6 +106,11 @@ CLIENTS = "campaign_monitor_clients"  # top level
 CLIENT_FIELDS = ("selected", "security_owner_id")
 WIZARDS = "import_wizards"  # top level: wizard name -> its settings, the client given by its Campaign Monitor id
 WIZARD_FIELDS = ImportWizard.SETTINGS
+MAPPINGS = "field_mappings"  # top level: list id -> its client, its name and its mappings (the list's whole set)
+RULES = "subscriber_rules"  # top level: list id -> its client, its name and its rules (the list's whole set)
+RULE_FIELDS = ("kind", "criteria", "logic", "evaluate", "active")
+MAPPING_FIELDS = ("sobject", "salesforce_field", "salesforce_type", "campaign_monitor", "campaign_monitor_type",
+                  "direction")  # fmt: skip
 
 
 def _field(model: type[models.Model] | models.Model, name: str) -> models.Field:
@@ -215,6 +223,24 @@ def _wizards() -> dict[str, dict[str, Any]]:
     return {wizard.name: _wizard_values(wizard) for wizard in ImportWizard.objects.select_related("client")}
 
 
+def _mappings() -> dict[str, dict[str, Any]]:
+    lists: dict[str, dict[str, Any]] = {}
+    for mapping in FieldMapping.objects.select_related("client").order_by("list_id", "sobject", "salesforce_field"):
+        entry = lists.setdefault(mapping.list_id, {"client": mapping.client.cm_client_id,
+                                                   "list_name": mapping.list_name, "mappings": []})  # fmt: skip
+        entry["mappings"].append({name: getattr(mapping, name) for name in MAPPING_FIELDS})
+    return lists
+
+
+def _rules() -> dict[str, dict[str, Any]]:
+    lists: dict[str, dict[str, Any]] = {}
+    for rule in SubscriberRule.objects.select_related("client").order_by("list_id", "kind"):
+        entry = lists.setdefault(rule.list_id, {"client": rule.client.cm_client_id, "list_name": rule.list_name,
+                                                "rules": []})  # fmt: skip
+        entry["rules"].append({name: getattr(rule, name) for name in RULE_FIELDS})
+    return lists
+
+
 def export_document() -> dict[str, Any]:
     """Every setting, as a nested mapping of plain values."""
     document: dict[str, Any] = {"version": DOCUMENT_VERSION}
@@ -224,6 +250,8 @@ def export_document() -> dict[str, Any]:
     document["maintenance"][GOVERNOR_LIMITS] = GovernorLimit.all_batch_sizes()
     document[CLIENTS] = _clients()
     document[WIZARDS] = _wizards()
+    document[MAPPINGS] = _mappings()
+    document[RULES] = _rules()
     return document
 
 
@@ -462,13 +490,123 @@ def _plan_wizards(values: Any, errors: list[str]) -> tuple[list[Change], list[Ap
     return changes, applies
 
 
+ListEntry = TypeVar("ListEntry", FieldMapping, SubscriberRule)
+
+
+def _plan_list_sets(
+    top: str,
+    child: str,
+    fields: tuple[str, ...],
+    values: Any,
+    errors: list[str],
+    *,
+    model: type[ListEntry],
+    existing: dict[str, dict[str, Any]],
+    check: Callable[[ListEntry, str, list[str]], bool],
+) -> tuple[list[Change], list[Apply]]:
+    """A document's per-list settings (field mappings, subscriber rules): each list named gets exactly the entries
+    given (an empty list removes them); lists the document does not name keep theirs. `check` validates one
+    entry beyond its fields, saying what is wrong under its key; False leaves it out."""
+    if not isinstance(values, dict):
+        errors.append(f"{top}: expected a mapping of list id to its client, list_name and {child}, got {values!r}")
+        return [], []
+    clients = {client.cm_client_id: client for client in CampaignMonitorClient.objects.all()}
+    changes: list[Change] = []
+    applies: list[Apply] = []
+    for list_id, entry in values.items():
+        key = f"{top}.{list_id}"
+        if not isinstance(entry, dict) or not isinstance(entry.get(child, []), list):
+            errors.append(f"{key}: expected client, list_name and {child} (a list), got {entry!r}")
+            continue
+        unknown = set(entry) - {"client", "list_name", child}
+        if unknown:
+            errors.append(f"{key}.{sorted(unknown)[0]}: unknown setting; a list has client, list_name and {child}")
+            continue
+        client = clients.get(str(entry.get("client")))
+        if client is None:
+            errors.append(f"{key}.client: no connected Campaign Monitor client has the id {entry.get('client')!r}")
+            continue
+        list_name = str(entry.get("list_name") or "")
+        made: list[ListEntry] = []
+        for position, given in enumerate(entry.get(child) or [], start=1):
+            where = f"{key}.{child}[{position}]"
+            if not isinstance(given, dict) or set(given) - set(fields):
+                errors.append(f"{where}: expected a mapping of {', '.join(fields)}, got {given!r}")
+                continue
+            item = model(client=client, list_id=str(list_id), list_name=list_name, **given)
+            try:
+                item.clean_fields(exclude=["client"])
+            except ValidationError as error:
+                errors.extend(_validation_messages(where, error))
+                continue
+            if check(item, where, errors):
+                made.append(item)
+        after = {"client": client.cm_client_id, "list_name": list_name,
+                 child: [{name: getattr(item, name) for name in fields} for item in made]}  # fmt: skip
+        before = existing.get(str(list_id))
+        if after != before:
+            changes.append((key, before, after))
+            applies.append(partial(_replace_list, model, str(list_id), list(made)))
+    return changes, applies
+
+
+def _replace_list(model: type[models.Model], list_id: str, made: list[Any]) -> None:
+    model._default_manager.filter(list_id=list_id).delete()
+    model._default_manager.bulk_create(made)
+
+
+def _plan_mappings(values: Any, errors: list[str]) -> tuple[list[Change], list[Apply]]:
+    """Field mappings by list. Types are taken as given (the console checks them against Salesforce and Campaign
+    Monitor; an export carries them)."""
+    seen: dict[tuple[str, str, str], str] = {}
+
+    def check(mapping: FieldMapping, where: str, errors: list[str]) -> bool:
+        if mapping.is_consent and mapping.direction != FieldMapping.Direction.TO_CM:
+            errors.append(f"{where}.direction: consent to track is mapped from Salesforce only")
+            return False
+        ok = True
+        for side in ("salesforce_field", "campaign_monitor"):
+            value = str(getattr(mapping, side))
+            earlier = seen.setdefault((mapping.list_id, mapping.sobject, f"{side}:{value.lower()}"), where)
+            if earlier != where:
+                errors.append(f"{where}.{side}: {value} is mapped by {earlier} already: one direction a field, one "
+                              "field a custom field")  # fmt: skip
+                ok = False
+        return ok
+
+    return _plan_list_sets(MAPPINGS, "mappings", MAPPING_FIELDS, values, errors, model=FieldMapping,
+                           existing=_mappings(), check=check)  # fmt: skip
+
+
+def _plan_rules(values: Any, errors: list[str]) -> tuple[list[Change], list[Apply]]:
+    """Subscriber rules by list, one of each kind. The criteria's fields are checked against Salesforce in the
+    console, not here."""
+    kinds: set[tuple[str, str]] = set()
+
+    def check(rule: SubscriberRule, where: str, errors: list[str]) -> bool:
+        if rule.logic.strip():
+            try:
+                check_logic(rule.logic, len(rule.criteria))
+            except ValueError as error:
+                errors.append(f"{where}.logic: {error}")
+                return False
+        if (rule.list_id, rule.kind) in kinds:
+            errors.append(f"{where}.kind: the list has a {rule.kind} rule already: one of each kind a list")
+            return False
+        kinds.add((rule.list_id, rule.kind))
+        return True
+
+    return _plan_list_sets(RULES, "rules", RULE_FIELDS, values, errors, model=SubscriberRule, existing=_rules(),
+                           check=check)  # fmt: skip
+
+
 def import_document(document: dict[str, Any], *, actor: str) -> list[Change]:
     """Apply a document in one transaction and audit it; raise ConfigError naming every bad key."""
     errors: list[str] = []
     changes: list[Change] = []
     applies: list[Apply] = []
     sections = {section.key: section for section in SECTIONS}
-    known = [*sections, CLIENTS, WIZARDS, "version"]
+    known = [*sections, CLIENTS, WIZARDS, MAPPINGS, RULES, "version"]
 
     version = document.get("version", DOCUMENT_VERSION)
     if version != DOCUMENT_VERSION:
@@ -482,6 +620,10 @@ def import_document(document: dict[str, Any], *, actor: str) -> list[Change]:
                 planned = _plan_clients(values, errors)
             elif key == WIZARDS:
                 planned = _plan_wizards(values, errors)
+            elif key == MAPPINGS:
+                planned = _plan_mappings(values, errors)
+            elif key == RULES:
+                planned = _plan_rules(values, errors)
             elif key in sections:
                 values = dict(values) if isinstance(values, dict) else values
                 extra: list[tuple[list[Change], list[Apply]]] = []

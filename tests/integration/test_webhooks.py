@@ -150,3 +150,28 @@ def test_disconnecting_removes_every_webhook(live):
     assert not ListWebhook.objects.exists() and CampaignMonitorAccount.load().webhook_secret == ""
     for hook in hooks:
         assert live.cm.webhooks(hook.list_id) == []
+
+
+def test_a_preference_centre_edit_reaches_the_mapped_contact_field_before_the_next_sync(live):
+    from cmsf.audience import fields as mapping_fields
+    from cmsf.audience import services as audience
+    from cmsf.options.models import FieldMapping
+    from cmsf.sync.outbound import ANY_ZONE
+
+    hooked = {h.list_id: h.client for h in ListWebhook.objects.select_related("client")}
+    row = next(r for r in live.rows("Contact__c != null AND Lead__c = null AND State__c = 'Active'")
+               if r["List__r.List_Id__c"] in hooked)  # fmt: skip
+    list_id, email, contact = row["List__r.List_Id__c"], row["Email__c"], row["Contact__c"]
+    key = live.cm.create_custom_field(list_id, "Preferred department", "Text")
+    mapping = FieldMapping(client=hooked[list_id], list_id=list_id, sobject="Contact", salesforce_field="Department",
+                           campaign_monitor=key, direction=FieldMapping.Direction.TO_SF)  # fmt: skip
+    assert not mapping_fields.check_mapping(mapping, live.cm, live.sf)
+    audience.save_mapping(mapping, actor="test")
+    name = live.cm.subscriber(list_id, email, zone=ANY_ZONE).name
+    live.cm.update_subscriber(list_id, email, SubscriberInput(email=email, name=name,
+                                                              custom_fields=((key, "Research"),)))  # fmt: skip
+
+    def department() -> str:
+        return next(live.sf.query(f"SELECT Department FROM Contact WHERE Id = '{contact}'"))["Department"] or ""
+
+    assert eventually(lambda: department() == "Research")

@@ -9,6 +9,7 @@ from typing import Any
 from cmsf.audience import sources
 from cmsf.audience.models import ImportWizard, canonical_object
 from cmsf.campaign_monitor.api import CampaignMonitor
+from cmsf.options.models import FieldMapping, SubscriberRule
 from cmsf.salesforce.adapter import SalesforceAdapter
 from cmsf.salesforce.errors import SalesforceError
 
@@ -99,3 +100,70 @@ def create_matching_field(cm: CampaignMonitor, sf: SalesforceAdapter, list_id: s
         data_type = "Text"
     label = str(found.get("label") or name).replace("[", "(").replace("]", ")")
     return cm.create_custom_field(list_id, label, data_type, options=options if data_type.startswith("Multi") else ())
+
+
+# Campaign Monitor data type -> the Salesforce types that take its values (field mappings toward Salesforce)
+GIVES: dict[str, frozenset[str]] = {
+    "Text": frozenset({"string", "textarea", "picklist", "multipicklist", "email", "phone", "url"}),
+    "Number": NUMBER | {"string", "textarea"},
+    "Date": DATE | {"string"},
+    "MultiSelectOne": frozenset({"picklist", "string", "textarea", "boolean"}),
+    "MultiSelectMany": frozenset({"multipicklist", "string", "textarea"}),
+    "Country": frozenset({"picklist", "string"}),
+    "USState": frozenset({"picklist", "string"}),
+}
+
+
+def check_mapping(mapping: FieldMapping, cm: CampaignMonitor, sf: SalesforceAdapter) -> dict[str, list[str]]:
+    """Problems by mapping field: a Salesforce field the object lacks (or cannot update, toward Salesforce), a
+    custom field the list lacks, or types that do not go together. Sets the mapping's two types when they do.
+    One describe and one Campaign Monitor call."""
+    found = _describe(sf, mapping.sobject).get(mapping.salesforce_field.lower())
+    if found is None:
+        return {"salesforce_field": [f"{mapping.sobject} has no field {mapping.salesforce_field}."]}
+    mapping.salesforce_field = str(found["name"])  # as Salesforce spells it
+    sf_type = str(found.get("type"))
+    mapping.salesforce_type = sf_type
+    if mapping.is_consent:
+        mapping.campaign_monitor_type = ""
+        if sf_type not in CONSENT_TYPES:
+            return {"salesforce_field": [f"{mapping.sobject}.{found['name']} is a {sf_type} field; consent to track "
+                                         f"takes a {' or '.join(sorted(CONSENT_TYPES))} field."]}  # fmt: skip
+        return {}
+    custom = {f.key.lower(): f for f in cm.custom_fields(mapping.list_id)}
+    target = custom.get(mapping.campaign_monitor.lower())
+    if target is None:
+        return {"campaign_monitor": [f"The list has no custom field {mapping.campaign_monitor}."]}
+    mapping.campaign_monitor = target.key
+    mapping.campaign_monitor_type = target.data_type
+    if mapping.direction == FieldMapping.Direction.TO_CM:
+        takes = TAKES.get(target.data_type)
+        if takes is not None and sf_type not in takes:
+            return {"salesforce_field": [f"{found['name']} is a {sf_type} field: the {target.data_type} field "
+                                         f"{target.key} cannot take its values."]}  # fmt: skip
+        return {}
+    if not found.get("updateable", True):
+        return {"salesforce_field": [f"{mapping.sobject}.{found['name']} cannot be updated: it cannot be mapped "
+                                     "from Campaign Monitor."]}  # fmt: skip
+    gives = GIVES.get(target.data_type, frozenset({"string", "textarea"}))
+    if sf_type not in gives:
+        return {"salesforce_field": [f"{found['name']} is a {sf_type} field: it cannot take the values of the "
+                                     f"{target.data_type} field {target.key}; use a {' or '.join(sorted(gives))} "
+                                     "field."]}  # fmt: skip
+    return {}
+
+
+def check_rule(rule: SubscriberRule, sf: SalesforceAdapter) -> dict[str, list[str]]:
+    """Problems with a rule's criteria: a field its object (or a contact's account) lacks. One describe per object."""
+    described: dict[str, dict[str, dict[str, Any]]] = {}
+    problems: list[str] = []
+    for position, criterion in enumerate(rule.criteria, start=1):
+        name = str(criterion["field"])
+        sobject, field_name = (
+            ("Account", name.split(".", 1)[1]) if name.startswith("Account.") else (rule.sobject, name)
+        )
+        if sobject not in described:
+            described[sobject] = _describe(sf, sobject)
+        if field_name.lower() not in described[sobject]:
+            problems.append(f"Criterion {position}: {sobject} has no field {field_name}.")
+    return {"criteria": problems} if problems else {}

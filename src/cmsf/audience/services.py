@@ -13,7 +13,7 @@ from django.utils import timezone
 from cmsf.audience.models import ImportWizard
 from cmsf.billing.models import BillingAccount, Plan
 from cmsf.maintenance.services import audit
-from cmsf.options.models import SmsSettings
+from cmsf.options.models import FieldMapping, SmsSettings, SubscriberRule
 
 
 def next_run_after(hours: list[int], moment: datetime) -> datetime | None:
@@ -102,3 +102,62 @@ def save_sms_settings(values: dict[str, Any], *, actor: str, now: datetime | Non
             audit(actor=actor, section="options", action="Change the SMS settings",
                   before={n: before[n] for n in changed}, after={n: after[n] for n in changed})  # fmt: skip
     return settings
+
+
+MAPPING_SECTION = "field_mappings"  # the audit log's section of the field mappings
+MAPPING_SETTINGS = ("list_id", "list_name", "sobject", "salesforce_field", "salesforce_type", "campaign_monitor",
+                    "campaign_monitor_type", "direction")  # fmt: skip
+
+
+def mapping_snapshot(mapping: FieldMapping) -> dict[str, Any]:
+    """A field mapping as the audit log and `cmsf config` keep it."""
+    return {"client": mapping.client.cm_client_id if mapping.client_id else "",
+            **{name: getattr(mapping, name) for name in MAPPING_SETTINGS}}  # fmt: skip
+
+
+def save_mapping(mapping: FieldMapping, *, actor: str) -> FieldMapping:
+    """Validate (raises ValidationError by field: one direction a field, one field a custom field), save, audit."""
+    mapping.full_clean()
+    with transaction.atomic():
+        mapping.save()
+        audit(actor=actor, section=MAPPING_SECTION, action="Create a field mapping", before={},
+              after=mapping_snapshot(mapping))  # fmt: skip
+    return mapping
+
+
+def delete_mapping(mapping: FieldMapping, *, actor: str) -> None:
+    with transaction.atomic():
+        audit(actor=actor, section=MAPPING_SECTION, action="Delete a field mapping", before=mapping_snapshot(mapping),
+              after={})  # fmt: skip
+        mapping.delete()
+
+
+RULE_SECTION = "subscriber_rules"  # the audit log's section of the subscriber rules
+RULE_SETTINGS = ("list_id", "list_name", "kind", "criteria", "logic", "evaluate", "active")
+
+
+def rule_snapshot(rule: SubscriberRule) -> dict[str, Any]:
+    return {"client": rule.client.cm_client_id if rule.client_id else "",
+            **{name: getattr(rule, name) for name in RULE_SETTINGS}}  # fmt: skip
+
+
+def save_rule(rule: SubscriberRule, *, actor: str, before: dict[str, Any] | None = None) -> SubscriberRule:
+    """Validate (raises ValidationError by field: one rule of each kind a list), save, audit."""
+    rule.full_clean()
+    after = rule_snapshot(rule)
+    with transaction.atomic():
+        rule.save()
+        changed = [name for name in after if before is None or before.get(name) != after[name]]
+        if changed:
+            audit(actor=actor, section=RULE_SECTION,
+                  action="Create a subscriber rule" if before is None else "Change a subscriber rule",
+                  before={n: before[n] for n in changed} if before else {}, after={n: after[n] for n in changed})  # fmt: skip
+    return rule
+
+
+def delete_rule(rule: SubscriberRule, *, actor: str) -> None:
+    with transaction.atomic():
+        audit(
+            actor=actor, section=RULE_SECTION, action="Delete a subscriber rule", before=rule_snapshot(rule), after={}
+        )
+        rule.delete()

@@ -21,6 +21,7 @@ from typing import Any
 from cmsf.audience.models import ImportWizard, canonical_object
 from cmsf.salesforce import soql
 from cmsf.salesforce.adapter import SalesforceAdapter
+from cmsf.sync.field_values import as_text
 
 OPTED_OUT = "HasOptedOutOfEmail"  # Contact and Lead: Email Opt Out
 REPORT_ROWS = 50_000  # the records of a report an import reads at most (Salesforce's limit for a report)
@@ -130,15 +131,6 @@ def id_column(described: dict[str, Any], sobject: str) -> str:
     raise SourceError(f"the report's type has no {sobject} Id column: choose a report on {sobject} records")
 
 
-def _text(value: Any) -> str:
-    """A REST value as Bulk 2.0 gives it in CSV."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
-
-
 def _report(
     wizard: ImportWizard, sf: SalesforceAdapter, fields: list[str], consent: dict[str, str], cut: list[str]
 ) -> Iterator[SourceRecord]:
@@ -164,7 +156,7 @@ def _report(
         ids = [record_id for record_id in ids if record_id][: REPORT_ROWS - taken]
         for record in sf.retrieve(sobject, ids, wanted) if ids else ():
             if record is not None:  # deleted since the report ran
-                yield SourceRecord(sobject, str(record["Id"]), {f: _text(record.get(f)) for f in wanted})
+                yield SourceRecord(sobject, str(record["Id"]), {f: as_text(record.get(f)) for f in wanted})
         taken += len(ids)
         if answer.get("allData", True) or not ids:
             return

@@ -12,11 +12,9 @@ from dataclasses import dataclass, field
 
 from cmsf.audience.phones import BadNumber, to_e164
 from cmsf.campaign_monitor.records import SubscriberInput
+from cmsf.sync import field_values
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-DATE = re.compile(r"^\d{4}-\d{2}-\d{2}")
-CONSENT = {"yes": "Yes", "true": "Yes", "no": "No", "false": "No", "unchanged": "Unchanged"}
-MAX_VALUE = 250  # Campaign Monitor's limit for a custom field value
 
 
 @dataclass(frozen=True)
@@ -42,12 +40,9 @@ class Made:
 
 
 def _consent(raw: str, what: str, problems: list[str]) -> str:
-    text = raw.strip()
-    if not text:
-        return "Unchanged"
-    value = CONSENT.get(text.lower())
+    value = field_values.consent(raw)
     if value is None:
-        problems.append(f"{what} {text!r} is not Yes, No or Unchanged: sent as Unchanged")
+        problems.append(f"{what} {raw.strip()!r} is not Yes, No or Unchanged: sent as Unchanged")
         return "Unchanged"
     return value
 
@@ -59,23 +54,9 @@ def subscriber(record_id: str, values: dict[str, str], shape: Shape, sobject: st
         return Made(None, [f"no email address in {shape.email_field}"])
     if not EMAIL.match(email):
         return Made(None, [f"{email!r} in {shape.email_field} is not an email address"])
-    custom: list[tuple[str, str]] = []
-    clear: list[str] = []
-    for sf_field, key, data_type in shape.mappings:
-        value = values.get(sf_field, "")
-        if not value.strip():
-            if shape.clear_blank_values:
-                clear.append(key)
-            continue
-        if data_type == "MultiSelectMany":  # a multi-select picklist's values, each its own entry of the key
-            custom.extend((key, option.strip()) for option in value.split(";") if option.strip())
-            continue
-        if data_type == "Date" and DATE.match(value):
-            value = value[:10]  # a date or a date and time: Campaign Monitor takes the date
-        if len(value) > MAX_VALUE:
-            problems.append(f"{sf_field} is longer than {MAX_VALUE} characters: its first {MAX_VALUE} are sent")
-            value = value[:MAX_VALUE]
-        custom.append((key, value))
+    entries = field_values.to_campaign_monitor(values, shape.mappings, clear_blank=shape.clear_blank_values)
+    problems += entries.problems
+    custom, clear = entries.values, entries.clear
     if shape.id_key:
         custom.append((shape.id_key, record_id))
     mobile: str | None = None

@@ -23,6 +23,8 @@ SECTIONS: tuple[Section, ...] = (
     Section("options", "General Options", "options"),
     Section("campaigns", "Salesforce Campaigns", "campaigns"),
     Section("imports", "Import Wizard", "imports"),
+    Section("mappings", "Field Mappings", "mappings"),
+    Section("rules", "Subscriber Rules", "rules"),
     Section("sms", "SMS Settings", "sms"),
     Section("maintenance", "Maintenance", "maintenance"),
     Section("security", "User Security", "security"),

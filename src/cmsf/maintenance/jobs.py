@@ -51,6 +51,13 @@ JOBS: dict[str, Job] = {
         Job(
             "CMSF_EMAIL_OPT_OUT", "Email opt-out", 200, 10_000, "Email Opt Out between Salesforce and Campaign Monitor."
         ),
+        Job(
+            "CMSF_FIELD_MAPPINGS",
+            "Field mappings",
+            200,
+            10_000,
+            "Custom field values written to the contacts and leads they are mapped to.",
+        ),
         Job("CMSF_SF_WATCHER", "Salesforce changes", 2_000, 50_000, "Contacts and leads changed in Salesforce."),
         Job(
             "CMSF_IMPORT_WIZARD",

@@ -57,6 +57,15 @@ _CODES: tuple[SupportCode, ...] = (
         "Sync User.",
     ),
     _salesforce(
+        "MAPPED_VALUE",
+        "A mapped value the Salesforce field cannot take",
+        "A Campaign Monitor custom field mapped to a contact or lead field holds a value that field cannot take "
+        "(text in a number field, an answer other than yes or no for a checkbox); the record's other mapped fields "
+        "were written.",
+        "A mapped custom field holds a value its Salesforce field cannot take: correct the subscriber's value in "
+        "Campaign Monitor, or map the custom field to a field of a type that takes it (Field Mappings).",
+    ),
+    _salesforce(
         "INACTIVE_OWNER_OR_USER",
         "An inactive owner",
         "The records would be owned by a Salesforce user who is no longer active: usually the Salesforce Security "

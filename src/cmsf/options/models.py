@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 
 import phonenumbers
@@ -263,3 +264,219 @@ class SmsSettings(SingletonModel):
     def clean(self) -> None:
         if self.enabled and not self.default_country:
             raise ValidationError({"default_country": "Choose the default country before enabling SMS."})
+
+
+class FieldMapping(models.Model):
+    """A Salesforce field and a Campaign Monitor custom field of one list, in one direction: Salesforce to Campaign
+    Monitor (sent when the record changes, by the watcher) or Campaign Monitor to Salesforce (applied by the primary
+    sync; the preference centre's edits come back this way, and Campaign Monitor is then the field's source of
+    truth). A field is mapped in one direction only, and a custom field takes one Salesforce field an object.
+    Consent to track is mapped from Salesforce only; unmapped, it is sent as Unchanged."""
+
+    class Direction(models.TextChoices):
+        TO_CM = "to_cm", "Salesforce to Campaign Monitor"
+        TO_SF = "to_sf", "Campaign Monitor to Salesforce"
+
+    class Object(models.TextChoices):
+        CONTACT = "Contact", "Contact"
+        LEAD = "Lead", "Lead"
+
+    CONSENT = "ConsentToTrack"  # the mapping's Campaign Monitor side when it is consent to track
+
+    client = models.ForeignKey("connections.CampaignMonitorClient", on_delete=models.CASCADE, related_name="+")
+    list_id = models.CharField("Campaign Monitor list id", max_length=64)
+    list_name = models.CharField(max_length=255, blank=True)
+    sobject = models.CharField("object", max_length=7, choices=Object.choices, default=Object.CONTACT)
+    salesforce_field = models.CharField(max_length=80, validators=[salesforce_field_name])
+    salesforce_type = models.CharField(max_length=40, blank=True, help_text="The field's type when it was checked.")
+    campaign_monitor = models.CharField(
+        "Campaign Monitor field", max_length=102,
+        help_text='A custom field key, such as [Title], or ConsentToTrack.',
+    )  # fmt: skip
+    campaign_monitor_type = models.CharField(max_length=20, blank=True)
+    direction = models.CharField(max_length=5, choices=Direction.choices, default=Direction.TO_CM)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["list_name", "list_id", "sobject", "salesforce_field"]
+        constraints = [
+            models.UniqueConstraint(fields=["list_id", "sobject", "salesforce_field"], name="one_direction_a_field"),
+            models.UniqueConstraint(fields=["list_id", "sobject", "campaign_monitor"], name="one_field_a_custom_field"),
+        ]
+
+    def __str__(self) -> str:
+        arrow = "->" if self.direction == self.Direction.TO_CM else "<-"
+        return (
+            f"{self.list_name or self.list_id}: {self.sobject}.{self.salesforce_field} {arrow} {self.campaign_monitor}"
+        )
+
+    @property
+    def is_consent(self) -> bool:
+        return self.campaign_monitor == self.CONSENT
+
+    @property
+    def cm_name(self) -> str:
+        """The custom field's name as subscribers carry it: its key without the brackets."""
+        return self.campaign_monitor.strip("[]")
+
+    def clean(self) -> None:
+        errors: dict[str, str] = {}
+        if not self.is_consent and not re.fullmatch(r"\[[^\[\]]{1,100}\]", self.campaign_monitor):
+            errors["campaign_monitor"] = "Enter a custom field key, such as [Title], or ConsentToTrack."
+        if self.is_consent and self.direction != self.Direction.TO_CM:
+            errors["direction"] = "Consent to track is mapped from Salesforce to Campaign Monitor only."
+        others = FieldMapping.objects.filter(list_id=self.list_id, sobject=self.sobject).exclude(pk=self.pk)
+        same_field = others.filter(salesforce_field__iexact=self.salesforce_field).first()
+        if same_field is not None:
+            errors["salesforce_field"] = (
+                f"{self.sobject}.{same_field.salesforce_field} is mapped in this list already "
+                f"({same_field.get_direction_display()}): a field is mapped in one direction only."
+            )
+        same_target = others.filter(campaign_monitor__iexact=self.campaign_monitor).first()
+        if same_target is not None and "campaign_monitor" not in errors:
+            errors["campaign_monitor"] = (
+                f"{self.campaign_monitor} takes {self.sobject}.{same_target.salesforce_field} in this list already."
+            )
+        if errors:
+            raise ValidationError(errors)
+
+
+RULE_OPERATORS = {
+    "equals": "equals",
+    "not_equals": "does not equal",
+    "contains": "contains",
+    "not_contains": "does not contain",
+    "starts_with": "starts with",
+    "greater": "greater than",
+    "less": "less than",
+    "greater_or_equal": "greater or equal",
+    "less_or_equal": "less or equal",
+    "is_blank": "is blank",
+    "is_not_blank": "is not blank",
+}
+RULE_FIELD = re.compile(r"^(Account\.)?[A-Za-z][A-Za-z0-9_]{0,79}$")
+MAX_CRITERIA = 10
+
+
+def validate_criteria(value: object) -> None:
+    """[{"field": "LeadSource", "operator": "equals", "value": "Web"}, ...]: at least one, at most ten."""
+    if not isinstance(value, list) or not value or not all(isinstance(c, dict) for c in value):
+        raise ValidationError('Give the criteria as a list of {"field", "operator", "value"}, one at least.')
+    if len(value) > MAX_CRITERIA:
+        raise ValidationError(f"A rule has {MAX_CRITERIA} criteria at most.")
+    for position, criterion in enumerate(value, start=1):
+        if set(criterion) - {"field", "operator", "value"} or not {"field", "operator"} <= set(criterion):
+            raise ValidationError(f"Criterion {position}: give field, operator and value.")
+        if not isinstance(criterion["field"], str) or not RULE_FIELD.match(criterion["field"]):
+            raise ValidationError(f"Criterion {position}: {criterion['field']!r} is not a field API name (or "
+                                  "Account.Field on a contact).")  # fmt: skip
+        if criterion["operator"] not in RULE_OPERATORS:
+            raise ValidationError(f"Criterion {position}: the operator is one of {', '.join(RULE_OPERATORS)}.")
+        if not isinstance(criterion.get("value", ""), str):
+            raise ValidationError(f"Criterion {position}: the value is text.")
+
+
+class SubscriberRule(models.Model):
+    """Real-time subscriptions: when a contact or lead is created or edited in Salesforce and meets the criteria,
+    it is added to (or removed from) a Campaign Monitor list. At most four a list, one of each kind; not
+    retrospective unless a retrospective run is started."""
+
+    class Kind(models.TextChoices):
+        ADD_CONTACT = "add_contact", "Add contact"
+        REMOVE_CONTACT = "remove_contact", "Remove contact"
+        ADD_LEAD = "add_lead", "Add lead"
+        REMOVE_LEAD = "remove_lead", "Remove lead"
+
+    class When(models.TextChoices):
+        EDITED = "edited", "When a record is created, and every time it is edited"
+        CREATED = "created", "When a record is created only"
+
+    client = models.ForeignKey("connections.CampaignMonitorClient", on_delete=models.CASCADE, related_name="+")
+    list_id = models.CharField("Campaign Monitor list id", max_length=64)
+    list_name = models.CharField(max_length=255, blank=True)
+    kind = models.CharField(max_length=14, choices=Kind.choices)
+    criteria = models.JSONField(validators=[validate_criteria])
+    logic = models.CharField(
+        "custom logic", max_length=255, blank=True,
+        help_text="Such as 1 AND (2 OR 3); blank: every criterion (AND).",
+    )  # fmt: skip
+    evaluate = models.CharField(max_length=7, choices=When.choices, default=When.EDITED)
+    active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    retrospective_at = models.DateTimeField(null=True, blank=True)  # when a retrospective run last ended
+    retrospective_result = models.TextField(blank=True)  # what it did, or why it stopped
+
+    class Meta:
+        ordering = ["list_name", "list_id", "kind"]
+        constraints = [models.UniqueConstraint(fields=["list_id", "kind"], name="one_rule_of_a_kind_a_list")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} ({self.list_name or self.list_id})"
+
+    @property
+    def sobject(self) -> str:
+        return "Contact" if self.kind.endswith("contact") else "Lead"
+
+    @property
+    def adds(self) -> bool:
+        return self.kind.startswith("add")
+
+    def clean(self) -> None:
+        errors: dict[str, str] = {}
+        if self.sobject == "Lead" and isinstance(self.criteria, list):
+            if any(str(c.get("field", "")).startswith("Account.") for c in self.criteria if isinstance(c, dict)):
+                errors["criteria"] = "Account fields apply to contact rules only."
+        if self.logic.strip():
+            count = len(self.criteria) if isinstance(self.criteria, list) else 0
+            try:
+                check_logic(self.logic, count)
+            except ValueError as error:
+                errors["logic"] = str(error)
+        if SubscriberRule.objects.filter(list_id=self.list_id, kind=self.kind).exclude(pk=self.pk).exists():
+            errors["kind"] = f"This list has a {self.get_kind_display().lower()} rule already: one of each kind a list."
+        if errors:
+            raise ValidationError(errors)
+
+
+LOGIC_TOKEN = re.compile(r"\s*(\d+|AND\b|OR\b|NOT\b|\(|\))\s*", re.IGNORECASE)
+
+
+def check_logic(text: str, count: int) -> list[str]:
+    """The tokens of custom logic over criteria 1..count; ValueError saying what is wrong."""
+    tokens: list[str] = []
+    position = 0
+    while position < len(text):
+        found = LOGIC_TOKEN.match(text, position)
+        if found is None or found.end() == position:
+            raise ValueError(
+                f"Custom logic: {text[position:].strip()!r} is not a number, AND, OR, NOT or a parenthesis."
+            )
+        tokens.append(found.group(1).upper())
+        position = found.end()
+    numbers = {int(t) for t in tokens if t.isdigit()}
+    if not numbers or min(numbers) < 1 or max(numbers) > count:
+        raise ValueError(f"Custom logic: name the criteria by their numbers, 1 to {count}.")
+    # a grammar check: operand (op operand)*, NOT and parentheses where they may stand
+    depth, expect_operand = 0, True
+    for token in tokens:
+        if expect_operand:
+            if token == "(":
+                depth += 1
+            elif token == "NOT":
+                continue
+            elif token.isdigit():
+                expect_operand = False
+            else:
+                raise ValueError(f"Custom logic: {token} where a criterion was expected.")
+        else:
+            if token == ")":
+                depth -= 1
+                if depth < 0:
+                    raise ValueError("Custom logic: a parenthesis is closed that was not opened.")
+            elif token in ("AND", "OR"):
+                expect_operand = True
+            else:
+                raise ValueError(f"Custom logic: {token} where AND, OR or a closing parenthesis was expected.")
+    if expect_operand or depth:
+        raise ValueError("Custom logic: it ends before it is complete.")
+    return tokens

@@ -42,7 +42,7 @@ from cmsf.salesforce.errors import (
     RecordResult,
     SalesforceError,
 )
-from cmsf.sync import forget, opt_out, problems, salesforce_campaigns, webhooks
+from cmsf.sync import forget, mapped_fields, opt_out, problems, salesforce_campaigns, webhooks
 from cmsf.sync.directory import load as load_directory
 from cmsf.sync.leases import LeaseLost
 from cmsf.sync.matching import Directory
@@ -405,6 +405,7 @@ def sync_subscribers(ctx: Context, list_ids: list[str]) -> None:
                 yield (name, list_id), partial(ctx.cm.subscribers, list_id, state, zone=ctx.zone, since=since)
 
     gone: set[str] = set()  # the contacts and leads of subscribers seen unsubscribed or deleted
+    inbound = mapped_fields.Inbound.load(ctx.client)  # field mappings toward Salesforce, None when there are none
     for (name, list_id), subscribers in _read_ahead(ctx, streams()):
         stream, newest = buffer.stream(), None
         for subscriber in subscribers:
@@ -413,6 +414,8 @@ def sync_subscribers(ctx: Context, list_ids: list[str]) -> None:
                 continue
             link = _directory(ctx).link(subscriber.email, subscriber.custom_fields)
             buffer.add(stream, subscriber_row(list_id, subscriber, link, owner_id=ctx.owner))
+            if inbound is not None:
+                inbound.gather(list_id, subscriber, link)
             if subscriber.state in opt_out.GONE:
                 gone.update(person for person in (link.contact_id, link.lead_id) if person)
             if subscriber.date and (newest is None or subscriber.date > newest):
@@ -420,6 +423,9 @@ def sync_subscribers(ctx: Context, list_ids: list[str]) -> None:
         buffer.end(stream, (name, list_id, newest))
     buffer.flush()
     ctx.behind[SUBSCRIBER] = buffer  # the last batch is written while the campaigns are read (settled before tracking)
+    if inbound is not None:
+        ctx.stage("mapped fields")
+        inbound.write(ctx.writer, ctx.sf, ctx.tally, batch_size=_batch(mapped_fields.JOB), heartbeat=ctx.heartbeat)
     if gone and ctx.sf is not None and GeneralOptions.load().opt_out_when_unsubscribed_everywhere:
         _settle_behind(ctx, SUBSCRIBER)  # the pass reads the memberships just written
         ctx.stage("email opt-out")

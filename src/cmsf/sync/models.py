@@ -326,6 +326,22 @@ class PersonState(models.Model):
         return f"{self.record_id}: {'opted out' if self.opted_out else 'opted in'} at {self.opted_out_at}"
 
 
+class PushedFields(models.Model):
+    """The mapped values the watcher last sent a list for a contact or lead (a hash): a change to another field of
+    the record sends nothing again."""
+
+    list_id = models.CharField(max_length=64)
+    record_id = models.CharField(max_length=18)
+    content_hash = models.CharField(max_length=40)
+    pushed_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["list_id", "record_id"], name="one_push_a_list_and_record")]
+
+    def __str__(self) -> str:
+        return f"{self.record_id} on {self.list_id}"
+
+
 class WatchRun(models.Model):
     """One run of the watcher: what it read and did, what it cost, and each record it could not handle."""
 

@@ -128,6 +128,45 @@ class Outbound:
                                                                       "because": "its bounced email was fixed"})  # fmt: skip
         return Moved(resubscribed=True)
 
+    def add(self, list_id: str, subscriber: SubscriberInput, *, opted_out: bool, because: str) -> None:
+        """Add a subscriber (never resubscribing one who left: Campaign Monitor keeps an unsubscribed, bounced or
+        deleted address as it is); raises `Refused` when the add rules or the suppression list say no."""
+        self._guard()
+        self.may_add(opted_out=opted_out, suppressed=False)
+        try:
+            self.cm.add_subscriber(list_id, subscriber, resubscribe=False, restart_journeys=self._journeys(True))
+        except FatalError as error:
+            if error.code == IN_SUPPRESSION_LIST:
+                raise Refused("the address is in the Campaign Monitor suppression list") from None
+            raise
+        self._did("added", "Add to Campaign Monitor", {"list": list_id, "email": subscriber.email, "because": because})
+
+    def update_fields(
+        self,
+        list_id: str,
+        email: str,
+        *,
+        name: str,
+        custom_fields: tuple[tuple[str, str], ...],
+        clear_fields: tuple[str, ...],
+        consent_to_track: str,
+        because: str,
+    ) -> bool:
+        """Send a subscriber's mapped fields (its state is left as it is); False when the address is no longer in
+        the list."""
+        self._guard()
+        subscriber = SubscriberInput(email=email, name=name, custom_fields=custom_fields, clear_fields=clear_fields,
+                                     consent_to_track=consent_to_track)  # fmt: skip
+        try:
+            self.cm.update_subscriber(list_id, email, subscriber)
+        except FatalError as error:
+            if error.code == NOT_IN_LIST:
+                return False
+            raise
+        self._did("fields_sent", "Send mapped fields to Campaign Monitor",
+                  {"list": list_id, "email": email, "because": because})  # fmt: skip
+        return True
+
     def import_subscribers(
         self, list_id: str, subscribers: list[SubscriberInput], *, resubscribe: bool, because: str
     ) -> ImportResult:

@@ -18,7 +18,8 @@ JOB_OF_OBJECT = {
     "CMSF_Email_Activity__c": "CMSF_TRACKING_SYNC",
     "CMSF_Suppression__c": "CMSF_SUPPRESSION_SYNC",
 }
-# The sync writes contacts and leads only to check Email Opt Out (General Options).
+# The sync writes contacts and leads to check Email Opt Out (General Options), and their mapped fields (which say so:
+# `Failure.job`).
 JOB_OF_STANDARD_OBJECT = {"Contact": "CMSF_EMAIL_OPT_OUT", "Lead": "CMSF_EMAIL_OPT_OUT"}
 
 MAX_KEYS = SAMPLED_FAILURES  # keys listed in a message; the writer keeps no more
@@ -32,20 +33,20 @@ def summary(tally: WriteTally) -> str:
 def report(run: SyncRun, tally: WriteTally) -> None:
     """One message per object and error code (listing the first records' keys), and one for a failed or stopped
     run."""
-    grouped: dict[tuple[str, str], list[str]] = defaultdict(list)
-    messages: dict[tuple[str, str], str] = {}
+    grouped: dict[tuple[str, str, str], list[str]] = defaultdict(list)
+    messages: dict[tuple[str, str, str], str] = {}
     for failure in tally.failures:
-        group = (failure.sobject, failure.error.code)
+        group = (failure.sobject, failure.error.code, failure.job)
         grouped[group].append(f"{failure.key}: {failure.error.message}")
         messages.setdefault(group, failure.error.message)
-    for (sobject, code), lines in grouped.items():
+    for (sobject, code, job), lines in grouped.items():
         count = max(tally.failure_counts.get((sobject, code), 0), len(lines))
         shown = lines[:MAX_KEYS] + ([f"... and {count - len(lines[:MAX_KEYS])} more"] if count > MAX_KEYS else [])
         record_message(
             support_code=f"CMSF-SF-{code}",
-            job=JOB_OF_OBJECT.get(sobject) or JOB_OF_STANDARD_OBJECT.get(sobject, "CMSF_SYNC"),
+            job=job or JOB_OF_OBJECT.get(sobject) or JOB_OF_STANDARD_OBJECT.get(sobject, "CMSF_SYNC"),
             message=f"{count} {sobject} record{'s' if count != 1 else ''} of client "
-            f"{run.client.name} not written: {messages[(sobject, code)]}",
+            f"{run.client.name} not written: {messages[(sobject, code, job)]}",
             details="\n".join(shown),
             guidance=guidance(f"CMSF-SF-{code}"),
             client_id=run.client_id,

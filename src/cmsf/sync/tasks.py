@@ -6,7 +6,7 @@ from huey import crontab
 from huey.contrib.djhuey import HUEY, db_periodic_task, db_task
 
 from cmsf.connections.models import CampaignMonitorClient
-from cmsf.sync import services, watcher, webhooks
+from cmsf.sync import services, subscriber_rules, watcher, webhooks
 from cmsf.sync.models import SyncRun
 
 
@@ -73,3 +73,10 @@ def apply_webhooks() -> int:
     applied in the order received; a job that finds another applying is retried (and then finds little left)."""
     with HUEY.lock_task("cmsf-apply-webhooks"):
         return webhooks.apply_pending().events
+
+
+@db_task(retries=0)
+def retrospective_rule(rule_id: int) -> str:
+    """A subscriber rule applied to the records that exist already (`sync.subscriber_rules`)."""
+    rule = subscriber_rules.run_retrospective(rule_id)
+    return rule.retrospective_result if rule else "the rule is gone"

@@ -19,6 +19,12 @@ Every few minutes (General Options' interval; `cmsf watch --once` in the foregro
      resubscribed (fixing the email reactivates it) when the add rules allow;
    - **Email Opt Out** (option): checked -> the person's active subscribers are unsubscribed, unless Campaign
      Monitor changed the subscriber later (the later change wins; a tie goes to the opt-out);
+   - **field mappings** toward Campaign Monitor (per list): the person's mapped fields are sent to each of its
+     subscribers of that list when they differ from what was last sent;
+   - **subscriber rules** (per list, at most four): a record that meets an add rule's criteria is added to the
+     list, one that meets a remove rule's has its active subscribers of the list deleted; with the account
+     trigger (General Options), the contacts of a changed account are evaluated again by the contact rules that
+     read an account field;
 4. updates the memberships it changed in Salesforce (state, email, key), so that a rerun finds nothing to do,
    and moves its cursors: changes to the newest SystemModstamp read, deletions to what the API covered.
 
@@ -36,7 +42,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -45,18 +51,21 @@ from django.utils import timezone
 
 from cmsf.campaign_monitor.api import CampaignMonitor
 from cmsf.campaign_monitor.errors import CampaignMonitorError
+from cmsf.campaign_monitor.records import SubscriberInput
 from cmsf.connections import services as connections
 from cmsf.maintenance import support_codes
 from cmsf.maintenance.models import GovernorLimit
 from cmsf.maintenance.services import record_problem_once
-from cmsf.options.models import GeneralOptions
+from cmsf.options.models import FieldMapping, GeneralOptions, SubscriberRule
 from cmsf.salesforce import soql
 from cmsf.salesforce.adapter import SalesforceAdapter, parse_bool, parse_datetime
 from cmsf.salesforce.errors import SalesforceError
+from cmsf.sync import field_values, rule_logic
+from cmsf.sync.field_values import as_text
 from cmsf.sync.leases import LeaseLost
-from cmsf.sync.models import DirectoryEntry, PersonState, RecordMap, WatchCursor, Watcher, WatchRun
+from cmsf.sync.models import DirectoryEntry, PersonState, PushedFields, RecordMap, WatchCursor, Watcher, WatchRun
 from cmsf.sync.outbound import Outbound, Refused, TriggersDisabled
-from cmsf.sync.transforms import ACTIVITY, SUBSCRIBER, member_key, sf_datetime
+from cmsf.sync.transforms import ACTIVITY, SUBSCRIBER, content_hash, member_key, sf_datetime
 
 log = logging.getLogger(__name__)
 
@@ -96,6 +105,8 @@ class Person:
     master_id: str = ""
     converted_contact_id: str = ""
     stamp: datetime | None = None  # SystemModstamp: the version read
+    values: dict[str, str] = field(default_factory=dict)  # fields read for mappings and rules, as text
+    created: datetime | None = None  # CreatedDate, when rules need it
 
     @property
     def email_lower(self) -> str:
@@ -241,6 +252,21 @@ class _Run:
         self.updates: dict[str, dict[str, Any]] = {}  # membership Id -> fields to write
         self.renamed: dict[str, tuple[str, str]] = {}  # ledger key of a membership -> (its new key, its row's Id)
         self.seen: dict[str, dict[str, Any]] = {}  # person Id -> what `_handled` keeps of it
+        # Field mappings toward Campaign Monitor: list id -> its mappings; object -> the fields they read.
+        self.pushes: dict[str, list[FieldMapping]] = {}
+        for mapping in FieldMapping.objects.filter(direction=FieldMapping.Direction.TO_CM):
+            self.pushes.setdefault(mapping.list_id, []).append(mapping)
+        # Subscriber rules: object -> its active rules.
+        self.rules: dict[str, list[SubscriberRule]] = {sobject: [] for sobject in OBJECTS}
+        for rule in SubscriberRule.objects.filter(active=True).order_by("list_id", "kind"):
+            self.rules[rule.sobject].append(rule)
+        self.extra: dict[str, list[str]] = {}  # object -> the fields read besides FIELDS
+        for sobject in OBJECTS:
+            wanted = [m.salesforce_field for ms in self.pushes.values() for m in ms if m.sobject == sobject]
+            for rule in self.rules[sobject]:
+                wanted += ["Name", "CreatedDate", *rule_logic.fields_of(rule.criteria)]
+            self.extra[sobject] = list(dict.fromkeys(wanted))
+        self.since: dict[str, datetime] = {}  # object -> where this run's read of changes starts
 
     def go(self) -> None:
         cursors = {c.sobject: c for c in WatchCursor.objects.all()}
@@ -255,6 +281,7 @@ class _Run:
         covered: dict[str, datetime] = {}
         for sobject in OBJECTS:
             cursor = cursors[sobject]
+            self.since[sobject] = cursor.position - LAG
             found, newest[sobject] = self._changes(sobject, cursor.position - LAG)
             deleted = self.sf.deleted(sobject, cursor.deleted_until - LAG, self.now)
             covered[sobject] = deleted.latest_covered
@@ -263,6 +290,7 @@ class _Run:
             people += found
         people = self._unhandled(people)
         self._apply(people)
+        self._account_changes({p.id for p in people})
         self._write()
         self._handled(people)
         self.run.read, self.run.done = dict(self.read), dict(self.out.done)
@@ -278,18 +306,25 @@ class _Run:
     # -- reading ---------------------------------------------------------------------------------------
 
     def _changes(self, sobject: str, since: datetime) -> tuple[list[Person], datetime]:
+        fields = list(dict.fromkeys([*FIELDS[sobject], *self.extra[sobject]]))
         soql_text = (
-            f"SELECT {', '.join(FIELDS[sobject])} FROM {sobject} "
+            f"SELECT {', '.join(fields)} FROM {sobject} "
             f"WHERE SystemModstamp >= {soql.datetime_literal(since)} ORDER BY SystemModstamp"
         )
         people, newest = [], since + LAG
         for record in self.sf.query(soql_text, include_deleted=True):
-            people.append(Person.of(sobject, record, self.now))
+            people.append(self._person(sobject, record))
             stamp = parse_datetime(record.get("SystemModstamp"))
             if stamp is not None and stamp > newest:
                 newest = stamp
         self.read[sobject] += len(people)
         return people, newest
+
+    def _person(self, sobject: str, record: dict[str, Any]) -> Person:
+        person = Person.of(sobject, record, self.now)
+        person.values = {name: as_text(record.get(name)) for name in self.extra[sobject]}
+        person.created = parse_datetime(record.get("CreatedDate"))
+        return person
 
     def _purged(self, sobject: str, ids: list[str]) -> list[Person]:
         """Records deleted and gone from the recycle bin before the watcher read them: their email, from the
@@ -440,8 +475,10 @@ class _Run:
                         self._move(person, membership)
                     if person.opted_out and self.options.unsubscribe_on_opt_out:
                         self._opt_out(person, membership, opted_out_at)
+                    self._push_fields(person, membership)
                 except Refused as refused:
                     self._problem(membership.key or membership.id, str(refused))
+            self._rules(person, memberships.get(person.id, []))
 
     def _remember(self, person: Person, state: PersonState | None) -> datetime:
         """What was seen of the person, kept once the run's changes are written (`_handled`: a run that fails
@@ -487,6 +524,114 @@ class _Run:
                              because=f"Email Opt Out was checked on {person.sobject} {person.id}")  # fmt: skip
         membership.state = "Unsubscribed"
         self._update(membership.id, State__c="Unsubscribed", State_Changed__c=sf_datetime(self.now))
+
+    def _rules(self, person: Person, memberships: list[Membership], *, via_account: bool = False) -> None:
+        """The subscriber rules of the person's object: met, an add rule adds the person to its list (unless a
+        subscriber of the list already, in any state: an add never resubscribes), a remove rule deletes its active
+        subscribers of the list. A rule evaluated on creation only applies to a record read as it was created (not
+        edited since; an account's change does not count)."""
+        for rule in self.rules[person.sobject]:
+            # a version that is the record's creation: never edited since (LastModifiedDate is its CreatedDate)
+            created = person.created is not None and person.modified <= person.created
+            if rule.evaluate == SubscriberRule.When.CREATED and (via_account or not created):
+                continue
+            if not rule_logic.met(rule.criteria, rule.logic, person.values):
+                continue
+            on_list = [m for m in memberships if m.list_id == rule.list_id]
+            because = f"the {rule.get_kind_display().lower()} rule of list {rule.list_name or rule.list_id}"
+            try:
+                if rule.adds and not on_list:  # a subscriber of the list in any state already: left as it is
+                    self._add(rule, person, because)
+                elif not rule.adds:
+                    for membership in (m for m in on_list if m.state in ACTIVE_STATES):
+                        self.out.delete(membership.list_id, membership.email, because=because)
+                        membership.state = "Deleted"
+                        self._update(membership.id, State__c="Deleted", State_Changed__c=sf_datetime(self.now))
+            except Refused as refused:
+                self._problem(f"{person.sobject} {person.id}", f"not added by {because}: {refused}")
+
+    def _add(self, rule: SubscriberRule, person: Person, because: str) -> None:
+        if not person.email:
+            raise Refused("the record has no email address")
+        mappings = [m for m in self.pushes.get(rule.list_id, ()) if m.sobject == person.sobject]
+        custom = [(m.salesforce_field, m.campaign_monitor, m.campaign_monitor_type or "Text")
+                  for m in mappings if not m.is_consent]  # fmt: skip
+        entries = field_values.to_campaign_monitor(person.values, custom, clear_blank=False)
+        consent = "Unchanged"
+        for mapping in (m for m in mappings if m.is_consent):
+            consent = field_values.consent(person.values.get(mapping.salesforce_field, "")) or "Unchanged"
+        subscriber = SubscriberInput(email=person.email, name=person.values.get("Name", ""),
+                                     custom_fields=tuple(entries.values), consent_to_track=consent)  # fmt: skip
+        self.out.add(rule.list_id, subscriber, opted_out=person.opted_out, because=because)
+
+    def _account_changes(self, already: set[str]) -> None:
+        """Option (account trigger): the contacts of accounts changed since the last read are evaluated again by
+        the contact rules that read an account field (one query for the accounts, one per 200 of them for their
+        contacts). The first run starts watching accounts from then."""
+        readers = [
+            r for r in self.rules["Contact"] if any(f.startswith("Account.") for f in rule_logic.fields_of(r.criteria))
+        ]
+        if not readers or not self.options.account_trigger:
+            return
+        cursor, made = WatchCursor.objects.get_or_create(sobject="Account", defaults={"position": self.now,
+                                                                                        "deleted_until": self.now})  # fmt: skip
+        if made:
+            return
+        since = cursor.position - LAG
+        newest = cursor.position
+        accounts: list[str] = []
+        text = f"SELECT Id, SystemModstamp FROM Account WHERE SystemModstamp >= {soql.datetime_literal(since)}"
+        for record in self.sf.query(text):
+            accounts.append(str(record["Id"]))
+            stamp = parse_datetime(record.get("SystemModstamp"))
+            newest = max(newest, stamp) if stamp else newest
+        self.read["Account"] += len(accounts)
+        fields = list(dict.fromkeys([*FIELDS["Contact"], *self.extra["Contact"]]))
+        fields.remove("IsDeleted")
+        people: list[Person] = []
+        for start in range(0, len(accounts), CHUNK):
+            text = (f"SELECT {', '.join(fields)} FROM Contact "
+                    f"WHERE AccountId IN ({soql.quote_list(accounts[start : start + CHUNK])})")  # fmt: skip
+            people += [p for p in (self._person("Contact", r) for r in self.sf.query(text)) if p.id not in already]
+        if people:
+            memberships: dict[str, list[Membership]] = {}
+            for membership in self._memberships("Contact__c IN ({})", [p.id for p in people]):
+                memberships.setdefault(membership.contact_id, []).append(membership)
+            for person in people:
+                self._rules(person, memberships.get(person.id, []), via_account=True)
+        WatchCursor.objects.filter(sobject="Account").update(position=min(newest, self.now))
+
+    def _push_fields(self, person: Person, membership: Membership) -> None:
+        """The list's field mappings toward Campaign Monitor: the person's mapped values are sent when they differ
+        from what was last sent (a blank value clears the custom field: Salesforce is its source)."""
+        mappings = [m for m in self.pushes.get(membership.list_id, ()) if m.sobject == person.sobject]
+        if not mappings or membership.state == "Deleted":
+            return
+        custom = [(m.salesforce_field, m.campaign_monitor, m.campaign_monitor_type or "Text")
+                  for m in mappings if not m.is_consent]  # fmt: skip
+        entries = field_values.to_campaign_monitor(person.values, custom, clear_blank=True)
+        consent = "Unchanged"
+        for mapping in (m for m in mappings if m.is_consent):
+            found = field_values.consent(person.values.get(mapping.salesforce_field, ""))
+            if found is None:
+                entries.problems.append(f"consent to track {person.values.get(mapping.salesforce_field)!r} in "
+                                        f"{mapping.salesforce_field} is not Yes, No or Unchanged: sent as Unchanged")  # fmt: skip
+            else:
+                consent = found
+        for reason in entries.problems:
+            self._problem(f"{person.sobject} {person.id}", reason)
+        digest = content_hash({"values": entries.values, "clear": entries.clear, "consent": consent})
+        done = PushedFields.objects.filter(list_id=membership.list_id, record_id=person.id, content_hash=digest)
+        if done.exists():
+            return
+        sent = self.out.update_fields(
+            membership.list_id, membership.email, name=membership.name, custom_fields=tuple(entries.values),
+            clear_fields=tuple(entries.clear), consent_to_track=consent,
+            because=f"mapped fields of {person.sobject} {person.id} changed in Salesforce",
+        )  # fmt: skip
+        if sent:
+            PushedFields.objects.update_or_create(list_id=membership.list_id, record_id=person.id,
+                                                  defaults={"content_hash": digest})  # fmt: skip
 
     # -- writing ---------------------------------------------------------------------------------------
 

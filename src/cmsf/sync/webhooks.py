@@ -8,7 +8,8 @@ yet (no call once all are), and removes them when the URL is no longer set; disc
 A POSTed batch is stored event by event, each under a hash of what it says, so that a batch delivered twice counts
 once; a queue job then applies the events in the order received: the membership rows (`CMSF_Subscriber__c`) in
 Salesforce through the writer and its ledger (an email changed in Campaign Monitor renames the row, it does not
-add one), and the opt-out rule of General Options for the people left with no active list. The hourly sync
+add one), the field mappings of the list toward Salesforce (the preference centre's edits), and the opt-out rule
+of General Options for the people left with no active list. The hourly sync
 remains the safety net: it reads the same changes again and finds them written.
 """
 
@@ -36,8 +37,9 @@ from cmsf.connections.models import CampaignMonitorAccount, CampaignMonitorClien
 from cmsf.maintenance.models import GovernorLimit
 from cmsf.options.models import GeneralOptions
 from cmsf.salesforce.adapter import SalesforceAdapter
-from cmsf.sync import forget, opt_out
+from cmsf.sync import forget, mapped_fields, opt_out
 from cmsf.sync.directory import load as load_directory
+from cmsf.sync.matching import Link
 from cmsf.sync.models import ListWebhook, RecordMap, WebhookEvent
 from cmsf.sync.transforms import SUBSCRIBER, member_key, subscriber_row
 from cmsf.sync.writer import Writer, WriteTally
@@ -180,6 +182,8 @@ def apply_pending(sf: SalesforceAdapter | None = None) -> Applied:
     directory = load_directory(sf)
     gone: set[str] = set()
     latest: dict[tuple[int, str, str], tuple[str, dict[str, Any]]] = {}  # (client, list, email) -> its last row
+    mapped: dict[tuple[int, str, str], tuple[Subscriber, Link]] = {}  # the same -> its subscriber, for field mappings
+    clients: dict[int, CampaignMonitorClient] = {}
     renames: list[tuple[int, str, str]] = []  # (client, old key, new key)
     forgotten = forget.forgotten_hashes()
     for stored in pending:
@@ -203,7 +207,10 @@ def apply_pending(sf: SalesforceAdapter | None = None) -> Applied:
         if event.type == "Update" and event.old_email and event.old_email.lower() != event.email.lower():
             renames.append((client.pk, member_key(stored.list_id, event.old_email), row[SUBSCRIBER[1]]))
             latest.pop((client.pk, stored.list_id, event.old_email.lower()), None)
+            mapped.pop((client.pk, stored.list_id, event.old_email.lower()), None)
         latest[(client.pk, stored.list_id, event.email.lower())] = (state, row)
+        mapped[(client.pk, stored.list_id, event.email.lower())] = (subscriber, link)
+        clients[client.pk] = client
         applied.events += 1
     for client_id, old_key, new_key in renames:
         applied.renamed += _rename(sf, client_id, old_key, new_key, applied)
@@ -217,6 +224,7 @@ def apply_pending(sf: SalesforceAdapter | None = None) -> Applied:
         Writer(adapter=sf, client_id=client_id, dry_run=False, tally=tally).write(
             SUBSCRIBER, rows, batch_size=GovernorLimit.batch_size_for("CMSF_SUBSCRIBER_SYNC")
         )
+        _mapped_fields(sf, clients[client_id], mapped, tally)
         applied.written += sum(tally.written.values())
         applied.problems += [f"{f.key}: {f.error.code}: {f.error.message}" for f in tally.failures]
     if gone and GeneralOptions.load().opt_out_when_unsubscribed_everywhere:
@@ -230,6 +238,24 @@ def apply_pending(sf: SalesforceAdapter | None = None) -> Applied:
     WebhookEvent.objects.filter(pk__in=[e.pk for e in pending]).update(applied_at=now, outcome=outcome)
     WebhookEvent.objects.filter(applied_at__lt=now - KEEP_APPLIED).delete()  # the events hold emails: not for long
     return applied
+
+
+def _mapped_fields(
+    sf: SalesforceAdapter,
+    client: CampaignMonitorClient,
+    events: dict[tuple[int, str, str], tuple[Subscriber, Link]],
+    tally: WriteTally,
+) -> None:
+    """The field mappings of the client's lists toward Salesforce, from the events' custom fields (the preference
+    centre's edits arrive as Update events)."""
+    inbound = mapped_fields.Inbound.load(client)
+    if inbound is None:
+        return
+    for (client_id, list_id, _), (subscriber, link) in events.items():
+        if client_id == client.pk:
+            inbound.gather(list_id, subscriber, link)
+    writer = Writer(adapter=sf, client_id=client.pk, dry_run=False, tally=tally)
+    inbound.write(writer, sf, tally, batch_size=GovernorLimit.batch_size_for(mapped_fields.JOB))
 
 
 def _rename(sf: SalesforceAdapter, client_id: int, old_key: str, new_key: str, applied: Applied) -> int:

@@ -28,6 +28,7 @@ class Failure:
     sobject: str
     key: str
     error: RecordError
+    job: str = ""  # the job whose write it was, when the object does not tell (a contact's mapped fields)
 
 
 LEDGER_DATE, LEDGER_KIND = "_ledger_activity_date", "_ledger_activity_kind"  # see Writer.prepare(ledger_in_row=)
@@ -45,6 +46,7 @@ class Batch:
     activity_dates: list[datetime | None] | None
     activity_kinds: list[str] | None
     people: list[str] | None = None  # the Contact or Lead of each row, for the ledger
+    job: str = ""  # as `Failure.job`
 
 
 @dataclass
@@ -228,7 +230,7 @@ class Writer:
             else:
                 all_ok = False
                 for error in result.errors or [RecordError("UNKNOWN_ERROR", "no Id came back")]:
-                    self.tally.fail(Failure(sobject, key, error))
+                    self.tally.fail(Failure(sobject, key, error, batch.job))
                 self.tally.failed[sobject] += 1
         _record(self.client_id, sobject, done, now)
         self.tally.written[sobject] += len(done)

@@ -151,7 +151,8 @@ def _form_page(
     return render(request, "console/imports/form.html", context, status=status)
 
 
-def _lists_or_message(request: HttpRequest) -> list[tuple[str, str]] | None:
+def lists_or_message(request: HttpRequest) -> list[tuple[str, str]] | None:
+    """The lists for a form's list choice; None, with the reason shown, when Campaign Monitor cannot be read."""
     try:
         return list_choices()
     except (CampaignMonitorError, connections.NotConnected) as error:
@@ -173,7 +174,7 @@ def home(request: HttpRequest) -> HttpResponse:
 @viewer
 @require_GET
 def new(request: HttpRequest) -> HttpResponse:
-    lists = _lists_or_message(request)
+    lists = lists_or_message(request)
     if lists is None:
         return redirect("console:imports")
     return _form_page(request, WizardForm(lists=lists), None)
@@ -181,7 +182,7 @@ def new(request: HttpRequest) -> HttpResponse:
 
 def _submit(request: HttpRequest, wizard: ImportWizard, back: str, **back_args: int) -> HttpResponse:
     """Save a new or changed wizard from the form; its errors are shown beside their fields and nothing is saved."""
-    lists = _lists_or_message(request)
+    lists = lists_or_message(request)
     if lists is None:
         return redirect(reverse(back, kwargs=back_args))
     form = WizardForm(request.POST, lists=lists)
@@ -240,7 +241,7 @@ def wizard_page(request: HttpRequest, pk: int) -> HttpResponse:
 @require_GET
 def edit(request: HttpRequest, pk: int) -> HttpResponse:
     wizard = get_object_or_404(ImportWizard, pk=pk)
-    lists = _lists_or_message(request)
+    lists = lists_or_message(request)
     if lists is None:
         return redirect("console:imports_wizard", pk=pk)
     return _form_page(request, WizardForm(initial=_initial(wizard), lists=lists), wizard)

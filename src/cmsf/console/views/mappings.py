@@ -1,0 +1,127 @@
+"""Field Mappings: per list, a Salesforce field and a Campaign Monitor custom field in one direction each, checked
+type against type when saved; Salesforce to Campaign Monitor is sent by the watcher when a record changes,
+Campaign Monitor to Salesforce is applied by the primary sync (and by list webhooks)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import path
+from django.views.decorators.http import require_GET, require_POST
+
+from cmsf.audience import fields as mapping_fields
+from cmsf.audience import services
+from cmsf.campaign_monitor.errors import CampaignMonitorError
+from cmsf.connections import services as connections
+from cmsf.console.access import changer, viewer
+from cmsf.console.views.imports import NEW_FIELD, lists_or_message
+from cmsf.options.models import FieldMapping
+from cmsf.salesforce.errors import SalesforceError
+
+SECTION = "mappings"
+CONSENT_CHOICE = "consent"
+
+
+class MappingForm(forms.Form):
+    target = forms.ChoiceField(label="Campaign Monitor list")
+    sobject = forms.ChoiceField(choices=FieldMapping.Object.choices, widget=forms.RadioSelect, initial="Contact",
+                                label="Object")  # fmt: skip
+    salesforce_field = forms.CharField(max_length=80, label="Salesforce field")
+    campaign_monitor = forms.CharField(
+        max_length=102, label="Campaign Monitor field",
+        help_text="A custom field key such as [Title], new (a custom field named and typed as the Salesforce "
+        "field), or consent (consent to track).",
+    )  # fmt: skip
+    direction = forms.ChoiceField(choices=FieldMapping.Direction.choices, widget=forms.RadioSelect,
+                                  initial=FieldMapping.Direction.TO_CM)  # fmt: skip
+
+    def __init__(self, *args: Any, lists: list[tuple[str, str]], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["target"].choices = lists  # type: ignore[attr-defined]
+
+
+def _page(request: HttpRequest, form: MappingForm | None, *, status: int = 200) -> HttpResponse:
+    mappings = list(FieldMapping.objects.select_related("client"))
+    context = {"active_section": SECTION, "form": form, "mappings": mappings}
+    return render(request, "console/mappings/home.html", context, status=status)
+
+
+@viewer
+@require_GET
+def home(request: HttpRequest) -> HttpResponse:
+    lists = lists_or_message(request)
+    return _page(request, MappingForm(lists=lists) if lists is not None else None)
+
+
+def _mapping(form: MappingForm, lists: dict[str, str]) -> tuple[FieldMapping, bool]:
+    """The form's mapping (not saved), and whether its custom field is to be made."""
+    data = form.cleaned_data
+    client_pk, _, list_id = data["target"].partition(":")
+    target = data["campaign_monitor"].strip()
+    mapping = FieldMapping(
+        client_id=int(client_pk), list_id=list_id, list_name=lists.get(data["target"], "").split(": ", 1)[-1],
+        sobject=data["sobject"], salesforce_field=data["salesforce_field"].strip(), direction=data["direction"],
+        campaign_monitor=FieldMapping.CONSENT if target.lower() == CONSENT_CHOICE else target,
+    )  # fmt: skip
+    return mapping, target.lower() == NEW_FIELD
+
+
+@require_POST
+@changer
+def create(request: HttpRequest) -> HttpResponse:
+    lists = lists_or_message(request)
+    if lists is None:
+        return redirect("console:mappings")
+    form = MappingForm(request.POST, lists=lists)
+    if not form.is_valid():
+        return _page(request, form, status=400)
+    mapping, make_field = _mapping(form, dict(lists))
+    try:
+        cm, sf = connections.campaign_monitor(), connections.salesforce()
+        if make_field:
+            mapping.campaign_monitor = "[new]"  # checked below once the field is made
+            mapping.full_clean(exclude=["campaign_monitor"])
+            mapping.campaign_monitor = mapping_fields.create_matching_field(
+                cm, sf, mapping.list_id, mapping.sobject, mapping.salesforce_field
+            )
+            messages.info(request, f"The custom field {mapping.campaign_monitor} was made in the list.")
+        problems = mapping_fields.check_mapping(mapping, cm, sf)
+    except ValidationError as error:
+        problems = error.message_dict
+    except LookupError as error:
+        problems = {"salesforce_field": [f"{error}."]}
+    except (CampaignMonitorError, SalesforceError, connections.NotConnected) as error:
+        form.add_error(None, f"The mapping could not be checked: {error}")
+        return _page(request, form, status=400)
+    if not problems:
+        try:
+            services.save_mapping(mapping, actor=request.user.get_username())
+        except ValidationError as error:
+            problems = error.message_dict
+    if problems:
+        for name, errors in problems.items():
+            form.add_error(name if name in form.fields else None, errors)
+        return _page(request, form, status=400)
+    messages.success(request, f"The mapping {mapping} is saved.")
+    return redirect("console:mappings")
+
+
+@require_POST
+@changer
+def delete(request: HttpRequest, pk: int) -> HttpResponse:
+    mapping = get_object_or_404(FieldMapping, pk=pk)
+    services.delete_mapping(mapping, actor=request.user.get_username())
+    messages.success(request, f"The mapping {mapping} is deleted; the custom field and its values stay.")
+    return redirect("console:mappings")
+
+
+urlpatterns = [
+    path("mappings", home, name="mappings"),
+    path("mappings/create", create, name="mappings_create"),
+    path("mappings/<int:pk>/delete", delete, name="mappings_delete"),
+]

@@ -1,0 +1,146 @@
+"""Subscriber Rules: per list, at most four (add contact, remove contact, add lead, remove lead), each with criteria
+on fields (AND, or custom logic), when it is evaluated and an active flag; applied by the watcher to what changes
+in Salesforce, and to the records that exist already by a retrospective run started here."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import path
+from django.views.decorators.http import require_GET, require_POST
+
+from cmsf.audience import fields as rule_fields
+from cmsf.audience import services
+from cmsf.connections import services as connections
+from cmsf.console.access import changer, viewer
+from cmsf.console.views.imports import lists_or_message
+from cmsf.options.models import RULE_OPERATORS, SubscriberRule
+from cmsf.salesforce.errors import SalesforceError
+from cmsf.sync import tasks
+
+SECTION = "rules"
+NO_VALUE = ("is_blank", "is_not_blank")
+
+
+def parse_criteria(text: str) -> list[dict[str, str]]:
+    """Lines of "Field operator value" (the value may hold spaces; none for is_blank and is_not_blank)."""
+    criteria = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        parts = line.split(None, 2)
+        if len(parts) < 2 or parts[1] not in RULE_OPERATORS:
+            raise ValidationError(f"Line {number}: write Field operator value, the operator one of "
+                                  f"{', '.join(RULE_OPERATORS)}.")  # fmt: skip
+        value = parts[2].strip() if len(parts) == 3 else ""
+        if parts[1] not in NO_VALUE and len(parts) < 3:
+            raise ValidationError(f"Line {number}: {parts[1]} needs a value.")
+        criteria.append({"field": parts[0], "operator": parts[1], "value": value})
+    if not criteria:
+        raise ValidationError("Write one criterion at least.")
+    return criteria
+
+
+def criteria_text(criteria: list[dict[str, str]]) -> str:
+    return "\n".join(f"{c['field']} {c['operator']} {c.get('value', '')}".rstrip() for c in criteria)
+
+
+class RuleForm(forms.Form):
+    target = forms.ChoiceField(label="Campaign Monitor list")
+    kind = forms.ChoiceField(choices=SubscriberRule.Kind.choices, widget=forms.RadioSelect, label="Rule")
+    criteria = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}), label="Criteria (one a line)")
+    logic = forms.CharField(required=False, max_length=255, label="Custom logic (blank: all of them)")
+    evaluate = forms.ChoiceField(choices=SubscriberRule.When.choices, widget=forms.RadioSelect,
+                                 initial=SubscriberRule.When.EDITED, label="Evaluate")  # fmt: skip
+    active = forms.BooleanField(required=False, initial=True)
+
+    def __init__(self, *args: Any, lists: list[tuple[str, str]], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["target"].choices = lists  # type: ignore[attr-defined]
+
+    def clean_criteria(self) -> list[dict[str, str]]:
+        return parse_criteria(self.cleaned_data["criteria"])
+
+
+def _page(request: HttpRequest, form: RuleForm | None, *, status: int = 200) -> HttpResponse:
+    rules = list(SubscriberRule.objects.select_related("client"))
+    for rule in rules:
+        rule.criteria_text = criteria_text(rule.criteria)  # type: ignore[attr-defined]
+    context = {"active_section": SECTION, "form": form, "rules": rules, "operators": RULE_OPERATORS}
+    return render(request, "console/rules/home.html", context, status=status)
+
+
+@viewer
+@require_GET
+def home(request: HttpRequest) -> HttpResponse:
+    lists = lists_or_message(request)
+    return _page(request, RuleForm(lists=lists) if lists is not None else None)
+
+
+@require_POST
+@changer
+def save(request: HttpRequest) -> HttpResponse:
+    """A new rule, or the list's rule of that kind changed (one of each kind a list)."""
+    lists = lists_or_message(request)
+    if lists is None:
+        return redirect("console:rules")
+    form = RuleForm(request.POST, lists=lists)
+    if not form.is_valid():
+        return _page(request, form, status=400)
+    data = form.cleaned_data
+    client_pk, _, list_id = data["target"].partition(":")
+    rule = SubscriberRule.objects.filter(list_id=list_id, kind=data["kind"]).first() or SubscriberRule(
+        list_id=list_id, kind=data["kind"]
+    )
+    before = services.rule_snapshot(rule) if rule.pk else None
+    rule.client_id, rule.list_name = int(client_pk), dict(lists).get(data["target"], "").split(": ", 1)[-1]
+    rule.criteria, rule.logic = data["criteria"], data["logic"].strip()
+    rule.evaluate, rule.active = data["evaluate"], data["active"]
+    try:
+        rule.full_clean()
+        problems = rule_fields.check_rule(rule, connections.salesforce())
+        if not problems:
+            services.save_rule(rule, actor=request.user.get_username(), before=before)
+    except ValidationError as error:
+        problems = error.message_dict
+    except (SalesforceError, connections.NotConnected) as error:
+        form.add_error(None, f"The rule could not be checked: {error}")
+        return _page(request, form, status=400)
+    if problems:
+        for name, errors in problems.items():
+            form.add_error(name if name in form.fields else None, errors)
+        return _page(request, form, status=400)
+    messages.success(request, f"The rule {rule} is saved; it applies to what changes from now on.")
+    return redirect("console:rules")
+
+
+@require_POST
+@changer
+def delete(request: HttpRequest, pk: int) -> HttpResponse:
+    rule = get_object_or_404(SubscriberRule, pk=pk)
+    services.delete_rule(rule, actor=request.user.get_username())
+    messages.success(request, f"The rule {rule} is deleted.")
+    return redirect("console:rules")
+
+
+@require_POST
+@changer
+def retrospective(request: HttpRequest, pk: int) -> HttpResponse:
+    rule = get_object_or_404(SubscriberRule, pk=pk)
+    transaction.on_commit(lambda: tasks.retrospective_rule(rule.pk))
+    messages.success(request, f"A retrospective run of {rule} is queued: its outcome shows here when it ends.")
+    return redirect("console:rules")
+
+
+urlpatterns = [
+    path("rules", home, name="rules"),
+    path("rules/save", save, name="rules_save"),
+    path("rules/<int:pk>/delete", delete, name="rules_delete"),
+    path("rules/<int:pk>/retrospective", retrospective, name="rules_retrospective"),
+]

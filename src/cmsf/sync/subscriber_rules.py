@@ -1,0 +1,101 @@
+"""Subscriber rules applied to the records that exist already: the retrospective run an admin starts for one rule.
+(The watcher applies the rules to what changes from then on; rules are not retrospective otherwise.)
+
+One Bulk 2.0 query reads every record of the rule's object with the fields its criteria read; the records that
+meet them are then added to the list with Campaign Monitor's import call, 1,000 a call (never resubscribing anyone,
+leaving out opted-out records when General Options says so, suppressed addresses and forgotten people), or, for a
+remove rule, their active subscribers of the list are deleted. The run's outcome is kept on the rule.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from django.utils import timezone
+
+from cmsf.campaign_monitor.api import CampaignMonitor
+from cmsf.campaign_monitor.errors import CampaignMonitorError
+from cmsf.campaign_monitor.records import SubscriberInput
+from cmsf.connections import services as connections
+from cmsf.options.models import SubscriberRule
+from cmsf.salesforce.adapter import SalesforceAdapter, parse_bool
+from cmsf.salesforce.errors import SalesforceError
+from cmsf.sync import forget, rule_logic
+from cmsf.sync.outbound import ANY_ZONE, Outbound, Refused, TriggersDisabled
+
+IMPORT_BATCH = 1000
+
+
+def run_retrospective(
+    rule_id: int, *, cm: CampaignMonitor | None = None, sf: SalesforceAdapter | None = None
+) -> SubscriberRule | None:
+    """Apply one rule to every existing record; the rule, with its outcome saved (None when it is gone)."""
+    rule = SubscriberRule.objects.filter(pk=rule_id).first()
+    if rule is None:
+        return None
+    try:
+        result = _run(rule, cm or connections.campaign_monitor(), sf or connections.salesforce())
+    except (CampaignMonitorError, SalesforceError, TriggersDisabled, connections.NotConnected) as error:
+        result = f"stopped: {error}"
+    rule.retrospective_at, rule.retrospective_result = timezone.now(), result
+    SubscriberRule.objects.filter(pk=rule.pk).update(
+        retrospective_at=rule.retrospective_at, retrospective_result=result
+    )
+    return rule
+
+
+def _run(rule: SubscriberRule, cm: CampaignMonitor, sf: SalesforceAdapter) -> str:
+    out = Outbound(cm)
+    if out.options.disable_triggers:
+        raise TriggersDisabled("Disable triggers is on (General Options): nothing is sent to Campaign Monitor")
+    fields = list(dict.fromkeys(["Id", "Email", "Name", "HasOptedOutOfEmail", *rule_logic.fields_of(rule.criteria)]))
+    read, matched = 0, dict[str, dict[str, str]]()
+    for record in sf.bulk_query(f"SELECT {', '.join(fields)} FROM {rule.sobject}"):
+        read += 1
+        email = record.get("Email", "").strip()
+        if email and rule_logic.met(rule.criteria, rule.logic, record):
+            matched.setdefault(email.lower(), record)  # one subscriber an address
+    because = f"a retrospective run of the {rule.get_kind_display().lower()} rule"
+    if not rule.adds:
+        removed = 0
+        for subscriber in cm.subscribers(rule.list_id, "active", zone=ANY_ZONE):
+            if subscriber.email.lower() in matched:
+                out.delete(rule.list_id, subscriber.email, because=because)
+                removed += 1
+        return f"{read:,} records read, {len(matched):,} met the criteria, {removed:,} removed from the list"
+    suppressed = {s.email.lower() for s in cm.suppression_list(rule.client.cm_client_id, zone=ANY_ZONE)}
+    present = {s.email.lower() for state in ("active", "unconfirmed", "unsubscribed", "bounced")
+               for s in cm.subscribers(rule.list_id, state, zone=ANY_ZONE)}  # fmt: skip
+    forgotten = forget.forgotten_hashes()
+    refused: Counter[str] = Counter()
+    batch: list[SubscriberInput] = []
+    added = failed = 0
+
+    def send() -> None:
+        nonlocal added, failed, batch
+        if batch:
+            result = out.import_subscribers(rule.list_id, batch, resubscribe=False, because=because)
+            added += result.new_subscribers
+            failed += len(result.failures)
+            batch = []
+
+    for email, record in matched.items():
+        if email in present:
+            continue  # a subscriber already, in any state: an add never resubscribes
+        try:
+            if forget.is_forgotten(email, forgotten):
+                raise Refused("forgotten on request")
+            out.may_add(opted_out=parse_bool(record.get("HasOptedOutOfEmail")), suppressed=email in suppressed)
+        except Refused as reason:
+            refused[str(reason)] += 1
+            continue
+        batch.append(SubscriberInput(email=record["Email"].strip(), name=record.get("Name", "")))
+        if len(batch) == IMPORT_BATCH:
+            send()
+    send()
+    outcome = f"{read:,} records read, {len(matched):,} met the criteria, {added:,} added to the list"
+    if refused:
+        outcome += "; left out: " + ", ".join(f"{n:,} ({why})" for why, n in refused.most_common())
+    if failed:
+        outcome += f"; {failed:,} refused by Campaign Monitor"
+    return outcome
