@@ -35,6 +35,7 @@ from cmsf.options.models import (
     EmailActivity,
     FieldMapping,
     GeneralOptions,
+    RecordCreation,
     SmsSettings,
     SubscriberRule,
     TrackingHistorySettings,
@@ -109,6 +110,8 @@ WIZARD_FIELDS = ImportWizard.SETTINGS
 MAPPINGS = "field_mappings"  # top level: list id -> its client, its name and its mappings (the list's whole set)
 RULES = "subscriber_rules"  # top level: list id -> its client, its name and its rules (the list's whole set)
 RULE_FIELDS = ("kind", "criteria", "logic", "evaluate", "active")
+CREATION = "record_creation"  # top level: list id -> its client, its name and "create": [the one setting], or []
+CREATION_FIELDS = ("sobject", "defaults", "active")
 MAPPING_FIELDS = ("sobject", "salesforce_field", "salesforce_type", "campaign_monitor", "campaign_monitor_type",
                   "direction")  # fmt: skip
 
@@ -241,6 +244,17 @@ def _rules() -> dict[str, dict[str, Any]]:
     return lists
 
 
+def _creations() -> dict[str, dict[str, Any]]:
+    return {
+        s.list_id: {
+            "client": s.client.cm_client_id,
+            "list_name": s.list_name,
+            "create": [{name: getattr(s, name) for name in CREATION_FIELDS}],
+        }
+        for s in RecordCreation.objects.select_related("client").order_by("list_id")
+    }
+
+
 def export_document() -> dict[str, Any]:
     """Every setting, as a nested mapping of plain values."""
     document: dict[str, Any] = {"version": DOCUMENT_VERSION}
@@ -252,6 +266,7 @@ def export_document() -> dict[str, Any]:
     document[WIZARDS] = _wizards()
     document[MAPPINGS] = _mappings()
     document[RULES] = _rules()
+    document[CREATION] = _creations()
     return document
 
 
@@ -490,7 +505,7 @@ def _plan_wizards(values: Any, errors: list[str]) -> tuple[list[Change], list[Ap
     return changes, applies
 
 
-ListEntry = TypeVar("ListEntry", FieldMapping, SubscriberRule)
+ListEntry = TypeVar("ListEntry", FieldMapping, SubscriberRule, RecordCreation)
 
 
 def _plan_list_sets(
@@ -600,13 +615,28 @@ def _plan_rules(values: Any, errors: list[str]) -> tuple[list[Change], list[Appl
                            check=check)  # fmt: skip
 
 
+def _plan_creations(values: Any, errors: list[str]) -> tuple[list[Change], list[Apply]]:
+    """Record creation by list: one setting a list, or none (an empty list turns it off)."""
+    seen: set[str] = set()
+
+    def check(setting: RecordCreation, where: str, errors: list[str]) -> bool:
+        if setting.list_id in seen:
+            errors.append(f"{where}: a list has one record creation setting")
+            return False
+        seen.add(setting.list_id)
+        return True
+
+    return _plan_list_sets(CREATION, "create", CREATION_FIELDS, values, errors, model=RecordCreation,
+                           existing=_creations(), check=check)  # fmt: skip
+
+
 def import_document(document: dict[str, Any], *, actor: str) -> list[Change]:
     """Apply a document in one transaction and audit it; raise ConfigError naming every bad key."""
     errors: list[str] = []
     changes: list[Change] = []
     applies: list[Apply] = []
     sections = {section.key: section for section in SECTIONS}
-    known = [*sections, CLIENTS, WIZARDS, MAPPINGS, RULES, "version"]
+    known = [*sections, CLIENTS, WIZARDS, MAPPINGS, RULES, CREATION, "version"]
 
     version = document.get("version", DOCUMENT_VERSION)
     if version != DOCUMENT_VERSION:
@@ -624,6 +654,8 @@ def import_document(document: dict[str, Any], *, actor: str) -> list[Change]:
                 planned = _plan_mappings(values, errors)
             elif key == RULES:
                 planned = _plan_rules(values, errors)
+            elif key == CREATION:
+                planned = _plan_creations(values, errors)
             elif key in sections:
                 values = dict(values) if isinstance(values, dict) else values
                 extra: list[tuple[list[Change], list[Apply]]] = []

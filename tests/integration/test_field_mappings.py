@@ -204,3 +204,65 @@ def test_the_console_saves_and_deletes_mappings_and_config_carries_them(client, 
                                          "campaign_monitor": "ConsentToTrack", "direction": TO_SF}]}}  # fmt: skip
     with pytest.raises(Exception, match=r"field_mappings\..*mappings\[1\]"):
         import_document({"field_mappings": bad}, actor="test")
+
+
+def test_a_list_creates_a_lead_for_an_active_subscriber_no_record_matches_once(world):
+    from cmsf.options.models import RecordCreation
+
+    setting = RecordCreation(client=world.client, list_id=world.list_id, sobject="Lead", defaults={"LeadSource": "Web"})
+    assert mapping_fields.check_creation(setting, world.sf) == {
+        "defaults": ["Lead requires Company: give it a default."]
+    }
+    setting.defaults = {"Company": "From Campaign Monitor", "LeadSource": "Web", "Nope__c": "x"}
+    assert mapping_fields.check_creation(setting, world.sf) == {"defaults": ["Lead has no field Nope__c."]}
+    setting.defaults = {"Company": "From Campaign Monitor", "LeadSource": "Web"}
+    services.save_creation(setting, actor="test")
+    role = world.cm.create_custom_field(world.list_id, "Role for new leads", "Text")
+    world.mapping("Title", role, TO_SF, sobject="Lead")
+    world.cm.add_subscriber(world.list_id, SubscriberInput(email="nina.new@example.org", name="Nina van New",
+                                                           custom_fields=((role, "Buyer"),)))  # fmt: skip
+    world.cm.add_subscriber(world.list_id, SubscriberInput(email="gone.new@example.org", name="Gone"))
+    world.cm.unsubscribe(world.list_id, "gone.new@example.org")
+
+    run = world.sync()
+    leads = list(world.sf.query("SELECT FirstName, LastName, Company, LeadSource, Title FROM Lead "
+                                "WHERE Email = 'nina.new@example.org'"))  # fmt: skip
+    assert leads == [{"FirstName": "Nina van", "LastName": "New", "Company": "From Campaign Monitor",
+                      "LeadSource": "Web", "Title": "Buyer"}], run.message  # fmt: skip
+    assert world.sf.count("SELECT COUNT() FROM Lead WHERE Email = 'gone.new@example.org'") == 0  # active only
+    world.sync(full=True)  # every subscriber read again: still one lead for the address
+    assert world.sf.count("SELECT COUNT() FROM Lead WHERE Email = 'nina.new@example.org'") == 1
+
+    # A record Salesforce refuses is a maintenance message with the list's address; the others are made.
+    setting.defaults = {"Company": "x" * 300}  # longer than the field takes
+    services.save_creation(setting, actor="test", before={})
+    world.cm.add_subscriber(world.list_id, SubscriberInput(email="refused.new@example.org", name="Refused"))
+    refused = world.sync()
+    assert refused.failed.get("Lead") == 1
+    message = MaintenanceMessage.objects.get(job="CMSF_RECORD_CREATION")
+    assert "new:refused.new@example.org" in message.details
+
+
+def test_the_console_turns_record_creation_on_and_off_and_config_carries_it(client, alice, world):
+    client.force_login(alice)
+    target = f"{world.client.pk}:{world.list_id}"
+    form = {"target": target, "sobject": "Lead", "defaults": "LeadSource = Web", "active": "on"}
+    missing = client.post(reverse("console:mappings_creation"), form)
+    assert missing.status_code == 400 and "Lead requires Company: give it a default." in missing.content.decode()
+    garbled = client.post(reverse("console:mappings_creation"), {**form, "defaults": "Company Acme"})
+    assert garbled.status_code == 400 and "Line 1: write Field = value." in garbled.content.decode()
+    made = client.post(reverse("console:mappings_creation"), {**form, "defaults": "Company = Acme\nLeadSource = Web"})
+    assert made.status_code == 302
+    page = client.get(reverse("console:mappings")).content.decode()
+    assert "Company = Acme; LeadSource = Web" in page
+    document = export_document()["record_creation"]
+    assert document[world.list_id]["create"] == [{"sobject": "Lead", "defaults": {"Company": "Acme",
+                                                                                 "LeadSource": "Web"}, "active": True}]  # fmt: skip
+    from cmsf.options.models import RecordCreation
+
+    setting = RecordCreation.objects.get()
+    assert client.post(reverse("console:mappings_creation_delete", args=[setting.pk])).status_code == 302
+    assert not RecordCreation.objects.exists()
+    import_document({"record_creation": document}, actor="test")
+    assert RecordCreation.objects.get().defaults == {"Company": "Acme", "LeadSource": "Web"}
+    assert AuditEntry.objects.filter(section="record_creation").count() == 2

@@ -9,7 +9,7 @@ from typing import Any
 from cmsf.audience import sources
 from cmsf.audience.models import ImportWizard, canonical_object
 from cmsf.campaign_monitor.api import CampaignMonitor
-from cmsf.options.models import FieldMapping, SubscriberRule
+from cmsf.options.models import FieldMapping, RecordCreation, SubscriberRule
 from cmsf.salesforce.adapter import SalesforceAdapter
 from cmsf.salesforce.errors import SalesforceError
 
@@ -167,3 +167,29 @@ def check_rule(rule: SubscriberRule, sf: SalesforceAdapter) -> dict[str, list[st
         if field_name.lower() not in described[sobject]:
             problems.append(f"Criterion {position}: {sobject} has no field {field_name}.")
     return {"criteria": problems} if problems else {}
+
+
+GIVEN_BY_CREATION = frozenset({"email", "lastname", "firstname"})
+
+
+def check_creation(setting: RecordCreation, sf: SalesforceAdapter) -> dict[str, list[str]]:
+    """Problems with a list's record creation: a default for a field the object lacks or cannot set on create,
+    and a field Salesforce requires that neither a default nor a mapping of the list toward Salesforce fills. One
+    describe."""
+    described = _describe(sf, setting.sobject)
+    problems: list[str] = []
+    for name in setting.defaults:
+        found = described.get(name.lower())
+        if found is None:
+            problems.append(f"{setting.sobject} has no field {name}.")
+        elif not found.get("createable", True):
+            problems.append(f"{setting.sobject}.{found['name']} cannot be set on a new record.")
+    toward_salesforce = FieldMapping.objects.filter(
+        list_id=setting.list_id, sobject=setting.sobject, direction=FieldMapping.Direction.TO_SF
+    ).values_list("salesforce_field", flat=True)
+    filled = GIVEN_BY_CREATION | {name.lower() for name in setting.defaults} | {f.lower() for f in toward_salesforce}
+    for name, found in described.items():
+        required = found.get("createable") and not found.get("nillable", True) and not found.get("defaultedOnCreate")
+        if required and found.get("type") not in ("boolean", "id") and name not in filled:
+            problems.append(f"{setting.sobject} requires {found['name']}: give it a default.")
+    return {"defaults": problems} if problems else {}

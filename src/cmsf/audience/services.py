@@ -4,7 +4,7 @@ at the first minute of each of its hours (the server's time zone), once, on one 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -13,7 +13,7 @@ from django.utils import timezone
 from cmsf.audience.models import ImportWizard
 from cmsf.billing.models import BillingAccount, Plan
 from cmsf.maintenance.services import audit
-from cmsf.options.models import FieldMapping, SmsSettings, SubscriberRule
+from cmsf.options.models import FieldMapping, RecordCreation, SmsSettings, SubscriberRule
 
 
 def next_run_after(hours: list[int], moment: datetime) -> datetime | None:
@@ -134,30 +134,60 @@ def delete_mapping(mapping: FieldMapping, *, actor: str) -> None:
 
 RULE_SECTION = "subscriber_rules"  # the audit log's section of the subscriber rules
 RULE_SETTINGS = ("list_id", "list_name", "kind", "criteria", "logic", "evaluate", "active")
+CREATION_SECTION = "record_creation"  # the audit log's section of record creation
+CREATION_SETTINGS = ("list_id", "list_name", "sobject", "defaults", "active")
+ListSetting = TypeVar("ListSetting", SubscriberRule, RecordCreation)
+
+
+def _list_snapshot(setting: SubscriberRule | RecordCreation, names: tuple[str, ...]) -> dict[str, Any]:
+    return {"client": setting.client.cm_client_id if setting.client_id else "",
+            **{name: getattr(setting, name) for name in names}}  # fmt: skip
 
 
 def rule_snapshot(rule: SubscriberRule) -> dict[str, Any]:
-    return {"client": rule.client.cm_client_id if rule.client_id else "",
-            **{name: getattr(rule, name) for name in RULE_SETTINGS}}  # fmt: skip
+    return _list_snapshot(rule, RULE_SETTINGS)
+
+
+def creation_snapshot(setting: RecordCreation) -> dict[str, Any]:
+    return _list_snapshot(setting, CREATION_SETTINGS)
+
+
+def _save_audited(
+    setting: ListSetting, after: dict[str, Any], before: dict[str, Any] | None, *, actor: str, section: str,
+    made: str, changed_action: str,
+) -> ListSetting:  # fmt: skip
+    with transaction.atomic():
+        setting.save()
+        changed = [name for name in after if before is None or before.get(name) != after[name]]
+        if changed:
+            audit(actor=actor, section=section, action=made if before is None else changed_action,
+                  before={n: before[n] for n in changed} if before else {}, after={n: after[n] for n in changed})  # fmt: skip
+    return setting
 
 
 def save_rule(rule: SubscriberRule, *, actor: str, before: dict[str, Any] | None = None) -> SubscriberRule:
     """Validate (raises ValidationError by field: one rule of each kind a list), save, audit."""
     rule.full_clean()
-    after = rule_snapshot(rule)
-    with transaction.atomic():
-        rule.save()
-        changed = [name for name in after if before is None or before.get(name) != after[name]]
-        if changed:
-            audit(actor=actor, section=RULE_SECTION,
-                  action="Create a subscriber rule" if before is None else "Change a subscriber rule",
-                  before={n: before[n] for n in changed} if before else {}, after={n: after[n] for n in changed})  # fmt: skip
-    return rule
+    return _save_audited(rule, rule_snapshot(rule), before, actor=actor, section=RULE_SECTION,
+                         made="Create a subscriber rule", changed_action="Change a subscriber rule")  # fmt: skip
 
 
 def delete_rule(rule: SubscriberRule, *, actor: str) -> None:
     with transaction.atomic():
-        audit(
-            actor=actor, section=RULE_SECTION, action="Delete a subscriber rule", before=rule_snapshot(rule), after={}
-        )
+        audit(actor=actor, section=RULE_SECTION, action="Delete a subscriber rule", before=rule_snapshot(rule),
+              after={})  # fmt: skip
         rule.delete()
+
+
+def save_creation(setting: RecordCreation, *, actor: str, before: dict[str, Any] | None = None) -> RecordCreation:
+    """Validate (one setting a list), save, audit."""
+    setting.full_clean()
+    return _save_audited(setting, creation_snapshot(setting), before, actor=actor, section=CREATION_SECTION,
+                         made="Turn on record creation", changed_action="Change record creation")  # fmt: skip
+
+
+def delete_creation(setting: RecordCreation, *, actor: str) -> None:
+    with transaction.atomic():
+        audit(actor=actor, section=CREATION_SECTION, action="Turn off record creation",
+              before=creation_snapshot(setting), after={})  # fmt: skip
+        setting.delete()

@@ -58,6 +58,13 @@ JOBS: dict[str, Job] = {
             10_000,
             "Custom field values written to the contacts and leads they are mapped to.",
         ),
+        Job(
+            "CMSF_RECORD_CREATION",
+            "Record creation",
+            200,
+            10_000,
+            "Contacts and leads made for active subscribers no record matches.",
+        ),
         Job("CMSF_SF_WATCHER", "Salesforce changes", 2_000, 50_000, "Contacts and leads changed in Salesforce."),
         Job(
             "CMSF_IMPORT_WIZARD",

@@ -480,3 +480,34 @@ def check_logic(text: str, count: int) -> list[str]:
     if expect_operand or depth:
         raise ValueError("Custom logic: it ends before it is complete.")
     return tokens
+
+
+def validate_defaults(value: object) -> None:
+    """{"Company": "Unknown", "LeadSource": "Campaign Monitor"}: field API name -> the value a new record gets."""
+    if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+        raise ValidationError('Give the defaults as {"Field": "value"}, text each.')
+    for name in value:
+        salesforce_field_name(name)
+
+
+class RecordCreation(models.Model):
+    """Per list: a Contact or Lead made for each active subscriber the sync matches to no record, with the values of
+    the list's mappings toward Salesforce and defaults for the fields the object requires. Salesforce's validation
+    rules and triggers apply; a record they refuse is a maintenance message with its subscriber."""
+
+    class Object(models.TextChoices):
+        CONTACT = "Contact", "Contact"
+        LEAD = "Lead", "Lead"
+
+    client = models.ForeignKey("connections.CampaignMonitorClient", on_delete=models.CASCADE, related_name="+")
+    list_id = models.CharField("Campaign Monitor list id", max_length=64, unique=True)
+    list_name = models.CharField(max_length=255, blank=True)
+    sobject = models.CharField("create", max_length=7, choices=Object.choices, default=Object.LEAD)
+    defaults = models.JSONField(default=dict, blank=True, validators=[validate_defaults])
+    active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["list_name", "list_id"]
+
+    def __str__(self) -> str:
+        return f"Create a {self.sobject} for {self.list_name or self.list_id}"

@@ -42,7 +42,7 @@ from cmsf.salesforce.errors import (
     RecordResult,
     SalesforceError,
 )
-from cmsf.sync import forget, mapped_fields, opt_out, problems, salesforce_campaigns, webhooks
+from cmsf.sync import forget, mapped_fields, opt_out, problems, record_creation, salesforce_campaigns, webhooks
 from cmsf.sync.directory import load as load_directory
 from cmsf.sync.leases import LeaseLost
 from cmsf.sync.matching import Directory
@@ -406,6 +406,7 @@ def sync_subscribers(ctx: Context, list_ids: list[str]) -> None:
 
     gone: set[str] = set()  # the contacts and leads of subscribers seen unsubscribed or deleted
     inbound = mapped_fields.Inbound.load(ctx.client)  # field mappings toward Salesforce, None when there are none
+    creation = record_creation.Creation.load(ctx.client)  # lists that create records, None when there are none
     for (name, list_id), subscribers in _read_ahead(ctx, streams()):
         stream, newest = buffer.stream(), None
         for subscriber in subscribers:
@@ -416,6 +417,8 @@ def sync_subscribers(ctx: Context, list_ids: list[str]) -> None:
             buffer.add(stream, subscriber_row(list_id, subscriber, link, owner_id=ctx.owner))
             if inbound is not None:
                 inbound.gather(list_id, subscriber, link)
+            if creation is not None:
+                creation.gather(list_id, subscriber, link)
             if subscriber.state in opt_out.GONE:
                 gone.update(person for person in (link.contact_id, link.lead_id) if person)
             if subscriber.date and (newest is None or subscriber.date > newest):
@@ -426,6 +429,9 @@ def sync_subscribers(ctx: Context, list_ids: list[str]) -> None:
     if inbound is not None:
         ctx.stage("mapped fields")
         inbound.write(ctx.writer, ctx.sf, ctx.tally, batch_size=_batch(mapped_fields.JOB), heartbeat=ctx.heartbeat)
+    if creation is not None:
+        ctx.stage("creating records")
+        creation.write(ctx.writer, ctx.sf, batch_size=_batch(record_creation.JOB))
     if gone and ctx.sf is not None and GeneralOptions.load().opt_out_when_unsubscribed_everywhere:
         _settle_behind(ctx, SUBSCRIBER)  # the pass reads the memberships just written
         ctx.stage("email opt-out")

@@ -20,7 +20,7 @@ from cmsf.campaign_monitor.errors import CampaignMonitorError
 from cmsf.connections import services as connections
 from cmsf.console.access import changer, viewer
 from cmsf.console.views.imports import NEW_FIELD, lists_or_message
-from cmsf.options.models import FieldMapping
+from cmsf.options.models import FieldMapping, RecordCreation
 from cmsf.salesforce.errors import SalesforceError
 
 SECTION = "mappings"
@@ -45,9 +45,44 @@ class MappingForm(forms.Form):
         self.fields["target"].choices = lists  # type: ignore[attr-defined]
 
 
-def _page(request: HttpRequest, form: MappingForm | None, *, status: int = 200) -> HttpResponse:
+class CreationForm(forms.Form):
+    target = forms.ChoiceField(label="Campaign Monitor list")
+    sobject = forms.ChoiceField(choices=RecordCreation.Object.choices, widget=forms.RadioSelect, initial="Lead",
+                                label="Create a")  # fmt: skip
+    defaults = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3}),
+                               label="Defaults (one a line: Field = value)")  # fmt: skip
+    active = forms.BooleanField(required=False, initial=True)
+
+    def __init__(self, *args: Any, lists: list[tuple[str, str]], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["target"].choices = lists  # type: ignore[attr-defined]
+
+    def clean_defaults(self) -> dict[str, str]:
+        defaults = {}
+        for number, line in enumerate(self.cleaned_data["defaults"].splitlines(), start=1):
+            if not line.strip():
+                continue
+            name, equals, value = (part.strip() for part in line.partition("="))
+            if not equals or not name:
+                raise ValidationError(f"Line {number}: write Field = value.")
+            defaults[name] = value
+        return defaults
+
+
+def _page(
+    request: HttpRequest,
+    form: MappingForm | None,
+    creation: CreationForm | None = None,
+    *,
+    status: int = 200,
+    lists: list[tuple[str, str]] | None = None,
+) -> HttpResponse:
     mappings = list(FieldMapping.objects.select_related("client"))
-    context = {"active_section": SECTION, "form": form, "mappings": mappings}
+    creations = list(RecordCreation.objects.select_related("client"))
+    if creation is None and lists is not None:
+        creation = CreationForm(lists=lists)
+    context = {"active_section": SECTION, "form": form, "mappings": mappings, "creations": creations,
+               "creation_form": creation}  # fmt: skip
     return render(request, "console/mappings/home.html", context, status=status)
 
 
@@ -55,7 +90,7 @@ def _page(request: HttpRequest, form: MappingForm | None, *, status: int = 200) 
 @require_GET
 def home(request: HttpRequest) -> HttpResponse:
     lists = lists_or_message(request)
-    return _page(request, MappingForm(lists=lists) if lists is not None else None)
+    return _page(request, MappingForm(lists=lists) if lists is not None else None, lists=lists)
 
 
 def _mapping(form: MappingForm, lists: dict[str, str]) -> tuple[FieldMapping, bool]:
@@ -79,7 +114,7 @@ def create(request: HttpRequest) -> HttpResponse:
         return redirect("console:mappings")
     form = MappingForm(request.POST, lists=lists)
     if not form.is_valid():
-        return _page(request, form, status=400)
+        return _page(request, form, status=400, lists=lists)
     mapping, make_field = _mapping(form, dict(lists))
     try:
         cm, sf = connections.campaign_monitor(), connections.salesforce()
@@ -97,7 +132,7 @@ def create(request: HttpRequest) -> HttpResponse:
         problems = {"salesforce_field": [f"{error}."]}
     except (CampaignMonitorError, SalesforceError, connections.NotConnected) as error:
         form.add_error(None, f"The mapping could not be checked: {error}")
-        return _page(request, form, status=400)
+        return _page(request, form, status=400, lists=lists)
     if not problems:
         try:
             services.save_mapping(mapping, actor=request.user.get_username())
@@ -106,7 +141,7 @@ def create(request: HttpRequest) -> HttpResponse:
     if problems:
         for name, errors in problems.items():
             form.add_error(name if name in form.fields else None, errors)
-        return _page(request, form, status=400)
+        return _page(request, form, status=400, lists=lists)
     messages.success(request, f"The mapping {mapping} is saved.")
     return redirect("console:mappings")
 
@@ -120,8 +155,54 @@ def delete(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect("console:mappings")
 
 
+@require_POST
+@changer
+def save_creation(request: HttpRequest) -> HttpResponse:
+    """Record creation for a list: made, or changed (one setting a list); checked against the object's fields."""
+    lists = lists_or_message(request)
+    if lists is None:
+        return redirect("console:mappings")
+    form = CreationForm(request.POST, lists=lists)
+    mapping_form = MappingForm(lists=lists)
+    if not form.is_valid():
+        return _page(request, mapping_form, form, status=400, lists=lists)
+    data = form.cleaned_data
+    client_pk, _, list_id = data["target"].partition(":")
+    setting = RecordCreation.objects.filter(list_id=list_id).first() or RecordCreation(list_id=list_id)
+    before = services.creation_snapshot(setting) if setting.pk else None
+    setting.client_id, setting.list_name = int(client_pk), dict(lists).get(data["target"], "").split(": ", 1)[-1]
+    setting.sobject, setting.defaults, setting.active = data["sobject"], data["defaults"], data["active"]
+    try:
+        setting.full_clean()
+        problems = mapping_fields.check_creation(setting, connections.salesforce())
+        if not problems:
+            services.save_creation(setting, actor=request.user.get_username(), before=before)
+    except ValidationError as error:
+        problems = error.message_dict
+    except (SalesforceError, connections.NotConnected) as error:
+        form.add_error(None, f"The setting could not be checked: {error}")
+        return _page(request, mapping_form, form, status=400, lists=lists)
+    if problems:
+        for name, errors in problems.items():
+            form.add_error(name if name in form.fields else None, errors)
+        return _page(request, mapping_form, form, status=400, lists=lists)
+    messages.success(request, f"{setting} is saved: the next sync makes the records.")
+    return redirect("console:mappings")
+
+
+@require_POST
+@changer
+def delete_creation(request: HttpRequest, pk: int) -> HttpResponse:
+    setting = get_object_or_404(RecordCreation, pk=pk)
+    services.delete_creation(setting, actor=request.user.get_username())
+    messages.success(request, f"Record creation for {setting.list_name or setting.list_id} is off.")
+    return redirect("console:mappings")
+
+
 urlpatterns = [
     path("mappings", home, name="mappings"),
     path("mappings/create", create, name="mappings_create"),
     path("mappings/<int:pk>/delete", delete, name="mappings_delete"),
+    path("mappings/creation", save_creation, name="mappings_creation"),
+    path("mappings/creation/<int:pk>/delete", delete_creation, name="mappings_creation_delete"),
 ]
