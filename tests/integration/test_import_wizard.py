@@ -350,3 +350,26 @@ def test_disable_triggers_turned_on_in_the_middle_of_a_job_stops_its_next_call(w
     with pytest.raises(TriggersDisabled):
         outbound.unsubscribe(world.list_id, email, because="a test")
     assert world.cm_calls() == calls and world.state(email) == "Active"
+
+
+def test_one_member_status_and_clear_blank_values(world):
+    title = world.cm.create_custom_field(world.list_id, "Title", "Text")
+    kept = world.person(Email="responded.one@example.org", Title="Buyer", status="Responded")
+    world.person(Email="only.sent@example.org", Title="Clerk", status="Sent")
+    wizard = world.wizard(member_status="Responded", mappings=[{"salesforce": "Title", "campaign_monitor": title}])
+    run = done(run_import(wizard))
+    assert run.read == 1 and world.state("responded.one@example.org") == "Active"
+    assert world.state("only.sent@example.org") is None
+
+    def cm_title() -> str | None:
+        found = world.cm.subscriber(world.list_id, "responded.one@example.org", zone=ANY_ZONE)
+        return dict(found.custom_fields).get("Title")
+
+    assert cm_title() == "Buyer"
+    world.sf.update("Contact", [{"Id": kept, "Title": None}])
+    done(run_import(wizard))  # off (the default): a blank Salesforce value leaves Campaign Monitor's alone
+    assert cm_title() == "Buyer"
+    wizard.clear_blank_values = True
+    wizard.save()
+    done(run_import(wizard))
+    assert cm_title() in (None, "")

@@ -129,6 +129,21 @@ def test_custom_logic_and_the_account_trigger(world):
     assert watched().done.get("added") == 1 and other
 
 
+def test_a_remove_contact_rule_deletes_the_contacts_active_subscribers_of_its_list(world):
+    world.rule(Kind.REMOVE_CONTACT, [{"field": "Title", "operator": "equals", "value": "Former customer"}])
+    member = next(world.sf.query(
+        "SELECT Contact__c, Email__c FROM CMSF_Subscriber__c WHERE Contact__c != null AND Lead__c = null "
+        f"AND State__c = 'Active' AND List__r.List_Id__c = '{world.list_id}'"))  # fmt: skip
+    world.sf.update("Contact", [{"Id": member["Contact__c"], "Title": "Customer"}])
+    assert watched().done.get("deleted") is None and world.state(member["Email__c"]) == "Active"
+    world.sf.update("Contact", [{"Id": member["Contact__c"], "Title": "Former customer"}])
+    run = watched()
+    assert run.done.get("deleted") == 1 and world.state(member["Email__c"]) == "Deleted"
+    row = next(world.sf.query(f"SELECT State__c FROM CMSF_Subscriber__c WHERE Contact__c = '{member['Contact__c']}' "
+                              f"AND List__r.List_Id__c = '{world.list_id}'"))  # fmt: skip
+    assert row["State__c"] == "Deleted"  # the membership row follows at once
+
+
 def test_a_retrospective_run_applies_a_rule_to_existing_records(world):
     before = [world.lead(Email=f"old.web{n}@example.org", LeadSource="Web") for n in range(3)]
     world.lead(Email="old.other@example.org", LeadSource="Other")
