@@ -130,3 +130,17 @@ def test_the_console_asks_first_then_forgets(client, alice, world):
     assert "Forgotten:" in done.content.decode() and everything_with(world, email)["CMSF_Subscriber__c"] == 0
     bad = client.post(reverse("console:options_forget"), {"email": "not an email"})
     assert bad.status_code == 400 and 'data-error-for="email"' in bad.content.decode()
+
+
+def test_the_hash_does_not_depend_on_the_signing_key_and_hashes_made_with_it_still_count(settings):
+    import hashlib
+    import hmac
+
+    from cmsf.sync.forget import is_forgotten
+
+    before = email_hash("A.Person@Example.org")
+    settings.SECRET_KEY = "a signing key rotated to end every session"
+    assert email_hash("a.person@example.org") == before  # the same on every machine, whatever its signing key
+    earlier = hmac.new(settings.SECRET_KEY.encode(), b"a.person@example.org", hashlib.sha256).hexdigest()
+    assert is_forgotten("A.Person@example.org", frozenset({earlier}))  # forgotten by an earlier version
+    assert not is_forgotten("someone.else@example.org", frozenset({earlier, before}))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -20,6 +22,18 @@ def _fernet(from_env: str, key_file: str) -> Fernet:
 
 def fernet() -> Fernet:
     return _fernet(settings.CMSF_ENCRYPTION_KEY, str(settings.CMSF_ENCRYPTION_KEY_FILE))
+
+
+@lru_cache(maxsize=8)
+def _derived(from_env: str, key_file: str, purpose: str) -> bytes:
+    key = load_encryption_key(from_env, Path(key_file))
+    return hmac.new(key.encode(), f"cmsf:{purpose}".encode(), hashlib.sha256).digest()
+
+
+def derived_key(purpose: str) -> bytes:
+    """A key for `purpose` (such as keyed hashes), derived from the encryption key: stable, shared by every
+    machine of the installation, and never the encryption key itself."""
+    return _derived(settings.CMSF_ENCRYPTION_KEY, str(settings.CMSF_ENCRYPTION_KEY_FILE), purpose)
 
 
 def encrypt(text: str) -> str:

@@ -27,6 +27,7 @@ from cmsf.campaign_monitor.api import NOT_IN_LIST
 from cmsf.campaign_monitor.errors import FatalError
 from cmsf.connections import services as connections
 from cmsf.connections.models import CampaignMonitorClient
+from cmsf.lib.crypto import derived_key
 from cmsf.maintenance.models import CMSF_ACTOR, AuditEntry, MaintenanceMessage
 from cmsf.maintenance.services import audit
 from cmsf.options.models import GeneralOptions
@@ -41,7 +42,15 @@ OBJECTS = (SUBSCRIBER[0], ACTIVITY[0], SUPPRESSION[0])
 
 
 def email_hash(email: str) -> str:
-    """The keyed hash an email is remembered by (HMAC-SHA256 with the instance's secret key)."""
+    """The keyed hash an email is remembered by: HMAC-SHA256 under a key derived from the encryption key, which
+    every machine of an installation shares and which never changes (the credentials depend on it), unlike the
+    signing key, which may differ between machines or be rotated to end every session."""
+    return hmac.new(derived_key("forget"), email.strip().lower().encode(), hashlib.sha256).hexdigest()
+
+
+def _signing_key_hash(email: str) -> str:
+    """How earlier versions keyed the hash (with the signing key): still recognised, so nobody forgotten then
+    comes back."""
     return hmac.new(settings.SECRET_KEY.encode(), email.strip().lower().encode(), hashlib.sha256).hexdigest()
 
 
@@ -51,7 +60,7 @@ def forgotten_hashes() -> frozenset[str]:
 
 def is_forgotten(email: str, hashes: frozenset[str]) -> bool:
     """True when `email` was forgotten (free when nothing was: the hash is computed only then)."""
-    return bool(hashes) and email_hash(email) in hashes
+    return bool(hashes) and (email_hash(email) in hashes or _signing_key_hash(email) in hashes)
 
 
 @dataclass
