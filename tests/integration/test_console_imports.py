@@ -81,6 +81,8 @@ def test_a_report_wizard_is_checked_against_the_report_when_saved(client, alice,
     client.force_login(alice)
     target, _ = _target()
     report = world.sf_admin("POST", "/reports", json={"sobject": "Lead", "name": "Hot leads"})["id"]
+    page = client.get(reverse("console:imports_new")).content.decode()  # reports and list views to pick from
+    assert f'<option value="{report}">Hot leads</option>' in page and ">Lead: All Open Leads</option>" in page
     values = {"source": "report", "campaign_id": "", "report_id": report}
     wrong = client.post(reverse("console:imports_create"), _form(target, "", **values))  # a Lead report, on Contact
     assert wrong.status_code == 400 and not ImportWizard.objects.exists()

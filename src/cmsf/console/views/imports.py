@@ -18,7 +18,7 @@ from django.views.decorators.http import require_GET, require_POST
 from cmsf.audience import fields as wizard_fields
 from cmsf.audience import services, tasks
 from cmsf.audience.imports import other_feeders, sms_allowed
-from cmsf.audience.models import HOURS, ImportRun, ImportWizard
+from cmsf.audience.models import HOURS, PERSON_OBJECTS, ImportRun, ImportWizard
 from cmsf.campaign_monitor.errors import CampaignMonitorError
 from cmsf.connections import services as connections
 from cmsf.connections.models import CampaignMonitorClient
@@ -144,10 +144,24 @@ def _save(request: HttpRequest, form: WizardForm, wizard: ImportWizard, lists: d
     return True
 
 
+def salesforce_choices() -> dict[str, list[tuple[str, str]]]:
+    """The reports and the Contact and Lead list views to pick from (three calls); empty when Salesforce cannot be
+    read: the form then takes an Id as typed."""
+    try:
+        sf = connections.salesforce()
+        reports = [(str(r["id"]), str(r.get("name") or r["id"])) for r in sf.reports()]
+        views = [(str(v["id"]), f"{sobject}: {v.get('label') or v['id']}")
+                 for sobject in PERSON_OBJECTS for v in sf.list_views(sobject)]  # fmt: skip
+    except (SalesforceError, connections.NotConnected):
+        return {"reports": [], "list_views": []}
+    return {"reports": reports, "list_views": views}
+
+
 def _form_page(
     request: HttpRequest, form: WizardForm, wizard: ImportWizard | None, *, status: int = 200
 ) -> HttpResponse:
-    context = {"active_section": SECTION, "form": form, "wizard": wizard, "sms": sms_allowed()}
+    context = {"active_section": SECTION, "form": form, "wizard": wizard, "sms": sms_allowed(),
+               **salesforce_choices()}  # fmt: skip
     return render(request, "console/imports/form.html", context, status=status)
 
 
