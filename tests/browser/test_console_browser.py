@@ -182,3 +182,37 @@ def test_an_import_wizard_made_and_run_from_the_console(page: Page, site: Site, 
         wizard.list_id, "browser.import@example.org", zone="(GMT) Coordinated Universal Time"
     )
     assert found is not None and found.state == "Active"
+
+
+def test_a_field_mapping_and_a_subscriber_rule_made_from_the_console(page: Page, site: Site, tmp_path):
+    from cmsf.options.models import FieldMapping, SubscriberRule
+
+    sign_in(page, site, *ALICE)
+    nav = page.get_by_role("navigation", name="Console sections")
+    nav.get_by_role("link", name="Field Mappings").click()
+    page.fill("#id_salesforce_field", "Title")
+    page.fill("#id_campaign_monitor", "new")
+    page.locator("#mapping-form").get_by_role("button", name="Save").click()
+    expect(page.locator("main")).to_contain_text("was made in the list")
+    expect(page.get_by_test_id("mappings")).to_contain_text("Contact.Title")
+    page.locator("#creation").locator('label[for="id_sobject_1"]').click()  # Lead
+    page.locator("#creation").locator("#id_defaults").fill("Company = From Campaign Monitor")
+    page.locator("#creation").get_by_role("button", name="Save").click()
+    expect(page.get_by_test_id("creations")).to_contain_text("Company = From Campaign Monitor")
+    screenshot(page, "field-mappings", tmp_path)
+    mapping = FieldMapping.objects.get()
+    assert (mapping.salesforce_type, mapping.campaign_monitor_type, mapping.direction) == ("string", "Text", "to_cm")
+
+    nav.get_by_role("link", name="Subscriber Rules").click()
+    page.locator('label[for="id_kind_2"]').click()  # Add lead
+    page.fill("#id_criteria", "LeadSource equals Web\nEmail is_not_blank")
+    page.locator("#rule-form").get_by_role("button", name="Save").click()
+    expect(page.get_by_test_id("rules")).to_contain_text("LeadSource equals Web")
+    page.get_by_role("button", name="Run retrospectively").click()
+    for _ in range(60):  # the queue runs it; the page shows its outcome once it ended
+        if SubscriberRule.objects.exclude(retrospective_at=None).exists():
+            break
+        page.wait_for_timeout(500)
+    page.reload()
+    expect(page.get_by_test_id("retrospective")).to_contain_text("records read")
+    screenshot(page, "subscriber-rules", tmp_path)
