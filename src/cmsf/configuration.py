@@ -107,13 +107,11 @@ CLIENTS = "campaign_monitor_clients"  # top level
 CLIENT_FIELDS = ("selected", "security_owner_id")
 WIZARDS = "import_wizards"  # top level: wizard name -> its settings, the client given by its Campaign Monitor id
 WIZARD_FIELDS = ImportWizard.SETTINGS
-MAPPINGS = "field_mappings"  # top level: list id -> its client, its name and its mappings (the list's whole set)
-RULES = "subscriber_rules"  # top level: list id -> its client, its name and its rules (the list's whole set)
-RULE_FIELDS = ("kind", "criteria", "logic", "evaluate", "active")
-CREATION = "record_creation"  # top level: list id -> its client, its name and "create": [the one setting], or []
-CREATION_FIELDS = ("sobject", "defaults", "active")
-MAPPING_FIELDS = ("sobject", "salesforce_field", "salesforce_type", "campaign_monitor", "campaign_monitor_type",
-                  "direction")  # fmt: skip
+# Per-list settings, top level: list id -> its client, its name and its entries (the list's whole set) under a key
+# of their own; each entry has its model's SETTINGS.
+MAPPINGS = "field_mappings"  # "mappings"
+RULES = "subscriber_rules"  # "rules"
+CREATION = "record_creation"  # "create": [the one setting], or []
 
 
 def _field(model: type[models.Model] | models.Model, name: str) -> models.Field:
@@ -226,33 +224,15 @@ def _wizards() -> dict[str, dict[str, Any]]:
     return {wizard.name: _wizard_values(wizard) for wizard in ImportWizard.objects.select_related("client")}
 
 
-def _mappings() -> dict[str, dict[str, Any]]:
+def _list_sets(model: type[FieldMapping | SubscriberRule | RecordCreation], child: str) -> dict[str, dict[str, Any]]:
+    """A per-list setting's entries by list, as the document holds them."""
     lists: dict[str, dict[str, Any]] = {}
-    for mapping in FieldMapping.objects.select_related("client").order_by("list_id", "sobject", "salesforce_field"):
-        entry = lists.setdefault(mapping.list_id, {"client": mapping.client.cm_client_id,
-                                                   "list_name": mapping.list_name, "mappings": []})  # fmt: skip
-        entry["mappings"].append({name: getattr(mapping, name) for name in MAPPING_FIELDS})
+    within = [str(name) for name in model._meta.ordering or () if name not in ("list_name", "list_id")]
+    for item in model.objects.select_related("client").order_by("list_id", *within):
+        entry = lists.setdefault(item.list_id, {"client": item.client.cm_client_id, "list_name": item.list_name,
+                                                child: []})  # fmt: skip
+        entry[child].append({name: getattr(item, name) for name in model.SETTINGS})
     return lists
-
-
-def _rules() -> dict[str, dict[str, Any]]:
-    lists: dict[str, dict[str, Any]] = {}
-    for rule in SubscriberRule.objects.select_related("client").order_by("list_id", "kind"):
-        entry = lists.setdefault(rule.list_id, {"client": rule.client.cm_client_id, "list_name": rule.list_name,
-                                                "rules": []})  # fmt: skip
-        entry["rules"].append({name: getattr(rule, name) for name in RULE_FIELDS})
-    return lists
-
-
-def _creations() -> dict[str, dict[str, Any]]:
-    return {
-        s.list_id: {
-            "client": s.client.cm_client_id,
-            "list_name": s.list_name,
-            "create": [{name: getattr(s, name) for name in CREATION_FIELDS}],
-        }
-        for s in RecordCreation.objects.select_related("client").order_by("list_id")
-    }
 
 
 def export_document() -> dict[str, Any]:
@@ -264,9 +244,9 @@ def export_document() -> dict[str, Any]:
     document["maintenance"][GOVERNOR_LIMITS] = GovernorLimit.all_batch_sizes()
     document[CLIENTS] = _clients()
     document[WIZARDS] = _wizards()
-    document[MAPPINGS] = _mappings()
-    document[RULES] = _rules()
-    document[CREATION] = _creations()
+    document[MAPPINGS] = _list_sets(FieldMapping, "mappings")
+    document[RULES] = _list_sets(SubscriberRule, "rules")
+    document[CREATION] = _list_sets(RecordCreation, "create")
     return document
 
 
@@ -511,12 +491,10 @@ ListEntry = TypeVar("ListEntry", FieldMapping, SubscriberRule, RecordCreation)
 def _plan_list_sets(
     top: str,
     child: str,
-    fields: tuple[str, ...],
     values: Any,
     errors: list[str],
     *,
     model: type[ListEntry],
-    existing: dict[str, dict[str, Any]],
     check: Callable[[ListEntry, str, list[str]], bool],
 ) -> tuple[list[Change], list[Apply]]:
     """A document's per-list settings (field mappings, subscriber rules): each list named gets exactly the entries
@@ -526,6 +504,7 @@ def _plan_list_sets(
         errors.append(f"{top}: expected a mapping of list id to its client, list_name and {child}, got {values!r}")
         return [], []
     clients = {client.cm_client_id: client for client in CampaignMonitorClient.objects.all()}
+    existing, fields = _list_sets(model, child), model.SETTINGS
     changes: list[Change] = []
     applies: list[Apply] = []
     for list_id, entry in values.items():
@@ -589,8 +568,7 @@ def _plan_mappings(values: Any, errors: list[str]) -> tuple[list[Change], list[A
                 ok = False
         return ok
 
-    return _plan_list_sets(MAPPINGS, "mappings", MAPPING_FIELDS, values, errors, model=FieldMapping,
-                           existing=_mappings(), check=check)  # fmt: skip
+    return _plan_list_sets(MAPPINGS, "mappings", values, errors, model=FieldMapping, check=check)
 
 
 def _plan_rules(values: Any, errors: list[str]) -> tuple[list[Change], list[Apply]]:
@@ -611,8 +589,7 @@ def _plan_rules(values: Any, errors: list[str]) -> tuple[list[Change], list[Appl
         kinds.add((rule.list_id, rule.kind))
         return True
 
-    return _plan_list_sets(RULES, "rules", RULE_FIELDS, values, errors, model=SubscriberRule, existing=_rules(),
-                           check=check)  # fmt: skip
+    return _plan_list_sets(RULES, "rules", values, errors, model=SubscriberRule, check=check)
 
 
 def _plan_creations(values: Any, errors: list[str]) -> tuple[list[Change], list[Apply]]:
@@ -626,8 +603,7 @@ def _plan_creations(values: Any, errors: list[str]) -> tuple[list[Change], list[
         seen.add(setting.list_id)
         return True
 
-    return _plan_list_sets(CREATION, "create", CREATION_FIELDS, values, errors, model=RecordCreation,
-                           existing=_creations(), check=check)  # fmt: skip
+    return _plan_list_sets(CREATION, "create", values, errors, model=RecordCreation, check=check)
 
 
 def import_document(document: dict[str, Any], *, actor: str) -> list[Change]:

@@ -104,90 +104,65 @@ def save_sms_settings(values: dict[str, Any], *, actor: str, now: datetime | Non
     return settings
 
 
-MAPPING_SECTION = "field_mappings"  # the audit log's section of the field mappings
-MAPPING_SETTINGS = ("list_id", "list_name", "sobject", "salesforce_field", "salesforce_type", "campaign_monitor",
-                    "campaign_monitor_type", "direction")  # fmt: skip
+MAPPING_SECTION = "field_mappings"  # the audit log's sections of the per-list settings
+RULE_SECTION = "subscriber_rules"
+CREATION_SECTION = "record_creation"
+ListSetting = TypeVar("ListSetting", FieldMapping, SubscriberRule, RecordCreation)
 
 
-def mapping_snapshot(mapping: FieldMapping) -> dict[str, Any]:
-    """A field mapping as the audit log and `cmsf config` keep it."""
-    return {"client": mapping.client.cm_client_id if mapping.client_id else "",
-            **{name: getattr(mapping, name) for name in MAPPING_SETTINGS}}  # fmt: skip
-
-
-def save_mapping(mapping: FieldMapping, *, actor: str) -> FieldMapping:
-    """Validate (raises ValidationError by field: one direction a field, one field a custom field), save, audit."""
-    mapping.full_clean()
-    with transaction.atomic():
-        mapping.save()
-        audit(actor=actor, section=MAPPING_SECTION, action="Create a field mapping", before={},
-              after=mapping_snapshot(mapping))  # fmt: skip
-    return mapping
-
-
-def delete_mapping(mapping: FieldMapping, *, actor: str) -> None:
-    with transaction.atomic():
-        audit(actor=actor, section=MAPPING_SECTION, action="Delete a field mapping", before=mapping_snapshot(mapping),
-              after={})  # fmt: skip
-        mapping.delete()
-
-
-RULE_SECTION = "subscriber_rules"  # the audit log's section of the subscriber rules
-RULE_SETTINGS = ("list_id", "list_name", "kind", "criteria", "logic", "evaluate", "active")
-CREATION_SECTION = "record_creation"  # the audit log's section of record creation
-CREATION_SETTINGS = ("list_id", "list_name", "sobject", "defaults", "active")
-ListSetting = TypeVar("ListSetting", SubscriberRule, RecordCreation)
-
-
-def _list_snapshot(setting: SubscriberRule | RecordCreation, names: tuple[str, ...]) -> dict[str, Any]:
-    return {"client": setting.client.cm_client_id if setting.client_id else "",
-            **{name: getattr(setting, name) for name in names}}  # fmt: skip
-
-
-def rule_snapshot(rule: SubscriberRule) -> dict[str, Any]:
-    return _list_snapshot(rule, RULE_SETTINGS)
-
-
-def creation_snapshot(setting: RecordCreation) -> dict[str, Any]:
-    return _list_snapshot(setting, CREATION_SETTINGS)
+def list_snapshot(setting: FieldMapping | SubscriberRule | RecordCreation) -> dict[str, Any]:
+    """A per-list setting as the audit log keeps it: its client, its list and its model's SETTINGS."""
+    return {"client": setting.client.cm_client_id if setting.client_id else "", "list_id": setting.list_id,
+            "list_name": setting.list_name, **{name: getattr(setting, name) for name in setting.SETTINGS}}  # fmt: skip
 
 
 def _save_audited(
-    setting: ListSetting, after: dict[str, Any], before: dict[str, Any] | None, *, actor: str, section: str,
-    made: str, changed_action: str,
-) -> ListSetting:  # fmt: skip
+    setting: ListSetting, before: dict[str, Any] | None, *, actor: str, section: str, made: str, changed: str
+) -> ListSetting:
+    """Validate (raises ValidationError by field, saving nothing), save and audit what changed."""
+    setting.full_clean()
+    after = list_snapshot(setting)
     with transaction.atomic():
         setting.save()
-        changed = [name for name in after if before is None or before.get(name) != after[name]]
-        if changed:
-            audit(actor=actor, section=section, action=made if before is None else changed_action,
-                  before={n: before[n] for n in changed} if before else {}, after={n: after[n] for n in changed})  # fmt: skip
+        names = [name for name in after if before is None or before.get(name) != after[name]]
+        if names:
+            audit(actor=actor, section=section, action=made if before is None else changed,
+                  before={n: before[n] for n in names} if before else {}, after={n: after[n] for n in names})  # fmt: skip
     return setting
 
 
+def _delete_audited(setting: FieldMapping | SubscriberRule | RecordCreation, *, actor: str, section: str,
+                    action: str) -> None:  # fmt: skip
+    with transaction.atomic():
+        audit(actor=actor, section=section, action=action, before=list_snapshot(setting), after={})
+        setting.delete()
+
+
+def save_mapping(mapping: FieldMapping, *, actor: str) -> FieldMapping:
+    """One direction a field, one field a custom field (ValidationError by field otherwise)."""
+    return _save_audited(mapping, None, actor=actor, section=MAPPING_SECTION, made="Create a field mapping",
+                         changed="Change a field mapping")  # fmt: skip
+
+
+def delete_mapping(mapping: FieldMapping, *, actor: str) -> None:
+    _delete_audited(mapping, actor=actor, section=MAPPING_SECTION, action="Delete a field mapping")
+
+
 def save_rule(rule: SubscriberRule, *, actor: str, before: dict[str, Any] | None = None) -> SubscriberRule:
-    """Validate (raises ValidationError by field: one rule of each kind a list), save, audit."""
-    rule.full_clean()
-    return _save_audited(rule, rule_snapshot(rule), before, actor=actor, section=RULE_SECTION,
-                         made="Create a subscriber rule", changed_action="Change a subscriber rule")  # fmt: skip
+    """One rule of each kind a list (ValidationError by field otherwise)."""
+    return _save_audited(rule, before, actor=actor, section=RULE_SECTION, made="Create a subscriber rule",
+                         changed="Change a subscriber rule")  # fmt: skip
 
 
 def delete_rule(rule: SubscriberRule, *, actor: str) -> None:
-    with transaction.atomic():
-        audit(actor=actor, section=RULE_SECTION, action="Delete a subscriber rule", before=rule_snapshot(rule),
-              after={})  # fmt: skip
-        rule.delete()
+    _delete_audited(rule, actor=actor, section=RULE_SECTION, action="Delete a subscriber rule")
 
 
 def save_creation(setting: RecordCreation, *, actor: str, before: dict[str, Any] | None = None) -> RecordCreation:
-    """Validate (one setting a list), save, audit."""
-    setting.full_clean()
-    return _save_audited(setting, creation_snapshot(setting), before, actor=actor, section=CREATION_SECTION,
-                         made="Turn on record creation", changed_action="Change record creation")  # fmt: skip
+    """One setting a list."""
+    return _save_audited(setting, before, actor=actor, section=CREATION_SECTION, made="Turn on record creation",
+                         changed="Change record creation")  # fmt: skip
 
 
 def delete_creation(setting: RecordCreation, *, actor: str) -> None:
-    with transaction.atomic():
-        audit(actor=actor, section=CREATION_SECTION, action="Turn off record creation",
-              before=creation_snapshot(setting), after={})  # fmt: skip
-        setting.delete()
+    _delete_audited(setting, actor=actor, section=CREATION_SECTION, action="Turn off record creation")

@@ -266,6 +266,11 @@ class SmsSettings(SingletonModel):
             raise ValidationError({"default_country": "Choose the default country before enabling SMS."})
 
 
+class PersonObject(models.TextChoices):
+    CONTACT = "Contact", "Contact"
+    LEAD = "Lead", "Lead"
+
+
 class FieldMapping(models.Model):
     """A Salesforce field and a Campaign Monitor custom field of one list, in one direction: Salesforce to Campaign
     Monitor (sent when the record changes, by the watcher) or Campaign Monitor to Salesforce (applied by the primary
@@ -277,10 +282,7 @@ class FieldMapping(models.Model):
         TO_CM = "to_cm", "Salesforce to Campaign Monitor"
         TO_SF = "to_sf", "Campaign Monitor to Salesforce"
 
-    class Object(models.TextChoices):
-        CONTACT = "Contact", "Contact"
-        LEAD = "Lead", "Lead"
-
+    Object = PersonObject
     CONSENT = "ConsentToTrack"  # the mapping's Campaign Monitor side when it is consent to track
 
     client = models.ForeignKey("connections.CampaignMonitorClient", on_delete=models.CASCADE, related_name="+")
@@ -296,6 +298,10 @@ class FieldMapping(models.Model):
     campaign_monitor_type = models.CharField(max_length=20, blank=True)
     direction = models.CharField(max_length=5, choices=Direction.choices, default=Direction.TO_CM)
     created_at = models.DateTimeField(auto_now_add=True)
+
+    # What the audit log and `cmsf config` carry of a mapping besides its client and list.
+    SETTINGS = ("sobject", "salesforce_field", "salesforce_type", "campaign_monitor", "campaign_monitor_type",
+                "direction")  # fmt: skip
 
     class Meta:
         ordering = ["list_name", "list_id", "sobject", "salesforce_field"]
@@ -313,11 +319,6 @@ class FieldMapping(models.Model):
     @property
     def is_consent(self) -> bool:
         return self.campaign_monitor == self.CONSENT
-
-    @property
-    def cm_name(self) -> str:
-        """The custom field's name as subscribers carry it: its key without the brackets."""
-        return self.campaign_monitor.strip("[]")
 
     def clean(self) -> None:
         errors: dict[str, str] = {}
@@ -405,6 +406,8 @@ class SubscriberRule(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     retrospective_at = models.DateTimeField(null=True, blank=True)  # when a retrospective run last ended
     retrospective_result = models.TextField(blank=True)  # what it did, or why it stopped
+
+    SETTINGS = ("kind", "criteria", "logic", "evaluate", "active")  # besides its client and list, as for a mapping
 
     class Meta:
         ordering = ["list_name", "list_id", "kind"]
@@ -495,9 +498,7 @@ class RecordCreation(models.Model):
     the list's mappings toward Salesforce and defaults for the fields the object requires. Salesforce's validation
     rules and triggers apply; a record they refuse is a maintenance message with its subscriber."""
 
-    class Object(models.TextChoices):
-        CONTACT = "Contact", "Contact"
-        LEAD = "Lead", "Lead"
+    Object = PersonObject
 
     client = models.ForeignKey("connections.CampaignMonitorClient", on_delete=models.CASCADE, related_name="+")
     list_id = models.CharField("Campaign Monitor list id", max_length=64, unique=True)
@@ -505,6 +506,8 @@ class RecordCreation(models.Model):
     sobject = models.CharField("create", max_length=7, choices=Object.choices, default=Object.LEAD)
     defaults = models.JSONField(default=dict, blank=True, validators=[validate_defaults])
     active = models.BooleanField(default=True)
+
+    SETTINGS = ("sobject", "defaults", "active")  # besides its client and list, as for a mapping
 
     class Meta:
         ordering = ["list_name", "list_id"]

@@ -13,7 +13,7 @@ with the person's Id and the list, and the person's other fields go on.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,8 +39,8 @@ class Inbound:
     problems: list[tuple[str, str, str]] = field(default_factory=list)  # (object, Id, reason)
 
     @classmethod
-    def load(cls, client: CampaignMonitorClient) -> Inbound | None:
-        """None when no list of the client maps a field toward Salesforce: the sync then does nothing more."""
+    def load(cls, client: CampaignMonitorClient | int) -> Inbound | None:
+        """None when no list of the client (or its pk) maps a field toward Salesforce: nothing more to do."""
         by_list: dict[str, list[FieldMapping]] = defaultdict(list)
         for mapping in FieldMapping.objects.filter(client=client, direction=FieldMapping.Direction.TO_SF):
             by_list[mapping.list_id].append(mapping)
@@ -48,29 +48,17 @@ class Inbound:
 
     def gather(self, list_id: str, subscriber: Subscriber, link: Link) -> None:
         """The subscriber's mapped values, for its linked contact and lead (a later list's value wins)."""
-        mappings = self.by_list.get(list_id)
-        if not mappings:
-            return
-        entries: dict[str, list[str]] = defaultdict(list)
-        for name, value in subscriber.custom_fields:
-            entries[field_values.field_name(name)].append(value)
-        for mapping in mappings:
-            person = link.contact_id if mapping.sobject == FieldMapping.Object.CONTACT else link.lead_id
-            if not person:
-                continue
-            try:
-                value = field_values.to_salesforce(
-                    entries.get(field_values.field_name(mapping.campaign_monitor), ()), mapping.salesforce_type
-                )
-            except ValueError as error:
+        people: dict[str, str] = {"Contact": link.contact_id, "Lead": link.lead_id}
+        linked = [m for m in self.by_list.get(list_id, ()) if people[m.sobject]]
+        for mapping, value, problem in salesforce_values(subscriber, linked):
+            person = people[mapping.sobject]
+            if problem:
                 reason = (
-                    f"{mapping.salesforce_field} not set from {mapping.campaign_monitor} of list {list_id}: {error}"
+                    f"{mapping.salesforce_field} not set from {mapping.campaign_monitor} of list {list_id}: {problem}"
                 )
                 self.problems.append((str(mapping.sobject), person, reason))
-                continue
-            if value is None:
-                continue  # a subscriber without a value leaves the field as it is in Salesforce
-            self.rows.setdefault((str(mapping.sobject), person), {"Id": person})[mapping.salesforce_field] = value
+            elif value is not None:  # a subscriber without a value leaves the field as it is in Salesforce
+                self.rows.setdefault((str(mapping.sobject), person), {"Id": person})[mapping.salesforce_field] = value
 
     def write(
         self,
@@ -96,3 +84,22 @@ class Inbound:
                 assert sf is not None  # prepare leaves nothing to send without Salesforce
                 writer.record(batch, sf.update(sobject, batch.rows))
         self.rows.clear()
+
+
+def salesforce_values(
+    subscriber: Subscriber, mappings: Iterable[FieldMapping]
+) -> Iterator[tuple[FieldMapping, Any, str]]:
+    """Each mapping's value from the subscriber's custom fields, as its Salesforce field takes it: (mapping, value,
+    "") with None for no value, or (mapping, None, why) when the field cannot take it."""
+    mappings = list(mappings)
+    if not mappings:
+        return
+    entries: dict[str, list[str]] = defaultdict(list)
+    for name, value in subscriber.custom_fields:
+        entries[field_values.field_name(name)].append(value)
+    for mapping in mappings:
+        found = entries.get(field_values.field_name(mapping.campaign_monitor), [])
+        try:
+            yield mapping, field_values.to_salesforce(found, mapping.salesforce_type), ""
+        except ValueError as error:
+            yield mapping, None, str(error)

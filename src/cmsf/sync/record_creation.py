@@ -19,7 +19,7 @@ from cmsf.connections.models import CampaignMonitorClient
 from cmsf.options.models import FieldMapping, RecordCreation
 from cmsf.salesforce import soql
 from cmsf.salesforce.adapter import SalesforceAdapter
-from cmsf.sync import field_values
+from cmsf.sync.mapped_fields import salesforce_values
 from cmsf.sync.matching import Link
 from cmsf.sync.models import RecordMap
 from cmsf.sync.transforms import Row, content_hash
@@ -69,19 +69,9 @@ class Creation:
         if first:
             row["FirstName"] = first
         row.update(setting.defaults)
-        entries: dict[str, list[str]] = {}
-        for name, value in subscriber.custom_fields:
-            entries.setdefault(field_values.field_name(name), []).append(value)
-        for mapping in self.mappings.get(setting.list_id, ()):
-            if mapping.sobject != setting.sobject:
-                continue
-            try:
-                value = field_values.to_salesforce(
-                    entries.get(field_values.field_name(mapping.campaign_monitor), ()), mapping.salesforce_type
-                )
-            except ValueError:
-                continue  # reported by the mappings' own pass; the record is made without it
-            if value is not None:
+        mappings = (m for m in self.mappings.get(setting.list_id, ()) if m.sobject == setting.sobject)
+        for mapping, value, _ in salesforce_values(subscriber, mappings):
+            if value is not None:  # a value the field cannot take is reported by the mappings' own pass
                 row[mapping.salesforce_field] = value
         return row
 

@@ -43,10 +43,8 @@ def criterion_met(criterion: Mapping[str, str], values: Mapping[str, str]) -> bo
         return bool(actual)
     if operator in ("equals", "not_equals"):
         options = [option.strip().lower() for option in wanted.split(",")] if wanted else [""]
-        same = actual.lower() in options or (
-            _number(actual) is not None
-            and any(_number(o) == _number(actual) for o in options if _number(o) is not None)
-        )
+        number = _number(actual)
+        same = actual.lower() in options or (number is not None and any(_number(o) == number for o in options))
         return same if operator == "equals" else not same
     if operator == "contains":
         return bool(actual) and wanted.lower() in actual.lower()

@@ -266,7 +266,6 @@ class _Run:
             for rule in self.rules[sobject]:
                 wanted += ["Name", "CreatedDate", *rule_logic.fields_of(rule.criteria)]
             self.extra[sobject] = list(dict.fromkeys(wanted))
-        self.since: dict[str, datetime] = {}  # object -> where this run's read of changes starts
 
     def go(self) -> None:
         cursors = {c.sobject: c for c in WatchCursor.objects.all()}
@@ -281,7 +280,6 @@ class _Run:
         covered: dict[str, datetime] = {}
         for sobject in OBJECTS:
             cursor = cursors[sobject]
-            self.since[sobject] = cursor.position - LAG
             found, newest[sobject] = self._changes(sobject, cursor.position - LAG)
             deleted = self.sf.deleted(sobject, cursor.deleted_until - LAG, self.now)
             covered[sobject] = deleted.latest_covered
@@ -306,9 +304,8 @@ class _Run:
     # -- reading ---------------------------------------------------------------------------------------
 
     def _changes(self, sobject: str, since: datetime) -> tuple[list[Person], datetime]:
-        fields = list(dict.fromkeys([*FIELDS[sobject], *self.extra[sobject]]))
         soql_text = (
-            f"SELECT {', '.join(fields)} FROM {sobject} "
+            f"SELECT {', '.join(self._fields(sobject))} FROM {sobject} "
             f"WHERE SystemModstamp >= {soql.datetime_literal(since)} ORDER BY SystemModstamp"
         )
         people, newest = [], since + LAG
@@ -319,6 +316,9 @@ class _Run:
                 newest = stamp
         self.read[sobject] += len(people)
         return people, newest
+
+    def _fields(self, sobject: str) -> list[str]:
+        return list(dict.fromkeys([*FIELDS[sobject], *self.extra[sobject]]))
 
     def _person(self, sobject: str, record: dict[str, Any]) -> Person:
         person = Person.of(sobject, record, self.now)
@@ -530,10 +530,10 @@ class _Run:
         subscriber of the list already, in any state: an add never resubscribes), a remove rule deletes its active
         subscribers of the list. A rule evaluated on creation only applies to a record read as it was created (not
         edited since; an account's change does not count)."""
+        # a version that is the record's creation: never edited since (LastModifiedDate is its CreatedDate)
+        created = not via_account and person.created is not None and person.modified <= person.created
         for rule in self.rules[person.sobject]:
-            # a version that is the record's creation: never edited since (LastModifiedDate is its CreatedDate)
-            created = person.created is not None and person.modified <= person.created
-            if rule.evaluate == SubscriberRule.When.CREATED and (via_account or not created):
+            if rule.evaluate == SubscriberRule.When.CREATED and not created:
                 continue
             if not rule_logic.met(rule.criteria, rule.logic, person.values):
                 continue
@@ -553,13 +553,7 @@ class _Run:
     def _add(self, rule: SubscriberRule, person: Person, because: str) -> None:
         if not person.email:
             raise Refused("the record has no email address")
-        mappings = [m for m in self.pushes.get(rule.list_id, ()) if m.sobject == person.sobject]
-        custom = [(m.salesforce_field, m.campaign_monitor, m.campaign_monitor_type or "Text")
-                  for m in mappings if not m.is_consent]  # fmt: skip
-        entries = field_values.to_campaign_monitor(person.values, custom, clear_blank=False)
-        consent = "Unchanged"
-        for mapping in (m for m in mappings if m.is_consent):
-            consent = field_values.consent(person.values.get(mapping.salesforce_field, "")) or "Unchanged"
+        entries, consent = self._mapped(person, rule.list_id, clear_blank=False)
         subscriber = SubscriberInput(email=person.email, name=person.values.get("Name", ""),
                                      custom_fields=tuple(entries.values), consent_to_track=consent)  # fmt: skip
         self.out.add(rule.list_id, subscriber, opted_out=person.opted_out, because=because)
@@ -586,8 +580,7 @@ class _Run:
             stamp = parse_datetime(record.get("SystemModstamp"))
             newest = max(newest, stamp) if stamp else newest
         self.read["Account"] += len(accounts)
-        fields = list(dict.fromkeys([*FIELDS["Contact"], *self.extra["Contact"]]))
-        fields.remove("IsDeleted")
+        fields = [name for name in self._fields("Contact") if name != "IsDeleted"]
         people: list[Person] = []
         for start in range(0, len(accounts), CHUNK):
             text = (f"SELECT {', '.join(fields)} FROM Contact "
@@ -601,15 +594,13 @@ class _Run:
                 self._rules(person, memberships.get(person.id, []), via_account=True)
         WatchCursor.objects.filter(sobject="Account").update(position=min(newest, self.now))
 
-    def _push_fields(self, person: Person, membership: Membership) -> None:
-        """The list's field mappings toward Campaign Monitor: the person's mapped values are sent when they differ
-        from what was last sent (a blank value clears the custom field: Salesforce is its source)."""
-        mappings = [m for m in self.pushes.get(membership.list_id, ()) if m.sobject == person.sobject]
-        if not mappings or membership.state == "Deleted":
-            return
+    def _mapped(self, person: Person, list_id: str, *, clear_blank: bool) -> tuple[field_values.Entries, str]:
+        """The person's values for the list's mappings toward Campaign Monitor, and its consent to track
+        (Unchanged unless mapped; a value that is not Yes, No or Unchanged is a problem, sent as Unchanged)."""
+        mappings = [m for m in self.pushes.get(list_id, ()) if m.sobject == person.sobject]
         custom = [(m.salesforce_field, m.campaign_monitor, m.campaign_monitor_type or "Text")
                   for m in mappings if not m.is_consent]  # fmt: skip
-        entries = field_values.to_campaign_monitor(person.values, custom, clear_blank=True)
+        entries = field_values.to_campaign_monitor(person.values, custom, clear_blank=clear_blank)
         consent = "Unchanged"
         for mapping in (m for m in mappings if m.is_consent):
             found = field_values.consent(person.values.get(mapping.salesforce_field, ""))
@@ -618,6 +609,16 @@ class _Run:
                                         f"{mapping.salesforce_field} is not Yes, No or Unchanged: sent as Unchanged")  # fmt: skip
             else:
                 consent = found
+        return entries, consent
+
+    def _push_fields(self, person: Person, membership: Membership) -> None:
+        """The list's field mappings toward Campaign Monitor: the person's mapped values are sent when they differ
+        from what was last sent (a blank value clears the custom field: Salesforce is its source)."""
+        if membership.state == "Deleted" or not any(
+            m.sobject == person.sobject for m in self.pushes.get(membership.list_id, ())
+        ):
+            return
+        entries, consent = self._mapped(person, membership.list_id, clear_blank=True)
         for reason in entries.problems:
             self._problem(f"{person.sobject} {person.id}", reason)
         digest = content_hash({"values": entries.values, "clear": entries.clear, "consent": consent})

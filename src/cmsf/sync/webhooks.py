@@ -181,9 +181,8 @@ def apply_pending(sf: SalesforceAdapter | None = None) -> Applied:
     hooks = {h.list_id: h for h in ListWebhook.objects.select_related("client")}
     directory = load_directory(sf)
     gone: set[str] = set()
-    latest: dict[tuple[int, str, str], tuple[str, dict[str, Any]]] = {}  # (client, list, email) -> its last row
-    mapped: dict[tuple[int, str, str], tuple[Subscriber, Link]] = {}  # the same -> its subscriber, for field mappings
-    clients: dict[int, CampaignMonitorClient] = {}
+    # (client, list, email) -> its last state and row, and its subscriber and link (for field mappings)
+    latest: dict[tuple[int, str, str], tuple[str, dict[str, Any], Subscriber, Link]] = {}
     renames: list[tuple[int, str, str]] = []  # (client, old key, new key)
     forgotten = forget.forgotten_hashes()
     for stored in pending:
@@ -207,15 +206,12 @@ def apply_pending(sf: SalesforceAdapter | None = None) -> Applied:
         if event.type == "Update" and event.old_email and event.old_email.lower() != event.email.lower():
             renames.append((client.pk, member_key(stored.list_id, event.old_email), row[SUBSCRIBER[1]]))
             latest.pop((client.pk, stored.list_id, event.old_email.lower()), None)
-            mapped.pop((client.pk, stored.list_id, event.old_email.lower()), None)
-        latest[(client.pk, stored.list_id, event.email.lower())] = (state, row)
-        mapped[(client.pk, stored.list_id, event.email.lower())] = (subscriber, link)
-        clients[client.pk] = client
+        latest[(client.pk, stored.list_id, event.email.lower())] = (state, row, subscriber, link)
         applied.events += 1
     for client_id, old_key, new_key in renames:
         applied.renamed += _rename(sf, client_id, old_key, new_key, applied)
     by_client: dict[int, list[dict[str, Any]]] = {}
-    for (client_id, _, _), (state, row) in latest.items():
+    for (client_id, _, _), (state, row, _, _) in latest.items():
         by_client.setdefault(client_id, []).append(row)
         if state in opt_out.GONE:
             gone.update(p for p in (row.get("Contact__c"), row.get("Lead__c")) if p)
@@ -224,7 +220,7 @@ def apply_pending(sf: SalesforceAdapter | None = None) -> Applied:
         Writer(adapter=sf, client_id=client_id, dry_run=False, tally=tally).write(
             SUBSCRIBER, rows, batch_size=GovernorLimit.batch_size_for("CMSF_SUBSCRIBER_SYNC")
         )
-        _mapped_fields(sf, clients[client_id], mapped, tally)
+        _mapped_fields(sf, client_id, latest, tally)
         applied.written += sum(tally.written.values())
         applied.problems += [f"{f.key}: {f.error.code}: {f.error.message}" for f in tally.failures]
     if gone and GeneralOptions.load().opt_out_when_unsubscribed_everywhere:
@@ -242,19 +238,19 @@ def apply_pending(sf: SalesforceAdapter | None = None) -> Applied:
 
 def _mapped_fields(
     sf: SalesforceAdapter,
-    client: CampaignMonitorClient,
-    events: dict[tuple[int, str, str], tuple[Subscriber, Link]],
+    client_id: int,
+    latest: dict[tuple[int, str, str], tuple[str, dict[str, Any], Subscriber, Link]],
     tally: WriteTally,
 ) -> None:
     """The field mappings of the client's lists toward Salesforce, from the events' custom fields (the preference
     centre's edits arrive as Update events)."""
-    inbound = mapped_fields.Inbound.load(client)
+    inbound = mapped_fields.Inbound.load(client_id)
     if inbound is None:
         return
-    for (client_id, list_id, _), (subscriber, link) in events.items():
-        if client_id == client.pk:
+    for (client, list_id, _), (_, _, subscriber, link) in latest.items():
+        if client == client_id:
             inbound.gather(list_id, subscriber, link)
-    writer = Writer(adapter=sf, client_id=client.pk, dry_run=False, tally=tally)
+    writer = Writer(adapter=sf, client_id=client_id, dry_run=False, tally=tally)
     inbound.write(writer, sf, tally, batch_size=GovernorLimit.batch_size_for(mapped_fields.JOB))
 
 

@@ -169,7 +169,7 @@ def save_creation(request: HttpRequest) -> HttpResponse:
     data = form.cleaned_data
     client_pk, _, list_id = data["target"].partition(":")
     setting = RecordCreation.objects.filter(list_id=list_id).first() or RecordCreation(list_id=list_id)
-    before = services.creation_snapshot(setting) if setting.pk else None
+    before = services.list_snapshot(setting) if setting.pk else None
     setting.client_id, setting.list_name = int(client_pk), dict(lists).get(data["target"], "").split(": ", 1)[-1]
     setting.sobject, setting.defaults, setting.active = data["sobject"], data["defaults"], data["active"]
     try:

@@ -98,7 +98,7 @@ def save(request: HttpRequest) -> HttpResponse:
     rule = SubscriberRule.objects.filter(list_id=list_id, kind=data["kind"]).first() or SubscriberRule(
         list_id=list_id, kind=data["kind"]
     )
-    before = services.rule_snapshot(rule) if rule.pk else None
+    before = services.list_snapshot(rule) if rule.pk else None
     rule.client_id, rule.list_name = int(client_pk), dict(lists).get(data["target"], "").split(": ", 1)[-1]
     rule.criteria, rule.logic = data["criteria"], data["logic"].strip()
     rule.evaluate, rule.active = data["evaluate"], data["active"]

@@ -44,7 +44,6 @@ OPERATORS = {
 }
 TEXT_OPERATORS = ("contains", "notContain", "startsWith")
 UNQUOTED = ("boolean", "int", "double", "currency", "percent", "date", "datetime")
-TYPE_NAMES = {"reference": "id", "textarea": "textarea", "email": "email", "phone": "phone", "picklist": "picklist"}
 
 
 @dataclass
@@ -192,7 +191,7 @@ def run_query(em: Emulator, report: Report, metadata: dict[str, Any]) -> tuple[l
 
 
 def _type(f: Field) -> str:
-    return TYPE_NAMES.get(f.type, "id" if f.type == "id" else f.type)
+    return "id" if f.type in ("id", "reference") else f.type
 
 
 def _column_info(obj: SObject, columns: list[str]) -> dict[str, Any]:
