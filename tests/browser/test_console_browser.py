@@ -169,6 +169,7 @@ def test_an_import_wizard_made_and_run_from_the_console(page: Page, site: Site, 
     expect(page.locator("main")).to_contain_text("The import wizard From the browser is saved.")
     expect(page.locator("main")).to_contain_text("06:00")
     page.get_by_role("button", name="Run now").click()
+    expect(page.locator("main")).to_contain_text("The import runs now")  # the post has come back before the reload
     runs = page.get_by_test_id("import-runs")
     for _ in range(60):  # the queue runs it; the page shows it once it ended
         if ImportRun.objects.filter(wizard__name="From the browser").exclude(status="running").exists():
@@ -209,6 +210,7 @@ def test_a_field_mapping_and_a_subscriber_rule_made_from_the_console(page: Page,
     page.locator("#rule-form").get_by_role("button", name="Save").click()
     expect(page.get_by_test_id("rules")).to_contain_text("LeadSource equals Web")
     page.get_by_role("button", name="Run retrospectively").click()
+    expect(page.locator("main")).to_contain_text("is queued")  # the post has come back before the reload
     for _ in range(60):  # the queue runs it; the page shows its outcome once it ended
         if SubscriberRule.objects.exclude(retrospective_at=None).exists():
             break
