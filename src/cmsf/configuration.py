@@ -22,7 +22,7 @@ from django.db import models, transaction
 from django.utils import timezone
 
 from cmsf.audience.models import ImportWizard
-from cmsf.audience.services import reschedule
+from cmsf.audience.services import read_rule_matches, reschedule
 from cmsf.billing.models import BillingAccount
 from cmsf.connections.models import CampaignMonitorClient, SalesforceOrg
 from cmsf.lib.singleton import SingletonModel
@@ -589,7 +589,10 @@ def _plan_rules(values: Any, errors: list[str]) -> tuple[list[Change], list[Appl
         kinds.add((rule.list_id, rule.kind))
         return True
 
-    return _plan_list_sets(RULES, "rules", values, errors, model=SubscriberRule, check=check)
+    changes, applies = _plan_list_sets(RULES, "rules", values, errors, model=SubscriberRule, check=check)
+    if applies:  # the rules made afresh that start from the records meeting their criteria: read those
+        applies.append(lambda: read_rule_matches(SubscriberRule.objects.filter(matches_token="")))
+    return changes, applies
 
 
 def _plan_creations(values: Any, errors: list[str]) -> tuple[list[Change], list[Apply]]:

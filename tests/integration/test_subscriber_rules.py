@@ -1,6 +1,6 @@
 """Subscriber rules against both emulators over TLS: each kind applied by the watcher to what changes (an add never
-resubscribes, opted-out records are kept out when the option says so), "when created only", custom logic, the
-account trigger, a retrospective run, the console (one rule of each kind a list, fields checked) and `cmsf config`."""
+resubscribes, opted-out records are kept out when the option says so), "when created only", "when edited to subsequently
+meet the criteria" (its starting point read once, then kept), custom logic, the account trigger, a retrospective run, the console (one rule of each kind a list, fields checked) and `cmsf config`."""
 
 from __future__ import annotations
 
@@ -18,14 +18,15 @@ from cmsf.options.models import GeneralOptions, SubscriberRule
 from cmsf.sandbox.dataset import generate_world
 from cmsf.sandbox.salesforce.data import generate_org
 from cmsf.sync import services as sync
-from cmsf.sync.models import SyncRun, WatchRun
+from cmsf.sync.models import RuleMatch, SyncRun, WatchRun
 from cmsf.sync.outbound import ANY_ZONE
-from cmsf.sync.subscriber_rules import run_retrospective
+from cmsf.sync.subscriber_rules import read_matches, run_retrospective
 from cmsf.sync.watcher import watch_once
 from tests import emulators
 
 pytestmark = pytest.mark.django_db(transaction=True)
 Kind = SubscriberRule.Kind
+MET = SubscriberRule.When.MET
 
 
 class World:
@@ -103,6 +104,63 @@ def test_opted_out_records_stay_out_with_the_option_and_created_only_rules_ignor
     assert [p["key"] for p in run.problems] == [f"Lead {opted}"] and "Email Opt Out" in run.problems[0]["reason"]
     world.sf.update("Lead", [{"Id": later, "LeadSource": "Web"}])  # edited to meet it: not a creation
     assert watched().done.get("added") is None and world.state("later.web@example.org") is None
+
+
+def test_a_rule_evaluated_when_edited_to_subsequently_meet_the_criteria(world):
+    already = world.lead(Email="already.web@example.org", LeadSource="Web")
+    later = world.lead(Email="later.web@example.org", LeadSource="Other")
+    watched()
+    rule = world.rule(Kind.ADD_LEAD, [WEB], evaluate=MET)
+    token = rule.matches_token
+    assert token and rule.matches_from is None and "reading" in rule.matches_note
+    world.sf.update("Lead", [{"Id": later, "FirstName": "Lou"}])
+    assert watched().done.get("added") is None  # the rule waits for the records that meet it as it starts
+
+    assert "met the criteria when the rule started" in read_matches(rule.pk, token)
+    rule.refresh_from_db()
+    matched = set(RuleMatch.objects.filter(rule=rule).values_list("record_id", flat=True))
+    assert rule.matches_from is not None and already in matched and later not in matched
+    web_leads = sum(1 for _ in world.sf.query("SELECT Id FROM Lead WHERE LeadSource = 'Web'"))
+    assert len(matched) == web_leads and f"{web_leads:,} of " in rule.matches_note
+
+    # Met before, edited: nothing. Edited to meet it: added. Created meeting it: added.
+    world.sf.update("Lead", [{"Id": already, "FirstName": "Ann"}, {"Id": later, "LeadSource": "Web"}])
+    world.lead(Email="new.web@example.org", LeadSource="Web")
+    run = watched()
+    assert run.done.get("added") == 2, (run.done, run.problems)
+    assert world.state("already.web@example.org") is None
+    assert world.state("later.web@example.org") == world.state("new.web@example.org") == "Active"
+    assert RuleMatch.objects.filter(rule=rule, record_id=later).exists()
+
+    # A remove rule, evaluated the same way, on a lead the sync linked to its subscriber and that met the criteria
+    # as the rule started: removed only once an edit made it stop meeting them and another made it meet them again.
+    member = next(world.sf.query(
+        "SELECT Lead__c, Email__c FROM CMSF_Subscriber__c WHERE Lead__c != null AND Contact__c = null "
+        f"AND State__c = 'Active' AND List__r.List_Id__c = '{world.list_id}'"))  # fmt: skip
+    lead, email = member["Lead__c"], member["Email__c"]
+    closed = {"field": "Status", "operator": "equals", "value": "Closed - Not Converted"}
+    world.sf.update("Lead", [{"Id": lead, "Status": "Closed - Not Converted"}])
+    remove = world.rule(Kind.REMOVE_LEAD, [closed], evaluate=MET)
+    read_matches(remove.pk, remove.matches_token)
+    world.sf.update("Lead", [{"Id": lead, "FirstName": "Lou"}])
+    assert watched().done.get("deleted") is None and world.state(email) == "Active"
+    world.sf.update("Lead", [{"Id": lead, "Status": "Working - Contacted"}])
+    assert watched().done.get("deleted") is None
+    assert not RuleMatch.objects.filter(rule=remove, record_id=lead).exists()
+    world.sf.update("Lead", [{"Id": lead, "Status": "Closed - Not Converted"}])
+    assert watched().done.get("deleted") == 1 and world.state(email) == "Deleted"
+
+    # Saved again: a read asked for by an earlier save keeps nothing; the rule waits for its own read.
+    services.save_rule(rule, actor="test", before=services.list_snapshot(rule))
+    assert "saved again" in read_matches(rule.pk, token)
+    rule.refresh_from_db()
+    assert rule.matches_from is None and rule.matches_token != token
+    assert not RuleMatch.objects.filter(rule=rule).exists()
+    # Evaluated otherwise: its records are no longer kept.
+    rule.evaluate = SubscriberRule.When.EDITED
+    services.save_rule(rule, actor="test")
+    rule.refresh_from_db()
+    assert (rule.matches_token, rule.matches_from) == ("", None)
 
 
 def test_custom_logic_and_the_account_trigger(world):
@@ -205,3 +263,26 @@ def test_the_console_keeps_one_rule_of_each_kind_a_list_and_config_carries_them(
                              "rules": [document["subscriber_rules"][world.list_id]["rules"][0]] * 2}}  # fmt: skip
     with pytest.raises(Exception, match=r"subscriber_rules\..*rules\[2\]\.kind"):
         import_document({"subscriber_rules": twice}, actor="test")
+
+    # "Edited to subsequently meet the criteria", from the console and from `cmsf config`: the records that meet
+    # the criteria are read on the queue (at once here), and the page says what was found.
+    met = client.post(reverse("console:rules_save"), {**form, "criteria": "LeadSource equals Partner",
+                                                      "evaluate": "met"})  # fmt: skip
+    assert met.status_code == 302
+    assert "are read first" in client.get(reverse("console:rules")).content.decode()
+    rule = SubscriberRule.objects.get()
+    assert rule.matches_from is not None and "met the criteria when the rule started" in rule.matches_note
+    assert RuleMatch.objects.filter(rule=rule).count() >= 1  # partner.lead at least
+    SubscriberRule.objects.filter(pk=rule.pk).update(matches_from=None, matches_note="stopped: the org was down")
+    page = client.get(reverse("console:rules")).content.decode()
+    assert "stopped: the org was down" in page and "Read again" in page
+    assert client.post(reverse("console:rules_matches", args=[rule.pk])).status_code == 302
+    rule.refresh_from_db()
+    assert rule.matches_from is not None and f"Since {rule.matches_from:%Y-%m-%d}" in client.get(
+        reverse("console:rules")).content.decode()  # fmt: skip
+    exported = export_document()["subscriber_rules"]
+    assert exported[world.list_id]["rules"][0]["evaluate"] == "met"
+    import_document({"subscriber_rules": {world.list_id: {**exported[world.list_id], "rules": []}}}, actor="test")
+    import_document({"subscriber_rules": exported}, actor="test")
+    imported = SubscriberRule.objects.get()
+    assert imported.pk != rule.pk and imported.matches_from is not None and imported.matches_token

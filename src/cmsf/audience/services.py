@@ -3,7 +3,10 @@ at the first minute of each of its hours (the server's time zone), once, on one 
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Iterable
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any, TypeVar
 
 from django.core.exceptions import ValidationError
@@ -14,6 +17,8 @@ from cmsf.audience.models import ImportWizard
 from cmsf.billing.models import BillingAccount, Plan
 from cmsf.maintenance.services import audit
 from cmsf.options.models import FieldMapping, RecordCreation, SmsSettings, SubscriberRule
+from cmsf.sync import tasks
+from cmsf.sync.models import RuleMatch
 
 
 def next_run_after(hours: list[int], moment: datetime) -> datetime | None:
@@ -149,9 +154,29 @@ def delete_mapping(mapping: FieldMapping, *, actor: str) -> None:
 
 
 def save_rule(rule: SubscriberRule, *, actor: str, before: dict[str, Any] | None = None) -> SubscriberRule:
-    """One rule of each kind a list (ValidationError by field otherwise)."""
-    return _save_audited(rule, before, actor=actor, section=RULE_SECTION, made="Create a subscriber rule",
-                         changed="Change a subscriber rule")  # fmt: skip
+    """One rule of each kind a list (ValidationError by field otherwise). An active rule evaluated "when edited to
+    subsequently meet the criteria" starts from the records that meet them once saved (read on the queue)."""
+    rule.matches_token, rule.matches_from, rule.matches_note = "", None, ""
+    saved = _save_audited(rule, before, actor=actor, section=RULE_SECTION, made="Create a subscriber rule",
+                          changed="Change a subscriber rule")  # fmt: skip
+    RuleMatch.objects.filter(rule=saved).delete()
+    read_rule_matches([saved])
+    return saved
+
+
+def read_rule_matches(rules: Iterable[SubscriberRule]) -> None:
+    """The active rules evaluated "when edited to subsequently meet the criteria" among these: their records that
+    meet the criteria are read again on the queue (the watcher leaves a rule alone until then)."""
+    for rule in rules:
+        if rule.evaluate != SubscriberRule.When.MET or not rule.active:
+            continue
+        token = uuid.uuid4().hex
+        rule.matches_token, rule.matches_from = token, None
+        rule.matches_note = "reading the records that meet the criteria now"
+        SubscriberRule.objects.filter(pk=rule.pk).update(
+            matches_token=token, matches_from=None, matches_note=rule.matches_note
+        )
+        transaction.on_commit(partial(tasks.read_rule_matches, rule.pk, token))
 
 
 def delete_rule(rule: SubscriberRule, *, actor: str) -> None:

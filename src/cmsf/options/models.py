@@ -391,6 +391,7 @@ class SubscriberRule(models.Model):
     class When(models.TextChoices):
         EDITED = "edited", "When a record is created, and every time it is edited"
         CREATED = "created", "When a record is created only"
+        MET = "met", "When a record is created, and any time it is edited to subsequently meet the criteria"
 
     client = models.ForeignKey("connections.CampaignMonitorClient", on_delete=models.CASCADE, related_name="+")
     list_id = models.CharField("Campaign Monitor list id", max_length=64)
@@ -406,6 +407,11 @@ class SubscriberRule(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     retrospective_at = models.DateTimeField(null=True, blank=True)  # when a retrospective run last ended
     retrospective_result = models.TextField(blank=True)  # what it did, or why it stopped
+    # "Edited to subsequently meet the criteria" needs the records that meet them as the rule starts: read once
+    # when the rule is saved (the watcher keeps them after). The token names the read its last save asked for.
+    matches_token = models.CharField(max_length=32, blank=True)
+    matches_from = models.DateTimeField(null=True, blank=True)  # when that read started; None while it runs
+    matches_note = models.TextField(blank=True)  # what it found, or why it stopped
 
     SETTINGS = ("kind", "criteria", "logic", "evaluate", "active")  # besides its client and list, as for a mapping
 

@@ -342,6 +342,20 @@ class PushedFields(models.Model):
         return f"{self.record_id} on {self.list_id}"
 
 
+class RuleMatch(models.Model):
+    """A contact or lead that meets a subscriber rule evaluated "when edited to subsequently meet the criteria", as
+    last seen: the rule applies to a record again only once it stopped meeting the criteria in between."""
+
+    rule = models.ForeignKey("options.SubscriberRule", on_delete=models.CASCADE, related_name="+")
+    record_id = models.CharField(max_length=18)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["rule", "record_id"], name="one_match_a_rule_and_record")]
+
+    def __str__(self) -> str:
+        return f"{self.record_id} meets rule {self.rule_id}"
+
+
 class WatchRun(models.Model):
     """One run of the watcher: what it read and did, what it cost, and each record it could not handle."""
 

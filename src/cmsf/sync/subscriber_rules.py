@@ -5,12 +5,19 @@ One Bulk 2.0 query reads every record of the rule's object with the fields its c
 meet them are then added to the list with Campaign Monitor's import call, 1,000 a call (never resubscribing anyone,
 leaving out opted-out records when General Options says so, suppressed addresses and forgotten people), or, for a
 remove rule, their active subscribers of the list are deleted. The run's outcome is kept on the rule.
+
+A rule evaluated "when a record is created, and any time it is edited to subsequently meet the criteria" needs to
+know which records meet its criteria already: the same Bulk read, once when the rule is saved, keeps their Ids
+(`RuleMatch`); the watcher skips the rule until that read has ended, and keeps the Ids as records change.
 """
 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterator
+from typing import Any
 
+from django.db import transaction
 from django.utils import timezone
 
 from cmsf.campaign_monitor.api import CampaignMonitor
@@ -21,9 +28,11 @@ from cmsf.options.models import SubscriberRule
 from cmsf.salesforce.adapter import SalesforceAdapter, parse_bool
 from cmsf.salesforce.errors import SalesforceError
 from cmsf.sync import forget, rule_logic
+from cmsf.sync.models import RuleMatch
 from cmsf.sync.outbound import ANY_ZONE, Outbound, Refused, TriggersDisabled
 
 IMPORT_BATCH = 1000
+MATCH_BATCH = 5000  # RuleMatch rows written at once
 
 
 def run_retrospective(
@@ -44,13 +53,47 @@ def run_retrospective(
     return rule
 
 
+def read_matches(rule_id: int, token: str, *, sf: SalesforceAdapter | None = None) -> str:
+    """The records that meet a rule's criteria now, kept as its starting point (its earlier ones replaced), unless
+    the rule was saved again since this read was asked for (`token`); what it found, or why it stopped."""
+    rule = SubscriberRule.objects.filter(pk=rule_id, matches_token=token).first()
+    if rule is None:
+        return "the rule is gone or was saved again since"
+    started = timezone.now()
+    found: set[str] = set()
+    read = 0
+    try:
+        for record in _records(rule, sf or connections.salesforce(), ["Id"]):
+            read += 1
+            if rule_logic.met(rule.criteria, rule.logic, record):
+                found.add(str(record["Id"]))
+    except (SalesforceError, connections.NotConnected) as error:
+        note = f"stopped: {error}. The rule waits until its matching records are read: press Read again."
+        SubscriberRule.objects.filter(pk=rule_id, matches_token=token).update(matches_note=note)
+        return note
+    note = f"{len(found):,} of {read:,} records met the criteria when the rule started"
+    with transaction.atomic():
+        if not SubscriberRule.objects.select_for_update().filter(pk=rule_id, matches_token=token).exists():
+            return "the rule is gone or was saved again since"
+        RuleMatch.objects.filter(rule_id=rule_id).delete()
+        RuleMatch.objects.bulk_create((RuleMatch(rule_id=rule_id, record_id=rid) for rid in found),
+                                      batch_size=MATCH_BATCH)  # fmt: skip
+        SubscriberRule.objects.filter(pk=rule_id).update(matches_from=started, matches_note=note)
+    return note
+
+
+def _records(rule: SubscriberRule, sf: SalesforceAdapter, fields: list[str]) -> Iterator[dict[str, Any]]:
+    """Every record of the rule's object (one Bulk 2.0 query), with these fields and those its criteria read."""
+    names = list(dict.fromkeys([*fields, *rule_logic.fields_of(rule.criteria)]))
+    return sf.bulk_query(f"SELECT {', '.join(names)} FROM {rule.sobject}")
+
+
 def _run(rule: SubscriberRule, cm: CampaignMonitor, sf: SalesforceAdapter) -> str:
     out = Outbound(cm)
     if out.options.disable_triggers:
         raise TriggersDisabled("Disable triggers is on (General Options): nothing is sent to Campaign Monitor")
-    fields = list(dict.fromkeys(["Id", "Email", "Name", "HasOptedOutOfEmail", *rule_logic.fields_of(rule.criteria)]))
     read, matched = 0, dict[str, dict[str, str]]()
-    for record in sf.bulk_query(f"SELECT {', '.join(fields)} FROM {rule.sobject}"):
+    for record in _records(rule, sf, ["Id", "Email", "Name", "HasOptedOutOfEmail"]):
         read += 1
         email = record.get("Email", "").strip()
         if email and rule_logic.met(rule.criteria, rule.logic, record):

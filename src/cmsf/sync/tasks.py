@@ -80,3 +80,10 @@ def retrospective_rule(rule_id: int) -> str:
     """A subscriber rule applied to the records that exist already (`sync.subscriber_rules`)."""
     rule = subscriber_rules.run_retrospective(rule_id)
     return rule.retrospective_result if rule else "the rule is gone"
+
+
+@db_task(retries=0)
+def read_rule_matches(rule_id: int, token: str) -> str:
+    """The records that meet a rule's criteria as it starts (`sync.subscriber_rules`); a read that fails says so on
+    the rule, which waits until it is asked again from the console."""
+    return subscriber_rules.read_matches(rule_id, token)

@@ -22,7 +22,8 @@ Every few minutes (General Options' interval; `cmsf watch --once` in the foregro
    - **field mappings** toward Campaign Monitor (per list): the person's mapped fields are sent to each of its
      subscribers of that list when they differ from what was last sent;
    - **subscriber rules** (per list, at most four): a record that meets an add rule's criteria is added to the
-     list, one that meets a remove rule's has its active subscribers of the list deleted; with the account
+     list, one that meets a remove rule's has its active subscribers of the list deleted (on every edit, on
+     creation only, or when an edit makes it meet the criteria it did not meet before); with the account
      trigger (General Options), the contacts of a changed account are evaluated again by the contact rules that
      read an account field;
 4. updates the memberships it changed in Salesforce (state, email, key), so that a rerun finds nothing to do,
@@ -46,6 +47,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -63,7 +65,16 @@ from cmsf.salesforce.errors import SalesforceError
 from cmsf.sync import field_values, rule_logic
 from cmsf.sync.field_values import as_text
 from cmsf.sync.leases import LeaseLost
-from cmsf.sync.models import DirectoryEntry, PersonState, PushedFields, RecordMap, WatchCursor, Watcher, WatchRun
+from cmsf.sync.models import (
+    DirectoryEntry,
+    PersonState,
+    PushedFields,
+    RecordMap,
+    RuleMatch,
+    WatchCursor,
+    Watcher,
+    WatchRun,
+)
 from cmsf.sync.outbound import Outbound, Refused, TriggersDisabled
 from cmsf.sync.transforms import ACTIVITY, SUBSCRIBER, content_hash, member_key, sf_datetime
 
@@ -256,10 +267,17 @@ class _Run:
         self.pushes: dict[str, list[FieldMapping]] = {}
         for mapping in FieldMapping.objects.filter(direction=FieldMapping.Direction.TO_CM):
             self.pushes.setdefault(mapping.list_id, []).append(mapping)
-        # Subscriber rules: object -> its active rules.
+        # Subscriber rules: object -> its active rules (one evaluated "when edited to subsequently meet the
+        # criteria" once it knows the records that met them as it started).
         self.rules: dict[str, list[SubscriberRule]] = {sobject: [] for sobject in OBJECTS}
         for rule in SubscriberRule.objects.filter(active=True).order_by("list_id", "kind"):
-            self.rules[rule.sobject].append(rule)
+            if rule.evaluate != SubscriberRule.When.MET or rule.matches_from is not None:
+                self.rules[rule.sobject].append(rule)
+        # Those rules' records that met the criteria when last seen, as read (rule, record), and what changed.
+        self.tokens = {r.pk: r.matches_token for rs in self.rules.values() for r in rs
+                       if r.evaluate == SubscriberRule.When.MET}  # fmt: skip
+        self.matches: set[tuple[int, str]] = set()
+        self.match_changes: dict[tuple[int, str], bool] = {}
         self.extra: dict[str, list[str]] = {}  # object -> the fields read besides FIELDS
         for sobject in OBJECTS:
             wanted = [m.salesforce_field for ms in self.pushes.values() for m in ms if m.sobject == sobject]
@@ -289,6 +307,7 @@ class _Run:
         people = self._unhandled(people)
         self._apply(people)
         self._account_changes({p.id for p in people})
+        self._keep_matches()
         self._write()
         self._handled(people)
         self.run.read, self.run.done = dict(self.read), dict(self.out.done)
@@ -453,6 +472,7 @@ class _Run:
 
     def _live(self, people: list[Person], merged_into: dict[str, set[str]]) -> None:
         by_id = {p.id: p for p in people}
+        self._load_matches(list(by_id))
         states = {s.record_id: s for s in PersonState.objects.filter(record_id__in=by_id)}
         mirror = dict(
             DirectoryEntry.objects.filter(
@@ -529,13 +549,17 @@ class _Run:
         """The subscriber rules of the person's object: met, an add rule adds the person to its list (unless a
         subscriber of the list already, in any state: an add never resubscribes), a remove rule deletes its active
         subscribers of the list. A rule evaluated on creation only applies to a record read as it was created (not
-        edited since; an account's change does not count)."""
+        edited since; an account's change does not count); one evaluated "when edited to subsequently meet the
+        criteria" applies to a record that meets them now and did not when last seen (or when the rule started)."""
         # a version that is the record's creation: never edited since (LastModifiedDate is its CreatedDate)
         created = not via_account and person.created is not None and person.modified <= person.created
         for rule in self.rules[person.sobject]:
             if rule.evaluate == SubscriberRule.When.CREATED and not created:
                 continue
-            if not rule_logic.met(rule.criteria, rule.logic, person.values):
+            met = rule_logic.met(rule.criteria, rule.logic, person.values)
+            if rule.evaluate == SubscriberRule.When.MET and self._met_before(rule, person, met):
+                continue
+            if not met:
                 continue
             on_list = [m for m in memberships if m.list_id == rule.list_id]
             because = f"the {rule.get_kind_display().lower()} rule of list {rule.list_name or rule.list_id}"
@@ -549,6 +573,45 @@ class _Run:
                         self._update(membership.id, State__c="Deleted", State_Changed__c=sf_datetime(self.now))
             except Refused as refused:
                 self._problem(f"{person.sobject} {person.id}", f"not added by {because}: {refused}")
+
+    def _met_before(self, rule: SubscriberRule, person: Person, met: bool) -> bool:
+        """Whether the person met the rule's criteria when last seen (so that meeting them now is no change); the
+        answer now is kept for the next time."""
+        key = (rule.pk, person.id)
+        before = key in self.matches
+        if met != before:
+            self.match_changes[key] = met
+            if met:
+                self.matches.add(key)
+            else:
+                self.matches.discard(key)
+        return before
+
+    def _load_matches(self, ids: list[str]) -> None:
+        """What `_met_before` needs of these records (a query per 500 of them, when such a rule is active)."""
+        for start in range(0, len(ids) if self.tokens else 0, 500):
+            self.matches.update(RuleMatch.objects.filter(
+                rule_id__in=self.tokens, record_id__in=ids[start : start + 500]
+            ).values_list("rule_id", "record_id"))  # fmt: skip
+
+    def _keep_matches(self) -> None:
+        """The records that came to meet, or stopped meeting, such a rule's criteria: kept, unless the rule was
+        saved again during the run (its records are then being read afresh)."""
+        if not self.match_changes:
+            return
+        current = dict(SubscriberRule.objects.filter(pk__in=self.tokens).values_list("pk", "matches_token"))
+        kept = {key: met for key, met in self.match_changes.items() if current.get(key[0]) == self.tokens[key[0]]}
+        gone: dict[int, list[str]] = {}
+        for (rule_id, record_id), met in kept.items():
+            if not met:
+                gone.setdefault(rule_id, []).append(record_id)
+        with transaction.atomic():
+            RuleMatch.objects.bulk_create([RuleMatch(rule_id=rule_id, record_id=record_id)
+                                           for (rule_id, record_id), met in kept.items() if met],
+                                          ignore_conflicts=True)  # fmt: skip
+            for rule_id, record_ids in gone.items():
+                for start in range(0, len(record_ids), 500):
+                    RuleMatch.objects.filter(rule_id=rule_id, record_id__in=record_ids[start : start + 500]).delete()
 
     def _add(self, rule: SubscriberRule, person: Person, because: str) -> None:
         if not person.email:
@@ -587,6 +650,7 @@ class _Run:
                     f"WHERE AccountId IN ({soql.quote_list(accounts[start : start + CHUNK])})")  # fmt: skip
             people += [p for p in (self._person("Contact", r) for r in self.sf.query(text)) if p.id not in already]
         if people:
+            self._load_matches([p.id for p in people])
             memberships: dict[str, list[Membership]] = {}
             for membership in self._memberships("Contact__c IN ({})", [p.id for p in people]):
                 memberships.setdefault(membership.contact_id, []).append(membership)

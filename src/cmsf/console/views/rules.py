@@ -116,7 +116,11 @@ def save(request: HttpRequest) -> HttpResponse:
         for name, errors in problems.items():
             form.add_error(name if name in form.fields else None, errors)
         return _page(request, form, status=400)
-    messages.success(request, f"The rule {rule} is saved; it applies to what changes from now on.")
+    if rule.matches_token:
+        messages.success(request, f"The rule {rule} is saved. The records that meet its criteria now are read first; "
+                                  "it applies to what changes once that read ends.")  # fmt: skip
+    else:
+        messages.success(request, f"The rule {rule} is saved; it applies to what changes from now on.")
     return redirect("console:rules")
 
 
@@ -138,9 +142,21 @@ def retrospective(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect("console:rules")
 
 
+@require_POST
+@changer
+def read_matches(request: HttpRequest, pk: int) -> HttpResponse:
+    """The records that meet a rule's criteria as it starts, read again (after a read that stopped)."""
+    rule = get_object_or_404(SubscriberRule, pk=pk)
+    services.read_rule_matches([rule])
+    messages.success(request, f"The records that meet the criteria of {rule} are read again; the rule applies once "
+                              "that read ends.")  # fmt: skip
+    return redirect("console:rules")
+
+
 urlpatterns = [
     path("rules", home, name="rules"),
     path("rules/save", save, name="rules_save"),
     path("rules/<int:pk>/delete", delete, name="rules_delete"),
     path("rules/<int:pk>/retrospective", retrospective, name="rules_retrospective"),
+    path("rules/<int:pk>/matches", read_matches, name="rules_matches"),
 ]
