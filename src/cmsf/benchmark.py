@@ -45,8 +45,10 @@ Figures of each run:
   per object as the run deleted. The rows are copies of rows the sync wrote (a sample kept per object)
   under throwaway external ids ("bench-floor-..."): each floor row is a new record, as the full sync's
   are, and the sync's own records, ledger and cursors stay exactly as the sync left them. The records the
-  floor deletes are made for it beforehand, and the floor's rows are deleted again afterwards, neither
-  timed, so each sync meets the org as the previous sync left it. The emulated org's data storage is
+  floor deletes are made for it beforehand, and each batch of floor rows is deleted and emptied from the
+  recycle bin right after its upsert, neither timed, so each sync meets the org as the previous sync left
+  it and the emulator never holds more than one batch of floor rows (`floor_left_kb`, the org's storage
+  after the upload less before it, recycle bin included, is 0). The emulated org's data storage is
   lifted (`POST /admin/limits`; 1 GB by default, which a `medium` full sync nearly fills): the org's size
   is not what is measured.
 
@@ -467,6 +469,8 @@ class Floor:
         self.serial = 0
         self.member_slots: list[tuple[str, str, str]] = []  # (campaign Id, person field, person Id) per member copy
         self.member_campaigns: list[str] = []  # the throwaway campaigns the member copies go to
+        self.sf_admin_url, self.sf_ca_file = str(sf["admin_url"]), str(sf["ca_file"])
+        self.timed_s, self.timed_calls = 0.0, 0  # the upload's timed part: its seconds and Salesforce calls
 
     def close(self) -> None:
         self.session.close()
@@ -527,8 +531,10 @@ class Floor:
             return {"Name": "bench floor", **row}  # a statistics-only row creates a campaign here: it needs a name
         return row
 
-    def _insert(self, sobject: str, count: int) -> tuple[list[str], int]:
-        """Upsert `count` copies of the object's sample rows under new throwaway keys: (their Ids, failures)."""
+    def _insert(self, sobject: str, count: int, *, timed: bool = False) -> tuple[list[str], int]:
+        """Upsert `count` copies of the object's sample rows under new throwaway keys: (their Ids, failures).
+        Timed: each upsert is timed and metered, and its rows are then deleted and emptied from the recycle bin
+        (untimed), so that the org never holds more than one batch of them (none are returned)."""
         template = self.templates.get(sobject)
         if not template or not template["rows"]:
             raise BenchError(f"floor upload: no row of {sobject} was seen to copy")
@@ -537,13 +543,20 @@ class Floor:
         ids: list[str] = []
         failed = 0
         for start in range(0, count, FLOOR_BATCH):
+            began, calls = time.perf_counter(), self.adapter.meter.total
             batch = [
                 {**self._copy(sobject, rows[i % len(rows)], i), key: f"bench-floor-{self.serial}-{i}"}
                 for i in range(start, min(start + FLOOR_BATCH, count))
             ]
             outcome = self.adapter.upsert(sobject, key, batch)
-            ids.extend(r.id for r in outcome if r.success and r.id)
+            made = [r.id for r in outcome if r.success and r.id]
             failed += sum(1 for r in outcome if not r.success)
+            if timed:
+                self.timed_s += time.perf_counter() - began
+                self.timed_calls += self.adapter.meter.total - calls
+                failed += self._discard(sobject, made)
+            else:
+                ids.extend(made)
         return ids, failed
 
     def _delete(self, sobject: str, ids: list[str]) -> int:
@@ -552,10 +565,26 @@ class Floor:
             failed += sum(1 for r in self.adapter.delete(sobject, ids[start : start + FLOOR_BATCH]) if not r.success)
         return failed
 
+    def _purge(self, ids: list[str]) -> None:
+        """Empty deleted floor rows from the emulator's recycle bin (untimed): otherwise the org would keep a copy
+        of every row the floor ever wrote, and a `large` run would need twice the emulator's memory."""
+        for start in range(0, len(ids), FLOOR_BATCH):
+            _admin(
+                "POST",
+                self.sf_admin_url + "/recycle-bin/empty",
+                self.sf_ca_file,
+                {"ids": ids[start : start + FLOOR_BATCH]},
+            )
+
+    def _discard(self, sobject: str, ids: list[str]) -> int:
+        failed = self._delete(sobject, ids)
+        self._purge(ids)
+        return failed
+
     def upload(self, result: dict[str, Any]) -> tuple[float, int, int]:
         """(seconds, Salesforce calls, rows that failed) to upsert as many rows per object as the run wrote and
-        delete as many as it deleted. The floor's rows are removed again afterwards (not timed), so the org
-        holds what the sync left in it."""
+        delete as many as it deleted. The floor's rows are removed again as it goes (not timed), so the org
+        holds what the sync left in it, and at most one batch of floor rows besides."""
         for sobject, template in result["templates"].items():
             self.templates.setdefault(sobject, template)
         doomed: dict[str, list[str]] = {}
@@ -565,21 +594,19 @@ class Floor:
             failed += bad
         if result["written"].get("CampaignMember"):
             self.prepare_members(result["written"]["CampaignMember"])
-        before = self.adapter.meter.total
-        created: dict[str, list[str]] = {}
-        started = time.perf_counter()
+        self.timed_s, self.timed_calls = 0.0, 0
         for sobject, count in result["written"].items():
-            created[sobject], bad = self._insert(sobject, count)
-            failed += bad
+            failed += self._insert(sobject, count, timed=True)[1]
         for sobject, ids in doomed.items():
+            began, calls = time.perf_counter(), self.adapter.meter.total
             failed += self._delete(sobject, ids)
-        elapsed, calls = time.perf_counter() - started, self.adapter.meter.total - before
-        for sobject, ids in created.items():
-            failed += self._delete(sobject, ids)
+            self.timed_s += time.perf_counter() - began
+            self.timed_calls += self.adapter.meter.total - calls
+            self._purge(ids)
         if self.member_campaigns:
-            failed += self._delete("Campaign", self.member_campaigns)
+            failed += self._discard("Campaign", self.member_campaigns)
             self.member_campaigns, self.member_slots = [], []
-        return elapsed, calls, failed
+        return self.timed_s, self.timed_calls, failed
 
 
 def _per_10k(calls: int, rows: int) -> float | None:
@@ -787,10 +814,13 @@ def run_bench(
                 failure = f"the {name} sync failed: " + ("; ".join(problems) or result.get("error", ""))
                 break
             seconds, calls, size = floor.download(result["plan"])
+            stored = _admin("GET", sandbox.sf["admin_url"] + "/storage", sandbox.sf["ca_file"])["used_kb"]
             up_seconds, up_calls, up_failed = floor.upload(result)
+            left = _admin("GET", sandbox.sf["admin_url"] + "/storage", sandbox.sf["ca_file"])["used_kb"] - stored
             floor_figures = {"download_s": seconds, "download_calls": calls, "download_bytes": size,
                              "upload_s": up_seconds, "upload_calls": up_calls, "upload_failed": up_failed}  # fmt: skip
             run = runs[name] = _figures(result, (after[0] - before[0], after[1] - before[1]), floor_figures)
+            run["floor_left_kb"] = left  # what the floor's rows left in the org (recycle bin included): 0
             run["load_avg_before"] = round(load, 2)  # other work on the machine skews wall times: a hint
             say(f"  {run['wall_s']:.2f} s, {run['records_read']:,} records read, {run['sf_rows_written']:,} rows "
                 f"written; floor {run['floor_wall_s']:.2f} s")  # fmt: skip

@@ -57,6 +57,7 @@ def test_bench_measures_a_full_a_no_change_and_an_incremental_sync(tmp_path):
     full, quiet, incremental = runs["full"], runs["no_change"], runs["incremental"]
     assert full["sf_rows_written"] > 0 and full["records_per_s"] > 0
     assert full["floor_upload_sf_calls"] > 0 and full["floor_upload_failed"] == 0
+    assert all(run["floor_left_kb"] == 0 for run in runs.values())  # its rows are gone, from the recycle bin too
     assert quiet["sf_rows_written"] == 0 and quiet["sf_write_calls"] == 0
     assert quiet["cm_calls"] < full["cm_calls"]
     assert "generated_until" in document["advance"]  # the emulator lived on before the incremental sync
@@ -74,4 +75,5 @@ def test_bench_with_campaign_members_writes_campaigns_and_members_and_its_floor_
     assert document["campaign_members"] is True
     assert full["written"]["Campaign"] > 0 and full["written"]["CampaignMember"] > 0
     assert full["floor_upload_failed"] == 0  # member copies found a free campaign and person each
+    assert full["floor_left_kb"] == 0  # the throwaway campaigns and their members are gone
     assert quiet["sf_rows_written"] == 0 and quiet["sf_write_calls"] == 0

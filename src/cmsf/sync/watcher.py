@@ -591,7 +591,7 @@ class _Run:
         """What `_met_before` needs of these records (a query per 500 of them, when such a rule is active)."""
         for start in range(0, len(ids) if self.tokens else 0, 500):
             self.matches.update(RuleMatch.objects.filter(
-                rule_id__in=self.tokens, record_id__in=ids[start : start + 500]
+                rule_id__in=list(self.tokens), record_id__in=ids[start : start + 500]
             ).values_list("rule_id", "record_id"))  # fmt: skip
 
     def _keep_matches(self) -> None:
@@ -599,7 +599,7 @@ class _Run:
         saved again during the run (its records are then being read afresh)."""
         if not self.match_changes:
             return
-        current = dict(SubscriberRule.objects.filter(pk__in=self.tokens).values_list("pk", "matches_token"))
+        current = dict(SubscriberRule.objects.filter(pk__in=list(self.tokens)).values_list("pk", "matches_token"))
         kept = {key: met for key, met in self.match_changes.items() if current.get(key[0]) == self.tokens[key[0]]}
         gone: dict[int, list[str]] = {}
         for (rule_id, record_id), met in kept.items():
