@@ -77,6 +77,14 @@ def test_add_and_remove_rules_follow_what_changes_in_salesforce(world):
     assert run.done.get("added") == 1, (run.done, run.problems)
     assert world.state("web.lead@example.org") == "Active" and world.state("phone.lead@example.org") is None
     assert world.cm.subscriber(world.list_id, "web.lead@example.org", zone=ANY_ZONE).name == "Wendy Ruled"
+    # Its membership row is in Salesforce at once (before any sync), so a remove rule met now finds it.
+    rows = list(world.sf.query(
+        "SELECT Lead__c, State__c, List__r.List_Id__c FROM CMSF_Subscriber__c WHERE Email__c = 'web.lead@example.org'"))  # fmt: skip
+    assert [(r["Lead__c"], r["State__c"], r["List__r.List_Id__c"]) for r in rows] == [(web, "Active", world.list_id)]
+    assert run.done.get("membership_rows") == 1
+    world.sf.update("Lead", [{"Id": web, "Status": "Closed - Not Converted"}])
+    gone = watched()
+    assert gone.done.get("deleted") == 1 and world.state("web.lead@example.org") == "Deleted", gone.done
 
     # A lead the sync linked to its subscriber of the list: the remove rule deletes it, and the add rule, met
     # again, does not bring it back.

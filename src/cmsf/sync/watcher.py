@@ -26,7 +26,8 @@ Every few minutes (General Options' interval; `cmsf watch --once` in the foregro
      creation only, or when an edit makes it meet the criteria it did not meet before); with the account
      trigger (General Options), the contacts of a changed account are evaluated again by the contact rules that
      read an account field;
-4. updates the memberships it changed in Salesforce (state, email, key), so that a rerun finds nothing to do,
+4. updates the memberships it changed in Salesforce (state, email, key), and writes those of the subscribers its
+   rules added (through the sync's ledger), so that a rerun finds nothing to do,
    and moves its cursors: changes to the newest SystemModstamp read, deletions to what the API covered.
 
 A run costs 4 Salesforce calls when nothing changed (a queryAll and a getDeleted per object), plus a query per
@@ -76,7 +77,8 @@ from cmsf.sync.models import (
     WatchRun,
 )
 from cmsf.sync.outbound import Outbound, Refused, TriggersDisabled
-from cmsf.sync.transforms import ACTIVITY, SUBSCRIBER, content_hash, member_key, sf_datetime
+from cmsf.sync.transforms import ACTIVITY, SUBSCRIBER, Link, content_hash, member_key, sf_datetime, subscriber_row
+from cmsf.sync.writer import Writer, WriteTally
 
 log = logging.getLogger(__name__)
 
@@ -278,6 +280,7 @@ class _Run:
                        if r.evaluate == SubscriberRule.When.MET}  # fmt: skip
         self.matches: set[tuple[int, str]] = set()
         self.match_changes: dict[tuple[int, str], bool] = {}
+        self.added_rows: dict[int, list[dict[str, Any]]] = {}  # client -> membership rows of the rules' adds
         self.extra: dict[str, list[str]] = {}  # object -> the fields read besides FIELDS
         for sobject in OBJECTS:
             wanted = [m.salesforce_field for ms in self.pushes.values() for m in ms if m.sobject == sobject]
@@ -566,6 +569,7 @@ class _Run:
             try:
                 if rule.adds and not on_list:  # a subscriber of the list in any state already: left as it is
                     self._add(rule, person, because)
+                    self._added_row(rule, person)
                 elif not rule.adds:
                     for membership in (m for m in on_list if m.state in ACTIVE_STATES):
                         self.out.delete(membership.list_id, membership.email, because=because)
@@ -620,6 +624,17 @@ class _Run:
         subscriber = SubscriberInput(email=person.email, name=person.values.get("Name", ""),
                                      custom_fields=tuple(entries.values), consent_to_track=consent)  # fmt: skip
         self.out.add(rule.list_id, subscriber, opted_out=person.opted_out, because=because)
+
+    def _added_row(self, rule: SubscriberRule, person: Person) -> None:
+        """The membership row of the subscriber a rule added, as Campaign Monitor now holds it (one read: an add
+        never resubscribes, so its state may not be Active), written with the run's writes through the sync's
+        ledger: Salesforce shows the membership at once, and a remove rule finds it before the next sync."""
+        found = self.out.cm.subscriber(rule.list_id, person.email, zone=rule.client.time_zone)
+        if found is None:
+            return
+        link = Link(contact_id=person.id) if person.sobject == "Contact" else Link(lead_id=person.id)
+        row = subscriber_row(rule.list_id, found, link, owner_id=rule.client.security_owner_id)
+        self.added_rows.setdefault(rule.client_id, []).append(row)
 
     def _account_changes(self, already: set[str]) -> None:
         """Option (account trigger): the contacts of accounts changed since the last read are evaluated again by
@@ -705,6 +720,17 @@ class _Run:
 
     def _write(self) -> None:
         refused = self._send(SUBSCRIBER[0], list(self.updates.values())) if self.updates else set()
+        for client_id, rows in self.added_rows.items():
+            tally = WriteTally()
+            Writer(adapter=self.sf, client_id=client_id, dry_run=False, tally=tally).write(
+                SUBSCRIBER, rows, batch_size=GovernorLimit.batch_size_for(JOB)
+            )
+            if tally.written[SUBSCRIBER[0]]:
+                self.out.done["membership_rows"] = (
+                    self.out.done.get("membership_rows", 0) + tally.written[SUBSCRIBER[0]]
+                )
+            for failure in tally.failures:
+                self._problem(failure.key, f"its membership row: {failure.error.code}: {failure.error.message}")
         for old, (new, row_id) in self.renamed.items():
             if row_id in refused:
                 continue  # the row keeps its old key in Salesforce: so does the ledger
