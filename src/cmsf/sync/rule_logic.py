@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 from typing import Any
 
 from cmsf.options.models import check_logic
@@ -66,12 +67,18 @@ def criterion_met(criterion: Mapping[str, str], values: Mapping[str, str]) -> bo
     raise ValueError(f"unknown operator {operator!r}")
 
 
+@lru_cache(maxsize=64)
+def _tokens(logic: str, count: int) -> tuple[str, ...]:
+    """A rule's custom logic, read once for all the records it is evaluated on."""
+    return tuple(check_logic(logic, count))
+
+
 def met(criteria: Sequence[Mapping[str, str]], logic: str, values: Mapping[str, str]) -> bool:
     """True when the record's values meet the criteria under the logic (AND of all when blank)."""
     results = [criterion_met(criterion, values) for criterion in criteria]
     if not logic.strip():
         return all(results)
-    tokens = check_logic(logic, len(results))
+    tokens = _tokens(logic, len(results))
     position = 0
 
     def expression() -> bool:

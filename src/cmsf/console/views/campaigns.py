@@ -20,6 +20,7 @@ from django.views.decorators.http import require_GET, require_POST
 from cmsf.campaign_monitor.errors import CampaignMonitorError
 from cmsf.connections import services as connections
 from cmsf.console.access import changer, viewer
+from cmsf.console.forms import add_problems
 from cmsf.maintenance.services import record_message
 from cmsf.options import services as options
 from cmsf.options.models import CampaignSettings, CampaignStatusMapping, EmailActivity, IndustryBenchmark
@@ -204,8 +205,7 @@ def save_settings(request: HttpRequest) -> HttpResponse:
         try:
             saved = options.save_campaign_settings(values, actor=request.user.get_username(), now=timezone.now())
         except ValidationError as error:
-            for name, errors in error.message_dict.items():
-                form.add_error(name if name in form.fields else None, errors)
+            add_problems(form, error.message_dict)
         else:
             messages.success(request, _settings_said(settings, saved))
             return redirect("console:campaigns")
@@ -375,8 +375,7 @@ def save_benchmark(request: HttpRequest) -> HttpResponse:
                 editing.pk if editing else None, **form.cleaned_data, actor=request.user.get_username()
             )
         except ValidationError as error:
-            for name, errors in error.message_dict.items():
-                form.add_error(name if name in form.fields else None, errors)
+            add_problems(form, error.message_dict)
         else:
             messages.success(request, f"The industry benchmark {row.name} is saved.")
             return redirect("console:campaigns_benchmarks")

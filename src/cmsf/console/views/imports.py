@@ -3,6 +3,7 @@ schedule), their runs with per-record results, Run now, and the preview a wizard
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any
 
@@ -23,6 +24,7 @@ from cmsf.campaign_monitor.errors import CampaignMonitorError
 from cmsf.connections import services as connections
 from cmsf.connections.models import CampaignMonitorClient
 from cmsf.console.access import changer, viewer
+from cmsf.console.forms import add_problems
 from cmsf.salesforce.errors import SalesforceError
 
 SECTION = "imports"
@@ -98,12 +100,17 @@ def list_choices() -> list[tuple[str, str]]:
     return choices
 
 
+def chosen_list(target: str, lists: Iterable[tuple[str, str]] | dict[str, str]) -> tuple[int, str, str]:
+    """A list choice of `list_choices` as its client's pk, the list's id and the list's name."""
+    client_pk, _, list_id = target.partition(":")
+    return int(client_pk), list_id, dict(lists).get(target, "").split(": ", 1)[-1]
+
+
 def _apply(form: WizardForm, wizard: ImportWizard, lists: dict[str, str]) -> list[str]:
     """The form's values on the wizard; returns the Salesforce fields that need a new custom field."""
     data = form.cleaned_data
-    client_pk, _, list_id = data["target"].partition(":")
-    wizard.name, wizard.client_id, wizard.list_id = data["name"].strip(), int(client_pk), list_id
-    wizard.list_name = lists.get(data["target"], "").split(": ", 1)[-1]
+    wizard.client_id, wizard.list_id, wizard.list_name = chosen_list(data["target"], lists)
+    wizard.name = data["name"].strip()
     for name in ("active", "source", "campaign_id", "member_status", "report_id", "list_view_id",
                  "sobject", "soql", "mode", "clear_blank_values",
                  "email_field", "name_field", "consent_field", "mobile_field", "sms_consent_field",
@@ -120,8 +127,7 @@ def _save(request: HttpRequest, form: WizardForm, wizard: ImportWizard, lists: d
     try:
         wizard.full_clean()
     except ValidationError as error:
-        for name, errors in error.message_dict.items():
-            form.add_error(name if name in form.fields else None, errors)
+        add_problems(form, error.message_dict)
         return False
     try:
         cm, sf = connections.campaign_monitor(), connections.salesforce()

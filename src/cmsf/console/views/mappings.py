@@ -19,7 +19,8 @@ from cmsf.audience import services
 from cmsf.campaign_monitor.errors import CampaignMonitorError
 from cmsf.connections import services as connections
 from cmsf.console.access import changer, viewer
-from cmsf.console.views.imports import NEW_FIELD, lists_or_message
+from cmsf.console.forms import add_problems
+from cmsf.console.views.imports import NEW_FIELD, chosen_list, lists_or_message
 from cmsf.options.models import FieldMapping, RecordCreation
 from cmsf.salesforce.errors import SalesforceError
 
@@ -96,10 +97,10 @@ def home(request: HttpRequest) -> HttpResponse:
 def _mapping(form: MappingForm, lists: dict[str, str]) -> tuple[FieldMapping, bool]:
     """The form's mapping (not saved), and whether its custom field is to be made."""
     data = form.cleaned_data
-    client_pk, _, list_id = data["target"].partition(":")
+    client_id, list_id, list_name = chosen_list(data["target"], lists)
     target = data["campaign_monitor"].strip()
     mapping = FieldMapping(
-        client_id=int(client_pk), list_id=list_id, list_name=lists.get(data["target"], "").split(": ", 1)[-1],
+        client_id=client_id, list_id=list_id, list_name=list_name,
         sobject=data["sobject"], salesforce_field=data["salesforce_field"].strip(), direction=data["direction"],
         campaign_monitor=FieldMapping.CONSENT if target.lower() == CONSENT_CHOICE else target,
     )  # fmt: skip
@@ -139,8 +140,7 @@ def create(request: HttpRequest) -> HttpResponse:
         except ValidationError as error:
             problems = error.message_dict
     if problems:
-        for name, errors in problems.items():
-            form.add_error(name if name in form.fields else None, errors)
+        add_problems(form, problems)
         return _page(request, form, status=400, lists=lists)
     messages.success(request, f"The mapping {mapping} is saved.")
     return redirect("console:mappings")
@@ -167,10 +167,10 @@ def save_creation(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         return _page(request, mapping_form, form, status=400, lists=lists)
     data = form.cleaned_data
-    client_pk, _, list_id = data["target"].partition(":")
+    client_id, list_id, list_name = chosen_list(data["target"], lists)
     setting = RecordCreation.objects.filter(list_id=list_id).first() or RecordCreation(list_id=list_id)
     before = services.list_snapshot(setting) if setting.pk else None
-    setting.client_id, setting.list_name = int(client_pk), dict(lists).get(data["target"], "").split(": ", 1)[-1]
+    setting.client_id, setting.list_name = client_id, list_name
     setting.sobject, setting.defaults, setting.active = data["sobject"], data["defaults"], data["active"]
     try:
         setting.full_clean()
@@ -183,8 +183,7 @@ def save_creation(request: HttpRequest) -> HttpResponse:
         form.add_error(None, f"The setting could not be checked: {error}")
         return _page(request, mapping_form, form, status=400, lists=lists)
     if problems:
-        for name, errors in problems.items():
-            form.add_error(name if name in form.fields else None, errors)
+        add_problems(form, problems)
         return _page(request, mapping_form, form, status=400, lists=lists)
     messages.success(request, f"{setting} is saved: the next sync makes the records.")
     return redirect("console:mappings")

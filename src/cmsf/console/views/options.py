@@ -18,6 +18,7 @@ from django.views.decorators.http import require_GET, require_POST
 from cmsf.campaign_monitor.errors import CampaignMonitorError
 from cmsf.connections import services as connections
 from cmsf.console.access import changer, viewer
+from cmsf.console.forms import add_problems
 from cmsf.options import services as options
 from cmsf.options.models import GeneralOptions
 from cmsf.salesforce.errors import SalesforceError
@@ -153,8 +154,7 @@ def save(request: HttpRequest) -> HttpResponse:
         try:
             options.save_general_options(values, actor=request.user.get_username())
         except ValidationError as error:
-            for name, errors in error.message_dict.items():
-                form.add_error(name if name in form.fields else None, errors)
+            add_problems(form, error.message_dict)
         else:
             messages.success(request, "The General Options are saved.")
             return redirect("console:options")

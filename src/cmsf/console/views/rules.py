@@ -19,7 +19,8 @@ from cmsf.audience import fields as rule_fields
 from cmsf.audience import services
 from cmsf.connections import services as connections
 from cmsf.console.access import changer, viewer
-from cmsf.console.views.imports import lists_or_message
+from cmsf.console.forms import add_problems
+from cmsf.console.views.imports import chosen_list, lists_or_message
 from cmsf.options.models import RULE_OPERATORS, SubscriberRule
 from cmsf.salesforce.errors import SalesforceError
 from cmsf.sync import tasks
@@ -94,12 +95,12 @@ def save(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         return _page(request, form, status=400)
     data = form.cleaned_data
-    client_pk, _, list_id = data["target"].partition(":")
+    client_id, list_id, list_name = chosen_list(data["target"], lists)
     rule = SubscriberRule.objects.filter(list_id=list_id, kind=data["kind"]).first() or SubscriberRule(
         list_id=list_id, kind=data["kind"]
     )
     before = services.list_snapshot(rule) if rule.pk else None
-    rule.client_id, rule.list_name = int(client_pk), dict(lists).get(data["target"], "").split(": ", 1)[-1]
+    rule.client_id, rule.list_name = client_id, list_name
     rule.criteria, rule.logic = data["criteria"], data["logic"].strip()
     rule.evaluate, rule.active = data["evaluate"], data["active"]
     try:
@@ -113,8 +114,7 @@ def save(request: HttpRequest) -> HttpResponse:
         form.add_error(None, f"The rule could not be checked: {error}")
         return _page(request, form, status=400)
     if problems:
-        for name, errors in problems.items():
-            form.add_error(name if name in form.fields else None, errors)
+        add_problems(form, problems)
         return _page(request, form, status=400)
     if rule.matches_token:
         messages.success(request, f"The rule {rule} is saved. The records that meet its criteria now are read first; "

@@ -20,6 +20,7 @@ from cmsf.audience.imports import sms_allowed
 from cmsf.audience.phones import BadNumber, to_e164
 from cmsf.billing.models import BillingAccount, Plan
 from cmsf.console.access import changer, viewer
+from cmsf.console.forms import add_problems
 from cmsf.options.models import SmsSettings
 
 SECTION = "sms"
@@ -86,8 +87,7 @@ def save(request: HttpRequest) -> HttpResponse:
         try:
             audience.save_sms_settings(dict(form.cleaned_data), actor=request.user.get_username())
         except ValidationError as error:
-            for name, errors in error.message_dict.items():
-                form.add_error(name if name in form.fields else None, errors)
+            add_problems(form, error.message_dict)
         else:
             messages.success(request, "The SMS settings are saved.")
             return redirect("console:sms")

@@ -20,6 +20,7 @@ from django.views.decorators.http import require_GET, require_POST
 from cmsf.billing.models import BillingAccount, Plan
 from cmsf.console import embed
 from cmsf.console.access import changer, viewer
+from cmsf.console.forms import add_problems
 from cmsf.options import services as options
 from cmsf.options.models import EmailActivity, TrackingHistorySettings
 from cmsf.sync import storage
@@ -160,8 +161,7 @@ def tracking_history(request: HttpRequest) -> HttpResponse:
             actor=request.user.get_username(),
         )
     except ValidationError as error:
-        for name, errors in error.message_dict.items():
-            form.add_error(name if name in form.fields else None, errors)
+        add_problems(form, error.message_dict)
         return _page(request, form=form)
     messages.success(request, _what_happens(before, settings))
     return redirect("console:storage")
