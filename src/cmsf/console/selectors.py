@@ -13,9 +13,19 @@ from cmsf.billing.models import BillingAccount
 from cmsf.billing.plans import Features
 from cmsf.billing.services import features
 from cmsf.connections.models import CampaignMonitorAccount, CampaignMonitorClient, SalesforceOrg
-from cmsf.maintenance.models import MaintenanceMessage
+from cmsf.connections.selectors import not_connected_reason
+from cmsf.maintenance.selectors import new_message_count
 from cmsf.sync.engine import PURGE_ORDER
-from cmsf.sync.models import RecordMap, SyncRun, SyncSettings
+from cmsf.sync.models import RecordMap, SyncRun, SyncSettings, SyncStatus
+
+
+@dataclass(frozen=True)
+class SyncState:
+    """The sync's status as the console, `cmsf status` and its JSON tell it."""
+
+    value: str  # a SyncStatus value
+    label: str
+    message: str
 
 
 @dataclass
@@ -30,6 +40,15 @@ class Overview:
     new_messages: int
     recent_runs: list[SyncRun]
     features: Features
+    not_connected: str  # why nothing can sync now ("" when both sides are connected)
+
+    @property
+    def status(self) -> SyncState:
+        """Not connected while either side is (whatever the last runs did), else the worst of the clients' last
+        runs."""
+        if self.not_connected:
+            return SyncState(SyncStatus.NOT_CONNECTED, SyncStatus.NOT_CONNECTED.label, self.not_connected)
+        return SyncState(self.sync.last_status, self.sync.get_last_status_display(), self.sync.last_status_message)
 
 
 def overview(*, now: datetime) -> Overview:
@@ -42,9 +61,10 @@ def overview(*, now: datetime) -> Overview:
         billing=billing,
         plan=billing.effective_plan(now).label,
         on_trial=billing.on_trial(now),
-        new_messages=MaintenanceMessage.objects.filter(acknowledged_at=None).count(),
+        new_messages=new_message_count(),
         recent_runs=list(SyncRun.objects.select_related("client")[:10]),
         features=features(now),
+        not_connected=not_connected_reason(),
     )
 
 

@@ -173,6 +173,14 @@ _CODES: tuple[SupportCode, ...] = (
         "The next sync tries again; if it fails the same way, check the details and the connections.",
     ),
     SupportCode(
+        "CMSF-NOT-CONNECTED",
+        "A sync could not run: not connected",
+        "A sync was started while Campaign Monitor or Salesforce was disconnected, so it read and wrote nothing. "
+        "While either is disconnected, Sync Settings says so, Sync now is disabled and no scheduled sync runs.",
+        "Connect the service named in the message under Sync Settings (or with `cmsf connect`); the next sync then "
+        "runs as scheduled.",
+    ),
+    SupportCode(
         "CMSF-CONSOLE-ACTION",
         "An action on the console failed",
         "Campaign Monitor or Salesforce refused an action started on the console (such as selecting clients, "

@@ -26,7 +26,7 @@ from cmsf.campaign_monitor.records import ClientSummary
 from cmsf.connections import services as connections
 from cmsf.connections.models import CampaignMonitorAccount, CampaignMonitorClient, SalesforceOrg
 from cmsf.maintenance import support_codes
-from cmsf.maintenance.services import audit, record_problem_once
+from cmsf.maintenance.services import audit, record_message
 from cmsf.salesforce import soql
 from cmsf.sync import webhooks
 from cmsf.sync.models import ClientLease, Cursor, ListWebhook, SyncRun, SyncSettings, TrackingCoverage
@@ -288,7 +288,7 @@ def _remove_webhooks(hooks: QuerySet[ListWebhook] | None = None) -> None:
         webhooks.remove(connections.campaign_monitor(), hooks)
     except (CampaignMonitorError, connections.NotConnected) as error:
         hooks.delete()
-        record_problem_once(
+        record_message(
             support_code="CMSF-WEBHOOKS",
             job="CMSF_SYNC",
             message="Campaign Monitor's webhooks could not be removed.",

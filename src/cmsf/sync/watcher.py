@@ -58,7 +58,7 @@ from cmsf.campaign_monitor.records import SubscriberInput
 from cmsf.connections import services as connections
 from cmsf.maintenance import support_codes
 from cmsf.maintenance.models import GovernorLimit
-from cmsf.maintenance.services import record_problem_once
+from cmsf.maintenance.services import record_message
 from cmsf.options.models import FieldMapping, GeneralOptions, SubscriberRule
 from cmsf.salesforce import soql
 from cmsf.salesforce.adapter import SalesforceAdapter, parse_bool, parse_datetime
@@ -210,8 +210,8 @@ def watch_once(*, now: datetime | None = None) -> WatchRun:
         return _end(run, WatchRun.Status.SKIPPED, str(error))
     except (SalesforceError, CampaignMonitorError) as error:
         log.warning("the watcher stopped: %s", error)
-        record_problem_once(support_code=CODE, job=JOB, message="The Salesforce change watcher stopped.",
-                            details=str(error), guidance=support_codes.guidance(CODE))  # fmt: skip
+        record_message(support_code=CODE, job=JOB, message="The Salesforce change watcher stopped.",
+                       details=str(error), guidance=support_codes.guidance(CODE))  # fmt: skip
         return _end(run, WatchRun.Status.FAILED, f"{error}; the next run reads the same changes again")
     finally:
         if sf is not None:
