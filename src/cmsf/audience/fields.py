@@ -130,8 +130,9 @@ def check_source(wizard: ImportWizard, sf: SalesforceAdapter) -> dict[str, list[
                                               error)}  # fmt: skip
             sources.id_column(described, canonical_object(wizard.sobject))
     except sources.SourceError as error:
-        field = "report_id" if wizard.source == ImportWizard.Source.REPORT else "source"
-        return {field: [f"The source cannot be read: {error}."]}
+        if wizard.source == ImportWizard.Source.REPORT:
+            return {"report_id": [f"The report cannot be read: {error}."]}
+        return {"source": [f"The source cannot be read: {error}."]}
     return {}
 
 
