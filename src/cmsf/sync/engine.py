@@ -42,7 +42,16 @@ from cmsf.salesforce.errors import (
     RecordResult,
     SalesforceError,
 )
-from cmsf.sync import forget, mapped_fields, opt_out, problems, record_creation, salesforce_campaigns, webhooks
+from cmsf.sync import (
+    forget,
+    mapped_fields,
+    opt_out,
+    problems,
+    record_creation,
+    repair,
+    salesforce_campaigns,
+    webhooks,
+)
 from cmsf.sync.directory import load as load_directory
 from cmsf.sync.leases import LeaseLost
 from cmsf.sync.matching import Directory
@@ -710,8 +719,13 @@ def purge_client(ctx: Context) -> None:
     ctx.stage("purging")
     size = _batch("CMSF_FULL_SYNC_PURGE")
     for sobject in PURGE_ORDER:
-        for entries in _ledger_pages(RecordMap.objects.filter(client=ctx.client, sobject=sobject), size):
+        entries_of = RecordMap.objects.filter(client=ctx.client, sobject=sobject)
+        for entries in _ledger_pages(entries_of, size):
             ctx.writer.delete(sobject, entries, batch_size=size)
+        if not ctx.writer.dry_run:
+            # A record whose delete failed (a lock held past every retry) stays, and the parents deleted next clear
+            # its lookup to them: its ledger row no longer tells what Salesforce holds, so it is written again.
+            entries_of.exclude(content_hash="").update(content_hash="")
     if not ctx.writer.dry_run:
         Cursor.objects.filter(client=ctx.client).delete()
         ctx.cursors = {}
@@ -757,6 +771,7 @@ def run_primary_sync(
         ctx.industry_rates = benchmark_rates(campaign_settings)
         if run.kind == SyncRun.Kind.FULL:
             purge_client(ctx)
+        check_parents = repair.due(ctx)  # decided before the run writes: a first run has nothing to repair
         sync_client_record(ctx)
         list_ids = sync_lists(ctx)
         _webhooks(ctx, list_ids)
@@ -774,6 +789,7 @@ def run_primary_sync(
         apply_retention(ctx, tracking)
         salesforce_campaigns.sync_members(ctx, links, campaign_settings)
         _settle_behind(ctx)
+        repair.parents(ctx, check=check_parents)  # every parent is in Salesforce by now
         _finish_client(ctx)
         run.read = dict(ctx.read)
         run.status = SyncRun.Status.SUCCEEDED
