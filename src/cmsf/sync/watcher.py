@@ -11,8 +11,8 @@ Every few minutes (General Options' interval; `cmsf watch --once` in the foregro
    - **lead conversion**: the lead's memberships and tracking history move to its contact, in Salesforce and in
      cmsf's ledger (campaign members and their aggregates follow);
    - **merge**: Salesforce moves the loser's records to the master; cmsf moves its ledger, and the loser's
-     subscribers take the master's email in Campaign Monitor (below), so that later syncs keep matching them;
-     they are not deleted;
+     subscribers take the master's email in Campaign Monitor (below) and, where their "Salesforce ID" custom field
+     names a loser, the master's Id (one read each), so that later syncs keep matching them; they are not deleted;
    - **delete** (option): the subscribers of a deleted contact's or lead's email are set to Deleted in Campaign
      Monitor, unless another contact or lead still has that email;
    - **email change**: the subscribers of the old email move to the new one in Campaign Monitor; a bounced one is
