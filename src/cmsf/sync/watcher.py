@@ -262,9 +262,10 @@ def _report(run: WatchRun) -> None:
     """A run that went through: the records it could not handle (a Campaign Monitor refusal, a rule's add or remove,
     a mapped value) are one maintenance message while the problem goes on; the watcher's earlier messages that this
     run did not meet again are resolved."""
-    if run.problems:
-        count = len(run.problems)
-        lines = [f"{problem['key']}: {problem['reason']}" for problem in run.problems[:SHOWN]]
+    wrong = [problem for problem in run.problems if not problem.get("kept_out")]
+    if wrong:
+        count = len(wrong)
+        lines = [f"{problem['key']}: {problem['reason']}" for problem in wrong[:SHOWN]]
         more = count - len(lines)
         record_message(
             support_code=RECORDS_CODE,
@@ -535,7 +536,7 @@ class _Run:
                         self._opt_out(person, membership, opted_out_at)
                     self._push_fields(person, membership)
                 except Refused as refused:
-                    self._problem(membership.key or membership.id, str(refused))
+                    self._problem(membership.key or membership.id, str(refused), kept_out=True)
             self._rules(person, memberships.get(person.id, []))
 
     def _remember(self, person: Person, state: PersonState | None) -> datetime:
@@ -622,7 +623,7 @@ class _Run:
                         membership.state = "Deleted"
                         self._update(membership.id, State__c="Deleted", State_Changed__c=sf_datetime(self.now))
             except Refused as refused:
-                self._problem(f"{person.sobject} {person.id}", f"not added by {because}: {refused}")
+                self._problem(f"{person.sobject} {person.id}", f"not added by {because}: {refused}", kept_out=True)
 
     def _met_before(self, rule: SubscriberRule, person: Person, met: bool) -> bool:
         """Whether the person met the rule's criteria when last seen (so that meeting them now is no change); the
@@ -801,5 +802,7 @@ class _Run:
                 refused.add(str(row["Id"]))
         return refused
 
-    def _problem(self, key: str, reason: str) -> None:
-        self.problems.append({"key": key, "reason": reason})
+    def _problem(self, key: str, reason: str, *, kept_out: bool = False) -> None:
+        """A record this run could not handle, with its key and why; `kept_out`: the rules of every add kept it out
+        on purpose (suppressed, opted out, forgotten): listed with the run, not a problem to tell."""
+        self.problems.append({"key": key, "reason": reason, **({"kept_out": "yes"} if kept_out else {})})
