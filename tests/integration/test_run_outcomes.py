@@ -93,6 +93,8 @@ def test_refused_records_are_succeeded_with_problems_one_message_with_a_count_th
     assert refused.filter(subject="CMSF_Campaign__c").count() == len(runs)
     assert {m.occurrences for m in refused.all()} == {1}
     told = refused.count()
+    # The message, and so its email, tells the run's outcome above the records.
+    assert all(m.details.startswith("The run: Succeeded with problems (") for m in refused.all())
 
     code, runs = _sync_exit(capsys)  # the same problem again: the same messages, counted
     assert code == 3

@@ -842,8 +842,9 @@ def run_primary_sync(
         run.save()
         if not dry_run:
             with transaction.atomic():
+                problems.settle(run)  # the run's outcome first: the messages and their emails tell it
                 problems.report(run, tally)
-                problems.settle(run)
+                problems.resolve(run)
                 _record_status(run)
     return run
 

@@ -52,7 +52,7 @@ def report(run: SyncRun, tally: WriteTally) -> None:
             job=job or JOB_OF_OBJECT.get(sobject) or JOB_OF_STANDARD_OBJECT.get(sobject, "CMSF_SYNC"),
             message=f"{count} {sobject} record{'s' if count != 1 else ''} of client "
             f"{run.client.name} not written: {messages[(sobject, code, job)]}",
-            details="\n".join(shown),
+            details="\n".join([f"The run: {run.get_status_display()} ({run.message}).", *shown]),
             guidance=guidance(f"CMSF-SF-{code}"),
             client_id=run.client_id,
             subject=sobject,
@@ -90,24 +90,31 @@ def report(run: SyncRun, tally: WriteTally) -> None:
 
 
 def settle(run: SyncRun) -> None:
-    """After the run's problems are reported: a run that went through to its end is "succeeded with problems" when it
-    met any (records refused, or another error or warning told for its client), and it resolves the open messages of
-    its jobs and client that it did not meet again."""
+    """Before the run's problems are reported: a run that went through to its end is "succeeded with problems" when
+    it met any (records refused, or an error or warning told for its client while it ran)."""
     if run.status not in SyncRun.COMPLETED or run.started_at is None:
         return
-    met = MaintenanceMessage.objects.filter(
+    told = MaintenanceMessage.objects.filter(
         client_id=run.client_id,
         resolved_at=None,
         last_seen_at__gte=run.started_at,
         severity__in=(MaintenanceMessage.Severity.ERROR, MaintenanceMessage.Severity.WARNING),
     ).count()
-    if met or sum(run.failed.values()):
+    refused = sum(run.failed.values())
+    if told or refused:
         run.status = SyncRun.Status.PROBLEMS
-        refused = sum(run.failed.values())
         parts = [summary_of_count(refused)] if refused else []
-        parts.append(f"{met} maintenance message{'s' if met != 1 else ''}")
+        if told:
+            parts.append(f"{told} other problem{'s' if told != 1 else ''} told in Maintenance")
         run.message = "; ".join(parts)
         run.save(update_fields=["status", "message"])
+
+
+def resolve(run: SyncRun) -> None:
+    """After the run's problems are reported: a run that went through to its end resolves the open messages of its
+    jobs and client that it did not meet again."""
+    if run.status not in SyncRun.COMPLETED or run.started_at is None:
+        return
     jobs = SYNC_JOBS if run.kind == SyncRun.Kind.PRIMARY else (*SYNC_JOBS, "CMSF_FULL_SYNC_PURGE")
     resolve_cleared(jobs=jobs, client_id=run.client_id, since=run.started_at)
 
