@@ -4,6 +4,7 @@ days to keep, and a linked campaign deleted in Salesforce."""
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from datetime import timedelta
 
@@ -262,3 +263,75 @@ def test_industry_benchmarks_are_written_beside_each_campaigns_rates(synced):
     rows = list(synced.sf.query("SELECT Industry_Open_Rate__c, Industry_Click_Rate__c FROM CMSF_Campaign__c "
                                 f"WHERE Client__r.Client_Id__c = '{client.cm_client_id}'"))  # fmt: skip
     assert rows and all((r["Industry_Open_Rate__c"], r["Industry_Click_Rate__c"]) == (25.17, 2.79) for r in rows)
+
+
+# -- a linked campaign that already has members of its own (issue 17, case 3) ---------------------------------
+
+
+def _recipients_in_salesforce(cm_id: str) -> list[str]:
+    """The contacts and leads the stored tracking history links to this campaign's recipients."""
+    rows = RecordMap.objects.filter(sobject="CMSF_Email_Activity__c", key__startswith=f"{cm_id}:", activity_kind="sent")
+    return sorted({p for p in rows.values_list("person_id", flat=True) if p})
+
+
+def _own_members(running, sf_id: str, people: list[str], *, status: str = "Registered") -> dict[str, str]:
+    """Members an admin added before linking (an event's invite list): person -> member Id."""
+    assert running.sf.insert(
+        "CampaignMemberStatus", [{"CampaignId": sf_id, "Label": status, "HasResponded": True, "IsDefault": False}]
+    )[0].success
+    rows = [{"CampaignId": sf_id, ("LeadId" if p.startswith("00Q") else "ContactId"): p, "Status": status}
+            for p in people]  # fmt: skip
+    results = running.sf.insert("CampaignMember", rows)
+    assert all(r.success for r in results), [r.errors for r in results if not r.success]
+    return {p[:15]: r.id for p, r in zip(people, results, strict=True)}
+
+
+def _someone_else(running, recipients: list[str]) -> str:
+    """A contact who did not receive the campaign."""
+    known = {p[:15] for p in recipients}
+    return next(r["Id"] for r in running.sf.query("SELECT Id FROM Contact ORDER BY Id") if r["Id"][:15] not in known)
+
+
+@pytest.mark.parametrize("refresh", [ALWAYS, NEVER, ONCE])
+def test_a_linked_campaign_keeps_its_own_members_and_a_second_cli_sync_exits_0(synced, capsys, refresh):
+    from cmsf.cli import main as cli_main
+
+    link, sf_id = _link(synced)
+    _settings(auto_create_missing_statuses=True, member_status_refresh=refresh)
+    recipients = _recipients_in_salesforce(link.cm_campaign_id)
+    assert len(recipients) > 6
+    theirs = _own_members(synced, sf_id, recipients[:5])
+    outsider = _someone_else(synced, recipients)
+    outsider_member = _own_members(synced, sf_id, [outsider], status="Invited")[outsider[:15]]
+    before = _members(synced, sf_id)
+
+    # Both runs end with every record written: exit status 0, nothing refused, no DUPLICATE_VALUE anywhere.
+    for _ in range(2):
+        assert cli_main(["sync", "--json"]) == 0, capsys.readouterr().out
+        runs = json.loads(capsys.readouterr().out)["runs"]
+        assert all(r["status"] == "succeeded" and not r["failed"] for r in runs), runs
+    assert not MaintenanceMessage.objects.filter(support_code__contains="DUPLICATE_VALUE").exists()
+
+    after = _members(synced, sf_id)
+    # The admin's members were adopted in place (same Id, not doubled), keyed as cmsf's from now on ...
+    for person, member_id in theirs.items():
+        assert after[person]["Id"] == member_id and after[person]["CMSF_Member_Key__c"]
+        # ... they keep the admin's status under Never and Once only; Always sets their newest activity's ...
+        if refresh == ALWAYS:
+            assert after[person]["Status"] in ("Sent", "Opened", "Clicked", "Bounced", "Unsubscribed")
+        else:
+            assert after[person]["Status"] == "Registered"
+    # ... every other recipient became a member, and the member who is not a recipient is not touched.
+    assert {p[:15] for p in recipients} <= set(after)
+    assert after[outsider[:15]] == before[outsider[:15]] and after[outsider[:15]]["Id"] == outsider_member
+    assert after[outsider[:15]]["CMSF_Member_Key__c"] is None
+    count = len(list(synced.sf.query(f"SELECT Id FROM CampaignMember WHERE CampaignId = '{sf_id}'")))
+    assert count == len(after)
+
+
+def test_the_duplicate_value_guidance_never_advises_deleting_the_admins_members():
+    from cmsf.maintenance import support_codes
+
+    said = support_codes.guidance("CMSF-SF-DUPLICATE_VALUE")
+    assert "remove the duplicate" not in said.lower() and said.startswith("Delete nothing")
+    assert "do not delete a campaign member" in said

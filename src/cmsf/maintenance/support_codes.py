@@ -101,9 +101,13 @@ _CODES: tuple[SupportCode, ...] = (
     _salesforce(
         "DUPLICATE_VALUE",
         "A duplicate value",
-        "Salesforce found another record with the same value in a unique field.",
-        "Look up the record named in the details in Salesforce and remove the duplicate; the next sync sends the "
-        "record again.",
+        "Salesforce already holds a record with the same value in a unique field: for a campaign member, the "
+        "contact or lead is already a member of the campaign (someone added it while the sync was writing).",
+        "Delete nothing: the record Salesforce already holds is kept. cmsf reads a linked campaign's members before "
+        "writing and adopts the ones it finds (their status and counts are updated in place, by their Id), so the "
+        "next sync writes the record named in the details without a duplicate. If the message comes back after the "
+        "next sync, find the record that holds the value named in the details and send both Ids to support; do not "
+        "delete a campaign member, a contact or a lead to clear it.",
     ),
     _salesforce(
         "STRING_TOO_LONG",
