@@ -22,7 +22,7 @@ from cmsf.sandbox.salesforce.data import generate_org
 from cmsf.sync import engine
 from cmsf.sync import services as sync
 from cmsf.sync.models import CampaignLink, RecordMap, SyncRun
-from cmsf.sync.salesforce_campaigns import Person, status_of
+from cmsf.sync.salesforce_campaigns import ADOPTED, Person, StatusMap, Written, member_status, status_of
 from tests import emulators
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -335,3 +335,74 @@ def test_the_duplicate_value_guidance_never_advises_deleting_the_admins_members(
     said = support_codes.guidance("CMSF-SF-DUPLICATE_VALUE")
     assert "remove the duplicate" not in said.lower() and said.startswith("Delete nothing")
     assert "do not delete a campaign member" in said
+
+
+# -- the refresh rules and a renamed label (issue 17, case 9) -----------------------------------------------------
+
+RENAMED = {"sent": "Delivered", "opened": "Read", "clicked": "Followed a link"}
+
+
+def _email_of(running, person_id: str) -> str:
+    sobject = "Lead" if person_id.startswith("00Q") else "Contact"
+    return next(running.sf.query(f"SELECT Email FROM {sobject} WHERE Id = '{person_id}'"))["Email"]
+
+
+@pytest.mark.parametrize("refresh", [NEVER, ONCE, ALWAYS])
+def test_a_renamed_label_applies_to_new_members_only_under_never_and_once_only(synced, monkeypatch, refresh):
+    from cmsf.sync import directory
+
+    link, sf_id = _link(synced)
+    _settings(member_status_refresh=refresh, auto_create_missing_statuses=True)
+    _sync(link.client)
+    before = _members(synced, sf_id)
+    at_sent = next(p for p, m in before.items() if m["Status"] == "Sent")
+    # A recipient with no contact yet becomes one, and clicks: a new member after the rename.
+    known = {_email_of(synced, p).lower() for p in before}
+    newcomer = next(e for e, _ in synced.world.campaigns[link.cm_campaign_id].recipients if e.lower() not in known)
+    assert synced.sf.insert("Contact", [{"LastName": "Newcomer", "Email": newcomer}])[0].success
+    for activity, label in RENAMED.items():
+        responded = CampaignStatusMapping.DEFAULTS[activity][1]
+        CampaignStatusMapping.objects.update_or_create(
+            activity=activity, defaults={"status_label": label, "responded": responded}
+        )
+    _add_click(synced.world, link.cm_campaign_id, _email_of(synced, at_sent))
+    _add_click(synced.world, link.cm_campaign_id, newcomer)
+    monkeypatch.setattr(directory, "FRESH_FOR", timedelta(0))  # the new contact is read at once
+
+    run = _sync(link.client)
+    after = _members(synced, sf_id)
+    new = next(p for p in after if p not in before)
+    old_labels = {"Sent", "Opened", "Clicked"}
+    if refresh == ALWAYS:  # every member takes the current labels
+        assert not {m["Status"] for m in after.values()} & old_labels
+        assert after[at_sent]["Status"] == "Followed a link" and after[new]["Status"] == "Followed a link"
+        return
+    # Never and Once only: the existing members keep the labels they were written with; nothing else is rewritten.
+    changed = {p for p in before if after[p]["Status"] != before[p]["Status"]}
+    if refresh == NEVER:
+        assert changed == set() and after[new]["Status"] == "Delivered"  # set when added, never changed
+        assert run.written.get("CampaignMember", 0) == 1
+    else:  # Once only: the one change a member at Sent still has takes the current label, as the new member does
+        assert changed == {at_sent} and after[at_sent]["Status"] == "Followed a link"
+        assert after[new]["Status"] == "Followed a link"
+        assert run.written.get("CampaignMember", 0) == 2
+    # A rerun writes nothing.
+    assert _sync(link.client).written.get("CampaignMember", 0) == 0
+
+
+def test_member_labels_by_rule_on_their_own():
+    t = [timezone.now() - timedelta(hours=h) for h in (3, 2, 1)]
+    clicked = Person(opens=1, clicks=1, newest=("clicks", t[2]), first=("opens", t[1]))
+    renamed = StatusMap({**StatusMap.load().labels, "sent": ("Delivered", False), "opens": ("Read", True)})
+    written_as_opened = Written("opens", t[1], "Opened")
+    # Unchanged statuses keep their written label under Never and Once only; Always relabels.
+    assert member_status(clicked, written_as_opened, NEVER, renamed) == ("opens", t[1], "Opened")
+    assert member_status(clicked, written_as_opened, ONCE, renamed) == ("opens", t[1], "Opened")
+    assert member_status(clicked, written_as_opened, ALWAYS, renamed)[2] == renamed.label("clicks")
+    assert member_status(clicked, Written("sent", t[0], "Sent"), ONCE, renamed) == ("opens", t[1], "Read")
+    assert member_status(clicked, None, NEVER, renamed) == ("sent", None, "Delivered")
+    # A member an admin made keeps the admin's status, except under Always.
+    theirs = Written(ADOPTED, None, "Registered")
+    assert member_status(clicked, theirs, NEVER, renamed) == (ADOPTED, None, "Registered")
+    assert member_status(clicked, theirs, ONCE, renamed) == (ADOPTED, None, "Registered")
+    assert member_status(clicked, theirs, ALWAYS, renamed)[0] == "clicks"
