@@ -248,6 +248,14 @@ _CODES: tuple[SupportCode, ...] = (
         "Monitor under Sync Settings.",
     ),
     SupportCode(
+        "CMSF-CAMPAIGN-PREVIEW",
+        "Campaign Monitor did not give its campaigns for the filter's preview",
+        "The Salesforce Campaigns settings could not read the sent campaigns of the selected clients, so the preview "
+        "of what a campaign filter would leave out could not be shown; nothing was saved or removed.",
+        "Try again in a few minutes; if it keeps failing, or the details speak of credentials, reconnect Campaign "
+        "Monitor under Sync Settings.",
+    ),
+    SupportCode(
         "CMSF-CAMPAIGN-SALESFORCE",
         "Salesforce did not answer the Salesforce Campaigns section",
         "Listing the campaigns to link, linking one, or reading the campaigns' rates for the benchmark chart failed "
