@@ -406,3 +406,31 @@ def test_member_labels_by_rule_on_their_own():
     assert member_status(clicked, theirs, NEVER, renamed) == (ADOPTED, None, "Registered")
     assert member_status(clicked, theirs, ONCE, renamed) == (ADOPTED, None, "Registered")
     assert member_status(clicked, theirs, ALWAYS, renamed)[0] == "clicks"
+
+
+def test_a_member_added_between_the_read_and_the_write_is_adopted_by_the_next_sync(synced, monkeypatch):
+    from cmsf.sync import directory, salesforce_campaigns
+
+    link, sf_id = _link(synced)
+    _settings(member_status_refresh=NEVER, auto_create_missing_statuses=True)
+    _sync(link.client)
+    before = _members(synced, sf_id)
+    known = {_email_of(synced, p).lower() for p in before}
+    newcomer = next(e for e, _ in synced.world.campaigns[link.cm_campaign_id].recipients if e.lower() not in known)
+    person = synced.sf.insert("Contact", [{"LastName": "Late", "Email": newcomer}])[0].id
+    _add_click(synced.world, link.cm_campaign_id, newcomer)
+    monkeypatch.setattr(directory, "FRESH_FOR", timedelta(0))
+    # The admin adds the person while the sync runs: after cmsf read the campaign's members, before it wrote.
+    theirs = _own_members(synced, sf_id, [person])[person[:15]]
+    monkeypatch.setattr(salesforce_campaigns, "_members_in_salesforce", lambda *args: {})
+    raced = sync.sync_client(client=link.client)
+    assert raced.failed.get("CampaignMember") == 1
+    monkeypatch.undo()
+    monkeypatch.setattr(directory, "FRESH_FOR", timedelta(0))
+    # The next sync adopts it, refuses nothing, and doubles nothing.
+    again = _sync(link.client)
+    assert not again.failed
+    after = _members(synced, sf_id)
+    assert after[person[:15]]["Id"] == theirs and after[person[:15]]["Status"] == "Registered"
+    assert after[person[:15]]["CMSF_Member_Key__c"] == f"{sf_id}:{person}"
+    assert len(list(synced.sf.query(f"SELECT Id FROM CampaignMember WHERE CampaignId = '{sf_id}'"))) == len(after)

@@ -400,6 +400,8 @@ def sync_members(ctx: Context, links: dict[str, CampaignLink], settings: Campaig
     for cm_id, link in due.items():
         whole = link.members_filled_at is None or link.members_fingerprint != fingerprint
         only = None if whole else ctx.touched.get(cm_id)
+        if not whole and not ctx.writer.dry_run:  # until these members are all in (`_settle`), the next run redoes all
+            CampaignLink.objects.filter(pk=link.pk).update(members_fingerprint="")
         people = people_from_ledger(cm_id, only)
         if link.members_filled_at is None and not (tracking.stores("sent") and people.unmatched + len(people.people)):
             _recipients(ctx, cm_id, people)
@@ -422,7 +424,7 @@ def sync_members(ctx: Context, links: dict[str, CampaignLink], settings: Campaig
             key = f"{sf_id}:{person_id}"
             before = previous.get(person_id)
             found = theirs.get(person_id[:15]) if before is None else None
-            if found is not None and found.key != key:
+            if found is not None:  # an admin's member (or one of cmsf's the ledger lost): updated by its Id
                 before = Written(ADOPTED, None, found.status)
                 adopted[key] = found.id
             kind, when, label = member_status(person, before, refresh, statuses)
