@@ -268,11 +268,11 @@ def tls(tmp_path_factory):
 @pytest.fixture
 def make_pair(tls) -> Iterator[Callable[..., Pair]]:
     """Fresh emulators (a new world and org of the same size and seed) and cmsf's rows for the world's clients;
-    `age`: the world's history ends that much (and three hours) before now, for /admin/advance to fill in."""
+    `age`: the world's history ends that much (and three hours) before now (or `now`), for /admin/advance to fill in."""
     with contextlib.ExitStack() as stack:
 
-        def make(*, age: timedelta = timedelta(0)) -> Pair:
-            world = generate_world(SIZE, SEED, datetime.now(UTC) - age)
+        def make(*, age: timedelta = timedelta(0), now: datetime | None = None) -> Pair:
+            world = generate_world(SIZE, SEED, (now or datetime.now(UTC)) - age)
             enrich(world)
             org = generate_org(SIZE, SEED)
             cm_base = stack.enter_context(serve_in_thread(create_cm_app(world, "none"), tls=tls))

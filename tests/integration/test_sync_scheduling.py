@@ -5,7 +5,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from cmsf.connections.models import CampaignMonitorClient
+from cmsf.connections.models import CampaignMonitorAccount, CampaignMonitorClient, SalesforceOrg
 from cmsf.sync import leases
 from cmsf.sync.models import ClientLease, SyncSettings
 from cmsf.sync.services import due_clients
@@ -15,6 +15,9 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def clients():
+    # Connected, as far as the scheduler can tell: a disconnected installation schedules nothing (tested below).
+    CampaignMonitorAccount.objects.update_or_create(pk=1, defaults={"auth_method": "api_key", "api_key": "k"})
+    SalesforceOrg.objects.update_or_create(pk=1, defaults={"instance_url": "https://org.example", "access_token": "t"})
     return [
         CampaignMonitorClient.objects.create(cm_client_id="a", name="A"),
         CampaignMonitorClient.objects.create(cm_client_id="b", name="B"),
@@ -52,6 +55,12 @@ def test_the_tick_queues_every_selected_client_when_due_and_moves_the_next_run(c
     assert settings.next_run == now + timedelta(hours=1)
     assert due_clients(now + timedelta(minutes=59)) == []
     assert len(due_clients(now + timedelta(hours=1))) == 2
+
+
+def test_a_disconnected_installation_queues_nothing(clients):
+    SalesforceOrg.objects.update(access_token="", refresh_token="")
+    assert due_clients(timezone.now()) == []
+    assert SyncSettings.load().next_run is None  # nothing was scheduled, to fail
 
 
 def test_turned_off_or_off_frequency_queues_nothing(clients):

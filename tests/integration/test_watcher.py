@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from cmsf.campaign_monitor.api import CampaignMonitor
 from cmsf.campaign_monitor.errors import TransientError
+from cmsf.campaign_monitor.records import SubscriberInput
 from cmsf.connections import services as connections
 from cmsf.maintenance.models import AuditEntry
 from cmsf.options.models import GeneralOptions
@@ -392,3 +393,64 @@ def test_a_run_whose_lease_another_worker_took_stops_before_its_next_call(world,
     assert run.status == WatchRun.Status.FAILED and "another worker took over the watcher" in run.message
     assert world.cm_calls() == calls  # nothing sent after the lease was lost
     assert world.cm_state(rows[0]["list_id"], rows[0]["Email__c"]) == "Active"
+
+
+def test_after_a_merge_campaign_monitor_holds_the_masters_id_and_the_next_sync_links_to_it(world):
+    """Issue 17, case 7: the loser's subscribers held its Id in their "Salesforce ID" custom field (as the import
+    wizard writes it); after the merge the field names the master, a subscriber whose field names someone else is
+    left alone, and the next sync links every membership to the master with no refusal."""
+    loser, rows = world.alone("Contact")
+    other, other_rows = world.alone("Contact", but=loser)
+    for row, holder in [*((r, loser) for r in rows), *((r, other) for r in other_rows[:1])]:
+        key = next((f.key for f in world.cm.custom_fields(row["list_id"]) if f.name == "Salesforce ID"), "")
+        key = key or world.cm.create_custom_field(row["list_id"], "Salesforce ID", "Text",
+                                                  visible_in_preference_center=False)  # fmt: skip
+        world.cm.update_subscriber(row["list_id"], row["Email__c"], SubscriberInput(
+            email=row["Email__c"], custom_fields=((key, holder[:15]),)))  # fmt: skip
+    master = world.sf.insert("Contact", [{"LastName": "Master", "Email": rows[0]["Email__c"].upper()}])[0].id
+    world.running.sf_admin("POST", "/merge", json={"sobject": "Contact", "master_id": master, "loser_ids": [loser]})
+    run = watched()
+    assert run.done["merged"] == 1 and run.done["salesforce_id_replaced"] == len(rows), (run.done, run.problems)
+
+    def held(row: dict[str, Any]) -> list[str]:
+        found = world.cm.subscriber(row["list_id"], row["Email__c"], zone="(GMT) Coordinated Universal Time")
+        assert found is not None
+        return found.field_values("Salesforce ID")
+
+    assert all(held(r) == [master] for r in rows)
+    assert held(other_rows[0]) == [other[:15]]
+    for client in sync.clients_to_sync():
+        done = sync.sync_client(client=client, full=True)
+        assert done.status == SyncRun.Status.SUCCEEDED and not done.failed, (done.message, done.failed)
+    assert {r["Contact__c"] for r in world.members(f"Email__c = '{rows[0]['Email__c']}'")} == {master}
+    assert watched().done == {}
+
+
+def salesforce_id_field(world: World, list_id: str) -> str:
+    key = next((f.key for f in world.cm.custom_fields(list_id) if f.name == "Salesforce ID"), "")
+    return key or world.cm.create_custom_field(list_id, "Salesforce ID", "Text", visible_in_preference_center=False)
+
+
+def test_a_sync_right_after_contacts_are_deleted_never_links_to_them(world):
+    """Issue 17, case 7: contacts deleted (one of them purged from the recycle bin too) within the minute the
+    directory mirror counts as fresh; their subscribers hold the deleted Id in "Salesforce ID". The next sync links
+    no row to them (the deleted Id does not win matching; a refusal makes the directory follow Salesforce and the row
+    is linked again by its email, to a lead of the same email here) and refuses nothing."""
+    deleted, rows = world.alone("Contact")
+    purged, purged_rows = world.alone("Contact", but=deleted)
+    for row, holder in [*((r, deleted) for r in rows), *((r, purged) for r in purged_rows)]:
+        world.cm.update_subscriber(row["list_id"], row["Email__c"], SubscriberInput(
+            email=row["Email__c"], custom_fields=((salesforce_id_field(world, row["list_id"]), holder),)))  # fmt: skip
+    twin = world.sf.insert("Lead", [{"LastName": "Twin", "Company": "Twin Co", "Email": rows[0]["Email__c"]}])[0].id
+    world.sf.delete("Contact", [deleted, purged])
+    world.running.sf_admin("POST", "/recycle-bin/empty", json={"ids": [purged]})
+    for client in sync.clients_to_sync():
+        done = sync.sync_client(client=client, full=True)
+        assert done.status == SyncRun.Status.SUCCEEDED and not done.failed, (done.message, done.failed)
+    members = world.members(f"Email__c IN ('{rows[0]['Email__c']}', '{purged_rows[0]['Email__c']}')")
+    assert {r["Contact__c"] for r in members} == {None}
+    assert {r["Lead__c"] for r in members if r["Email__c"] == rows[0]["Email__c"]} == {twin}
+    assert not DirectoryEntry.objects.filter(record_id__in=[deleted, purged]).exists()
+    tracking = list(world.sf.query(f"SELECT Id FROM CMSF_Email_Activity__c WHERE Contact__c IN ('{deleted}', "
+                                   f"'{purged}')"))  # fmt: skip
+    assert tracking == []

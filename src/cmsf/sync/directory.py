@@ -34,6 +34,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from cmsf.salesforce.adapter import SalesforceAdapter, parse_bool
+from cmsf.salesforce.ids import CONTACT_PREFIX, LEAD_PREFIX
 from cmsf.salesforce.soql import datetime_literal
 from cmsf.sync.matching import ContactRow, Directory, LeadRow
 from cmsf.sync.models import DirectoryEntry, DirectoryState
@@ -69,10 +70,31 @@ def load(sf: SalesforceAdapter) -> Directory:
     return directory
 
 
-def refresh(sf: SalesforceAdapter, now: datetime | None = None) -> dict[str, Refresh]:
-    """Bring the mirror of each object up to date; returns what was done per object."""
+def refresh(sf: SalesforceAdapter, now: datetime | None = None, *, force: bool = False) -> dict[str, Refresh]:
+    """Bring the mirror of each object up to date (`force`: even when it was refreshed within `FRESH_FOR`); returns
+    what was done per object."""
     now = now or timezone.now()
-    return {sobject: _refresh(sf, sobject, now) for sobject in FIELDS}
+    return {sobject: _refresh(sf, sobject, now, force=force) for sobject in FIELDS}
+
+
+def follow(sf: SalesforceAdapter, gone: set[str]) -> Directory:
+    """Salesforce refused a lookup to these contacts or leads (deleted, merged away, or purged from the recycle bin
+    since the mirror last looked): the mirror is brought up to date whatever its age, the Ids Salesforce no longer
+    has are removed from it (one read by Id per object), and the directory is built again. Only a write that met
+    such a refusal pays this: two to four calls."""
+    refresh(sf, force=True)
+    for sobject, prefix in (("Contact", CONTACT_PREFIX), ("Lead", LEAD_PREFIX)):
+        known = sorted(DirectoryEntry.objects.filter(record_id__in=[i for i in gone if i.startswith(prefix)])
+                       .values_list("record_id", flat=True))  # fmt: skip
+        if not known:
+            continue
+        found = sf.retrieve(sobject, known, ["Id"])
+        missing = [record_id for record_id, record in zip(known, found, strict=True) if record is None]
+        if missing:
+            with transaction.atomic():
+                DirectoryEntry.objects.filter(record_id__in=missing).delete()
+                DirectoryState.objects.filter(sobject=sobject).update(version=uuid4())
+    return load(sf)
 
 
 def read() -> Directory:
@@ -119,9 +141,9 @@ def _versions() -> tuple[Any, ...]:
 # -- refreshing ------------------------------------------------------------------------------------------
 
 
-def _refresh(sf: SalesforceAdapter, sobject: str, now: datetime) -> Refresh:
+def _refresh(sf: SalesforceAdapter, sobject: str, now: datetime, *, force: bool = False) -> Refresh:
     state, _ = DirectoryState.objects.get_or_create(sobject=sobject)
-    if state.refreshed_at is not None and now - state.refreshed_at < FRESH_FOR:
+    if not force and state.refreshed_at is not None and now - state.refreshed_at < FRESH_FOR:
         return "fresh"
     fields = ", ".join(FIELDS[sobject])
     # Salesforce is read before the transaction, so that no write lock is held while it answers.

@@ -31,7 +31,7 @@ from cmsf.connections import services as connections
 from cmsf.connections.models import CampaignMonitorClient
 from cmsf.maintenance import support_codes
 from cmsf.maintenance.models import GovernorLimit
-from cmsf.maintenance.services import record_problem_once
+from cmsf.maintenance.services import record_message
 from cmsf.options.models import CampaignSettings, GeneralOptions, TrackingHistorySettings
 from cmsf.options.services import benchmark_rates
 from cmsf.salesforce.adapter import SalesforceAdapter
@@ -42,11 +42,21 @@ from cmsf.salesforce.errors import (
     RecordResult,
     SalesforceError,
 )
-from cmsf.sync import forget, mapped_fields, opt_out, problems, record_creation, salesforce_campaigns, webhooks
+from cmsf.sync import (
+    forget,
+    mapped_fields,
+    opt_out,
+    problems,
+    record_creation,
+    repair,
+    salesforce_campaigns,
+    webhooks,
+)
+from cmsf.sync.directory import follow as follow_directory
 from cmsf.sync.directory import load as load_directory
 from cmsf.sync.leases import LeaseLost
 from cmsf.sync.matching import Directory
-from cmsf.sync.models import CampaignLink, Cursor, RecordMap, SyncRun, SyncSettings, SyncStatus, TrackingCoverage
+from cmsf.sync.models import CampaignLink, Cursor, RecordMap, SyncRun, SyncSettings, TrackingCoverage
 from cmsf.sync.transforms import (
     ACTIVITY,
     ACTIVITY_LABELS,
@@ -65,7 +75,7 @@ from cmsf.sync.transforms import (
     subscriber_row,
     suppression_row,
 )
-from cmsf.sync.writer import Batch, Failure, Writer, WriteTally, plain
+from cmsf.sync.writer import PERSON_FIELDS, Batch, Failure, Writer, WriteTally, plain
 
 REPORT_EVERY = 2.0  # seconds between saves of a run's counts within a stage
 LAG = timedelta(minutes=10)  # events that reach Campaign Monitor late still fall inside the next read
@@ -101,6 +111,7 @@ class Context:
     campaign_statuses: dict[str, set[str]] = field(default_factory=dict)  # linked campaign (15) -> its status labels
     forgotten: frozenset[str] = frozenset()  # the hashes of the emails forgotten on request: never written again
     behind: dict[tuple[str, str], Buffer] = field(default_factory=dict)  # writes left to the sender (`_write_behind`)
+    followed: set[str] = field(default_factory=set)  # contacts and leads the directory followed after a refusal
 
     def stage(self, name: str) -> None:
         if self.heartbeat is not None:
@@ -156,6 +167,23 @@ def _directory(ctx: Context) -> Directory:
         else:
             ctx.directory = load_directory(ctx.sf)  # the mirror, brought up to date with what changed
     return ctx.directory
+
+
+def _relink(ctx: Context, rows: list[Row]) -> list[Row | None]:
+    """Rows Salesforce refused because a contact or lead they link to is gone (deleted or merged since the directory
+    last looked): the directory follows Salesforce (once per run for the same people; `directory.follow`), and each
+    row is linked again by its email. None for a row whose links stay as they were (a refusal of another kind)."""
+    assert ctx.sf is not None
+    gone = {str(row[name]) for row in rows for name in PERSON_FIELDS if row.get(name)}
+    if not gone <= ctx.followed:
+        ctx.directory = follow_directory(ctx.sf, gone)
+        ctx.followed |= gone
+    relinked: list[Row | None] = []
+    for row in rows:
+        link = _directory(ctx).link(str(row.get("Email__c") or ""))
+        fresh = {**row, "Contact__c": link.contact_id or None, "Lead__c": link.lead_id or None}
+        relinked.append(None if all(fresh[name] == row.get(name) for name in PERSON_FIELDS) else fresh)
+    return relinked
 
 
 def _batch(job: str) -> int:
@@ -384,12 +412,13 @@ def _webhooks(ctx: Context, list_ids: list[str]) -> None:
     try:
         webhooks.ensure(ctx.cm, ctx.client, list_ids)
     except CampaignMonitorError as error:
-        record_problem_once(
+        record_message(
             support_code=WEBHOOKS_CODE,
             job="CMSF_SYNC",
             message=f"The webhooks of {ctx.client.name} could not be registered: changes arrive with the hourly sync.",
             details=str(error),
             guidance=support_codes.guidance(WEBHOOKS_CODE),
+            client_id=ctx.client.pk,
         )
 
 
@@ -710,8 +739,13 @@ def purge_client(ctx: Context) -> None:
     ctx.stage("purging")
     size = _batch("CMSF_FULL_SYNC_PURGE")
     for sobject in PURGE_ORDER:
-        for entries in _ledger_pages(RecordMap.objects.filter(client=ctx.client, sobject=sobject), size):
+        entries_of = RecordMap.objects.filter(client=ctx.client, sobject=sobject)
+        for entries in _ledger_pages(entries_of, size):
             ctx.writer.delete(sobject, entries, batch_size=size)
+        if not ctx.writer.dry_run:
+            # A record whose delete failed (a lock held past every retry) stays, and the parents deleted next clear
+            # its lookup to them: its ledger row no longer tells what Salesforce holds, so it is written again.
+            entries_of.exclude(content_hash="").update(content_hash="")
     if not ctx.writer.dry_run:
         Cursor.objects.filter(client=ctx.client).delete()
         ctx.cursors = {}
@@ -752,11 +786,13 @@ def run_primary_sync(
                       cursors=_cursors(client), sender=sender, reader=reader,
                       forgotten=forget.forgotten_hashes())  # fmt: skip
         writer.on_change = partial(_note_change, ctx)
+        writer.relink = partial(_relink, ctx)
         tracking = _tracking_under_plan(TrackingHistorySettings.load(), started)
         campaign_settings = CampaignSettings.load()
         ctx.industry_rates = benchmark_rates(campaign_settings)
         if run.kind == SyncRun.Kind.FULL:
             purge_client(ctx)
+        check_parents = repair.due(ctx)  # decided before the run writes: a first run has nothing to repair
         sync_client_record(ctx)
         list_ids = sync_lists(ctx)
         _webhooks(ctx, list_ids)
@@ -774,18 +810,20 @@ def run_primary_sync(
         apply_retention(ctx, tracking)
         salesforce_campaigns.sync_members(ctx, links, campaign_settings)
         _settle_behind(ctx)
+        repair.parents(ctx, check=check_parents)  # every parent is in Salesforce by now
         _finish_client(ctx)
         run.read = dict(ctx.read)
-        run.status = SyncRun.Status.SUCCEEDED
+        run.status = SyncRun.Status.SUCCEEDED  # or with problems: settled once the run's problems are counted
         run.message = problems.summary(tally)
     except (BudgetExhausted, ApiLimitExceeded) as error:
         run.status, run.message = SyncRun.Status.STOPPED, str(error)
+    except connections.NotConnected as error:
+        run.status, run.message = SyncRun.Status.NOT_CONNECTED, str(error)
     except (
         CmConfigurationError,
         AuthenticationError,
         CampaignMonitorError,
         SalesforceError,
-        connections.NotConnected,
         LeaseLost,
     ) as error:
         run.status, run.message = SyncRun.Status.FAILED, str(error)
@@ -805,15 +843,17 @@ def run_primary_sync(
         if not dry_run:
             with transaction.atomic():
                 problems.report(run, tally)
+                problems.settle(run)
                 _record_status(run)
     return run
 
 
 def _record_status(run: SyncRun) -> None:
+    """The sync's status on Sync Settings: the worst of the last runs of the clients synced (one client's clean run
+    does not hide another's refused records)."""
     settings = SyncSettings.load()
     settings.last_run_at = run.finished_at
-    settings.last_status = SyncStatus.SUCCEEDED if run.status == SyncRun.Status.SUCCEEDED else SyncStatus.FAILED
-    settings.last_status_message = "" if run.status == SyncRun.Status.SUCCEEDED else run.message
+    settings.last_status, settings.last_status_message = problems.overall_status(run)
     if run.finished_at and (settings.next_run is None or settings.next_run <= run.finished_at):
         settings.reschedule(run.finished_at)  # the first sync (or a late one) sets the schedule from now
     settings.save(update_fields=["last_run_at", "last_status", "last_status_message", "next_run"])

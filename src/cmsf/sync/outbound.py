@@ -24,6 +24,7 @@ from cmsf.maintenance.models import CMSF_ACTOR
 from cmsf.maintenance.services import audit
 from cmsf.options.models import GeneralOptions
 from cmsf.options.services import GENERAL_SECTION
+from cmsf.sync.matching import SALESFORCE_ID_FIELD
 
 ALREADY_SUBSCRIBED = 201
 IN_SUPPRESSION_LIST = 204
@@ -167,6 +168,32 @@ class Outbound:
                   {"list": list_id, "email": email, "because": because})  # fmt: skip
         return True
 
+    def replace_salesforce_id(
+        self, list_id: str, email: str, *, old_ids: set[str], new_id: str, zone: str, because: str
+    ) -> bool:
+        """A merge: the subscriber's "Salesforce ID" custom field takes the master's Id when it holds one of the
+        merged records' Ids (15 or 18 characters, in any case of the last three), and is left alone otherwise (one
+        read; an update only when it held a loser's). True when it was changed."""
+        subscriber = self.cm.subscriber(list_id, email, zone=zone or ANY_ZONE)
+        if subscriber is None:
+            return False
+        losers = {i[:15] for i in old_ids}
+        key = next((k for k, v in subscriber.custom_fields if _is_id_field(k) and v.strip()[:15] in losers), "")
+        if not key:
+            return False
+        self._guard()
+        updated = SubscriberInput(email=subscriber.email, name=subscriber.name, custom_fields=((key, new_id),),
+                                  consent_to_track="Unchanged")  # fmt: skip
+        try:
+            self.cm.update_subscriber(list_id, subscriber.email, updated)
+        except FatalError as error:
+            if error.code == NOT_IN_LIST:
+                return False
+            raise
+        self._did("salesforce_id_replaced", "Replace the Salesforce ID in Campaign Monitor",
+                  {"list": list_id, "email": subscriber.email, "to": new_id, "because": because})  # fmt: skip
+        return True
+
     def import_subscribers(
         self, list_id: str, subscribers: list[SubscriberInput], *, resubscribe: bool, because: str
     ) -> ImportResult:
@@ -188,6 +215,11 @@ class Outbound:
 
     def _journeys(self, adding: bool) -> bool:
         return adding and self.options.trigger_journeys
+
+
+def _is_id_field(name: str) -> bool:
+    """The "Salesforce ID" custom field, by its name or its key ("[SalesforceID]")."""
+    return name.strip("[] ").replace(" ", "").lower() == SALESFORCE_ID_FIELD.replace(" ", "").lower()
 
 
 def _unless_gone(call: Callable[[str, str], None], list_id: str, email: str) -> None:

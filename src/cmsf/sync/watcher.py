@@ -11,8 +11,8 @@ Every few minutes (General Options' interval; `cmsf watch --once` in the foregro
    - **lead conversion**: the lead's memberships and tracking history move to its contact, in Salesforce and in
      cmsf's ledger (campaign members and their aggregates follow);
    - **merge**: Salesforce moves the loser's records to the master; cmsf moves its ledger, and the loser's
-     subscribers take the master's email in Campaign Monitor (below), so that later syncs keep matching them;
-     they are not deleted;
+     subscribers take the master's email in Campaign Monitor (below) and, where their "Salesforce ID" custom field
+     names a loser, the master's Id (one read each), so that later syncs keep matching them; they are not deleted;
    - **delete** (option): the subscribers of a deleted contact's or lead's email are set to Deleted in Campaign
      Monitor, unless another contact or lead still has that email;
    - **email change**: the subscribers of the old email move to the new one in Campaign Monitor; a bounced one is
@@ -58,7 +58,7 @@ from cmsf.campaign_monitor.records import SubscriberInput
 from cmsf.connections import services as connections
 from cmsf.maintenance import support_codes
 from cmsf.maintenance.models import GovernorLimit
-from cmsf.maintenance.services import record_problem_once
+from cmsf.maintenance.services import record_message, resolve_cleared
 from cmsf.options.models import FieldMapping, GeneralOptions, SubscriberRule
 from cmsf.salesforce import soql
 from cmsf.salesforce.adapter import SalesforceAdapter, parse_bool, parse_datetime
@@ -87,6 +87,7 @@ LEASE = timedelta(minutes=10)
 CHUNK = 200  # Ids or emails in one IN (...)
 JOB = "CMSF_SF_WATCHER"  # its governor limit is the batch of rows updated at once
 CODE = "CMSF-WATCHER"
+RECORDS_CODE = "CMSF-WATCH-RECORDS"
 PROBLEMS_KEPT = 100
 OBJECTS = ("Contact", "Lead")
 FIELDS = {
@@ -201,6 +202,7 @@ def watch_once(*, now: datetime | None = None) -> WatchRun:
     try:
         sf, cm = connections.salesforce(), connections.campaign_monitor()
         _Run(sf, Outbound(cm, heartbeat=_Lease(owner).keep), run, now).go()
+        _report(run)
         return _end(run, WatchRun.Status.SUCCEEDED, run.message)
     except LeaseLost as error:
         return _end(run, WatchRun.Status.FAILED, f"{error}; the next run reads the same changes again")
@@ -210,9 +212,14 @@ def watch_once(*, now: datetime | None = None) -> WatchRun:
         return _end(run, WatchRun.Status.SKIPPED, str(error))
     except (SalesforceError, CampaignMonitorError) as error:
         log.warning("the watcher stopped: %s", error)
-        record_problem_once(support_code=CODE, job=JOB, message="The Salesforce change watcher stopped.",
-                            details=str(error), guidance=support_codes.guidance(CODE))  # fmt: skip
+        record_message(support_code=CODE, job=JOB, message="The Salesforce change watcher stopped.",
+                       details=str(error), guidance=support_codes.guidance(CODE))  # fmt: skip
         return _end(run, WatchRun.Status.FAILED, f"{error}; the next run reads the same changes again")
+    except Exception as error:  # told and ended, then raised for the queue's log: a run never stays "running"
+        record_message(support_code=CODE, job=JOB, message="The Salesforce change watcher stopped unexpectedly.",
+                       details=f"{type(error).__name__}: {error}", guidance=support_codes.guidance(CODE))  # fmt: skip
+        _end(run, WatchRun.Status.FAILED, f"the run ended unexpectedly: {type(error).__name__}: {error}")
+        raise
     finally:
         if sf is not None:
             run.sf_calls = sf.meter.total
@@ -248,6 +255,29 @@ def _claim(owner: str, now: datetime) -> bool:
     return Watcher.objects.filter(free, pk=1).update(owner=owner, lease_expires_at=now + LEASE) == 1
 
 
+SHOWN = 20  # records named in a maintenance message
+
+
+def _report(run: WatchRun) -> None:
+    """A run that went through: the records it could not handle (a Campaign Monitor refusal, a rule's add or remove,
+    a mapped value) are one maintenance message while the problem goes on; the watcher's earlier messages that this
+    run did not meet again are resolved."""
+    if run.problems:
+        count = len(run.problems)
+        lines = [f"{problem['key']}: {problem['reason']}" for problem in run.problems[:SHOWN]]
+        more = count - len(lines)
+        record_message(
+            support_code=RECORDS_CODE,
+            job=JOB,
+            severity="warning",
+            message=f"{count:,} Salesforce change{'s' if count != 1 else ''} could not be handled by the watcher.",
+            details="\n".join(lines + ([f"... and {more:,} more on General Options"] if more > 0 else [])),
+            guidance=support_codes.guidance(RECORDS_CODE),
+            subject="records",
+        )
+    resolve_cleared(jobs=[JOB], since=run.started_at)
+
+
 def _end(run: WatchRun, status: str, message: str) -> WatchRun:
     run.status, run.message, run.finished_at = status, message, timezone.now()
     run.save()
@@ -281,6 +311,8 @@ class _Run:
         self.matches: set[tuple[int, str]] = set()
         self.match_changes: dict[tuple[int, str], bool] = {}
         self.added_rows: dict[int, list[dict[str, Any]]] = {}  # client -> membership rows of the rules' adds
+        self.losers: dict[str, set[str]] = {}  # a merge's master -> the Ids of the records merged into it
+        self.moved_rows: set[str] = set()  # membership keys whose person lookup a merge moved in Salesforce
         self.extra: dict[str, list[str]] = {}  # object -> the fields read besides FIELDS
         for sobject in OBJECTS:
             wanted = [m.salesforce_field for ms in self.pushes.values() for m in ms if m.sobject == sobject]
@@ -411,6 +443,7 @@ class _Run:
         for person in removed:
             if person.master_id:
                 merged_into.setdefault(person.master_id, set()).add(person.email_lower)
+                self.losers.setdefault(person.master_id, set()).add(person.id)
                 self._move_ledger(person.id, person.master_id)
                 self.out.done["merged"] = self.out.done.get("merged", 0) + 1
         plain = [p for p in removed if not p.master_id and p.email_lower]
@@ -496,6 +529,8 @@ class _Run:
                 try:
                     if person.email and membership.email.lower() in old:
                         self._move(person, membership)
+                    if person.id in self.losers:
+                        self._merged(person, membership)
                     if person.opted_out and self.options.unsubscribe_on_opt_out:
                         self._opt_out(person, membership, opted_out_at)
                     self._push_fields(person, membership)
@@ -535,6 +570,17 @@ class _Run:
         if membership.key:
             self.renamed[membership.key] = (new_key, membership.id)
         membership.email, membership.key = person.email, new_key
+
+    def _merged(self, person: Person, membership: Membership) -> None:
+        """A membership of a merge's master (Salesforce moved the losers' rows to it): a "Salesforce ID" in Campaign
+        Monitor that names a loser takes the master's Id, so matching never meets a deleted Id again; the ledger's
+        row no longer tells what Salesforce holds (its lookup moved), so the sync writes it whole when next read."""
+        self.out.replace_salesforce_id(
+            membership.list_id, membership.email, old_ids=self.losers[person.id], new_id=person.id, zone="",
+            because=f"{', '.join(sorted(self.losers[person.id]))} merged into {person.sobject} {person.id}",
+        )  # fmt: skip
+        if membership.key:
+            self.moved_rows.add(membership.key)
 
     def _opt_out(self, person: Person, membership: Membership, opted_out_at: datetime) -> None:
         """Email Opt Out is checked: unsubscribe, unless Campaign Monitor changed the subscriber later."""
@@ -731,6 +777,9 @@ class _Run:
                 )
             for failure in tally.failures:
                 self._problem(failure.key, f"its membership row: {failure.error.code}: {failure.error.message}")
+        moved = sorted(self.moved_rows - self.renamed.keys())
+        for start in range(0, len(moved), 500):
+            RecordMap.objects.filter(sobject=SUBSCRIBER[0], key__in=moved[start : start + 500]).update(content_hash="")
         for old, (new, row_id) in self.renamed.items():
             if row_id in refused:
                 continue  # the row keeps its old key in Salesforce: so does the ledger

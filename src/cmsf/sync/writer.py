@@ -33,6 +33,17 @@ class Failure:
 
 LEDGER_DATE, LEDGER_KIND = "_ledger_activity_date", "_ledger_activity_kind"  # see Writer.prepare(ledger_in_row=)
 LEDGER_LABEL = "_ledger_status_label"  # a campaign member's status as written (see RecordMap.status_label)
+PERSON_FIELDS = ("Contact__c", "Lead__c")  # the lookups of cmsf's rows to the people they concern
+GONE = frozenset({"INVALID_CROSS_REFERENCE_KEY", "ENTITY_IS_DELETED"})  # a lookup to a record no longer there
+Relink = Callable[[list[Row]], list[Row | None]]  # rows refused for a gone person -> each linked afresh, or None
+
+
+def refused_for_a_gone_person(row: Row, result: RecordResult) -> bool:
+    """Salesforce refused the row because a contact or lead it links to is gone (deleted, merged away): every
+    error says so, naming a person lookup (or no field), and the row has one."""
+    if result.success or not any(row.get(name) for name in PERSON_FIELDS):
+        return False
+    return all(e.code in GONE and set(e.fields) <= set(PERSON_FIELDS) for e in result.errors)
 
 
 @dataclass
@@ -117,6 +128,10 @@ def _record(client_id: int, sobject: str, entries: list[tuple[Any, ...]], now: d
         cursor.executemany(sql, params)
 
 
+def _person_of(row: Row) -> str:
+    return str(row.get("Contact__c") or row.get("Lead__c") or "")
+
+
 def _batches(rows: Iterable[Row], size: int) -> Iterable[list[Row]]:
     iterator = iter(rows)
     while batch := list(islice(iterator, size)):
@@ -142,6 +157,9 @@ class Writer:
         # row met twice in one run is counted once, as a real run would write it once.
         self._would_write: dict[tuple[str, str], str] = {}
         self.on_change: Callable[[str, list[Row]], None] | None = None  # told of the rows that differ, per batch
+        # Rows refused because a contact or lead they link to is gone are linked again by this (the sync follows
+        # the deletions into its directory) and sent once more, in the same run.
+        self.relink: Relink | None = None
 
     def _ledger(self, sobject: str, keys: list[str]) -> dict[str, tuple[str, str]]:
         found: dict[str, tuple[str, str]] = {}
@@ -230,13 +248,20 @@ class Writer:
         assert self.adapter is not None  # prepare() leaves nothing to send without one
         return self.adapter.upsert(batch.sobject, batch.external_id, batch.rows)
 
-    def record(self, batch: Batch, results: list[RecordResult]) -> bool:
-        """Put what Salesforce accepted in the ledger and keep every failure with its key; True when all went in."""
+    def record(self, batch: Batch, results: list[RecordResult], *, relink: bool = True) -> bool:
+        """Put what Salesforce accepted in the ledger and keep every failure with its key; True when all went in.
+        Rows refused for a contact or lead that is gone are linked again and sent once more (`relink`)."""
         sobject = batch.sobject
         all_ok = True
         now = timezone.now()
         done: list[tuple[Any, ...]] = []
+        skip: set[int] = set()
+        if relink and self.relink is not None:
+            gone = [i for i, r in enumerate(results) if refused_for_a_gone_person(batch.rows[i], r)]
+            skip, all_ok = self._relinked(batch, gone)
         for index, (key, result) in enumerate(zip(batch.keys, results, strict=True)):
+            if index in skip:
+                continue
             if result.success and result.id:
                 done.append(
                     (
@@ -257,6 +282,30 @@ class Writer:
         _record(self.client_id, sobject, done, now)
         self.tally.written[sobject] += len(done)
         return all_ok
+
+    def _relinked(self, batch: Batch, indices: list[int]) -> tuple[set[int], bool]:
+        """The rows at `indices` linked afresh and sent again (once): the positions taken care of (a row whose links
+        did not change is left to be refused as Salesforce said), and True when all of those went in."""
+        if not indices:
+            return set(), True
+        assert self.relink is not None
+        picked = [(i, row) for i, row in zip(indices, self.relink([batch.rows[i] for i in indices]), strict=True)
+                  if row is not None]  # fmt: skip
+        if not picked:
+            return set(), True
+        retry = Batch(
+            sobject=batch.sobject,
+            external_id=batch.external_id,
+            keys=[batch.keys[i] for i, _ in picked],
+            rows=[row for _, row in picked],
+            hashes=[content_hash(row) for _, row in picked],
+            activity_dates=[batch.activity_dates[i] for i, _ in picked] if batch.activity_dates else None,
+            activity_kinds=[batch.activity_kinds[i] for i, _ in picked] if batch.activity_kinds else None,
+            people=[_person_of(row) for _, row in picked] if batch.people is not None else None,
+            job=batch.job,
+            labels=[batch.labels[i] for i, _ in picked] if batch.labels else None,
+        )
+        return {i for i, _ in picked}, self.record(retry, self.send(retry), relink=False)
 
     def write(
         self,

@@ -6,6 +6,10 @@
 - POST /admin/calls (or /admin/calls/reset)   the same, then reset the counts
 - GET  /admin/faults, POST /admin/faults {"profile": "none|flaky|limits", "after": N, "seed": N,
                                     "rates": {"lock": 0.05, "unavailable": 0.04, "dropped": 0.02}}
+- POST /admin/faults/locks {"sobject", "calls": N, "every": 2, "offset": 0, "operation": ""}   the next N write
+                                    calls touching the object (Collections calls, Bulk 2.0 ingest jobs; of that
+                                    operation only, when named) fail its rows at offset, offset + every, ... with
+                                    UNABLE_TO_LOCK_ROW, whatever the profile; calls 0 removes the plan
 - POST /admin/tokens/expire         expire every access token (then 401 INVALID_SESSION_ID)
 - POST /admin/tokens {"user_id"}    issue an access token (default: the sync user)
 - POST /admin/schema/remove-field {"object", "field"}; POST /admin/schema/reset
@@ -33,7 +37,7 @@ from collections.abc import Callable
 from typing import Any
 
 from cmsf.sandbox.salesforce.errors import ApiError, DmlError, SoqlError
-from cmsf.sandbox.salesforce.faults import PROFILES
+from cmsf.sandbox.salesforce.faults import PROFILES, LockPlan
 from cmsf.sandbox.salesforce.oauth import OAuthError
 from cmsf.sandbox.salesforce.soql import compile_query
 from cmsf.sandbox.salesforce.state import Emulator, Reply
@@ -89,6 +93,26 @@ def set_faults(em: Emulator, body: dict[str, Any]) -> Reply:
     ):
         raise AdminError(400, "rates must be an object of shares between 0 and 1 (lock, unavailable, dropped)")
     em.faults.set_profile(profile, after=_int(body, "after"), seed=_int(body, "seed"), rates=rates)
+    return get_faults(em, body)
+
+
+WRITE_OPERATIONS = ("", "insert", "update", "upsert", "delete")
+
+
+def plan_locks(em: Emulator, body: dict[str, Any]) -> Reply:
+    """Lock errors on one object for the next write calls (see `faults.LockPlan`)."""
+    sobject = str(body.get("sobject") or "")
+    obj = em.schema.get(sobject)
+    if obj is None:
+        raise AdminError(400, "give the object (sobject) whose writes fail")
+    operation = str(body.get("operation") or "")
+    if operation not in WRITE_OPERATIONS:
+        raise AdminError(400, f"operation must be one of {', '.join(o for o in WRITE_OPERATIONS if o)}")
+    calls = _int(body, "calls")
+    every = _int(body, "every", 1)
+    offset = _int(body, "offset")
+    plan = LockPlan(obj.name, 1 if calls is None else calls, every or 2, offset or 0, operation)
+    em.faults.plan_locks(plan)
     return get_faults(em, body)
 
 
@@ -241,6 +265,7 @@ ROUTES: dict[tuple[str, str], Callable[[Emulator, dict[str, Any]], Reply]] = {
     ("POST", "/admin/calls/reset"): calls_reset,
     ("GET", "/admin/faults"): get_faults,
     ("POST", "/admin/faults"): set_faults,
+    ("POST", "/admin/faults/locks"): plan_locks,
     ("POST", "/admin/tokens/expire"): expire_tokens,
     ("POST", "/admin/merge"): merge,
     ("POST", "/admin/listviews"): add_list_view,

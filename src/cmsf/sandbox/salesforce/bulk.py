@@ -523,6 +523,7 @@ def process(em: Emulator, job: IngestJob, user_id: str) -> None:
     ctx = em.context(user_id)
     store = em.store
     faults = em.faults
+    locks = faults.write_call("delete" if job.operation == "hardDelete" else job.operation)
     key_field = obj.field(job.external_id_field) if job.external_id_field else None
     operation = job.operation
     hard = operation == "hardDelete"
@@ -550,14 +551,14 @@ def process(em: Emulator, job: IngestJob, user_id: str) -> None:
                     if not given:
                         raise DmlError(RecordError("MISSING_ARGUMENT", "Id not specified in a delete call"))
                     target = given
-                    if faults.lock_record():
+                    if locks.hit(obj.name) or faults.lock_record():
                         raise DmlError(_lock(given))
                     store.delete(given, ctx, expected=obj, hard=hard)
                     job.successes.append((_id18(given), False, cells))
                     continue
                 values = _values(em, columns, cells)
                 if operation == "insert":
-                    if faults.lock_record():
+                    if locks.hit(obj.name) or faults.lock_record():
                         raise DmlError(_lock(_parent_or_new(em, obj, values)))
                     rid = store.create(obj, values, ctx)
                     job.successes.append((rid, True, cells))
@@ -566,7 +567,7 @@ def process(em: Emulator, job: IngestJob, user_id: str) -> None:
                         raise DmlError(RecordError("MISSING_ARGUMENT", "Id not specified in an update call"))
                     target = given
                     values.pop("Id", None)
-                    if faults.lock_record():
+                    if locks.hit(obj.name) or faults.lock_record():
                         raise DmlError(_lock(given))
                     rid = store.update(obj, given, values, ctx)
                     job.successes.append((rid, False, cells))
@@ -577,7 +578,7 @@ def process(em: Emulator, job: IngestJob, user_id: str) -> None:
                     if key_value is not None and not key_field.is_text and key_field.type != "id":
                         key_value = csv_value(key_field, key_cell)
                     values.pop(key_field.name, None)
-                    if faults.lock_record():
+                    if locks.hit(obj.name) or faults.lock_record():
                         existing = store.find_ids(obj, key_field, key_value) if key_value is not None else []
                         target = existing[0] if existing else ""
                         raise DmlError(_lock(target or _parent_or_new(em, obj, values)))

@@ -13,6 +13,11 @@ Profiles, chosen at start and switchable through POST /admin/faults:
 
 Whatever the profile, every counted call is taken from a rolling 24-hour allowance (DailyApiRequests,
 default 100,000), and once it is used up calls get REQUEST_LIMIT_EXCEEDED too.
+
+Besides the profile, a test can plan lock errors on one object (POST /admin/faults/locks): the next N write calls
+(an sObject Collections call, a Bulk 2.0 ingest job) that touch the object fail some of its rows with
+UNABLE_TO_LOCK_ROW, every k-th row of the object in the call from an offset, whatever the profile; an operation
+(insert, update, upsert, delete) may be named, and only those calls count.
 """
 
 from __future__ import annotations
@@ -97,6 +102,47 @@ class ApiAllowance:
         return b"sforce-limit-info", f"api-usage={self.used}/{self.effective_max}".encode()
 
 
+@dataclass
+class LockPlan:
+    """Lock errors planned on one object: `calls` write calls left, in each of them the object's rows at positions
+    offset, offset + every, ... fail with UNABLE_TO_LOCK_ROW."""
+
+    sobject: str
+    calls: int
+    every: int = 2
+    offset: int = 0
+    operation: str = ""  # "" for any write
+    failed: int = 0  # rows failed so far
+
+    def describe(self) -> dict[str, object]:
+        return {"sobject": self.sobject, "calls": self.calls, "every": self.every, "offset": self.offset,
+                "operation": self.operation, "failed": self.failed}  # fmt: skip
+
+
+class WriteCall:
+    """One write call's view of the planned lock errors: `hit(sobject)` for each of its records, in order."""
+
+    def __init__(self, injector: FaultInjector, operation: str) -> None:
+        self.injector, self.operation = injector, operation
+        self.positions: dict[str, int] = {}  # object -> its rows met so far in this call
+
+    def hit(self, sobject: str) -> bool:
+        plan = self.injector.locks.get(sobject)
+        if plan is None or (plan.operation and plan.operation != self.operation):
+            return False
+        with self.injector._lock:
+            position = self.positions.get(sobject)
+            if position is None:  # the call's first row of the object: the call counts
+                if plan.calls <= 0:
+                    return False
+                plan.calls -= 1
+                position = 0
+            self.positions[sobject] = position + 1
+            failing = position >= plan.offset and (position - plan.offset) % plan.every == 0
+            plan.failed += failing
+            return failing
+
+
 class FaultInjector:
     """Decides, deterministically from the seed, what happens to each request and each written record."""
 
@@ -110,7 +156,20 @@ class FaultInjector:
         self._lock = threading.Lock()
         self._requests = random.Random(seed)
         self._records = random.Random(seed + 1)
+        self.locks: dict[str, LockPlan] = {}  # object -> lock errors planned by a test
         self.set_profile(profile)
+
+    def plan_locks(self, plan: LockPlan) -> None:
+        """Plan lock errors on an object (a plan of 0 calls removes it)."""
+        with self._lock:
+            if plan.calls > 0:
+                self.locks[plan.sobject] = plan
+            else:
+                self.locks.pop(plan.sobject, None)
+
+    def write_call(self, operation: str) -> WriteCall:
+        """The planned lock errors as one write call meets them."""
+        return WriteCall(self, operation)
 
     def set_profile(
         self,
@@ -169,4 +228,5 @@ class FaultInjector:
             },
             "after": self.rates.limits_after if self.profile == "limits" else None,
             "api_requests_cap": self.allowance.cap,
+            "locks": [plan.describe() for plan in self.locks.values()],
         }

@@ -568,6 +568,7 @@ def collection_create(em: Emulator, rq: Request) -> Reply:
     all_or_none, records, raw = _collection_body(rq)
     prepared = _prepare(em, records, raw)
     ctx = em.context(rq.session.user_id)
+    locks = em.faults.write_call("insert")
     if all_or_none:
         em.store.begin()
     results: list[dict[str, Any]] = []
@@ -579,7 +580,7 @@ def collection_create(em: Emulator, rq: Request) -> Reply:
         if "Id" in values:
             results.append(_failure(RecordError("INVALID_FIELD", "cannot specify Id in an insert call", ("Id",))))
             continue
-        if em.faults.lock_record():
+        if locks.hit(obj.name) or em.faults.lock_record():
             results.append(_failure(lock_error(lock_target(em, obj, values))))
             continue
         try:
@@ -595,6 +596,7 @@ def collection_update(em: Emulator, rq: Request) -> Reply:
     all_or_none, records, raw = _collection_body(rq)
     prepared = _prepare(em, records, raw)
     ctx = em.context(rq.session.user_id)
+    locks = em.faults.write_call("update")
     if all_or_none:
         em.store.begin()
     results: list[dict[str, Any]] = []
@@ -609,7 +611,7 @@ def collection_update(em: Emulator, rq: Request) -> Reply:
         if not given:
             results.append(_failure(RecordError("MISSING_ARGUMENT", "Id not specified in an update call")))
             continue
-        if em.faults.lock_record():
+        if locks.hit(obj.name) or em.faults.lock_record():
             results.append(_failure(lock_error(str(given)), record_id=str(given)))
             continue
         try:
@@ -627,6 +629,7 @@ def collection_upsert(em: Emulator, rq: Request) -> Reply:
     all_or_none, records, raw = _collection_body(rq)
     prepared = _prepare(em, records, raw, obj)
     ctx = em.context(rq.session.user_id)
+    locks = em.faults.write_call("upsert")
     counts: dict[Any, int] = {}
     for entry in prepared:
         if not isinstance(entry, RecordError):
@@ -655,7 +658,7 @@ def collection_upsert(em: Emulator, rq: Request) -> Reply:
                 _failure(RecordError("DUPLICATE_VALUE", f"Duplicate external id specified: {value}", (key.name,)))
             )
             continue
-        if em.faults.lock_record():
+        if locks.hit(obj.name) or em.faults.lock_record():
             existing = em.store.find_ids(obj, key, value)
             results.append(_failure(lock_error(lock_target(em, obj, values, existing[0] if existing else None))))
             continue
@@ -690,9 +693,10 @@ def collection_delete(em: Emulator, rq: Request) -> Reply:
     if all_or_none:
         em.store.begin()
     results: list[dict[str, Any]] = []
+    locks = em.faults.write_call("delete")
     with em.store.deferred_cascades(ctx.now):
         for given in ids:
-            if em.faults.lock_record():
+            if locks.hit(_object_name(em, given)) or em.faults.lock_record():
                 results.append(_failure(lock_error(given), record_id=given))
                 continue
             try:
@@ -706,6 +710,14 @@ def collection_delete(em: Emulator, rq: Request) -> Reply:
                 continue
             results.append({"id": to_18(given), "success": True, "errors": []})
     return _finish(em, results, all_or_none, keep_ids=True)
+
+
+def _object_name(em: Emulator, given: str) -> str:
+    """The object an Id belongs to ("" for one that is malformed or of no object)."""
+    try:
+        return em.store.resolve_id(given)[0].name
+    except DmlError:
+        return ""
 
 
 def collection_retrieve(em: Emulator, rq: Request) -> Reply:
