@@ -25,6 +25,7 @@ from cmsf.audience.models import ImportWizard
 from cmsf.audience.services import read_rule_matches, reschedule
 from cmsf.billing.models import BillingAccount
 from cmsf.connections.models import CampaignMonitorClient, SalesforceOrg
+from cmsf.connections.services import NotConnected
 from cmsf.lib.singleton import SingletonModel
 from cmsf.maintenance.jobs import JOBS
 from cmsf.maintenance.models import GovernorLimit, MaintenanceSettings
@@ -41,6 +42,8 @@ from cmsf.options.models import (
     TrackingHistorySettings,
     check_logic,
 )
+from cmsf.salesforce.errors import SalesforceError
+from cmsf.sync import campaign_links
 from cmsf.sync.models import SyncSettings
 
 DOCUMENT_VERSION = 1
@@ -102,6 +105,7 @@ SECTIONS: tuple[Section, ...] = (
 
 # Keys that are not plain model fields, with the section that holds them.
 STATUS_MAP = "status_map"  # in salesforce_campaigns
+LINKS = "links"  # in salesforce_campaigns: Campaign Monitor campaign id -> Salesforce Campaign Id (manual links)
 GOVERNOR_LIMITS = "governor_limits"  # in maintenance
 CLIENTS = "campaign_monitor_clients"  # top level
 CLIENT_FIELDS = ("selected", "security_owner_id")
@@ -241,6 +245,7 @@ def export_document() -> dict[str, Any]:
     for section in SECTIONS:
         document[section.key] = _section_values(section, section.model.load())
     document["salesforce_campaigns"][STATUS_MAP] = _status_map()
+    document["salesforce_campaigns"][LINKS] = campaign_links.manual_links()
     document["maintenance"][GOVERNOR_LIMITS] = GovernorLimit.all_batch_sizes()
     document[CLIENTS] = _clients()
     document[WIZARDS] = _wizards()
@@ -359,6 +364,38 @@ def _plan_status_map(values: Any, errors: list[str]) -> tuple[list[Change], list
             changes.append((key, before, after))
             dirty.append(row)
     return changes, [row.save for row in dirty]
+
+
+def _plan_links(values: Any, errors: list[str], actor: str) -> tuple[list[Change], list[Apply]]:
+    """Manual links between Campaign Monitor and Salesforce campaigns: the links become exactly those given (an
+    empty mapping removes them all); auto-created links stay unless an entry links their campaign elsewhere."""
+    prefix = f"salesforce_campaigns.{LINKS}"
+    if not isinstance(values, dict):
+        errors.append(f"{prefix}: expected a mapping of Campaign Monitor campaign id to Salesforce Campaign Id, "
+                      f"got {values!r}")  # fmt: skip
+        return [], []
+    try:
+        plan = campaign_links.plan_links(values)
+    except (SalesforceError, NotConnected) as error:
+        errors.append(f"{prefix}: Salesforce could not be asked whether the campaigns exist: {error}")
+        return [], []
+    if plan.problems:
+        errors.extend(f"{prefix}.{cm_id}: {why}" for cm_id, why in plan.problems.items())
+        return [], []
+    before = campaign_links.manual_links()
+    changes: list[Change] = [(f"{prefix}.{cm_id}", before.get(cm_id), None) for cm_id in plan.undo
+                             if cm_id not in plan.make]  # fmt: skip
+    changes += [(f"{prefix}.{cm_id}", before.get(cm_id), sf_id) for cm_id, sf_id in plan.make.items()]
+    if not changes:
+        return [], []
+    return changes, [partial(_apply_links, plan, actor)]
+
+
+def _apply_links(plan: campaign_links.LinksPlan, actor: str) -> None:
+    try:
+        campaign_links.apply_links(plan, actor=actor)
+    except campaign_links.LinkRefused as refused:  # changed in Salesforce or the console since the plan: nothing saved
+        raise ConfigError([f"salesforce_campaigns.{LINKS}: {refused}"]) from None
 
 
 def _store_batch_size(code: str, size: int | None) -> None:
@@ -640,6 +677,8 @@ def import_document(document: dict[str, Any], *, actor: str) -> list[Change]:
                 extra: list[tuple[list[Change], list[Apply]]] = []
                 if key == "salesforce_campaigns" and isinstance(values, dict) and STATUS_MAP in values:
                     extra.append(_plan_status_map(values.pop(STATUS_MAP), errors))
+                if key == "salesforce_campaigns" and isinstance(values, dict) and LINKS in values:
+                    extra.append(_plan_links(values.pop(LINKS), errors, actor))
                 if key == "maintenance" and isinstance(values, dict) and GOVERNOR_LIMITS in values:
                     extra.append(_plan_governor_limits(values.pop(GOVERNOR_LIMITS), errors))
                 planned = _plan_section(sections[key], values, errors)

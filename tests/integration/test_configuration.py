@@ -11,7 +11,7 @@ from cmsf.configuration import ConfigError, dump, export_document, import_docume
 from cmsf.connections.models import CampaignMonitorClient
 from cmsf.maintenance.models import AuditEntry, GovernorLimit
 from cmsf.options.models import CampaignStatusMapping, TrackingHistorySettings
-from cmsf.sync.models import SyncSettings
+from cmsf.sync.models import CampaignLink, RecordMap, SyncSettings
 
 pytestmark = pytest.mark.django_db
 
@@ -23,6 +23,7 @@ def test_export_holds_every_setting_with_its_default():
     assert doc["general_options"]["trigger_journeys"] is True
     assert doc["salesforce_campaigns"]["member_status_refresh"] == "always"
     assert doc["salesforce_campaigns"]["status_map"]["opened"] == {"label": "Opened", "responded": True}
+    assert doc["salesforce_campaigns"]["links"] == {}
     assert doc["sms"]["enabled"] is False
     assert doc["maintenance"]["notification_email"] == ""
     assert doc["maintenance"]["governor_limits"]["CMSF_EMAIL_OPT_OUT"] == 200
@@ -232,3 +233,76 @@ def test_a_bad_wizard_is_refused_with_its_key_and_nothing_is_written(entry, mess
         import_document({"import_wizards": {"Bad": entry}, "sync": {"sync_enabled": False}}, actor="cli")
     assert any(line.startswith("import_wizards.Bad") for line in error.value.errors)
     assert not ImportWizard.objects.exists() and SyncSettings.load().sync_enabled is True
+
+
+# -- manual campaign links as settings (issue 17), against both emulators ---------------------------------------
+
+
+@pytest.fixture
+def campaigns_synced(tmp_path):
+    from cmsf.connections import services as connections
+    from cmsf.sandbox.dataset import generate_world
+    from cmsf.sandbox.salesforce.data import generate_org
+    from cmsf.sync import services as sync
+    from tests import emulators
+
+    with emulators.connected(tmp_path, world=generate_world("tiny", 33), org=generate_org("tiny", 33)) as running:
+        for client in sync.clients_to_sync():
+            sync.sync_client(client=client)
+        running.sf = connections.salesforce()
+        running.cm_ids = sorted(RecordMap.objects.filter(sobject="CMSF_Campaign__c").values_list("key", flat=True))
+        names = [{"Name": "Gala invite list", "IsActive": True}, {"Name": "From a report", "IsActive": True}]
+        running.sf_ids = [result.id for result in running.sf.insert("Campaign", names)]
+        yield running
+
+
+def _live_links() -> dict[str, str]:
+    return dict(CampaignLink.objects.filter(unlinked_at=None).values_list("cm_campaign_id", "salesforce_campaign_id"))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_campaign_links_are_exported_and_made_and_removed_by_import(campaigns_synced):
+    cm, sf = campaigns_synced.cm_ids, campaigns_synced.sf_ids
+    assert len(cm) >= 2 and export_document()["salesforce_campaigns"]["links"] == {}
+    # A 15-character Id is taken as well as an 18-character one.
+    changes = import_document({"salesforce_campaigns": {"links": {cm[0]: sf[0], cm[1]: sf[1][:15]}}}, actor="ops")
+    assert {key for key, _, _ in changes} == {
+        f"salesforce_campaigns.links.{cm[0]}",
+        f"salesforce_campaigns.links.{cm[1]}",
+    }
+    assert _live_links() == {cm[0]: sf[0], cm[1]: sf[1]}
+    assert export_document()["salesforce_campaigns"]["links"] == {cm[0]: sf[0], cm[1]: sf[1]}
+    links = AuditEntry.objects.filter(section="campaigns", action__startswith="Link")
+    assert links.count() == 2 and {e.actor for e in links} == {"ops"}
+    assert AuditEntry.objects.filter(section="configuration").count() == 1
+    # The export imported again changes nothing.
+    assert import_document(export_document(), actor="ops") == []
+    # A link left out is removed (audited, kept as a mark); moving a link to another campaign relinks it.
+    changes = import_document({"salesforce_campaigns": {"links": {cm[1]: sf[0]}}}, actor="ops")
+    assert _live_links() == {cm[1]: sf[0]}
+    assert CampaignLink.objects.get(cm_campaign_id=cm[0]).unlinked_at is not None
+    assert AuditEntry.objects.filter(section="campaigns", action__startswith="Unlink").count() == 2
+    # An empty mapping removes them all.
+    import_document({"salesforce_campaigns": {"links": {}}}, actor="ops")
+    assert _live_links() == {}
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(
+    "links,says",
+    [
+        (lambda cm, sf: {"no-such-campaign": sf[0]}, "links.no-such-campaign: no Campaign Monitor campaign"),
+        (lambda cm, sf: {cm[0]: "not-an-id"}, "'not-an-id' is not a Salesforce Campaign Id"),
+        (lambda cm, sf: {cm[0]: "003" + sf[0][3:]}, "is not a Campaign Id (a Campaign Id starts with 701)"),
+        (lambda cm, sf: {cm[0]: sf[0][:-3].replace(sf[0][5:8], "zzz")}, "Salesforce has no campaign with the Id"),
+        (lambda cm, sf: {cm[0]: sf[0], cm[1]: sf[0]}, "is given to"),
+    ],
+)
+def test_a_bad_link_refuses_the_whole_document_naming_it(campaigns_synced, links, says):
+    cm, sf = campaigns_synced.cm_ids, campaigns_synced.sf_ids
+    document = {"sync": {"sync_enabled": False}, "salesforce_campaigns": {"links": links(cm, sf)}}
+    with pytest.raises(ConfigError) as refused:
+        import_document(document, actor="ops")
+    assert any(e.startswith("salesforce_campaigns.links.") and says in e for e in refused.value.errors), refused.value
+    assert _live_links() == {} and SyncSettings.load().sync_enabled is True
+    assert not AuditEntry.objects.filter(section__in=("campaigns", "configuration")).exists()

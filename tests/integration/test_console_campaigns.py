@@ -413,3 +413,52 @@ def test_the_settings_document_round_trips_auto_create_since(alice):
     import_document(document, actor="cli")
     settings = CampaignSettings.load()
     assert settings.auto_create_campaigns and settings.auto_create_since == T1
+
+
+# -- the campaign filter's preview (issue 17, case 9) -----------------------------------------------------------
+
+
+def _activity_rows(campaign_ids) -> int:
+    return sum(RecordMap.objects.filter(sobject="CMSF_Email_Activity__c", key__startswith=f"{c}:").count()
+               for c in campaign_ids)  # fmt: skip
+
+
+def test_the_campaign_filter_is_previewed_before_saving_and_the_preview_tells_the_truth(client, alice, synced):
+    client.force_login(alice)
+    page = client.get(reverse("console:campaigns")).content.decode()
+    assert f'hx-get="{reverse("console:campaigns_filter_preview")}"' in page and 'id="filter-preview"' in page
+    stored = set(RecordMap.objects.filter(sobject="CMSF_Campaign__c").values_list("key", flat=True))
+    dates = sorted({synced.world.campaigns[c].sent_date.date() for c in stored})
+    start = dates[-1]  # only the newest campaigns pass it
+    left_out = {c for c in stored if synced.world.campaigns[c].sent_date.date() < start}
+    rows = _activity_rows(left_out)
+    assert left_out and rows > 0
+
+    response = client.get(reverse("console:campaigns_filter_preview"), {"filter_start_date": start.isoformat()})
+    shown = response.content.decode()
+    assert response.status_code == 200
+    assert f'data-campaigns="{len(left_out)}"' in shown and f'data-rows="{rows}"' in shown
+    assert "next full sync removes them" in shown
+    assert CampaignSettings.load().filter_start_date is None  # a preview saves nothing
+
+    # A tag no stored campaign has leaves them all out; no filter leaves none out.
+    everything = client.get(reverse("console:campaigns_filter_preview"), {"filter_tags": ["No such tag"]})
+    assert f'data-campaigns="{len(stored)}"' in everything.content.decode()
+    nothing = client.get(reverse("console:campaigns_filter_preview"), {"filter_start_date": ""}).content.decode()
+    assert 'data-campaigns="0"' in nothing and "removes no campaign" in nothing
+    bad = client.get(reverse("console:campaigns_filter_preview"), {"filter_start_date": "last tuesday"})
+    assert "YYYY-MM-DD" in bad.content.decode()
+
+    # What the preview said is what happens: saved, then a full sync, the counted rows are gone and the rest stay.
+    before = RecordMap.objects.filter(sobject="CMSF_Email_Activity__c").count()
+    options.save_campaign_settings({"filter_start_date": start}, actor="alice", now=T1)
+    for synced_client in CampaignMonitorClient.objects.filter(selected=True):
+        sync.sync_client(client=synced_client, full=True)
+    assert set(RecordMap.objects.filter(sobject="CMSF_Campaign__c").values_list("key", flat=True)) == stored - left_out
+    assert RecordMap.objects.filter(sobject="CMSF_Email_Activity__c").count() == before - rows
+
+
+def test_the_preview_says_when_campaign_monitor_cannot_be_asked(client, alice):
+    client.force_login(alice)
+    response = client.get(reverse("console:campaigns_filter_preview"), {"filter_start_date": "2026-01-01"})
+    assert response.status_code == 200 and "cannot be previewed now" in response.content.decode()

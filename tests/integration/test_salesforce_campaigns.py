@@ -4,6 +4,7 @@ days to keep, and a linked campaign deleted in Salesforce."""
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from datetime import timedelta
 
@@ -21,7 +22,7 @@ from cmsf.sandbox.salesforce.data import generate_org
 from cmsf.sync import engine
 from cmsf.sync import services as sync
 from cmsf.sync.models import CampaignLink, RecordMap, SyncRun
-from cmsf.sync.salesforce_campaigns import Person, status_of
+from cmsf.sync.salesforce_campaigns import ADOPTED, Person, StatusMap, Written, member_status, status_of
 from tests import emulators
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -262,3 +263,174 @@ def test_industry_benchmarks_are_written_beside_each_campaigns_rates(synced):
     rows = list(synced.sf.query("SELECT Industry_Open_Rate__c, Industry_Click_Rate__c FROM CMSF_Campaign__c "
                                 f"WHERE Client__r.Client_Id__c = '{client.cm_client_id}'"))  # fmt: skip
     assert rows and all((r["Industry_Open_Rate__c"], r["Industry_Click_Rate__c"]) == (25.17, 2.79) for r in rows)
+
+
+# -- a linked campaign that already has members of its own (issue 17, case 3) ---------------------------------
+
+
+def _recipients_in_salesforce(cm_id: str) -> list[str]:
+    """The contacts and leads the stored tracking history links to this campaign's recipients."""
+    rows = RecordMap.objects.filter(sobject="CMSF_Email_Activity__c", key__startswith=f"{cm_id}:", activity_kind="sent")
+    return sorted({p for p in rows.values_list("person_id", flat=True) if p})
+
+
+def _own_members(running, sf_id: str, people: list[str], *, status: str = "Registered") -> dict[str, str]:
+    """Members an admin added before linking (an event's invite list): person -> member Id."""
+    assert running.sf.insert(
+        "CampaignMemberStatus", [{"CampaignId": sf_id, "Label": status, "HasResponded": True, "IsDefault": False}]
+    )[0].success
+    rows = [{"CampaignId": sf_id, ("LeadId" if p.startswith("00Q") else "ContactId"): p, "Status": status}
+            for p in people]  # fmt: skip
+    results = running.sf.insert("CampaignMember", rows)
+    assert all(r.success for r in results), [r.errors for r in results if not r.success]
+    return {p[:15]: r.id for p, r in zip(people, results, strict=True)}
+
+
+def _someone_else(running, recipients: list[str]) -> str:
+    """A contact who did not receive the campaign."""
+    known = {p[:15] for p in recipients}
+    return next(r["Id"] for r in running.sf.query("SELECT Id FROM Contact ORDER BY Id") if r["Id"][:15] not in known)
+
+
+@pytest.mark.parametrize("refresh", [ALWAYS, NEVER, ONCE])
+def test_a_linked_campaign_keeps_its_own_members_and_a_second_cli_sync_exits_0(synced, capsys, refresh):
+    from cmsf.cli import main as cli_main
+
+    link, sf_id = _link(synced)
+    _settings(auto_create_missing_statuses=True, member_status_refresh=refresh)
+    recipients = _recipients_in_salesforce(link.cm_campaign_id)
+    assert len(recipients) > 6
+    theirs = _own_members(synced, sf_id, recipients[:5])
+    outsider = _someone_else(synced, recipients)
+    outsider_member = _own_members(synced, sf_id, [outsider], status="Invited")[outsider[:15]]
+    before = _members(synced, sf_id)
+
+    # Both runs end with every record written: exit status 0, nothing refused, no DUPLICATE_VALUE anywhere.
+    for _ in range(2):
+        assert cli_main(["sync", "--json"]) == 0, capsys.readouterr().out
+        runs = json.loads(capsys.readouterr().out)["runs"]
+        assert all(r["status"] == "succeeded" and not r["failed"] for r in runs), runs
+    assert not MaintenanceMessage.objects.filter(support_code__contains="DUPLICATE_VALUE").exists()
+
+    after = _members(synced, sf_id)
+    # The admin's members were adopted in place (same Id, not doubled), keyed as cmsf's from now on ...
+    for person, member_id in theirs.items():
+        assert after[person]["Id"] == member_id and after[person]["CMSF_Member_Key__c"]
+        # ... they keep the admin's status under Never and Once only; Always sets their newest activity's ...
+        if refresh == ALWAYS:
+            assert after[person]["Status"] in ("Sent", "Opened", "Clicked", "Bounced", "Unsubscribed")
+        else:
+            assert after[person]["Status"] == "Registered"
+    # ... every other recipient became a member, and the member who is not a recipient is not touched.
+    assert {p[:15] for p in recipients} <= set(after)
+    assert after[outsider[:15]] == before[outsider[:15]] and after[outsider[:15]]["Id"] == outsider_member
+    assert after[outsider[:15]]["CMSF_Member_Key__c"] is None
+    count = len(list(synced.sf.query(f"SELECT Id FROM CampaignMember WHERE CampaignId = '{sf_id}'")))
+    assert count == len(after)
+
+
+def test_the_duplicate_value_guidance_never_advises_deleting_the_admins_members():
+    from cmsf.maintenance import support_codes
+
+    said = support_codes.guidance("CMSF-SF-DUPLICATE_VALUE")
+    assert "remove the duplicate" not in said.lower() and said.startswith("Delete nothing")
+    assert "do not delete a campaign member" in said
+
+
+# -- the refresh rules and a renamed label (issue 17, case 9) -----------------------------------------------------
+
+RENAMED = {"sent": "Delivered", "opened": "Read", "clicked": "Followed a link"}
+
+
+def _email_of(running, person_id: str) -> str:
+    sobject = "Lead" if person_id.startswith("00Q") else "Contact"
+    return next(running.sf.query(f"SELECT Email FROM {sobject} WHERE Id = '{person_id}'"))["Email"]
+
+
+@pytest.mark.parametrize("refresh", [NEVER, ONCE, ALWAYS])
+def test_a_renamed_label_applies_to_new_members_only_under_never_and_once_only(synced, monkeypatch, refresh):
+    from cmsf.sync import directory
+
+    link, sf_id = _link(synced)
+    _settings(member_status_refresh=refresh, auto_create_missing_statuses=True)
+    _sync(link.client)
+    before = _members(synced, sf_id)
+    at_sent = next(p for p, m in before.items() if m["Status"] == "Sent")
+    # A recipient with no contact yet becomes one, and clicks: a new member after the rename.
+    known = {_email_of(synced, p).lower() for p in before}
+    newcomer = next(e for e, _ in synced.world.campaigns[link.cm_campaign_id].recipients if e.lower() not in known)
+    assert synced.sf.insert("Contact", [{"LastName": "Newcomer", "Email": newcomer}])[0].success
+    for activity, label in RENAMED.items():
+        responded = CampaignStatusMapping.DEFAULTS[activity][1]
+        CampaignStatusMapping.objects.update_or_create(
+            activity=activity, defaults={"status_label": label, "responded": responded}
+        )
+    _add_click(synced.world, link.cm_campaign_id, _email_of(synced, at_sent))
+    _add_click(synced.world, link.cm_campaign_id, newcomer)
+    monkeypatch.setattr(directory, "FRESH_FOR", timedelta(0))  # the new contact is read at once
+
+    run = _sync(link.client)
+    after = _members(synced, sf_id)
+    new = next(p for p in after if p not in before)
+    old_labels = {"Sent", "Opened", "Clicked"}
+    if refresh == ALWAYS:  # every member takes the current labels
+        assert not {m["Status"] for m in after.values()} & old_labels
+        assert after[at_sent]["Status"] == "Followed a link" and after[new]["Status"] == "Followed a link"
+        return
+    # Never and Once only: the existing members keep the labels they were written with; nothing else is rewritten.
+    changed = {p for p in before if after[p]["Status"] != before[p]["Status"]}
+    if refresh == NEVER:
+        assert changed == set() and after[new]["Status"] == "Delivered"  # set when added, never changed
+        assert run.written.get("CampaignMember", 0) == 1
+    else:  # Once only: the one change a member at Sent still has takes the current label, as the new member does
+        assert changed == {at_sent} and after[at_sent]["Status"] == "Followed a link"
+        assert after[new]["Status"] == "Followed a link"
+        assert run.written.get("CampaignMember", 0) == 2
+    # A rerun writes nothing.
+    assert _sync(link.client).written.get("CampaignMember", 0) == 0
+
+
+def test_member_labels_by_rule_on_their_own():
+    t = [timezone.now() - timedelta(hours=h) for h in (3, 2, 1)]
+    clicked = Person(opens=1, clicks=1, newest=("clicks", t[2]), first=("opens", t[1]))
+    renamed = StatusMap({**StatusMap.load().labels, "sent": ("Delivered", False), "opens": ("Read", True)})
+    written_as_opened = Written("opens", t[1], "Opened")
+    # Unchanged statuses keep their written label under Never and Once only; Always relabels.
+    assert member_status(clicked, written_as_opened, NEVER, renamed) == ("opens", t[1], "Opened")
+    assert member_status(clicked, written_as_opened, ONCE, renamed) == ("opens", t[1], "Opened")
+    assert member_status(clicked, written_as_opened, ALWAYS, renamed)[2] == renamed.label("clicks")
+    assert member_status(clicked, Written("sent", t[0], "Sent"), ONCE, renamed) == ("opens", t[1], "Read")
+    assert member_status(clicked, None, NEVER, renamed) == ("sent", None, "Delivered")
+    # A member an admin made keeps the admin's status, except under Always.
+    theirs = Written(ADOPTED, None, "Registered")
+    assert member_status(clicked, theirs, NEVER, renamed) == (ADOPTED, None, "Registered")
+    assert member_status(clicked, theirs, ONCE, renamed) == (ADOPTED, None, "Registered")
+    assert member_status(clicked, theirs, ALWAYS, renamed)[0] == "clicks"
+
+
+def test_a_member_added_between_the_read_and_the_write_is_adopted_by_the_next_sync(synced, monkeypatch):
+    from cmsf.sync import directory, salesforce_campaigns
+
+    link, sf_id = _link(synced)
+    _settings(member_status_refresh=NEVER, auto_create_missing_statuses=True)
+    _sync(link.client)
+    before = _members(synced, sf_id)
+    known = {_email_of(synced, p).lower() for p in before}
+    newcomer = next(e for e, _ in synced.world.campaigns[link.cm_campaign_id].recipients if e.lower() not in known)
+    person = synced.sf.insert("Contact", [{"LastName": "Late", "Email": newcomer}])[0].id
+    _add_click(synced.world, link.cm_campaign_id, newcomer)
+    monkeypatch.setattr(directory, "FRESH_FOR", timedelta(0))
+    # The admin adds the person while the sync runs: after cmsf read the campaign's members, before it wrote.
+    theirs = _own_members(synced, sf_id, [person])[person[:15]]
+    monkeypatch.setattr(salesforce_campaigns, "_members_in_salesforce", lambda *args: {})
+    raced = sync.sync_client(client=link.client)
+    assert raced.failed.get("CampaignMember") == 1
+    monkeypatch.undo()
+    monkeypatch.setattr(directory, "FRESH_FOR", timedelta(0))
+    # The next sync adopts it, refuses nothing, and doubles nothing.
+    again = _sync(link.client)
+    assert not again.failed
+    after = _members(synced, sf_id)
+    assert after[person[:15]]["Id"] == theirs and after[person[:15]]["Status"] == "Registered"
+    assert after[person[:15]]["CMSF_Member_Key__c"] == f"{sf_id}:{person}"
+    assert len(list(synced.sf.query(f"SELECT Id FROM CampaignMember WHERE CampaignId = '{sf_id}'"))) == len(after)

@@ -101,9 +101,13 @@ _CODES: tuple[SupportCode, ...] = (
     _salesforce(
         "DUPLICATE_VALUE",
         "A duplicate value",
-        "Salesforce found another record with the same value in a unique field.",
-        "Look up the record named in the details in Salesforce and remove the duplicate; the next sync sends the "
-        "record again.",
+        "Salesforce already holds a record with the same value in a unique field: for a campaign member, the "
+        "contact or lead is already a member of the campaign (someone added it while the sync was writing).",
+        "Delete nothing: the record Salesforce already holds is kept. cmsf reads a linked campaign's members before "
+        "writing and adopts the ones it finds (their status and counts are updated in place, by their Id), so the "
+        "next sync writes the record named in the details without a duplicate. If the message comes back after the "
+        "next sync, find the record that holds the value named in the details and send both Ids to support; do not "
+        "delete a campaign member, a contact or a lead to clear it.",
     ),
     _salesforce(
         "STRING_TOO_LONG",
@@ -287,6 +291,14 @@ _CODES: tuple[SupportCode, ...] = (
         "Campaign Monitor did not give its tags",
         "The Salesforce Campaigns settings could not list the Campaign Monitor tags of the selected clients, so the "
         "tag filter could not be changed; the saved tags were kept.",
+        "Try again in a few minutes; if it keeps failing, or the details speak of credentials, reconnect Campaign "
+        "Monitor under Sync Settings.",
+    ),
+    SupportCode(
+        "CMSF-CAMPAIGN-PREVIEW",
+        "Campaign Monitor did not give its campaigns for the filter's preview",
+        "The Salesforce Campaigns settings could not read the sent campaigns of the selected clients, so the preview "
+        "of what a campaign filter would leave out could not be shown; nothing was saved or removed.",
         "Try again in a few minutes; if it keeps failing, or the details speak of credentials, reconnect Campaign "
         "Monitor under Sync Settings.",
     ),

@@ -739,27 +739,63 @@ def _bulk_error(row: Mapping[str, str]) -> RecordError:
     return RecordError(code or "UNKNOWN_ERROR", (message or rest).strip(), tuple(f for f in fields.split(",") if f))
 
 
+@dataclass(frozen=True)
+class ExistingMember:
+    """A CampaignMember as Salesforce holds it: cmsf's (its `CMSF_Member_Key__c` set) or an admin's (key empty)."""
+
+    id: str
+    campaign_id: str
+    person_id: str  # the ContactId, or the LeadId of a member that has no contact
+    lead_id: str
+    status: str
+    key: str
+
+
 class CampaignMembers:
     """CampaignMember and CampaignMemberStatus have no external id: look up, then create or update."""
 
-    LOOKUP_CHUNK = 200  # campaign ids per query, well inside SOQL's length limits
+    LOOKUP_CHUNK = 200  # campaign ids (or people) per query, well inside SOQL's length limits
+    FIELDS = "Id, CampaignId, ContactId, LeadId, Status, CMSF_Member_Key__c"
 
     def __init__(self, adapter: SalesforceAdapter) -> None:
         self.adapter = adapter
 
+    def read(self, campaign_ids: Iterable[str], *, people: Iterable[str] | None = None) -> Iterator[ExistingMember]:
+        """The members of these campaigns: one query (paged by 2,000) per 200 campaigns; with `people` (Contact and
+        Lead Ids), only theirs, one query per 200 campaigns and 200 people."""
+        ids = sorted(set(campaign_ids))
+        who = sorted(set(people)) if people is not None else None
+        for start in range(0, len(ids), self.LOOKUP_CHUNK):
+            where = f"CampaignId IN ({soql.quote_list(ids[start : start + self.LOOKUP_CHUNK])})"
+            filters = [""]
+            if who is not None:
+                filters = [
+                    f" AND (ContactId IN ({quoted}) OR LeadId IN ({quoted}))"
+                    for quoted in (
+                        soql.quote_list(who[at : at + self.LOOKUP_CHUNK])
+                        for at in range(0, len(who), self.LOOKUP_CHUNK)
+                    )
+                ]
+            for extra in filters:
+                for row in self.adapter.query(f"SELECT {self.FIELDS} FROM CampaignMember WHERE {where}{extra}"):
+                    person = str(row.get("ContactId") or row.get("LeadId") or "")
+                    if person:
+                        yield ExistingMember(
+                            id=str(row["Id"]),
+                            campaign_id=str(row["CampaignId"]),
+                            person_id=person,
+                            lead_id=str(row.get("LeadId") or ""),
+                            status=str(row.get("Status") or ""),
+                            key=str(row.get("CMSF_Member_Key__c") or ""),
+                        )
+
     def existing(self, campaign_ids: Iterable[str]) -> dict[tuple[str, str], str]:
         """(CampaignId, ContactId or LeadId) -> CampaignMember Id, for these campaigns."""
         found: dict[tuple[str, str], str] = {}
-        ids = sorted(set(campaign_ids))
-        for start in range(0, len(ids), self.LOOKUP_CHUNK):
-            query = (
-                "SELECT Id, CampaignId, ContactId, LeadId FROM CampaignMember "
-                f"WHERE CampaignId IN ({soql.quote_list(ids[start : start + self.LOOKUP_CHUNK])})"
-            )
-            for row in self.adapter.query(query):
-                who = row.get("ContactId") or row.get("LeadId")
-                if who:
-                    found[(row["CampaignId"], who)] = row["Id"]
+        for member in self.read(campaign_ids):
+            found[(member.campaign_id, member.person_id)] = member.id
+            if member.lead_id:
+                found[(member.campaign_id, member.lead_id)] = member.id
         return found
 
     def save(self, members: Sequence[Mapping[str, Any]]) -> list[RecordResult]:

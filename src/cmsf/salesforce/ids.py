@@ -7,6 +7,7 @@ from __future__ import annotations
 
 _CHECKSUM = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"
 CONTACT_PREFIX, LEAD_PREFIX = "003", "00Q"  # the key prefixes of Contact and Lead Ids, the same in every org
+CAMPAIGN_PREFIX = "701"  # and of Campaign Ids
 
 
 def checksum(id15: str) -> str:

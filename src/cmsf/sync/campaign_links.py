@@ -20,6 +20,7 @@ from cmsf.connections import services as connections
 from cmsf.maintenance.services import audit
 from cmsf.salesforce import soql
 from cmsf.salesforce.adapter import SalesforceAdapter
+from cmsf.salesforce.ids import CAMPAIGN_PREFIX
 from cmsf.salesforce.soql import contains as like_pattern  # the name search's LIKE literal
 from cmsf.sync.models import CampaignLink, RecordMap
 from cmsf.sync.transforms import CAMPAIGN
@@ -157,6 +158,80 @@ def unlink(cm_campaign_id: str, *, actor: str, adapter: SalesforceAdapter | None
             after={},
         )
     return entry
+
+
+# -- links as settings (cmsf config) --------------------------------------------------------------------------
+
+
+def manual_links() -> dict[str, str]:
+    """The live links an admin made: Campaign Monitor campaign id -> Salesforce Campaign Id. Auto-created links are
+    auto-create's, not settings."""
+    links = CampaignLink.objects.filter(unlinked_at=None, origin=CampaignLink.Origin.MANUAL)
+    return dict(links.order_by("cm_campaign_id").values_list("cm_campaign_id", "salesforce_campaign_id"))
+
+
+@dataclass
+class LinksPlan:
+    """What a wanted set of manual links changes: the links to undo (Campaign Monitor campaign ids) and to make
+    (Campaign Monitor campaign id -> Salesforce Campaign Id), or why each entry cannot be (by Campaign Monitor
+    campaign id; "" for the whole set)."""
+
+    undo: list[str]
+    make: dict[str, str]
+    problems: dict[str, str]
+
+
+def plan_links(wanted: dict[str, Any], *, adapter: SalesforceAdapter | None = None) -> LinksPlan:
+    """The manual links become exactly `wanted`; auto-created links stay unless `wanted` links their Campaign
+    Monitor campaign to another Salesforce campaign. Every entry is checked before anything changes: a Campaign
+    Monitor campaign cmsf synced for a selected client, a well-formed Campaign Id of a campaign Salesforce has
+    (one query for all), and one Campaign Monitor campaign per Salesforce campaign. Raises SalesforceError or
+    NotConnected when Salesforce cannot be asked."""
+    wanted = {str(cm_id): sf_id for cm_id, sf_id in wanted.items()}
+    live = {link.cm_campaign_id: link for link in CampaignLink.objects.filter(unlinked_at=None)}
+    problems: dict[str, str] = {}
+    make: dict[str, str] = {}
+    for cm_id, sf_id in wanted.items():
+        cm_id = str(cm_id)
+        if not isinstance(sf_id, str) or not SALESFORCE_ID.match(sf_id.strip()):
+            problems[cm_id] = f"{sf_id!r} is not a Salesforce Campaign Id (15 or 18 letters and digits)"
+        elif not sf_id.strip().startswith(CAMPAIGN_PREFIX):
+            problems[cm_id] = f"{sf_id} is not a Campaign Id (a Campaign Id starts with {CAMPAIGN_PREFIX})"
+        elif _synced(cm_id) is None:
+            problems[cm_id] = "no Campaign Monitor campaign with this id was synced for a selected client"
+        elif cm_id not in live or live[cm_id].salesforce_campaign_id[:15] != sf_id.strip()[:15]:
+            make[cm_id] = sf_id.strip()
+    undo = [cm_id for cm_id in manual_links() if cm_id not in wanted]
+    undo += [cm_id for cm_id in make if cm_id in live]  # linked elsewhere: relinked
+    freed = {live[cm_id].salesforce_campaign_id[:15] for cm_id in undo}
+    taken = {link.salesforce_campaign_id[:15]: cm_id for cm_id, link in live.items()}
+    claimed: dict[str, str] = {}
+    for cm_id, sf_id in make.items():
+        holder = claimed.setdefault(sf_id[:15], cm_id)
+        if holder != cm_id:
+            problems[cm_id] = f"the Salesforce campaign {sf_id} is given to {holder} too: one each"
+        elif sf_id[:15] in taken and sf_id[:15] not in freed:
+            problems[cm_id] = f"the Salesforce campaign {sf_id} stays linked to {taken[sf_id[:15]]}"
+    pending = [sf_id for cm_id, sf_id in make.items() if cm_id not in problems]
+    if pending:
+        sf = adapter or connections.salesforce()
+        found: set[str] = set()
+        for start in range(0, len(pending), 200):
+            chunk = soql.quote_list(pending[start : start + 200])
+            found |= {str(r["Id"])[:15] for r in sf.query(f"SELECT Id FROM Campaign WHERE Id IN ({chunk})")}
+        for cm_id, sf_id in make.items():
+            if cm_id not in problems and sf_id[:15] not in found:
+                problems[cm_id] = f"Salesforce has no campaign with the Id {sf_id}"
+    return LinksPlan(undo=undo, make={k: v for k, v in make.items() if k not in problems}, problems=problems)
+
+
+def apply_links(plan: LinksPlan, *, actor: str, adapter: SalesforceAdapter | None = None) -> None:
+    """Undo, then make, the links of a plan with no problems (each audited as the console's link and unlink)."""
+    assert not plan.problems
+    for cm_id in plan.undo:
+        unlink(cm_id, actor=actor, adapter=adapter)
+    for cm_id, sf_id in plan.make.items():
+        link(cm_id, sf_id, actor=actor, adapter=adapter)
 
 
 # -- reads -------------------------------------------------------------------------------------------------

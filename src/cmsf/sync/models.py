@@ -183,6 +183,10 @@ class RecordMap(models.Model):
     activity_kind = models.CharField(max_length=16, blank=True)  # sent, opens, clicks, ...: for the email-type filter
     # The Contact or Lead an activity row is linked to: campaign members and their aggregates are computed from it.
     person_id = models.CharField(max_length=18, blank=True, default="")
+    # A campaign member's status label as written (or as found on a member cmsf adopted): under the refresh rules
+    # Never and Once only a member keeps it when the status map is renamed. Null elsewhere (and on older rows);
+    # nullable so that adding it to a large ledger does not copy the table.
+    status_label = models.CharField(max_length=255, null=True, blank=True)  # noqa: DJ001
     synced_at = models.DateTimeField()
 
     class Meta:

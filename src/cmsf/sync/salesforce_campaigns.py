@@ -38,12 +38,12 @@ from cmsf.maintenance import support_codes
 from cmsf.maintenance.services import record_message
 from cmsf.options.models import CampaignSettings, CampaignStatusMapping, EmailActivity, TrackingHistorySettings
 from cmsf.salesforce import soql
-from cmsf.salesforce.adapter import CampaignMembers
+from cmsf.salesforce.adapter import CampaignMembers, ExistingMember
 from cmsf.salesforce.ids import LEAD_PREFIX
 from cmsf.sync import forget
 from cmsf.sync.models import CampaignLink, RecordMap
 from cmsf.sync.transforms import ACTIVITY, ACTIVITY_LABELS, EMAIL_TYPE_OF_KIND, Row, sf_datetime, with_owner
-from cmsf.sync.writer import LEDGER_DATE, LEDGER_KIND
+from cmsf.sync.writer import LEDGER_DATE, LEDGER_KIND, LEDGER_LABEL
 
 if TYPE_CHECKING:
     from cmsf.sync.engine import Context
@@ -66,6 +66,8 @@ STATISTICS = {  # Campaign field -> CampaignSummary attribute
     "CMSF_Mentions__c": "mentions",
 }
 JOB = "CMSF_CAMPAIGN_MEMBER_SYNC"
+ADOPTED = "adopted"  # the ledger's kind of a member an admin made and cmsf adopted: its status is the admin's
+WHOLE_READ_FROM = 400  # new members past which a linked campaign's members are read whole, not by person
 
 
 def _chunks(values: list[str], size: int = CHUNK) -> Iterator[list[str]]:
@@ -335,8 +337,40 @@ def status_of(
     return previous
 
 
+@dataclass(frozen=True)
+class Written:
+    """What the ledger says of a member cmsf wrote (or adopted)."""
+
+    kind: str  # the activity its status came from, or ADOPTED
+    when: datetime | None
+    label: str | None  # the status as written; None on ledger rows older than the column
+
+
+def member_status(
+    person: Person, before: Written | None, refresh: str, statuses: StatusMap
+) -> tuple[str, datetime | None, str]:
+    """(kind, date, label) of a member's status. A status that does not change keeps the label it was written with
+    under Never and Once only, so a label renamed in the status map applies to new members (and to the one change
+    Once only allows) and rewrites no existing member; under Always every member takes the current label. A member
+    an admin made (ADOPTED) keeps the admin's status under Never and Once only."""
+    previous = (before.kind, before.when) if before is not None else None
+    kind, when = status_of(person, previous, refresh)
+    if (
+        before is not None
+        and before.label
+        and (kind, when) == previous
+        and refresh != CampaignSettings.StatusRefresh.ALWAYS
+    ):
+        return kind, when, before.label
+    if kind == ADOPTED:  # an adopted member whose label the ledger lost: leave its status alone
+        return kind, when, ""
+    return kind, when, statuses.label(kind)
+
+
 def sync_members(ctx: Context, links: dict[str, CampaignLink], settings: CampaignSettings) -> None:
-    """Campaign members of every linked campaign, with mapped statuses and (when on) aggregates."""
+    """Campaign members of every linked campaign, with mapped statuses and (when on) aggregates. Members the campaign
+    already has that cmsf did not write (an admin's: an event's invite list, a campaign built from a report) are read
+    before any member is created and adopted: updated in place by their Id, under the refresh rule."""
     if not links or ctx.sf is None:
         return
     ctx.stage("campaign members")
@@ -344,7 +378,8 @@ def sync_members(ctx: Context, links: dict[str, CampaignLink], settings: Campaig
     aggregates = tracking.campaign_member_aggregates
     statuses = StatusMap.load()
     members = CampaignMembers(ctx.sf)
-    fingerprint = _fingerprint(statuses, settings.member_status_refresh, aggregates)
+    refresh = settings.member_status_refresh
+    fingerprint = _fingerprint(statuses, refresh, aggregates)
     due = {
         cm_id: link
         for cm_id, link in links.items()
@@ -365,6 +400,8 @@ def sync_members(ctx: Context, links: dict[str, CampaignLink], settings: Campaig
     for cm_id, link in due.items():
         whole = link.members_filled_at is None or link.members_fingerprint != fingerprint
         only = None if whole else ctx.touched.get(cm_id)
+        if not whole and not ctx.writer.dry_run:  # until these members are all in (`_settle`), the next run redoes all
+            CampaignLink.objects.filter(pk=link.pk).update(members_fingerprint="")
         people = people_from_ledger(cm_id, only)
         if link.members_filled_at is None and not (tracking.stores("sent") and people.unmatched + len(people.people)):
             _recipients(ctx, cm_id, people)
@@ -373,22 +410,34 @@ def sync_members(ctx: Context, links: dict[str, CampaignLink], settings: Campaig
         if only is not None:
             members_now = members_now.filter(key__in=[f"{sf_id}:{person_id}" for person_id in only if person_id])
         previous = {
-            key.split(":", 1)[1]: (kind or "sent", when)
-            for key, kind, when in members_now.values_list("key", "activity_kind", "activity_date")
+            key.split(":", 1)[1]: Written(kind or "sent", when, label)
+            for key, kind, when, label in members_now.values_list(
+                "key", "activity_kind", "activity_date", "status_label"
+            )
         }
         for person_id in previous:  # members already written stay members, whatever history is still stored
             people.people.setdefault(person_id, Person())
+        theirs = _members_in_salesforce(ctx, link, members, [p for p in people.people if p not in previous])
         rows = []
+        adopted: dict[str, str] = {}  # member key -> the Id of the admin's member it adopts
         for person_id, person in people.people.items():
-            kind, when = status_of(person, previous.get(person_id), settings.member_status_refresh)
+            key = f"{sf_id}:{person_id}"
+            before = previous.get(person_id)
+            found = theirs.get(person_id[:15]) if before is None else None
+            if found is not None:  # an admin's member (or one of cmsf's the ledger lost): updated by its Id
+                before = Written(ADOPTED, None, found.status)
+                adopted[key] = found.id
+            kind, when, label = member_status(person, before, refresh, statuses)
             row: Row = {
-                MEMBER[1]: f"{sf_id}:{person_id}",
+                MEMBER[1]: key,
                 "CampaignId": sf_id,
                 ("LeadId" if person_id.startswith(LEAD_PREFIX) else "ContactId"): person_id,
-                "Status": statuses.label(kind),
                 LEDGER_KIND: kind,
                 LEDGER_DATE: when,
+                LEDGER_LABEL: label or None,
             }
+            if label:
+                row["Status"] = label
             if aggregates:
                 row["CMSF_Opens__c"] = person.opens
                 row["CMSF_Clicks__c"] = person.clicks
@@ -397,16 +446,54 @@ def sync_members(ctx: Context, links: dict[str, CampaignLink], settings: Campaig
             rows.append(row)
         wanted = len(rows)
         rows = _with_known_statuses(ctx, link, rows, have.setdefault(sf_id[:15], set()), statuses, settings, members)
+        held = wanted - len(rows)
+        adopted_ok = _adopt(ctx, [r for r in rows if r[MEMBER[1]] in adopted], adopted)
         stream = buffer.stream()
         for row in rows:
-            buffer.add(stream, row)
+            if row[MEMBER[1]] not in adopted:
+                buffer.add(stream, row)
         if people.unmatched and whole:
             ctx.read["recipients without a contact or lead"] += people.unmatched
-        settle = partial(
-            _settle, ctx, link, held=wanted - len(rows), unmatched=people.unmatched, fingerprint=fingerprint
-        )
-        buffer.end(stream, settle)
+        if adopted_ok:  # otherwise the link stays unsettled, and the next run adopts again what is left
+            buffer.end(
+                stream, partial(_settle, ctx, link, held=held, unmatched=people.unmatched, fingerprint=fingerprint)
+            )
     buffer.close()
+
+
+def _members_in_salesforce(
+    ctx: Context, link: CampaignLink, members: CampaignMembers, new: list[str]
+) -> dict[str, ExistingMember]:
+    """The campaign's members in Salesforce among the people cmsf is about to make members (Contact or Lead Id, 15
+    characters -> member): the whole campaign when it is filled for the first time (one query, paged), otherwise
+    only those people. Nothing is read when no member is new, nor for a campaign cmsf created in this run."""
+    if not new or (link.origin == CampaignLink.Origin.AUTO and link.linked_at >= ctx.started):
+        return {}
+    whole = link.members_filled_at is None or len(new) > WHOLE_READ_FROM
+    found: dict[str, ExistingMember] = {}
+    for member in members.read([link.salesforce_campaign_id], people=None if whole else new):
+        found[member.person_id[:15]] = member
+        if member.lead_id:
+            found.setdefault(member.lead_id[:15], member)
+    return found
+
+
+def _adopt(ctx: Context, rows: list[Row], ids: dict[str, str]) -> bool:
+    """Members an admin made, updated in place by their Id (status and aggregates as the refresh rule says) and
+    given cmsf's key, so that every later write finds them by it; the ledger keeps them like the members cmsf
+    created. True when all were adopted."""
+    if not rows:
+        return True
+    ok = True
+    for batch in ctx.writer.prepare(MEMBER, rows, batch_size=_batch_size(), ledger_in_row=True):
+        batch.job = JOB
+        update = [
+            {"Id": ids[key], **{k: v for k, v in row.items() if k not in MEMBER_CREATE_ONLY}}
+            for key, row in zip(batch.keys, batch.rows, strict=True)
+        ]
+        assert ctx.sf is not None
+        ok = ctx.writer.record(batch, ctx.sf.update(MEMBER[0], update)) and ok
+    return ok
 
 
 def _settle(ctx: Context, link: CampaignLink, *, held: int, unmatched: int, fingerprint: str) -> None:
@@ -464,7 +551,7 @@ def _with_known_statuses(
 ) -> list[Row]:
     """The rows whose status the campaign has. Missing labels are added when auto-create missing statuses is on;
     otherwise those rows are held back and reported (Salesforce would silently give them the default status)."""
-    missing = sorted({str(r["Status"]) for r in rows if str(r["Status"]).lower() not in have})
+    missing = sorted({str(r["Status"]) for r in rows if "Status" in r and str(r["Status"]).lower() not in have})
     if not missing:
         return rows
     if settings.auto_create_missing_statuses and not ctx.writer.dry_run:
@@ -477,7 +564,7 @@ def _with_known_statuses(
         reason = "; ".join(f"{e.code}: {e.message}" for r in failed for e in r.errors)
     else:
         reason = ""
-    held = [r for r in rows if str(r["Status"]) in missing]
+    held = [r for r in rows if r.get("Status") in missing]
     record_message(
         support_code="CMSF-MEMBER-STATUS",
         job=JOB,
@@ -486,4 +573,4 @@ def _with_known_statuses(
         details=reason or f"Salesforce campaign {link.salesforce_campaign_id} lacks: {', '.join(missing)}",
         guidance=support_codes.guidance("CMSF-MEMBER-STATUS"),
     )
-    return [r for r in rows if str(r["Status"]) not in missing]
+    return [r for r in rows if r.get("Status") not in missing]

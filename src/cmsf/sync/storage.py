@@ -9,18 +9,19 @@ so cmsf's share of those is counted from its ledger, with no call. The forecast 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from django.db.models import Count
 
 from cmsf.connections import services as connections
+from cmsf.connections.models import CampaignMonitorClient
 from cmsf.maintenance.services import record_message
 from cmsf.options.models import EmailActivity, TrackingHistorySettings
 from cmsf.salesforce.adapter import SalesforceAdapter
 from cmsf.salesforce.errors import SalesforceError
 from cmsf.sync.models import RecordMap
 from cmsf.sync.problems import JOB_OF_OBJECT
-from cmsf.sync.transforms import ACTIVITY, EMAIL_TYPE_OF_KIND
+from cmsf.sync.transforms import ACTIVITY, CAMPAIGN, EMAIL_TYPE_OF_KIND
 
 RECORD_KB = 2
 KB_OF_OBJECT = {"Campaign": 8, "CampaignMember": 1}
@@ -28,6 +29,7 @@ CUSTOM_OBJECTS: tuple[str, ...] = tuple(JOB_OF_OBJECT)  # cmsf's CMSF_* objects
 STANDARD_OBJECTS: tuple[str, ...] = ("Campaign", "CampaignMember")  # created or linked by cmsf, counted from the ledger
 RECENT_DAYS = 30  # the window the forecast's daily volume is measured over
 TRACKING_OBJECT = ACTIVITY[0]
+DEFAULT_ZONE = "(GMT) Coordinated Universal Time"  # as the sync reads a client that has no zone
 
 
 def kb_of(sobject: str, records: int) -> int:
@@ -269,3 +271,38 @@ def _failed(error: SalesforceError) -> StorageReading:
         support_code="CMSF-STORAGE-READ", job="CMSF_STORAGE", message=message, details=str(error), guidance=guidance
     )
     return StorageReading(None, None, problem=f"{message} ({error}) {guidance}")
+
+
+# -- the campaign filter's preview ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FilterPreview:
+    """What a campaign filter (start date, tags) would leave out of what cmsf stores in Salesforce: the campaigns
+    written as CMSF_Campaign__c that it no longer passes, and their tracking-history rows (counted from the ledger)."""
+
+    campaigns: int
+    rows: int
+    kept: int  # stored campaigns the filter still passes
+
+
+def campaign_filter_preview(start_date: date | None, tags: list[str]) -> FilterPreview:
+    """The campaigns the filter passes are asked of Campaign Monitor as the sync asks (one paged read per selected
+    client, with the same start date and tags); what is stored comes from the ledger, with no Salesforce call. Raises
+    CampaignMonitorError or NotConnected when Campaign Monitor cannot be asked."""
+    cm = connections.campaign_monitor()
+    left_out: list[str] = []
+    kept = 0
+    for client in CampaignMonitorClient.objects.filter(selected=True, active=True).order_by("pk"):
+        stored = set(RecordMap.objects.filter(client=client, sobject=CAMPAIGN[0]).values_list("key", flat=True))
+        if not stored:
+            continue
+        zone = client.time_zone or DEFAULT_ZONE
+        passing = {c.campaign_id for c in cm.sent_campaigns(client.cm_client_id, zone=zone, sent_from=start_date,
+                                                            tags=tags)}  # fmt: skip
+        left_out += sorted(stored - passing)
+        kept += len(stored & passing)
+    rows = 0
+    for cm_id in left_out:  # a range of the (object, key) index each: "<campaign id>:..."
+        rows += RecordMap.objects.filter(sobject=ACTIVITY[0], key__gte=f"{cm_id}:", key__lt=f"{cm_id};").count()
+    return FilterPreview(campaigns=len(left_out), rows=rows, kept=kept)

@@ -32,6 +32,7 @@ class Failure:
 
 
 LEDGER_DATE, LEDGER_KIND = "_ledger_activity_date", "_ledger_activity_kind"  # see Writer.prepare(ledger_in_row=)
+LEDGER_LABEL = "_ledger_status_label"  # a campaign member's status as written (see RecordMap.status_label)
 PERSON_FIELDS = ("Contact__c", "Lead__c")  # the lookups of cmsf's rows to the people they concern
 GONE = frozenset({"INVALID_CROSS_REFERENCE_KEY", "ENTITY_IS_DELETED"})  # a lookup to a record no longer there
 Relink = Callable[[list[Row]], list[Row | None]]  # rows refused for a gone person -> each linked afresh, or None
@@ -58,6 +59,7 @@ class Batch:
     activity_kinds: list[str] | None
     people: list[str] | None = None  # the Contact or Lead of each row, for the ledger
     job: str = ""  # as `Failure.job`
+    labels: list[str | None] | None = None  # a campaign member's status as written, for the ledger
 
 
 @dataclass
@@ -79,7 +81,8 @@ class WriteTally:
 
 
 def _record(client_id: int, sobject: str, entries: list[tuple[Any, ...]], now: datetime) -> None:
-    """Insert or update ledger rows, given as (key, Salesforce Id, hash, activity date, activity kind, person), in one
+    """Insert or update ledger rows, given as (key, Salesforce Id, hash, activity date, activity kind, person, status
+    label), in one
     statement per row (INSERT ... ON CONFLICT, which SQLite and PostgreSQL share) and one transaction; the ORM's
     bulk upsert spends more time building SQL than the database spends running it."""
     if not entries:
@@ -95,6 +98,7 @@ def _record(client_id: int, sobject: str, entries: list[tuple[Any, ...]], now: d
         "activity_date",
         "activity_kind",
         "person_id",
+        "status_label",
         "synced_at",
     ]
     updated = ", ".join(f"{q(c)} = excluded.{q(c)}" for c in columns if c not in ("sobject", "key"))
@@ -106,8 +110,19 @@ def _record(client_id: int, sobject: str, entries: list[tuple[Any, ...]], now: d
     adapt = connection.ops.adapt_datetimefield_value
     synced_at = adapt(now)
     params = [
-        (client_id, sobject, key, sf_id, digest, adapt(when) if when is not None else None, kind, person, synced_at)
-        for key, sf_id, digest, when, kind, person in entries
+        (
+            client_id,
+            sobject,
+            key,
+            sf_id,
+            digest,
+            adapt(when) if when is not None else None,
+            kind,
+            person,
+            label,
+            synced_at,
+        )
+        for key, sf_id, digest, when, kind, person, label in entries
     ]
     with transaction.atomic(), connection.cursor() as cursor:  # one commit, not one per row
         cursor.executemany(sql, params)
@@ -172,16 +187,19 @@ class Writer:
         In a dry run nothing is left to send: the rows are counted as they would be written. `create_only`: fields
         Salesforce takes on create but refuses on update (a CampaignMember's CampaignId): left out of a row the
         ledger already holds. `ledger_in_row`: each row carries what the ledger keeps of it in LEDGER_DATE and
-        LEDGER_KIND, which are taken out before the row is hashed and sent."""
+        LEDGER_KIND (and LEDGER_LABEL, when given), which are taken out before the row is hashed and sent."""
         sobject, external_id = target
         batches: list[Batch] = []
         for chunk in _batches(rows, batch_size):
             if self.heartbeat is not None:
                 self.heartbeat()  # a long write keeps the client's lease
             unique = {str(row[external_id]): row for row in chunk}  # one row per key: the last one read wins
-            kept: dict[str, tuple[datetime | None, str]] = {}
+            kept: dict[str, tuple[datetime | None, str, str | None]] = {}
             if ledger_in_row:
-                kept = {key: (row.pop(LEDGER_DATE, None), row.pop(LEDGER_KIND, "")) for key, row in unique.items()}
+                kept = {
+                    key: (row.pop(LEDGER_DATE, None), row.pop(LEDGER_KIND, ""), row.pop(LEDGER_LABEL, None))
+                    for key, row in unique.items()
+                }
             ledger = self._ledger(sobject, list(unique))
             for key in unique:
                 if (sobject, key) in self._would_write:
@@ -203,8 +221,10 @@ class Writer:
                 continue
             dates: list[datetime | None] | None = None
             kinds: list[str] | None = None
+            labels: list[str | None] | None = None
             if ledger_in_row:
                 dates, kinds = [kept[key][0] for key in changed], [kept[key][1] for key in changed]
+                labels = [kept[key][2] for key in changed]
             else:
                 dates = [activity_date(unique[key]) for key in changed] if activity_date else None
                 kinds = [activity_kind(unique[key]) for key in changed] if activity_kind else None
@@ -218,6 +238,7 @@ class Writer:
                     activity_dates=dates,
                     activity_kinds=kinds,
                     people=[person(unique[key]) for key in changed] if person else None,
+                    labels=labels,
                 )
             )
         return batches
@@ -250,6 +271,7 @@ class Writer:
                         batch.activity_dates[index] if batch.activity_dates else None,
                         batch.activity_kinds[index] if batch.activity_kinds else "",
                         batch.people[index] if batch.people else "",
+                        batch.labels[index] if batch.labels else None,
                     )
                 )
             else:
@@ -281,6 +303,7 @@ class Writer:
             activity_kinds=[batch.activity_kinds[i] for i, _ in picked] if batch.activity_kinds else None,
             people=[_person_of(row) for _, row in picked] if batch.people is not None else None,
             job=batch.job,
+            labels=[batch.labels[i] for i, _ in picked] if batch.labels else None,
         )
         return {i for i, _ in picked}, self.record(retry, self.send(retry), relink=False)
 

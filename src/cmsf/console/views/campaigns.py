@@ -25,12 +25,13 @@ from cmsf.maintenance.services import record_message
 from cmsf.options import services as options
 from cmsf.options.models import CampaignSettings, CampaignStatusMapping, EmailActivity, IndustryBenchmark
 from cmsf.salesforce.errors import SalesforceError
-from cmsf.sync import campaign_links
+from cmsf.sync import campaign_links, storage
 from cmsf.sync.models import CampaignLink
 
 SECTION = "campaigns"
 TAGS_CODE = "CMSF-CAMPAIGN-TAGS"
 SALESFORCE_CODE = "CMSF-CAMPAIGN-SALESFORCE"
+PREVIEW_CODE = "CMSF-CAMPAIGN-PREVIEW"
 SF_ERRORS = (SalesforceError, connections.NotConnected)
 CM_ERRORS = (CampaignMonitorError, connections.NotConnected)
 
@@ -113,6 +114,36 @@ def _tags(settings: CampaignSettings) -> tuple[list[tuple[str, bool]] | None, st
             code=TAGS_CODE,
         )
     return options.offered_tags(settings.filter_tags, available), ""
+
+
+class FilterPreviewForm(forms.Form):
+    """The campaign filter as typed, for its preview."""
+
+    filter_start_date = forms.DateField(required=False)
+    filter_tags = forms.CharField(required=False)  # read with getlist: several values
+
+
+@viewer
+@require_GET
+def filter_preview(request: HttpRequest) -> HttpResponse:
+    """The campaign filter's preview, swapped in by htmx as the start date or tags change (nothing saved): the
+    campaigns stored in Salesforce that the filter leaves out, and their tracking-history rows."""
+    form = FilterPreviewForm(request.GET)
+    context: dict[str, Any] = {"preview": None, "problem": ""}
+    if not form.is_valid():
+        context["problem"] = "Enter the start date as YYYY-MM-DD to see what this filter would leave out."
+    else:
+        tags = [tag for tag in request.GET.getlist("filter_tags") if tag.strip()]
+        try:
+            context["preview"] = storage.campaign_filter_preview(form.cleaned_data["filter_start_date"], tags)
+        except CM_ERRORS as error:
+            context["problem"] = _problem(
+                "Campaign Monitor did not give its campaigns, so the filter cannot be previewed now",
+                error,
+                "Try again in a few minutes; if it keeps failing, reconnect Campaign Monitor under Sync Settings.",
+                code=PREVIEW_CODE,
+            )
+    return render(request, "console/campaigns/_filter_preview.html", context)
 
 
 class StatusMapForm(forms.Form):
@@ -489,6 +520,7 @@ def unlink(request: HttpRequest) -> HttpResponse:
 urlpatterns = [
     path("campaigns", home, name="campaigns"),
     path("campaigns/settings", save_settings, name="campaigns_settings"),
+    path("campaigns/filter-preview", filter_preview, name="campaigns_filter_preview"),
     path("campaigns/status-map", save_status_map, name="campaigns_status_map"),
     path("campaigns/benchmarks", benchmarks, name="campaigns_benchmarks"),
     path("campaigns/benchmarks/save", save_benchmark, name="campaigns_benchmark_save"),
