@@ -80,11 +80,12 @@ def resolve_cleared(
 ) -> int:
     """A run of these jobs (for this client; about this subject, when given) that began at `since` has ended and no
     longer met the problems its open messages tell of: every one not met again since then is marked resolved. It
-    stays in the history and leaves the bell. Call it only for a run that went through to its end. The number
-    resolved."""
+    stays in the history and leaves the bell. Notices (severity info: something cmsf did, such as unlinking a deleted
+    campaign) tell of an event rather than a problem that goes on, and stay until acknowledged. Call it only for a run
+    that went through to its end. The number resolved."""
     rows = MaintenanceMessage.objects.filter(
         job__in=list(jobs), client_id=client_id, resolved_at=None, last_seen_at__lt=since
-    )
+    ).exclude(severity=MaintenanceMessage.Severity.INFO)  # a notice tells of an event, not a state: it stays
     if subject is not None:
         rows = rows.filter(subject=subject)
     resolved = rows.update(resolved_at=timezone.now())

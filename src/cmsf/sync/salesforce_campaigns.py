@@ -110,11 +110,13 @@ def drop_deleted(ctx: Context, links: dict[str, CampaignLink]) -> None:
         record_message(
             support_code="CMSF-CAMPAIGN-DELETED",
             job="CMSF_CAMPAIGN_SYNC",
-            severity="warning",
+            severity="info",
             message=f"The Salesforce campaign {link.salesforce_campaign_name or sf_id} linked to the Campaign Monitor "
             f"campaign {link.cm_campaign_name or link.cm_campaign_id} was deleted in Salesforce: cmsf unlinked them.",
             details=f"Salesforce campaign {sf_id}; Campaign Monitor campaign {link.cm_campaign_id}",
             guidance=support_codes.guidance("CMSF-CAMPAIGN-DELETED"),
+            client_id=ctx.client.pk,
+            subject=f"campaign {link.cm_campaign_id}",
         )
 
 
@@ -192,6 +194,8 @@ def claim_manual_links(ctx: Context, links: dict[str, CampaignLink]) -> None:
                 message=f"cmsf could not mark the Salesforce campaign {link.salesforce_campaign_name} as linked.",
                 details=f"Salesforce campaign {link.salesforce_campaign_id}: {reason}",
                 guidance=support_codes.guidance("CMSF-CAMPAIGN-LINK"),
+                client_id=ctx.client.pk,
+                subject=f"campaign {link.cm_campaign_id}",
             )
 
 
@@ -515,6 +519,8 @@ def _settle(ctx: Context, link: CampaignLink, *, held: int, unmatched: int, fing
             f"members of {link.salesforce_campaign_name or link.salesforce_campaign_id}.",
             details=f"Campaign Monitor campaign {link.cm_campaign_id}; Salesforce campaign {link.salesforce_campaign_id}",
             guidance=support_codes.guidance("CMSF-MEMBERS-UNMATCHED"),
+            client_id=ctx.client.pk,
+            subject=f"campaign {link.cm_campaign_id}",
         )
 
 
@@ -572,5 +578,7 @@ def _with_known_statuses(
         f"were not written: the campaign has no member status {', '.join(repr(m) for m in missing)}.",
         details=reason or f"Salesforce campaign {link.salesforce_campaign_id} lacks: {', '.join(missing)}",
         guidance=support_codes.guidance("CMSF-MEMBER-STATUS"),
+        client_id=ctx.client.pk,
+        subject=f"campaign {link.cm_campaign_id}",
     )
     return [r for r in rows if r.get("Status") not in missing]
