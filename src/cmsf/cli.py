@@ -220,8 +220,9 @@ def status_document() -> dict[str, Any]:
             "import_frequency": o.sync.import_frequency,
             "sync_enabled": o.sync.sync_enabled,
             "next_run": when(o.sync.next_run),
-            "last_status": o.sync.last_status,
-            "last_status_message": o.sync.last_status_message,
+            "last_status": o.status.value,
+            "last_status_label": o.status.label,
+            "last_status_message": o.status.message,
             "last_run_at": when(o.sync.last_run_at),
         },
         "campaign_monitor": {
@@ -273,7 +274,8 @@ def cmd_status(args: argparse.Namespace) -> int:
     print(f"Sync:               {'on' if sync['sync_enabled'] else 'turned off'}, {sync['import_frequency']}")
     print(f"Next run:           {sync['next_run'] or 'not scheduled'}")
     print(
-        f"Last status:        {sync['last_status']}{': ' + sync['last_status_message'] if sync['last_status_message'] else ''}"
+        f"Last status:        {sync['last_status_label']}"
+        f"{': ' + sync['last_status_message'] if sync['last_status_message'] else ''}"
     )
     print(f"Campaign Monitor:   {cm['account_name'] if cm['connected'] else 'not connected'}")
     for client in cm["clients"]:
@@ -606,8 +608,12 @@ def _run_summary(run: Any) -> dict[str, Any]:
 
 def sync_now(*, client_id: str | None, dry_run: bool, quiet: bool, full: bool = False) -> list[dict[str, Any]]:
     """Sync the selected clients (or one) in the foreground, printing progress unless quiet."""
+    from cmsf.connections.selectors import not_connected_reason
     from cmsf.sync.services import ClientBusy, clients_to_sync, sync_client
 
+    reason = not_connected_reason()
+    if reason:
+        raise CliError(f"cannot sync: {reason} (`cmsf connect`)")
     clients = clients_to_sync(client_id)
     if not clients:
         raise CliError("no Campaign Monitor client to sync: connect one first (`cmsf connect`)"
@@ -643,9 +649,10 @@ def cmd_sync(args: argparse.Namespace) -> int:
     summaries = sync_now(client_id=args.client, dry_run=args.dry_run, quiet=args.json, full=args.full)
     if args.json:
         print(json.dumps({"runs": summaries}, indent=2))
-    if not all(s["status"] == "succeeded" for s in summaries):
-        return 1
-    return 3 if any(s["failed"] for s in summaries) else 0  # records Salesforce refused: the next sync tries again
+    if not all(s["status"] in ("succeeded", "problems") for s in summaries):
+        return 1  # failed, stopped at the API budget, or not connected
+    # Succeeded with problems (records Salesforce refused, or another problem told in Maintenance): 3.
+    return 3 if any(s["status"] == "problems" or s["failed"] for s in summaries) else 0
 
 
 # -------------------------------------------------------------------------------------------- watch

@@ -78,7 +78,7 @@ def test_every_page_has_the_frame_the_navigation_and_the_bell(client, alice):
     from cmsf.maintenance.services import record_message
 
     record_message(support_code="CMSF-TEST", job="CMSF_SYNC", message="one", details="", guidance="")
-    record_message(support_code="CMSF-TEST", job="CMSF_SYNC", message="two", details="", guidance="")
+    record_message(support_code="CMSF-TEST-2", job="CMSF_SYNC", message="two", details="", guidance="")
     client.force_login(alice)
     page = client.get(reverse("console:home")).content.decode()
     assert "salesforce-lightning-design-system.min.css" in page

@@ -187,11 +187,11 @@ def test_retry_syncs_the_messages_client_again_and_links_to_the_run(
     # The queued job ran for that client: with no connections it ends at once, with the reason, and tells the admin
     # in a message that names the client (so it too can be retried).
     run.refresh_from_db()
-    assert run.started_at is not None and run.status == SyncRun.Status.FAILED
+    assert run.started_at is not None and run.status == SyncRun.Status.NOT_CONNECTED
     assert "not connected" in run.message
     failed = MaintenanceMessage.objects.exclude(pk=message.pk).get()
-    assert failed.support_code == "CMSF-SYNC-FAILED" and failed.client_id == two.pk
-    assert failed.guidance == support_codes.guidance("CMSF-SYNC-FAILED")
+    assert failed.support_code == "CMSF-NOT-CONNECTED" and failed.client_id == two.pk
+    assert failed.guidance == support_codes.guidance("CMSF-NOT-CONNECTED")
 
     message.refresh_from_db()
     assert message.retried_at is not None and message.retry_run_id == run.pk and message.retried_by == alice
@@ -201,6 +201,8 @@ def test_retry_syncs_the_messages_client_again_and_links_to_the_run(
     detail = client.get(reverse("console:maintenance_message", args=[message.pk])).content.decode()
     assert f'href="{reverse("console:home")}?run={run.pk}"' in detail
     assert reverse("console:maintenance_retry", args=[message.pk]) not in detail  # retried: no second Retry
+    # The run it started did not write the records: Retry does not say Succeeded.
+    assert "Not connected; the problem is not resolved yet" in detail and "Succeeded" not in detail
 
     response = client.post(reverse("console:maintenance_retry", args=[message.pk]))
     assert response.status_code == 302 and SyncRun.objects.count() == 1

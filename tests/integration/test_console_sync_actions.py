@@ -12,9 +12,12 @@ import requests
 from django.urls import reverse
 from huey.contrib.djhuey import HUEY
 
+from cmsf.audience.models import ImportWizard
 from cmsf.billing.models import BillingAccount, Plan
+from cmsf.connections import services as connections
 from cmsf.connections.models import CampaignMonitorAccount, CampaignMonitorClient
 from cmsf.maintenance.models import AuditEntry, MaintenanceMessage
+from cmsf.options.models import FieldMapping, GeneralOptions, RecordCreation, SubscriberRule
 from cmsf.sandbox.dataset import generate_world
 from cmsf.sandbox.salesforce.data import generate_org
 from cmsf.sync import services as sync
@@ -54,6 +57,26 @@ def test_the_full_sync_confirmation_says_what_is_removed_then_runs_a_full_sync_p
     assert all(run.deleted for run in runs)
 
 
+def test_the_full_sync_confirmation_lists_what_the_options_change_on_contacts_and_leads(client, alice, synced):
+    client.force_login(alice)
+    options = GeneralOptions.load()
+    options.opt_out_when_unsubscribed_everywhere = True
+    options.save()
+    one = CampaignMonitorClient.objects.order_by("name").first()
+    lst = connections.campaign_monitor().lists(one.cm_client_id)[0]
+    FieldMapping.objects.create(client=one, list_id=lst.list_id, list_name=lst.name, sobject="Contact",
+                                salesforce_field="Title", campaign_monitor="[Title]",
+                                direction=FieldMapping.Direction.TO_SF)  # fmt: skip
+    RecordCreation.objects.create(client=one, list_id=lst.list_id, list_name=lst.name, sobject="Lead",
+                                  defaults={"Company": "Unknown"})  # fmt: skip
+    page = html.unescape(client.get(reverse("console:full_sync")).content.decode())
+    assert "Contacts and Leads are untouched" not in page
+    changes = page.split('data-testid="person-changes"')[1].split("</ul>")[0]
+    assert "Email Opt Out is checked on every contact and lead" in changes
+    assert "1 mapped field (Contact.Title) is written" in changes
+    assert f"a Lead is made for each active subscriber of {lst.name}" in changes
+
+
 def test_reconnect_lists_what_goes_for_a_client_left_out_and_removes_only_that(client, alice, synced):
     world = synced[0]
     client.force_login(alice)
@@ -61,16 +84,34 @@ def test_reconnect_lists_what_goes_for_a_client_left_out_and_removes_only_that(c
     left.security_owner_id, left.security_owner_name = "005000000000001AAA", "Old Owner"
     left.save()
     assert Cursor.objects.filter(client=left).exists()
+    # Its lists' settings and its import wizards are its configuration too.
+    left_list = connections.campaign_monitor().lists(left.cm_client_id)[0]
+    on_list = {"client": left, "list_id": left_list.list_id, "list_name": left_list.name}
+    FieldMapping.objects.create(**on_list, sobject="Contact", salesforce_field="Title", campaign_monitor="[Title]")
+    SubscriberRule.objects.create(**on_list, kind=SubscriberRule.Kind.ADD_LEAD,
+                                  criteria=[{"field": "LeadSource", "operator": "equals", "value": "Web"}])  # fmt: skip
+    RecordCreation.objects.create(**on_list, sobject="Lead", defaults={"Company": "Unknown"})
+    ImportWizard.objects.create(name="Left out wizard", client=left, list_id=left_list.list_id,
+                                source=ImportWizard.Source.SOQL, soql="SELECT Id FROM Contact")  # fmt: skip
+    ImportWizard.objects.create(name="Kept wizard", client=kept, list_id="kept-list",
+                                source=ImportWizard.Source.SOQL, soql="SELECT Id FROM Contact")  # fmt: skip
     step = client.post(reverse("console:reconnect"), {"api_key": world.account_api_key})
-    page = step.content.decode()
+    page = html.unescape(step.content.decode())
     assert step.status_code == 200 and 'name="sealed_key"' in page and world.account_api_key not in page
     assert page.count('data-testid="removed-if-unselected"') == 2 and "Old Owner" in page
+    for listed in ("1 field mapping (Contact.Title and [Title]", "1 subscriber rule (Add lead of",
+                   "1 record creation setting (Lead for", "1 import wizard (Left out wizard)"):  # fmt: skip
+        assert listed in page, listed
     sealed = re.search(r'name="sealed_key" value="([^"]+)"', page).group(1)
     done = client.post(reverse("console:reconnect_confirm"), {"sealed_key": sealed, "client": [kept.cm_client_id]})
     assert done.status_code == 302
     left.refresh_from_db()
     kept.refresh_from_db()
     assert not left.selected and not left.security_owner_id and not Cursor.objects.filter(client=left).exists()
+    for model in (FieldMapping, SubscriberRule, RecordCreation, ImportWizard):
+        assert not model.objects.filter(client=left).exists(), model
+    assert ImportWizard.objects.filter(client=kept).exists()
+    assert AuditEntry.objects.filter(action="Delete an import wizard", before__name="Left out wizard").exists()
     assert kept.selected and Cursor.objects.filter(client=kept).exists()
     assert RecordMap.objects.filter(client=left).exists()  # the ledger stays: reselecting never doubles records
     entry = AuditEntry.objects.get(action="Reconnect to Campaign Monitor")

@@ -10,6 +10,7 @@ from cmsf.audience import sources
 from cmsf.audience.models import ImportWizard, canonical_object
 from cmsf.campaign_monitor.api import CampaignMonitor
 from cmsf.options.models import FieldMapping, RecordCreation, SubscriberRule
+from cmsf.salesforce import soql
 from cmsf.salesforce.adapter import SalesforceAdapter
 from cmsf.salesforce.errors import SalesforceError
 
@@ -54,11 +55,8 @@ def check(wizard: ImportWizard, cm: CampaignMonitor, sf: SalesforceAdapter, *, s
                 )
         return found
 
-    if wizard.source == ImportWizard.Source.REPORT:
-        try:
-            sources.id_column(sf.report_describe(wizard.report_id), canonical_object(wizard.sobject))
-        except (sources.SourceError, SalesforceError) as error:
-            problems.setdefault("report_id", []).append(f"The report cannot be read: {error}.")
+    for setting, lines in check_source(wizard, sf).items():
+        problems.setdefault(setting, []).extend(lines)
     sf_field("email_field", wizard.email_field, {"email", "string"})
     sf_field("name_field", wizard.name_field)
     if wizard.consent_field:
@@ -86,6 +84,55 @@ def check(wizard: ImportWizard, cm: CampaignMonitor, sf: SalesforceAdapter, *, s
                 "take its values."
             )
     return problems
+
+
+def _refused(plain: str, error: SalesforceError) -> list[str]:
+    """A source Salesforce would not read: what it means in plain words, then Salesforce's own message."""
+    said = f"{error.message} ({error.code})" if error.code else error.message
+    return [plain, f"Salesforce said: {said}"]
+
+
+def check_source(wizard: ImportWizard, sf: SalesforceAdapter) -> dict[str, list[str]]:
+    """The wizard's source looked up in Salesforce when it is saved, so that it does not fail at its first run: the
+    SOQL query run with LIMIT 1, the campaign, list view or report looked up (one call). Problems by field."""
+    try:
+        if wizard.source == ImportWizard.Source.SOQL:
+            try:
+                query = soql.first_record_query(wizard.soql)
+            except soql.QueryShapeError as error:
+                return {"soql": [f"This query gives no records to import: {error}."]}
+            try:
+                list(sf.query(query))
+            except SalesforceError as error:
+                return {"soql": _refused("Salesforce could not run this query: check the object, the field names "
+                                         "and the conditions.", error)}  # fmt: skip
+        elif wizard.source == ImportWizard.Source.CAMPAIGN:
+            try:
+                found = list(sf.query(f"SELECT Id FROM Campaign WHERE Id = {soql.quote(wizard.campaign_id)}"))
+            except SalesforceError as error:
+                return {"campaign_id": _refused("This is not the Id of a Salesforce campaign.", error)}
+            if not found:
+                return {"campaign_id": ["No Salesforce campaign has this Id, or the Salesforce Sync User cannot see "
+                                        "it."]}  # fmt: skip
+        elif wizard.source == ImportWizard.Source.LIST_VIEW:
+            try:
+                query = sf.list_view_query(wizard.sobject, wizard.list_view_id)
+            except SalesforceError as error:
+                return {"list_view_id": _refused(f"No {wizard.sobject} list view has this Id, or the Salesforce Sync "
+                                                 "User cannot see it.", error)}  # fmt: skip
+            if not query:
+                return {"list_view_id": ["This list view gives no query to read its records."]}
+        elif wizard.source == ImportWizard.Source.REPORT:
+            try:
+                described = sf.report_describe(wizard.report_id)
+            except SalesforceError as error:
+                return {"report_id": _refused("No report has this Id, or the Salesforce Sync User cannot run it.",
+                                              error)}  # fmt: skip
+            sources.id_column(described, canonical_object(wizard.sobject))
+    except sources.SourceError as error:
+        field = "report_id" if wizard.source == ImportWizard.Source.REPORT else "source"
+        return {field: [f"The source cannot be read: {error}."]}
+    return {}
 
 
 def create_matching_field(cm: CampaignMonitor, sf: SalesforceAdapter, list_id: str, sobject: str, name: str) -> str:

@@ -30,6 +30,8 @@ from cmsf.campaign_monitor.api import IMPORT_BATCH, CampaignMonitor
 from cmsf.campaign_monitor.errors import CampaignMonitorError
 from cmsf.campaign_monitor.records import SubscriberInput
 from cmsf.connections import services as connections
+from cmsf.maintenance import support_codes
+from cmsf.maintenance.services import record_message, resolve_cleared
 from cmsf.options.models import GeneralOptions, SmsSettings
 from cmsf.salesforce.adapter import SalesforceAdapter, parse_bool
 from cmsf.salesforce.errors import SalesforceError
@@ -121,9 +123,51 @@ def run_import(
         run.sf_calls = sf.meter.total - calls_before[1]
     run.finished_at = timezone.now()
     run.save()
+    if not dry_run:
+        report(run, wizard)
     if unexpected is not None:
         raise unexpected
     return run
+
+
+JOB = "CMSF_IMPORT_WIZARD"
+SHOWN = 20  # records named in a maintenance message
+
+
+def report(run: ImportRun, wizard: ImportWizard) -> None:
+    """Tell the admin how a run (not a preview) went, as every job does: a failed run, or records left out or refused,
+    is a maintenance message about the wizard (one while the problem goes on, with a count; the bell and the email);
+    a run that went through to its end resolves the wizard's messages it did not meet again."""
+    subject = f"import wizard {wizard.pk}"
+    if run.status == ImportRun.Status.FAILED:
+        record_message(
+            support_code="CMSF-IMPORT-FAILED",
+            job=JOB,
+            message=f"The import wizard {wizard.name} failed: nothing after the failure was sent.",
+            details=run.message,
+            guidance=support_codes.guidance("CMSF-IMPORT-FAILED"),
+            subject=subject,
+        )
+        return
+    # Records the rules keep out (opted out, suppressed, forgotten) are left out on purpose: counted on the run's page,
+    # not a problem to tell. What Campaign Monitor refused, or a source read only in part, is.
+    kept_out = set(run.refused)
+    wrong = [problem for problem in run.problems if problem["reason"] not in kept_out]
+    if wrong:
+        lines = [f"{problem['key']}: {problem['reason']}" for problem in wrong[:SHOWN]]
+        count = max(run.failed, len(wrong))
+        more = count - len(lines)
+        record_message(
+            support_code="CMSF-IMPORT-RECORDS",
+            job=JOB,
+            severity="warning",
+            message=f"The import wizard {wizard.name} could not import {count:,} record{'s' if count != 1 else ''}, "
+            "or read only part of its source.",
+            details="\n".join(lines + ([f"... and {more:,} more on the run's page"] if more > 0 else [])),
+            guidance=support_codes.guidance("CMSF-IMPORT-RECORDS"),
+            subject=subject,
+        )
+    resolve_cleared(jobs=[JOB], subject=subject, since=run.started_at)
 
 
 def _shape(wizard: ImportWizard, cm: CampaignMonitor, *, sms: bool, dry_run: bool) -> transforms.Shape:

@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from cmsf.audience.models import ImportWizard
 from cmsf.billing.models import BillingAccount, Plan
+from cmsf.connections.models import CampaignMonitorClient
 from cmsf.maintenance.services import audit
 from cmsf.options.models import FieldMapping, RecordCreation, SmsSettings, SubscriberRule
 from cmsf.sync import tasks
@@ -76,6 +77,21 @@ def save_wizard(wizard: ImportWizard, *, actor: str, before: dict[str, Any] | No
                 after={name: after[name] for name in changed},
             )
     return wizard
+
+
+def wizards_of_client(*, client: CampaignMonitorClient, **kwargs: Any) -> list[str]:
+    """What leaving a client out removes of the import wizards (`connections.signals.client_configuration`)."""
+    names = list(ImportWizard.objects.filter(client=client).order_by("name").values_list("name", flat=True))
+    if not names:
+        return []
+    shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+    return [f"{len(names)} import wizard{'s' if len(names) != 1 else ''} ({shown}), with their runs"]
+
+
+def remove_wizards_of_client(*, client: CampaignMonitorClient, actor: str, **kwargs: Any) -> None:
+    """A client left out loses its import wizards (`connections.signals.client_left_out`); each removal audited."""
+    for wizard in ImportWizard.objects.filter(client=client):
+        delete_wizard(wizard, actor=actor)
 
 
 def delete_wizard(wizard: ImportWizard, *, actor: str) -> None:

@@ -24,3 +24,15 @@ def check_stored_secrets_readable() -> None:
     """Decrypt every stored credential once; raises EncryptionKeyError with a clear message if the key is wrong."""
     for model in (CampaignMonitorAccount, SalesforceOrg):
         list(model.objects.all())
+
+
+def not_connected_reason() -> str:
+    """Why nothing can sync now: "" when Campaign Monitor and Salesforce are both connected, else which is not."""
+    missing = [
+        name
+        for name, model in (("Campaign Monitor", CampaignMonitorAccount), ("Salesforce", SalesforceOrg))
+        if not model.load().is_connected
+    ]
+    if not missing:
+        return ""
+    return f"{' and '.join(missing)} {'is' if len(missing) == 1 else 'are'} not connected"

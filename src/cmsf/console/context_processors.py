@@ -8,7 +8,7 @@ from django.http import HttpRequest
 
 from cmsf.console.access import can_change
 from cmsf.console.sections import SECTIONS
-from cmsf.maintenance.models import MaintenanceMessage
+from cmsf.maintenance.selectors import new_message_count
 from cmsf.options.models import GeneralOptions
 
 
@@ -17,7 +17,7 @@ def console(request: HttpRequest) -> dict[str, Any]:
         return {}
     return {
         "sections": SECTIONS,
-        "new_messages": MaintenanceMessage.objects.filter(acknowledged_at=None).count(),
+        "new_messages": new_message_count(),
         "can_change": can_change(request),
         # Read, not created: a page shown stores nothing.
         "triggers_disabled": bool(GeneralOptions.objects.filter(pk=1, disable_triggers=True).exists()),

@@ -24,7 +24,7 @@ from cmsf.campaign_monitor.api import CampaignMonitor
 from cmsf.campaign_monitor.errors import CampaignMonitorError
 from cmsf.connections import services as connections
 from cmsf.connections.models import CampaignMonitorClient, SalesforceOrg
-from cmsf.maintenance.services import audit, record_problem_once
+from cmsf.maintenance.services import audit, record_message
 
 SALT = "cmsf.console.email-history-link"
 MIN_DAYS, MAX_DAYS = 1, 365
@@ -239,7 +239,7 @@ def read_email_history(email: str) -> Reading:
             if error.kind != "configuration"
             else "Reconnect Campaign Monitor under Sync Settings: its credentials no longer work."
         )
-        record_problem_once(
+        record_message(
             support_code="CMSF-EMAIL-HISTORY", job="CMSF_EMAIL_HISTORY", message=message, details=str(error),
             guidance=guidance,
         )  # fmt: skip

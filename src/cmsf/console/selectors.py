@@ -6,16 +6,27 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.contrib.auth.models import User
-from django.db.models import Count
+from django.db.models import Count, QuerySet
 from django.utils import timezone
 
 from cmsf.billing.models import BillingAccount
 from cmsf.billing.plans import Features
 from cmsf.billing.services import features
 from cmsf.connections.models import CampaignMonitorAccount, CampaignMonitorClient, SalesforceOrg
-from cmsf.maintenance.models import MaintenanceMessage
+from cmsf.connections.selectors import not_connected_reason
+from cmsf.maintenance.selectors import new_message_count
+from cmsf.options.models import FieldMapping, GeneralOptions, RecordCreation
 from cmsf.sync.engine import PURGE_ORDER
-from cmsf.sync.models import RecordMap, SyncRun, SyncSettings
+from cmsf.sync.models import RecordMap, SyncRun, SyncSettings, SyncStatus
+
+
+@dataclass(frozen=True)
+class SyncState:
+    """The sync's status as the console, `cmsf status` and its JSON tell it."""
+
+    value: str  # a SyncStatus value
+    label: str
+    message: str
 
 
 @dataclass
@@ -30,6 +41,15 @@ class Overview:
     new_messages: int
     recent_runs: list[SyncRun]
     features: Features
+    not_connected: str  # why nothing can sync now ("" when both sides are connected)
+
+    @property
+    def status(self) -> SyncState:
+        """Not connected while either side is (whatever the last runs did), else the worst of the clients' last
+        runs."""
+        if self.not_connected:
+            return SyncState(SyncStatus.NOT_CONNECTED, SyncStatus.NOT_CONNECTED.label, self.not_connected)
+        return SyncState(self.sync.last_status, self.sync.get_last_status_display(), self.sync.last_status_message)
 
 
 def overview(*, now: datetime) -> Overview:
@@ -42,9 +62,10 @@ def overview(*, now: datetime) -> Overview:
         billing=billing,
         plan=billing.effective_plan(now).label,
         on_trial=billing.on_trial(now),
-        new_messages=MaintenanceMessage.objects.filter(acknowledged_at=None).count(),
+        new_messages=new_message_count(),
         recent_runs=list(SyncRun.objects.select_related("client")[:10]),
         features=features(now),
+        not_connected=not_connected_reason(),
     )
 
 
@@ -68,6 +89,7 @@ class Removal:
 
     by_object: list[tuple[str, int]]
     clients: list[str]
+    person_changes: list[str]  # what the current options change on contacts and leads (the full sync's import too)
 
     @property
     def total(self) -> int:
@@ -82,7 +104,38 @@ def full_sync_removal() -> Removal:
         .annotate(count=Count("id"))
         .order_by("sobject")
     )
-    return Removal([(row["sobject"], row["count"]) for row in rows], [c.name for c in selected])
+    return Removal(
+        [(row["sobject"], row["count"]) for row in rows], [c.name for c in selected], person_changes(selected)
+    )
+
+
+def person_changes(clients: QuerySet[CampaignMonitorClient]) -> list[str]:
+    """What the current options make a sync of these clients change on contacts and leads, in words, with the counts
+    cmsf knows before Campaign Monitor is read: Email Opt Out (General Options), the field mappings toward Salesforce
+    and record creation (Field Mappings)."""
+    changes = []
+    if GeneralOptions.load().opt_out_when_unsubscribed_everywhere:
+        changes.append(
+            "Email Opt Out is checked on every contact and lead whose email is unsubscribed or deleted in all of its "
+            'lists (General Options: "Check Email Opt Out when the email is unsubscribed or deleted in all lists"); '
+            "how many is known once Campaign Monitor is read"
+        )
+    mappings = list(FieldMapping.objects.filter(client__in=clients, direction=FieldMapping.Direction.TO_SF))
+    if mappings:
+        fields = sorted({f"{m.sobject}.{m.salesforce_field}" for m in mappings})
+        linked = RecordMap.objects.filter(client__in=clients, sobject__in=("Contact", "Lead")).count()
+        changes.append(
+            f"{len(fields)} mapped field{'s' if len(fields) != 1 else ''} ({', '.join(fields)}) "
+            f"{'are' if len(fields) != 1 else 'is'} written from Campaign Monitor's custom fields on the linked "
+            f"contacts and leads whose value differs (cmsf's ledger holds {linked:,} contacts and leads it wrote)"
+        )
+    for setting in RecordCreation.objects.filter(client__in=clients, active=True).order_by("list_name"):
+        made = RecordMap.objects.filter(client=setting.client, sobject=setting.sobject, key__startswith="new:").count()
+        changes.append(
+            f"a {setting.sobject} is made for each active subscriber of {setting.list_name or setting.list_id} "
+            f"that no contact or lead matches ({made:,} made so far; an address is never made twice)"
+        )
+    return changes
 
 
 def plan_features() -> Features:

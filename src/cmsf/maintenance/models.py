@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.utils import timezone
 
 from cmsf.lib.singleton import SingletonModel
 from cmsf.maintenance.jobs import JOBS
@@ -48,7 +49,13 @@ class GovernorLimit(models.Model):
 
 
 class MaintenanceMessage(models.Model):
-    """A problem (or notice) captured for the admin, with a support code and plain guidance."""
+    """A problem (or notice) captured for the admin, with a support code and plain guidance.
+
+    One message stands for a problem while it continues: the same (support code, job, client, subject) met again
+    while the message is open adds to its count and moves its last sighting, its text and details are the latest
+    (`maintenance.services.record_message`). A later run of that job that no longer meets it resolves it
+    (`resolve_cleared`): it stays in the history, marked resolved, and the problem meeting cmsf again opens a new
+    message."""
 
     class Severity(models.TextChoices):
         INFO = "info", "Info"
@@ -57,11 +64,17 @@ class MaintenanceMessage(models.Model):
 
     support_code = models.CharField(max_length=64)
     job = models.CharField(max_length=64)
+    # What the problem is about within its job and client (an object name, an import wizard, a list): messages of one
+    # code and job about different subjects stay apart.
+    subject = models.CharField(max_length=255, blank=True)
     severity = models.CharField(max_length=8, choices=Severity.choices, default=Severity.ERROR)
     message = models.TextField()
     details = models.TextField(blank=True)
     guidance = models.TextField(blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(auto_now_add=True)  # first seen
+    last_seen_at = models.DateTimeField(default=timezone.now)
+    occurrences = models.PositiveIntegerField(default=1)  # how many times a run met the problem while it was open
+    resolved_at = models.DateTimeField(null=True, blank=True)  # a later run of the job no longer met it
     notified_at = models.DateTimeField(null=True, blank=True)
     acknowledged_at = models.DateTimeField(null=True, blank=True)
     acknowledged_by = models.ForeignKey(
@@ -79,19 +92,45 @@ class MaintenanceMessage(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["acknowledged_at", "created_at"])]
+        indexes = [
+            models.Index(fields=["acknowledged_at", "created_at"]),
+            models.Index(fields=["resolved_at", "job", "client"]),
+        ]
 
     def __str__(self) -> str:
         return f"[{self.support_code}] {self.message}"
 
     @property
+    def is_open(self) -> bool:
+        return self.resolved_at is None
+
+    @property
     def is_new(self) -> bool:
-        return self.acknowledged_at is None
+        """Open and not acknowledged: counted on the bell."""
+        return self.acknowledged_at is None and self.resolved_at is None
 
     @property
     def can_retry(self) -> bool:
-        """A message of a client's sync run, not retried yet: Retry syncs the client again."""
-        return self.client_id is not None and self.retried_at is None
+        """An open message of a client's sync run, not retried since the problem was last met: Retry syncs the client
+        again."""
+        if self.client_id is None or self.resolved_at is not None:
+            return False
+        return self.retried_at is None or self.last_seen_at > self.retried_at
+
+    @property
+    def retry_outcome(self) -> str:
+        """What the last Retry achieved: "Succeeded" only once the problem is resolved (the records it names were
+        written), "Failed again" when the run it started met the problem again, else the run's progress."""
+        run = self.retry_run
+        if self.retried_at is None or run is None:
+            return ""
+        if self.resolved_at is not None and self.resolved_at >= self.retried_at:
+            return "Succeeded"
+        if run.started_at is not None and self.last_seen_at >= run.started_at:
+            return "Failed again"
+        if run.finished_at is None:
+            return run.get_status_display()
+        return f"{run.get_status_display()}; the problem is not resolved yet"
 
 
 CMSF_ACTOR = "cmsf"  # the actor of the changes cmsf makes on its own (Salesforce changes pushed, boxes checked)

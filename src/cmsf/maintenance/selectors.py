@@ -13,17 +13,25 @@ from cmsf.maintenance.models import CMSF_ACTOR, AuditEntry, GovernorLimit, Maint
 NEW, ALL = "new", "all"
 
 
+NEW_MESSAGES = Q(acknowledged_at=None, resolved_at=None)  # open and not acknowledged: what the bell counts
+
+
 def messages(show: str = ALL) -> QuerySet[MaintenanceMessage]:
-    """Maintenance messages, new (unacknowledged) ones first, newest first within each; only new ones for `new`."""
+    """Maintenance messages: new ones (open, not acknowledged) first, then the other open ones, then the resolved;
+    the last seen first within each. Only new ones for `new`."""
     rows = MaintenanceMessage.objects.select_related("acknowledged_by", "client")
     if show == NEW:
-        rows = rows.filter(acknowledged_at=None)
-    is_new = ExpressionWrapper(Q(acknowledged_at=None), output_field=BooleanField())
-    return rows.annotate(is_unread=is_new).order_by("-is_unread", "-created_at", "-id")
+        rows = rows.filter(NEW_MESSAGES)
+    is_new = ExpressionWrapper(NEW_MESSAGES, output_field=BooleanField())
+    is_open = ExpressionWrapper(Q(resolved_at=None), output_field=BooleanField())
+    return rows.annotate(is_unread=is_new, is_unresolved=is_open).order_by(
+        "-is_unread", "-is_unresolved", "-last_seen_at", "-id"
+    )
 
 
 def new_message_count() -> int:
-    return MaintenanceMessage.objects.filter(acknowledged_at=None).count()
+    """The bell: open messages nobody acknowledged (each problem once, however often it was met)."""
+    return MaintenanceMessage.objects.filter(NEW_MESSAGES).count()
 
 
 def audit_entries(

@@ -3,7 +3,9 @@ messages, the notification address and the internal governor limits."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import logging
+from collections.abc import Callable, Iterable, Mapping
+from datetime import datetime
 from typing import Any
 
 from django.contrib.auth.base_user import AbstractBaseUser
@@ -17,6 +19,7 @@ from cmsf.maintenance.jobs import JOBS
 from cmsf.maintenance.models import AuditEntry, GovernorLimit, MaintenanceMessage, MaintenanceSettings
 
 SECTION = "maintenance"
+log = logging.getLogger(__name__)
 
 User = AbstractBaseUser | AnonymousUser
 
@@ -30,20 +33,65 @@ def record_message(
     guidance: str = "",
     severity: str = MaintenanceMessage.Severity.ERROR,
     client_id: int | None = None,
+    subject: str = "",
 ) -> MaintenanceMessage:
-    """Store a maintenance message and, once it is committed, queue the email to the notification address.
-    `client_id`: the Campaign Monitor client whose sync produced it (Retry syncs that client again)."""
-    entry = MaintenanceMessage.objects.create(
-        support_code=support_code,
-        job=job,
-        severity=severity,
-        message=message,
-        details=details,
-        guidance=guidance,
-        client_id=client_id,
-    )
+    """Tell the admin of a problem. While a message of the same support code, job, client and subject is open, the
+    problem is that message met again: its count grows, its last sighting moves, its text, details (the latest
+    example records) and guidance become this one's, and no email goes out. Otherwise a new message is stored and,
+    once it is committed, emailed to the notification address. Logged either way.
+    `client_id`: the Campaign Monitor client whose job met it (Retry syncs that client again); `subject`: what it is
+    about within its job (an object, an import wizard, a list)."""
+    subject = subject[:255]
+    level = logging.ERROR if severity == MaintenanceMessage.Severity.ERROR else logging.WARNING
+    with transaction.atomic():
+        now = timezone.now()
+        entry = (
+            MaintenanceMessage.objects.select_for_update()
+            .filter(support_code=support_code, job=job, client_id=client_id, subject=subject, resolved_at=None)
+            .order_by("-id")
+            .first()
+        )
+        if entry is not None:
+            entry.occurrences += 1
+            entry.last_seen_at = now
+            entry.message, entry.details, entry.severity = message, details, severity
+            entry.guidance = guidance or entry.guidance
+            entry.save(update_fields=["occurrences", "last_seen_at", "message", "details", "severity", "guidance"])
+            log.log(level, "[%s] %s (%s, seen %d times)", support_code, message, job, entry.occurrences)
+            return entry
+        entry = MaintenanceMessage.objects.create(
+            support_code=support_code,
+            job=job,
+            subject=subject,
+            severity=severity,
+            message=message,
+            details=details,
+            guidance=guidance,
+            client_id=client_id,
+            last_seen_at=now,
+        )
+    log.log(level, "[%s] %s (%s)", support_code, message, job)
     transaction.on_commit(lambda: tasks.notify_new_message(entry.pk))
     return entry
+
+
+def resolve_cleared(
+    *, jobs: Iterable[str], since: datetime, client_id: int | None = None, subject: str | None = None
+) -> int:
+    """A run of these jobs (for this client; about this subject, when given) that began at `since` has ended and no
+    longer met the problems its open messages tell of: every one not met again since then is marked resolved. It
+    stays in the history and leaves the bell. Call it only for a run that went through to its end. The number
+    resolved."""
+    rows = MaintenanceMessage.objects.filter(
+        job__in=list(jobs), client_id=client_id, resolved_at=None, last_seen_at__lt=since
+    )
+    if subject is not None:
+        rows = rows.filter(subject=subject)
+    resolved = rows.update(resolved_at=timezone.now())
+    if resolved:
+        log.info("%d maintenance message%s resolved: a later run no longer met %s", resolved,
+                 "s" if resolved != 1 else "", "them" if resolved != 1 else "it")  # fmt: skip
+    return resolved
 
 
 def audit(*, actor: str, section: str, action: str, before: dict[str, Any], after: dict[str, Any]) -> AuditEntry:
@@ -78,7 +126,7 @@ def acknowledge(message_id: int, *, user: User) -> bool:
 def acknowledge_all(*, user: User) -> int:
     """Mark every new message as seen; audited with how many. The number acknowledged."""
     with transaction.atomic():
-        new = MaintenanceMessage.objects.select_for_update().filter(acknowledged_at=None)
+        new = MaintenanceMessage.objects.select_for_update().filter(acknowledged_at=None, resolved_at=None)
         ids = list(new.values_list("pk", flat=True))
         if not ids:
             return 0
@@ -98,8 +146,11 @@ def retry(message_id: int, *, user: User, queue_sync: Callable[[int], int | None
         message = MaintenanceMessage.objects.select_for_update(of=("self",)).select_related("client").get(pk=message_id)
         if message.client_id is None:
             raise CannotRetry("This message does not come from the sync of a client: there is nothing to retry.")
-        if message.retried_at is not None:
-            raise CannotRetry("This message was retried already: see the run it started.")
+        if message.resolved_at is not None:
+            raise CannotRetry("This problem is resolved: a later sync no longer met it.")
+        if not message.can_retry:
+            raise CannotRetry("This message was retried already and the problem was not met since: see the run it "
+                              "started.")  # fmt: skip
         run_id = queue_sync(message.client_id)
         if run_id is None:
             name = message.client.name if message.client else "the client"
@@ -180,13 +231,3 @@ def reset_governor_limit(job: str, *, actor: str) -> int:
             audit(actor=actor, section=SECTION, action="Reset internal governor limit to default",
                   before={job: before}, after={job: default})  # fmt: skip
     return default
-
-
-def record_problem_once(*, support_code: str, job: str, message: str, details: str, guidance: str) -> None:
-    """A maintenance message for a failed read, once while it is not acknowledged (a page shown again and again
-    while a service is down does not fill the list)."""
-    pending = MaintenanceMessage.objects.filter(
-        support_code=support_code, message=message, acknowledged_at=None
-    ).exists()
-    if not pending:
-        record_message(support_code=support_code, job=job, message=message, details=details, guidance=guidance)

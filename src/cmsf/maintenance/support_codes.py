@@ -173,6 +173,53 @@ _CODES: tuple[SupportCode, ...] = (
         "The next sync tries again; if it fails the same way, check the details and the connections.",
     ),
     SupportCode(
+        "CMSF-NOT-CONNECTED",
+        "A sync could not run: not connected",
+        "A sync was started while Campaign Monitor or Salesforce was disconnected, so it read and wrote nothing. "
+        "While either is disconnected, Sync Settings says so, Sync now is disabled and no scheduled sync runs.",
+        "Connect the service named in the message under Sync Settings (or with `cmsf connect`); the next sync then "
+        "runs as scheduled.",
+    ),
+    SupportCode(
+        "CMSF-IMPORT-FAILED",
+        "An import wizard's run failed",
+        "The run stopped before its end: Salesforce would not read the wizard's source (a query, campaign, list view "
+        "or report that no longer exists or no longer runs), Campaign Monitor refused a call, a connection is gone, "
+        "or Disable triggers is on. What was sent before the failure stays; nothing after it was sent.",
+        "Open the wizard under Import Wizard, read the run's message, fix the source or the connection, and press "
+        "Preview then Run now (or wait for its next run time). The message resolves itself once a run of the wizard "
+        "goes through.",
+    ),
+    SupportCode(
+        "CMSF-IMPORT-RECORDS",
+        "An import wizard could not import some records",
+        "The run went through, but Campaign Monitor refused some records (a malformed email, a value its custom "
+        "field cannot take), or only part of the source could be read (a report past 50,000 records). Each is "
+        "listed with its key and reason. Records the rules keep out (Email Opt Out with 'prevent adding opted-out "
+        "records', the suppression list, a forgotten address) are counted on the run's page and are not a problem.",
+        "Open the run's page under Import Wizard and correct the records in Salesforce where a value is wrong; the "
+        "message resolves itself once a run of the wizard imports them.",
+    ),
+    SupportCode(
+        "CMSF-WATCH-RECORDS",
+        "Salesforce changes the watcher could not handle",
+        "The watcher read changes of contacts and leads in Salesforce, but some could not be pushed to Campaign "
+        "Monitor: Campaign Monitor refused an update, an add or remove of a subscriber rule, or a mapped value; each "
+        "is listed with the record and the reason. The other changes were pushed.",
+        "Correct the records named (a malformed email, a value the custom field cannot take) in Salesforce: the "
+        "next change of each is pushed again. The watcher's runs are on General Options; the message resolves itself "
+        "once a run handles every change it reads.",
+    ),
+    SupportCode(
+        "CMSF-RULE-RUN",
+        "A subscriber rule could not run",
+        "A retrospective run of a subscriber rule, or the read of the records that met its criteria when it started, "
+        "stopped (Salesforce would not run its criteria, Campaign Monitor refused a call, a connection is gone, or "
+        "Disable triggers is on), or Campaign Monitor refused some of the records it added.",
+        "Open the rule under Subscriber Rules: check its criteria and the connections, then run it again (Run "
+        "retrospectively, or Read again). The message resolves itself once a run of the rule goes through.",
+    ),
+    SupportCode(
         "CMSF-CONSOLE-ACTION",
         "An action on the console failed",
         "Campaign Monitor or Salesforce refused an action started on the console (such as selecting clients, "

@@ -87,3 +87,11 @@ def select_fields(query: str, fields: Iterable[str], *, keep_order: bool = True)
             ends = [position for position, word in after_from[orders[0] :] if word in ("LIMIT", "OFFSET")]
             rest = (rest[:start].rstrip() + " " + rest[ends[0] :] if ends else rest[:start]).rstrip()
     return sobject, f"SELECT {', '.join(dict.fromkeys(fields))} {rest}"
+
+
+def first_record_query(query: str) -> str:
+    """The query as a check that it runs: its Id only, at most one record (its own LIMIT and OFFSET replaced).
+    Raises `QueryShapeError` as `select_fields` does."""
+    _, text = select_fields(query, ["Id"], keep_order=False)
+    limits = [position for position, word in _top_level(text) if word in ("LIMIT", "OFFSET")]
+    return (text[: limits[0]].rstrip() if limits else text) + " LIMIT 1"

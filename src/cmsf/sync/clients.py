@@ -26,11 +26,22 @@ from cmsf.campaign_monitor.errors import CampaignMonitorError
 from cmsf.campaign_monitor.records import ClientSummary
 from cmsf.connections import services as connections
 from cmsf.connections.models import CampaignMonitorAccount, CampaignMonitorClient, SalesforceOrg
+from cmsf.connections.signals import client_configuration, client_left_out
 from cmsf.maintenance import support_codes
-from cmsf.maintenance.services import audit, record_problem_once
+from cmsf.maintenance.services import audit, record_message
+from cmsf.options.models import FieldMapping, RecordCreation, SubscriberRule
 from cmsf.salesforce import soql
 from cmsf.sync import tasks, webhooks
-from cmsf.sync.models import ClientLease, Cursor, ListWebhook, SyncRun, SyncSettings, TrackingCoverage
+from cmsf.sync.models import (
+    ClientLease,
+    Cursor,
+    ListWebhook,
+    PushedFields,
+    RuleMatch,
+    SyncRun,
+    SyncSettings,
+    TrackingCoverage,
+)
 
 
 class ClientChoiceError(ValueError):
@@ -48,8 +59,15 @@ class ClientChoice:
     configuration: list[str] = field(default_factory=list)  # what is removed if it is left unselected
 
 
+def _counted(count: int, one: str, many: str, names: list[str]) -> str:
+    shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+    return f"{count} {one if count == 1 else many}" + (f" ({shown})" if shown else "")
+
+
 def configuration_of(client: CampaignMonitorClient) -> list[str]:
-    """What cmsf keeps for a client and removes when the client is left unselected, in words."""
+    """What cmsf keeps for a client and removes when the client is left unselected, in words: its read positions and
+    tracking window, its Security Owner, its lists' field mappings, subscriber rules and record creation, and what the
+    apps above keep (import wizards)."""
     items = []
     cursors = Cursor.objects.filter(client=client).count()
     if cursors:
@@ -58,10 +76,33 @@ def configuration_of(client: CampaignMonitorClient) -> list[str]:
         items.append("the tracking-history window its activity was read with")
     if client.security_owner_id:
         items.append(f"its Salesforce Security Owner ({client.security_owner_name or client.security_owner_id})")
+    mappings = list(FieldMapping.objects.filter(client=client))
+    if mappings:
+        names = [
+            f"{m.sobject}.{m.salesforce_field} and {m.campaign_monitor} of {m.list_name or m.list_id}" for m in mappings
+        ]
+        items.append(_counted(len(mappings), "field mapping", "field mappings", names))
+    rules = list(SubscriberRule.objects.filter(client=client))
+    if rules:
+        names = [f"{r.get_kind_display()} of {r.list_name or r.list_id}" for r in rules]
+        items.append(_counted(len(rules), "subscriber rule", "subscriber rules", names))
+    creations = list(RecordCreation.objects.filter(client=client))
+    if creations:
+        names = [f"{c.get_sobject_display()} for {c.list_name or c.list_id}" for c in creations]
+        items.append(_counted(len(creations), "record creation setting", "record creation settings", names))
+    for _, answer in client_configuration.send(sender=CampaignMonitorClient, client=client):
+        items.extend(answer or ())
     return items
 
 
-def _remove_configuration(client: CampaignMonitorClient) -> None:
+def _remove_configuration(client: CampaignMonitorClient, *, actor: str) -> None:
+    rules = SubscriberRule.objects.filter(client=client)
+    RuleMatch.objects.filter(rule__in=rules).delete()
+    rules.delete()
+    PushedFields.objects.filter(list_id__in=FieldMapping.objects.filter(client=client).values("list_id")).delete()
+    FieldMapping.objects.filter(client=client).delete()
+    RecordCreation.objects.filter(client=client).delete()
+    client_left_out.send(sender=CampaignMonitorClient, client=client, actor=actor)
     Cursor.objects.filter(client=client).delete()
     TrackingCoverage.objects.filter(client=client).delete()
     ClientLease.objects.filter(client=client).delete()  # a running sync of it stops at its next heartbeat
@@ -106,7 +147,7 @@ def _check_plan(selected: set[str], now: datetime) -> None:
 
 
 def _apply_selection(
-    cm_clients: list[ClientSummary], selected: set[str], details: dict[str, tuple[str, str]]
+    cm_clients: list[ClientSummary], selected: set[str], details: dict[str, tuple[str, str]], *, actor: str
 ) -> tuple[list[str], list[str]]:
     """Create rows for newly selected clients, update names, and remove the configuration of the unselected."""
     listed = {summary.client_id for summary in cm_clients}
@@ -127,7 +168,7 @@ def _apply_selection(
                 client.name, client.time_zone, client.selected, client.active = name, zone, True, True
                 client.save(update_fields=["name", "time_zone", "selected", "active"])
         elif client is not None and (client.selected or configuration_of(client)):
-            _remove_configuration(client)
+            _remove_configuration(client, actor=actor)
             removed.append(summary.client_id)
     # Clients the account no longer lists cannot be synced.
     CampaignMonitorClient.objects.exclude(cm_client_id__in=listed).update(active=False, selected=False)
@@ -148,7 +189,7 @@ def select_clients(selected_ids: Iterable[str], *, actor: str, now: datetime | N
         CampaignMonitorClient.objects.filter(selected=True, active=True).values_list("cm_client_id", flat=True)
     )
     with transaction.atomic():
-        added, removed = _apply_selection(listed, selected, details)
+        added, removed = _apply_selection(listed, selected, details, actor=actor)
         audit(
             actor=actor,
             section="sync",
@@ -231,7 +272,7 @@ def reconnect(api_key: str, selected_ids: Iterable[str], *, actor: str, now: dat
         account.is_agency = len(listed) > 1
         account.connected_at = timezone.now()
         account.save()
-        added, removed = _apply_selection(listed, selected, details)
+        added, removed = _apply_selection(listed, selected, details, actor=actor)
         audit(
             actor=actor,
             section="connections",
@@ -320,7 +361,7 @@ def _remove_webhooks(hooks: QuerySet[ListWebhook] | None = None) -> None:
         webhooks.remove(connections.campaign_monitor(), hooks)
     except (CampaignMonitorError, connections.NotConnected) as error:
         hooks.delete()
-        record_problem_once(
+        record_message(
             support_code="CMSF-WEBHOOKS",
             job="CMSF_SYNC",
             message="Campaign Monitor's webhooks could not be removed.",

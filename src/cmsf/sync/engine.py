@@ -31,7 +31,7 @@ from cmsf.connections import services as connections
 from cmsf.connections.models import CampaignMonitorClient
 from cmsf.maintenance import support_codes
 from cmsf.maintenance.models import GovernorLimit
-from cmsf.maintenance.services import record_problem_once
+from cmsf.maintenance.services import record_message
 from cmsf.options.models import CampaignSettings, GeneralOptions, TrackingHistorySettings
 from cmsf.options.services import benchmark_rates
 from cmsf.salesforce.adapter import SalesforceAdapter
@@ -46,7 +46,7 @@ from cmsf.sync import forget, mapped_fields, opt_out, problems, record_creation,
 from cmsf.sync.directory import load as load_directory
 from cmsf.sync.leases import LeaseLost
 from cmsf.sync.matching import Directory
-from cmsf.sync.models import CampaignLink, Cursor, RecordMap, SyncRun, SyncSettings, SyncStatus, TrackingCoverage
+from cmsf.sync.models import CampaignLink, Cursor, RecordMap, SyncRun, SyncSettings, TrackingCoverage
 from cmsf.sync.transforms import (
     ACTIVITY,
     ACTIVITY_LABELS,
@@ -384,12 +384,13 @@ def _webhooks(ctx: Context, list_ids: list[str]) -> None:
     try:
         webhooks.ensure(ctx.cm, ctx.client, list_ids)
     except CampaignMonitorError as error:
-        record_problem_once(
+        record_message(
             support_code=WEBHOOKS_CODE,
             job="CMSF_SYNC",
             message=f"The webhooks of {ctx.client.name} could not be registered: changes arrive with the hourly sync.",
             details=str(error),
             guidance=support_codes.guidance(WEBHOOKS_CODE),
+            client_id=ctx.client.pk,
         )
 
 
@@ -776,16 +777,17 @@ def run_primary_sync(
         _settle_behind(ctx)
         _finish_client(ctx)
         run.read = dict(ctx.read)
-        run.status = SyncRun.Status.SUCCEEDED
+        run.status = SyncRun.Status.SUCCEEDED  # or with problems: settled once the run's problems are counted
         run.message = problems.summary(tally)
     except (BudgetExhausted, ApiLimitExceeded) as error:
         run.status, run.message = SyncRun.Status.STOPPED, str(error)
+    except connections.NotConnected as error:
+        run.status, run.message = SyncRun.Status.NOT_CONNECTED, str(error)
     except (
         CmConfigurationError,
         AuthenticationError,
         CampaignMonitorError,
         SalesforceError,
-        connections.NotConnected,
         LeaseLost,
     ) as error:
         run.status, run.message = SyncRun.Status.FAILED, str(error)
@@ -805,15 +807,17 @@ def run_primary_sync(
         if not dry_run:
             with transaction.atomic():
                 problems.report(run, tally)
+                problems.settle(run)
                 _record_status(run)
     return run
 
 
 def _record_status(run: SyncRun) -> None:
+    """The sync's status on Sync Settings: the worst of the last runs of the clients synced (one client's clean run
+    does not hide another's refused records)."""
     settings = SyncSettings.load()
     settings.last_run_at = run.finished_at
-    settings.last_status = SyncStatus.SUCCEEDED if run.status == SyncRun.Status.SUCCEEDED else SyncStatus.FAILED
-    settings.last_status_message = "" if run.status == SyncRun.Status.SUCCEEDED else run.message
+    settings.last_status, settings.last_status_message = problems.overall_status(run)
     if run.finished_at and (settings.next_run is None or settings.next_run <= run.finished_at):
         settings.reschedule(run.finished_at)  # the first sync (or a late one) sets the schedule from now
     settings.save(update_fields=["last_run_at", "last_status", "last_status_message", "next_run"])

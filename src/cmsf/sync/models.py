@@ -48,7 +48,10 @@ class SyncStatus(models.TextChoices):
     NEVER_RUN = "never_run", "Not run yet"
     RUNNING = "running", "Running"
     SUCCEEDED = "succeeded", "Succeeded"
+    PROBLEMS = "problems", "Succeeded with problems"
     FAILED = "failed", "Failed"
+    STOPPED = "stopped", "Stopped at the API budget"
+    NOT_CONNECTED = "not_connected", "Not connected"
 
 
 log = logging.getLogger(__name__)
@@ -171,12 +174,18 @@ class SyncRun(models.Model):
         QUEUED = "queued", "Queued"
         RUNNING = "running", "Running"
         SUCCEEDED = "succeeded", "Succeeded"
+        PROBLEMS = "problems", "Succeeded with problems"  # it ran to its end, but records were refused
         FAILED = "failed", "Failed"
         STOPPED = "stopped", "Stopped at the API budget"
+        NOT_CONNECTED = "not_connected", "Not connected"
+
+    # The statuses of a run that has ended; a run that went through to its end is one of the first two.
+    ENDED = (Status.SUCCEEDED, Status.PROBLEMS, Status.FAILED, Status.STOPPED, Status.NOT_CONNECTED)
+    COMPLETED = (Status.SUCCEEDED, Status.PROBLEMS)
 
     client = models.ForeignKey("connections.CampaignMonitorClient", on_delete=models.CASCADE, related_name="runs")
     kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.PRIMARY)
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
     dry_run = models.BooleanField(default=False)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)

@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from cmsf.billing.services import features
 from cmsf.connections.models import CampaignMonitorClient
+from cmsf.connections.selectors import not_connected_reason
 from cmsf.sync import directory, leases
 from cmsf.sync.engine import Progress, run_primary_sync
 from cmsf.sync.models import Cursor, ImportFrequency, RecordMap, SyncRun, SyncSettings
@@ -81,8 +82,8 @@ def due_clients(now: datetime) -> list[int]:
     the next run on by the import frequency. Dead workers' leases are freed first."""
     leases.reap()
     settings = SyncSettings.load()
-    if not settings.sync_enabled or settings.interval is None:
-        return []
+    if not settings.sync_enabled or settings.interval is None or not_connected_reason():
+        return []  # disconnected: nothing runs (Sync Settings says so) until it is connected again
     if settings.next_run is None:
         settings.next_run = now  # a sync that was never scheduled is due at once
     if settings.next_run > now:

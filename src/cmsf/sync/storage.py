@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from django.db.models import Count
 
 from cmsf.connections import services as connections
-from cmsf.maintenance.services import record_problem_once
+from cmsf.maintenance.services import record_message
 from cmsf.options.models import EmailActivity, TrackingHistorySettings
 from cmsf.salesforce.adapter import SalesforceAdapter
 from cmsf.salesforce.errors import SalesforceError
@@ -265,7 +265,7 @@ def _failed(error: SalesforceError) -> StorageReading:
         "Try again in a few minutes. If it keeps failing, check the Salesforce connection under Sync Settings "
         "and that the Salesforce Sync User has the View Setup and Configuration and Manage Users permissions."
     )
-    record_problem_once(
+    record_message(
         support_code="CMSF-STORAGE-READ", job="CMSF_STORAGE", message=message, details=str(error), guidance=guidance
     )
     return StorageReading(None, None, problem=f"{message} ({error}) {guidance}")

@@ -24,6 +24,8 @@ from cmsf.campaign_monitor.api import CampaignMonitor
 from cmsf.campaign_monitor.errors import CampaignMonitorError
 from cmsf.campaign_monitor.records import SubscriberInput
 from cmsf.connections import services as connections
+from cmsf.maintenance import support_codes
+from cmsf.maintenance.services import record_message, resolve_cleared
 from cmsf.options.models import SubscriberRule
 from cmsf.salesforce.adapter import SalesforceAdapter, parse_bool
 from cmsf.salesforce.errors import SalesforceError
@@ -32,6 +34,8 @@ from cmsf.sync.models import RuleMatch
 from cmsf.sync.outbound import ANY_ZONE, Outbound, Refused, TriggersDisabled
 
 IMPORT_BATCH = 1000
+JOB = "CMSF_SUBSCRIBER_RULES"
+RULE_CODE = "CMSF-RULE-RUN"
 MATCH_BATCH = 5000  # RuleMatch rows written at once
 
 
@@ -42,10 +46,21 @@ def run_retrospective(
     rule = SubscriberRule.objects.filter(pk=rule_id).first()
     if rule is None:
         return None
+    started = timezone.now()
+    subject = f"subscriber rule {rule.pk}"
+    what = f"The retrospective run of the {rule.get_kind_display().lower()} rule of the list {rule.list_name or rule.list_id}"
     try:
-        result = _run(rule, cm or connections.campaign_monitor(), sf or connections.salesforce())
+        result, failed = _run(rule, cm or connections.campaign_monitor(), sf or connections.salesforce())
     except (CampaignMonitorError, SalesforceError, TriggersDisabled, connections.NotConnected) as error:
         result = f"stopped: {error}"
+        record_message(support_code=RULE_CODE, job=JOB, message=f"{what} stopped.", details=str(error),
+                       guidance=support_codes.guidance(RULE_CODE), subject=subject)  # fmt: skip
+    else:
+        if failed:
+            record_message(support_code=RULE_CODE, job=JOB, severity="warning",
+                           message=f"{what}: Campaign Monitor refused {failed:,} record{'s' if failed != 1 else ''}.",
+                           details=result, guidance=support_codes.guidance(RULE_CODE), subject=subject)  # fmt: skip
+        resolve_cleared(jobs=[JOB], subject=subject, since=started)
     rule.retrospective_at, rule.retrospective_result = timezone.now(), result
     SubscriberRule.objects.filter(pk=rule.pk).update(
         retrospective_at=rule.retrospective_at, retrospective_result=result
@@ -70,6 +85,10 @@ def read_matches(rule_id: int, token: str, *, sf: SalesforceAdapter | None = Non
     except (SalesforceError, connections.NotConnected) as error:
         note = f"stopped: {error}. The rule waits until its matching records are read: press Read again."
         SubscriberRule.objects.filter(pk=rule_id, matches_token=token).update(matches_note=note)
+        record_message(support_code=RULE_CODE, job=JOB, subject=f"subscriber rule {rule.pk}",
+                       message=f"The {rule.get_kind_display().lower()} rule of the list {rule.list_name or rule.list_id} "
+                       "waits: the records that meet its criteria could not be read.",
+                       details=str(error), guidance=support_codes.guidance(RULE_CODE))  # fmt: skip
         return note
     note = f"{len(found):,} of {read:,} records met the criteria when the rule started"
     with transaction.atomic():
@@ -79,6 +98,7 @@ def read_matches(rule_id: int, token: str, *, sf: SalesforceAdapter | None = Non
         RuleMatch.objects.bulk_create((RuleMatch(rule_id=rule_id, record_id=rid) for rid in found),
                                       batch_size=MATCH_BATCH)  # fmt: skip
         SubscriberRule.objects.filter(pk=rule_id).update(matches_from=started, matches_note=note)
+    resolve_cleared(jobs=[JOB], subject=f"subscriber rule {rule_id}", since=started)
     return note
 
 
@@ -88,7 +108,8 @@ def _records(rule: SubscriberRule, sf: SalesforceAdapter, fields: list[str]) -> 
     return sf.bulk_query(f"SELECT {', '.join(names)} FROM {rule.sobject}")
 
 
-def _run(rule: SubscriberRule, cm: CampaignMonitor, sf: SalesforceAdapter) -> str:
+def _run(rule: SubscriberRule, cm: CampaignMonitor, sf: SalesforceAdapter) -> tuple[str, int]:
+    """What the run did, and how many records Campaign Monitor refused."""
     out = Outbound(cm)
     if out.options.disable_triggers:
         raise TriggersDisabled("Disable triggers is on (General Options): nothing is sent to Campaign Monitor")
@@ -105,7 +126,7 @@ def _run(rule: SubscriberRule, cm: CampaignMonitor, sf: SalesforceAdapter) -> st
             if subscriber.email.lower() in matched:
                 out.delete(rule.list_id, subscriber.email, because=because)
                 removed += 1
-        return f"{read:,} records read, {len(matched):,} met the criteria, {removed:,} removed from the list"
+        return f"{read:,} records read, {len(matched):,} met the criteria, {removed:,} removed from the list", 0
     suppressed = {s.email.lower() for s in cm.suppression_list(rule.client.cm_client_id, zone=ANY_ZONE)}
     present = {s.email.lower() for state in ("active", "unconfirmed", "unsubscribed", "bounced")
                for s in cm.subscribers(rule.list_id, state, zone=ANY_ZONE)}  # fmt: skip
@@ -141,4 +162,4 @@ def _run(rule: SubscriberRule, cm: CampaignMonitor, sf: SalesforceAdapter) -> st
         outcome += "; left out: " + ", ".join(f"{n:,} ({why})" for why, n in refused.most_common())
     if failed:
         outcome += f"; {failed:,} refused by Campaign Monitor"
-    return outcome
+    return outcome, failed

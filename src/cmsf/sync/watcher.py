@@ -58,7 +58,7 @@ from cmsf.campaign_monitor.records import SubscriberInput
 from cmsf.connections import services as connections
 from cmsf.maintenance import support_codes
 from cmsf.maintenance.models import GovernorLimit
-from cmsf.maintenance.services import record_problem_once
+from cmsf.maintenance.services import record_message, resolve_cleared
 from cmsf.options.models import FieldMapping, GeneralOptions, SubscriberRule
 from cmsf.salesforce import soql
 from cmsf.salesforce.adapter import SalesforceAdapter, parse_bool, parse_datetime
@@ -87,6 +87,7 @@ LEASE = timedelta(minutes=10)
 CHUNK = 200  # Ids or emails in one IN (...)
 JOB = "CMSF_SF_WATCHER"  # its governor limit is the batch of rows updated at once
 CODE = "CMSF-WATCHER"
+RECORDS_CODE = "CMSF-WATCH-RECORDS"
 PROBLEMS_KEPT = 100
 OBJECTS = ("Contact", "Lead")
 FIELDS = {
@@ -201,6 +202,7 @@ def watch_once(*, now: datetime | None = None) -> WatchRun:
     try:
         sf, cm = connections.salesforce(), connections.campaign_monitor()
         _Run(sf, Outbound(cm, heartbeat=_Lease(owner).keep), run, now).go()
+        _report(run)
         return _end(run, WatchRun.Status.SUCCEEDED, run.message)
     except LeaseLost as error:
         return _end(run, WatchRun.Status.FAILED, f"{error}; the next run reads the same changes again")
@@ -210,9 +212,14 @@ def watch_once(*, now: datetime | None = None) -> WatchRun:
         return _end(run, WatchRun.Status.SKIPPED, str(error))
     except (SalesforceError, CampaignMonitorError) as error:
         log.warning("the watcher stopped: %s", error)
-        record_problem_once(support_code=CODE, job=JOB, message="The Salesforce change watcher stopped.",
-                            details=str(error), guidance=support_codes.guidance(CODE))  # fmt: skip
+        record_message(support_code=CODE, job=JOB, message="The Salesforce change watcher stopped.",
+                       details=str(error), guidance=support_codes.guidance(CODE))  # fmt: skip
         return _end(run, WatchRun.Status.FAILED, f"{error}; the next run reads the same changes again")
+    except Exception as error:  # told and ended, then raised for the queue's log: a run never stays "running"
+        record_message(support_code=CODE, job=JOB, message="The Salesforce change watcher stopped unexpectedly.",
+                       details=f"{type(error).__name__}: {error}", guidance=support_codes.guidance(CODE))  # fmt: skip
+        _end(run, WatchRun.Status.FAILED, f"the run ended unexpectedly: {type(error).__name__}: {error}")
+        raise
     finally:
         if sf is not None:
             run.sf_calls = sf.meter.total
@@ -246,6 +253,29 @@ def _claim(owner: str, now: datetime) -> bool:
     Watcher.load()
     free = Q(owner="") | Q(lease_expires_at__lt=now) | Q(lease_expires_at__isnull=True)
     return Watcher.objects.filter(free, pk=1).update(owner=owner, lease_expires_at=now + LEASE) == 1
+
+
+SHOWN = 20  # records named in a maintenance message
+
+
+def _report(run: WatchRun) -> None:
+    """A run that went through: the records it could not handle (a Campaign Monitor refusal, a rule's add or remove,
+    a mapped value) are one maintenance message while the problem goes on; the watcher's earlier messages that this
+    run did not meet again are resolved."""
+    if run.problems:
+        count = len(run.problems)
+        lines = [f"{problem['key']}: {problem['reason']}" for problem in run.problems[:SHOWN]]
+        more = count - len(lines)
+        record_message(
+            support_code=RECORDS_CODE,
+            job=JOB,
+            severity="warning",
+            message=f"{count:,} Salesforce change{'s' if count != 1 else ''} could not be handled by the watcher.",
+            details="\n".join(lines + ([f"... and {more:,} more on General Options"] if more > 0 else [])),
+            guidance=support_codes.guidance(RECORDS_CODE),
+            subject="records",
+        )
+    resolve_cleared(jobs=[JOB], since=run.started_at)
 
 
 def _end(run: WatchRun, status: str, message: str) -> WatchRun:

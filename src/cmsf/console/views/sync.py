@@ -14,6 +14,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from cmsf.campaign_monitor.errors import CampaignMonitorError
+from cmsf.connections import selectors as connection_selectors
 from cmsf.connections import services as connections
 from cmsf.connections.models import CampaignMonitorClient
 from cmsf.console import selectors
@@ -68,8 +69,7 @@ def _run_ids(request: HttpRequest) -> list[int]:
 
 def _progress_of(run_ids: list[int]) -> dict[str, Any]:
     runs = list(SyncRun.objects.filter(pk__in=run_ids).select_related("client").order_by("client__name"))
-    done = (SyncRun.Status.SUCCEEDED, SyncRun.Status.FAILED, SyncRun.Status.STOPPED)
-    return {"runs": runs, "running": any(run.status not in done for run in runs), "run_ids": run_ids}
+    return {"runs": runs, "running": any(run.status not in SyncRun.ENDED for run in runs), "run_ids": run_ids}
 
 
 def _progress(request: HttpRequest, run_ids: list[int]) -> HttpResponse:
@@ -79,7 +79,12 @@ def _progress(request: HttpRequest, run_ids: list[int]) -> HttpResponse:
 @require_POST
 @changer
 def sync_now(request: HttpRequest) -> HttpResponse:
-    """Sync now: one job per selected client on the queue; htmx swaps in their live progress (no page reload)."""
+    """Sync now: one job per selected client on the queue; htmx swaps in their live progress (no page reload). Not
+    while Campaign Monitor or Salesforce is disconnected (the button is disabled, with the reason)."""
+    reason = connection_selectors.not_connected_reason()
+    if reason:
+        messages.error(request, f"Sync now cannot run: {reason}. Connect it under Sync Settings first.")
+        return redirect("console:home")
     run_ids = sync_tasks.sync_now()
     if not run_ids:
         messages.error(request, "No Campaign Monitor client is selected: connect Campaign Monitor first.")
