@@ -47,7 +47,7 @@ from cmsf.connections import services as connections
 from cmsf.connections.models import CampaignMonitorAccount, CampaignMonitorClient
 from cmsf.maintenance import support_codes
 from cmsf.maintenance.models import GovernorLimit
-from cmsf.maintenance.services import record_message
+from cmsf.maintenance.services import record_message, resolve_cleared
 from cmsf.options.models import GeneralOptions
 from cmsf.salesforce.adapter import SalesforceAdapter
 from cmsf.salesforce.errors import SalesforceError
@@ -69,7 +69,9 @@ APPLY_TOGETHER = 200  # events applied together (their Salesforce writes batched
 KEEP_APPLIED = timedelta(days=7)  # applied events are kept this long, for the console's figures and for support
 KEEP_QUARANTINED = timedelta(days=30)  # quarantined events, for download
 KEEP_UNWATCHED = timedelta(days=30)  # the count of a list not watched, from its last event
-JOB = "CMSF_WEBHOOKS"
+JOB = "CMSF_WEBHOOKS"  # the apply job, in maintenance messages
+RECEIVING = "CMSF_WEBHOOK_RECEIVE"  # the receiving of a batch
+FOLLOWING = "CMSF_PUBLIC_URL"  # the webhooks following a new public URL
 QUARANTINED = "CMSF-WEBHOOK-EVENT"
 WAITING = "CMSF-WEBHOOK-WAIT"
 REGISTERING = "CMSF-WEBHOOKS"
@@ -174,6 +176,7 @@ def follow_public_url() -> int:
     removed; changed, every list of the selected clients is registered at the new address and the webhooks at the
     old one removed. A refusal is a maintenance message; the next sync finishes the work. How many webhooks were
     created or removed."""
+    started = timezone.now()
     if not public_url() and not ListWebhook.objects.exists():
         return 0
     try:
@@ -181,11 +184,11 @@ def follow_public_url() -> int:
     except connections.NotConnected:
         return 0  # nothing is registered without a connection (disconnecting removed it all)
     try:
-        return register_all(cm) if public_url() else remove(cm)
+        changed = register_all(cm) if public_url() else remove(cm)
     except CampaignMonitorError as error:
         record_message(
             support_code=REGISTERING,
-            job=JOB,
+            job=FOLLOWING,
             message="The webhooks could not follow the new public URL: changes arrive with the hourly sync.",
             details=str(error),
             guidance=support_codes.guidance(REGISTERING),
@@ -193,6 +196,8 @@ def follow_public_url() -> int:
         return 0
     finally:
         cm.transport.close()
+    resolve_cleared(jobs=[FOLLOWING], since=started)
+    return changed
 
 
 # -- receiving -------------------------------------------------------------------------------------------
@@ -247,7 +252,9 @@ def receive(secret: str, body: bytes) -> Received:
             else:
                 received.added += 1
         for stored in refused:
-            _report(stored, f"refused when received: {stored.problem}", hook.client_id)
+            _report(stored, f"refused when received: {stored.problem}", hook.client_id, job=RECEIVING)
+        if not refused:  # a batch with no bad event: what earlier batches of the client met is over
+            resolve_cleared(jobs=[RECEIVING], since=now, client_id=hook.client_id)
     return received
 
 
@@ -259,8 +266,10 @@ def _mentions_forgotten(event: Any, forgotten: frozenset[str]) -> bool:
 
 
 def _keepable(event: Any) -> Any:
-    """A refused event as the database can keep it: as it came, or its JSON text when it holds text no database
-    takes (a NUL character, half a surrogate pair)."""
+    """A refused event as the database can keep it: as it came, or its JSON text when it is null (a JSON field keeps
+    None as no value) or holds text no database takes (a NUL character, half a surrogate pair)."""
+    if event is None:
+        return "null"
     text = json.dumps(event, ensure_ascii=False)
     try:
         text.encode("utf-8")
@@ -281,19 +290,18 @@ def _count_unwatched(list_id: str, n: int) -> None:
         UnwatchedWebhookList.objects.filter(pk=entry.pk).update(events=F("events") + n, last_seen=now)
 
 
-def _report(stored: WebhookEvent, problem: str, client_id: int | None) -> None:
-    """One line in the log and a maintenance message (grouped by code, job and client) for a quarantined event."""
+def _report(stored: WebhookEvent, problem: str, client_id: int | None, *, job: str = JOB) -> None:
+    """A maintenance message for a quarantined event: one a client while the problem goes on (grouped, with a count),
+    whose text names the latest event; recording it writes the one line the log gets."""
     email = stored.payload.get("EmailAddress") if isinstance(stored.payload, dict) else None
     who = f" of {email}" if isinstance(email, str) and email else ""
-    log.warning("webhook event %s (%s%s on list %s) quarantined: %s", stored.pk, stored.kind or "?", who,
-                stored.list_id, problem)  # fmt: skip
     record_message(
         support_code=QUARANTINED,
-        job=JOB,
-        message="A Campaign Monitor webhook event could not be applied: it is quarantined, and the events after it "
-        "are applied.",
-        details=f"Event {stored.pk} ({stored.kind or 'no Type'}{who} on list {stored.list_id}), received "
-        f"{stored.received_at:%Y-%m-%d %H:%M:%S} UTC: {problem}",
+        job=job,
+        message=f"Webhook event {stored.pk} ({stored.kind or 'no Type'}{who} on list {stored.list_id}) is "
+        f"quarantined: {problem[:300]}",
+        details=f"Event {stored.pk}, received {stored.received_at:%Y-%m-%d %H:%M:%S} UTC: {problem}. The events after "
+        "it are applied; the quarantined ones are kept 30 days for download under General Options > Real time.",
         guidance=support_codes.guidance(QUARANTINED),
         client_id=client_id,
     )
@@ -364,7 +372,8 @@ class _Outcome:
 
 
 class _Unattributed(Exception):
-    """Salesforce refused more rows of a group than can be traced to its events: the group is split."""
+    """A refusal of Salesforce cannot be traced to one event of a group (more refusals than were kept with their
+    keys, or a key several events share): the group is split, until each event meets its own fate."""
 
 
 def _waits(error: Exception) -> bool:
@@ -377,7 +386,7 @@ def _waits(error: Exception) -> bool:
 def apply_pending(sf: SalesforceAdapter | None = None) -> Applied:
     """Apply the events received and not applied yet, in the order received, so that no event holds back another:
     a bad or failing one is quarantined, and when Salesforce does not answer they all wait. Raises nothing."""
-    applied = Applied()
+    applied, started = Applied(), timezone.now()
     prune()
     pending = list(WebhookEvent.objects.filter(applied_at=None, quarantined_at=None).order_by("pk")[:APPLY_AT_ONCE])
     if not pending:
@@ -405,7 +414,9 @@ def apply_pending(sf: SalesforceAdapter | None = None) -> Applied:
         return applied
     for start in range(0, len(ready), APPLY_TOGETHER):
         if not _isolate(ctx, ready[start : start + APPLY_TOGETHER], applied):
-            break
+            return applied
+    for client_id in {None, *(hooks[stored.list_id].client_id for stored in ready)}:  # the job went through: what
+        resolve_cleared(jobs=[JOB], since=started, client_id=client_id)  # it no longer met is resolved (waiting too)
     return applied
 
 
@@ -454,7 +465,6 @@ def _quarantine(stored: WebhookEvent, problem: str, client_id: int | None, appli
 
 def _wait(applied: Applied, error: Exception, n: int) -> None:
     applied.waiting = f"{type(error).__name__}: {error}"
-    log.warning("%s webhook events wait: %s", n, applied.waiting)
     record_message(
         support_code=WAITING,
         job=JOB,
@@ -527,8 +537,8 @@ def _apply_together(ctx: _Context, events: list[WebhookEvent]) -> _Outcome:
                      for person, error in result.failed]  # fmt: skip
     for key, reason in refusals:
         traced = named.get(key) or []
-        if not traced and len(events) > 1:
-            raise _Unattributed(f"a refusal names {key}, which no event of the group does")
+        if len(traced) != 1 and len(events) > 1:  # none, or several (the later may have superseded the earlier)
+            raise _Unattributed(f"a refusal names {key}, which is not one event of the group")
         for pk in traced or [events[0].pk]:
             out.problems[pk].append(reason)
     return out

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('sync', '0012_rule_matches'),
+        ('sync', '0013_run_outcomes'),
     ]
 
     operations = [
