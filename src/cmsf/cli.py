@@ -88,8 +88,11 @@ def _ensure_admin(email: str, password: str) -> str:
     return f"{'created' if created else 'updated'} the admin {email} (CM Full Access)"
 
 
-def initialize(*, admin_email: str | None, admin_password: str | None, no_input: bool) -> list[str]:
-    """Data folder, keys, migrations, permission sets, settings rows and a first admin; safe to run again."""
+def initialize(
+    *, admin_email: str | None, admin_password: str | None, no_input: bool, public_url: str | None = None
+) -> list[str]:
+    """Data folder, keys, migrations, permission sets, settings rows (the public URL given, or seeded from
+    CMSF_PUBLIC_URL when none was ever stored) and a first admin; safe to run again."""
     from django.conf import settings
     from django.contrib.auth import get_user_model
     from django.core.management import call_command
@@ -104,6 +107,7 @@ def initialize(*, admin_email: str | None, admin_password: str | None, no_input:
     for section in SECTIONS:
         section.model.load()
     BillingAccount.load()  # the trial starts with the installation
+    done.append(_public_url(public_url))
     if admin_email is None and not no_input and not get_user_model().objects.exists():
         admin_email = input("Admin email: ").strip()
     if admin_email:
@@ -119,8 +123,28 @@ def initialize(*, admin_email: str | None, admin_password: str | None, no_input:
     return done
 
 
+def _public_url(given: str | None, *, actor: str = "cli:init") -> str:
+    """Store the public URL given (checked, audited); say which one is stored."""
+    from django.core.exceptions import ValidationError
+
+    from cmsf.sync.clients import set_public_url
+    from cmsf.sync.webhooks import public_url
+
+    if given is not None:
+        try:
+            set_public_url(given, actor=actor)
+        except ValidationError as error:
+            raise CliError("--public-url: " + " ".join(error.messages)) from None
+    stored = public_url()
+    if not stored:
+        return "no public URL: changes in Campaign Monitor arrive with the sync (set one with --public-url URL)"
+    return f"public URL {stored}: the sync registers a webhook on every list of the selected clients"
+
+
 def cmd_init(args: argparse.Namespace) -> int:
-    for line in initialize(admin_email=args.admin_email, admin_password=args.admin_password, no_input=args.no_input):
+    lines = initialize(admin_email=args.admin_email, admin_password=args.admin_password, no_input=args.no_input,
+                       public_url=args.public_url)  # fmt: skip
+    for line in lines:
         print(line)
     return 0
 
@@ -332,8 +356,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
             from cmsf.sync.services import forget_written_records
 
             forget_written_records()  # the sandbox is generated anew on each run: its org holds nothing yet
-            if not settings.CMSF_PUBLIC_URL:  # real time in the demo: the emulator posts its webhooks to this console
-                settings.CMSF_PUBLIC_URL = f"http://{args.host}:{args.port}"
+            print(_demo_public_url(args.host, args.port))
             print("First sync:")
             sync_now(client_id=None, dry_run=False, quiet=False)
             _demo_import_wizard()
@@ -344,6 +367,24 @@ def cmd_demo(args: argparse.Namespace) -> int:
     except SandboxError as error:
         raise CliError(str(error)) from None
     return 0
+
+
+def _demo_public_url(host: str, port: int) -> str:
+    """Real time in the demo: the console's own address is stored as the public URL, and the emulator posts its
+    webhooks there; unless an admin stored an address that is not this machine's."""
+    from urllib.parse import urlsplit
+
+    from cmsf.sync.models import is_loopback
+    from cmsf.sync.webhooks import public_url
+
+    stored = public_url()
+    if stored and not is_loopback(urlsplit(stored).hostname or ""):
+        return f"public URL {stored}, as stored"
+    address = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::', '') else host}:{port}"
+    try:
+        return _public_url(address, actor="demo")
+    except CliError as error:
+        return f"real time is off in the demo: {error}"
 
 
 DEMO_WIZARD = "Web leads"
@@ -802,6 +843,12 @@ def build_parser() -> argparse.ArgumentParser:
     init.add_argument("--admin-email", help="the first admin's email, which is also the sign-in name")
     init.add_argument("--admin-password", help="the first admin's password (prompted for when not given)")
     init.add_argument("--no-input", action="store_true", help="never prompt (for scripts)")
+    init.add_argument(
+        "--public-url",
+        metavar="URL",
+        help="the https address Campaign Monitor reaches cmsf at (stored; an empty value clears it); when never "
+        "stored, CMSF_PUBLIC_URL seeds it",
+    )
 
     srv = command("serve", "serve the console, with the queue worker and scheduler unless --no-worker", cmd_serve)
     srv.add_argument("--host", default="127.0.0.1")

@@ -44,6 +44,7 @@ from cmsf.options.models import (
 )
 from cmsf.salesforce.errors import SalesforceError
 from cmsf.sync import campaign_links
+from cmsf.sync.clients import public_url_changed
 from cmsf.sync.models import SyncSettings
 
 DOCUMENT_VERSION = 1
@@ -65,7 +66,7 @@ class Section:
 
 
 SECTIONS: tuple[Section, ...] = (
-    Section("sync", SyncSettings, ("import_frequency", "sync_enabled")),
+    Section("sync", SyncSettings, ("import_frequency", "sync_enabled", "public_url")),
     Section("tracking_history", TrackingHistorySettings, ("days_to_keep", "email_types", "campaign_member_aggregates")),
     Section(
         "general_options",
@@ -682,6 +683,8 @@ def import_document(document: dict[str, Any], *, actor: str) -> list[Change]:
                 if key == "maintenance" and isinstance(values, dict) and GOVERNOR_LIMITS in values:
                     extra.append(_plan_governor_limits(values.pop(GOVERNOR_LIMITS), errors))
                 planned = _plan_section(sections[key], values, errors)
+                if any(change[0] == "sync.public_url" for change in planned[0]):
+                    planned[1].append(public_url_changed)  # the webhooks follow the new address
                 for more_changes, more_applies in extra:
                     planned = (planned[0] + more_changes, planned[1] + more_applies)
             else:

@@ -63,6 +63,23 @@ def test_init_sets_everything_up_and_can_run_again(data_dir):
     assert member_of == [("CM Full Access",)]
 
 
+def test_init_stores_the_public_url_which_export_shows_and_the_variable_only_seeds(data_dir, tmp_path):
+    stored = cmsf(data_dir, "init", "--no-input", "--public-url", "https://cmsf.example.org/")
+    assert stored.returncode == 0, stored.stderr
+    assert "public URL https://cmsf.example.org: the sync registers a webhook" in stored.stdout
+    exported = yaml.safe_load(cmsf(data_dir, "config", "export").stdout)
+    assert exported["sync"]["public_url"] == "https://cmsf.example.org"
+    refused = cmsf(data_dir, "init", "--no-input", "--public-url", "http://cmsf.example.org")
+    assert refused.returncode != 0 and "--public-url" in refused.stderr and "https is required" in refused.stderr
+    other = {"CMSF_PUBLIC_URL": "https://elsewhere.example.org"}
+    assert "public URL https://cmsf.example.org:" in cmsf(data_dir, "init", "--no-input", extra_env=other).stdout
+
+    fresh = tmp_path / "fresh"  # a new installation: the variable seeds the setting at init
+    seeded = cmsf(fresh, "init", "--no-input", extra_env=other)
+    assert "public URL https://elsewhere.example.org:" in seeded.stdout
+    assert "public URL https://elsewhere.example.org:" in cmsf(fresh, "init", "--no-input").stdout  # stored
+
+
 def test_init_without_input_refuses_an_email_without_a_password(data_dir):
     result = cmsf(data_dir, "init", "--admin-email", ADMIN[0], "--no-input")
     assert result.returncode == 2 and "--admin-password is needed" in result.stderr

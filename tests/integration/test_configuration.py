@@ -18,7 +18,7 @@ pytestmark = pytest.mark.django_db
 
 def test_export_holds_every_setting_with_its_default():
     doc = export_document()
-    assert doc["sync"] == {"import_frequency": "hourly", "sync_enabled": True}
+    assert doc["sync"] == {"import_frequency": "hourly", "sync_enabled": True, "public_url": ""}
     assert doc["tracking_history"]["days_to_keep"] == 180
     assert doc["general_options"]["trigger_journeys"] is True
     assert doc["salesforce_campaigns"]["member_status_refresh"] == "always"

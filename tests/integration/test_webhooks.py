@@ -1,9 +1,18 @@
 """Real time: cmsf served over TLS with the sandbox's certificate, its list webhooks registered by the sync, and the
 Campaign Monitor emulator POSTing subscribes, deactivates and updates to it, applied in Salesforce before any sync;
-a batch POSTed twice counts once; a wrong secret is refused; disconnecting removes the webhooks."""
+a batch POSTed twice counts once; a wrong secret is refused; disconnecting removes the webhooks.
+
+Issue 17, cases 1 and 2: a malformed event is quarantined alone and never blocks the events after it (also when it
+was stored before events were checked on receipt, and when Salesforce refuses its row); events wait, and are not
+quarantined, while Salesforce does not answer; a sync from a process without CMSF_PUBLIC_URL removes nothing, and
+only an admin clearing or changing the stored public URL moves the webhooks; events of lists not watched are
+counted. A property-based test sends random batches, sound and malformed, interleaved with apply jobs."""
 
 from __future__ import annotations
 
+import itertools
+import json
+import logging
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -11,17 +20,24 @@ from typing import Any
 import pytest
 import requests
 from django.core.asgi import get_asgi_application
+from django.utils import timezone
+from hypothesis import HealthCheck, given
+from hypothesis import event as hypothesis_event
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
-from cmsf.campaign_monitor.records import SubscriberInput
+from cmsf.campaign_monitor.records import SubscriberInput, webhook_event_problem
 from cmsf.connections import services as connections
 from cmsf.connections.models import CampaignMonitorAccount
+from cmsf.maintenance.models import MaintenanceMessage
 from cmsf.options.models import GeneralOptions
 from cmsf.sandbox.dataset import generate_world
 from cmsf.sandbox.salesforce.data import generate_org
 from cmsf.sandbox.server import serve_in_thread
-from cmsf.sync import clients
+from cmsf.sync import clients, webhooks
 from cmsf.sync import services as sync
-from cmsf.sync.models import ListWebhook, SyncRun, WebhookEvent
+from cmsf.sync import tasks as sync_tasks
+from cmsf.sync.models import ListWebhook, SyncRun, SyncSettings, UnwatchedWebhookList, WebhookEvent
 from cmsf.sync.webhooks import HOOK_PATH
 from tests import emulators
 
@@ -98,7 +114,7 @@ def test_an_unsubscribe_reaches_salesforce_before_the_next_sync_and_a_repeat_cou
     body = {"ListID": list_id, "Events": [event.payload]}
     url = f"{live.base}/{HOOK_PATH}{live.secret()}"
     again = requests.post(url, json=body, verify=live.running.ca, timeout=30)
-    assert again.status_code == 200 and again.json() == {"received": 0}
+    assert again.status_code == 200 and again.json() == {"received": 0, "refused": 0, "unwatched": 0}
     assert WebhookEvent.objects.filter(kind="Deactivate", payload__EmailAddress=email).count() == 1
 
 
@@ -175,3 +191,252 @@ def test_a_preference_centre_edit_reaches_the_mapped_contact_field_before_the_ne
         return next(live.sf.query(f"SELECT Department FROM Contact WHERE Id = '{contact}'"))["Department"] or ""
 
     assert eventually(lambda: department() == "Research")
+
+
+# -- issue 17, case 1: one malformed event never blocks the others -------------------------------------------------
+
+
+def event(kind: str, email: str, **more: Any) -> dict[str, Any]:
+    base = {"Type": kind, "EmailAddress": email, "Name": "Webhook Person", "Date": "2024-05-06 07:08:09",
+            "CustomFields": [{"Key": "Colour", "Value": "blue"}]}  # fmt: skip
+    if kind != "Subscribe":
+        base["State"] = "Unsubscribed" if kind == "Deactivate" else "Active"
+    return {**base, **more}
+
+
+def post(live: Live, list_id: str, events: list[Any]) -> requests.Response:
+    url = f"{live.base}/{HOOK_PATH}{live.secret()}"
+    return requests.post(url, json={"ListID": list_id, "Events": events}, verify=live.running.ca, timeout=30)
+
+
+def watched_list() -> str:
+    return ListWebhook.objects.order_by("list_id").first().list_id  # type: ignore[union-attr]
+
+
+def quarantine_messages() -> list[MaintenanceMessage]:
+    return list(MaintenanceMessage.objects.filter(support_code=webhooks.QUARANTINED))
+
+
+def test_case_1_an_event_with_custom_fields_as_text_is_quarantined_alone_and_later_batches_apply(live, caplog):
+    list_id = watched_list()
+    bad = event("Subscribe", "poison@example.org", CustomFields="Colour=blue")
+    with caplog.at_level(logging.WARNING):
+        answer = post(
+            live, list_id, [event("Subscribe", "first@example.org"), bad, event("Subscribe", "second@example.org")]
+        )
+    assert answer.status_code == 200 and answer.json() == {"received": 2, "refused": 1, "unwatched": 0}
+    assert eventually(lambda: len(live.rows("Email__c IN ('first@example.org', 'second@example.org')")) == 2)
+    assert not live.rows("Email__c = 'poison@example.org'")
+    stored = WebhookEvent.objects.get(payload__EmailAddress="poison@example.org")
+    assert stored.quarantined_at is not None and stored.applied_at is None
+    assert "CustomFields must be a list" in stored.problem
+    [message] = quarantine_messages()
+    assert f"Webhook event {stored.pk} (Subscribe of poison@example.org" in message.message
+    quarantined = [r for r in caplog.records if "quarantined" in r.getMessage()]
+    assert len(quarantined) == 1 and quarantined[0].exc_info is None  # one line, no traceback
+
+    later = post(live, list_id, [event("Subscribe", "later@example.org")])
+    assert later.json()["received"] == 1
+    assert eventually(lambda: live.rows("Email__c = 'later@example.org'"))
+    assert not WebhookEvent.objects.filter(applied_at=None, quarantined_at=None).exists()
+
+
+def test_case_1_a_bad_event_stored_before_events_were_checked_no_longer_blocks_the_queue(live):
+    """What an older cmsf kept: the bad event first, pending, then 30 sound ones. Every apply job crashed on it."""
+    list_id, now = watched_list(), timezone.now()
+    bad = event("Update", "stuck@example.org", CustomFields="not a list")
+    payloads = [bad] + [event("Subscribe", f"waiting{n}@example.org") for n in range(30)]
+    for n, payload in enumerate(payloads):
+        WebhookEvent.objects.create(key=f"legacy-{n}", list_id=list_id, kind=payload["Type"], payload=payload,
+                                    received_at=now)  # fmt: skip
+    assert sync_tasks.apply_webhooks.call_local() == 30  # the job ends; nothing escapes it
+    written = live.rows("Email__c LIKE 'waiting%'")
+    assert len(written) == 30 and {r["State__c"] for r in written} == {"Active"}
+    stuck = WebhookEvent.objects.get(key="legacy-0")
+    assert stuck.quarantined_at is not None and "CustomFields" in stuck.problem
+    assert WebhookEvent.objects.filter(key__startswith="legacy-", applied_at__isnull=False).count() == 30
+    assert len(quarantine_messages()) >= 1
+
+
+def test_an_event_salesforce_refuses_is_quarantined_and_the_rest_of_its_batch_applies(live):
+    list_id = watched_list()
+    long_email = "a" * 90 + "@example.org"  # Campaign Monitor takes it; the Email field of Salesforce holds 80
+    events = [event("Subscribe", "fine1@example.org"), event("Deactivate", "frozen@example.org", State="Frozen"),
+              event("Subscribe", long_email), event("Subscribe", "fine2@example.org")]  # fmt: skip
+    assert post(live, list_id, events).json() == {"received": 4, "refused": 0, "unwatched": 0}
+    assert eventually(lambda: len(live.rows("Email__c IN ('fine1@example.org', 'fine2@example.org')")) == 2)
+    frozen = WebhookEvent.objects.get(payload__EmailAddress="frozen@example.org")
+    longer = WebhookEvent.objects.get(payload__EmailAddress=long_email)
+    assert (frozen.quarantined_at and "State__c" in frozen.problem) or "Frozen" in frozen.problem
+    assert longer.quarantined_at and "STRING_TOO_LONG" in longer.problem
+    assert WebhookEvent.objects.filter(payload__EmailAddress__startswith="fine", applied_at__isnull=False).count() == 2
+    [message] = quarantine_messages()  # one message for the client's quarantined events (grouped)
+    assert message.support_code == "CMSF-WEBHOOK-EVENT"
+
+
+def test_events_wait_while_salesforce_does_not_answer_and_are_applied_once_it_does(live):
+    live.running.sf_admin("POST", "/faults", json={"profile": "limits", "after": 0})
+    try:
+        assert post(live, watched_list(), [event("Subscribe", "patient@example.org")]).json()["received"] == 1
+        waiting = WebhookEvent.objects.get(payload__EmailAddress="patient@example.org")
+        assert waiting.applied_at is None and waiting.quarantined_at is None  # waiting, not quarantined
+        assert MaintenanceMessage.objects.filter(support_code=webhooks.WAITING).exists()
+    finally:
+        live.running.sf_admin("POST", "/faults", json={"profile": "none"})
+    assert sync_tasks.webhooks_tick.call_local() is True
+    assert live.rows("Email__c = 'patient@example.org'")
+    assert not quarantine_messages()
+
+
+# -- issue 17, case 2: nothing unregisters the webhooks by accident ------------------------------------------------
+
+
+def registered(live: Live) -> dict[str, list[str]]:
+    return {h.list_id: [w.url for w in live.cm.webhooks(h.list_id)] for h in ListWebhook.objects.all()}
+
+
+def test_case_2_a_sync_without_cmsf_public_url_keeps_the_webhooks(live, settings):
+    before = registered(live)
+    assert before and all(len(urls) == 1 for urls in before.values())
+    assert SyncSettings.load().public_url == live.base  # seeded from CMSF_PUBLIC_URL by the first read
+    settings.CMSF_PUBLIC_URL = ""  # `cmsf sync` from a shell without it
+    for client in sync.clients_to_sync():
+        assert sync.sync_client(client=client).status == SyncRun.Status.SUCCEEDED
+    assert registered(live) == before
+    row = live.rows("State__c = 'Active'")[0]
+    live.cm.unsubscribe(row["List__r.List_Id__c"], row["Email__c"])  # real time still works
+    assert eventually(lambda: live.rows(f"Id = '{row['Id']}'")[0]["State__c"] == "Unsubscribed")
+
+
+def test_changing_the_public_url_moves_the_webhooks_and_clearing_it_removes_them(live, settings):
+    lists = set(registered(live))
+    moved = live.base.replace("127.0.0.1", "localhost")
+    assert clients.set_public_url(moved, actor="alice@example.com")  # the queue job follows at once here
+    assert all(urls == [f"{moved}/{HOOK_PATH}{live.secret()}"] for urls in registered(live).values())
+    assert set(registered(live)) == lists
+
+    settings.CMSF_PUBLIC_URL = live.base  # the environment no longer matters: the admin chose
+    assert clients.set_public_url("", actor="alice@example.com")
+    assert not ListWebhook.objects.exists()
+    assert all(live.cm.webhooks(list_id) == [] for list_id in lists)
+    for client in sync.clients_to_sync():
+        sync.sync_client(client=client)
+    assert not ListWebhook.objects.exists() and SyncSettings.load().public_url == ""  # not seeded again
+
+
+def test_events_of_a_list_not_watched_are_counted_and_shown(live, client, alice):
+    answer = post(live, "list-nobody-watches", [event("Subscribe", "x@example.org"), event("Update", "y@example.org")])
+    assert answer.status_code == 200 and answer.json() == {"received": 0, "refused": 0, "unwatched": 2}
+    post(live, "list-nobody-watches", [event("Subscribe", "z@example.org")])
+    assert UnwatchedWebhookList.objects.get(list_id="list-nobody-watches").events == 3
+    client.force_login(alice)
+    page = client.get("/options", HTTP_HOST="localhost").content.decode()
+    assert "3 events arrived for 1 list cmsf does not watch" in page and "list-nobody-watches: 3 events" in page
+
+
+# -- the property: every sound event applied exactly once, whatever arrives around it ----------------------------
+
+RUNS = itertools.count()
+NAMES = ("ann", "bob", "cy", "dee")
+text = st.text(st.characters(codec="utf-8"), max_size=12)
+sound_event = st.builds(
+    lambda kind, name, state, second, value: {
+        "Type": kind,
+        "EmailAddress": name,  # made unique to the example when sent
+        "Name": name.title(),
+        "Date": f"2024-05-06 07:08:{second:02d}",
+        "CustomFields": [{"Key": "Colour", "Value": value}],
+        **({} if kind == "Subscribe" else {"State": state if kind == "Deactivate" else "Active"}),
+    },
+    st.sampled_from(("Subscribe", "Deactivate", "Update")),
+    st.sampled_from(NAMES),
+    st.sampled_from(("Unsubscribed", "Deleted")),
+    st.integers(0, 59),
+    st.sampled_from(("red", "blue", "")),
+)
+refused_later = sound_event.map(lambda e: {**e, "Type": "Deactivate", "State": "Frozen"})  # Salesforce refuses it
+bad_event = st.one_of(
+    refused_later,
+    sound_event.map(lambda e: {**e, "CustomFields": "Colour=red"}),  # case 1 itself
+    sound_event.map(lambda e: {**e, "CustomFields": [["Colour", "red"]]}),
+    sound_event.map(lambda e: {**e, "Type": "Explode"}),
+    sound_event.map(lambda e: {k: v for k, v in e.items() if k != "EmailAddress"}),
+    sound_event.map(lambda e: {**e, "EmailAddress": 42}),
+    sound_event.map(lambda e: {**e, "Date": "yesterday"}),
+    sound_event.map(lambda e: {**e, "Name": "nul\x00name"}),
+    sound_event.map(lambda e: {**e, "Extra": {"a": {"b": {"c": {"d": {"e": {"f": 1}}}}}}}),
+    st.one_of(
+        st.none(), st.integers(), text, st.lists(st.integers(), max_size=3), st.dictionaries(text, text, max_size=3)
+    ),
+)
+NOT_A_BATCH = [b"not json", b"[]", b'{"Events": 3, "ListID": "x"}', b"[" * 5000, b'{"Events": [NaN], "ListID": "x"}']
+batch = st.lists(st.one_of(sound_event, sound_event, bad_event), min_size=1, max_size=8)  # sound ones twice as often
+step = st.one_of(
+    st.tuples(st.just("post"), batch),
+    st.tuples(st.just("post"), batch),
+    st.tuples(st.just("apply"), st.none()),
+    st.tuples(st.just("again"), st.integers(0, 20)),
+    st.tuples(st.just("unwatched"), st.lists(sound_event, min_size=1, max_size=2)),
+    st.tuples(st.just("raw"), st.sampled_from(NOT_A_BATCH)),
+)
+
+
+@hypothesis_settings(max_examples=40, deadline=None, derandomize=True, database=None,
+                     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])  # fmt: skip
+@given(first=st.lists(sound_event, min_size=2, max_size=8), steps=st.lists(step, min_size=2, max_size=10))
+def test_random_batches_every_sound_event_is_applied_exactly_once_and_no_exception_escapes(live, first, steps):
+    steps = [("post", first), *steps]
+    run = next(RUNS)
+    WebhookEvent.objects.all().delete()  # each example on its own: a bad event may repeat an earlier example's
+    list_id, secret = watched_list(), live.secret()
+
+    def mine(e: Any) -> Any:
+        if isinstance(e, dict) and e.get("EmailAddress") in NAMES:
+            return {**e, "EmailAddress": f"{e['EmailAddress']}.{run}@prop.example.org"}
+        return e
+
+    posted: list[list[Any]] = []
+    sound: dict[str, dict[str, Any]] = {}  # each distinct sound event, by what it says, in the order first received
+    bad: set[str] = set()
+    unwatched, applied = 0, 0
+    for kind, arg in steps:
+        if kind == "apply":
+            applied += sync_tasks.apply_webhooks.call_local()
+            continue
+        if kind == "raw":
+            with pytest.raises(ValueError):
+                webhooks.receive(secret, arg)
+            continue
+        if kind == "again" and not posted:
+            continue
+        batch = [mine(e) for e in (posted[arg % len(posted)] if kind == "again" else arg)]
+        target = f"unwatched-{run}" if kind == "unwatched" else list_id
+        webhooks.receive(secret, json.dumps({"ListID": target, "Events": batch}).encode())
+        if kind == "unwatched":
+            unwatched += len(batch)
+            continue
+        posted.append(batch)
+        for e in batch:
+            said = json.dumps(e, sort_keys=True)
+            if webhook_event_problem(e) or (isinstance(e, dict) and e.get("State") == "Frozen"):
+                bad.add(said)  # refused when received, or by Salesforce when applied: quarantined either way
+            else:
+                sound.setdefault(said, e)
+    applied += sync_tasks.apply_webhooks.call_local()
+    hypothesis_event(f"sound events: {min(len(sound), 5)}{'+' if len(sound) > 5 else ''}")
+
+    assert applied == len(sound)  # each sound event applied once: a second application would count again
+    events = list(WebhookEvent.objects.all())
+    assert sum(1 for e in events if e.applied_at and not e.quarantined_at) == len(sound)
+    assert sum(1 for e in events if e.quarantined_at) == len(bad)
+    assert not any(e.applied_at is None and e.quarantined_at is None for e in events)
+    assert unwatched == sum(
+        UnwatchedWebhookList.objects.filter(list_id=f"unwatched-{run}").values_list("events", flat=True)
+    )
+    expected: dict[str, str] = {}
+    for e in sound.values():
+        expected[e["EmailAddress"]] = "Active" if e["Type"] == "Subscribe" else e["State"]
+    if expected:
+        emails = ", ".join(f"'{email}'" for email in expected)
+        rows = live.rows(f"Email__c IN ({emails}) AND List__r.List_Id__c = '{list_id}'")
+        assert {r["Email__c"]: r["State__c"] for r in rows} == expected

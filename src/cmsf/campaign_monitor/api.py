@@ -409,16 +409,54 @@ class CampaignMonitor:
             yield Recipient.from_api(d, zone) if kind == "recipients" else Activity.from_api(kind, d, zone)
 
 
-def webhook_batch(body: bytes | str) -> tuple[str, list[dict[str, Any]]]:
-    """A POSTed webhook batch as sent: the list id and its events (JSON objects), in order. Raises ValueError when
-    malformed."""
+# A POSTed batch holds 1,000 events at most; with 50 custom fields of long values each it stays under this.
+WEBHOOK_MAX_BYTES = 16 * 1024 * 1024
+WEBHOOK_MAX_DEPTH = 32  # the batch, Events, an event and its fields are 6 deep; an event deeper is refused alone
+
+
+class WebhookBatchTooLarge(ValueError):
+    """A POSTed body past WEBHOOK_MAX_BYTES: not read at all."""
+
+
+def webhook_batch(body: bytes | str) -> tuple[str, list[Any]]:
+    """A POSTed webhook batch as sent: the list id and its events, in order, each as it came (a JSON value: its
+    shape is checked one event at a time, by `records.webhook_event_problem`, so that a bad event is refused alone).
+    Raises ValueError when the body itself is not a batch: too large (WebhookBatchTooLarge), not JSON, nested past
+    WEBHOOK_MAX_DEPTH, or not {"Events": [...], "ListID": "..."}."""
+    if len(body) > WEBHOOK_MAX_BYTES:
+        raise WebhookBatchTooLarge(f"the webhook payload is larger than {WEBHOOK_MAX_BYTES // (1024 * 1024)} MB")
     try:
-        payload = json.loads(body)
+        payload = json.loads(body, parse_constant=_no_constant)
+    except RecursionError:
+        raise ValueError(f"the webhook payload is nested more than {WEBHOOK_MAX_DEPTH} deep") from None
     except ValueError as error:
         raise ValueError(f"the webhook payload is not JSON: {error}") from None
-    if not isinstance(payload, dict) or not isinstance(payload.get("Events"), list) or not payload.get("ListID"):
-        raise ValueError("the webhook payload must be {'Events': [...], 'ListID': ...}")
-    return str(payload["ListID"]), [e for e in payload["Events"] if isinstance(e, dict)]
+    if _deeper_than(payload, WEBHOOK_MAX_DEPTH):
+        raise ValueError(f"the webhook payload is nested more than {WEBHOOK_MAX_DEPTH} deep")
+    if (
+        not isinstance(payload, dict)
+        or not isinstance(payload.get("Events"), list)
+        or not isinstance(payload.get("ListID"), str)
+        or not payload["ListID"].strip()
+        or len(payload["ListID"]) > 64
+    ):
+        raise ValueError("the webhook payload must be {'Events': [...], 'ListID': '...'}")
+    return payload["ListID"], list(payload["Events"])
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _deeper_than(value: Any, limit: int) -> bool:
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
+            if depth > limit:
+                return True
+            stack.extend((v, depth + 1) for v in (item.values() if isinstance(item, dict) else item))
+    return False
 
 
 def parse_webhook_payload(body: bytes | str, *, zone: str) -> tuple[str, list[WebhookEvent]]:

@@ -453,6 +453,85 @@ class Webhook:
         )
 
 
+WEBHOOK_EVENT_TYPES = ("Subscribe", "Deactivate", "Update")
+WEBHOOK_EVENT_DEPTH = 6  # an event, its CustomFields, a field, its value: deeper is not an event of Campaign Monitor
+_EVENT_TEXT = ("EmailAddress", "OldEmailAddress", "Name", "State", "Date", "SignupIPAddress")
+
+
+def webhook_event_problem(d: Any) -> str:
+    """Why a webhook event as POSTed cannot be applied, in plain words; "" when its shape is sound. Only the shape
+    is checked here (what Salesforce accepts is Salesforce's to say): an object with a known Type, an email address,
+    text where text is expected, a Campaign Monitor date, and CustomFields as a list of {Key, Value}. Keys this
+    client does not read may hold any JSON value, within the depth bound."""
+    if not isinstance(d, dict):
+        return f"an event must be a JSON object, not {_json_kind(d)}"
+    if d.get("Type") not in WEBHOOK_EVENT_TYPES:
+        return f"Type must be one of {', '.join(WEBHOOK_EVENT_TYPES)}, not {_short(d.get('Type'))}"
+    for key in _EVENT_TEXT:
+        if d.get(key) is not None and not isinstance(d[key], str):
+            return f"{key} must be text, not {_json_kind(d[key])}"
+    for key in ("EmailAddress", "OldEmailAddress"):
+        value = d.get(key) or ""
+        if (value or key == "EmailAddress") and not _looks_like_email(value):
+            return f"{key} must be an email address, not {_short(value)}"
+    if d.get("Date") and not timezones.is_date(d["Date"]):
+        return f"Date must be a Campaign Monitor date (YYYY-MM-DD HH:MM:SS), not {_short(d['Date'])}"
+    fields = d.get("CustomFields")
+    if fields is not None:
+        if not isinstance(fields, list):
+            return f"CustomFields must be a list of {{Key, Value}}, not {_json_kind(fields)}"
+        for position, entry in enumerate(fields, start=1):
+            if not isinstance(entry, dict) or not isinstance(entry.get("Key"), str) or not entry["Key"]:
+                return f"CustomFields[{position}] must be {{Key, Value}} with Key a name, not {_short(entry)}"
+            if entry.get("Value") is not None and not isinstance(entry["Value"], (str, int, float)):
+                return f"CustomFields[{position}].Value must be text or a number, not {_json_kind(entry['Value'])}"
+    return _text_problem(d)
+
+
+def _text_problem(value: Any) -> str:
+    """Text a database cannot keep (a NUL character, half a surrogate pair), or nesting past the depth bound."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > WEBHOOK_EVENT_DEPTH:
+            return f"the event is nested more than {WEBHOOK_EVENT_DEPTH} deep"
+        texts: list[str] = []
+        if isinstance(item, dict):
+            texts = list(item)
+            stack.extend((v, depth + 1) for v in item.values())
+        elif isinstance(item, list):
+            stack.extend((v, depth + 1) for v in item)
+        elif isinstance(item, str):
+            texts = [item]
+        for text in texts:
+            if "\x00" in text or (not text.isascii() and not _encodes(text)):
+                return f"the event holds text that is not valid Unicode: {_short(text)}"
+    return ""
+
+
+def _encodes(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _looks_like_email(value: str) -> bool:
+    local, at, domain = value.rpartition("@")
+    return bool(at and local and domain) and len(value) <= 254 and not any(c.isspace() for c in value)
+
+
+def _json_kind(value: Any) -> str:
+    kinds = {dict: "an object", list: "a list", str: "text", bool: "true or false", int: "a number", float: "a number"}
+    return "null" if value is None else kinds.get(type(value), type(value).__name__)
+
+
+def _short(value: Any) -> str:
+    said = repr(value)
+    return said if len(said) <= 60 else said[:57] + "..."
+
+
 @dataclass(frozen=True, slots=True)
 class WebhookEvent:
     type: str  # Subscribe, Update, Deactivate
@@ -466,6 +545,10 @@ class WebhookEvent:
 
     @classmethod
     def from_api(cls, d: dict[str, Any], zone: str) -> WebhookEvent:
+        """Raises ValueError, saying why, for an event whose shape is not sound (`webhook_event_problem`)."""
+        problem = webhook_event_problem(d)
+        if problem:
+            raise ValueError(problem)
         return cls(
             type=_text(d.get("Type")),
             email=_text(d.get("EmailAddress")),

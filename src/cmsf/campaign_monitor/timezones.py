@@ -170,6 +170,15 @@ def _hour_offset(label: str, local: datetime, hour_key: str) -> timedelta | None
     return offset
 
 
+def is_date(text: str) -> bool:
+    """Whether `parse` reads this text as a date (of any zone)."""
+    try:
+        local = datetime.fromisoformat(text.strip())
+    except ValueError:
+        return False
+    return local.tzinfo is None and len(text) in (10, 16, 19)
+
+
 def parse(text: str | None, label: str) -> datetime | None:
     """`YYYY-MM-DD HH:MM:SS` (or with minutes only, or a date) in the client's zone, as aware UTC.
 

@@ -323,8 +323,26 @@ _CODES: tuple[SupportCode, ...] = (
         "cmsf registers a webhook on every list of the selected clients, so that subscribes, unsubscribes and updates "
         "reach Salesforce within seconds. Campaign Monitor refused a webhook call; the hourly sync still brings every "
         "change.",
-        "Check that CMSF_PUBLIC_URL is an address Campaign Monitor can reach (a public https address) and that the "
-        "Campaign Monitor user has full access, then sync again.",
+        "Check that the public URL under General Options > Real time is an address Campaign Monitor can reach (a "
+        "public https address) and that the Campaign Monitor user has full access, then sync again.",
+    ),
+    SupportCode(
+        "CMSF-WEBHOOK-EVENT",
+        "A Campaign Monitor webhook event was quarantined",
+        "An event Campaign Monitor posted could not be applied: its shape was not that of a webhook event (refused "
+        "when received), or applying it failed, or Salesforce refused its row. It was set aside so that the events "
+        "after it are applied; the other events of its batch were kept. The event itself is kept 30 days.",
+        "Download the quarantined events under General Options > Real time: each names its problem. The next sync "
+        "reads the subscriber's state from Campaign Monitor again, so nothing is lost; if the event looks sound, "
+        "send it to support with this code.",
+    ),
+    SupportCode(
+        "CMSF-WEBHOOK-WAIT",
+        "Campaign Monitor webhook events are waiting",
+        "Webhook events could not be applied because Salesforce (or the connection to it) did not answer. No event "
+        "is at fault: they wait, in the order received, and the queue tries again every minute.",
+        "Check the Salesforce connection under Sync Settings. The message clears itself once the events are "
+        "applied; the hourly sync brings the same changes in any case.",
     ),
     SupportCode(
         "CMSF-WATCHER",

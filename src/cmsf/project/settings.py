@@ -23,8 +23,8 @@ CMSF_ENCRYPTION_KEY = env_str("CMSF_ENCRYPTION_KEY")
 CMSF_ENCRYPTION_KEY_FILE = DATA_DIR / ENCRYPTION_KEY_FILE
 
 DEBUG = env_bool("CMSF_DEBUG", False)
-# The address Campaign Monitor reaches cmsf at (https://cmsf.example.org): set, cmsf registers list webhooks and
-# applies subscribes, unsubscribes and updates within seconds; empty, the hourly sync alone brings them.
+# Seeds the stored public URL (sync.models.SyncSettings.public_url, where Campaign Monitor posts list webhooks) the
+# first time it is read while none was ever stored; never read after that (see SyncSettings).
 CMSF_PUBLIC_URL = env_str("CMSF_PUBLIC_URL").rstrip("/")
 ALLOWED_HOSTS = [h.strip() for h in env_str("CMSF_ALLOWED_HOSTS", "127.0.0.1,localhost").split(",") if h.strip()]
 CSRF_TRUSTED_ORIGINS = [o.strip() for o in env_str("CMSF_CSRF_TRUSTED_ORIGINS").split(",") if o.strip()]

@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
@@ -30,7 +31,7 @@ from cmsf.maintenance import support_codes
 from cmsf.maintenance.services import audit, record_message
 from cmsf.options.models import FieldMapping, RecordCreation, SubscriberRule
 from cmsf.salesforce import soql
-from cmsf.sync import webhooks
+from cmsf.sync import tasks, webhooks
 from cmsf.sync.models import (
     ClientLease,
     Cursor,
@@ -318,6 +319,37 @@ def disconnect(*, actor: str) -> None:
             before=before,
             after={"connected": False},
         )
+
+
+# -- the public URL, where Campaign Monitor posts list webhooks -------------------------------------------------
+
+
+def set_public_url(value: str, *, actor: str) -> bool:
+    """Store the public URL an admin gave ("" clears it), checked by the model's field; audited. The webhooks follow
+    on the queue once this commits: a new address registers every list there and removes the old webhooks; a
+    cleared one removes them. Raises ValidationError for an address that cannot be used; False when unchanged."""
+    with transaction.atomic():
+        stored = SyncSettings.load()
+        before = stored.public_url
+        stored.public_url = value.strip()
+        try:
+            stored.full_clean()
+        except ValidationError as error:
+            raise ValidationError({"public_url": error.message_dict.get("public_url", error.messages)}) from None
+        if stored.public_url == before:
+            return False
+        SyncSettings.objects.filter(pk=stored.pk).update(public_url=stored.public_url)
+        audit(actor=actor, section="options", action="Set the public URL of the webhooks",
+              before={"public_url": before}, after={"public_url": stored.public_url})  # fmt: skip
+        public_url_changed()
+    return True
+
+
+def public_url_changed() -> None:
+    """The public URL was stored by an admin (the console, `cmsf config import`, `cmsf init --public-url`): it is
+    theirs from now on (CMSF_PUBLIC_URL no longer seeds it), and the webhooks follow it once this commits."""
+    SyncSettings.objects.filter(pk=1).update(public_url_set_at=timezone.now())  # pk, not load(): nothing seeds now
+    transaction.on_commit(tasks.follow_public_url)
 
 
 def _remove_webhooks(hooks: QuerySet[ListWebhook] | None = None) -> None:

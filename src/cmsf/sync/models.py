@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import ipaddress
+import logging
 import uuid
 from datetime import datetime, timedelta
+from typing import Self
+from urllib.parse import urlsplit
 
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator
 from django.db import models
+from django.utils import timezone
 
 from cmsf.lib.singleton import SingletonModel
 
@@ -46,8 +54,43 @@ class SyncStatus(models.TextChoices):
     NOT_CONNECTED = "not_connected", "Not connected"
 
 
+log = logging.getLogger(__name__)
+
+
+def is_loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def validate_public_url(value: str) -> None:
+    """The address Campaign Monitor posts webhooks to: https, with a host and maybe a port, and nothing else (no
+    path, query, fragment or credentials). http only to this machine (127.0.0.1, ::1, localhost), for the sandbox
+    and `cmsf demo`, whose emulator posts from the same machine."""
+    if not value:
+        return
+    said = "Enter the address Campaign Monitor reaches cmsf at, such as https://cmsf.example.org"
+    try:
+        URLValidator(schemes=["http", "https"])(value)
+        parts = urlsplit(value)
+        host = parts.hostname or ""
+        parts.port  # noqa: B018  # a port that is not a number raises ValueError
+    except (ValidationError, ValueError):
+        raise ValidationError(f"{said}.", code="invalid") from None
+    if parts.username is not None or parts.password is not None:
+        raise ValidationError(f"{said}, without a user name or password.", code="credentials")
+    if parts.path not in ("", "/") or parts.query or parts.fragment or value.endswith(("?", "#")):
+        raise ValidationError(f"{said}: the host only, with no path, query or fragment.", code="path")
+    if parts.scheme == "http" and not is_loopback(host):
+        raise ValidationError(f"{said}: https is required (http only to this machine, for the sandbox).", code="https")
+
+
 class SyncSettings(SingletonModel):
-    """The Sync Settings screen: how often the primary sync runs, whether it runs, and how it went."""
+    """The Sync Settings screen: how often the primary sync runs, whether it runs, and how it went; and the public
+    address of cmsf, where Campaign Monitor posts list webhooks (`sync.webhooks`)."""
 
     import_frequency = models.CharField(
         max_length=8,
@@ -72,6 +115,47 @@ class SyncSettings(SingletonModel):
 
     def is_due(self, now: datetime) -> bool:
         return self.sync_enabled and self.next_run is not None and self.next_run <= now
+
+    # The public URL has one home, here. CMSF_PUBLIC_URL seeds it once: the first time the row is read while no
+    # public URL was ever stored (public_url_set_at is None). After that only an admin changes it (the console,
+    # `cmsf config import`, `cmsf init --public-url`); the environment of a process is never read for it again.
+    public_url = models.CharField(
+        max_length=200,
+        blank=True,
+        default="",
+        validators=[validate_public_url],
+        help_text="The address Campaign Monitor reaches cmsf at (https://cmsf.example.org). Set, the sync registers "
+        "a webhook on every list; cleared, the webhooks are removed.",
+    )
+    public_url_set_at = models.DateTimeField(null=True, blank=True)  # None: never stored, CMSF_PUBLIC_URL may seed it
+
+    @classmethod
+    def load(cls) -> Self:
+        obj = super().load()
+        if obj.public_url_set_at is None and settings.CMSF_PUBLIC_URL:
+            obj._seed_public_url(settings.CMSF_PUBLIC_URL)
+        return obj
+
+    def _seed_public_url(self, value: str) -> None:
+        value = value.strip().rstrip("/")
+        try:
+            validate_public_url(value)
+        except ValidationError as error:
+            log.warning("CMSF_PUBLIC_URL is not used: %s", " ".join(error.messages))
+            return
+        now = timezone.now()
+        if (
+            type(self)
+            .objects.filter(pk=self.pk, public_url_set_at=None)
+            .update(public_url=value, public_url_set_at=now)
+        ):
+            self.public_url, self.public_url_set_at = value, now
+            log.info("public URL %s taken from CMSF_PUBLIC_URL", value)
+        else:  # another process stored one first
+            self.refresh_from_db(fields=["public_url", "public_url_set_at"])
+
+    def clean(self) -> None:
+        self.public_url = self.public_url.strip().rstrip("/")
 
     def settings_changed(self, now: datetime) -> None:
         """The frequency or the on/off switch changed: the next run follows from the new choice."""
@@ -410,8 +494,10 @@ class ListWebhook(models.Model):
 
 
 class WebhookEvent(models.Model):
-    """One event Campaign Monitor POSTed, kept until it is applied. Its key (a hash of what it says) makes a batch
-    POSTed twice count once."""
+    """One event Campaign Monitor POSTed, kept until it is applied (and a week after), or quarantined: refused when
+    received (its shape) or when applied (an error, or Salesforce refusing its row), kept 30 days with the reason
+    for download. Its key (a hash of what it says) makes a batch POSTed twice count once. Waiting: neither applied
+    nor quarantined."""
 
     key = models.CharField(max_length=40, unique=True)
     list_id = models.CharField(max_length=64)
@@ -420,12 +506,28 @@ class WebhookEvent(models.Model):
     received_at = models.DateTimeField()
     applied_at = models.DateTimeField(null=True, blank=True)
     outcome = models.TextField(blank=True)
+    quarantined_at = models.DateTimeField(null=True, blank=True)
+    problem = models.TextField(blank=True)  # why it was quarantined
 
     class Meta:
         indexes = [models.Index(fields=["applied_at", "id"])]
 
     def __str__(self) -> str:
-        return f"{self.kind} on {self.list_id} ({'applied' if self.applied_at else 'pending'})"
+        said = "applied" if self.applied_at else "quarantined" if self.quarantined_at else "pending"
+        return f"{self.kind} on {self.list_id} ({said})"
+
+
+class UnwatchedWebhookList(models.Model):
+    """Events POSTed for a list cmsf does not watch (a client deselected, a webhook left behind, a list unknown),
+    counted instead of dropped in silence; shown under General Options."""
+
+    list_id = models.CharField(max_length=64, unique=True)
+    events = models.PositiveIntegerField(default=0)
+    first_seen = models.DateTimeField()
+    last_seen = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.events} events for unwatched list {self.list_id}"
 
 
 class ForgottenEmail(models.Model):

@@ -70,9 +70,31 @@ def watch_tick() -> bool:
 @db_task(retries=3, retry_delay=30)
 def apply_webhooks() -> int:
     """Apply the webhook events received (`sync.webhooks`), one job at a time across workers, so that events are
-    applied in the order received; a job that finds another applying is retried (and then finds little left)."""
+    applied in the order received; a job that finds another applying is retried (and then finds little left). The
+    apply raises nothing: a bad event is quarantined, and events wait while Salesforce does not answer."""
     with HUEY.lock_task("cmsf-apply-webhooks"):
         return webhooks.apply_pending().events
+
+
+@db_periodic_task(crontab(minute="*"))
+def webhooks_tick() -> bool:
+    """Every minute: apply the webhook events still waiting (Salesforce did not answer, or a job was missed)."""
+    if webhooks.waiting():
+        apply_webhooks()
+        return True
+    return False
+
+
+@db_periodic_task(crontab(minute="23"))
+def prune_webhook_events() -> int:
+    """Hourly: applied events go after a week, quarantined ones after 30 days."""
+    return webhooks.prune()
+
+
+@db_task(retries=2, retry_delay=60)
+def follow_public_url() -> int:
+    """The webhooks follow the public URL an admin changed or cleared (`sync.webhooks.follow_public_url`)."""
+    return webhooks.follow_public_url()
 
 
 @db_task(retries=0)

@@ -4,10 +4,10 @@ webhooks; and the right to be forgotten."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from django import forms
-from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
@@ -22,9 +22,9 @@ from cmsf.console.forms import add_problems
 from cmsf.options import services as options
 from cmsf.options.models import GeneralOptions
 from cmsf.salesforce.errors import SalesforceError
-from cmsf.sync import forget, webhooks
+from cmsf.sync import clients, forget, webhooks
 from cmsf.sync import tasks as sync_tasks
-from cmsf.sync.models import ListWebhook, Watcher, WatchRun, WebhookEvent
+from cmsf.sync.models import ListWebhook, UnwatchedWebhookList, Watcher, WatchRun, WebhookEvent
 
 SECTION = "options"
 RUNS_SHOWN = 10
@@ -93,11 +93,21 @@ class GeneralOptionsForm(forms.Form):
         return [(self[name], HINTS[name]) for name in names]
 
 
+class PublicUrlForm(forms.Form):
+    public_url = forms.CharField(
+        required=False,
+        max_length=200,
+        label="Public URL",
+        error_messages={"max_length": "Enter an address of at most 200 characters."},
+    )
+
+
 def _page(
     request: HttpRequest,
     *,
     form: GeneralOptionsForm | None = None,
     forget_form: ForgetForm | None = None,
+    url_form: PublicUrlForm | None = None,
     status: int = 200,
 ) -> HttpResponse:
     general = GeneralOptions.load()
@@ -113,18 +123,24 @@ def _page(
         "runs": [_said(run) for run in WatchRun.objects.all()[:RUNS_SHOWN]],
         "forget_form": forget_form or ForgetForm(),
         "webhooks": _webhooks(),
+        "url_form": url_form or PublicUrlForm(initial={"public_url": webhooks.public_url()}),
     }
     return render(request, "console/options/home.html", context, status=status)
 
 
 def _webhooks() -> dict[str, Any]:
-    """Real time: where Campaign Monitor posts, how many lists do, and what arrived."""
+    """Real time: where Campaign Monitor posts, how many lists do, what arrived, what was quarantined, and the
+    events of lists cmsf does not watch."""
+    unwatched = list(UnwatchedWebhookList.objects.order_by("-last_seen"))
     return {
         "enabled": webhooks.enabled(),
-        "public_url": settings.CMSF_PUBLIC_URL,
+        "public_url": webhooks.public_url(),
         "lists": ListWebhook.objects.count(),
         "received": WebhookEvent.objects.count(),
-        "pending": WebhookEvent.objects.filter(applied_at=None).count(),
+        "pending": WebhookEvent.objects.filter(applied_at=None, quarantined_at=None).count(),
+        "quarantined": WebhookEvent.objects.exclude(quarantined_at=None).count(),
+        "unwatched": unwatched,
+        "unwatched_events": sum(entry.events for entry in unwatched),
         "last": WebhookEvent.objects.order_by("-id").first(),
     }
 
@@ -159,6 +175,38 @@ def save(request: HttpRequest) -> HttpResponse:
             messages.success(request, "The General Options are saved.")
             return redirect("console:options")
     return _page(request, form=form, status=400)
+
+
+@require_POST
+@changer
+def save_public_url(request: HttpRequest) -> HttpResponse:
+    """Store the public URL (audited); the webhooks follow it on the queue. Bad input is shown next to the field."""
+    form = PublicUrlForm(request.POST)
+    if form.is_valid():
+        try:
+            changed = clients.set_public_url(form.cleaned_data["public_url"], actor=request.user.get_username())
+        except ValidationError as error:
+            add_problems(form, error.message_dict)
+        else:
+            if not changed:
+                messages.info(request, "The public URL is unchanged.")
+            elif webhooks.public_url():
+                messages.success(request, "The public URL is saved: every list of the selected clients is "
+                                          "registered at this address, and webhooks at an older one are removed.")  # fmt: skip
+            else:
+                messages.success(request, "The public URL is cleared: cmsf's webhooks are removed from the lists.")
+            return redirect("console:options")
+    return _page(request, url_form=form, status=400)
+
+
+@viewer
+@require_GET
+def quarantined_events(request: HttpRequest) -> HttpResponse:
+    """The quarantined webhook events, as kept (30 days), with the reason of each: a JSON file to download."""
+    body = json.dumps({"events": webhooks.quarantined_events()}, indent=2, ensure_ascii=False)
+    response = HttpResponse(body + "\n", content_type="application/json; charset=utf-8")
+    response["Content-Disposition"] = 'attachment; filename="cmsf-quarantined-webhook-events.json"'
+    return response
 
 
 @require_POST
@@ -222,5 +270,7 @@ urlpatterns = [
     path("options", home, name="options"),
     path("options/forget", forget_person, name="options_forget"),
     path("options/save", save, name="options_save"),
+    path("options/public-url", save_public_url, name="options_public_url"),
+    path("options/webhooks/quarantined.json", quarantined_events, name="options_quarantined_events"),
     path("options/watch-now", watch_now, name="options_watch_now"),
 ]
