@@ -23,8 +23,10 @@ class CliError(Exception):
 def _setup_django() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cmsf.project.settings")
     import django
+    from django.apps import apps
 
-    django.setup()
+    if not apps.ready:  # once a process: setting up again would configure logging again, on today's stderr
+        django.setup()
 
 
 # ---------------------------------------------------------------------------------------------- init

@@ -36,6 +36,7 @@ def world(tmp_path):
     with emulators.connected(tmp_path, world=generate_world("tiny", 41), org=generate_org("tiny", 41)) as running:
         settings = CampaignSettings.load()
         settings.auto_create_campaigns, settings.auto_create_since = True, timezone.now().replace(year=2000)
+        settings.auto_create_missing_statuses = True  # no member held back: every sync succeeds cleanly
         settings.save()
         tracking = TrackingHistorySettings.load()
         tracking.campaign_member_aggregates = True

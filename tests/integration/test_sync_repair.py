@@ -170,8 +170,10 @@ def campaign_members(pair: Pair) -> dict[tuple[str, str], dict[str, Any]]:
 
 
 def auto_create_campaigns() -> None:
+    """Every campaign linked, with the member statuses it needs (so that no member is held back: a clean run)."""
     settings = CampaignSettings.load()
     settings.auto_create_campaigns, settings.auto_create_since = True, datetime(2000, 1, 1, tzinfo=UTC)
+    settings.auto_create_missing_statuses = True
     settings.save()
 
 

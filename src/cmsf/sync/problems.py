@@ -52,7 +52,7 @@ def report(run: SyncRun, tally: WriteTally) -> None:
             job=job or JOB_OF_OBJECT.get(sobject) or JOB_OF_STANDARD_OBJECT.get(sobject, "CMSF_SYNC"),
             message=f"{count} {sobject} record{'s' if count != 1 else ''} of client "
             f"{run.client.name} not written: {messages[(sobject, code, job)]}",
-            details="\n".join([f"The run: {run.get_status_display()} ({run.message}).", *shown]),
+            details="\n".join([*_outcome(run), *shown]),
             guidance=guidance(f"CMSF-SF-{code}"),
             client_id=run.client_id,
             subject=sobject,
@@ -87,6 +87,13 @@ def report(run: SyncRun, tally: WriteTally) -> None:
             guidance=guidance(code),
             client_id=run.client_id,
         )
+
+
+def _outcome(run: SyncRun) -> list[str]:
+    """The line that tells how the run ended, above a message's records (none while it has not ended)."""
+    if run.status not in SyncRun.ENDED:
+        return []
+    return [f"The run: {run.get_status_display()}" + (f" ({run.message})." if run.message else ".")]
 
 
 def settle(run: SyncRun) -> None:
