@@ -177,6 +177,7 @@ def _consumer(*, workers: int, scheduler: bool) -> Any:
 
 def serve(*, host: str, port: int, worker: bool, workers: int) -> None:
     import uvicorn
+    from django.conf import settings
     from django.core.management import call_command
 
     call_command("collectstatic", interactive=False, verbosity=0)
@@ -185,7 +186,16 @@ def serve(*, host: str, port: int, worker: bool, workers: int) -> None:
         consumer.start()
     try:
         print(f"cmsf console on http://{host}:{port}/" + (" with the queue worker and scheduler" if worker else ""))
-        uvicorn.run("cmsf.project.asgi:application", host=host, port=port, log_level="info", lifespan="off")
+        proxies = settings.CMSF_TRUSTED_PROXIES  # forwarded headers from these only (uvicorn's default: loopback)
+        uvicorn.run(
+            "cmsf.project.asgi:application",
+            host=host,
+            port=port,
+            log_level="info",
+            lifespan="off",
+            proxy_headers=bool(proxies),
+            forwarded_allow_ips=proxies or [],
+        )
     finally:
         if consumer is not None:
             consumer.stop(graceful=True)

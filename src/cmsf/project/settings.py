@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 import dj_database_url
 from huey import PostgresHuey, RedisHuey, SqliteHuey
 
-from cmsf.lib.env import EnvError, data_dir, env_bool, env_int, env_str
+from cmsf.lib.env import EnvError, data_dir, env_bool, env_int, env_str, trusted_proxies
 from cmsf.lib.keys import ENCRYPTION_KEY_FILE, signing_key
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -33,7 +33,11 @@ SECURE_COOKIES = env_bool("CMSF_SECURE_COOKIES", False)
 SESSION_COOKIE_SECURE = SECURE_COOKIES
 CSRF_COOKIE_SECURE = SECURE_COOKIES
 SESSION_COOKIE_HTTPONLY = True
-SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("CMSF_BEHIND_PROXY") else None
+# Proxies whose X-Forwarded-For and X-Forwarded-Proto are believed (addresses or networks, comma-separated; empty:
+# none). `cmsf serve` hands them to uvicorn, which puts the client's address and scheme into each request; Django
+# itself reads no forwarded header, so a client cannot claim another address or https.
+CMSF_TRUSTED_PROXIES = trusted_proxies(env_str("CMSF_TRUSTED_PROXIES"))
+CMSF_BEHIND_PROXY = env_bool("CMSF_BEHIND_PROXY")  # said by the operator; `cmsf check --deploy` wants proxies then
 X_FRAME_OPTIONS = "DENY"
 
 INSTALLED_APPS = [
@@ -159,6 +163,8 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "console/locked_out.html"
 AXES_USERNAME_FORM_FIELD = "username"
+# The address the server put into the request (the peer, or the client a trusted proxy names), never a header.
+AXES_CLIENT_IP_CALLABLE = "cmsf.lib.env.client_address"
 
 LOGIN_URL = "console:login"
 LOGIN_REDIRECT_URL = "console:home"

@@ -1,0 +1,100 @@
+"""The console's edge as a client on the internet meets it: a real `cmsf serve` process, real HTTP."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import sqlite3
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.integration.test_cli import ADMIN, CMSF, _free_port, cmsf, init
+
+
+@pytest.fixture
+def data_dir(tmp_path):
+    return tmp_path / "data"
+
+
+@contextmanager
+def served(data_dir: Path, **extra_env: str) -> Iterator[str]:
+    """`cmsf serve --no-worker` on a free loopback port, with extra environment; yields its base URL."""
+    init(data_dir)
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CMSF_", "DATABASE_URL", "DJANGO_"))}
+    env.update({"CMSF_DATA_DIR": str(data_dir), **extra_env})
+    server = subprocess.Popen(
+        [CMSF, "serve", "--no-worker", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if requests.get(f"{base}/healthz", timeout=2).status_code == 200:
+                    break
+            except requests.ConnectionError:
+                pass
+            assert server.poll() is None and time.monotonic() < deadline, "the console did not come up"
+            time.sleep(0.2)
+        yield base
+    finally:
+        server.send_signal(signal.SIGINT)
+        output, _ = server.communicate(timeout=30)
+    assert server.returncode == 0, output
+
+
+def _failed_sign_ins(base: str, forwarded_for: list[str]) -> list[int]:
+    """A wrong password for the admin once per X-Forwarded-For given; the status of each answer."""
+    session = requests.Session()
+    page = session.get(f"{base}/login/")
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
+    statuses = []
+    for address in forwarded_for:
+        answer = session.post(
+            f"{base}/login/",
+            data={"csrfmiddlewaretoken": token, "username": ADMIN[0], "password": "not-the-password"},
+            headers={"Referer": f"{base}/login/", "X-Forwarded-For": address},
+        )
+        statuses.append(answer.status_code)
+    return statuses
+
+
+def _attempt_addresses(data_dir: Path) -> set[str]:
+    db = sqlite3.connect(data_dir / "cmsf.sqlite3")
+    return {address for (address,) in db.execute("select ip_address from axes_accessattempt")}
+
+
+def test_a_fresh_x_forwarded_for_each_try_does_not_escape_the_lockout(data_dir):
+    fresh = [f"203.0.113.{n}" for n in range(1, 7)]
+    with served(data_dir, CMSF_LOGIN_FAILURES="3") as base:
+        statuses = _failed_sign_ins(base, fresh)
+    assert statuses[:2] == [200, 200] and set(statuses[2:]) == {429}, statuses
+    assert _attempt_addresses(data_dir) == {"127.0.0.1"}  # the peer, not what the header claimed
+
+
+def test_a_trusted_proxy_names_the_client_which_the_lockout_counts(data_dir):
+    proxied = ["203.0.113.1", "203.0.113.2", "203.0.113.3", "203.0.113.9", "203.0.113.9", "203.0.113.9"]
+    with served(data_dir, CMSF_LOGIN_FAILURES="3", CMSF_TRUSTED_PROXIES="127.0.0.0/8, ::1") as base:
+        statuses = _failed_sign_ins(base, proxied)
+    assert statuses == [200, 200, 200, 200, 200, 429], statuses
+    assert _attempt_addresses(data_dir) == {"203.0.113.1", "203.0.113.2", "203.0.113.3", "203.0.113.9"}
+
+
+def test_a_trusted_proxy_that_is_not_an_address_is_refused_plainly(data_dir):
+    init(data_dir)
+    result = cmsf(data_dir, "status", extra_env={"CMSF_TRUSTED_PROXIES": "10.0.0.1, proxy.example.org"})
+    assert result.returncode == 2, result.stderr
+    assert "CMSF_TRUSTED_PROXIES must list addresses or networks, not 'proxy.example.org'" in result.stderr
+    assert "Traceback" not in result.stderr
