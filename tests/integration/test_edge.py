@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 import re
+import select
 import signal
+import socket
 import sqlite3
 import subprocess
 import time
@@ -98,3 +100,66 @@ def test_a_trusted_proxy_that_is_not_an_address_is_refused_plainly(data_dir):
     assert result.returncode == 2, result.stderr
     assert "CMSF_TRUSTED_PROXIES must list addresses or networks, not 'proxy.example.org'" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def _answer(sock: socket.socket, timeout: float = 10) -> bytes:
+    sock.settimeout(timeout)
+    answer = b""
+    while b"\r\n\r\n" not in answer:
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        answer += chunk
+    return answer
+
+
+def _post_declared(base: str, path: str, length: int) -> bytes:
+    """Headers declaring `length` bytes and not one byte of the body: the answer must come without it."""
+    port = int(base.rsplit(":", 1)[1])
+    with socket.create_connection(("127.0.0.1", port)) as sock:
+        sock.sendall(
+            f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+            f"Content-Length: {length}\r\n\r\n".encode()
+        )
+        return _answer(sock)
+
+
+def _post_chunked(base: str, path: str, total: int) -> tuple[bytes, int]:
+    """Up to `total` bytes in 64 KB chunks, stopping at the first answer; the answer and the bytes sent."""
+    port = int(base.rsplit(":", 1)[1])
+    piece = b"x" * 65536
+    chunk = f"{len(piece):x}\r\n".encode() + piece + b"\r\n"
+    sent = 0
+    with socket.create_connection(("127.0.0.1", port)) as sock:
+        sock.sendall(
+            f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+            "Transfer-Encoding: chunked\r\n\r\n".encode()
+        )
+        try:
+            while sent < total:
+                if select.select([sock], [], [], 0)[0]:
+                    break  # answered
+                sock.sendall(chunk)
+                sent += len(piece)
+            else:
+                sock.sendall(b"0\r\n\r\n")
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the server answered and closed while the rest was still being sent
+        return _answer(sock), sent
+
+
+def test_bodies_past_the_bounds_are_answered_413_before_they_are_read(data_dir):
+    mb = 1024 * 1024
+    with served(data_dir) as base:
+        assert _post_declared(base, "/login/", 2 * mb).startswith(b"HTTP/1.1 413 ")
+        hook = "/hooks/campaign-monitor/some-secret"
+        answer, sent = _post_chunked(base, hook, 20 * mb)
+        assert answer.startswith(b"HTTP/1.1 413 "), answer[:200]
+        assert sent < 20 * mb  # answered once past the bound (what sockets buffer aside), not after the 20 MB
+        answer, sent = _post_chunked(base, "/login/", 20 * mb)
+        assert answer.startswith(b"HTTP/1.1 413 ") and sent < 10 * mb, (answer[:200], sent)
+        # Under the bound, a body is read and answered by the app as before.
+        assert requests.post(f"{base}{hook}", data=b"{}", timeout=10).status_code == 404  # no such secret
+    with served(data_dir, CMSF_MAX_BODY_BYTES=str(3 * mb)) as base:
+        answer = requests.post(f"{base}/login/", data=b"x" * (2 * mb), timeout=10)
+        assert answer.status_code == 403  # read, and refused by the CSRF check instead

@@ -39,6 +39,10 @@ SESSION_COOKIE_HTTPONLY = True
 CMSF_TRUSTED_PROXIES = trusted_proxies(env_str("CMSF_TRUSTED_PROXIES"))
 CMSF_BEHIND_PROXY = env_bool("CMSF_BEHIND_PROXY")  # said by the operator; `cmsf check --deploy` wants proxies then
 X_FRAME_OPTIONS = "DENY"
+# Request bodies, bounded before they are read (project/limits.py): a larger one is answered 413 at once.
+CMSF_MAX_BODY_BYTES = env_int("CMSF_MAX_BODY_BYTES", 1024 * 1024)
+CMSF_MAX_WEBHOOK_BODY_BYTES = env_int("CMSF_MAX_WEBHOOK_BODY_BYTES", 10 * 1024 * 1024)  # /hooks/: Campaign Monitor's
+DATA_UPLOAD_MAX_MEMORY_SIZE = CMSF_MAX_BODY_BYTES
 
 INSTALLED_APPS = [
     "django.contrib.auth",
