@@ -163,3 +163,27 @@ def test_bodies_past_the_bounds_are_answered_413_before_they_are_read(data_dir):
     with served(data_dir, CMSF_MAX_BODY_BYTES=str(3 * mb)) as base:
         answer = requests.post(f"{base}/login/", data=b"x" * (2 * mb), timeout=10)
         assert answer.status_code == 403  # read, and refused by the CSRF check instead
+
+
+def test_every_page_has_a_content_security_policy_and_https_brings_hsts_and_the_redirect(data_dir):
+    with served(data_dir) as base:
+        page = requests.get(f"{base}/login/", timeout=10)
+        policy = dict(part.strip().split(" ", 1) for part in page.headers["Content-Security-Policy"].split(";"))
+        assert policy["default-src"] == policy["script-src"] == policy["style-src"] == "'self'"
+        assert policy["frame-ancestors"] == "'none'" and policy["object-src"] == "'none'"
+        assert "Strict-Transport-Security" not in page.headers  # plain HTTP is what is served here
+
+    https = {"CMSF_HTTPS": "true", "CMSF_TRUSTED_PROXIES": "127.0.0.1"}
+    with served(data_dir, **https) as base:
+        plain = requests.get(f"{base}/login/", allow_redirects=False, timeout=10)
+        assert plain.status_code == 301 and plain.headers["Location"] == f"https{base[4:]}/login/"
+        assert requests.get(f"{base}/healthz", allow_redirects=False, timeout=10).status_code == 200
+        proxied = requests.get(f"{base}/login/", headers={"X-Forwarded-Proto": "https"}, timeout=10)
+        assert proxied.status_code == 200
+        assert proxied.headers["Strict-Transport-Security"] == "max-age=31536000; includeSubDomains"
+        assert "Content-Security-Policy" in proxied.headers
+        assert all("Secure" in cookie for cookie in proxied.raw.headers.getlist("Set-Cookie"))
+
+    with served(data_dir, CMSF_HTTPS="true") as base:  # no trusted proxy: a client's X-Forwarded-Proto is not believed
+        claimed = requests.get(f"{base}/login/", headers={"X-Forwarded-Proto": "https"}, allow_redirects=False)
+        assert claimed.status_code == 301

@@ -28,10 +28,14 @@ DEBUG = env_bool("CMSF_DEBUG", False)
 CMSF_PUBLIC_URL = env_str("CMSF_PUBLIC_URL").rstrip("/")
 ALLOWED_HOSTS = [h.strip() for h in env_str("CMSF_ALLOWED_HOSTS", "127.0.0.1,localhost").split(",") if h.strip()]
 CSRF_TRUSTED_ORIGINS = [o.strip() for o in env_str("CMSF_CSRF_TRUSTED_ORIGINS").split(",") if o.strip()]
-# When cmsf is served over HTTPS (directly or behind a proxy that says so), cookies are sent only over HTTPS.
-SECURE_COOKIES = env_bool("CMSF_SECURE_COOKIES", False)
-SESSION_COOKIE_SECURE = SECURE_COOKIES
-CSRF_COOKIE_SECURE = SECURE_COOKIES
+# Served over HTTPS (directly, or by a trusted proxy that says so): cookies only over HTTPS, plain HTTP redirected to
+# HTTPS (but the health check, which a load balancer may ask over HTTP), and HSTS. CMSF_SECURE_COOKIES, the older name,
+# says the same.
+CMSF_HTTPS = env_bool("CMSF_HTTPS", False) or env_bool("CMSF_SECURE_COOKIES", False)
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = SECURE_SSL_REDIRECT = CMSF_HTTPS
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+SECURE_HSTS_SECONDS = env_int("CMSF_HSTS_SECONDS", 365 * 24 * 3600) if CMSF_HTTPS else 0
+SECURE_HSTS_INCLUDE_SUBDOMAINS = CMSF_HTTPS
 SESSION_COOKIE_HTTPONLY = True
 # Proxies whose X-Forwarded-For and X-Forwarded-Proto are believed (addresses or networks, comma-separated; empty:
 # none). `cmsf serve` hands them to uvicorn, which puts the client's address and scheme into each request; Django
@@ -51,6 +55,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django_htmx",
+    "csp",
     "axes",
     "huey.contrib.djhuey",
     "cmsf.connections",
@@ -64,6 +69,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -75,6 +81,22 @@ MIDDLEWARE = [
     # Last, as django-axes asks: it turns a locked-out sign-in into the lockout page.
     "axes.middleware.AxesMiddleware",
 ]
+
+# Every page's Content-Security-Policy: scripts, styles, images and fonts from cmsf itself (htmx and the Lightning Design
+# System are served from its static files), nothing inline but style attributes (bars and meters sized by their
+# value), no framing (the email-history embed sets its own frame-ancestors).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "style-src-attr": ["'unsafe-inline'"],
+        "img-src": ["'self'", "data:"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
 
 ROOT_URLCONF = "cmsf.project.urls"
 WSGI_APPLICATION = "cmsf.project.wsgi.application"
