@@ -187,3 +187,45 @@ def test_every_page_has_a_content_security_policy_and_https_brings_hsts_and_the_
     with served(data_dir, CMSF_HTTPS="true") as base:  # no trusted proxy: a client's X-Forwarded-Proto is not believed
         claimed = requests.get(f"{base}/login/", headers={"X-Forwarded-Proto": "https"}, allow_redirects=False)
         assert claimed.status_code == 301
+
+
+PRODUCTION = {  # the production environment of the README's "Running in production"
+    "CMSF_HTTPS": "true",
+    "CMSF_BEHIND_PROXY": "true",
+    "CMSF_TRUSTED_PROXIES": "127.0.0.1",
+    "CMSF_ALLOWED_HOSTS": "cmsf.example.org",
+    "CMSF_CSRF_TRUSTED_ORIGINS": "https://cmsf.example.org",
+}
+
+
+def _owner_only(data_dir: Path) -> None:
+    for path in [data_dir, *data_dir.rglob("*")]:
+        path.chmod(0o700 if path.is_dir() else 0o600)
+
+
+def test_check_deploy_passes_the_documented_production_environment_and_names_each_gap(data_dir):
+    init(data_dir)
+    plain = cmsf(data_dir, "check", "--deploy")
+    assert plain.returncode == 1, plain.stdout + plain.stderr
+    assert "warning: cmsf.https: CMSF_HTTPS is off" in plain.stdout
+    assert "security.W004" not in plain.stdout and "security.W008" not in plain.stdout  # said once, as CMSF_HTTPS
+
+    assert cmsf(data_dir, "init", "--no-input", "--public-url", "https://cmsf.example.org").returncode == 0
+    _owner_only(data_dir)
+    ready = cmsf(data_dir, "check", "--deploy", extra_env=PRODUCTION)
+    assert ready.returncode == 0 and ready.stdout == "no warnings: ready to deploy\n", ready.stdout + ready.stderr
+
+    (data_dir / "cmsf.sqlite3").chmod(0o644)
+    data_dir.chmod(0o755)
+    gaps = {**PRODUCTION, "CMSF_TRUSTED_PROXIES": "", "CMSF_DEBUG": "true"}
+    warned = cmsf(data_dir, "check", "--deploy", extra_env=gaps)
+    assert warned.returncode == 1
+    lines = warned.stdout.splitlines()
+    assert f"warning: cmsf.modes: {data_dir.resolve()} is 0755: make it 0700 (readable by cmsf's user only)" in lines
+    assert f"warning: cmsf.modes: {data_dir.resolve() / 'cmsf.sqlite3'} is 0644: make it 0600" in warned.stdout
+    assert "warning: cmsf.debug: CMSF_DEBUG is on" in warned.stdout
+    assert "warning: cmsf.proxies: CMSF_TRUSTED_PROXIES is empty" in warned.stdout
+    assert lines[-1] == f"{len(lines) - 1} warnings"
+
+    (data_dir / "encryption.key").unlink()
+    assert "warning: cmsf.keys: No encryption key" in cmsf(data_dir, "check", "--deploy").stdout
