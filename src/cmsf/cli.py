@@ -177,6 +177,7 @@ def _consumer(*, workers: int, scheduler: bool) -> Any:
 
 def serve(*, host: str, port: int, worker: bool, workers: int) -> None:
     import uvicorn
+    from django.conf import settings
     from django.core.management import call_command
 
     call_command("collectstatic", interactive=False, verbosity=0)
@@ -185,7 +186,16 @@ def serve(*, host: str, port: int, worker: bool, workers: int) -> None:
         consumer.start()
     try:
         print(f"cmsf console on http://{host}:{port}/" + (" with the queue worker and scheduler" if worker else ""))
-        uvicorn.run("cmsf.project.asgi:application", host=host, port=port, log_level="info", lifespan="off")
+        proxies = settings.CMSF_TRUSTED_PROXIES  # forwarded headers from these only (uvicorn's default: loopback)
+        uvicorn.run(
+            "cmsf.project.asgi:application",
+            host=host,
+            port=port,
+            log_level="info",
+            lifespan="off",
+            proxy_headers=bool(proxies),
+            forwarded_allow_ips=proxies or [],
+        )
     finally:
         if consumer is not None:
             consumer.stop(graceful=True)
@@ -195,6 +205,21 @@ def cmd_serve(args: argparse.Namespace) -> int:
     _require_initialized()
     serve(host=args.host, port=args.port, worker=not args.no_worker, workers=args.workers)
     return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from django.core.management import call_command
+
+    if not args.deploy:
+        call_command("check")
+        return 0
+    from cmsf.deploy_check import problems
+
+    found = problems(database_ready=not _pending_migrations())
+    for line in found:
+        print(f"warning: {line}")
+    print(f"{len(found)} warnings" if found else "no warnings: ready to deploy")
+    return 1 if found else 0
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
@@ -857,6 +882,9 @@ def build_parser() -> argparse.ArgumentParser:
     srv.add_argument("--port", type=int, default=8000)
     srv.add_argument("--no-worker", action="store_true", help="serve the console only (web machines)")
     srv.add_argument("--workers", type=int, default=1, help="queue worker threads (default 1)")
+
+    chk = command("check", "check the installation; with --deploy, that it is ready to face the internet", cmd_check)
+    chk.add_argument("--deploy", action="store_true", help="Django's deployment checks and cmsf's (docs/security.md)")
 
     wrk = command("worker", "run a queue consumer, with the scheduler unless --no-scheduler", cmd_worker)
     wrk.add_argument("--no-scheduler", action="store_true", help="exactly one machine should run the scheduler")

@@ -37,8 +37,11 @@ def page(browser: Browser) -> Iterator[Page]:
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     context.set_default_timeout(30_000)
     opened = context.new_page()
+    refused: list[str] = []  # what the Content-Security-Policy blocked: every page must need nothing it refuses
+    opened.on("console", lambda m: refused.append(m.text) if "Content Security Policy" in m.text else None)
     yield opened
     context.close()
+    assert refused == [], refused
 
 
 @pytest.fixture(scope="module")

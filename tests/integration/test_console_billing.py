@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 import requests
 from django.urls import reverse
 from django.utils import timezone
 
+import cmsf.console
 from cmsf.billing import services as billing
 from cmsf.billing.models import BillingAccount, Invoice, Plan, UsageSnapshot
 from cmsf.billing.plans import TIERS, band_for
@@ -247,8 +249,11 @@ def test_the_invoice_page_is_printable_without_the_navigation(client, bob, octob
     response = client.get(reverse("console:billing_invoice", args=["CMSF-2026-10"]))
     assert response.status_code == 200
     html = response.content.decode()
-    assert 'onclick="window.print()"' in html
-    print_css = html.split('<style media="print">', 1)[1].split("</style>", 1)[0]
+    assert "data-print>Print</button>" in html and "/static/console/print.js" in html
+    assert '<link rel="stylesheet" media="print" href="/static/console/invoice-print.css">' in html
+    static = Path(cmsf.console.__file__).parent / "static" / "console"
+    assert "window.print()" in (static / "print.js").read_text()
+    print_css = (static / "invoice-print.css").read_text()
     assert ".slds-context-bar" in print_css and ".slds-global-header_container" in print_css
     assert ".cmsf-no-print" in print_css and "display: none" in print_css
     buttons = html.split('class="cmsf-no-print', 1)[1].split('data-testid="invoice"', 1)[0]

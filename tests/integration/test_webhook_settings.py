@@ -10,10 +10,8 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from cmsf.campaign_monitor import api
 from cmsf.configuration import ConfigError, export_document, import_document
 from cmsf.connections.models import CampaignMonitorAccount, CampaignMonitorClient
-from cmsf.console.views import hooks as hook_view
 from cmsf.maintenance.models import AuditEntry, MaintenanceMessage
 from cmsf.sync import clients, webhooks
 from cmsf.sync.models import ListWebhook, SyncSettings, UnwatchedWebhookList, WebhookEvent, validate_public_url
@@ -116,16 +114,14 @@ def test_the_quarantine_download_is_guarded_and_cm_user_access_may_view(client, 
     assert "1 quarantined" in client.get("/options").content.decode()
 
 
-def test_a_body_too_large_or_too_deep_is_refused_and_a_bad_event_alone(client, monkeypatch):
+def test_a_body_too_large_or_too_deep_is_refused_and_a_bad_event_alone(client, settings):
     hooked()
     url = f"/{webhooks.HOOK_PATH}{SECRET}"
-    monkeypatch.setattr(api, "WEBHOOK_MAX_BYTES", 1000)
-    monkeypatch.setattr(hook_view, "WEBHOOK_MAX_BYTES", 1000)
+    settings.CMSF_MAX_WEBHOOK_BODY_BYTES = 1000
     big = {"ListID": "L1", "Events": [{"Type": "Subscribe", "EmailAddress": "a@example.org", "Name": "x" * 2000}]}
     assert client.post(url, json.dumps(big), content_type="application/json").status_code == 413
     deep = b'{"ListID": "L1", "Events": ' + b"[" * 50_000 + b"]" * 50_000 + b"}"
-    monkeypatch.setattr(api, "WEBHOOK_MAX_BYTES", 1_000_000)
-    monkeypatch.setattr(hook_view, "WEBHOOK_MAX_BYTES", 1_000_000)
+    settings.CMSF_MAX_WEBHOOK_BODY_BYTES = 1_000_000
     answer = client.post(url, deep, content_type="application/json")
     assert answer.status_code == 400 and "nested" in answer.json()["error"]
     events = [{"Type": "Subscribe", "EmailAddress": "a@example.org"}, {"Type": "Subscribe", "Extra": [[[[[[[1]]]]]]]},

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from pathlib import Path
+from typing import Any
 
 
 class EnvError(ValueError):
@@ -39,3 +41,20 @@ def env_int(name: str, default: int) -> int:
 def data_dir() -> Path:
     """The folder that holds the database, the queue, the keys and the outbox."""
     return Path(env_str("CMSF_DATA_DIR", "./var")).resolve()
+
+
+def trusted_proxies(value: str) -> list[str]:
+    """CMSF_TRUSTED_PROXIES: addresses and networks (CIDR), comma-separated, each checked."""
+    proxies = [item.strip() for item in value.split(",") if item.strip()]
+    for item in proxies:
+        try:
+            ipaddress.ip_network(item, strict=False)
+        except ValueError:
+            raise EnvError(f"CMSF_TRUSTED_PROXIES must list addresses or networks, not {item!r}") from None
+    return proxies
+
+
+def client_address(request: Any) -> str | None:
+    """The client's address as the server resolved it: the peer, or the client named by a trusted proxy."""
+    address = request.META.get("REMOTE_ADDR")
+    return str(address) if address else None

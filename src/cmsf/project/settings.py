@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 import dj_database_url
 from huey import PostgresHuey, RedisHuey, SqliteHuey
 
-from cmsf.lib.env import EnvError, data_dir, env_bool, env_int, env_str
+from cmsf.lib.env import EnvError, data_dir, env_bool, env_int, env_str, trusted_proxies
 from cmsf.lib.keys import ENCRYPTION_KEY_FILE, signing_key
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -28,13 +28,25 @@ DEBUG = env_bool("CMSF_DEBUG", False)
 CMSF_PUBLIC_URL = env_str("CMSF_PUBLIC_URL").rstrip("/")
 ALLOWED_HOSTS = [h.strip() for h in env_str("CMSF_ALLOWED_HOSTS", "127.0.0.1,localhost").split(",") if h.strip()]
 CSRF_TRUSTED_ORIGINS = [o.strip() for o in env_str("CMSF_CSRF_TRUSTED_ORIGINS").split(",") if o.strip()]
-# When cmsf is served over HTTPS (directly or behind a proxy that says so), cookies are sent only over HTTPS.
-SECURE_COOKIES = env_bool("CMSF_SECURE_COOKIES", False)
-SESSION_COOKIE_SECURE = SECURE_COOKIES
-CSRF_COOKIE_SECURE = SECURE_COOKIES
+# Served over HTTPS (directly, or by a trusted proxy that says so): cookies only over HTTPS, plain HTTP redirected to
+# HTTPS (but the health check, which a load balancer may ask over HTTP), and HSTS. CMSF_SECURE_COOKIES, the older name,
+# says the same.
+CMSF_HTTPS = env_bool("CMSF_HTTPS", False) or env_bool("CMSF_SECURE_COOKIES", False)
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = SECURE_SSL_REDIRECT = CMSF_HTTPS
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+SECURE_HSTS_SECONDS = env_int("CMSF_HSTS_SECONDS", 365 * 24 * 3600) if CMSF_HTTPS else 0
+SECURE_HSTS_INCLUDE_SUBDOMAINS = CMSF_HTTPS
 SESSION_COOKIE_HTTPONLY = True
-SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("CMSF_BEHIND_PROXY") else None
+# Proxies whose X-Forwarded-For and X-Forwarded-Proto are believed (addresses or networks, comma-separated; empty:
+# none). `cmsf serve` hands them to uvicorn, which puts the client's address and scheme into each request; Django
+# itself reads no forwarded header, so a client cannot claim another address or https.
+CMSF_TRUSTED_PROXIES = trusted_proxies(env_str("CMSF_TRUSTED_PROXIES"))
+CMSF_BEHIND_PROXY = env_bool("CMSF_BEHIND_PROXY")  # said by the operator; `cmsf check --deploy` wants proxies then
 X_FRAME_OPTIONS = "DENY"
+# Request bodies, bounded before they are read (project/limits.py): a larger one is answered 413 at once.
+CMSF_MAX_BODY_BYTES = env_int("CMSF_MAX_BODY_BYTES", 1024 * 1024)
+CMSF_MAX_WEBHOOK_BODY_BYTES = env_int("CMSF_MAX_WEBHOOK_BODY_BYTES", 10 * 1024 * 1024)  # /hooks/: Campaign Monitor's
+DATA_UPLOAD_MAX_MEMORY_SIZE = CMSF_MAX_BODY_BYTES
 
 INSTALLED_APPS = [
     "django.contrib.auth",
@@ -43,6 +55,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django_htmx",
+    "csp",
     "axes",
     "huey.contrib.djhuey",
     "cmsf.connections",
@@ -56,6 +69,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -67,6 +81,22 @@ MIDDLEWARE = [
     # Last, as django-axes asks: it turns a locked-out sign-in into the lockout page.
     "axes.middleware.AxesMiddleware",
 ]
+
+# Every page's Content-Security-Policy: scripts, styles, images and fonts from cmsf itself (htmx and the Lightning Design
+# System are served from its static files), nothing inline but style attributes (bars and meters sized by their
+# value), no framing (the email-history embed sets its own frame-ancestors).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "style-src-attr": ["'unsafe-inline'"],
+        "img-src": ["'self'", "data:"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
 
 ROOT_URLCONF = "cmsf.project.urls"
 WSGI_APPLICATION = "cmsf.project.wsgi.application"
@@ -159,6 +189,8 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "console/locked_out.html"
 AXES_USERNAME_FORM_FIELD = "username"
+# The address the server put into the request (the peer, or the client a trusted proxy names), never a header.
+AXES_CLIENT_IP_CALLABLE = "cmsf.lib.env.client_address"
 
 LOGIN_URL = "console:login"
 LOGIN_REDIRECT_URL = "console:home"

@@ -4,13 +4,14 @@ once, so that Campaign Monitor does not time out."""
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import path
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from cmsf.campaign_monitor.api import WEBHOOK_MAX_BYTES, WebhookBatchTooLarge
+from cmsf.campaign_monitor.api import WebhookBatchTooLarge
 from cmsf.sync import tasks as sync_tasks
 from cmsf.sync import webhooks
 
@@ -18,7 +19,10 @@ from cmsf.sync import webhooks
 @csrf_exempt
 @require_POST
 def campaign_monitor(request: HttpRequest, secret: str) -> HttpResponse:
-    body = request.read(WEBHOOK_MAX_BYTES + 1)  # bounded here, whatever Content-Length says
+    limit = settings.CMSF_MAX_WEBHOOK_BODY_BYTES  # the server refuses a larger body first (project/limits.py)
+    body = request.read(limit + 1)  # bounded here too, whatever Content-Length says
+    if len(body) > limit:
+        return JsonResponse({"error": f"the webhook payload is larger than {limit} bytes"}, status=413)
     try:
         received = webhooks.receive(secret, body)
     except webhooks.UnknownHook:
