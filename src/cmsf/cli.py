@@ -179,13 +179,18 @@ def serve(*, host: str, port: int, worker: bool, workers: int) -> None:
     import uvicorn
     from django.core.management import call_command
 
+    from cmsf.lib.redact import uvicorn_log_config
+
     call_command("collectstatic", interactive=False, verbosity=0)
     consumer = _consumer(workers=workers, scheduler=True) if worker else None
     if consumer is not None:
         consumer.start()
     try:
         print(f"cmsf console on http://{host}:{port}/" + (" with the queue worker and scheduler" if worker else ""))
-        uvicorn.run("cmsf.project.asgi:application", host=host, port=port, log_level="info", lifespan="off")
+        uvicorn.run(
+            "cmsf.project.asgi:application", host=host, port=port, log_level="info", lifespan="off",
+            log_config=uvicorn_log_config(),  # secrets in paths redacted from the access log
+        )  # fmt: skip
     finally:
         if consumer is not None:
             consumer.stop(graceful=True)
