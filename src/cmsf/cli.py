@@ -101,8 +101,10 @@ def initialize(
 
     from cmsf.billing.models import BillingAccount
     from cmsf.configuration import SECTIONS
+    from cmsf.lib.env import make_private
 
-    done = [f"data folder {settings.DATA_DIR}"]
+    make_private(settings.DATA_DIR)
+    done = [f"data folder {settings.DATA_DIR} (private to its owner)"]
     call_command("migrate", interactive=False, verbosity=0)  # also creates the two permission sets
     done.append("database up to date, permission sets CM Full Access and CM User Access in place")
     done.append(_ensure_encryption_key())
@@ -978,6 +980,7 @@ def main(argv: list[str] | None = None) -> int:
     from cmsf.lib.memory import tune_allocator
 
     tune_allocator()  # before the first big buffer: syncs and the console run for hours
+    os.umask(0o077)  # every file and folder cmsf makes (data folder, database, queue, keys, outbox) its owner's only
     try:
         _setup_django()
         from cmsf.configuration import ConfigError

@@ -39,3 +39,12 @@ def env_int(name: str, default: int) -> int:
 def data_dir() -> Path:
     """The folder that holds the database, the queue, the keys and the outbox."""
     return Path(env_str("CMSF_DATA_DIR", "./var")).resolve()
+
+
+def make_private(folder: Path) -> None:
+    """The data folder and every folder under it 0700, every file 0600 (the database, its -wal and -shm, the
+    queue, the keys, the outbox): what an installation made before private modes had is tightened too."""
+    folder.chmod(0o700)
+    for path in folder.rglob("*"):
+        if not path.is_symlink():
+            path.chmod(0o700 if path.is_dir() else 0o600)
