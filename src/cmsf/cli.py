@@ -101,8 +101,10 @@ def initialize(
 
     from cmsf.billing.models import BillingAccount
     from cmsf.configuration import SECTIONS
+    from cmsf.lib.env import make_private
 
-    done = [f"data folder {settings.DATA_DIR}"]
+    make_private(settings.DATA_DIR)
+    done = [f"data folder {settings.DATA_DIR} (private to its owner)"]
     call_command("migrate", interactive=False, verbosity=0)  # also creates the two permission sets
     done.append("database up to date, permission sets CM Full Access and CM User Access in place")
     done.append(_ensure_encryption_key())
@@ -180,6 +182,8 @@ def serve(*, host: str, port: int, worker: bool, workers: int) -> None:
     from django.conf import settings
     from django.core.management import call_command
 
+    from cmsf.lib.redact import uvicorn_log_config
+
     call_command("collectstatic", interactive=False, verbosity=0)
     consumer = _consumer(workers=workers, scheduler=True) if worker else None
     if consumer is not None:
@@ -195,6 +199,7 @@ def serve(*, host: str, port: int, worker: bool, workers: int) -> None:
             lifespan="off",
             proxy_headers=bool(proxies),
             forwarded_allow_ips=proxies or [],
+            log_config=uvicorn_log_config(),  # secrets in paths redacted from the access log
         )
     finally:
         if consumer is not None:
@@ -1001,6 +1006,7 @@ def main(argv: list[str] | None = None) -> int:
     from cmsf.lib.memory import tune_allocator
 
     tune_allocator()  # before the first big buffer: syncs and the console run for hours
+    os.umask(0o077)  # every file and folder cmsf makes (data folder, database, queue, keys, outbox) its owner's only
     try:
         _setup_django()
         from cmsf.configuration import ConfigError

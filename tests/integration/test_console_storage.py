@@ -4,7 +4,6 @@ campaign member aggregates, and the email history read live from Campaign Monito
 from __future__ import annotations
 
 import re
-import time
 from datetime import timedelta
 
 import pytest
@@ -18,6 +17,7 @@ from cmsf.billing.models import BillingAccount
 from cmsf.connections import services as connections
 from cmsf.connections.models import CampaignMonitorClient, SalesforceOrg
 from cmsf.console import embed
+from cmsf.console.models import EmbedLink
 from cmsf.maintenance.models import AuditEntry, MaintenanceMessage
 from cmsf.options.models import TrackingHistorySettings
 from cmsf.sandbox.campaign_monitor.app import create_app as create_cm
@@ -384,7 +384,7 @@ def test_an_admin_creates_a_link_that_works_without_signing_in_and_may_be_framed
     assert client.get(reverse("console:storage")).status_code == 302  # the rest still needs signing in
 
 
-def test_a_missing_tampered_or_expired_link_is_refused(client, alice, monkeypatch):
+def test_a_missing_tampered_or_expired_link_is_refused(client, alice):
     client.force_login(alice)
     url = _created_link(client, "1").removeprefix("http://testserver")
     client.logout()
@@ -395,14 +395,53 @@ def test_a_missing_tampered_or_expired_link_is_refused(client, alice, monkeypatc
     assert client.get(embed_url, {"link": tampered}).status_code == 403
     forged = signing.dumps({"days": 365}, salt="another-salt")
     assert client.get(embed_url, {"link": forged}).status_code == 403
+    assert client.get(embed_url, {"link": signing.dumps({"days": 365}, salt=embed.SALT)}).status_code == 403  # old
+    assert client.get(embed_url, {"link": signing.dumps({"link": 999}, salt=embed.SALT)}).status_code == 403
     assert client.get(url).status_code == 200
-    old = time.time() - 2 * 86400
-    monkeypatch.setattr(signing.time, "time", lambda: old)
-    expired = signing.dumps({"days": 1}, salt=embed.SALT)
-    monkeypatch.undo()
-    response = client.get(embed_url, {"link": expired})
+    EmbedLink.objects.update(expires_at=timezone.now() - timedelta(seconds=1))
+    response = client.get(url)
     assert response.status_code == 403 and b"expired" in response.content
     assert "frame-ancestors" in response["Content-Security-Policy"]
+
+
+def test_a_link_is_a_record_listed_in_the_console_and_revoked_there_with_an_audit(client, alice, bob):
+    SalesforceOrg.objects.update_or_create(pk=1, defaults={"instance_url": "https://acme-dev.my.salesforce.com"})
+    client.force_login(alice)
+    form = client.get(reverse("console:storage_email_history")).content.decode()
+    assert 'name="days"' in form and 'value="30"' in form  # 30 days unless the admin says otherwise
+    first = _created_link(client)
+    second = _created_link(client, "365")
+    client.post(
+        reverse("console:storage_email_history_link"), {"days": "30", "salesforce_domain": "Acme.my.salesforce.com"}
+    )
+    made = list(EmbedLink.objects.order_by("id"))
+    alice_made = [(r.created_by, (r.expires_at - r.created_at).days) for r in made]
+    assert alice_made == [("alice@example.com", 30), ("alice@example.com", 365), ("alice@example.com", 30)]
+    assert (
+        made[0].salesforce_domain == "acme-dev.my.salesforce.com"
+        and made[2].salesforce_domain == "acme.my.salesforce.com"
+    )
+    page = client.get(reverse("console:storage_email_history")).content.decode()
+    assert 'data-testid="embed-links"' in page and "acme.my.salesforce.com" in page
+    assert page.count("Revoke</button>") == 3
+    assert first.split("link=")[1] not in page  # the token is shown once, when made, and never listed
+
+    client.force_login(bob)  # CM User Access sees the list, cannot revoke
+    revoke = reverse("console:storage_email_history_link_revoke", kwargs={"pk": made[0].pk})
+    assert client.post(revoke).status_code == 403
+    assert "Revoke</button>" not in client.get(reverse("console:storage_email_history")).content.decode()
+
+    client.force_login(alice)
+    assert client.post(revoke).status_code == 302
+    client.logout()
+    response = client.get(first.removeprefix("http://testserver"))
+    assert response.status_code == 403 and b"revoked" in response.content
+    assert client.get(second.removeprefix("http://testserver")).status_code == 200  # the others still work
+    entry = AuditEntry.objects.get(action="Revoke an email history link")
+    assert entry.actor == "alice@example.com" and entry.after == {"link": made[0].pk, "revoked": True,
+                                                                  "salesforce_domain": made[0].salesforce_domain}  # fmt: skip
+    made[0].refresh_from_db()
+    assert made[0].revoked_by == "alice@example.com" and made[0].revoked_at is not None
 
 
 def test_a_link_is_valid_for_1_to_365_days(client, alice):

@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 import requests
 from django.core.asgi import get_asgi_application
+from django.db import connection
 from django.utils import timezone
 from hypothesis import HealthCheck, given
 from hypothesis import event as hypothesis_event
@@ -157,6 +158,27 @@ def test_a_wrong_secret_or_a_bad_body_is_refused(live):
     bad = requests.post(url + live.secret(), data=b"not json", verify=live.running.ca, timeout=30)
     assert bad.status_code == 400 and "not JSON" in bad.json()["error"]
     assert requests.get(url + live.secret(), verify=live.running.ca, timeout=30).status_code == 405
+
+
+def test_the_secret_is_in_no_column_of_the_database_and_events_still_arrive(live):
+    """Issue 18, item 1: the webhook secret is kept encrypted (with the account, and in the registered URLs), so a
+    backup of the database does not let anyone post events; cmsf still recognises its webhooks and their events."""
+    secret, quote = live.secret(), connection.ops.quote_name
+    assert ListWebhook.objects.exists() and all(h.url.endswith(secret) for h in ListWebhook.objects.all())
+    found = []
+    with connection.cursor() as cursor:
+        for table in connection.introspection.table_names(cursor):
+            columns = [c.name for c in connection.introspection.get_table_description(cursor, table)]
+            cursor.execute(f"SELECT {', '.join(quote(c) for c in columns)} FROM {quote(table)}")
+            for row in cursor.fetchall():
+                found += [(table, c) for c, value in zip(columns, row, strict=True) if secret in str(value)]
+    assert found == []
+    row = live.rows("State__c = 'Active' AND Contact__c != null")[0]
+    live.cm.unsubscribe(row["List__r.List_Id__c"], row["Email__c"])
+    assert eventually(lambda: live.rows(f"Id = '{row['Id']}'")[0]["State__c"] == "Unsubscribed")
+    wrong = requests.post(f"{live.base}/{HOOK_PATH}{secret[:-1]}x", json={"ListID": "x", "Events": []},
+                          verify=live.running.ca, timeout=30)  # fmt: skip
+    assert wrong.status_code == 404
 
 
 def test_disconnecting_removes_every_webhook(live):

@@ -4,8 +4,10 @@ Salesforce page show it without signing in to cmsf.
 This is the counterpart of the product's Lightning component: with days to keep at 0 nothing of the tracking
 history is stored in Salesforce, and a Web Tab or a Web Link on the Contact and Lead pages shows it from here.
 
-A link carries the days it is valid, signed with the site's secret (`django.core.signing`, with the time it was
-made); a changed, cut or expired link is refused.
+Each link is a record (`EmbedLink`: who made it, for which Salesforce domain, until when; 30 days by default, 365 at
+most), listed under Storage, where an admin can revoke it. The token carries the record's id, signed with the site's
+secret (`django.core.signing`), and is kept nowhere (the logs redact it, `lib.redact`); a changed, cut, revoked or
+expired link is refused.
 """
 
 from __future__ import annotations
@@ -24,10 +26,11 @@ from cmsf.campaign_monitor.api import CampaignMonitor
 from cmsf.campaign_monitor.errors import CampaignMonitorError
 from cmsf.connections import services as connections
 from cmsf.connections.models import CampaignMonitorClient, SalesforceOrg
+from cmsf.console.models import EmbedLink
 from cmsf.maintenance.services import audit, record_message
 
 SALT = "cmsf.console.email-history-link"
-MIN_DAYS, MAX_DAYS = 1, 365
+MIN_DAYS, MAX_DAYS, DEFAULT_DAYS = 1, 365, 30
 DEFAULT_ZONE = "(GMT) Coordinated Universal Time"
 NOT_IN_LIST = 203  # Campaign Monitor's "Subscriber Not In List"
 SALESFORCE_FRAMERS = ("https://*.force.com", "https://*.salesforce.com")
@@ -37,7 +40,7 @@ SALESFORCE_FRAMERS = ("https://*.force.com", "https://*.salesforce.com")
 
 
 class InvalidLink(Exception):
-    """The link is missing, was changed, or has expired."""
+    """The link is missing, was changed, was revoked, or has expired."""
 
 
 @dataclass(frozen=True)
@@ -45,40 +48,80 @@ class Link:
     token: str
     days: int
     expires_at: datetime
+    record: EmbedLink
 
 
-def create_link(days: int, *, actor: str, now: datetime) -> Link:
-    """A new link valid for `days` days (1 to 365), audited. The token itself is not kept anywhere."""
+def default_domain() -> str:
+    """The connected org's host, the Salesforce domain a new link is for unless the admin names another."""
+    instance = SalesforceOrg.objects.values_list("instance_url", flat=True).first()  # a page view writes no row
+    return urlsplit(instance or "").netloc
+
+
+def create_link(days: int, *, actor: str, now: datetime, salesforce_domain: str = "") -> Link:
+    """A new link valid for `days` days (1 to 365), kept as a record (who made it, for which Salesforce domain,
+    until when) and audited. The token carries the record's id, signed; the token itself is kept nowhere."""
     if not MIN_DAYS <= days <= MAX_DAYS:
         raise ValueError(f"A link is valid for {MIN_DAYS} to {MAX_DAYS} days.")
-    token = signing.dumps({"days": days}, salt=SALT)
-    link = Link(token=token, days=days, expires_at=now + timedelta(days=days))
     with transaction.atomic():
+        record = EmbedLink.objects.create(
+            created_by=actor, salesforce_domain=salesforce_domain or default_domain(), created_at=now,
+            expires_at=now + timedelta(days=days),
+        )  # fmt: skip
         audit(
             actor=actor,
             section="storage",
             action="Create an email history link",
             before={},
-            after={"days_valid": days, "expires_at": link.expires_at.isoformat()},
+            after={
+                "link": record.pk,
+                "salesforce_domain": record.salesforce_domain,
+                "days_valid": days,
+                "expires_at": record.expires_at.isoformat(),
+            },
         )
-    return link
+    token = signing.dumps({"link": record.pk}, salt=SALT)
+    return Link(token=token, days=days, expires_at=record.expires_at, record=record)
 
 
-def check_link(token: str) -> int:
-    """The days the link was made valid for; raises InvalidLink when it is missing, changed or expired."""
+def check_link(token: str, *, now: datetime) -> EmbedLink:
+    """The link's record; raises InvalidLink when the token is missing or changed, or the link was revoked or has
+    expired."""
     if not token:
         raise InvalidLink("This link has no signature: ask your cmsf admin for a new link.")
     try:
         payload = signing.loads(token, salt=SALT)
-        days = int(payload["days"]) if isinstance(payload, dict) else 0
-        if not MIN_DAYS <= days <= MAX_DAYS:
-            raise InvalidLink("This link is not valid: ask your cmsf admin for a new link.")
-        signing.loads(token, salt=SALT, max_age=timedelta(days=days))
-    except signing.SignatureExpired as error:
-        raise InvalidLink("This link has expired: ask your cmsf admin for a new link.") from error
-    except (signing.BadSignature, KeyError, TypeError, ValueError) as error:
+        record = EmbedLink.objects.get(pk=int(payload["link"]))
+    except (signing.BadSignature, EmbedLink.DoesNotExist, KeyError, TypeError, ValueError) as error:
         raise InvalidLink("This link is not valid: ask your cmsf admin for a new link.") from error
-    return days
+    if record.revoked_at is not None:
+        raise InvalidLink("This link was revoked: ask your cmsf admin for a new link.")
+    if record.expires_at <= now:
+        raise InvalidLink("This link has expired: ask your cmsf admin for a new link.")
+    return record
+
+
+def links() -> list[EmbedLink]:
+    """Every link, newest first, for the console's list."""
+    return list(EmbedLink.objects.all())
+
+
+def revoke_link(pk: int, *, actor: str, now: datetime) -> EmbedLink | None:
+    """Revoke a link (audited): it is refused from now on. None when there is no such link; revoking twice changes
+    nothing."""
+    with transaction.atomic():
+        record = EmbedLink.objects.select_for_update().filter(pk=pk).first()
+        if record is None or record.revoked_at is not None:
+            return record
+        record.revoked_at, record.revoked_by = now, actor
+        record.save(update_fields=["revoked_at", "revoked_by"])
+        audit(
+            actor=actor,
+            section="storage",
+            action="Revoke an email history link",
+            before={"link": pk, "revoked": False},
+            after={"link": pk, "revoked": True, "salesforce_domain": record.salesforce_domain},
+        )
+    return record
 
 
 def frame_ancestors() -> str:

@@ -58,3 +58,12 @@ def client_address(request: Any) -> str | None:
     """The client's address as the server resolved it: the peer, or the client named by a trusted proxy."""
     address = request.META.get("REMOTE_ADDR")
     return str(address) if address else None
+
+
+def make_private(folder: Path) -> None:
+    """The data folder and every folder under it 0700, every file 0600 (the database, its -wal and -shm, the
+    queue, the keys, the outbox): what an installation made before private modes had is tightened too."""
+    folder.chmod(0o700)
+    for path in folder.rglob("*"):
+        if not path.is_symlink():
+            path.chmod(0o700 if path.is_dir() else 0o600)

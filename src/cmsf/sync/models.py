@@ -15,6 +15,7 @@ from django.core.validators import URLValidator
 from django.db import models
 from django.utils import timezone
 
+from cmsf.lib.crypto import EncryptedTextField
 from cmsf.lib.singleton import SingletonModel
 
 
@@ -486,7 +487,7 @@ class ListWebhook(models.Model):
     client = models.ForeignKey("connections.CampaignMonitorClient", on_delete=models.CASCADE, related_name="+")
     list_id = models.CharField(max_length=64, unique=True)
     webhook_id = models.CharField(max_length=64)
-    url = models.CharField(max_length=500)
+    url = EncryptedTextField()  # it holds the webhook secret: encrypted at rest, never in clear in a backup
     registered_at = models.DateTimeField()
 
     def __str__(self) -> str:

@@ -3,8 +3,9 @@
 The public URL (`SyncSettings.public_url`, set under General Options, by `cmsf config import` or `cmsf init
 --public-url`; `CMSF_PUBLIC_URL` only seeds it, see the model) is where cmsf registers one webhook (Subscribe,
 Deactivate, Update; JSON) on every list of the selected clients, at `{public URL}/hooks/campaign-monitor/{secret}`;
-the secret is random, kept encrypted with the account, and a POST without it is refused. The primary sync registers
-the lists it has not registered yet (no call once all are). Webhooks are removed only when Campaign Monitor is
+the secret is random, kept encrypted with the account and in the stored URLs (`ListWebhook.url`), compared in
+constant time, and a POST without it is refused. The primary sync registers the lists it has not registered yet (no
+call once all are). Webhooks are removed only when Campaign Monitor is
 disconnected, a client is deselected, or an admin clears or changes the public URL (`follow_public_url`: a change
 registers the new address and removes the old one); never because a process's environment lacks an address.
 

@@ -63,13 +63,20 @@ class LinkForm(forms.Form):
         label="Days valid",
         min_value=embed.MIN_DAYS,
         max_value=embed.MAX_DAYS,
-        initial=90,
+        initial=embed.DEFAULT_DAYS,
         error_messages={
             "required": "Enter how many days the link works (1 to 365).",
             "invalid": "Enter a whole number of days from 1 to 365.",
             "min_value": "A link works for 1 to 365 days.",
             "max_value": "A link works for 1 to 365 days.",
         },
+    )
+    salesforce_domain = forms.RegexField(
+        label="Salesforce domain",
+        regex=r"^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)+$",
+        max_length=255,
+        required=False,
+        error_messages={"invalid": "Enter a domain such as acme.my.salesforce.com, or leave it empty for your org's."},
     )
 
 
@@ -225,6 +232,9 @@ def _history_page(
         "link": link,
         "link_url": _link_url(request, link) if link else "",
         "frame_sources": embed.SALESFORCE_FRAMERS,
+        "links": embed.links(),
+        "now": timezone.now(),
+        "default_domain": embed.default_domain(),
     }
     if context["reading"] and context["reading"].problem:
         messages.error(request, context["reading"].problem)
@@ -250,9 +260,23 @@ def email_history_link(request: HttpRequest) -> HttpResponse:
     form = LinkForm(request.POST)
     if not form.is_valid():
         return _history_page(request, link_form=form)
-    link = embed.create_link(form.cleaned_data["days"], actor=request.user.get_username(), now=timezone.now())
+    link = embed.create_link(
+        form.cleaned_data["days"], actor=request.user.get_username(), now=timezone.now(),
+        salesforce_domain=form.cleaned_data["salesforce_domain"].lower(),
+    )  # fmt: skip
     messages.success(request, f"A new email history link, valid for {link.days} days, is below.")
     return _history_page(request, link=link)
+
+
+@require_POST
+@changer
+def email_history_link_revoke(request: HttpRequest, pk: int) -> HttpResponse:
+    """Revoke one link (audited): it is answered 403 from now on."""
+    if embed.revoke_link(pk, actor=request.user.get_username(), now=timezone.now()) is None:
+        messages.error(request, "There is no such link.")
+    else:
+        messages.success(request, "The link is revoked: it no longer shows any history.")
+    return redirect(f"{reverse('console:storage_email_history')}#embed-links")
 
 
 @never_cache
@@ -263,7 +287,7 @@ def embedded(request: HttpRequest) -> HttpResponse:
     the connected org and Salesforce's domains."""
     token = request.GET.get("link", "")
     try:
-        embed.check_link(token)
+        embed.check_link(token, now=timezone.now())
     except embed.InvalidLink as error:
         response = render(request, "console/storage/embed.html", {"refused": str(error)}, status=403)
     else:
@@ -280,5 +304,10 @@ urlpatterns = [
     path("storage/aggregates", aggregates, name="storage_aggregates"),
     path("storage/email-history", email_history, name="storage_email_history"),
     path("storage/email-history/link", email_history_link, name="storage_email_history_link"),
+    path(
+        "storage/email-history/link/<int:pk>/revoke",
+        email_history_link_revoke,
+        name="storage_email_history_link_revoke",
+    ),
     path("storage/embed/", embedded, name="storage_embed"),
 ]
