@@ -376,7 +376,7 @@ def _demo_public_url(host: str, port: int) -> str:
     webhooks there; unless an admin stored an address that is not this machine's."""
     from urllib.parse import urlsplit
 
-    from cmsf.sync.models import is_loopback
+    from cmsf.lib.urls import is_loopback
     from cmsf.sync.webhooks import public_url
 
     stored = public_url()
@@ -551,8 +551,23 @@ def _connect_sandbox(info: dict[str, Any], source: str) -> None:
     )
 
 
+# the option of `cmsf connect` that sets each field a connection checks
+_CONNECT_OPTIONS = {"api_base_url": "--base-url", "custom_login_url": "--login-url", "my_domain": "--my-domain",
+                    "ca_file": "--ca-file", "client_id": "--client-id", "jwt_username": "--username"}  # fmt: skip
+
+
+def _invalid(error: Any) -> CliError:
+    """One line for a connection's ValidationError, naming the option of each field."""
+    if not hasattr(error, "error_dict"):
+        return CliError(" ".join(error.messages))
+    return CliError("; ".join(f"{_CONNECT_OPTIONS.get(field, field)}: {' '.join(messages)}"
+                              for field, messages in error.message_dict.items()))  # fmt: skip
+
+
 def cmd_connect(args: argparse.Namespace) -> int:
     """Connect both services from a sandbox info file, or one service from its own options."""
+    from django.core.exceptions import ValidationError
+
     from cmsf.campaign_monitor.errors import CampaignMonitorError
     from cmsf.connections.services import SalesforceLogin
     from cmsf.salesforce.errors import SalesforceError
@@ -582,6 +597,8 @@ def cmd_connect(args: argparse.Namespace) -> int:
             )
     except (CampaignMonitorError, SalesforceError) as error:
         raise CliError(f"could not connect: {error}") from None
+    except ValidationError as error:
+        raise _invalid(error) from None
     except KeyError as error:
         raise CliError(f"the sandbox info file lacks {error}") from None
     return 0

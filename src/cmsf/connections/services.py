@@ -103,6 +103,7 @@ def connect_campaign_monitor(
     account.oauth_expires_at = None
     account.api_base_url = base_url
     account.ca_file = ca_file
+    account.full_clean(validate_unique=False)  # an https base URL (lib.urls), before any call to it
     cm = campaign_monitor(account)
     try:
         details = [cm.client(summary.client_id) for summary in cm.clients()]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import uuid
 from datetime import datetime, timedelta
@@ -16,6 +15,7 @@ from django.db import models
 from django.utils import timezone
 
 from cmsf.lib.singleton import SingletonModel
+from cmsf.lib.urls import is_loopback
 
 
 class ImportFrequency(models.TextChoices):
@@ -55,15 +55,6 @@ class SyncStatus(models.TextChoices):
 
 
 log = logging.getLogger(__name__)
-
-
-def is_loopback(host: str) -> bool:
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def validate_public_url(value: str) -> None:
