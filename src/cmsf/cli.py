@@ -311,14 +311,18 @@ def cmd_config_export(args: argparse.Namespace) -> int:
 
 
 def cmd_config_import(args: argparse.Namespace) -> int:
-    from cmsf.configuration import import_document, parse
+    from cmsf.configuration import MAX_DOCUMENT_BYTES, import_document, read_document
 
     _require_initialized()
     try:
-        text = sys.stdin.read() if args.file == "-" else Path(args.file).read_text(encoding="utf-8")
+        if args.file == "-":
+            data = sys.stdin.buffer.read(MAX_DOCUMENT_BYTES + 1)  # one byte over the cap is enough to refuse
+        else:
+            with open(args.file, "rb") as handle:
+                data = handle.read(MAX_DOCUMENT_BYTES + 1)
     except OSError as error:
         raise CliError(f"cannot read {args.file}: {error.strerror}") from None
-    changes = import_document(parse(text), actor=args.actor or f"cli:{getpass.getuser()}")
+    changes = import_document(read_document(data), actor=args.actor or f"cli:{getpass.getuser()}")
     if not changes:
         print("no setting changed")
     for key, before, after in changes:
@@ -997,6 +1001,9 @@ def main(argv: list[str] | None = None) -> int:
         try:
             return func(args)
         except ConfigError as error:
+            if len(error.errors) == 1:  # one line, like every other error
+                print(f"cmsf: error: the document was not imported: {error.errors[0]}", file=sys.stderr)
+                return 2
             print("cmsf: the document was not imported; nothing changed:", file=sys.stderr)
             for line in error.errors:
                 print(f"  {line}", file=sys.stderr)
