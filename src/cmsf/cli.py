@@ -533,6 +533,20 @@ def _connect_salesforce(login: Any) -> None:
     print(f"Salesforce connected: {org.instance_url} (org {org.org_id}); Salesforce Sync User {org.sync_user_name}")
 
 
+def _connect_salesforce_asking(yes: bool, login: Any) -> None:
+    """Connect, but first say which features would stop, and ask (or need --yes)."""
+    from cmsf.connections.services import salesforce_features_lost
+
+    lost = salesforce_features_lost(login)
+    if lost and not yes:
+        said = f"reconnecting with another connected app and no --client-secret turns off {'; '.join(lost)}"
+        if not sys.stdin.isatty():
+            raise CliError(f"{said}: give its --client-secret, or --yes to go on")
+        if input(f"{said[0].upper()}{said[1:]}. Go on? [y/N] ").strip().lower() not in ("y", "yes"):
+            raise CliError("not reconnected")
+    _connect_salesforce(login)
+
+
 def _connect_sandbox(info: dict[str, Any], source: str) -> None:
     from cmsf.connections.models import SalesforceOrg
     from cmsf.connections.services import SalesforceLogin
@@ -592,7 +606,8 @@ def cmd_connect(args: argparse.Namespace) -> int:
             _connect_campaign_monitor(args.api_key, args.base_url or "", args.ca_file or "")
         else:
             domain = args.login_domain
-            _connect_salesforce(
+            _connect_salesforce_asking(
+                args.yes,
                 SalesforceLogin(
                     flow=args.flow,
                     login_domain=domain,
@@ -603,7 +618,7 @@ def cmd_connect(args: argparse.Namespace) -> int:
                     jwt_username=args.username or "",
                     jwt_private_key=_read(args.private_key_file, "private key") if args.private_key_file else "",
                     ca_file=args.ca_file or "",
-                )
+                ),
             )
     except (CampaignMonitorError, SalesforceError) as error:
         raise CliError(f"could not connect: {error}") from None
@@ -1049,6 +1064,8 @@ def build_parser() -> argparse.ArgumentParser:
     sf_parser.add_argument("--login-url", help="the login URL when --login-domain custom")
     sf_parser.add_argument("--client-id", required=True, type=_text, help="the connected app's consumer key")
     sf_parser.add_argument("--client-secret", type=_text, help="the consumer secret (client credentials flow)")
+    sf_parser.add_argument("--yes", action="store_true",
+                           help="reconnect even when a feature would stop (without asking)")  # fmt: skip
     sf_parser.add_argument("--username", type=_text, help="the Salesforce Sync User's username (JWT bearer flow)")
     sf_parser.add_argument(
         "--private-key-file", type=_readable_file, help="the PEM private key of the app's certificate (JWT bearer)"
