@@ -341,14 +341,18 @@ def cmd_config_export(args: argparse.Namespace) -> int:
 
 
 def cmd_config_import(args: argparse.Namespace) -> int:
-    from cmsf.configuration import import_document, parse
+    from cmsf.configuration import MAX_DOCUMENT_BYTES, import_document, read_document
 
     _require_initialized()
     try:
-        text = sys.stdin.read() if args.file == "-" else Path(args.file).read_text(encoding="utf-8")
+        if args.file == "-":
+            data = sys.stdin.buffer.read(MAX_DOCUMENT_BYTES + 1)  # one byte over the cap is enough to refuse
+        else:
+            with open(args.file, "rb") as handle:
+                data = handle.read(MAX_DOCUMENT_BYTES + 1)
     except OSError as error:
         raise CliError(f"cannot read {args.file}: {error.strerror}") from None
-    changes = import_document(parse(text), actor=args.actor or f"cli:{getpass.getuser()}")
+    changes = import_document(read_document(data), actor=args.actor or f"cli:{getpass.getuser()}")
     if not changes:
         print("no setting changed")
     for key, before, after in changes:
@@ -406,7 +410,7 @@ def _demo_public_url(host: str, port: int) -> str:
     webhooks there; unless an admin stored an address that is not this machine's."""
     from urllib.parse import urlsplit
 
-    from cmsf.sync.models import is_loopback
+    from cmsf.lib.urls import is_loopback
     from cmsf.sync.webhooks import public_url
 
     stored = public_url()
@@ -559,12 +563,26 @@ def _connect_salesforce(login: Any) -> None:
     print(f"Salesforce connected: {org.instance_url} (org {org.org_id}); Salesforce Sync User {org.sync_user_name}")
 
 
+def _connect_salesforce_asking(yes: bool, login: Any) -> None:
+    """Connect, but first say which features would stop, and ask (or need --yes)."""
+    from cmsf.connections.services import salesforce_features_lost
+
+    lost = salesforce_features_lost(login)
+    if lost and not yes:
+        said = f"reconnecting with another connected app and no --client-secret turns off {'; '.join(lost)}"
+        if not sys.stdin.isatty():
+            raise CliError(f"{said}: give its --client-secret, or --yes to go on")
+        if input(f"{said[0].upper()}{said[1:]}. Go on? [y/N] ").strip().lower() not in ("y", "yes"):
+            raise CliError("not reconnected")
+    _connect_salesforce(login)
+
+
 def _connect_sandbox(info: dict[str, Any], source: str) -> None:
     from cmsf.connections.models import SalesforceOrg
     from cmsf.connections.services import SalesforceLogin
 
     cm, sf = info.get("campaign_monitor"), info.get("salesforce")
-    if not cm or not sf:
+    if not isinstance(cm, dict) or not isinstance(sf, dict) or not cm or not sf:
         raise CliError(f"{source} has no campaign_monitor or no salesforce section")
     _connect_campaign_monitor(cm["api_key"], cm["base_url"], cm["ca_file"])
     _connect_salesforce(
@@ -581,8 +599,23 @@ def _connect_sandbox(info: dict[str, Any], source: str) -> None:
     )
 
 
+# the option of `cmsf connect` that sets each field a connection checks
+_CONNECT_OPTIONS = {"api_base_url": "--base-url", "custom_login_url": "--login-url", "my_domain": "--my-domain",
+                    "ca_file": "--ca-file", "client_id": "--client-id", "jwt_username": "--username"}  # fmt: skip
+
+
+def _invalid(error: Any) -> CliError:
+    """One line for a connection's ValidationError, naming the option of each field."""
+    if not hasattr(error, "error_dict"):
+        return CliError(" ".join(error.messages))
+    return CliError("; ".join(f"{_CONNECT_OPTIONS.get(field, field)}: {' '.join(messages)}"
+                              for field, messages in error.message_dict.items()))  # fmt: skip
+
+
 def cmd_connect(args: argparse.Namespace) -> int:
     """Connect both services from a sandbox info file, or one service from its own options."""
+    from django.core.exceptions import ValidationError
+
     from cmsf.campaign_monitor.errors import CampaignMonitorError
     from cmsf.connections.services import SalesforceLogin
     from cmsf.salesforce.errors import SalesforceError
@@ -592,12 +625,19 @@ def cmd_connect(args: argparse.Namespace) -> int:
         if args.service is None:
             if not args.sandbox_info:
                 raise CliError("give --sandbox-info PATH, or `campaign-monitor` or `salesforce` with their options")
-            _connect_sandbox(json.loads(_read(args.sandbox_info, "sandbox info file")), args.sandbox_info)
+            try:
+                info = json.loads(_read(args.sandbox_info, "sandbox info file"))
+            except ValueError as error:
+                raise CliError(f"--sandbox-info: {args.sandbox_info} is not JSON: {error}") from None
+            if not isinstance(info, dict):
+                raise CliError(f"--sandbox-info: {args.sandbox_info} is not the info JSON `cmsf sandbox` writes")
+            _connect_sandbox(info, args.sandbox_info)
         elif args.service == "campaign-monitor":
             _connect_campaign_monitor(args.api_key, args.base_url or "", args.ca_file or "")
         else:
             domain = args.login_domain
-            _connect_salesforce(
+            _connect_salesforce_asking(
+                args.yes,
                 SalesforceLogin(
                     flow=args.flow,
                     login_domain=domain,
@@ -608,10 +648,12 @@ def cmd_connect(args: argparse.Namespace) -> int:
                     jwt_username=args.username or "",
                     jwt_private_key=_read(args.private_key_file, "private key") if args.private_key_file else "",
                     ca_file=args.ca_file or "",
-                )
+                ),
             )
     except (CampaignMonitorError, SalesforceError) as error:
         raise CliError(f"could not connect: {error}") from None
+    except ValidationError as error:
+        raise _invalid(error) from None
     except KeyError as error:
         raise CliError(f"the sandbox info file lacks {error}") from None
     return 0
@@ -862,8 +904,80 @@ def cmd_bench(args: argparse.Namespace) -> int:
 # ------------------------------------------------------------------------------------------- parser
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with its errors on one line, like every other error of cmsf (subcommands inherit it)."""
+
+    def error(self, message: str) -> Any:  # argparse's own: usage, then the message, exit 2
+        command = self.prog.removeprefix("cmsf").strip()
+        self.exit(2, f"cmsf: error: {command + ': ' if command else ''}{' '.join(message.split())} "
+                     f"(see {self.prog} --help)\n")  # fmt: skip
+
+
+def _number(low: int, high: int | None = None) -> Callable[[str], int]:
+    """An argparse type: a whole number from low to high (argparse names the option in its message)."""
+
+    def number(value: str) -> int:
+        try:
+            n = int(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from None
+        if n < low or (high is not None and n > high):
+            raise argparse.ArgumentTypeError(f"{n} is not from {low} to {high}" if high else f"{n} is below {low}")
+        return n
+
+    return number
+
+
+PORT, ANY_PORT, WORKERS, SEED = _number(1, 65535), _number(0, 65535), _number(1, 64), _number(0)
+
+
+def _text(value: str) -> str:
+    """An argparse type: text that is not empty (`--client ""` would otherwise mean every client)."""
+    if not value.strip():
+        raise argparse.ArgumentTypeError("must not be empty")
+    return value
+
+
+def _host(value: str) -> str:
+    """An argparse type: an address or name this machine can listen on."""
+    import socket
+
+    try:
+        socket.getaddrinfo(_text(value), None)
+    except (socket.gaierror, UnicodeError):
+        raise argparse.ArgumentTypeError(f"{value!r} is not an address or host name of this machine") from None
+    return value
+
+
+def _readable_file(value: str) -> str:
+    """An argparse type: a file that exists and can be read."""
+    try:
+        with open(_text(value), "rb"):
+            pass
+    except OSError as error:
+        raise argparse.ArgumentTypeError(f"cannot read {value}: {error.strerror}") from None
+    return value
+
+
+def _new_file(value: str) -> str:
+    """An argparse type: a file to write, in a folder that exists."""
+    folder = Path(_text(value)).expanduser().parent
+    if not folder.is_dir():
+        raise argparse.ArgumentTypeError(f"cannot write {value}: the folder {folder} does not exist")
+    return value
+
+
+def _folder(value: str) -> str:
+    """An argparse type: a folder, or a path where one can be made (what exists of it is a folder)."""
+    path = Path(_text(value)).expanduser().absolute()
+    existing = next(p for p in (path, *path.parents) if p.exists())
+    if not existing.is_dir():
+        raise argparse.ArgumentTypeError(f"cannot make the folder {value}: {existing} is not a folder")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="cmsf", description="cmsf keeps Salesforce in step with Campaign Monitor.")
+    parser = _Parser(prog="cmsf", description="cmsf keeps Salesforce in step with Campaign Monitor.")
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
 
     def command(name: str, summary: str, func: Callable[[argparse.Namespace], int]) -> argparse.ArgumentParser:
@@ -872,7 +986,7 @@ def build_parser() -> argparse.ArgumentParser:
         return sub
 
     init = command("init", "set up the data folder, keys, database, permission sets and a first admin", cmd_init)
-    init.add_argument("--admin-email", help="the first admin's email, which is also the sign-in name")
+    init.add_argument("--admin-email", type=_text, help="the first admin's email, which is also the sign-in name")
     init.add_argument("--admin-password", help="the first admin's password (prompted for when not given)")
     init.add_argument("--no-input", action="store_true", help="never prompt (for scripts)")
     init.add_argument(
@@ -883,17 +997,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     srv = command("serve", "serve the console, with the queue worker and scheduler unless --no-worker", cmd_serve)
-    srv.add_argument("--host", default="127.0.0.1")
-    srv.add_argument("--port", type=int, default=8000)
+    srv.add_argument("--host", type=_host, default="127.0.0.1")
+    srv.add_argument("--port", type=PORT, default=8000)
     srv.add_argument("--no-worker", action="store_true", help="serve the console only (web machines)")
-    srv.add_argument("--workers", type=int, default=1, help="queue worker threads (default 1)")
+    srv.add_argument("--workers", type=WORKERS, default=1, help="queue worker threads (default 1)")
 
     chk = command("check", "check the installation; with --deploy, that it is ready to face the internet", cmd_check)
     chk.add_argument("--deploy", action="store_true", help="Django's deployment checks and cmsf's (docs/security.md)")
 
     wrk = command("worker", "run a queue consumer, with the scheduler unless --no-scheduler", cmd_worker)
     wrk.add_argument("--no-scheduler", action="store_true", help="exactly one machine should run the scheduler")
-    wrk.add_argument("--workers", type=int, default=2, help="worker threads (default 2)")
+    wrk.add_argument("--workers", type=WORKERS, default=2, help="worker threads (default 2)")
 
     st = command("status", "show the sync settings, next run, connections, clients and plan", cmd_status)
     st.add_argument("--json", action="store_true", help="print JSON")
@@ -905,17 +1019,17 @@ def build_parser() -> argparse.ArgumentParser:
     export.set_defaults(func=cmd_config_export)
     imp = config_commands.add_parser("import", help="apply a YAML or JSON document in one audited transaction")
     imp.add_argument("file", help="the document, or - for standard input")
-    imp.add_argument("--actor", help="who is making the change, for the audit log (default: cli:USER)")
+    imp.add_argument("--actor", type=_text, help="who is making the change, for the audit log (default: cli:USER)")
     imp.set_defaults(func=cmd_config_import)
 
     demo = command("demo", "set up cmsf with the sandbox, connect, sync, and serve the console", cmd_demo)
     demo.add_argument("--dataset", default="small", help="the sandbox dataset (default small)")
-    demo.add_argument("--host", default="127.0.0.1")
-    demo.add_argument("--port", type=int, default=8000)
+    demo.add_argument("--host", type=_host, default="127.0.0.1")
+    demo.add_argument("--port", type=PORT, default=8000)
 
     syn = command("sync", "run the primary sync now, in the foreground, for every selected client (exit status 0: "
                   "all written; 1: a run failed; 3: some records were refused, see maintenance)", cmd_sync)  # fmt: skip
-    syn.add_argument("--client", help="only this Campaign Monitor client id")
+    syn.add_argument("--client", type=_text, help="only this Campaign Monitor client id")
     syn.add_argument("--full", action="store_true",
                      help="a full Campaign Monitor sync: remove what cmsf wrote to its objects, then import everything")  # fmt: skip
     syn.add_argument("--dry-run", action="store_true", help="read everything, write nothing, report what would change")
@@ -931,7 +1045,7 @@ def build_parser() -> argparse.ArgumentParser:
     fgt.add_argument("email", help="the email address to forget")
     fgt.add_argument("--in-campaign-monitor", action="store_true",
                      help="also set the subscriber to Deleted in every list of the selected clients")  # fmt: skip
-    fgt.add_argument("--actor", help="who asks, for the audit log (default: cli:USER)")
+    fgt.add_argument("--actor", type=_text, help="who asks, for the audit log (default: cli:USER)")
     fgt.add_argument("--json", action="store_true", help="print a JSON summary")
 
     imports = commands.add_parser("import", help="import wizards: Salesforce records into Campaign Monitor lists")
@@ -946,9 +1060,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     bench = command("bench", "measure a full, a no-change and an incremental sync against the sandbox", cmd_bench)
     bench.add_argument("--dataset", required=True, help="dataset size: tiny, small, medium or large")
-    bench.add_argument("--json", help="write the figures to this JSON file")
-    bench.add_argument("--compare", help="a JSON result of a smaller dataset, for the peak memory growth target")
-    bench.add_argument("--seed", type=int, default=1, help="dataset seed (default 1)")
+    bench.add_argument("--json", type=_new_file, help="write the figures to this JSON file")
+    bench.add_argument(
+        "--compare", type=_readable_file, help="a JSON result of a smaller dataset, for the peak memory growth target"
+    )
+    bench.add_argument("--seed", type=SEED, default=1, help="dataset seed (default 1)")
     bench.add_argument("--keep", action="store_true", help="keep the working folder (logs, cmsf's state)")
     bench.add_argument(
         "--campaign-members",
@@ -958,14 +1074,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     con = command("connect", "connect Campaign Monitor and Salesforce (from a sandbox info file, or each with options)",
                   cmd_connect)  # fmt: skip
-    con.add_argument("--sandbox-info", help="the info JSON `cmsf sandbox` writes: connects both emulators")
+    con.add_argument(
+        "--sandbox-info", type=_readable_file, help="the info JSON `cmsf sandbox` writes: connects both emulators"
+    )
     con.set_defaults(service=None)
     services = con.add_subparsers(title="services", metavar="SERVICE")
     cm_parser = services.add_parser("campaign-monitor", help="connect a Campaign Monitor account with its API key")
     cm_parser.set_defaults(service="campaign-monitor")
-    cm_parser.add_argument("--api-key", required=True, help="an API key of a full-access Campaign Monitor user")
+    cm_parser.add_argument(
+        "--api-key", required=True, type=_text, help="an API key of a full-access Campaign Monitor user"
+    )
     cm_parser.add_argument("--base-url", help="the API's base URL (default: Campaign Monitor's own)")
-    cm_parser.add_argument("--ca-file", help="a PEM bundle to verify the API's certificate (default: the system's)")
+    cm_parser.add_argument(
+        "--ca-file", type=_readable_file, help="a PEM bundle to verify the API's certificate (default: the system's)"
+    )
     sf_parser = services.add_parser("salesforce", help="connect a Salesforce org through a connected app")
     sf_parser.set_defaults(service="salesforce")
     sf_parser.add_argument("--flow", choices=("jwt_bearer", "client_credentials"), required=True)
@@ -973,24 +1095,36 @@ def build_parser() -> argparse.ArgumentParser:
                            default="production")  # fmt: skip
     sf_parser.add_argument("--my-domain", help="the My Domain host, such as acme.my.salesforce.com")
     sf_parser.add_argument("--login-url", help="the login URL when --login-domain custom")
-    sf_parser.add_argument("--client-id", required=True, help="the connected app's consumer key")
-    sf_parser.add_argument("--client-secret", help="the consumer secret (client credentials flow)")
-    sf_parser.add_argument("--username", help="the Salesforce Sync User's username (JWT bearer flow)")
-    sf_parser.add_argument("--private-key-file", help="the PEM private key of the app's certificate (JWT bearer)")
-    sf_parser.add_argument("--ca-file", help="a PEM bundle to verify Salesforce's certificate (default: the system's)")
+    sf_parser.add_argument("--client-id", required=True, type=_text, help="the connected app's consumer key")
+    sf_parser.add_argument("--client-secret", type=_text, help="the consumer secret (client credentials flow)")
+    sf_parser.add_argument("--yes", action="store_true",
+                           help="reconnect even when a feature would stop (without asking)")  # fmt: skip
+    sf_parser.add_argument("--username", type=_text, help="the Salesforce Sync User's username (JWT bearer flow)")
+    sf_parser.add_argument(
+        "--private-key-file", type=_readable_file, help="the PEM private key of the app's certificate (JWT bearer)"
+    )
+    sf_parser.add_argument(
+        "--ca-file", type=_readable_file, help="a PEM bundle to verify Salesforce's certificate (default: the system's)"
+    )
 
     sbx = command("sandbox", "serve a generated Campaign Monitor account over TLS on loopback, for tests", cmd_sandbox)
     sbx.add_argument("--dataset", required=True, help="dataset size: tiny, small, medium or large")
-    sbx.add_argument("--seed", type=int, default=1, help="dataset seed (default 1)")
+    sbx.add_argument("--seed", type=SEED, default=1, help="dataset seed (default 1)")
     sbx.add_argument(
         "--faults",
         default="none",
         help="fault profile: none, flaky, slow (Campaign Monitor) or limits (Salesforce); default none",
     )
-    sbx.add_argument("--cm-port", type=int, default=0, help="Campaign Monitor emulator port (default 0: a free port)")
-    sbx.add_argument("--sf-port", type=int, default=0, help="Salesforce emulator port (default 0: a free port)")
-    sbx.add_argument("--info-json", required=True, help="where to write the connection details once serving")
-    sbx.add_argument("--dir", help="folder for the certificates (default: sandbox/tls in the data folder)")
+    sbx.add_argument(
+        "--cm-port", type=ANY_PORT, default=0, help="Campaign Monitor emulator port (default 0: a free port)"
+    )
+    sbx.add_argument("--sf-port", type=ANY_PORT, default=0, help="Salesforce emulator port (default 0: a free port)")
+    sbx.add_argument(
+        "--info-json", required=True, type=_new_file, help="where to write the connection details once serving"
+    )
+    sbx.add_argument(
+        "--dir", type=_folder, help="folder for the certificates (default: sandbox/tls in the data folder)"
+    )
     return parser
 
 
@@ -1014,6 +1148,9 @@ def main(argv: list[str] | None = None) -> int:
         try:
             return func(args)
         except ConfigError as error:
+            if len(error.errors) == 1:  # one line, like every other error
+                print(f"cmsf: error: the document was not imported: {error.errors[0]}", file=sys.stderr)
+                return 2
             print("cmsf: the document was not imported; nothing changed:", file=sys.stderr)
             for line in error.errors:
                 print(f"  {line}", file=sys.stderr)

@@ -262,12 +262,53 @@ def dump(document: dict[str, Any], fmt: str) -> str:
     return yaml.safe_dump(document, sort_keys=False, allow_unicode=True)
 
 
-def parse(text: str) -> dict[str, Any]:
-    """Read a YAML or JSON document (JSON is read as YAML's subset)."""
+MAX_DOCUMENT_BYTES = 5 * 1024 * 1024  # every setting of a large installation is well under 1 MB
+MAX_DOCUMENT_DEPTH = 32  # the document nests sections, lists, entries and their values: a handful of levels
+
+
+class _BoundedLoader(yaml.SafeLoader):
+    """YAML's safe loader without aliases or anchors (an alias bomb expands a small document into gigabytes) and
+    with a bounded nesting depth (composing is recursive: deep nesting would exhaust the stack)."""
+
+    depth = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        event = self.peek_event()
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
+            raise yaml.composer.ComposerError(
+                None, None, "aliases and anchors (& and *) are not allowed in a settings document", event.start_mark
+            )
+        self.depth += 1
+        try:
+            if self.depth > MAX_DOCUMENT_DEPTH:
+                raise yaml.composer.ComposerError(
+                    None, None, f"the document nests more than {MAX_DOCUMENT_DEPTH} levels deep", event.start_mark
+                )
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
+
+
+def read_document(data: bytes) -> dict[str, Any]:
+    """A document as read from a file or standard input: at most MAX_DOCUMENT_BYTES of UTF-8, then `parse`."""
+    if len(data) > MAX_DOCUMENT_BYTES:
+        raise ConfigError([f"the document is larger than {MAX_DOCUMENT_BYTES // (1024 * 1024)} MB"])
     try:
-        document = yaml.safe_load(text)
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise ConfigError([f"the document is not UTF-8 text (byte {error.start} is not)"]) from None
+    return parse(text)
+
+
+def parse(text: str) -> dict[str, Any]:
+    """Read a YAML or JSON document (JSON is read as YAML's subset), refusing aliases and deep nesting."""
+    if len(text) > MAX_DOCUMENT_BYTES:
+        raise ConfigError([f"the document is larger than {MAX_DOCUMENT_BYTES // (1024 * 1024)} MB"])
+    try:
+        document = yaml.load(text, Loader=_BoundedLoader)  # a SafeLoader, bounded
     except yaml.YAMLError as error:
-        raise ConfigError([f"the document is not valid YAML or JSON: {error}"]) from None
+        said = " ".join(str(error).split())
+        raise ConfigError([f"the document is not valid YAML or JSON: {said}"]) from None
     if not isinstance(document, dict):
         raise ConfigError(["the document must be a mapping of sections (sync, tracking_history, ...)"])
     return document

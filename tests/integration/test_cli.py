@@ -217,3 +217,19 @@ def test_serve_brings_up_the_console_with_a_login_page(data_dir):
         output, _ = server.communicate(timeout=30)
     assert server.returncode == 0, output
     assert "with the queue worker and scheduler" in output
+
+
+def test_config_import_refuses_an_alias_bomb_and_a_file_that_is_not_utf8_in_one_line(data_dir, tmp_path):
+    init(data_dir)
+    before = cmsf(data_dir, "config", "export").stdout
+    bomb = "a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
+        f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join([f'*{chr(97 + i)}'] * 10)}]\n" for i in range(5)
+    )  # a million items: small enough that the old loader only choked on it, large enough to show the refusal
+    result = cmsf(data_dir, "config", "import", "-", input=bomb + "sync: *f\n")
+    assert result.returncode == 2 and "aliases and anchors" in result.stderr
+    latin1 = tmp_path / "settings.yaml"
+    latin1.write_bytes("general_options:\n  sync_suppression_list: true # d\xe9j\xe0\n".encode("latin-1"))
+    result = cmsf(data_dir, "config", "import", str(latin1))
+    assert result.returncode == 2 and "not UTF-8" in result.stderr
+    assert len(result.stderr.splitlines()) == 1 and "Traceback" not in result.stderr
+    assert cmsf(data_dir, "config", "export").stdout == before

@@ -120,6 +120,14 @@ def test_a_governor_limit_set_back_to_its_default_follows_the_default():
         ),
         ({"salesforce": {"login_domain": "my_domain"}}, "salesforce.my_domain: Enter the My Domain host"),
         ({"salesforce": {"api_budget_percent": 0}}, "salesforce.api_budget_percent: Ensure this value is greater"),
+        (
+            {"salesforce": {"login_domain": "custom", "custom_login_url": "http://169.254.169.254/"}},
+            "salesforce.custom_login_url: Enter an https URL",
+        ),
+        (
+            {"salesforce": {"login_domain": "custom", "custom_login_url": "http://login.example.org"}},
+            "salesforce.custom_login_url: Enter an https URL",
+        ),
         ({"billing": {"plan": "platinum"}}, "billing.plan: Value 'platinum' is not a valid choice"),
         ({"campaign_monitor_clients": {"abc": {"selected": False}}}, "campaign_monitor_clients.abc: no connected"),
         ({"version": 2}, "version: this cmsf reads documents of version 1"),

@@ -105,3 +105,32 @@ def test_watch_once_and_forget_from_the_command_line(tmp_path, sandbox):
     assert summary["salesforce_rows_deleted"]["CMSF_Subscriber__c"] >= 1 and summary["problems"] == []
     assert not db.execute("select count(*) from sync_recordmap where key like ?", (f"%{email}",)).fetchone()[0]
     assert run(data_dir, "forget", "not an email").returncode == 2
+
+
+def _stored_client_secret(data_dir: Path) -> str:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CMSF_", "DATABASE_URL", "DJANGO_"))}
+    env.update({"CMSF_DATA_DIR": str(data_dir), "DJANGO_SETTINGS_MODULE": "cmsf.project.settings"})
+    code = "import django; django.setup(); from cmsf.connections.models import SalesforceOrg as O; print(O.load().client_secret)"
+    return subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    ).stdout.strip()
+
+
+def test_reconnecting_salesforce_without_the_secret_keeps_it_and_asks_before_losing_it(tmp_path, sandbox):
+    info, info_file = sandbox
+    sf = info["salesforce"]
+    data_dir = tmp_path / "cmsf-data"
+    run(data_dir, "init", "--no-input")
+    assert run(data_dir, "connect", "--sandbox-info", str(info_file)).returncode == 0
+    assert _stored_client_secret(data_dir) == sf["client_secret"]
+    jwt = ["connect", "salesforce", "--flow", "jwt_bearer", "--login-domain", "custom", "--login-url", sf["login_url"],
+           "--username", sf["jwt_username"], "--private-key-file", sf["jwt_private_key_file"], "--ca-file", sf["ca_file"]]  # fmt: skip
+
+    again = run(data_dir, *jwt, "--client-id", sf["client_id"])  # the same connected app, no --client-secret
+    assert again.returncode == 0, again.stderr
+    assert _stored_client_secret(data_dir) == sf["client_secret"]  # "Log in with Salesforce" still works
+
+    other = run(data_dir, *jwt, "--client-id", "another-connected-app")
+    assert other.returncode == 2 and len(other.stderr.splitlines()) == 1
+    assert '"Log in with Salesforce"' in other.stderr and "--yes" in other.stderr
+    assert _stored_client_secret(data_dir) == sf["client_secret"]  # nothing changed

@@ -8,6 +8,7 @@ from django.db import models
 
 from cmsf.lib.crypto import EncryptedTextField
 from cmsf.lib.singleton import SingletonModel
+from cmsf.lib.urls import validate_service_url
 
 salesforce_id = RegexValidator(r"^[A-Za-z0-9]{15}([A-Za-z0-9]{3})?$", "Enter a 15 or 18 character Salesforce Id.")
 my_domain_host = RegexValidator(
@@ -45,6 +46,12 @@ class CampaignMonitorAccount(SingletonModel):
     @property
     def is_connected(self) -> bool:
         return bool(self.auth_method and (self.api_key or self.oauth_access_token))
+
+    def clean(self) -> None:
+        try:
+            validate_service_url(self.api_base_url, example="https://api.createsend.com/api/v3.3")
+        except ValidationError as error:
+            raise ValidationError({"api_base_url": error.messages}) from None
 
     def __str__(self) -> str:
         return self.account_name or "Campaign Monitor account"
@@ -121,6 +128,11 @@ class SalesforceOrg(SingletonModel):
             raise ValidationError({"my_domain": "Enter the My Domain host when the login domain is My Domain."})
         if self.login_domain == self.LoginDomain.CUSTOM and not self.custom_login_url:
             raise ValidationError({"custom_login_url": "Enter the login URL when the login domain is another URL."})
+        if self.login_domain == self.LoginDomain.CUSTOM:
+            try:
+                validate_service_url(self.custom_login_url)
+            except ValidationError as error:
+                raise ValidationError({"custom_login_url": error.messages}) from None
 
     @property
     def login_url(self) -> str:

@@ -103,6 +103,7 @@ def connect_campaign_monitor(
     account.oauth_expires_at = None
     account.api_base_url = base_url
     account.ca_file = ca_file
+    account.full_clean(validate_unique=False)  # an https base URL (lib.urls), before any call to it
     cm = campaign_monitor(account)
     try:
         details = [cm.client(summary.client_id) for summary in cm.clients()]
@@ -144,16 +145,27 @@ class SalesforceLogin:
     ca_file: str = ""
 
 
+def salesforce_features_lost(login: SalesforceLogin) -> list[str]:
+    """What stops working if the org is reconnected with this login: a consumer secret is kept when the connected
+    app stays the same (see connect_salesforce), so only another app without its secret loses the sign-in."""
+    org = SalesforceOrg.load()
+    if org.client_secret and not login.client_secret and login.client_id != org.client_id:
+        return ['"Log in with Salesforce" and "Change Salesforce Sync User" (they need the connected app\'s secret)']
+    return []
+
+
 def connect_salesforce(login: SalesforceLogin, *, actor: str, action: str = "Connect Salesforce") -> SalesforceOrg:
-    """Sign in with the given flow, learn the org and the Salesforce Sync User, store it all (encrypted)."""
+    """Sign in with the given flow, learn the org and the Salesforce Sync User, store it all (encrypted). A login
+    without a consumer secret keeps the stored one of the same connected app ("Log in with Salesforce" needs it)."""
     org = SalesforceOrg.load()
     before = {"connected": org.is_connected, "instance_url": org.instance_url, "sync_user": org.sync_user_name}
+    kept_secret = org.client_secret if login.client_id == org.client_id else ""
     org.auth_flow = login.flow
     org.login_domain = login.login_domain
     org.my_domain = login.my_domain
     org.custom_login_url = login.custom_login_url
     org.client_id = login.client_id
-    org.client_secret = login.client_secret
+    org.client_secret = login.client_secret or kept_secret
     org.jwt_username = login.jwt_username
     org.jwt_private_key = login.jwt_private_key
     org.refresh_token = login.refresh_token

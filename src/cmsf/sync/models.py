@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import uuid
 from datetime import datetime, timedelta
@@ -17,6 +16,7 @@ from django.utils import timezone
 
 from cmsf.lib.crypto import EncryptedTextField
 from cmsf.lib.singleton import SingletonModel
+from cmsf.lib.urls import is_loopback
 
 
 class ImportFrequency(models.TextChoices):
@@ -56,15 +56,6 @@ class SyncStatus(models.TextChoices):
 
 
 log = logging.getLogger(__name__)
-
-
-def is_loopback(host: str) -> bool:
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def validate_public_url(value: str) -> None:
