@@ -124,9 +124,9 @@ def revoke_link(pk: int, *, actor: str, now: datetime) -> EmbedLink | None:
     return record
 
 
-def frame_ancestors() -> str:
-    """The Content-Security-Policy that lets the connected org's pages (and Salesforce's own domains) frame the
-    embedded history, and nobody else."""
+def framers() -> list[str]:
+    """Who may frame the embedded history (the Content-Security-Policy's frame-ancestors): cmsf, the connected org's
+    pages and Salesforce's own domains, nobody else."""
     sources = ["'self'"]
     instance = SalesforceOrg.load().instance_url
     if instance:
@@ -134,7 +134,7 @@ def frame_ancestors() -> str:
         if parts.scheme and parts.netloc:
             sources.append(f"{parts.scheme}://{parts.netloc}")
     sources.extend(SALESFORCE_FRAMERS)
-    return "frame-ancestors " + " ".join(sources)
+    return sources
 
 
 # -- the history ------------------------------------------------------------------------------------

@@ -84,7 +84,7 @@ MIDDLEWARE = [
 
 # Every page's Content-Security-Policy: scripts, styles, images and fonts from cmsf itself (htmx and the Lightning Design
 # System are served from its static files), nothing inline but style attributes (bars and meters sized by their
-# value), no framing (the email-history embed sets its own frame-ancestors).
+# value), no framing (the email-history embed replaces frame-ancestors with the org's and Salesforce's domains).
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
         "default-src": ["'self'"],
