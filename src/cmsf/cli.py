@@ -223,7 +223,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     found = problems(database_ready=not _pending_migrations())
     for line in found:
         print(f"warning: {line}")
-    print(f"{len(found)} warnings" if found else "no warnings: ready to deploy")
+    print(f"{len(found)} warning{'s' if len(found) != 1 else ''}" if found else "no warnings: ready to deploy")
     return 1 if found else 0
 
 
