@@ -12,6 +12,7 @@ import subprocess
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -25,36 +26,43 @@ def data_dir(tmp_path):
     return tmp_path / "data"
 
 
+@dataclass
+class Served:
+    base: str  # the console's address
+    output: str = ""  # what the server printed, once it has stopped
+
+
 @contextmanager
-def served(data_dir: Path, **extra_env: str) -> Iterator[str]:
-    """`cmsf serve --no-worker` on a free loopback port, with extra environment; yields its base URL."""
+def served(data_dir: Path, *args: str, **extra_env: str) -> Iterator[Served]:
+    """`cmsf serve --no-worker` (and `args`) on a free loopback port of a new installation, with extra environment;
+    yields its address, and what it printed once it stopped (its exit checked)."""
     init(data_dir)
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CMSF_", "DATABASE_URL", "DJANGO_"))}
     env.update({"CMSF_DATA_DIR": str(data_dir), **extra_env})
     server = subprocess.Popen(
-        [CMSF, "serve", "--no-worker", "--port", str(port)],
+        [CMSF, "serve", "--no-worker", "--port", str(port), *args],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
     )
-    base = f"http://127.0.0.1:{port}"
+    running = Served(f"http://127.0.0.1:{port}")
     try:
         deadline = time.monotonic() + 60
         while True:
             try:
-                if requests.get(f"{base}/healthz", timeout=2).status_code == 200:
+                if requests.get(f"{running.base}/healthz", timeout=2).status_code == 200:
                     break
             except requests.ConnectionError:
                 pass
             assert server.poll() is None and time.monotonic() < deadline, "the console did not come up"
             time.sleep(0.2)
-        yield base
+        yield running
     finally:
         server.send_signal(signal.SIGINT)
-        output, _ = server.communicate(timeout=30)
-    assert server.returncode == 0, output
+        running.output, _ = server.communicate(timeout=30)
+    assert server.returncode == 0, running.output
 
 
 def _failed_sign_ins(base: str, forwarded_for: list[str]) -> list[int]:
@@ -80,7 +88,8 @@ def _attempt_addresses(data_dir: Path) -> set[str]:
 
 def test_a_fresh_x_forwarded_for_each_try_does_not_escape_the_lockout(data_dir):
     fresh = [f"203.0.113.{n}" for n in range(1, 7)]
-    with served(data_dir, CMSF_LOGIN_FAILURES="3") as base:
+    with served(data_dir, CMSF_LOGIN_FAILURES="3") as running:
+        base = running.base
         statuses = _failed_sign_ins(base, fresh)
     assert statuses[:2] == [200, 200] and set(statuses[2:]) == {429}, statuses
     assert _attempt_addresses(data_dir) == {"127.0.0.1"}  # the peer, not what the header claimed
@@ -88,7 +97,8 @@ def test_a_fresh_x_forwarded_for_each_try_does_not_escape_the_lockout(data_dir):
 
 def test_a_trusted_proxy_names_the_client_which_the_lockout_counts(data_dir):
     proxied = ["203.0.113.1", "203.0.113.2", "203.0.113.3", "203.0.113.9", "203.0.113.9", "203.0.113.9"]
-    with served(data_dir, CMSF_LOGIN_FAILURES="3", CMSF_TRUSTED_PROXIES="127.0.0.0/8, ::1") as base:
+    with served(data_dir, CMSF_LOGIN_FAILURES="3", CMSF_TRUSTED_PROXIES="127.0.0.0/8, ::1") as running:
+        base = running.base
         statuses = _failed_sign_ins(base, proxied)
     assert statuses == [200, 200, 200, 200, 200, 429], statuses
     assert _attempt_addresses(data_dir) == {"203.0.113.1", "203.0.113.2", "203.0.113.3", "203.0.113.9"}
@@ -150,7 +160,8 @@ def _post_chunked(base: str, path: str, total: int) -> tuple[bytes, int]:
 
 def test_bodies_past_the_bounds_are_answered_413_before_they_are_read(data_dir):
     mb = 1024 * 1024
-    with served(data_dir) as base:
+    with served(data_dir) as running:
+        base = running.base
         assert _post_declared(base, "/login/", 2 * mb).startswith(b"HTTP/1.1 413 ")
         hook = "/hooks/campaign-monitor/some-secret"
         answer, sent = _post_chunked(base, hook, 20 * mb)
@@ -160,13 +171,15 @@ def test_bodies_past_the_bounds_are_answered_413_before_they_are_read(data_dir):
         assert answer.startswith(b"HTTP/1.1 413 ") and sent < 10 * mb, (answer[:200], sent)
         # Under the bound, a body is read and answered by the app as before.
         assert requests.post(f"{base}{hook}", data=b"{}", timeout=10).status_code == 404  # no such secret
-    with served(data_dir, CMSF_MAX_BODY_BYTES=str(3 * mb)) as base:
+    with served(data_dir, CMSF_MAX_BODY_BYTES=str(3 * mb)) as running:
+        base = running.base
         answer = requests.post(f"{base}/login/", data=b"x" * (2 * mb), timeout=10)
         assert answer.status_code == 403  # read, and refused by the CSRF check instead
 
 
 def test_every_page_has_a_content_security_policy_and_https_brings_hsts_and_the_redirect(data_dir):
-    with served(data_dir) as base:
+    with served(data_dir) as running:
+        base = running.base
         page = requests.get(f"{base}/login/", timeout=10)
         policy = dict(part.strip().split(" ", 1) for part in page.headers["Content-Security-Policy"].split(";"))
         assert policy["default-src"] == policy["script-src"] == policy["style-src"] == "'self'"
@@ -174,7 +187,8 @@ def test_every_page_has_a_content_security_policy_and_https_brings_hsts_and_the_
         assert "Strict-Transport-Security" not in page.headers  # plain HTTP is what is served here
 
     https = {"CMSF_HTTPS": "true", "CMSF_TRUSTED_PROXIES": "127.0.0.1"}
-    with served(data_dir, **https) as base:
+    with served(data_dir, **https) as running:
+        base = running.base
         plain = requests.get(f"{base}/login/", allow_redirects=False, timeout=10)
         assert plain.status_code == 301 and plain.headers["Location"] == f"https{base[4:]}/login/"
         assert requests.get(f"{base}/healthz", allow_redirects=False, timeout=10).status_code == 200
@@ -184,7 +198,10 @@ def test_every_page_has_a_content_security_policy_and_https_brings_hsts_and_the_
         assert "Content-Security-Policy" in proxied.headers
         assert all("Secure" in cookie for cookie in proxied.raw.headers.getlist("Set-Cookie"))
 
-    with served(data_dir, CMSF_HTTPS="true") as base:  # no trusted proxy: a client's X-Forwarded-Proto is not believed
+    with served(
+        data_dir, CMSF_HTTPS="true"
+    ) as running:  # no trusted proxy: a client's X-Forwarded-Proto is not believed
+        base = running.base
         claimed = requests.get(f"{base}/login/", headers={"X-Forwarded-Proto": "https"}, allow_redirects=False)
         assert claimed.status_code == 301
 

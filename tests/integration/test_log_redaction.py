@@ -1,20 +1,17 @@
-"""Issue 18, item 2: `cmsf serve` writes no webhook secret and no email history link token in its access log, nor
+"""Issue 18, item 1: `cmsf serve` writes no webhook secret and no email history link token in its access log, nor
 in Django's log."""
 
 from __future__ import annotations
 
 import logging
-import os
-import signal
-import subprocess
-import time
 
 import requests
 from django.urls import reverse
 
 from cmsf.lib.redact import REDACTED, RedactSecrets, redact
 from cmsf.sync.webhooks import HOOK_PATH
-from tests.integration.test_cli import CMSF, _free_port, data_dir, init
+from tests.integration.test_cli import data_dir
+from tests.integration.test_edge import served
 
 SECRET = "Zq3-webhook-secret-9xP"
 TOKEN = "eyJkYXlzIjozMH0:1tAbCd:link-token-7Yh"
@@ -32,33 +29,13 @@ def test_the_filter_redacts_the_routes_cmsf_serves():
 
 
 def test_serve_access_log_shows_the_requests_without_their_secrets(data_dir):
-    init(data_dir)
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("CMSF_", "DATABASE_URL", "DJANGO_"))}
-    env["CMSF_DATA_DIR"] = str(data_dir)
-    server = subprocess.Popen(
-        [CMSF, "serve", "--port", str(port), "--no-worker"], env=env, stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT, text=True,
-    )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if requests.get(f"{base}/healthz", timeout=2).status_code == 200:
-                    break
-            except requests.ConnectionError:
-                pass
-            assert server.poll() is None and time.monotonic() < deadline, "the console did not come up"
-            time.sleep(0.2)
-        hook = requests.post(f"{base}/{HOOK_PATH}{SECRET}", json={"ListID": "x", "Events": []}, timeout=10)
+    with served(data_dir) as running:
+        hook = requests.post(f"{running.base}/{HOOK_PATH}{SECRET}", json={"ListID": "x", "Events": []}, timeout=10)
         assert hook.status_code == 404
-        embed = requests.get(f"{base}/storage/embed/", params={"link": TOKEN, "email": "a@example.org"}, timeout=10)
+        embed = requests.get(f"{running.base}/storage/embed/", params={"link": TOKEN, "email": "a@example.org"},
+                             timeout=10)  # fmt: skip
         assert embed.status_code == 403
-    finally:
-        server.send_signal(signal.SIGINT)
-        output, _ = server.communicate(timeout=30)
-    assert server.returncode == 0, output
+    output = running.output
     assert f'"POST /{HOOK_PATH}{REDACTED} HTTP/1.1" 404' in output
     assert f'"GET /storage/embed/?link={REDACTED}&email=a%40example.org HTTP/1.1" 403' in output
     assert f"WARNING django.request: Not Found: /{HOOK_PATH}{REDACTED}" in output  # Django's own log too
