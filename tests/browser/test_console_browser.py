@@ -1,6 +1,7 @@
 """The console in Chromium: sign in, each section, Sync now with live progress to completion, the full sync
-confirmation, reconnect with a client left out, the Security Owner, a governor limit, the run history with Sync now for one client and a run's page, and a CM User Access user
-refused on every change and sent to sign in when signed out, on every URL of the URL conf."""
+confirmation, reconnect with a client left out, the Security Owner, a governor limit, the run history with Sync now
+for one client and a run's page, and a CM User Access user refused on every change and sent to sign in when signed
+out, on every URL of the URL conf."""
 
 from __future__ import annotations
 

@@ -333,3 +333,33 @@ def test_sync_now_for_a_client_left_out_of_the_sync_starts_nothing(client, alice
     response = client.post(reverse("console:sync_client_now", args=[left_out.pk]), follow=True)
     assert "is not synced: select it under Sync Settings first" in response.content.decode()
     assert not SyncRun.objects.exists()
+
+
+def test_an_import_runs_page_links_the_maintenance_message_it_told(client, bob, history):
+    run = history["imported"]
+    ImportRun.objects.filter(pk=run.pk).update(
+        status=ImportRun.Status.PARTIAL, failed=2, problems=[{"key": "x@example.com", "reason": "refused"}]
+    )
+    seen = run.finished_at
+    told = MaintenanceMessage.objects.create(
+        support_code="CMSF-IMPORT-RECORDS",
+        job="CMSF_IMPORT_WIZARD",
+        subject=f"import wizard {run.wizard_id}",
+        message="The import wizard Event leads could not import 2 records",
+        last_seen_at=seen,
+    )
+    MaintenanceMessage.objects.filter(pk=told.pk).update(created_at=seen)
+    other = MaintenanceMessage.objects.create(  # another wizard's
+        support_code="CMSF-IMPORT-RECORDS",
+        job="CMSF_IMPORT_WIZARD",
+        subject="import wizard 999",
+        message="Another wizard",
+        last_seen_at=seen,
+    )
+    MaintenanceMessage.objects.filter(pk=other.pk).update(created_at=seen)
+    client.force_login(bob)
+    html = client.get(reverse("console:imports_run_page", args=[run.pk])).content.decode()
+    assert reverse("console:maintenance_message", args=[told.pk]) in html
+    assert reverse("console:maintenance_message", args=[other.pk]) not in html
+    listed = client.get(reverse("console:runs"), {"outcome": "problems"})
+    assert ("import", run.pk) in _rows(listed)

@@ -1,13 +1,17 @@
-"""Reads of the import wizards' runs that several places share: their rows in the run history (`sync.selectors`)."""
+"""Reads of the import wizards' runs that several places share: their rows in the run history (`sync.selectors`) and
+the maintenance messages a run told."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from django.db.models import QuerySet
 
+from cmsf.audience.imports import JOB, message_subject
 from cmsf.audience.models import ImportRun
-from cmsf.sync.selectors import IMPORT, RunRow, check_outcome, keyed
+from cmsf.maintenance.models import MaintenanceMessage
+from cmsf.sync.selectors import IMPORT, RunRow, check_outcome, keyed, run_messages
 
 _IMPORT_OUTCOME = {
     ImportRun.Status.RUNNING: "running",
@@ -52,3 +56,12 @@ def import_run_row(run: ImportRun) -> RunRow:
         message=run.message,
         dry_run=run.dry_run,
     )
+
+
+def import_run_messages(run: ImportRun, *, now: datetime | None = None) -> list[MaintenanceMessage]:
+    """The maintenance messages of the run's wizard that were open while it ran and met since it started (a preview
+    tells nothing; a run that went through with no problem met none)."""
+    if run.dry_run or (run.status == ImportRun.Status.SUCCEEDED and not run.problems):
+        return []
+    told = MaintenanceMessage.objects.filter(job=JOB, subject=message_subject(run.wizard_id))
+    return run_messages(told, run.started_at, run.finished_at, now=now)
