@@ -275,7 +275,7 @@ def test_unknown_runs_are_404(client, bob, history):
         assert client.get(reverse(name, args=[987654])).status_code == 404
 
 
-def test_the_sync_settings_page_links_the_history_and_each_clients_runs(client, alice, bob, history):
+def test_the_sync_settings_page_links_the_history_and_each_clients_runs(client, bob, history):
     client.force_login(bob)
     html = client.get(reverse("console:home")).content.decode()
     assert f'href="{reverse("console:runs")}"' in html
@@ -313,6 +313,8 @@ def connected(tmp_path):
 def test_sync_now_for_one_client_runs_that_client_only(client, alice, connected):
     chosen, other = CampaignMonitorClient.objects.filter(selected=True, active=True).order_by("name")[:2]
     client.force_login(alice)
+    home = client.get(reverse("console:home")).content.decode()
+    assert reverse("console:sync_client_now", args=[chosen.pk]) in home  # each client's row offers it
     response = client.post(reverse("console:sync_client_now", args=[chosen.pk]))
     run = SyncRun.objects.get()
     assert response.status_code == 302 and response["Location"] == reverse("console:run", args=[run.pk])
