@@ -1,6 +1,7 @@
 """The console in Chromium: sign in, each section, Sync now with live progress to completion, the full sync
-confirmation, reconnect with a client left out, the Security Owner, a governor limit, and a CM User Access user
-refused on every change and sent to sign in when signed out, on every URL of the URL conf."""
+confirmation, reconnect with a client left out, the Security Owner, a governor limit, the run history with Sync now
+for one client and a run's page, and a CM User Access user refused on every change and sent to sign in when signed
+out, on every URL of the URL conf."""
 
 from __future__ import annotations
 
@@ -218,3 +219,35 @@ def test_a_field_mapping_and_a_subscriber_rule_made_from_the_console(page: Page,
     page.reload()
     expect(page.get_by_test_id("retrospective")).to_contain_text("records read")
     screenshot(page, "subscriber-rules", tmp_path)
+
+
+def test_run_history_sync_one_client_now_and_open_its_run(page: Page, synced: Site, tmp_path):
+    chosen, other = CampaignMonitorClient.objects.filter(selected=True).order_by("name")[:2]
+    before = {client: SyncRun.objects.filter(client=client).count() for client in (chosen, other)}
+    sign_in(page, synced, *ALICE)
+    page.locator(f'tr[data-client="{chosen.cm_client_id}"]').get_by_role("link", name="Run history").click()
+    expect(page.get_by_role("heading", name=f"Run history: {chosen.name}")).to_be_visible()
+    expect(page.get_by_test_id("runs").locator("tbody tr[data-run]")).to_have_count(before[chosen])
+    page.get_by_role("button", name=f"Sync {chosen.name} now").click()
+    expect(page).to_have_url(re.compile(r"/sync/runs/\d+$"))
+    progress = page.locator("#run-progress")
+    expect(progress).to_have_attribute("data-running", "false", timeout=120_000)  # htmx followed it to its end
+    expect(progress).to_have_attribute("data-outcome", "succeeded")
+    refresh = progress.get_by_role("link", name="Refresh the page")
+    if refresh.count():  # the fragment followed the run; a run that ended before the page was served shows all at once
+        refresh.click()
+    expect(page.get_by_test_id("run-objects")).to_contain_text("CMSF_Subscriber__c")
+    screenshot(page, "run", tmp_path)
+    assert SyncRun.objects.filter(client=other).count() == before[other]  # the other client did not sync
+    page.get_by_role("link", name=f"Runs of {chosen.name}").click()
+    page.select_option("#run-outcome", "succeeded")
+    page.get_by_role("button", name="Filter").click()
+    expect(page).to_have_url(re.compile(rf"client={chosen.pk}&outcome=succeeded"))
+    rows = page.get_by_test_id("runs").locator("tbody tr[data-run]")
+    expect(rows).to_have_count(SyncRun.objects.filter(client=chosen, status=SyncRun.Status.SUCCEEDED).count())
+    for outcome in rows.evaluate_all("rows => rows.map(r => r.dataset.outcome)"):
+        assert outcome == "succeeded"
+    screenshot(page, "run-history", tmp_path)
+    rows.first.get_by_role("link").click()
+    expect(page.get_by_test_id("run-calls")).to_contain_text("Salesforce")
+    expect(page.locator("main")).not_to_contain_text("Server Error")

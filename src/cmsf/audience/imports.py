@@ -134,11 +134,16 @@ JOB = "CMSF_IMPORT_WIZARD"
 SHOWN = 20  # records named in a maintenance message
 
 
+def message_subject(wizard_id: int) -> str:
+    """What a wizard's maintenance messages are about: one message a problem of each wizard."""
+    return f"import wizard {wizard_id}"
+
+
 def report(run: ImportRun, wizard: ImportWizard) -> None:
     """Tell the admin how a run (not a preview) went, as every job does: a failed run, or records left out or refused,
     is a maintenance message about the wizard (one while the problem goes on, with a count; the bell and the email);
     a run that went through to its end resolves the wizard's messages it did not meet again."""
-    subject = f"import wizard {wizard.pk}"
+    subject = message_subject(wizard.pk)
     if run.status == ImportRun.Status.FAILED:
         record_message(
             support_code="CMSF-IMPORT-FAILED",

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from django.contrib.auth.models import User
+from django.core.paginator import Page, Paginator
 from django.db.models import Count, QuerySet
 from django.utils import timezone
 
+from cmsf.audience import selectors as audience_selectors
 from cmsf.billing.models import BillingAccount
 from cmsf.billing.plans import Features
 from cmsf.billing.services import features
@@ -16,8 +19,10 @@ from cmsf.connections.models import CampaignMonitorAccount, CampaignMonitorClien
 from cmsf.connections.selectors import not_connected_reason
 from cmsf.maintenance.selectors import new_message_count
 from cmsf.options.models import FieldMapping, GeneralOptions, RecordCreation
+from cmsf.sync import selectors as sync_selectors
 from cmsf.sync.engine import PURGE_ORDER
 from cmsf.sync.models import RecordMap, SyncRun, SyncSettings, SyncStatus
+from cmsf.sync.selectors import RunRow
 
 
 @dataclass(frozen=True)
@@ -140,3 +145,39 @@ def person_changes(clients: QuerySet[CampaignMonitorClient]) -> list[str]:
 
 def plan_features() -> Features:
     return features(timezone.now())
+
+
+# -- the run history: the runs of every kind, newest first, paged -----------------------------------------------------
+
+RUNS_PER_PAGE = 50
+
+
+@dataclass
+class RunHistoryPage:
+    rows: list[RunRow]
+    page: Page[Any]
+
+
+def run_history(*, client_id: int | None, outcome: str, page: int) -> RunHistoryPage:
+    """The sync's, the watcher's and the import wizards' runs as one history, newest first (queued syncs on top),
+    filtered by client (the watcher watches for every client: it is left out) and by outcome. `outcome` is a key of
+    `sync.selectors.OUTCOMES` ("" for any: an unknown one raises UnknownOutcome); `page` counts from 1 (past the last
+    page raises EmptyPage)."""
+    keys = sync_selectors.sync_run_keys(client_id=client_id, outcome=outcome).union(
+        audience_selectors.import_run_keys(client_id=client_id, outcome=outcome), all=True
+    )
+    if client_id is None:
+        keys = keys.union(sync_selectors.watch_run_keys(outcome=outcome), all=True)
+    paginator = Paginator(keys.order_by("-sort_at", "-id"), RUNS_PER_PAGE, allow_empty_first_page=True)
+    shown = paginator.page(page)
+    wanted: dict[str, list[int]] = {}
+    for kind, pk, _ in shown.object_list:
+        wanted.setdefault(kind, []).append(pk)
+    found = {
+        sync_selectors.SYNC: sync_selectors.sync_run_rows(wanted.get(sync_selectors.SYNC, [])),
+        sync_selectors.WATCH: sync_selectors.watch_run_rows(wanted.get(sync_selectors.WATCH, [])),
+        sync_selectors.IMPORT: audience_selectors.import_run_rows(wanted.get(sync_selectors.IMPORT, [])),
+    }
+    # A run removed between the two reads (its client left out) is left out of the page.
+    rows = [found[kind][pk] for kind, pk, _ in shown.object_list if pk in found[kind]]
+    return RunHistoryPage(rows=rows, page=shown)

@@ -8,6 +8,7 @@ from cmsf.console.views import (
     mappings,
     options,
     rules,
+    runs,
     salesforce_setup,
     security,
     sms,
@@ -32,4 +33,5 @@ urlpatterns = [
     *security.urlpatterns,
     *billing.urlpatterns,
     *hooks.urlpatterns,
+    *runs.urlpatterns,
 ]

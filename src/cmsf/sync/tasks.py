@@ -32,9 +32,9 @@ def sync_now(*, full: bool = False) -> list[int]:
 
 
 def sync_client_now(client_id: int) -> int | None:
-    """Sync one client now (Retry of a maintenance message): a queued run whose progress can be read at once, its
-    job on the queue once the caller's transaction commits; the run's id, None when the client is not active and
-    selected for sync."""
+    """Sync one client now (Retry of a maintenance message, the console's Sync now of one client): a queued run whose
+    progress can be read at once, its job on the queue once the caller's transaction commits; the run's id, None when
+    the client is not active and selected for sync."""
     client = CampaignMonitorClient.objects.filter(pk=client_id, active=True, selected=True).first()
     if client is None:
         return None

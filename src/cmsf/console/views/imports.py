@@ -17,6 +17,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from cmsf.audience import fields as wizard_fields
+from cmsf.audience import selectors as audience_selectors
 from cmsf.audience import services, tasks
 from cmsf.audience.imports import other_feeders, sms_allowed
 from cmsf.audience.models import HOURS, PERSON_OBJECTS, ImportRun, ImportWizard
@@ -312,7 +313,12 @@ def delete(request: HttpRequest, pk: int) -> HttpResponse:
 @require_GET
 def run_page(request: HttpRequest, pk: int) -> HttpResponse:
     run_ = get_object_or_404(ImportRun.objects.select_related("wizard"), pk=pk)
-    context = {"active_section": SECTION, "run": run_, "wizard": run_.wizard}
+    context = {
+        "active_section": SECTION,
+        "run": run_,
+        "wizard": run_.wizard,
+        "told": audience_selectors.import_run_messages(run_, now=timezone.now()),
+    }
     return render(request, "console/imports/run.html", context)
 
 
