@@ -1,4 +1,4 @@
-"""What is not a section: signing in (with a password, or with Salesforce) and out, and the health check.
+"""What is not a section: signing in (with a password, or with Salesforce) and out, and the health checks.
 
 "Log in with Salesforce" and "Change Salesforce Sync User" share one OAuth web-server flow: the browser signs in
 to the connected org, Salesforce sends it back to `salesforce_callback` with a code, and the session's state
@@ -17,6 +17,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect
 from django.urls import path, reverse
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.log import log_response
 
 from cmsf.connections import services as connections
 from cmsf.console import selectors
@@ -24,6 +25,8 @@ from cmsf.console.access import can_change
 from cmsf.maintenance.services import record_message
 from cmsf.salesforce.auth import Token
 from cmsf.salesforce.errors import SalesforceError
+from cmsf.sync import health
+from cmsf.sync.health import log as health_log
 
 OAUTH_SESSION_KEY = "cmsf_salesforce_oauth"
 LOGIN = "login"
@@ -31,7 +34,28 @@ SYNC_USER = "sync_user"
 
 
 def healthz(request: HttpRequest) -> JsonResponse:
+    """Alive: answered without touching the database (the middleware lets it through before any session is read)."""
     return JsonResponse({"ok": True})
+
+
+_readyz_failing: list[frozenset[str]] = [frozenset()]  # the checks that failed at the last answer of this process
+
+
+def readyz(request: HttpRequest) -> JsonResponse:
+    """Ready: the database, the queue, the scheduler's heartbeat and no overdue sync (`sync.health`); 503 otherwise.
+    A 503 is logged once at WARNING when the failing checks change, not at every probe of a load balancer."""
+    checks = health.readiness()
+    ok = all(check.ok for check in checks)
+    response = JsonResponse({"ok": ok, "checks": [check.as_dict() for check in checks]}, status=200 if ok else 503)
+    failing = frozenset(check.name for check in checks if not check.ok)
+    changed, _readyz_failing[0] = failing != _readyz_failing[0], failing
+    if failing:
+        reasons = "; ".join(f"{check.name}: {check.reason}" for check in checks if not check.ok)
+        log_response("not ready: %s", reasons, response=response, request=request, logger=health_log,
+                     level="warning" if changed else "debug")  # fmt: skip  # marks it logged: django.request stays quiet
+    elif changed:
+        health_log.info("ready again")
+    return response
 
 
 class LoginView(auth_views.LoginView):
@@ -123,4 +147,5 @@ urlpatterns = [
     path("login/salesforce", salesforce_login, name="salesforce_login"),
     path("oauth/salesforce/callback", salesforce_callback, name="salesforce_callback"),
     path("healthz", healthz, name="healthz"),
+    path("readyz", readyz, name="readyz"),
 ]
