@@ -119,7 +119,8 @@ def sync(now: datetime | None = None) -> Check:
     late = overdue_clients(now)
     if late:
         said = ", ".join(f"{name} (last good sync {_ago(age)} ago)" for name, age in late)
-        return Check("sync", False, f"overdue ({settings.get_import_frequency_display().lower()}): {said}")
+        frequency = settings.get_import_frequency_display().split(" (")[0].lower()  # "hourly", "every 15 minutes"
+        return Check("sync", False, f"overdue (the sync runs {frequency}): {said}")
     return Check("sync", True, "no client's sync is overdue")
 
 
