@@ -282,8 +282,7 @@ class SalesforceAdapter:
         return dict(self._call("limits", self.sf.limits) or {})
 
     def server_time(self) -> datetime | None:
-        """Salesforce's clock: the Date header of a `GET /limits` (a call the org's daily API requests do not count),
-        to the second; None when the answer has none."""
+        """Salesforce's clock: the Date header of a `GET /limits`, to the second; None when the answer has none."""
         response = self._raw("GET", "limits", operation="limits")
         try:
             return parsedate_to_datetime(response.headers["Date"])
