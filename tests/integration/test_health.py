@@ -38,7 +38,8 @@ def test_healthz_reads_no_database_even_with_a_session_cookie(client, alice, dja
 
 
 @pytest.mark.django_db
-def test_readyz_is_public_and_fails_until_the_scheduler_beats(client, settings, caplog):
+def test_readyz_is_public_and_fails_until_the_scheduler_beats(client, settings, caplog, monkeypatch):
+    monkeypatch.setattr(health, "_told", {"failing": frozenset()})  # this process answered no probe before
     settings.CMSF_HTTPS = settings.SECURE_SSL_REDIRECT = True
     caplog.set_level(logging.DEBUG)
     response = client.get("/readyz")  # plain HTTP, signed out: neither redirected nor sent to the sign-in page
@@ -61,6 +62,7 @@ def test_readyz_is_public_and_fails_until_the_scheduler_beats(client, settings, 
     response = client.get("/readyz")
     assert response.status_code == 200 and response.json()["ok"] is True
     assert all(check["ok"] for check in response.json()["checks"])
+    assert [r.getMessage() for r in caplog.records if r.name == "cmsf.sync.health"][-1] == "ready again"
 
 
 @pytest.mark.django_db

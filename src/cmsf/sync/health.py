@@ -13,6 +13,7 @@ doctor`). Each check says its name, whether it passed, and a short reason; none 
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -122,6 +123,21 @@ def sync(now: datetime | None = None) -> Check:
         frequency = settings.get_import_frequency_display().split(" (")[0].lower()  # "hourly", "every 15 minutes"
         return Check("sync", False, f"overdue (the sync runs {frequency}): {said}")
     return Check("sync", True, "no client's sync is overdue")
+
+
+_told = {"failing": frozenset[str]()}  # the checks that failed at this process's last answer
+_told_lock = threading.Lock()
+
+
+def newly_failing(checks: list[Check]) -> bool:
+    """Whether the failing checks differ from this process's last answer: a load balancer probes every few seconds,
+    and a failure is worth one WARNING, not one a probe. Logs "ready again" when all pass after a failure."""
+    failing = frozenset(check.name for check in checks if not check.ok)
+    with _told_lock:
+        changed, _told["failing"] = failing != _told["failing"], failing
+    if changed and not failing:
+        log.info("ready again")
+    return changed and bool(failing)
 
 
 def readiness(now: datetime | None = None) -> list[Check]:

@@ -26,7 +26,6 @@ from cmsf.maintenance.services import record_message
 from cmsf.salesforce.auth import Token
 from cmsf.salesforce.errors import SalesforceError
 from cmsf.sync import health
-from cmsf.sync.health import log as health_log
 
 OAUTH_SESSION_KEY = "cmsf_salesforce_oauth"
 LOGIN = "login"
@@ -38,23 +37,16 @@ def healthz(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"ok": True})
 
 
-_readyz_failing: list[frozenset[str]] = [frozenset()]  # the checks that failed at the last answer of this process
-
-
 def readyz(request: HttpRequest) -> JsonResponse:
-    """Ready: the database, the queue, the scheduler's heartbeat and no overdue sync (`sync.health`); 503 otherwise.
-    A 503 is logged once at WARNING when the failing checks change, not at every probe of a load balancer."""
+    """Ready: the database, the queue, the scheduler's heartbeat and no overdue sync (`sync.health`); 503 otherwise,
+    logged at WARNING when the failing checks change and at DEBUG at the probes after (django.request stays quiet)."""
     checks = health.readiness()
     ok = all(check.ok for check in checks)
     response = JsonResponse({"ok": ok, "checks": [check.as_dict() for check in checks]}, status=200 if ok else 503)
-    failing = frozenset(check.name for check in checks if not check.ok)
-    changed, _readyz_failing[0] = failing != _readyz_failing[0], failing
-    if failing:
+    level = "warning" if health.newly_failing(checks) else "debug"
+    if not ok:
         reasons = "; ".join(f"{check.name}: {check.reason}" for check in checks if not check.ok)
-        log_response("not ready: %s", reasons, response=response, request=request, logger=health_log,
-                     level="warning" if changed else "debug")  # fmt: skip  # marks it logged: django.request stays quiet
-    elif changed:
-        health_log.info("ready again")
+        log_response("not ready: %s", reasons, response=response, request=request, logger=health.log, level=level)
     return response
 
 
