@@ -145,7 +145,7 @@ def _scheduler() -> Line:
         fix = ("start the worker with its scheduler: `cmsf serve` (with its worker) or `cmsf worker`, on exactly one "
                "machine without --no-scheduler")  # fmt: skip
         return Line("scheduler", FAIL, found.reason, fix)
-    return Line("scheduler", OK, f"the scheduler's {found.reason}")
+    return Line("scheduler", OK, f"the scheduler is alive ({found.reason})")
 
 
 # ------------------------------------------------------------------------------------------ the services
