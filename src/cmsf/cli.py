@@ -227,6 +227,18 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 1 if found else 0
 
 
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from cmsf import doctor
+
+    lines = doctor.run()
+    if args.json:
+        print(json.dumps(doctor.document(lines), indent=2, ensure_ascii=False))
+    else:
+        for line in lines:
+            print(line.text())
+    return doctor.exit_code(lines)
+
+
 def cmd_worker(args: argparse.Namespace) -> int:
     _require_initialized()
     _consumer(workers=args.workers, scheduler=not args.no_scheduler).run()
@@ -1004,6 +1016,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     chk = command("check", "check the installation; with --deploy, that it is ready to face the internet", cmd_check)
     chk.add_argument("--deploy", action="store_true", help="Django's deployment checks and cmsf's (docs/security.md)")
+
+    doc = command("doctor", "check the installation end to end, one line a check with its fix (exit 1: a check "
+                  "failed)", cmd_doctor)  # fmt: skip
+    doc.add_argument("--json", action="store_true", help="print the checks as JSON")
 
     wrk = command("worker", "run a queue consumer, with the scheduler unless --no-scheduler", cmd_worker)
     wrk.add_argument("--no-scheduler", action="store_true", help="exactly one machine should run the scheduler")

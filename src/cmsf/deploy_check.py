@@ -22,6 +22,16 @@ _NOT_SECRET = {"static"}  # the collected static files: public by nature
 
 def problems(*, database_ready: bool) -> list[str]:
     """Every warning, one line each: Django's deployment checks, then cmsf's."""
+    found = settings_problems() + key_problems() + mode_problems(settings.DATA_DIR)
+    if database_ready:
+        found += public_url_problems()
+    else:
+        found.append("cmsf.database: the database is not set up: run `cmsf init`")
+    return found
+
+
+def settings_problems() -> list[str]:
+    """Django's deployment checks and cmsf's settings (HTTPS, debug, proxies)."""
     found = [
         f"{message.id}: {message.msg}" + (f" ({message.hint})" if message.hint else "")
         for message in checks.run_checks(include_deployment_checks=True)
@@ -40,16 +50,10 @@ def problems(*, database_ready: bool) -> list[str]:
             "serve` speaks plain HTTP), name the proxy's address so that its X-Forwarded-For and X-Forwarded-Proto "
             "are believed"
         )
-    found += _keys()
-    found += _modes(settings.DATA_DIR)
-    if database_ready:
-        found += _public_url()
-    else:
-        found.append("cmsf.database: the database is not set up: run `cmsf init`")
     return found
 
 
-def _keys() -> list[str]:
+def key_problems() -> list[str]:
     from cmsf.lib.keys import EncryptionKeyError, load_encryption_key
 
     try:
@@ -59,7 +63,7 @@ def _keys() -> list[str]:
     return []
 
 
-def _modes(data_dir: Path) -> list[str]:
+def mode_problems(data_dir: Path) -> list[str]:
     """The data folder and what it holds (but the public static files) readable by their owner only."""
     found = []
     if not data_dir.is_dir():
@@ -73,7 +77,7 @@ def _modes(data_dir: Path) -> list[str]:
     return found
 
 
-def _public_url() -> list[str]:
+def public_url_problems() -> list[str]:
     from cmsf.sync.models import SyncSettings
 
     url = SyncSettings.load().public_url

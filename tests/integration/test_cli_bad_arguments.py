@@ -33,6 +33,7 @@ PARSED = [
     ("serve", "--port", ["serve", "--port", "0"]),
     ("serve", "--workers", ["serve", "--workers", "0"]),
     ("worker", "--workers", ["worker", "--workers", "-3"]),
+    ("doctor", "--json", ["doctor", "--json=yes"]),
     ("config", "ACTION", ["config"]),
     ("config export", "--format", ["config", "export", "--format", "xml"]),
     ("config import", "file", ["config", "import"]),

@@ -15,6 +15,7 @@ PUBLIC_URL_NAMES = frozenset(
     {
         "console:login",
         "console:healthz",
+        "console:readyz",  # JSON of checks, nothing secret, for a load balancer or a supervisor
         "console:salesforce_login",
         "console:salesforce_callback",
         "console:storage_embed",  # the email history behind a signed link, for a Salesforce tab or link
@@ -38,6 +39,7 @@ class LoginRequiredMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        if not request.user.is_authenticated and not is_public(request.path_info):
+        # Public first: the health check must not read a session (a database query) for the cookie it may carry.
+        if not is_public(request.path_info) and not request.user.is_authenticated:
             return redirect_to_login(request.get_full_path())
         return self.get_response(request)

@@ -29,11 +29,11 @@ CMSF_PUBLIC_URL = env_str("CMSF_PUBLIC_URL").rstrip("/")
 ALLOWED_HOSTS = [h.strip() for h in env_str("CMSF_ALLOWED_HOSTS", "127.0.0.1,localhost").split(",") if h.strip()]
 CSRF_TRUSTED_ORIGINS = [o.strip() for o in env_str("CMSF_CSRF_TRUSTED_ORIGINS").split(",") if o.strip()]
 # Served over HTTPS (directly, or by a trusted proxy that says so): cookies only over HTTPS, plain HTTP redirected to
-# HTTPS (but the health check, which a load balancer may ask over HTTP), and HSTS. CMSF_SECURE_COOKIES, the older name,
+# HTTPS (but the health checks, which a load balancer may ask over HTTP), and HSTS. CMSF_SECURE_COOKIES, the older name,
 # says the same.
 CMSF_HTTPS = env_bool("CMSF_HTTPS", False) or env_bool("CMSF_SECURE_COOKIES", False)
 SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = SECURE_SSL_REDIRECT = CMSF_HTTPS
-SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
 SECURE_HSTS_SECONDS = env_int("CMSF_HSTS_SECONDS", 365 * 24 * 3600) if CMSF_HTTPS else 0
 SECURE_HSTS_INCLUDE_SUBDOMAINS = CMSF_HTTPS
 SESSION_COOKIE_HTTPONLY = True

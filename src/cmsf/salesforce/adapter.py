@@ -23,6 +23,7 @@ import time
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
 from functools import partial
 from itertools import chain
 from typing import Any, TypeVar
@@ -279,6 +280,14 @@ class SalesforceAdapter:
 
     def limits(self) -> dict[str, Any]:
         return dict(self._call("limits", self.sf.limits) or {})
+
+    def server_time(self) -> datetime | None:
+        """Salesforce's clock: the Date header of a `GET /limits`, to the second; None when the answer has none."""
+        response = self._raw("GET", "limits", operation="limits")
+        try:
+            return parsedate_to_datetime(response.headers["Date"])
+        except (KeyError, TypeError, ValueError):
+            return None
 
     def record_counts(self, object_names: Sequence[str]) -> dict[str, int]:
         """How many records each object holds, in one call (`GET /limits/recordCount`); Salesforce refreshes these

@@ -531,3 +531,13 @@ class ForgottenEmail(models.Model):
 
     def __str__(self) -> str:
         return f"forgotten {self.email_hash[:12]}"
+
+
+class SchedulerHeartbeat(SingletonModel):
+    """The queue's scheduler is alive: a periodic job stamps this row every minute (`sync.tasks.heartbeat_tick`), so
+    a stamp older than two beats means no scheduler enqueues jobs, or no worker runs them (`sync.health`)."""
+
+    beat_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"scheduler heartbeat at {self.beat_at}"

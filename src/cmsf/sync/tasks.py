@@ -6,7 +6,7 @@ from huey import crontab
 from huey.contrib.djhuey import HUEY, db_periodic_task, db_task
 
 from cmsf.connections.models import CampaignMonitorClient
-from cmsf.sync import services, subscriber_rules, watcher, webhooks
+from cmsf.sync import health, services, subscriber_rules, watcher, webhooks
 from cmsf.sync.models import SyncRun
 
 
@@ -50,6 +50,17 @@ def schedule_tick() -> list[int]:
     for client_id in due:
         run_sync(client_id)
     return due
+
+
+def queue_depth() -> int:
+    """How many jobs wait in the queue (read from its storage: raises when the storage does not answer)."""
+    return int(HUEY.pending_count())
+
+
+@db_periodic_task(crontab(minute="*"))
+def heartbeat_tick() -> None:
+    """Every minute: the scheduler is alive and a worker runs its jobs (`sync.health`, `/readyz`, `cmsf doctor`)."""
+    health.beat()
 
 
 @db_task(retries=0)

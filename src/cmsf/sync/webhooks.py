@@ -172,6 +172,21 @@ def register_all(cm: CampaignMonitor | None = None) -> int:
     return changed
 
 
+def unregistered_lists(cm: CampaignMonitor) -> tuple[int, list[str]]:
+    """How many lists of the selected clients there are in Campaign Monitor, and the names of those that have no
+    webhook at the public URL (as Campaign Monitor itself lists them, not as cmsf remembers): `cmsf doctor`."""
+    base = public_url()
+    secret = CampaignMonitorAccount.load().webhook_secret
+    url = _url(base, secret) if base and secret else None
+    checked, missing = 0, []
+    for client in CampaignMonitorClient.objects.filter(active=True, selected=True):
+        for summary in cm.lists(client.cm_client_id):
+            checked += 1
+            if url is None or not any(hook.url == url for hook in cm.webhooks(summary.list_id)):
+                missing.append(f"{client.name} / {summary.name}")
+    return checked, missing
+
+
 def follow_public_url() -> int:
     """The webhooks follow the public URL an admin changed or cleared (a queue job): cleared, cmsf's webhooks are
     removed; changed, every list of the selected clients is registered at the new address and the webhooks at the

@@ -1,4 +1,4 @@
-"""What is not a section: signing in (with a password, or with Salesforce) and out, and the health check.
+"""What is not a section: signing in (with a password, or with Salesforce) and out, and the health checks.
 
 "Log in with Salesforce" and "Change Salesforce Sync User" share one OAuth web-server flow: the browser signs in
 to the connected org, Salesforce sends it back to `salesforce_callback` with a code, and the session's state
@@ -17,6 +17,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect
 from django.urls import path, reverse
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.log import log_response
 
 from cmsf.connections import services as connections
 from cmsf.console import selectors
@@ -24,6 +25,7 @@ from cmsf.console.access import can_change
 from cmsf.maintenance.services import record_message
 from cmsf.salesforce.auth import Token
 from cmsf.salesforce.errors import SalesforceError
+from cmsf.sync import health
 
 OAUTH_SESSION_KEY = "cmsf_salesforce_oauth"
 LOGIN = "login"
@@ -31,7 +33,21 @@ SYNC_USER = "sync_user"
 
 
 def healthz(request: HttpRequest) -> JsonResponse:
+    """Alive: answered without touching the database (the middleware lets it through before any session is read)."""
     return JsonResponse({"ok": True})
+
+
+def readyz(request: HttpRequest) -> JsonResponse:
+    """Ready: the database, the queue, the scheduler's heartbeat and no overdue sync (`sync.health`); 503 otherwise,
+    logged at WARNING when the failing checks change and at DEBUG at the probes after (django.request stays quiet)."""
+    checks = health.readiness()
+    ok = all(check.ok for check in checks)
+    response = JsonResponse({"ok": ok, "checks": [check.as_dict() for check in checks]}, status=200 if ok else 503)
+    level = "warning" if health.newly_failing(checks) else "debug"
+    if not ok:
+        reasons = "; ".join(f"{check.name}: {check.reason}" for check in checks if not check.ok)
+        log_response("not ready: %s", reasons, response=response, request=request, logger=health.log, level=level)
+    return response
 
 
 class LoginView(auth_views.LoginView):
@@ -123,4 +139,5 @@ urlpatterns = [
     path("login/salesforce", salesforce_login, name="salesforce_login"),
     path("oauth/salesforce/callback", salesforce_callback, name="salesforce_callback"),
     path("healthz", healthz, name="healthz"),
+    path("readyz", readyz, name="readyz"),
 ]
