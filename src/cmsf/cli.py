@@ -227,6 +227,35 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 1 if found else 0
 
 
+def cmd_upgrade(args: argparse.Namespace) -> int:
+    from cmsf.upgrade import NotInitialized, plan, upgrade, version
+
+    try:
+        pending = plan()
+        if args.plan:
+            for name in pending:
+                print(f"to apply: {name}")
+            print(
+                f"{len(pending)} migrations to apply for cmsf {version()}" if pending else "the database is up to date"
+            )
+            return 0
+        done = upgrade()
+    except NotInitialized as error:  # a state to fix, not a bad argument: 1, like a failed check
+        print(f"cmsf: error: {error}", file=sys.stderr)
+        return 1
+    for name in done.applied:
+        print(f"applied: {name}")
+    if done.applied:
+        print(f"database upgraded to cmsf {version()}")
+    else:
+        print(f"the database was not upgraded: {len(done.pending)} migrations to apply" if done.pending
+              else "the database was up to date")  # fmt: skip
+    for line in done.problems:
+        print(f"warning: {line}")
+    print(f"{len(done.problems)} warning{'s' if len(done.problems) != 1 else ''}" if done.problems else "checks passed")
+    return 0 if done.ok else 1
+
+
 def cmd_worker(args: argparse.Namespace) -> int:
     _require_initialized()
     _consumer(workers=args.workers, scheduler=not args.no_scheduler).run()
@@ -1004,6 +1033,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     chk = command("check", "check the installation; with --deploy, that it is ready to face the internet", cmd_check)
     chk.add_argument("--deploy", action="store_true", help="Django's deployment checks and cmsf's (docs/security.md)")
+
+    upg = command("upgrade", "after installing a new version: apply the migrations, then run the checks (exit 1 on "
+                  "a warning)", cmd_upgrade)  # fmt: skip
+    upg.add_argument("--plan", action="store_true", help="list the migrations to apply and change nothing")
 
     wrk = command("worker", "run a queue consumer, with the scheduler unless --no-scheduler", cmd_worker)
     wrk.add_argument("--no-scheduler", action="store_true", help="exactly one machine should run the scheduler")
