@@ -245,7 +245,11 @@ def cmd_upgrade(args: argparse.Namespace) -> int:
         return 1
     for name in done.applied:
         print(f"applied: {name}")
-    if done.applied:
+    if done.stopped_at:
+        print(
+            f"the upgrade stopped at {done.stopped_at}: {len(done.applied)} of {len(done.pending)} migrations applied"
+        )
+    elif done.applied:
         print(f"database upgraded to cmsf {version()}")
     else:
         print(f"the database was not upgraded: {len(done.pending)} migrations to apply" if done.pending

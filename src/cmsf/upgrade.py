@@ -1,18 +1,23 @@
 """`cmsf upgrade`: once a new version of cmsf is installed, bring the database to it and check the installation.
 
 The order: the encryption key first, and that it reads the stored credentials (a migration may encrypt what was
-stored in clear: nothing is changed without the installation's own key), then the migrations not yet applied, then the checks: Django's system checks, every stored
-credential decrypted with the key, and `cmsf check --deploy`'s. `plan()` changes nothing.
+stored in clear: nothing is changed without the installation's own key); then the migrations not yet applied
+(audited); then the checks: Django's system checks, every stored credential decrypted with the key, and
+`cmsf check --deploy`'s. A migration that fails stops there, named with its error (the traceback in the log).
+`plan()` changes nothing.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from importlib import metadata
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from django.db.migrations.executor import MigrationExecutor
+
+log = logging.getLogger(__name__)
 
 
 class NotInitialized(Exception):
@@ -23,6 +28,7 @@ class NotInitialized(Exception):
 class Upgrade:
     pending: list[str] = field(default_factory=list)  # what was to apply, "app.migration", in order
     applied: list[str] = field(default_factory=list)  # what was applied, in order
+    stopped_at: str = ""  # the migration that failed, if one did
     problems: list[str] = field(default_factory=list)  # one line each; none: the installation is ready
 
     @property
@@ -74,17 +80,32 @@ def upgrade(*, actor: str = "cli:upgrade") -> Upgrade:
         return result
     except DatabaseError:
         pass  # the connections' tables are older than this version: their secrets are checked once migrated
-    if pending:
+    if not pending:
+        result.problems = checks()
+        return result
+    failed: Exception | None = None
+    try:
         call_command("migrate", interactive=False, verbosity=0)  # in the plan's order; each migration atomic
-        left = set(plan())
-        result.applied = [name for name in pending if name not in left]
+    except Exception as error:  # reported below, with its traceback in the log: the upgrade stops and says so
+        log.exception("cmsf upgrade: a migration failed")
+        failed = error
+    left = set(plan())
+    result.applied = [name for name in pending if name not in left]
+    if result.applied:
         audit(
             actor=actor,
             section="installation",
-            action=f"upgraded the database to cmsf {version()}",
+            action=f"upgraded the database to cmsf {version()}" if failed is None else "upgraded the database in part",
             before={"pending_migrations": len(pending)},
             after={"applied": result.applied},
         )
+    if failed is not None:
+        result.stopped_at = next(name for name in pending if name in left)
+        result.problems.append(
+            f"cmsf.migrate: {result.stopped_at} failed ({type(failed).__name__}: {failed}); the migrations before it are "
+            "applied: restore the backup, or fix the cause and run `cmsf upgrade` again"
+        )
+        return result
     result.problems = checks()
     return result
 

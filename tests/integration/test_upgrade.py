@@ -152,6 +152,25 @@ def test_upgrade_without_the_installations_key_changes_nothing_and_fails(data_di
     assert cmsf(data_dir, "upgrade", "--plan").stdout.splitlines()[:-1] == [f"to apply: {name}" for name in ADDED]
 
 
+def test_a_migration_that_fails_stops_the_upgrade_which_says_where(data_dir: Path) -> None:
+    database = sqlite3.connect(data_dir / "cmsf.sqlite3")
+    database.execute("create table sync_unwatchedwebhooklist (id integer primary key)")  # in sync.0015's way
+    database.commit()
+    database.close()
+    stopped = cmsf(data_dir, "upgrade", extra_env=PRODUCTION)
+    assert stopped.returncode == 1
+    assert stopped.stdout.splitlines() == [
+        *(f"applied: {name}" for name in ADDED[:4]),
+        "the upgrade stopped at sync.0015_webhook_quarantine_public_url: 4 of 6 migrations applied",
+        "warning: cmsf.migrate: sync.0015_webhook_quarantine_public_url failed (OperationalError: table "
+        '"sync_unwatchedwebhooklist" already exists); the migrations before it are applied: restore the backup, or '
+        "fix the cause and run `cmsf upgrade` again",
+        "1 warning",
+    ]
+    assert "ERROR cmsf.upgrade: cmsf upgrade: a migration failed" in stopped.stderr and "Traceback" in stopped.stderr
+    assert cmsf(data_dir, "upgrade", "--plan").stdout.splitlines()[:2] == [f"to apply: {name}" for name in ADDED[4:]]
+
+
 def test_upgrade_names_what_the_checks_find_and_refuses_a_new_installation(tmp_path: Path) -> None:
     fresh = tmp_path / "fresh"
     refused = cmsf(fresh, "upgrade")
