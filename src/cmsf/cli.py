@@ -239,6 +239,43 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     return doctor.exit_code(lines)
 
 
+def cmd_upgrade(args: argparse.Namespace) -> int:
+    from cmsf.upgrade import NotInitialized, plan, upgrade, version
+
+    try:
+        pending = plan()
+        if args.plan:
+            for name in pending:
+                print(f"to apply: {name}")
+            print(
+                f"{len(pending)} migrations to apply for cmsf {version()}" if pending else "the database is up to date"
+            )
+            return 0
+        done = upgrade()
+    except NotInitialized as error:  # a state to fix, not a bad argument: 1, like a failed check
+        print(f"cmsf: error: {error}", file=sys.stderr)
+        return 1
+    for name in done.applied:
+        print(f"applied: {name}")
+    if done.stopped_at:
+        print(
+            f"the upgrade stopped at {done.stopped_at}: {len(done.applied)} of {len(done.pending)} migrations applied"
+        )
+    elif done.applied:
+        print(f"database upgraded to cmsf {version()}")
+    else:
+        print(f"the database was not upgraded: {len(done.pending)} migrations to apply" if done.pending
+              else "the database was up to date")  # fmt: skip
+    for line in done.problems:
+        print(f"error: {line}")
+    for line in done.warnings:
+        print(f"warning: {line}")
+    said = [f"{len(found)} {what}{'s' if len(found) != 1 else ''}"
+            for found, what in ((done.problems, "error"), (done.warnings, "warning")) if found]  # fmt: skip
+    print(", ".join(said) if said else "checks passed")
+    return 0 if done.ok else 1
+
+
 def cmd_worker(args: argparse.Namespace) -> int:
     _require_initialized()
     _consumer(workers=args.workers, scheduler=not args.no_scheduler).run()
@@ -1020,6 +1057,9 @@ def build_parser() -> argparse.ArgumentParser:
     doc = command("doctor", "check the installation end to end, one line a check with its fix (exit 1: a check "
                   "failed)", cmd_doctor)  # fmt: skip
     doc.add_argument("--json", action="store_true", help="print the checks as JSON")
+    upg = command("upgrade", "after installing a new version: apply the migrations, then run the checks (exit 1 on "
+                  "an error)", cmd_upgrade)  # fmt: skip
+    upg.add_argument("--plan", action="store_true", help="list the migrations to apply and change nothing")
 
     wrk = command("worker", "run a queue consumer, with the scheduler unless --no-scheduler", cmd_worker)
     wrk.add_argument("--no-scheduler", action="store_true", help="exactly one machine should run the scheduler")

@@ -225,7 +225,7 @@ def _schema(found: _Services) -> Line:
     if not report.ok:
         missing = report.missing_objects + report.missing_fields + report.missing_permission_sets
         said = f"{len(missing)} missing: {', '.join(missing[:5])}" + (", ..." if len(missing) > 5 else "")
-        fix = ("deploy cmsf's objects, fields and permission sets (the SFDX source in salesforce/) to the org; "
+        fix = ("deploy cmsf's objects, fields and permission sets (the SFDX source in the package's sfdx/ folder) to the org; "
                "Maintenance > Salesforce setup checks again")  # fmt: skip
         return Line(name, FAIL, said, fix)
     return Line(name, OK, f"the org has cmsf's {report.checked_objects} objects and {report.checked_fields} fields")

@@ -1,4 +1,4 @@
-"""The SFDX source in salesforce/ holds every object and field cmsf writes."""
+"""The SFDX source in src/cmsf/sfdx holds every object and field cmsf writes."""
 
 import re
 

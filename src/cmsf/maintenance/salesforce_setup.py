@@ -1,4 +1,4 @@
-"""Salesforce setup, on the Maintenance page: check the connected org against the SFDX source in `salesforce/`
+"""Salesforce setup, on the Maintenance page: check the connected org against the SFDX source in `sfdx/`
 (objects, fields, permission sets), and apply or remove cmsf's page layouts through Metadata API deploys.
 
 Applying and removing are audited; a failed deploy changes nothing in the org (it rolls back), is recorded as a

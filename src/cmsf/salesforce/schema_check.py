@@ -1,4 +1,4 @@
-"""Compare an org with the SFDX source in `salesforce/`: which objects and fields cmsf needs are missing."""
+"""Compare an org with the SFDX source in `sfdx/`: which objects and fields cmsf needs are missing."""
 
 from __future__ import annotations
 

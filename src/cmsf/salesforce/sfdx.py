@@ -1,4 +1,4 @@
-"""Reading the SFDX source in the repository's `salesforce/` folder: what cmsf needs in an org.
+"""Reading the SFDX source in the package's `sfdx/` folder (`src/cmsf/sfdx`): what cmsf needs in an org.
 
 The source is the single description of cmsf's objects and fields; the schema check compares an org
 with it, and the Salesforce emulator builds its schema from the same files (with a reader of its own).
@@ -14,8 +14,8 @@ NS = {"md": "http://soap.sforce.com/2006/04/metadata"}
 
 
 def default_source_dir() -> Path:
-    """The `salesforce/` folder at the root of the repository cmsf runs from."""
-    return Path(__file__).resolve().parents[3] / "salesforce"
+    """The `sfdx/` folder of the cmsf package: it ships in the wheel, so an installed cmsf reads it too."""
+    return Path(__file__).resolve().parents[1] / "sfdx"
 
 
 @dataclass(frozen=True)

@@ -379,7 +379,7 @@ def create_app(
 ) -> Starlette:
     """The emulator over `org` (an `OrgData`). `faults`: none, flaky or limits (see `faults`); `login_base_url`
     and `instance_url`: what token responses name (default: the URL the request came to); `source`: the SFDX
-    folder (default: the repository's salesforce/); `seed` drives the flaky profile (default: the org's
+    folder (default: the cmsf package's sfdx/); `seed` drives the flaky profile (default: the org's
     seed); `daily_api_requests` and `data_storage_mb` are the org's allowances."""
     hide_deliberate_drops()
     em = Emulator(

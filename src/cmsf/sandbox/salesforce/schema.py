@@ -1,5 +1,5 @@
 """The emulated org's schema: standard objects with their field metadata, and the custom objects and custom
-fields of the SFDX source in the repository's `salesforce/` folder, read here with our own reader.
+fields of the SFDX source in the cmsf package's `sfdx/` folder, read here with our own reader.
 
 `build_schema()` returns a `Schema`; `describe_global` / `describe_object` render the describe resources.
 Field types are Salesforce's describe types: id, string, textarea, email, phone, url, picklist, multipicklist,
@@ -18,7 +18,7 @@ from typing import Any
 from cmsf.sandbox.salesforce.ids import KEY_PREFIXES, custom_prefix
 
 NS = "{http://soap.sforce.com/2006/04/metadata}"
-DEFAULT_SOURCE = Path(__file__).resolve().parents[4] / "salesforce"
+DEFAULT_SOURCE = Path(__file__).resolve().parents[2] / "sfdx"  # src/cmsf/sfdx, data that ships in the wheel
 
 Lookup = Callable[[str, Any], "dict[str, Any] | None"]  # (object name, id or None) -> live or deleted record
 Derive = Callable[[dict[str, Any], Lookup], Any]
