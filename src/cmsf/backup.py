@@ -337,7 +337,7 @@ def restore(source: Path, environ: Mapping[str, str]) -> list[str]:
             )
         else:
             lines.append(
-                "the database is PostgreSQL: restore its dump with pg_restore into an empty database (docs/production.md)"
+                "the database is PostgreSQL: not in this backup, its dump is pg_restore's (docs/production.md)"
             )
         for name, variable in ((ENCRYPTION_KEY_FILE, "CMSF_ENCRYPTION_KEY"), (SECRET_KEY_FILE, "CMSF_SECRET_KEY")):
             if name not in manifest["files"]:

@@ -935,7 +935,8 @@ def cmd_restore(args: argparse.Namespace) -> int:
     if "connections.0001_initial" in pending:
         print("the database is empty: restore the PostgreSQL dump with pg_restore (docs/production.md)")
     elif pending:
-        print(f"{len(pending)} migrations to apply: run `cmsf upgrade`, then start the services")
+        count = f"{len(pending)} migration{'s' if len(pending) != 1 else ''}"
+        print(f"the backup is older than this cmsf ({count} to apply): run `cmsf upgrade`, then start the services")
     else:
         from cmsf.connections.selectors import check_stored_secrets_readable
 

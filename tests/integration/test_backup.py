@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from cmsf.backup import sha256
 from tests.integration.sandboxes import CMSF, Sandbox, cmsf, dataset, env_for, sync_until_done
 
 # Holds cmsf's database open as a running service does: one committed write still in the WAL, then a write
@@ -213,3 +214,48 @@ def test_a_failed_backup_is_a_maintenance_message_until_a_backup_goes_through(mo
     manifest = backups.read_manifest(tmp_path / "second")
     backups.verify(tmp_path / "second", manifest)
     assert manifest["database"] == {"sqlite": "sqlite", "postgresql": "postgresql"}[connection.vendor]
+
+
+def _rewrite(backup: Path, copy: Path, change) -> None:
+    """A copy of the backup whose database and manifest are changed together (its checksums made again)."""
+    subprocess.run(["cp", "-a", str(backup), str(copy)], check=True)
+    manifest = json.loads((copy / "manifest.json").read_text())
+    change(copy / "cmsf.sqlite3", manifest)
+    manifest["files"]["cmsf.sqlite3"] = {
+        "sha256": sha256(copy / "cmsf.sqlite3"),
+        "bytes": (copy / "cmsf.sqlite3").stat().st_size,
+    }
+    (copy / "manifest.json").write_text(json.dumps(manifest))
+
+
+def test_a_backup_older_than_this_cmsf_is_restored_and_says_to_upgrade(installation, tmp_path):
+    _, _, backup, _ = installation
+
+    def older(database: Path, manifest: dict) -> None:  # as if made before the newest migration of the sync app
+        newest = max(m for m in manifest["migrations"] if m.startswith("sync."))
+        db = sqlite3.connect(database)
+        db.execute("DELETE FROM django_migrations WHERE app = 'sync' AND name = ?", (newest.split(".", 1)[1],))
+        db.commit()
+        db.close()
+        manifest["migrations"].remove(newest)
+
+    _rewrite(backup, tmp_path / "older", older)
+    result = cmsf(tmp_path / "data", "restore", str(tmp_path / "older"))
+    assert result.returncode == 0, result.stderr
+    assert "the backup is older than this cmsf (1 migration to apply): run `cmsf upgrade`" in result.stdout
+
+
+def test_a_backup_of_a_newer_cmsf_is_refused(installation, tmp_path):
+    _, _, backup, _ = installation
+
+    def newer(database: Path, manifest: dict) -> None:
+        manifest["migrations"].append("sync.9999_from_the_future")
+        manifest["cmsf_version"] = "99.0"
+
+    _rewrite(backup, tmp_path / "newer", newer)
+    data = tmp_path / "data"
+    result = cmsf(data, "restore", str(tmp_path / "newer"))
+    assert result.returncode == 2
+    line = one_line(result)
+    assert "made by cmsf 99.0" in line and "sync.9999_from_the_future" in line and "install that version" in line
+    assert not data.exists()
