@@ -212,3 +212,44 @@ def test_caddy_accepts_the_caddyfile(tmp_path):
     result = subprocess.run(["caddy", "validate", "--adapter", "caddyfile", "--config", str(DEPLOY / "Caddyfile")],
                             env=env, capture_output=True, text=True, timeout=60)  # fmt: skip
     assert result.returncode == 0, result.stderr
+
+
+GUIDE = ROOT / "docs" / "production.md"
+WRITTEN_BESIDE = {"upgrade", "doctor"}  # commands the guide names that other parts of issue 19 add to the parser
+
+
+def test_the_readme_links_the_production_guide_near_the_top():
+    head = (ROOT / "README.md").read_text().split("\n## ", 1)[0]
+    assert "(docs/production.md)" in head
+
+
+def test_the_guide_links_every_deploy_file_and_names_what_cmsf_check_deploy_checks():
+    guide = GUIDE.read_text()
+    for path in sorted(p for p in DEPLOY.rglob("*") if p.is_file()):
+        name = path.relative_to(ROOT).as_posix()
+        assert f"../{name}" in guide or path.name in guide, f"docs/production.md does not mention {name}"
+    checked = set(re.findall(r"\b(CMSF_[A-Z_]+)\b", (Path(cmsf.__file__).parent / "deploy_check.py").read_text()))
+    checked &= variables_cmsf_reads()  # the environment variables among the settings it reads
+    assert checked and {name for name in checked if name not in guide} == set()
+    for needed in ("DATABASE_URL", "CMSF_QUEUE_URL", "pg_dump", "pg_restore", "/healthz", "/readyz", "/metrics",
+                   "CMSF_METRICS_TOKEN", "cmsf doctor", "cmsf upgrade --plan", "CMSF-BACKUP-FAILED"):  # fmt: skip
+        assert needed in guide, needed
+
+
+def test_every_cmsf_command_of_the_guide_is_one_the_parser_takes():
+    parser = build_parser()
+    known = set(parser._subparsers._group_actions[0].choices)  # type: ignore[union-attr]
+    blocks = re.findall(r"```(?:sh|ini)\n(.*?)```", GUIDE.read_text(), re.S)
+    commands = [
+        shlex.split(line.split(" #")[0])
+        for block in blocks
+        for line in block.splitlines()
+        if re.match(r"\s*(cmsf|/opt/cmsf/bin/cmsf|ExecStart=/opt/cmsf/bin/cmsf) ", line)
+    ]
+    assert len(commands) >= 8
+    for argv in commands:
+        argv = argv[1:]
+        if argv[0] not in known:
+            assert argv[0] in WRITTEN_BESIDE, argv
+            continue
+        parser.parse_args(argv)  # exits 2 (argparse) on an option the command does not have
