@@ -186,6 +186,13 @@ def test_systemd_analyze_verifies_the_units(tmp_path):
     said = result.stdout + result.stderr
     assert result.returncode == 0, said
     assert not [line for line in said.splitlines() if any(name in line for name in UNITS)], said  # no warning
+    for name in UNITS:  # and the hardening, as systemd scores it (0 exposed least, 10 most; 1.5 as shipped)
+        if not name.endswith(".service"):
+            continue
+        scored = subprocess.run(["systemd-analyze", "security", "--offline=yes", "--no-pager", str(tmp_path / name)],
+                                capture_output=True, text=True, timeout=120)  # fmt: skip
+        level = re.search(r"Overall exposure level for \S+: (\d+\.\d+)", scored.stdout)
+        assert level and float(level[1]) <= 2.0, f"{name}: {scored.stdout[-300:]} {scored.stderr[-300:]}"
 
 
 @pytest.mark.skipif(shutil.which("nginx") is None, reason="nginx is not installed")
