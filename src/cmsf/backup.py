@@ -47,7 +47,7 @@ class BackupFailed(Exception):
     """The backup or the restore could not be made or verified."""
 
     def __init__(self, what: str) -> None:
-        super().__init__(f"{SUPPORT_CODE}: {what}")
+        super().__init__(f"{SUPPORT_CODE}: {' '.join(what.split())}")  # one line, whatever the driver said
 
 
 @dataclass(frozen=True)

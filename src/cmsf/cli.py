@@ -905,10 +905,13 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 def cmd_backup(args: argparse.Namespace) -> int:
-    from cmsf.backup import BackupFailed, BackupRefused, backup
+    from cmsf.backup import SUPPORT_CODE, BackupFailed, BackupRefused, backup
 
     try:
         lines = backup(Path(args.path))
+    except OSError as error:  # a folder it may not read, before anything was written
+        print(f"cmsf: error: {SUPPORT_CODE}: {error}", file=sys.stderr)
+        return 1
     except BackupRefused as error:
         raise CliError(f"backup: {error}") from None
     except BackupFailed as error:
@@ -920,10 +923,13 @@ def cmd_backup(args: argparse.Namespace) -> int:
 
 def cmd_restore(args: argparse.Namespace) -> int:
     """Runs before Django is set up (setting up makes files in the data folder, which must be found empty)."""
-    from cmsf.backup import BackupFailed, BackupRefused, restore
+    from cmsf.backup import SUPPORT_CODE, BackupFailed, BackupRefused, restore
 
     try:
         lines = restore(Path(args.path), os.environ)
+    except OSError as error:  # a folder it may not read, before anything was written
+        print(f"cmsf: error: {SUPPORT_CODE}: {error}", file=sys.stderr)
+        return 1
     except BackupRefused as error:
         raise CliError(f"restore: {error}") from None
     except BackupFailed as error:
@@ -931,7 +937,14 @@ def cmd_restore(args: argparse.Namespace) -> int:
         return 1
     print("\n".join(lines))
     _setup_django()
-    pending = _pending_migrations()
+    from django.db import DatabaseError
+
+    try:
+        pending = _pending_migrations()
+    except DatabaseError as error:  # PostgreSQL not reachable: the files are in place, the database is not checked
+        said = " ".join(str(error).split())
+        print(f"cmsf: error: restored, but the database could not be read to check it: {said}", file=sys.stderr)
+        return 1
     if "connections.0001_initial" in pending:
         print("the database is empty: restore the PostgreSQL dump with pg_restore (docs/production.md)")
     elif pending:
