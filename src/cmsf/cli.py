@@ -950,6 +950,63 @@ def cmd_bench(args: argparse.Namespace) -> int:
         raise CliError(str(error)) from None
 
 
+# ------------------------------------------------------------------------------------ backup, restore
+
+
+def cmd_backup(args: argparse.Namespace) -> int:
+    from cmsf.backup import SUPPORT_CODE, BackupFailed, BackupRefused, backup
+
+    try:
+        lines = backup(Path(args.path))
+    except OSError as error:  # a folder it may not read, before anything was written
+        print(f"cmsf: error: {SUPPORT_CODE}: {error}", file=sys.stderr)
+        return 1
+    except BackupRefused as error:
+        raise CliError(f"backup: {error}") from None
+    except BackupFailed as error:
+        print(f"cmsf: error: {error}", file=sys.stderr)
+        return 1
+    print("\n".join(lines))
+    return 0
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    """Runs before Django is set up (setting up makes files in the data folder, which must be found empty)."""
+    from cmsf.backup import SUPPORT_CODE, BackupFailed, BackupRefused, restore
+
+    try:
+        lines = restore(Path(args.path), os.environ)
+    except OSError as error:  # a folder it may not read, before anything was written
+        print(f"cmsf: error: {SUPPORT_CODE}: {error}", file=sys.stderr)
+        return 1
+    except BackupRefused as error:
+        raise CliError(f"restore: {error}") from None
+    except BackupFailed as error:
+        print(f"cmsf: error: {error}", file=sys.stderr)
+        return 1
+    print("\n".join(lines))
+    _setup_django()
+    from django.db import DatabaseError
+
+    try:
+        pending = _pending_migrations()
+    except DatabaseError as error:  # PostgreSQL not reachable: the files are in place, the database is not checked
+        said = " ".join(str(error).split())
+        print(f"cmsf: error: restored, but the database could not be read to check it: {said}", file=sys.stderr)
+        return 1
+    if "connections.0001_initial" in pending:
+        print("the database is empty: restore the PostgreSQL dump with pg_restore (docs/production.md)")
+    elif pending:
+        count = f"{len(pending)} migration{'s' if len(pending) != 1 else ''}"
+        print(f"the backup is older than this cmsf ({count} to apply): run `cmsf upgrade`, then start the services")
+    else:
+        from cmsf.connections.selectors import check_stored_secrets_readable
+
+        check_stored_secrets_readable()  # the restored key opens the restored credentials
+        print("the database is up to date and the key opens its credentials: start the services")
+    return 0
+
+
 # ------------------------------------------------------------------------------------------- parser
 
 
@@ -1163,6 +1220,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--ca-file", type=_readable_file, help="a PEM bundle to verify Salesforce's certificate (default: the system's)"
     )
 
+    bkp = command("backup", "write a backup (the SQLite database while cmsf runs, the keys, a manifest) into a "
+                  "folder that is empty or new", cmd_backup)  # fmt: skip
+    bkp.add_argument("path", type=_folder, help="the backup folder: empty, or not there yet")
+    rst = command("restore", "restore a backup into an empty data folder, checking every file", cmd_restore)
+    rst.add_argument("path", type=_text, help="the folder `cmsf backup` wrote")
+    rst.set_defaults(django=False)
+
     sbx = command("sandbox", "serve a generated Campaign Monitor account over TLS on loopback, for tests", cmd_sandbox)
     sbx.add_argument("--dataset", required=True, help="dataset size: tiny, small, medium or large")
     sbx.add_argument("--seed", type=SEED, default=1, help="dataset seed (default 1)")
@@ -1198,6 +1262,8 @@ def main(argv: list[str] | None = None) -> int:
     tune_allocator()  # before the first big buffer: syncs and the console run for hours
     os.umask(0o077)  # every file and folder cmsf makes (data folder, database, queue, keys, outbox) its owner's only
     try:
+        if not getattr(args, "django", True):  # cmsf restore: sets Django up itself, once the data folder is filled
+            return func(args)
         _setup_django()
         from cmsf.configuration import ConfigError
 

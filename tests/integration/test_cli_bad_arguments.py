@@ -65,6 +65,9 @@ PARSED = [
     ("sandbox", "--sf-port", ["sandbox", "--dataset", "tiny", "--info-json", "i.json", "--sf-port", "-1"]),
     ("sandbox", "--info-json", ["sandbox", "--dataset", "tiny", "--info-json", NO_FOLDER]),
     ("sandbox", "--dir", ["sandbox", "--dataset", "tiny", "--info-json", "i.json", "--dir", "/dev/null/tls"]),
+    ("backup", "path", ["backup", "/dev/null/backup"]),
+    ("backup", "path", ["backup", ""]),
+    ("restore", "path", ["restore", ""]),
 ]
 
 # (command, option or positional, argv, what the message says): refused by the command, run as processes
@@ -92,6 +95,8 @@ COMMANDED = [
     ("sandbox", "--faults", ["sandbox", "--dataset", "tiny", "--faults", "chaos", "--info-json", "i.json"], "--faults"),
     ("serve", "--port", ["serve", "--port", "99999"], "--port"),  # argparse's refusal, as the real command prints it
     ("sync", "--client", ["sync", "--client", ""], "--client"),
+    ("backup", "path", ["backup", "."], "backup: the backup folder"),  # not empty
+    ("restore", "path", ["restore", "no-such-backup"], "restore: the data folder"),  # an installation is there
     ("demo", "--dataset", ["demo", "--dataset", "huge", "--port", "8765"], "--dataset"),  # last: it sets up a demo
 ]  # fmt: skip
 

@@ -370,6 +370,16 @@ _CODES: tuple[SupportCode, ...] = (
         "Page Layouts.",
     ),
     SupportCode(
+        "CMSF-BACKUP-FAILED",
+        "A backup or restore failed",
+        "`cmsf backup` could not write or check its snapshot of the database and the keys (a folder that cannot be "
+        "written, a disk full, a database that cannot be read), or `cmsf restore` found a backup whose files do not "
+        "match their checksums in its manifest. A failed backup leaves nothing behind that could be restored later.",
+        "Read the details: free space or fix the backup folder's permissions and run `cmsf backup` again (the message "
+        "resolves itself once a backup goes through). A backup that fails its checksums is damaged: restore an "
+        "earlier one.",
+    ),
+    SupportCode(
         "CMSF-BILLING-USAGE",
         "Today's active subscribers could not be counted",
         "cmsf counts the active subscribers in Salesforce every day for billing, and today's count failed.",
