@@ -64,6 +64,7 @@ PARSED = [
     ("sandbox", "--sf-port", ["sandbox", "--dataset", "tiny", "--info-json", "i.json", "--sf-port", "-1"]),
     ("sandbox", "--info-json", ["sandbox", "--dataset", "tiny", "--info-json", NO_FOLDER]),
     ("sandbox", "--dir", ["sandbox", "--dataset", "tiny", "--info-json", "i.json", "--dir", "/dev/null/tls"]),
+    ("sandbox", "--console-url", ["sandbox", "--dataset", "tiny", "--info-json", "i.json", "--console-url", "ftp://x"]),
 ]
 
 # (command, option or positional, argv, what the message says): refused by the command, run as processes

@@ -10,6 +10,7 @@ from cmsf.console.views import (
     rules,
     salesforce_setup,
     security,
+    setup,
     sms,
     storage,
     sync,
@@ -32,4 +33,5 @@ urlpatterns = [
     *security.urlpatterns,
     *billing.urlpatterns,
     *hooks.urlpatterns,
+    *setup.urlpatterns,
 ]
