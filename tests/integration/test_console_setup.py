@@ -289,3 +289,33 @@ def test_a_salesforce_login_url_that_is_not_https_is_refused_before_any_call(cli
     mine = {**_sf_form(sf, "s"), "sf-login_domain": "my_domain", "sf-my_domain": "not a host"}
     assert 'data-testid="error-sf-my_domain"' in client.post(reverse("console:setup_salesforce_connect"),
                                                                mine).content.decode()  # fmt: skip
+
+
+# -- the sandbox accepts the console's callbacks -------------------------------------------------------------------
+
+
+def test_cmsf_sandbox_registers_the_consoles_oauth_callbacks_in_both_emulators(tmp_path):
+    from cmsf.sandbox.command import running_sandbox
+
+    lines: list[str] = []
+    with running_sandbox(dataset="tiny", info_json=tmp_path / "info.json", cert_dir=tmp_path / "tls",
+                         console_url="http://testserver", announce=lines.append) as (info, _):  # fmt: skip
+        cm, sf = info["campaign_monitor"], info["salesforce"]
+        assert cm["console_callback_url"] == CM_CALLBACK and sf["console_callback_url"] == SF_CALLBACK
+        approve = requests.get(
+            cm["oauth_url"], verify=cm["ca_file"], allow_redirects=False, timeout=30,
+            params={"type": "web_server", "client_id": cm["oauth_client_id"], "redirect_uri": CM_CALLBACK,
+                    "scope": "ViewReports", "state": "s"},
+        )  # fmt: skip
+        assert approve.status_code == 302 and approve.headers["location"].startswith(CM_CALLBACK + "?code=")
+        login = requests.get(
+            f"{sf['login_url']}/services/oauth2/authorize", verify=sf["ca_file"], timeout=30,
+            params={"response_type": "code", "client_id": sf["client_id"], "redirect_uri": SF_CALLBACK, "state": "s"},
+        )  # fmt: skip
+        assert login.status_code == 200 and 'name="username"' in login.text
+        stranger = requests.get(
+            f"{sf['login_url']}/services/oauth2/authorize", verify=sf["ca_file"], timeout=30,
+            params={"response_type": "code", "client_id": sf["client_id"], "redirect_uri": "http://elsewhere/cb"},
+        )  # fmt: skip
+        assert stranger.status_code == 400  # only the registered console
+    assert any("http://testserver" in line for line in lines)
