@@ -115,6 +115,9 @@ def test_a_blank_key_with_nothing_stored_and_a_bad_base_url_are_refused_on_the_f
     )
     html = bad.content.decode()
     assert bad.status_code == 400 and 'data-testid="error-key-api_base_url"' in html and "https" in html
+    no_ca = client.post(reverse("console:setup_campaign_monitor_key"),
+                        _key_form(cm, cm.world.account_api_key, **{"key-ca_file": "/nonexistent/ca.pem"}))  # fmt: skip
+    assert no_ca.status_code == 400 and 'data-testid="error-key-ca_file"' in no_ca.content.decode()
     assert not CampaignMonitorAccount.load().is_connected
 
 

@@ -8,6 +8,7 @@ console's one Salesforce callback (`frame.salesforce_callback`), whose session s
 
 from __future__ import annotations
 
+import os
 import secrets
 from typing import Any
 
@@ -49,11 +50,23 @@ def _secret(label: str, help_text: str) -> forms.CharField:
     )
 
 
+class CaFileMixin:
+    """A CA file given must be a readable file of this machine (what the TLS layer would fail on, named here)."""
+
+    cleaned_data: dict[str, Any]
+
+    def clean_ca_file(self) -> str:
+        value = str(self.cleaned_data.get("ca_file") or "")
+        if value and not (os.path.isfile(value) and os.access(value, os.R_OK)):
+            raise ValidationError("No readable file has this path on the machine cmsf runs on.")
+        return value
+
+
 BASE_URL_HELP = "Blank: Campaign Monitor itself (https://api.createsend.com/api/v3.3)."
 CA_HELP = "A PEM file on this machine to verify the service's certificate. Blank: the system's."
 
 
-class CampaignMonitorKeyForm(forms.Form):
+class CampaignMonitorKeyForm(CaFileMixin, forms.Form):
     api_key = _secret(
         "API key", "Account settings > API keys in Campaign Monitor. Blank on a reconnect: keep the stored key."
     )
@@ -61,14 +74,14 @@ class CampaignMonitorKeyForm(forms.Form):
     ca_file = _text("CA file", help_text=CA_HELP)
 
 
-class CampaignMonitorOAuthForm(forms.Form):
+class CampaignMonitorOAuthForm(CaFileMixin, forms.Form):
     oauth_client_id = _text("OAuth client id", required=True, max_length=64)
     oauth_client_secret = _secret("OAuth client secret", "Blank on a reconnect: keep the stored secret.")
     api_base_url = _text("API base URL", help_text=BASE_URL_HELP)
     ca_file = _text("CA file", help_text=CA_HELP)
 
 
-class SalesforceConnectForm(forms.Form):
+class SalesforceConnectForm(CaFileMixin, forms.Form):
     login_domain = forms.ChoiceField(
         label="Log in at",
         choices=SalesforceOrg.LoginDomain.choices,
