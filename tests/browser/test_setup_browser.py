@@ -13,7 +13,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from playwright.sync_api import Browser, Page, expect
 
-from tests.browser.conftest import CHROMIUM, Site, sign_in
+from tests.browser.conftest import CHROMIUM, Site, screenshot, sign_in
 from tests.emulators import Connected
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -87,7 +87,7 @@ def _connect_salesforce(page: Page, site: Site) -> None:
     expect(page.get_by_test_id("schema-result")).to_be_visible()
 
 
-def test_a_newcomer_connects_both_services_from_the_console_alone(newcomer: Page, fresh: Site):
+def test_a_newcomer_connects_both_services_from_the_console_alone(newcomer: Page, fresh: Site, tmp_path):
     page, running = newcomer, fresh.emulators
     sign_in(page, fresh, "alice@example.com", "alice-password-1")
     banner = page.get_by_test_id("setup-banner")
@@ -106,6 +106,7 @@ def test_a_newcomer_connects_both_services_from_the_console_alone(newcomer: Page
 
     _connect_salesforce(page, fresh)
     expect(page.get_by_role("alert").filter(has_text="Salesforce is connected")).to_be_visible()
+    screenshot(page, "setup", tmp_path)
 
     page.goto(fresh.at("/"))
     expect(page.get_by_test_id("setup-banner")).to_have_count(0)
