@@ -322,3 +322,22 @@ def test_cmsf_sandbox_registers_the_consoles_oauth_callbacks_in_both_emulators(t
         )  # fmt: skip
         assert stranger.status_code == 400  # only the registered console
     assert any("http://testserver" in line for line in lines)
+
+
+@pytest.mark.parametrize(
+    ("domain", "my_domain", "host"),
+    [
+        ("production", "", "https://login.salesforce.com"),
+        ("sandbox", "", "https://test.salesforce.com"),
+        ("my_domain", "acme.my.salesforce.com", "https://acme.my.salesforce.com"),
+    ],
+)
+def test_connect_salesforce_signs_in_at_production_a_sandbox_or_a_my_domain(client, alice, domain, my_domain, host):
+    client.force_login(alice)
+    form = {"sf-login_domain": domain, "sf-my_domain": my_domain, "sf-custom_login_url": "", "sf-client_id": "key",
+            "sf-client_secret": "secret", "sf-ca_file": ""}  # fmt: skip
+    response = client.post(reverse("console:setup_salesforce_connect"), form)
+    assert response.status_code == 302 and response["Location"].startswith(f"{host}/services/oauth2/authorize?")
+    params = parse_qs(urlsplit(response["Location"]).query)
+    assert params["client_id"] == ["key"] and params["redirect_uri"] == [SF_CALLBACK]
+    assert "secret" not in response["Location"] and not SalesforceOrg.load().client_secret  # stored only on success
