@@ -313,7 +313,7 @@ def salesforce_authorize_url(*, redirect_uri: str, state: str) -> str:
     if not (org.is_connected and org.client_id and org.client_secret):
         raise NotConnected(
             "Signing in with Salesforce needs a connected org and its connected app's consumer key and secret: "
-            "connect Salesforce first (`cmsf connect salesforce --client-secret ...`)."
+            "connect Salesforce first on the Setup page (or `cmsf connect salesforce --client-secret ...`)."
         )
     return auth.authorize_url(login_url=org.login_url, client_id=org.client_id, redirect_uri=redirect_uri, state=state)
 
