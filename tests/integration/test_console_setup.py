@@ -261,12 +261,20 @@ def test_another_salesforce_org_is_refused_until_disconnect(client, alice, sf, o
     assert "disconnect Salesforce first" in _messages(client)
     assert SalesforceOrg.load().org_id[:15] == sf.org.org_id[:15] and SalesforceOrg.load().is_connected
 
+    from cmsf.sync.models import ClientLease, SyncRun
+
+    queued = SyncRun.objects.create(client=CampaignMonitorClient.objects.create(cm_client_id="c1", name="C"),
+                                    status=SyncRun.Status.QUEUED)  # fmt: skip
+    ClientLease.objects.create(client=queued.client, owner="worker-1", expires_at="2999-01-01T00:00:00Z")
     confirm = client.get(reverse("console:setup_salesforce_disconnect"))
     assert confirm.status_code == 200 and "Disconnect Salesforce" in confirm.content.decode()
     assert client.post(reverse("console:setup_salesforce_disconnect")).status_code == 302
     org = SalesforceOrg.load()
     assert not org.is_connected and not org.client_secret and not org.refresh_token and not org.access_token
     assert AuditEntry.objects.filter(action="Disconnect Salesforce").exists()
+    queued.refresh_from_db()
+    assert queued.status == SyncRun.Status.FAILED and queued.message == "Salesforce was disconnected"
+    assert not ClientLease.objects.exists()
     with pytest.raises(connections.NotConnected):
         connections.salesforce()
 
