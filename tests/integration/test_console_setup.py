@@ -329,6 +329,16 @@ def test_cmsf_sandbox_registers_the_consoles_oauth_callbacks_in_both_emulators(t
             params={"response_type": "code", "client_id": sf["client_id"], "redirect_uri": "http://elsewhere/cb"},
         )  # fmt: skip
         assert stranger.status_code == 400  # only the registered console
+
+        from cmsf.cli import _allow_console_sign_in
+
+        _allow_console_sign_in(info, "http://demo.test:8000")  # what `cmsf demo` does for its own console
+        demo = requests.get(
+            cm["oauth_url"], verify=cm["ca_file"], allow_redirects=False, timeout=30,
+            params={"type": "web_server", "client_id": cm["oauth_client_id"], "scope": "ViewReports",
+                    "redirect_uri": "http://demo.test:8000/oauth/campaign-monitor/callback"},
+        )  # fmt: skip
+        assert demo.status_code == 302 and "code=" in demo.headers["location"]
     assert any("http://testserver" in line for line in lines)
 
 
