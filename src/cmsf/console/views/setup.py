@@ -27,7 +27,7 @@ from cmsf.connections.selectors import not_connected_reason
 from cmsf.console.access import can_change, changer, viewer
 from cmsf.console.views import frame
 from cmsf.maintenance.services import record_message
-from cmsf.sync import clients
+from cmsf.sync import clients as sync_clients
 
 CM_SESSION_KEY = "cmsf_campaign_monitor_oauth"  # {"state", "base_url", "ca_file"}
 TEXT = {"class": "slds-input"}
@@ -288,7 +288,7 @@ def salesforce_connect(request: HttpRequest) -> HttpResponse:
 def salesforce_disconnect(request: HttpRequest) -> HttpResponse:
     """Disconnect Salesforce: a confirmation, then the org's credentials are removed."""
     if request.method == "POST":
-        clients.disconnect_salesforce(actor=request.user.get_username())
+        sync_clients.disconnect_salesforce(actor=request.user.get_username())
         messages.success(request, "Salesforce is disconnected: no sync runs until you connect an org again.")
         return redirect("console:setup")
     return render(
