@@ -523,18 +523,20 @@ def _demo_field_mapping() -> None:
 
 
 def _allow_console_sign_in(info: dict[str, Any], console_url: str) -> None:
-    """Add the console's callback URL to the sandbox org's connected app (what an admin does in Salesforce
-    Setup), so "Log in with Salesforce" and "Change Salesforce Sync User" work in the demo."""
+    """Add the console's callback URLs to the sandbox org's connected app and the Campaign Monitor OAuth app (what an
+    admin does in Salesforce Setup and in Campaign Monitor), so "Log in with Salesforce", "Change Salesforce Sync
+    User" and the Setup page's OAuth connections work in the demo."""
     import requests
 
-    sf = info["salesforce"]
-    response = requests.post(
-        sf["admin_url"] + "/oauth/callback-urls",
-        json={"url": console_url + "/oauth/salesforce/callback"},
-        verify=sf["ca_file"],
-        timeout=30,
-    )
-    response.raise_for_status()
+    for service, route, callback in (
+        ("salesforce", "/oauth/callback-urls", "/oauth/salesforce/callback"),
+        ("campaign_monitor", "/oauth/redirect-uris", "/oauth/campaign-monitor/callback"),
+    ):
+        emulator = info[service]
+        response = requests.post(
+            emulator["admin_url"] + route, json={"url": console_url + callback}, verify=emulator["ca_file"], timeout=30
+        )
+        response.raise_for_status()
 
 
 def _console_user_for_the_sync_user() -> str:
@@ -576,6 +578,7 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
             sf_port=args.sf_port,
             info_json=Path(args.info_json),
             cert_dir=Path(args.dir) if args.dir else None,
+            console_url=args.console_url,
             announce=lambda line: print(line, flush=True),
         )
     except SandboxError as error:
@@ -1044,6 +1047,28 @@ def _text(value: str) -> str:
     return value
 
 
+def _console_url(value: str) -> str:
+    """An argparse type: the console's http(s) address, such as http://127.0.0.1:8000 (no path, query or fragment)."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(_text(value))
+        parts.port  # noqa: B018  (a bad port raises here)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not an http(s) address") from None
+    if (
+        parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or parts.path.strip("/")
+        or parts.query
+        or parts.fragment
+    ):
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is not the console's http(s) address, such as http://127.0.0.1:8000"
+        )
+    return value.rstrip("/")
+
+
 def _host(value: str) -> str:
     """An argparse type: an address or name this machine can listen on."""
     import socket
@@ -1244,6 +1269,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sbx.add_argument(
         "--dir", type=_folder, help="folder for the certificates (default: sandbox/tls in the data folder)"
+    )
+    sbx.add_argument(
+        "--console-url",
+        type=_console_url,
+        default="http://127.0.0.1:8000",
+        help="the console's address, whose OAuth callbacks both emulators accept, so its Setup page connects through "
+        "OAuth (default http://127.0.0.1:8000, where `cmsf serve` listens)",
     )
     return parser
 

@@ -68,6 +68,7 @@ PARSED = [
     ("backup", "path", ["backup", "/dev/null/backup"]),
     ("backup", "path", ["backup", ""]),
     ("restore", "path", ["restore", ""]),
+    ("sandbox", "--console-url", ["sandbox", "--dataset", "tiny", "--info-json", "i.json", "--console-url", "ftp://x"]),
 ]
 
 # (command, option or positional, argv, what the message says): refused by the command, run as processes

@@ -800,6 +800,29 @@ def test_oauth_code_flow_refresh_expire_and_revoke(cm_emulator: Emu) -> None:
     ]
 
 
+def test_a_registered_redirect_uri_is_accepted_beside_the_apps_own(cm_emulator: Emu) -> None:
+    console = "http://127.0.0.1:8000/oauth/campaign-monitor/callback"
+    params = {"client_id": OAUTH.client_id, "redirect_uri": console, "scope": "ViewReports", "state": "s2"}
+
+    def authorize() -> str:
+        answer = cm_emulator.session.get(cm_emulator.base + "/oauth", params=params, allow_redirects=False, timeout=5)
+        assert answer.status_code == 302
+        return answer.headers["Location"]
+
+    assert parse_qs(urlsplit(authorize()).query)["error"] == ["invalid_redirect_uri"]
+    registered = cm_emulator.admin("POST", "/oauth/redirect-uris", json={"url": console})
+    assert registered.status_code == 200 and registered.json() == {"redirect_uris": [OAUTH.redirect_uri, console]}
+    assert cm_emulator.admin("POST", "/oauth/redirect-uris", json={"url": console}).json()["redirect_uris"] == [
+        OAUTH.redirect_uri,
+        console,
+    ]  # idempotent
+    location = urlsplit(authorize())
+    assert f"{location.scheme}://{location.netloc}{location.path}" == console and "code" in parse_qs(location.query)
+    for bad in ("", "ftp://host/cb", "/relative", "https://host/cb#fragment"):
+        refused = cm_emulator.admin("POST", "/oauth/redirect-uris", json={"url": bad})
+        assert refused.status_code == 400, bad
+
+
 def test_fault_profiles(cm_emulator: Emu) -> None:
     assert cm_emulator.admin("POST", "/faults", json={"profile": "flaky"}).json()["profile"] == "flaky"
     seen = {"ok": 0, "429": 0, "500": 0, "broken": 0}

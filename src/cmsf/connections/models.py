@@ -39,6 +39,10 @@ class CampaignMonitorAccount(SingletonModel):
     # The secret in the URL of cmsf's list webhooks (`sync.webhooks`): a POST without it is refused.
     webhook_secret = EncryptedTextField(blank=True, default="")
     oauth_expires_at = models.DateTimeField(null=True, blank=True)
+    # The OAuth app cmsf signs in through (Campaign Monitor: Integrations > OAuth): its client id and secret, kept
+    # for the next connect or reconnect through OAuth.
+    oauth_client_id = models.CharField("OAuth client id", max_length=64, blank=True)
+    oauth_client_secret = EncryptedTextField(blank=True, default="")
     account_name = models.CharField(max_length=255, blank=True)
     is_agency = models.BooleanField(default=False)
     connected_at = models.DateTimeField(null=True, blank=True)

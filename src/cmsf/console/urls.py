@@ -11,6 +11,7 @@ from cmsf.console.views import (
     runs,
     salesforce_setup,
     security,
+    setup,
     sms,
     storage,
     sync,
@@ -34,4 +35,5 @@ urlpatterns = [
     *billing.urlpatterns,
     *hooks.urlpatterns,
     *runs.urlpatterns,
+    *setup.urlpatterns,
 ]

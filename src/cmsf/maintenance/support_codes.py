@@ -181,8 +181,8 @@ _CODES: tuple[SupportCode, ...] = (
         "A sync could not run: not connected",
         "A sync was started while Campaign Monitor or Salesforce was disconnected, so it read and wrote nothing. "
         "While either is disconnected, Sync Settings says so, Sync now is disabled and no scheduled sync runs.",
-        "Connect the service named in the message under Sync Settings (or with `cmsf connect`); the next sync then "
-        "runs as scheduled.",
+        "Connect the service named in the message on the console's Setup page (/setup/, also in the Sync Settings "
+        "menu, or with `cmsf connect`); the next sync then runs as scheduled.",
     ),
     SupportCode(
         "CMSF-IMPORT-FAILED",

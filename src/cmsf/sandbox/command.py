@@ -38,6 +38,12 @@ class Service:
     port: int  # 0: a free port
     describe: Callable[[str], dict[str, Any]]  # base URL ("https://127.0.0.1:PORT") -> its info block
     entry_path: str = ""  # appended to the base URL in the startup line
+    # the console's address -> the OAuth callback this emulator now accepts (as an admin registers it)
+    allow_console: Callable[[str], str] | None = None
+
+
+CM_CALLBACK = "/oauth/campaign-monitor/callback"
+SF_CALLBACK = "/oauth/salesforce/callback"
 
 
 def campaign_monitor_service(world: World, *, faults: str, port: int, tls: TlsFiles, manifest: Path) -> Service:
@@ -65,7 +71,11 @@ def campaign_monitor_service(world: World, *, faults: str, port: int, tls: TlsFi
             "manifest": str(manifest),
         }
 
-    return Service("campaign_monitor", "Campaign Monitor", app, port, describe, API_PREFIX)
+    def allow_console(console_url: str) -> str:
+        app.state.emulator.oauth.add_redirect_uri(console_url + CM_CALLBACK)
+        return console_url + CM_CALLBACK
+
+    return Service("campaign_monitor", "Campaign Monitor", app, port, describe, API_PREFIX, allow_console)
 
 
 JWT_KEY_FILE = "salesforce-jwt-key.pem"
@@ -107,7 +117,11 @@ def salesforce_service(org: Any, *, faults: str, port: int, tls: TlsFiles, manif
             "manifest": str(manifest),
         }
 
-    return Service("salesforce", "Salesforce", app, port, describe, API_PREFIX + "/")
+    def allow_console(console_url: str) -> str:
+        emulator.oauth.add_callback_url(console_url + SF_CALLBACK)
+        return console_url + SF_CALLBACK
+
+    return Service("salesforce", "Salesforce", app, port, describe, API_PREFIX + "/", allow_console)
 
 
 def default_cert_dir() -> Path:
@@ -155,11 +169,12 @@ def running_sandbox(
     cm_port: int = 0,
     sf_port: int = 0,
     cert_dir: Path | None = None,
+    console_url: str = "",
     announce: Callable[[str], None] = print,
 ) -> Iterator[tuple[dict[str, Any], list[BackgroundServer]]]:
     """Generate the dataset, serve both emulators in threads, write the info file; yield (info, servers) and stop
     them (removing the info file) on exit. `cmsf sandbox` waits for a signal inside it; `cmsf demo` serves the
-    console inside it."""
+    console inside it. With `console_url`, both OAuth apps accept that console's callbacks (its Setup page)."""
     from cmsf.sandbox import dataset as datasets
     from cmsf.sandbox.campaign_monitor.faults import PROFILES as CM_PROFILES
     from cmsf.sandbox.salesforce.data import generate_org, org_manifest
@@ -204,9 +219,13 @@ def running_sandbox(
             stack.callback(server.stop)
             servers.append(server)
             info[service.key] = service.describe(server.base_url)
+            if console_url and service.allow_console is not None:
+                info[service.key]["console_callback_url"] = service.allow_console(console_url)
             announce(
                 f"{service.title} emulator on {server.base_url}{service.entry_path} (dataset {dataset}, seed {seed})"
             )
+        if console_url:
+            announce(f"Both emulators accept the OAuth callbacks of the console at {console_url} (its Setup page)")
         _write_atomically(info_json, info)
         stack.callback(info_json.unlink, missing_ok=True)
         yield info, servers
@@ -221,11 +240,12 @@ def run_sandbox(
     cm_port: int = 0,
     sf_port: int = 0,
     cert_dir: Path | None = None,
+    console_url: str = "",
     announce: Callable[[str], None] = print,
 ) -> int:
     with running_sandbox(
         dataset=dataset, info_json=info_json, seed=seed, faults=faults, cm_port=cm_port, sf_port=sf_port,
-        cert_dir=cert_dir, announce=announce,
+        cert_dir=cert_dir, console_url=console_url, announce=announce,
     ) as (info, servers):  # fmt: skip
         announce(f"Connection details in {info_json}; CA file {info['campaign_monitor']['ca_file']}. Stop with Ctrl+C.")
         _wait_for_signal(servers)

@@ -306,12 +306,8 @@ def disconnect(*, actor: str) -> None:
         account.oauth_expires_at = None
         account.connected_at = None
         account.save()
-        SyncRun.objects.filter(status=SyncRun.Status.QUEUED).update(
-            status=SyncRun.Status.FAILED, message="Campaign Monitor was disconnected", finished_at=now
-        )
-        ClientLease.objects.all().delete()  # running syncs stop at their next heartbeat
+        _stop_runs("Campaign Monitor was disconnected", now)
         CampaignMonitorClient.objects.update(security_owner_id="", security_owner_name="")
-        SyncSettings.objects.filter(pk=SyncSettings.load().pk).update(next_run=None)
         audit(
             actor=actor,
             section="connections",
@@ -319,6 +315,23 @@ def disconnect(*, actor: str) -> None:
             before=before,
             after={"connected": False},
         )
+
+
+def _stop_runs(why: str, now: datetime) -> None:
+    """Queued runs fail with the reason, running ones stop at their next heartbeat, and none is scheduled."""
+    SyncRun.objects.filter(status=SyncRun.Status.QUEUED).update(
+        status=SyncRun.Status.FAILED, message=why, finished_at=now
+    )
+    ClientLease.objects.all().delete()  # running syncs stop at their next heartbeat
+    SyncSettings.objects.filter(pk=SyncSettings.load().pk).update(next_run=None)
+
+
+def disconnect_salesforce(*, actor: str) -> None:
+    """Disconnect Salesforce: stop the jobs as Disconnect from Campaign Monitor does, and remove the org's
+    credentials (`connections.services.disconnect_salesforce`)."""
+    with transaction.atomic():
+        _stop_runs("Salesforce was disconnected", timezone.now())
+        connections.disconnect_salesforce(actor=actor)
 
 
 # -- the public URL, where Campaign Monitor posts list webhooks -------------------------------------------------

@@ -22,7 +22,7 @@ SESSION_KEY = "salesforce_setup"  # {"schema": SchemaCheck.as_dict(), "layouts":
 ANCHOR = "#salesforce-setup"
 
 
-def _remember(request: HttpRequest, key: str, value: dict[str, Any]) -> None:
+def remember(request: HttpRequest, key: str, value: dict[str, Any]) -> None:
     stored = dict(request.session.get(SESSION_KEY) or {})
     stored[key] = value
     request.session[SESSION_KEY] = stored
@@ -53,7 +53,7 @@ def schema_check(request: HttpRequest) -> HttpResponse:
     except setup.SetupError as error:
         messages.error(request, str(error))
         return _back(request)
-    _remember(request, "schema", report.as_dict())
+    remember(request, "schema", report.as_dict())
     if report.ok:
         messages.success(
             request, "Everything is in place: the org has every object, field and permission set cmsf needs."
@@ -71,13 +71,13 @@ def _layouts(request: HttpRequest, action: str) -> HttpResponse:
     try:
         result = run(actor=request.user.get_username())
     except setup.DeployFailed as error:
-        _remember(request, "layouts", error.result.as_dict())
+        remember(request, "layouts", error.result.as_dict())
         messages.error(request, str(error))
         return _back(request)
     except setup.SetupError as error:
         messages.error(request, str(error))
         return _back(request)
-    _remember(request, "layouts", result.as_dict())
+    remember(request, "layouts", result.as_dict())
     if action == "apply":
         messages.success(request, f"Page layouts applied: {len(result.saved)} layouts deployed to Salesforce.")
     else:

@@ -83,7 +83,7 @@ def sync_now(request: HttpRequest) -> HttpResponse:
     while Campaign Monitor or Salesforce is disconnected (the button is disabled, with the reason)."""
     reason = connection_selectors.not_connected_reason()
     if reason:
-        messages.error(request, f"Sync now cannot run: {reason}. Connect it under Sync Settings first.")
+        messages.error(request, f"Sync now cannot run: {reason}. Connect it on the Setup page first.")
         return redirect("console:home")
     run_ids = sync_tasks.sync_now()
     if not run_ids:

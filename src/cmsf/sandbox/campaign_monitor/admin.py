@@ -1,5 +1,5 @@
 """Admin routes (no Campaign Monitor auth, under /admin): advance the world's clock, read the manifest,
-expire or revoke OAuth tokens, count API calls, switch the fault profile."""
+expire or revoke OAuth tokens, register a redirect URI of the OAuth app, count API calls, switch the fault profile."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import Any
 
 from cmsf.sandbox.campaign_monitor.common import Reply, as_text, bad_request, fmt, ok
 from cmsf.sandbox.campaign_monitor.faults import PROFILES
+from cmsf.sandbox.campaign_monitor.oauth import OAuthError
 from cmsf.sandbox.campaign_monitor.state import Emulator
 from cmsf.sandbox.campaign_monitor.webhooks import deactivate_event, subscribe_event, update_event
 
@@ -77,6 +78,14 @@ def oauth_expire(em: Emulator, body: dict[str, Any]) -> Reply:
     return ok({"expired": em.oauth.expire_all(em.now_utc())})
 
 
+def oauth_redirect_uris(em: Emulator, body: dict[str, Any]) -> Reply:
+    """Register a redirect URI of the OAuth app {"url": ...} (the console's Campaign Monitor callback)."""
+    try:
+        return ok({"redirect_uris": em.oauth.add_redirect_uri(as_text(body.get("url", "")).strip())})
+    except OAuthError as error:
+        raise bad_request(400, error.description) from None
+
+
 def oauth_revoke(em: Emulator, body: dict[str, Any]) -> Reply:
     return ok({"revoked": em.oauth.revoke_all()})
 
@@ -110,6 +119,7 @@ ROUTES = [
     ("GET", "/admin/manifest", manifest),
     ("POST", "/admin/oauth/expire", oauth_expire),
     ("POST", "/admin/oauth/revoke", oauth_revoke),
+    ("POST", "/admin/oauth/redirect-uris", oauth_redirect_uris),
     ("GET", "/admin/calls", calls),
     ("POST", "/admin/calls/reset", calls_reset),
     ("GET", "/admin/faults", get_faults),

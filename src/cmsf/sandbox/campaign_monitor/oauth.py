@@ -72,6 +72,8 @@ def _with_query(url: str, params: dict[str, str]) -> str:
 class OAuthStore:
     def __init__(self, app: OAuthApp | None) -> None:
         self.app = app
+        # the app's redirect URIs: its own, and those registered since (as an admin edits the app in Campaign Monitor)
+        self.redirect_uris: list[str] = [app.redirect_uri] if app is not None else []
         self._lock = threading.Lock()
         self._codes: dict[str, _Code] = {}
         self._access: dict[str, _Token] = {}
@@ -97,7 +99,7 @@ class OAuthStore:
             return error("invalid_request", "client_id is required")
         if app is None or client_id != app.client_id:
             return error("unknown_client", "The client_id is not a known OAuth application")
-        if redirect_uri != app.redirect_uri:
+        if redirect_uri not in self.redirect_uris:
             return error("invalid_redirect_uri", "The redirect_uri does not match the application's")
         scope = params.get("scope", "")
         if not scope:
@@ -108,6 +110,19 @@ class OAuthStore:
         with self._lock:
             self._codes[code] = _Code(client_id, redirect_uri, scope, now + CODE_LIFETIME)
         return 302, _with_query(redirect_uri, {"code": code, **state})
+
+    def add_redirect_uri(self, url: str) -> list[str]:
+        """Register another redirect URI of the app; idempotent. OAuthError for a URL that is no absolute http(s)
+        URL, or when the account has no OAuth app."""
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.netloc or parts.fragment:
+            raise OAuthError("invalid_request", "a redirect URI is an absolute http(s) URL without a fragment")
+        if self.app is None:
+            raise OAuthError("unknown_client", "the account has no OAuth application")
+        with self._lock:
+            if url not in self.redirect_uris:
+                self.redirect_uris.append(url)
+            return list(self.redirect_uris)
 
     # ----------------------------------------------------------------------------------------- token
 
