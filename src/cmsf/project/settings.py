@@ -11,8 +11,9 @@ from urllib.parse import urlsplit
 import dj_database_url
 from huey import PostgresHuey, RedisHuey, SqliteHuey
 
-from cmsf.lib.env import EnvError, data_dir, env_bool, env_int, env_str, trusted_proxies
+from cmsf.lib.env import EnvError, data_dir, env_bool, env_choice, env_int, env_str, trusted_proxies
 from cmsf.lib.keys import ENCRYPTION_KEY_FILE, signing_key
+from cmsf.lib.redact import json_formatter
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = data_dir()
@@ -214,13 +215,20 @@ EMAIL_HOST_PASSWORD = env_str("CMSF_EMAIL_PASSWORD")
 EMAIL_USE_TLS = env_bool("CMSF_EMAIL_USE_TLS", False)
 DEFAULT_FROM_EMAIL = env_str("CMSF_EMAIL_FROM", "cmsf@localhost")
 
+# Logs (docs/logging.md): plain lines, or one JSON object a line (CMSF_LOG_FORMAT=json).
+CMSF_LOG_FORMAT = env_choice("CMSF_LOG_FORMAT", ("plain", "json"), "plain")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "filters": {"redact": {"()": "cmsf.lib.redact.RedactSecrets"}},  # no webhook secret, no link token in a log
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact"]}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+        "json": json_formatter(),
+    },
+    # No secret at any level, no email address above DEBUG (cmsf.lib.redact).
+    "filters": {"redact": {"()": "cmsf.lib.redact.RedactSecrets"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": CMSF_LOG_FORMAT, "filters": ["redact"]}},
     "root": {"handlers": ["console"], "level": env_str("CMSF_LOG_LEVEL", "INFO")},
-    # django-axes logs every sign-in at INFO; its warnings (failures, lockouts) are what an operator needs.
-    "loggers": {"django.db.backends": {"level": "INFO"}, "axes": {"level": "WARNING"}},
+    # django-axes logs every sign-in at INFO; its warnings (failures, lockouts) are what an operator needs. The queue
+    # logs each task it runs and each periodic task it enqueues (several a minute): only its warnings and errors.
+    "loggers": {"django.db.backends": {"level": "INFO"}, "axes": {"level": "WARNING"}, "huey": {"level": "WARNING"}},
 }
