@@ -40,6 +40,7 @@ def problems(*, database_ready: bool) -> list[str]:
             "serve` speaks plain HTTP), name the proxy's address so that its X-Forwarded-For and X-Forwarded-Proto "
             "are believed"
         )
+    found += _metrics_token(settings.CMSF_METRICS_TOKEN)
     found += _keys()
     found += _modes(settings.DATA_DIR)
     if database_ready:
@@ -47,6 +48,18 @@ def problems(*, database_ready: bool) -> list[str]:
     else:
         found.append("cmsf.database: the database is not set up: run `cmsf init`")
     return found
+
+
+METRICS_TOKEN_MIN = 32  # characters of CMSF_METRICS_TOKEN: the one credential of /metrics, guessed online
+
+
+def _metrics_token(token: str) -> list[str]:
+    if token and len(token) < METRICS_TOKEN_MIN:
+        return [
+            f"cmsf.metrics: CMSF_METRICS_TOKEN is {len(token)} characters long: use at least {METRICS_TOKEN_MIN} "
+            "random ones (python3 -c 'import secrets; print(secrets.token_urlsafe(32))')"
+        ]
+    return []
 
 
 def _keys() -> list[str]:

@@ -1,3 +1,4 @@
+from cmsf.console import metrics
 from cmsf.console.views import (
     billing,
     campaigns,
@@ -32,4 +33,5 @@ urlpatterns = [
     *security.urlpatterns,
     *billing.urlpatterns,
     *hooks.urlpatterns,
+    *metrics.urlpatterns,
 ]

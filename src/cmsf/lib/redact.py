@@ -22,7 +22,7 @@ EMAIL = "[email]"
 _SECRETS = (
     re.compile(r"(/hooks/campaign-monitor/)[^/?#\s\"]+"),  # sync.webhooks.HOOK_PATH
     re.compile(r"([?&]link=)[^&#\s\"]+"),  # the email history link (console:storage_embed)
-    re.compile(r"(\b(?:Bearer|Basic)\s+)[A-Za-z0-9._~+/=-]+", re.IGNORECASE),  # an Authorization header's value
+    re.compile(r"(\b(?:Bearer|Basic)\s+)[^\s\"',;\[\]]+", re.IGNORECASE),  # an Authorization header's value
     re.compile(
         r"""(\b(?:access_token|refresh_token|client_secret|password|api_?key)["']?\s*[=:]\s*["']?)[^\s&"',;}]+""",
         re.IGNORECASE,

@@ -35,6 +35,7 @@ CSRF_TRUSTED_ORIGINS = [o.strip() for o in env_str("CMSF_CSRF_TRUSTED_ORIGINS").
 CMSF_HTTPS = env_bool("CMSF_HTTPS", False) or env_bool("CMSF_SECURE_COOKIES", False)
 SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = SECURE_SSL_REDIRECT = CMSF_HTTPS
 SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+SECURE_REDIRECT_EXEMPT += [r"^metrics$"]  # a scraper inside the network may ask over HTTP (the token still needed)
 SECURE_HSTS_SECONDS = env_int("CMSF_HSTS_SECONDS", 365 * 24 * 3600) if CMSF_HTTPS else 0
 SECURE_HSTS_INCLUDE_SUBDOMAINS = CMSF_HTTPS
 SESSION_COOKIE_HTTPONLY = True
@@ -217,6 +218,8 @@ DEFAULT_FROM_EMAIL = env_str("CMSF_EMAIL_FROM", "cmsf@localhost")
 
 # Logs (docs/logging.md): plain lines, or one JSON object a line (CMSF_LOG_FORMAT=json).
 CMSF_LOG_FORMAT = env_choice("CMSF_LOG_FORMAT", ("plain", "json"), "plain")
+# /metrics (console/metrics.py) answers only when this is set, to `Authorization: Bearer <this>`.
+CMSF_METRICS_TOKEN = env_str("CMSF_METRICS_TOKEN")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
