@@ -122,6 +122,45 @@ def test_locked_records_sent_again_log_a_warning_with_their_support_code(connect
     assert _value(observe.RETRIES, service="salesforce") >= 1
 
 
+@pytest.mark.django_db(transaction=True)
+def test_watch_import_and_webhook_runs_each_log_their_line(connected, caplog):
+    from django.utils import timezone
+
+    from cmsf.audience.imports import run_import
+    from cmsf.audience.models import ImportWizard
+    from cmsf.connections import services as connections
+    from cmsf.sync import watcher, webhooks
+    from cmsf.sync.models import WebhookEvent
+
+    caplog.set_level(logging.INFO)
+    watch = watcher.watch_once()
+    sf = connections.salesforce()
+    campaign = sf.insert("Campaign", [{"Name": "Import source"}])[0].id
+    contact = sf.insert("Contact", [{"LastName": "Lee", "Email": "lee@example.org"}])[0].id
+    assert sf.insert("CampaignMember", [{"CampaignId": campaign, "ContactId": contact, "Status": "Sent"}])[0].success
+    client = CampaignMonitorClient.objects.filter(selected=True).first()
+    list_id = connections.campaign_monitor().lists(client.cm_client_id)[0].list_id
+    wizard = ImportWizard(name="Members", client=client, list_id=list_id, source=ImportWizard.Source.CAMPAIGN,
+                          campaign_id=campaign)  # fmt: skip
+    wizard.full_clean()
+    wizard.save()
+    imported = run_import(wizard)
+    WebhookEvent.objects.create(key="k1", list_id="L-unknown", kind="Subscribe", payload={}, received_at=timezone.now())
+    webhooks.apply_pending()
+
+    lines = {line.run_kind: line for line in _runs(caplog)}
+    assert set(lines) == {"watch", "import", "webhooks"}
+    assert lines["watch"].run_id == watch.pk and lines["watch"].outcome == watch.status
+    line = lines["import"]
+    assert line.run_id == imported.pk and line.outcome == imported.status and line.levelno == logging.INFO
+    assert line.client == f"{client.name} (import wizard Members)" and line.read == {"source records": 1}
+    assert line.written == {"subscribers imported": 1} and set(line.api_calls) == {"campaign_monitor", "salesforce"}
+    line = lines["webhooks"]  # an event of no shape: quarantined, counted under its support code
+    assert line.outcome == "problems" and line.refused == {"CMSF-WEBHOOK-EVENT": 1} and line.read == {"events": 1}
+    assert _value(observe.REFUSED, support_code="CMSF-WEBHOOK-EVENT") == 1
+    assert _value(observe.RUNS, kind="import", outcome=imported.status) == 1
+
+
 def test_campaign_monitor_retries_and_rate_limit_waits_are_warnings_with_their_codes(caplog):
     caplog.set_level(logging.INFO)
     limited = ok(fixture("rate_limited"), 429, {"X-RateLimit-Reset": "3"})
