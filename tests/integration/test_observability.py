@@ -215,6 +215,12 @@ def test_no_email_address_above_debug_and_no_secret_at_any_level():
     assert not ANY_EMAIL.search(shown) and shown.count(EMAIL) >= 3 and "abc123" not in shown
     assert record.client == EMAIL  # a field given as `extra` too
 
+    access = _record(logging.INFO, '%s - "%s %s HTTP/%s" %d', "10.0.0.1:5", "GET", "/e?link=t0k&email=a%40example.org",
+                     "1.1", 200)  # fmt: skip
+    access.name = "uvicorn.access"  # its formatter reads the arguments: they are redacted in place
+    RedactSecrets().filter(access)
+    assert access.args[2] == f"/e?link={REDACTED}&email={EMAIL}"  # percent-encoded in a URL, masked too
+
     debug = _record(logging.DEBUG, "subscriber %s", "bob@example.com")
     RedactSecrets().filter(debug)
     assert debug.getMessage() == "subscriber bob@example.com"  # at DEBUG, an operator may see whom it concerns

@@ -28,7 +28,8 @@ _SECRETS = (
         re.IGNORECASE,
     ),
 )
-_EMAIL = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9-]+)+")
+# An address, or one percent-encoded in a URL (the email history link's `email=` parameter).
+_EMAIL = re.compile(r"[A-Za-z0-9._%+-]+(?:@|%40)[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9-]+)+")
 
 
 def redact(text: str) -> str:
