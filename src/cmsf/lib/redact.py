@@ -5,10 +5,11 @@ webhook events or read a person's history. `cmsf serve` gives uvicorn its usual 
 path of a refused webhook POST); the paths are spelled here because `lib` imports nothing of cmsf's (a test ties them to the
 routes).
 
-Above DEBUG, an email address is written `[email]` too (the people cmsf syncs are not an operator's to read in a
-log), and so are credentials in the shapes a library may print: an Authorization header's Basic or Bearer value, and
-`access_token=`, `refresh_token=`, `client_secret=`, `password=` or `api_key=` with their values (none reaches a log
-at any level). `CMSF_LOG_FORMAT=json` writes each record as one JSON object a line (`json_formatter`)."""
+At every level, credentials in the shapes a library may print are redacted as well: an Authorization header's Basic
+or Bearer value, and the values of `access_token`, `refresh_token`, `client_secret`, `password` and `api_key`. Above
+DEBUG, every email address (plain, or percent-encoded in a URL) is written `[email]`: the people cmsf syncs are not
+an operator's to read about in a log. `CMSF_LOG_FORMAT=json` writes each record as one JSON object a line
+(`json_formatter`)."""
 
 from __future__ import annotations
 
