@@ -16,6 +16,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+from django.test import Client
 from django.urls import reverse
 
 from cmsf.connections.models import CampaignMonitorAccount, CampaignMonitorClient
@@ -286,6 +287,10 @@ def test_metrics_are_off_without_a_token_and_need_the_bearer(client, settings, a
     response = client.get(url, headers={"Authorization": f"Bearer {TOKEN}"})
     assert response.status_code == 200 and response["Content-Type"].startswith("text/plain; version=")
     assert client.post(url, headers={"Authorization": f"Bearer {TOKEN}"}).status_code == 405
+    settings.SECURE_SSL_REDIRECT = True  # under CMSF_HTTPS: a scraper inside the network may still ask over HTTP
+    plain_http = Client()  # its middleware reads the setting anew
+    assert plain_http.get(url, headers={"Authorization": f"Bearer {TOKEN}"}).status_code == 200
+    assert plain_http.get(reverse("console:login")).status_code == 301
 
 
 def test_check_deploy_warns_of_a_short_metrics_token(settings):
