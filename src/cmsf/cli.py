@@ -199,7 +199,7 @@ def serve(*, host: str, port: int, worker: bool, workers: int) -> None:
             lifespan="off",
             proxy_headers=bool(proxies),
             forwarded_allow_ips=proxies or [],
-            log_config=uvicorn_log_config(),  # secrets in paths redacted from the access log
+            log_config=uvicorn_log_config(settings.CMSF_LOG_FORMAT),  # secrets redacted, as CMSF_LOG_FORMAT says
         )
     finally:
         if consumer is not None:

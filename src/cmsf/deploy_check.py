@@ -50,7 +50,20 @@ def settings_problems() -> list[str]:
             "serve` speaks plain HTTP), name the proxy's address so that its X-Forwarded-For and X-Forwarded-Proto "
             "are believed"
         )
+    found += _metrics_token(settings.CMSF_METRICS_TOKEN)
     return found
+
+
+METRICS_TOKEN_MIN = 32  # characters of CMSF_METRICS_TOKEN: the one credential of /metrics, guessed online
+
+
+def _metrics_token(token: str) -> list[str]:
+    if token and len(token) < METRICS_TOKEN_MIN:
+        return [
+            f"cmsf.metrics: CMSF_METRICS_TOKEN is {len(token)} characters long: use at least {METRICS_TOKEN_MIN} "
+            "random ones (python3 -c 'import secrets; print(secrets.token_urlsafe(32))')"
+        ]
+    return []
 
 
 def key_problems() -> list[str]:

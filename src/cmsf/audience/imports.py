@@ -30,7 +30,7 @@ from cmsf.campaign_monitor.api import IMPORT_BATCH, CampaignMonitor
 from cmsf.campaign_monitor.errors import CampaignMonitorError
 from cmsf.campaign_monitor.records import SubscriberInput
 from cmsf.connections import services as connections
-from cmsf.maintenance import support_codes
+from cmsf.maintenance import observe, support_codes
 from cmsf.maintenance.services import record_message, resolve_cleared
 from cmsf.options.models import GeneralOptions, SmsSettings
 from cmsf.salesforce.adapter import SalesforceAdapter, parse_bool
@@ -93,11 +93,13 @@ def run_import(
     run = ImportRun.objects.create(wizard=wizard, trigger=trigger, dry_run=dry_run, started_at=timezone.now())
     tally = _Tally()
     calls_before: tuple[int, int] | None = None
+    use_before: observe.ApiUse | None = None
     unexpected: BaseException | None = None
     try:
         cm = cm or connections.campaign_monitor()
         sf = sf or connections.salesforce()
         calls_before = (sum(cm.transport.calls_snapshot().values()), sf.meter.total)
+        use_before = observe.ApiUse.of(cm, sf)
         _run(run, wizard, cm, sf, tally, dry_run=dry_run, remove_only=remove_only)
     except (ImportFailed, TriggersDisabled, sources.SourceError) as error:
         run.status, run.message = ImportRun.Status.FAILED, str(error)
@@ -125,9 +127,30 @@ def run_import(
     run.save()
     if not dry_run:
         report(run, wizard)
+    _observe(run, wizard, observe.ApiUse.of(cm, sf).since(use_before) if use_before is not None else None)
     if unexpected is not None:
         raise unexpected
     return run
+
+
+def _observe(run: ImportRun, wizard: ImportWizard, api: observe.ApiUse | None) -> None:
+    """The run's line in the log and its counters (`maintenance.observe`)."""
+    observe.run_ended(
+        kind="import",
+        run_id=run.pk,
+        outcome=run.status,
+        started=run.started_at,
+        finished=run.finished_at,
+        client=f"{wizard.client.name} (import wizard {wizard.name})",
+        read={"source records": run.read},
+        written={"subscribers imported": run.imported, "subscribers removed": run.removed},
+        failed={"subscribers": run.failed},
+        refused={"CMSF-IMPORT-RECORDS": run.failed},
+        api=api,
+        support_code="CMSF-IMPORT-FAILED" if run.status == ImportRun.Status.FAILED else "",
+        message=run.message,
+        dry_run=run.dry_run,
+    )
 
 
 JOB = "CMSF_IMPORT_WIZARD"

@@ -6,13 +6,16 @@ sync's reading threads share one interpreter lock (docs/architecture.md says why
 
 Retries: 429 waits for `X-RateLimit-Reset` seconds; 5xx, timeouts and dropped connections back off
 exponentially with full jitter. A request that is not idempotent is retried only when it is certain
-that Campaign Monitor did not act on it (429, or a connection that never opened).
+that Campaign Monitor did not act on it (429, or a connection that never opened). Each retry and each
+rate-limit wait is one WARNING on this module's logger with its support code, and counted (`retries`,
+`rate_limit_waits`) for the run's metrics.
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import logging
 import os
 import random
 import threading
@@ -49,6 +52,10 @@ from cmsf.lib.proxies import env_proxies
 DEFAULT_BASE_URL = "https://api.createsend.com/api/v3.3"
 DEFAULT_OAUTH_URL = "https://api.createsend.com/oauth"
 EXPIRED_TOKEN = 121
+# Support codes of the log lines (registered in cmsf.maintenance.support_codes, which this package may not import).
+RETRY_CODE = "CMSF-CM-RETRY"
+RATE_LIMIT_CODE = "CMSF-CM-RATE-LIMIT"
+log = logging.getLogger(__name__)
 
 
 class Auth(Protocol):
@@ -209,6 +216,8 @@ class Transport:
         self._timeout = urllib3.Timeout(connect=timeout[0], read=timeout[1])
         self.calls: Counter[str] = Counter()
         self.wait_seconds = 0.0  # time spent waiting on the server, for the benchmark's overhead figure
+        self.retries = 0  # calls sent again after a server error, a timeout or a dropped connection
+        self.rate_limit_waits = 0  # waits after a 429
         self._lock = threading.Lock()
 
     def close(self) -> None:
@@ -226,6 +235,23 @@ class Transport:
     def _backoff(self, attempt: int) -> float:
         cap = min(self.retry.backoff_max, self.retry.backoff_base * (2**attempt))
         return self.rng.uniform(0, cap)
+
+    def _again(self, endpoint: str, attempt: int, reason: str) -> None:
+        """Wait before sending a call again after `reason` (a server error, a timeout, a dropped connection)."""
+        delay = self._backoff(attempt)
+        with self._lock:
+            self.retries += 1
+        log.warning("[%s] Campaign Monitor %s: %s; sent again in %.1f s (attempt %d of %d)", RETRY_CODE, endpoint,
+                    reason, delay, attempt + 1, self.retry.max_attempts)  # fmt: skip
+        self.sleep(delay)
+
+    def _rate_limited(self, endpoint: str, failure: RateLimited, attempt: int) -> None:
+        delay = min(failure.reset_seconds, self.retry.max_rate_limit_wait) + self.rng.uniform(0, 0.25)
+        with self._lock:
+            self.rate_limit_waits += 1
+        log.warning("[%s] Campaign Monitor %s: rate limit reached; waiting %.1f s (attempt %d of %d)",
+                    RATE_LIMIT_CODE, endpoint, delay, attempt + 1, self.retry.max_attempts)  # fmt: skip
+        self.sleep(delay)
 
     def url(self, path: str, params: Mapping[str, Any] | None = None) -> str:
         """The call's URL; parameters whose value is None are left out, a list repeats its parameter."""
@@ -274,7 +300,7 @@ class Transport:
                 opened = not isinstance(error, ConnectTimeoutError)  # refused, unresolved or timed out: never opened
                 if attempt >= self.retry.max_attempts or (opened and not idempotent):
                     raise TransientError(f"{type(error).__name__}: {error}", endpoint=endpoint) from error
-                self.sleep(self._backoff(attempt))
+                self._again(endpoint, attempt, type(error).__name__)
                 continue
             self._count(endpoint, time.perf_counter() - started)
 
@@ -287,7 +313,7 @@ class Transport:
                 except ValueError as error:
                     if attempt >= self.retry.max_attempts or not idempotent:  # a write is not sent twice
                         raise TransientError("the response is not valid JSON", endpoint=endpoint, status=200) from error
-                    self.sleep(self._backoff(attempt))
+                    self._again(endpoint, attempt, "the response is not valid JSON")
                     continue
 
             failure = classify(response, endpoint)
@@ -302,10 +328,10 @@ class Transport:
             if isinstance(failure, RateLimited):
                 if attempt >= self.retry.max_attempts:
                     raise failure
-                self.sleep(min(failure.reset_seconds, self.retry.max_rate_limit_wait) + self.rng.uniform(0, 0.25))
+                self._rate_limited(endpoint, failure, attempt)
                 continue
             if isinstance(failure, TransientError) and idempotent and attempt < self.retry.max_attempts:
-                self.sleep(self._backoff(attempt))
+                self._again(endpoint, attempt, f"HTTP {response.status}")
                 continue
             raise failure
 

@@ -20,6 +20,7 @@ PUBLIC_URL_NAMES = frozenset(
         "console:salesforce_callback",
         "console:storage_embed",  # the email history behind a signed link, for a Salesforce tab or link
         "console:campaign_monitor_webhook",  # Campaign Monitor's POSTs: the secret in the path is the credential
+        "console:metrics",  # Prometheus' scrapes: off without CMSF_METRICS_TOKEN, then the bearer token is the credential
     }
 )
 

@@ -1,3 +1,4 @@
+from cmsf.console import metrics
 from cmsf.console.views import (
     billing,
     campaigns,
@@ -36,4 +37,5 @@ urlpatterns = [
     *hooks.urlpatterns,
     *runs.urlpatterns,
     *setup.urlpatterns,
+    *metrics.urlpatterns,
 ]

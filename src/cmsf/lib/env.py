@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,16 @@ def env_int(name: str, default: int) -> int:
         return int(value)
     except ValueError:
         raise EnvError(f"{name} must be a whole number, not {value!r}") from None
+
+
+def env_choice(name: str, choices: Sequence[str], default: str) -> str:
+    """One of a few words (case does not matter); anything else is one clear error naming the choices."""
+    value = os.environ.get(name, "").strip().lower()
+    if value == "":
+        return default
+    if value not in choices:
+        raise EnvError(f"{name} must be {' or '.join(choices)}, not {value!r}")
+    return value
 
 
 def data_dir() -> Path:

@@ -174,3 +174,22 @@ def readable(value: object) -> str:
     if isinstance(value, dict):
         return "; ".join(f"{key}: {readable(item)}" for key, item in value.items()) or "(none)"
     return str(value)
+
+
+class MetricCounter(models.Model):
+    """One series of what cmsf's processes did, kept in the database so that `/metrics`, served by the web process,
+    shows the work of every worker: a counter (runs by kind and outcome, records, API calls, retries, rate-limit
+    waits, refused records), bumped atomically at the end of each run (`maintenance.observe`), or a last-seen value
+    (the org's API usage as Salesforce last reported it). `labels` is the series' labels as sorted JSON."""
+
+    name = models.CharField(max_length=64)
+    labels = models.CharField(max_length=512, default="{}")
+    value = models.FloatField(default=0)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["name", "labels"], name="one_metric_series")]
+        ordering = ["name", "labels"]
+
+    def __str__(self) -> str:
+        return f"{self.name}{self.labels} = {self.value:g}"

@@ -393,6 +393,30 @@ _CODES: tuple[SupportCode, ...] = (
         "Check the mail server settings (CMSF_EMAIL_HOST and the related settings), then resend the invoice from "
         "Billing.",
     ),
+    # Codes of log lines (docs/logging.md): a call sent again, or a wait, that the run got past on its own.
+    SupportCode(
+        "CMSF-CM-RETRY",
+        "A Campaign Monitor call was sent again",
+        "Campaign Monitor answered with a server error, took too long, or the connection dropped, so cmsf sent the "
+        "call again after a short, growing pause. Writes that may have reached Campaign Monitor are not repeated.",
+        "Nothing, while it is now and then: the run goes on. Many in a row mean Campaign Monitor or the network to it "
+        "is struggling; if runs then fail (CMSF-SYNC-FAILED), check Campaign Monitor's status and the proxy settings.",
+    ),
+    SupportCode(
+        "CMSF-CM-RATE-LIMIT",
+        "Campaign Monitor's rate limit was reached",
+        "Campaign Monitor answered 429 (too many requests); cmsf waited the seconds it asked for, then went on.",
+        "Nothing, while it is now and then. If it happens in every run, another integration may share the account's "
+        "limit, or fewer page reads at once (lower batch sizes under the internal governor limits) may help.",
+    ),
+    SupportCode(
+        "CMSF-SALESFORCE-RETRY",
+        "A Salesforce call was sent again",
+        "Salesforce answered with a server error, took too long, or the connection dropped, so cmsf sent the call "
+        "again after a short, growing pause (only calls that are safe to repeat).",
+        "Nothing, while it is now and then: the run goes on. Many in a row mean Salesforce or the network to it is "
+        "struggling; check Salesforce's trust status and the proxy settings.",
+    ),
 )
 
 CODES: dict[str, SupportCode] = {entry.code: entry for entry in _CODES}

@@ -11,8 +11,9 @@ from urllib.parse import urlsplit
 import dj_database_url
 from huey import PostgresHuey, RedisHuey, SqliteHuey
 
-from cmsf.lib.env import EnvError, data_dir, env_bool, env_int, env_str, trusted_proxies
+from cmsf.lib.env import EnvError, data_dir, env_bool, env_choice, env_int, env_str, trusted_proxies
 from cmsf.lib.keys import ENCRYPTION_KEY_FILE, signing_key
+from cmsf.lib.redact import json_formatter
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = data_dir()
@@ -33,7 +34,8 @@ CSRF_TRUSTED_ORIGINS = [o.strip() for o in env_str("CMSF_CSRF_TRUSTED_ORIGINS").
 # says the same.
 CMSF_HTTPS = env_bool("CMSF_HTTPS", False) or env_bool("CMSF_SECURE_COOKIES", False)
 SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = SECURE_SSL_REDIRECT = CMSF_HTTPS
-SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+# The probes of a load balancer and a scraper inside the network may ask over HTTP (/metrics still needs its token).
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
 SECURE_HSTS_SECONDS = env_int("CMSF_HSTS_SECONDS", 365 * 24 * 3600) if CMSF_HTTPS else 0
 SECURE_HSTS_INCLUDE_SUBDOMAINS = CMSF_HTTPS
 SESSION_COOKIE_HTTPONLY = True
@@ -214,13 +216,22 @@ EMAIL_HOST_PASSWORD = env_str("CMSF_EMAIL_PASSWORD")
 EMAIL_USE_TLS = env_bool("CMSF_EMAIL_USE_TLS", False)
 DEFAULT_FROM_EMAIL = env_str("CMSF_EMAIL_FROM", "cmsf@localhost")
 
+# Logs (docs/logging.md): plain lines, or one JSON object a line (CMSF_LOG_FORMAT=json).
+CMSF_LOG_FORMAT = env_choice("CMSF_LOG_FORMAT", ("plain", "json"), "plain")
+# /metrics (console/metrics.py) answers only when this is set, to `Authorization: Bearer <this>`.
+CMSF_METRICS_TOKEN = env_str("CMSF_METRICS_TOKEN")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "filters": {"redact": {"()": "cmsf.lib.redact.RedactSecrets"}},  # no webhook secret, no link token in a log
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact"]}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+        "json": json_formatter(),
+    },
+    # No secret at any level, no email address above DEBUG (cmsf.lib.redact).
+    "filters": {"redact": {"()": "cmsf.lib.redact.RedactSecrets"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": CMSF_LOG_FORMAT, "filters": ["redact"]}},
     "root": {"handlers": ["console"], "level": env_str("CMSF_LOG_LEVEL", "INFO")},
-    # django-axes logs every sign-in at INFO; its warnings (failures, lockouts) are what an operator needs.
-    "loggers": {"django.db.backends": {"level": "INFO"}, "axes": {"level": "WARNING"}},
+    # django-axes logs every sign-in at INFO; its warnings (failures, lockouts) are what an operator needs. The queue
+    # logs each task it runs and each periodic task it enqueues (several a minute): only its warnings and errors.
+    "loggers": {"django.db.backends": {"level": "INFO"}, "axes": {"level": "WARNING"}, "huey": {"level": "WARNING"}},
 }

@@ -17,6 +17,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import logging
 import random
 import threading
 import time
@@ -52,6 +53,11 @@ from cmsf.salesforce.errors import (
     TransientError,
 )
 from cmsf.salesforce.meter import ApiMeter
+
+# Support codes of the log lines (registered in cmsf.maintenance.support_codes, which this package may not import).
+RETRY_CODE = "CMSF-SALESFORCE-RETRY"
+LOCK_CODE = "CMSF-SF-UNABLE_TO_LOCK_ROW"  # and any other code Salesforce says to try again (RETRIABLE_RECORD_CODES)
+log = logging.getLogger(__name__)
 
 API_VERSION = "62.0"
 COLLECTION_SIZE = 200
@@ -194,6 +200,14 @@ class SalesforceAdapter:
     def _backoff(self, attempt: int) -> float:
         return self._rng.uniform(0, min(self.retry.backoff_max, self.retry.backoff_base * 2**attempt))
 
+    def _again(self, operation: str, attempt: int, reason: str) -> None:
+        """Wait before a call is sent again: one WARNING with its support code, counted on the meter."""
+        delay = self._backoff(attempt)
+        self.meter.retried("call")
+        log.warning("[%s] Salesforce %s: %s; sent again in %.1f s (attempt %d of %d)", RETRY_CODE, operation, reason,
+                    delay, attempt + 1, self.retry.attempts)  # fmt: skip
+        self.sleep(delay)
+
     def _call(self, operation: str, fn: Callable[[], T], *, idempotent: bool = True) -> T:
         """Run one call with the house rules: a new token once on INVALID_SESSION_ID, stop at the limit and
         the budget, retry 5xx, timeouts and dropped connections when repeating is safe."""
@@ -224,7 +238,7 @@ class SalesforceAdapter:
             except SimpleSalesforceError as error:
                 status = getattr(error, "status", None) or 0
                 if status >= 500 and idempotent and attempt < self.retry.attempts:
-                    self.sleep(self._backoff(attempt))
+                    self._again(operation, attempt, f"HTTP {status}")
                     continue
                 kind = TransientError if status >= 500 else FatalError
                 raise kind(
@@ -232,7 +246,7 @@ class SalesforceAdapter:
                 ) from error
             except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError) as error:
                 if idempotent and attempt < self.retry.attempts:
-                    self.sleep(self._backoff(attempt))
+                    self._again(operation, attempt, type(error).__name__)
                     continue
                 raise TransientError(f"{type(error).__name__}: {error}", operation=operation) from error
 
@@ -419,7 +433,13 @@ class SalesforceAdapter:
             if not pending:
                 break
             if attempt + 1 < self.retry.attempts:
-                self.sleep(self._backoff(attempt + 1))
+                delay = self._backoff(attempt + 1)
+                self.meter.retried("lock")
+                codes = sorted({e.code for i in pending for e in results[i].errors})
+                log.warning("[%s] Salesforce %s of %s: %d records refused for now (%s); sent again in %.1f s "
+                            "(attempt %d of %d)", LOCK_CODE, operation, object_name, len(pending), ", ".join(codes),
+                            delay, attempt + 2, self.retry.attempts)  # fmt: skip
+                self.sleep(delay)
         return results
 
     def _collections_write(

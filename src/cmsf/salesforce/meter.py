@@ -28,6 +28,7 @@ class ApiMeter:
 
     budget_share: float | None = 0.5
     calls: Counter[str] = field(default_factory=Counter)
+    retries: Counter[str] = field(default_factory=Counter)  # "call": a call sent again; "lock": records sent again
     org_used: int | None = None
     org_max: int | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -38,6 +39,10 @@ class ApiMeter:
             self.calls[kind] += 1
             if usage is not None:
                 self.org_used, self.org_max = usage
+
+    def retried(self, what: str) -> None:
+        with self._lock:
+            self.retries[what] += 1
 
     @property
     def total(self) -> int:
@@ -65,4 +70,5 @@ class ApiMeter:
 
     def snapshot(self) -> dict[str, object]:
         with self._lock:
-            return {"calls": dict(self.calls), "org_used": self.org_used, "org_max": self.org_max}
+            return {"calls": dict(self.calls), "retries": dict(self.retries), "org_used": self.org_used,
+                    "org_max": self.org_max}  # fmt: skip

@@ -29,7 +29,7 @@ from cmsf.campaign_monitor.errors import ConfigurationError as CmConfigurationEr
 from cmsf.campaign_monitor.records import Activity, Campaign, CampaignSummary, Recipient, Subscriber
 from cmsf.connections import services as connections
 from cmsf.connections.models import CampaignMonitorClient
-from cmsf.maintenance import support_codes
+from cmsf.maintenance import observe, support_codes
 from cmsf.maintenance.models import GovernorLimit
 from cmsf.maintenance.services import record_message
 from cmsf.options.models import CampaignSettings, GeneralOptions, TrackingHistorySettings
@@ -846,7 +846,39 @@ def run_primary_sync(
                 problems.report(run, tally)
                 problems.resolve(run)
                 _record_status(run)
+        _observe(run, tally, observe.ApiUse.of(ctx_cm, ctx_sf))
     return run
+
+
+# Why a run ended short of its end, as a support code (the code of the maintenance message the run left).
+_CODE_OF_STATUS = {
+    SyncRun.Status.FAILED: "CMSF-SYNC-FAILED",
+    SyncRun.Status.STOPPED: "CMSF-API-BUDGET",
+    SyncRun.Status.NOT_CONNECTED: "CMSF-NOT-CONNECTED",
+}
+
+
+def _observe(run: SyncRun, tally: WriteTally, api: observe.ApiUse) -> None:
+    """The run's line in the log and its counters (`maintenance.observe`)."""
+    refused: dict[str, int] = defaultdict(int)
+    for (_, code), n in tally.failure_counts.items():
+        refused[f"{support_codes.SALESFORCE_PREFIX}{code}"] += n
+    observe.run_ended(
+        kind="sync",
+        run_id=run.pk,
+        outcome=run.status,
+        started=run.started_at,
+        finished=run.finished_at,
+        client=run.client.name,
+        read=run.read,
+        written=run.written,
+        failed=run.failed,
+        refused=refused,
+        api=api,
+        support_code=_CODE_OF_STATUS.get(SyncRun.Status(run.status), ""),
+        message=run.message,
+        dry_run=run.dry_run,
+    )
 
 
 def _record_status(run: SyncRun) -> None:

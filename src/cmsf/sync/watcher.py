@@ -56,7 +56,7 @@ from cmsf.campaign_monitor.api import CampaignMonitor
 from cmsf.campaign_monitor.errors import CampaignMonitorError
 from cmsf.campaign_monitor.records import SubscriberInput
 from cmsf.connections import services as connections
-from cmsf.maintenance import support_codes
+from cmsf.maintenance import observe, support_codes
 from cmsf.maintenance.models import GovernorLimit
 from cmsf.maintenance.services import record_message, resolve_cleared
 from cmsf.options.models import FieldMapping, GeneralOptions, SubscriberRule
@@ -193,10 +193,10 @@ def watch_once(*, now: datetime | None = None) -> WatchRun:
     now = now or timezone.now()
     run = WatchRun.objects.create(started_at=now)
     if GeneralOptions.load().disable_triggers:
-        return _end(run, WatchRun.Status.SKIPPED, "Disable triggers is on: cmsf does not watch Salesforce")
+        return _observe(_end(run, WatchRun.Status.SKIPPED, "Disable triggers is on: cmsf does not watch Salesforce"))
     owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
     if not _claim(owner, now):
-        return _end(run, WatchRun.Status.SKIPPED, "another worker is watching Salesforce")
+        return _observe(_end(run, WatchRun.Status.SKIPPED, "another worker is watching Salesforce"))
     sf: SalesforceAdapter | None = None
     cm: CampaignMonitor | None = None
     try:
@@ -227,6 +227,26 @@ def watch_once(*, now: datetime | None = None) -> WatchRun:
             run.cm_calls = sum(cm.transport.calls.values())
         run.save(update_fields=["sf_calls", "cm_calls"])
         Watcher.objects.filter(pk=1, owner=owner).update(owner="", lease_expires_at=None)
+        _observe(run, observe.ApiUse.of(cm, sf))
+
+
+def _observe(run: WatchRun, api: observe.ApiUse | None = None) -> WatchRun:
+    """The run's line in the log and its counters (`maintenance.observe`)."""
+    wrong = sum(1 for problem in run.problems if not problem.get("kept_out"))
+    observe.run_ended(
+        kind="watch",
+        run_id=run.pk,
+        outcome=run.status,
+        started=run.started_at,
+        finished=run.finished_at,
+        read=run.read,
+        written=run.done,
+        refused={RECORDS_CODE: wrong},
+        api=api,
+        support_code=CODE if run.status == WatchRun.Status.FAILED else "",
+        message=run.message,
+    )
+    return run
 
 
 RENEW_EVERY = 60.0  # seconds between two renewals of the lease during a run

@@ -46,7 +46,7 @@ from cmsf.campaign_monitor.records import Subscriber, webhook_event_problem
 from cmsf.campaign_monitor.records import WebhookEvent as Event
 from cmsf.connections import services as connections
 from cmsf.connections.models import CampaignMonitorAccount, CampaignMonitorClient
-from cmsf.maintenance import support_codes
+from cmsf.maintenance import observe, support_codes
 from cmsf.maintenance.models import GovernorLimit
 from cmsf.maintenance.services import record_message, resolve_cleared
 from cmsf.options.models import GeneralOptions
@@ -420,20 +420,45 @@ def apply_pending(sf: SalesforceAdapter | None = None) -> Applied:
             _settle([stored.pk], "not applied: cmsf no longer watches this list")
         else:
             ready.append(stored)
-    if not ready:
-        return applied
+    before = observe.ApiUse.of(None, sf) if sf is not None else None  # an adapter the caller used before
     try:
-        sf = sf or connections.salesforce()
-        ctx = _Context(sf, load_directory(sf), hooks, forget.forgotten_hashes())
-    except Exception as error:  # no event's fault: they wait, and the message says why
-        _wait(applied, error, len(ready))
-        return applied
-    for start in range(0, len(ready), APPLY_TOGETHER):
-        if not _isolate(ctx, ready[start : start + APPLY_TOGETHER], applied):
+        if not ready:
             return applied
-    for client_id in {None, *(hooks[stored.list_id].client_id for stored in ready)}:  # the job went through: what
-        resolve_cleared(jobs=[JOB], since=started, client_id=client_id)  # it no longer met is resolved (waiting too)
-    return applied
+        try:
+            sf = sf or connections.salesforce()
+            ctx = _Context(sf, load_directory(sf), hooks, forget.forgotten_hashes())
+        except Exception as error:  # no event's fault: they wait, and the message says why
+            _wait(applied, error, len(ready))
+            return applied
+        for start in range(0, len(ready), APPLY_TOGETHER):
+            if not _isolate(ctx, ready[start : start + APPLY_TOGETHER], applied):
+                return applied
+        for client_id in {None, *(hooks[stored.list_id].client_id for stored in ready)}:  # the job went through:
+            resolve_cleared(jobs=[JOB], since=started, client_id=client_id)  # what it no longer met is resolved
+        return applied
+    finally:
+        _observe(applied, started, len(pending), observe.ApiUse.of(None, sf).since(before))
+
+
+def _observe(applied: Applied, started: datetime, events: int, api: observe.ApiUse) -> None:
+    """The run's line in the log and its counters (`maintenance.observe`)."""
+    outcome = "waiting" if applied.waiting else "problems" if applied.quarantined else "succeeded"
+    observe.run_ended(
+        kind="webhooks",
+        outcome=outcome,
+        started=started,
+        read={"events": events},
+        written={
+            "events applied": applied.events,
+            "membership rows": applied.written,
+            "opted out": applied.opted_out,
+            "renamed": applied.renamed,
+        },
+        refused={QUARANTINED: applied.quarantined},
+        api=api,
+        support_code=WAITING if applied.waiting else "",
+        message=applied.waiting,
+    )
 
 
 def _isolate(ctx: _Context, events: list[WebhookEvent], applied: Applied) -> bool:

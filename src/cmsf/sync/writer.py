@@ -4,7 +4,8 @@ its key and reason while the rest of the batch goes on."""
 
 from __future__ import annotations
 
-from collections import defaultdict
+import logging
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -14,11 +15,13 @@ from typing import Any
 from django.db import connection, transaction
 from django.utils import timezone
 
+from cmsf.maintenance.support_codes import SALESFORCE_PREFIX
 from cmsf.salesforce.adapter import SalesforceAdapter
 from cmsf.salesforce.errors import RecordError, RecordResult
 from cmsf.sync.models import RecordMap
 from cmsf.sync.transforms import Row, content_hash
 
+log = logging.getLogger(__name__)
 SAMPLED_FAILURES = 50  # failures kept with their keys, per object and error code; the rest are counted
 LOOKUP_CHUNK = 500  # keys per ledger query, inside SQLite's parameter limit
 
@@ -78,6 +81,14 @@ class WriteTally:
         self.failure_counts[group] += 1
         if self.failure_counts[group] <= SAMPLED_FAILURES:
             self.failures.append(failure)
+
+
+def _warn_refused(operation: str, sobject: str, refused: Counter[str], size: int) -> None:
+    """One WARNING per support code for the records of a batch Salesforce refused (counts only: a key may hold an
+    email address); the run's maintenance messages list the records."""
+    for code, n in sorted(refused.items()):
+        log.warning("[%s%s] Salesforce refused %d of %d %s records of a batch (%s)", SALESFORCE_PREFIX, code, n, size,
+                    sobject, operation)  # fmt: skip
 
 
 def _record(client_id: int, sobject: str, entries: list[tuple[Any, ...]], now: datetime) -> None:
@@ -255,6 +266,7 @@ class Writer:
         all_ok = True
         now = timezone.now()
         done: list[tuple[Any, ...]] = []
+        refused: Counter[str] = Counter()  # error code -> records refused
         skip: set[int] = set()
         if relink and self.relink is not None:
             gone = [i for i, r in enumerate(results) if refused_for_a_gone_person(batch.rows[i], r)]
@@ -276,9 +288,12 @@ class Writer:
                 )
             else:
                 all_ok = False
-                for error in result.errors or [RecordError("UNKNOWN_ERROR", "no Id came back")]:
+                errors = result.errors or [RecordError("UNKNOWN_ERROR", "no Id came back")]
+                for error in errors:
                     self.tally.fail(Failure(sobject, key, error, batch.job))
+                refused[errors[0].code] += 1
                 self.tally.failed[sobject] += 1
+        _warn_refused("upsert", sobject, refused, len(batch.keys))
         _record(self.client_id, sobject, done, now)
         self.tally.written[sobject] += len(done)
         return all_ok
@@ -343,6 +358,7 @@ class Writer:
                 continue
             results = self.adapter.delete(sobject, [sf_id for _, sf_id in chunk])
             gone: list[str] = []
+            refused: Counter[str] = Counter()
             for (key, _), result in zip(chunk, results, strict=True):
                 if result.success or any(
                     e.code in ("ENTITY_IS_DELETED", "INVALID_CROSS_REFERENCE_KEY") for e in result.errors
@@ -352,7 +368,9 @@ class Writer:
                     all_ok = False
                     for error in result.errors:
                         self.tally.fail(Failure(sobject, key, error))
+                    refused[result.errors[0].code if result.errors else "UNKNOWN_ERROR"] += 1
                     self.tally.failed[sobject] += 1
+            _warn_refused("delete", sobject, refused, len(chunk))
             for i in range(0, len(gone), LOOKUP_CHUNK):
                 RecordMap.objects.filter(sobject=sobject, key__in=gone[i : i + LOOKUP_CHUNK]).delete()
             self.tally.deleted[sobject] += len(gone)
