@@ -72,7 +72,7 @@ def environment_file() -> tuple[dict[str, str], set[str]]:
 
 def variables_cmsf_reads() -> set[str]:
     source = Path(cmsf.__file__).parent
-    pattern = re.compile(r"""(?:env_(?:str|bool|int)\(|environ(?:\.get\(|\[))\s*["']([A-Z][A-Z0-9_]*)["']""")
+    pattern = re.compile(r"""(?:env_(?:str|bool|int|choice)\(|environ(?:\.get\(|\[))\s*["']([A-Z][A-Z0-9_]*)["']""")
     return {name for path in source.rglob("*.py") for name in pattern.findall(path.read_text())}
 
 

@@ -21,9 +21,24 @@ def has_stored_secrets() -> bool:
 
 
 def check_stored_secrets_readable() -> None:
-    """Decrypt every stored credential once; raises EncryptionKeyError with a clear message if the key is wrong."""
+    """Decrypt every stored credential once; raises EncryptionKeyError with a clear message if the key is wrong.
+
+    Only the columns the database has are read, so that `cmsf upgrade` checks the key of a database made by an earlier
+    version (whose tables lack a later field) before it migrates anything."""
+    from django.db import connection
+
     for model in (CampaignMonitorAccount, SalesforceOrg):
-        list(model.objects.all())
+        with connection.cursor() as cursor:
+            columns = {
+                column.name for column in connection.introspection.get_table_description(cursor, model._meta.db_table)
+            }
+        names = [
+            field.name
+            for field in model._meta.concrete_fields
+            if isinstance(field, EncryptedTextField) and field.column in columns
+        ]
+        if names:
+            list(model.objects.only(*names))
 
 
 def not_connected_reason() -> str:
