@@ -67,6 +67,9 @@ def production(settings, data_dir) -> None:
 @pytest.fixture
 def healthy(tmp_path, settings, immediate_queue, monkeypatch) -> Iterator[str]:
     """A healthy installation; its public URL."""
+    # the browser tests' conftest allows Django's sync calls from async code for the whole test process: Django's
+    # deployment check (async.E001) would say so here, of an installation that does not set it
+    monkeypatch.delenv("DJANGO_ALLOW_ASYNC_UNSAFE", raising=False)
     production(settings, tmp_path / "data")
     with emulators.connected(tmp_path / "sandbox", world=generate_world("tiny", 47), org=generate_org("tiny", 47)) as r:
         with serve_in_thread(get_asgi_application(), tls=r.tls) as base:
