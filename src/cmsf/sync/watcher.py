@@ -33,6 +33,10 @@ Every few minutes (General Options' interval; `cmsf watch --once` in the foregro
 A run costs 4 Salesforce calls when nothing changed (a queryAll and a getDeleted per object), plus a query per
 200 people concerned and the writes of what it changed. The first run starts watching from then: nothing that
 changed before cmsf watched is pushed.
+
+This module orchestrates the run and applies Email Opt Out and the field mappings; the identity rules (conversion,
+merge, delete, email change) are `sync.identity`, the subscriber rules and their match bookkeeping
+`sync.rule_matches`, and what the parts hand on to each other `sync.watched`.
 """
 
 from __future__ import annotations
