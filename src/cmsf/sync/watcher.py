@@ -33,6 +33,10 @@ Every few minutes (General Options' interval; `cmsf watch --once` in the foregro
 A run costs 4 Salesforce calls when nothing changed (a queryAll and a getDeleted per object), plus a query per
 200 people concerned and the writes of what it changed. The first run starts watching from then: nothing that
 changed before cmsf watched is pushed.
+
+This module orchestrates the run and applies Email Opt Out and the field mappings; the identity rules (conversion,
+merge, delete, email change) are `sync.identity`, the subscriber rules and their match bookkeeping
+`sync.rule_matches`, and what the parts hand on to each other `sync.watched`.
 """
 
 from __future__ import annotations
@@ -42,135 +46,49 @@ import os
 import socket
 import time
 import uuid
-from collections import Counter
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from cmsf.campaign_monitor.api import CampaignMonitor
 from cmsf.campaign_monitor.errors import CampaignMonitorError
-from cmsf.campaign_monitor.records import SubscriberInput
 from cmsf.connections import services as connections
 from cmsf.maintenance import observe, support_codes
 from cmsf.maintenance.models import GovernorLimit
 from cmsf.maintenance.services import record_message, resolve_cleared
-from cmsf.options.models import FieldMapping, GeneralOptions, SubscriberRule
-from cmsf.salesforce import soql
-from cmsf.salesforce.adapter import SalesforceAdapter, parse_bool, parse_datetime
+from cmsf.options.models import FieldMapping, GeneralOptions
+from cmsf.salesforce.adapter import SalesforceAdapter
 from cmsf.salesforce.errors import SalesforceError
-from cmsf.sync import field_values, rule_logic
-from cmsf.sync.field_values import as_text
+from cmsf.sync import identity
+from cmsf.sync.identity import Identity
 from cmsf.sync.leases import LeaseLost
-from cmsf.sync.models import (
-    DirectoryEntry,
-    PersonState,
-    PushedFields,
-    RecordMap,
-    RuleMatch,
-    WatchCursor,
-    Watcher,
-    WatchRun,
-)
+from cmsf.sync.models import DirectoryEntry, PersonState, PushedFields, RecordMap, WatchCursor, Watcher, WatchRun
 from cmsf.sync.outbound import Outbound, Refused, TriggersDisabled
-from cmsf.sync.transforms import ACTIVITY, SUBSCRIBER, Link, content_hash, member_key, sf_datetime, subscriber_row
+from cmsf.sync.rule_matches import Matches, RuleEvaluation, active_rules, fields_read
+from cmsf.sync.transforms import SUBSCRIBER, content_hash, sf_datetime
+from cmsf.sync.watched import (
+    ACTIVE_STATES,
+    JOB,
+    LAG,
+    OBJECTS,
+    Membership,
+    Pending,
+    Person,
+    Reader,
+    mapped,
+    send,
+)
 from cmsf.sync.writer import Writer, WriteTally
 
 log = logging.getLogger(__name__)
 
-LAG = timedelta(minutes=2)  # changes are read from the cursor less this: a save committed late is still seen
 LEASE = timedelta(minutes=10)
-CHUNK = 200  # Ids or emails in one IN (...)
-JOB = "CMSF_SF_WATCHER"  # its governor limit is the batch of rows updated at once
 CODE = "CMSF-WATCHER"
 RECORDS_CODE = "CMSF-WATCH-RECORDS"
 PROBLEMS_KEPT = 100
-OBJECTS = ("Contact", "Lead")
-FIELDS = {
-    "Contact": ("Id", "Email", "HasOptedOutOfEmail", "LastModifiedDate", "SystemModstamp", "IsDeleted",
-                "MasterRecordId"),
-    "Lead": ("Id", "Email", "HasOptedOutOfEmail", "LastModifiedDate", "SystemModstamp", "IsDeleted", "MasterRecordId",
-             "IsConverted", "ConvertedContactId"),
-}  # fmt: skip
-MEMBER_FIELDS = (
-    "Id, Member_Key__c, Email__c, Name__c, State__c, State_Changed__c, Contact__c, Lead__c, List__r.List_Id__c"
-)
-ACTIVE_STATES = ("Active", "Unconfirmed")
 NEVER = datetime(1970, 1, 1, tzinfo=UTC)  # the time of an Email Opt Out the watcher never saw cleared
-
-
-# -- what is read --------------------------------------------------------------------------------------
-
-
-@dataclass
-class Person:
-    """A contact or lead as the watcher read it."""
-
-    id: str
-    sobject: str
-    email: str
-    opted_out: bool
-    modified: datetime
-    deleted: bool = False
-    master_id: str = ""
-    converted_contact_id: str = ""
-    stamp: datetime | None = None  # SystemModstamp: the version read
-    values: dict[str, str] = field(default_factory=dict)  # fields read for mappings and rules, as text
-    created: datetime | None = None  # CreatedDate, when rules need it
-
-    @property
-    def email_lower(self) -> str:
-        return self.email.strip().lower()
-
-    @classmethod
-    def of(cls, sobject: str, record: dict[str, Any], now: datetime) -> Person:
-        return cls(
-            id=str(record["Id"]),
-            sobject=sobject,
-            email=str(record.get("Email") or "").strip(),
-            opted_out=parse_bool(record.get("HasOptedOutOfEmail")),
-            modified=parse_datetime(record.get("LastModifiedDate")) or now,
-            deleted=parse_bool(record.get("IsDeleted")),
-            master_id=str(record.get("MasterRecordId") or ""),
-            converted_contact_id=str(record.get("ConvertedContactId") or "")
-            if parse_bool(record.get("IsConverted"))
-            else "",
-            stamp=parse_datetime(record.get("SystemModstamp")),
-        )
-
-
-@dataclass
-class Membership:
-    """A `CMSF_Subscriber__c` row: one email on one list, linked to a contact, a lead, or both."""
-
-    id: str
-    key: str
-    list_id: str
-    email: str
-    name: str
-    state: str
-    state_changed: datetime | None
-    contact_id: str
-    lead_id: str
-
-    @classmethod
-    def of(cls, record: dict[str, Any]) -> Membership:
-        return cls(
-            id=str(record["Id"]),
-            key=str(record.get("Member_Key__c") or ""),
-            list_id=str(record.get("List__r.List_Id__c") or ""),
-            email=str(record.get("Email__c") or ""),
-            name=str(record.get("Name__c") or ""),
-            state=str(record.get("State__c") or ""),
-            state_changed=parse_datetime(record.get("State_Changed__c")),
-            contact_id=str(record.get("Contact__c") or ""),
-            lead_id=str(record.get("Lead__c") or ""),
-        )
-
 
 # -- running -------------------------------------------------------------------------------------------
 
@@ -306,40 +224,28 @@ def _end(run: WatchRun, status: str, message: str) -> WatchRun:
 
 
 class _Run:
-    """One run's reading and doing."""
+    """One run's reading and doing: reads the changes, hands each person to the identity rules
+    (`sync.identity`), opt-out and field mappings, and the subscriber rules (`sync.rule_matches`), then writes
+    what they left in `pending` and moves the cursors."""
 
     def __init__(self, sf: SalesforceAdapter, out: Outbound, run: WatchRun, now: datetime) -> None:
         self.sf, self.out, self.run, self.now = sf, out, run, now
         self.options = out.options
-        self.read: Counter[str] = Counter()
-        self.problems: list[dict[str, str]] = []
-        self.updates: dict[str, dict[str, Any]] = {}  # membership Id -> fields to write
-        self.renamed: dict[str, tuple[str, str]] = {}  # ledger key of a membership -> (its new key, its row's Id)
+        self.pending = Pending()
         self.seen: dict[str, dict[str, Any]] = {}  # person Id -> what `_handled` keeps of it
-        # Field mappings toward Campaign Monitor: list id -> its mappings; object -> the fields they read.
+        # Field mappings toward Campaign Monitor: list id -> its mappings.
         self.pushes: dict[str, list[FieldMapping]] = {}
         for mapping in FieldMapping.objects.filter(direction=FieldMapping.Direction.TO_CM):
             self.pushes.setdefault(mapping.list_id, []).append(mapping)
-        # Subscriber rules: object -> its active rules (one evaluated "when edited to subsequently meet the
-        # criteria" once it knows the records that met them as it started).
-        self.rules: dict[str, list[SubscriberRule]] = {sobject: [] for sobject in OBJECTS}
-        for rule in SubscriberRule.objects.filter(active=True).order_by("list_id", "kind"):
-            if rule.evaluate != SubscriberRule.When.MET or rule.matches_from is not None:
-                self.rules[rule.sobject].append(rule)
-        # Those rules' records that met the criteria when last seen, as read (rule, record), and what changed.
-        self.tokens = {r.pk: r.matches_token for rs in self.rules.values() for r in rs
-                       if r.evaluate == SubscriberRule.When.MET}  # fmt: skip
-        self.matches: set[tuple[int, str]] = set()
-        self.match_changes: dict[tuple[int, str], bool] = {}
-        self.added_rows: dict[int, list[dict[str, Any]]] = {}  # client -> membership rows of the rules' adds
-        self.losers: dict[str, set[str]] = {}  # a merge's master -> the Ids of the records merged into it
-        self.moved_rows: set[str] = set()  # membership keys whose person lookup a merge moved in Salesforce
-        self.extra: dict[str, list[str]] = {}  # object -> the fields read besides FIELDS
+        rules = active_rules()
+        extra: dict[str, list[str]] = {}  # object -> the fields read besides FIELDS
         for sobject in OBJECTS:
             wanted = [m.salesforce_field for ms in self.pushes.values() for m in ms if m.sobject == sobject]
-            for rule in self.rules[sobject]:
-                wanted += ["Name", "CreatedDate", *rule_logic.fields_of(rule.criteria)]
-            self.extra[sobject] = list(dict.fromkeys(wanted))
+            extra[sobject] = list(dict.fromkeys(wanted + fields_read(rules[sobject])))
+        self.reader = Reader(sf, now, extra)
+        self.identity = Identity(self.reader, out, self.pending, now)
+        self.matches = Matches.of(rules)
+        self.rules = RuleEvaluation(rules, self.matches, self.pushes, out, self.pending, now)
 
     def go(self) -> None:
         cursors = {c.sobject: c for c in WatchCursor.objects.all()}
@@ -354,67 +260,28 @@ class _Run:
         covered: dict[str, datetime] = {}
         for sobject in OBJECTS:
             cursor = cursors[sobject]
-            found, newest[sobject] = self._changes(sobject, cursor.position - LAG)
+            found, newest[sobject] = self.reader.changes(sobject, cursor.position - LAG)
             deleted = self.sf.deleted(sobject, cursor.deleted_until - LAG, self.now)
             covered[sobject] = deleted.latest_covered
             seen = {p.id for p in found}
-            found += self._purged(sobject, [rid for rid in deleted.ids if rid not in seen])
+            found += self.reader.purged(sobject, [rid for rid in deleted.ids if rid not in seen])
             people += found
         people = self._unhandled(people)
         self._apply(people)
-        self._account_changes({p.id for p in people})
-        self._keep_matches()
+        self.rules.account_changes(self.reader, {p.id for p in people}, account_trigger=self.options.account_trigger)
+        self.matches.keep()
         self._write()
         self._handled(people)
-        self.run.read, self.run.done = dict(self.read), dict(self.out.done)
-        self.run.problems = self.problems[:PROBLEMS_KEPT]
-        if len(self.problems) > PROBLEMS_KEPT:
-            self.run.message = f"{len(self.problems)} records could not be handled; the first {PROBLEMS_KEPT} are kept"
+        problems = self.pending.problems
+        self.run.read, self.run.done = dict(self.reader.read), dict(self.out.done)
+        self.run.problems = problems[:PROBLEMS_KEPT]
+        if len(problems) > PROBLEMS_KEPT:
+            self.run.message = f"{len(problems)} records could not be handled; the first {PROBLEMS_KEPT} are kept"
         for sobject in OBJECTS:
             WatchCursor.objects.filter(sobject=sobject).update(
                 position=max(cursors[sobject].position, min(newest[sobject], self.now)),
                 deleted_until=max(cursors[sobject].deleted_until, min(covered[sobject], self.now)),
             )
-
-    # -- reading ---------------------------------------------------------------------------------------
-
-    def _changes(self, sobject: str, since: datetime) -> tuple[list[Person], datetime]:
-        soql_text = (
-            f"SELECT {', '.join(self._fields(sobject))} FROM {sobject} "
-            f"WHERE SystemModstamp >= {soql.datetime_literal(since)} ORDER BY SystemModstamp"
-        )
-        people, newest = [], since + LAG
-        for record in self.sf.query(soql_text, include_deleted=True):
-            people.append(self._person(sobject, record))
-            stamp = parse_datetime(record.get("SystemModstamp"))
-            if stamp is not None and stamp > newest:
-                newest = stamp
-        self.read[sobject] += len(people)
-        return people, newest
-
-    def _fields(self, sobject: str) -> list[str]:
-        return list(dict.fromkeys([*FIELDS[sobject], *self.extra[sobject]]))
-
-    def _person(self, sobject: str, record: dict[str, Any]) -> Person:
-        person = Person.of(sobject, record, self.now)
-        person.values = {name: as_text(record.get(name)) for name in self.extra[sobject]}
-        person.created = parse_datetime(record.get("CreatedDate"))
-        return person
-
-    def _purged(self, sobject: str, ids: list[str]) -> list[Person]:
-        """Records deleted and gone from the recycle bin before the watcher read them: their email, from the
-        directory mirror, is all that is known."""
-        emails = dict(DirectoryEntry.objects.filter(record_id__in=ids).values_list("record_id", "email_lower"))
-        self.read["deleted"] += len(ids)
-        return [Person(rid, sobject, emails.get(rid, ""), False, self.now, deleted=True) for rid in ids]
-
-    def _memberships(self, where: str, values: Iterable[str]) -> Iterator[Membership]:
-        values = sorted(set(v for v in values if v))
-        for start in range(0, len(values), CHUNK):
-            literals = soql.quote_list(values[start : start + CHUNK])
-            text = f"SELECT {MEMBER_FIELDS} FROM CMSF_Subscriber__c WHERE {where.format(literals)}"
-            for record in self.sf.query(text):
-                yield Membership.of(record)
 
     def _unhandled(self, people: list[Person]) -> list[Person]:
         """Leave out the versions a run handled already (read again within the lag)."""
@@ -455,81 +322,19 @@ class _Run:
     # -- doing -----------------------------------------------------------------------------------------
 
     def _apply(self, people: list[Person]) -> None:
-        converted = [p for p in people if p.converted_contact_id and not p.deleted]
-        removed = [p for p in people if p.deleted]
-        live = [p for p in people if not p.deleted and not p.converted_contact_id]
-        if converted:
-            self._convert(converted)
-        merged_into: dict[str, set[str]] = {}
-        for person in removed:
-            if person.master_id:
-                merged_into.setdefault(person.master_id, set()).add(person.email_lower)
-                self.losers.setdefault(person.master_id, set()).add(person.id)
-                self._move_ledger(person.id, person.master_id)
-                self.out.done["merged"] = self.out.done.get("merged", 0) + 1
-        plain = [p for p in removed if not p.master_id and p.email_lower]
+        parts = identity.split(people)
+        if parts.converted:
+            self.identity.convert(parts.converted)
+        merges = self.identity.merge(parts.removed)
+        plain = identity.plainly_deleted(parts.removed)
         if plain and self.options.delete_subscribers_on_record_delete:
-            self._delete(plain, still_held={p.email_lower for p in live})
-        if live:
-            self._live(live, merged_into)
+            self.identity.delete(plain, still_held={p.email_lower for p in parts.live})
+        if parts.live:
+            self._live(parts.live, merges)
 
-    def _convert(self, leads: list[Person]) -> None:
-        """Memberships and tracking history of converted leads move to their contacts (a lead read again, its
-        history already moved, counts for nothing)."""
-        contact_of = {p.id: p.converted_contact_id for p in leads}
-        moved: set[str] = set()
-        for membership in self._memberships("Lead__c IN ({})", contact_of):
-            self._update(membership.id, Contact__c=contact_of[membership.lead_id], Lead__c=None)
-            moved.add(membership.lead_id)
-        activities = list(self._activities(contact_of))
-        if activities:
-            rows = [{"Id": rid, "Contact__c": contact_of[lead], "Lead__c": None} for rid, lead in activities]
-            self._send(ACTIVITY[0], rows)
-            moved.update(lead for _, lead in activities)
-        for lead, contact in contact_of.items():
-            if self._move_ledger(lead, contact):
-                moved.add(lead)
-        if moved:
-            self.out.done["converted"] = self.out.done.get("converted", 0) + len(moved)
-
-    def _activities(self, contact_of: dict[str, str]) -> Iterator[tuple[str, str]]:
-        ids = sorted(contact_of)
-        for start in range(0, len(ids), CHUNK):
-            text = f"SELECT Id, Lead__c FROM {ACTIVITY[0]} WHERE Lead__c IN ({soql.quote_list(ids[start : start + CHUNK])})"
-            for record in self.sf.query(text):
-                yield str(record["Id"]), str(record["Lead__c"])
-
-    def _move_ledger(self, old: str, new: str) -> int:
-        """cmsf's ledger follows a lead to its contact or a merged record to its master: tracking rows' person,
-        and campaign members' keys (campaign:person), unless the new person is already a member."""
-        moved = RecordMap.objects.filter(person_id=old).update(person_id=new)
-        for entry in RecordMap.objects.filter(sobject="CampaignMember", key__endswith=f":{old}"):
-            campaign = entry.key.rsplit(":", 1)[0]
-            if not RecordMap.objects.filter(sobject="CampaignMember", key=f"{campaign}:{new}").exists():
-                moved += RecordMap.objects.filter(pk=entry.pk).update(key=f"{campaign}:{new}")
-        return moved
-
-    def _delete(self, removed: list[Person], *, still_held: set[str]) -> None:
-        """Option: the subscribers of a deleted record's email become Deleted, unless another contact or lead
-        still has the email."""
-        gone = {p.id for p in removed}
-        held = still_held | set(
-            DirectoryEntry.objects.filter(email_lower__in={p.email_lower for p in removed}, is_converted=False)
-            .exclude(record_id__in=gone)
-            .values_list("email_lower", flat=True)
-        )
-        emails = {p.email_lower for p in removed} - held
-        for membership in self._memberships("Email__c IN ({})", emails):
-            if membership.state == "Deleted" or membership.email.lower() not in emails:
-                continue
-            self.out.delete(
-                membership.list_id, membership.email, because="its contact or lead was deleted in Salesforce"
-            )
-            self._update(membership.id, State__c="Deleted", State_Changed__c=sf_datetime(self.now))
-
-    def _live(self, people: list[Person], merged_into: dict[str, set[str]]) -> None:
+    def _live(self, people: list[Person], merges: identity.Merges) -> None:
         by_id = {p.id: p for p in people}
-        self._load_matches(list(by_id))
+        self.matches.load(list(by_id))
         states = {s.record_id: s for s in PersonState.objects.filter(record_id__in=by_id)}
         mirror = dict(
             DirectoryEntry.objects.filter(
@@ -537,27 +342,26 @@ class _Run:
             ).values_list("record_id", "email_lower")
         )
         memberships: dict[str, list[Membership]] = {}
-        for membership in self._memberships("Contact__c IN ({0}) OR Lead__c IN ({0})", by_id):
+        for membership in self.reader.memberships("Contact__c IN ({0}) OR Lead__c IN ({0})", by_id):
             for person_id in {membership.contact_id, membership.lead_id} & by_id.keys():
                 memberships.setdefault(person_id, []).append(membership)
         for person in people:
             state = states.get(person.id)
             before = (state.email_lower if state else "") or mirror.get(person.id, "")
-            old = ({before} if before else set()) | merged_into.get(person.id, set())
-            old.discard(person.email_lower)
+            old = identity.old_emails(person, before, merges)
             opted_out_at = self._remember(person, state)
             for membership in memberships.get(person.id, ()):
                 try:
                     if person.email and membership.email.lower() in old:
-                        self._move(person, membership)
-                    if person.id in self.losers:
-                        self._merged(person, membership)
+                        self.identity.move(person, membership)
+                    if person.id in merges.losers:
+                        self.identity.merged(person, membership, merges.losers[person.id])
                     if person.opted_out and self.options.unsubscribe_on_opt_out:
                         self._opt_out(person, membership, opted_out_at)
                     self._push_fields(person, membership)
                 except Refused as refused:
-                    self._problem(membership.key or membership.id, str(refused), kept_out=True)
-            self._rules(person, memberships.get(person.id, []))
+                    self.pending.problem(membership.key or membership.id, str(refused), kept_out=True)
+            self.rules.evaluate(person, memberships.get(person.id, []))
 
     def _remember(self, person: Person, state: PersonState | None) -> datetime:
         """What was seen of the person, kept once the run's changes are written (`_handled`: a run that fails
@@ -573,36 +377,6 @@ class _Run:
         self.seen[person.id] = {"email_lower": person.email_lower, "opted_out": person.opted_out, "opted_out_at": at}
         return at
 
-    def _move(self, person: Person, membership: Membership) -> None:
-        """The person's email changed (or a merged record's email is now its master's): the subscriber follows."""
-        moved = self.out.change_email(
-            membership.list_id, membership.email, person.email, name=membership.name,
-            reactivate=membership.state == "Bounced", opted_out=person.opted_out,
-            because=f"the email of {person.sobject} {person.id} changed in Salesforce",
-        )  # fmt: skip
-        new_key = member_key(membership.list_id, person.email)
-        if moved.not_resubscribed:
-            self._problem(new_key, f"moved to the new email but not resubscribed: {moved.not_resubscribed}")
-        fields: dict[str, Any] = {"Email__c": person.email, "Member_Key__c": new_key}
-        if moved.resubscribed:
-            fields |= {"State__c": "Active", "State_Changed__c": sf_datetime(self.now)}
-            membership.state = "Active"
-        self._update(membership.id, **fields)
-        if membership.key:
-            self.renamed[membership.key] = (new_key, membership.id)
-        membership.email, membership.key = person.email, new_key
-
-    def _merged(self, person: Person, membership: Membership) -> None:
-        """A membership of a merge's master (Salesforce moved the losers' rows to it): a "Salesforce ID" in Campaign
-        Monitor that names a loser takes the master's Id, so matching never meets a deleted Id again; the ledger's
-        row no longer tells what Salesforce holds (its lookup moved), so the sync writes it whole when next read."""
-        self.out.replace_salesforce_id(
-            membership.list_id, membership.email, old_ids=self.losers[person.id], new_id=person.id, zone="",
-            because=f"{', '.join(sorted(self.losers[person.id]))} merged into {person.sobject} {person.id}",
-        )  # fmt: skip
-        if membership.key:
-            self.moved_rows.add(membership.key)
-
     def _opt_out(self, person: Person, membership: Membership, opted_out_at: datetime) -> None:
         """Email Opt Out is checked: unsubscribe, unless Campaign Monitor changed the subscriber later."""
         if membership.state not in ACTIVE_STATES:
@@ -613,149 +387,7 @@ class _Run:
         self.out.unsubscribe(membership.list_id, membership.email,
                              because=f"Email Opt Out was checked on {person.sobject} {person.id}")  # fmt: skip
         membership.state = "Unsubscribed"
-        self._update(membership.id, State__c="Unsubscribed", State_Changed__c=sf_datetime(self.now))
-
-    def _rules(self, person: Person, memberships: list[Membership], *, via_account: bool = False) -> None:
-        """The subscriber rules of the person's object: met, an add rule adds the person to its list (unless a
-        subscriber of the list already, in any state: an add never resubscribes), a remove rule deletes its active
-        subscribers of the list. A rule evaluated on creation only applies to a record read as it was created (not
-        edited since; an account's change does not count); one evaluated "when edited to subsequently meet the
-        criteria" applies to a record that meets them now and did not when last seen (or when the rule started)."""
-        # a version that is the record's creation: never edited since (LastModifiedDate is its CreatedDate)
-        created = not via_account and person.created is not None and person.modified <= person.created
-        for rule in self.rules[person.sobject]:
-            if rule.evaluate == SubscriberRule.When.CREATED and not created:
-                continue
-            met = rule_logic.met(rule.criteria, rule.logic, person.values)
-            if rule.evaluate == SubscriberRule.When.MET and self._met_before(rule, person, met):
-                continue
-            if not met:
-                continue
-            on_list = [m for m in memberships if m.list_id == rule.list_id]
-            because = f"the {rule.get_kind_display().lower()} rule of list {rule.list_name or rule.list_id}"
-            try:
-                if rule.adds and not on_list:  # a subscriber of the list in any state already: left as it is
-                    self._add(rule, person, because)
-                    self._added_row(rule, person)
-                elif not rule.adds:
-                    for membership in (m for m in on_list if m.state in ACTIVE_STATES):
-                        self.out.delete(membership.list_id, membership.email, because=because)
-                        membership.state = "Deleted"
-                        self._update(membership.id, State__c="Deleted", State_Changed__c=sf_datetime(self.now))
-            except Refused as refused:
-                self._problem(f"{person.sobject} {person.id}", f"not added by {because}: {refused}", kept_out=True)
-
-    def _met_before(self, rule: SubscriberRule, person: Person, met: bool) -> bool:
-        """Whether the person met the rule's criteria when last seen (so that meeting them now is no change); the
-        answer now is kept for the next time."""
-        key = (rule.pk, person.id)
-        before = key in self.matches
-        if met != before:
-            self.match_changes[key] = met
-            if met:
-                self.matches.add(key)
-            else:
-                self.matches.discard(key)
-        return before
-
-    def _load_matches(self, ids: list[str]) -> None:
-        """What `_met_before` needs of these records (a query per 500 of them, when such a rule is active)."""
-        for start in range(0, len(ids) if self.tokens else 0, 500):
-            self.matches.update(RuleMatch.objects.filter(
-                rule_id__in=list(self.tokens), record_id__in=ids[start : start + 500]
-            ).values_list("rule_id", "record_id"))  # fmt: skip
-
-    def _keep_matches(self) -> None:
-        """The records that came to meet, or stopped meeting, such a rule's criteria: kept, unless the rule was
-        saved again during the run (its records are then being read afresh)."""
-        if not self.match_changes:
-            return
-        current = dict(SubscriberRule.objects.filter(pk__in=list(self.tokens)).values_list("pk", "matches_token"))
-        kept = {key: met for key, met in self.match_changes.items() if current.get(key[0]) == self.tokens[key[0]]}
-        gone: dict[int, list[str]] = {}
-        for (rule_id, record_id), met in kept.items():
-            if not met:
-                gone.setdefault(rule_id, []).append(record_id)
-        with transaction.atomic():
-            RuleMatch.objects.bulk_create([RuleMatch(rule_id=rule_id, record_id=record_id)
-                                           for (rule_id, record_id), met in kept.items() if met],
-                                          ignore_conflicts=True)  # fmt: skip
-            for rule_id, record_ids in gone.items():
-                for start in range(0, len(record_ids), 500):
-                    RuleMatch.objects.filter(rule_id=rule_id, record_id__in=record_ids[start : start + 500]).delete()
-
-    def _add(self, rule: SubscriberRule, person: Person, because: str) -> None:
-        if not person.email:
-            raise Refused("the record has no email address")
-        entries, consent = self._mapped(person, rule.list_id, clear_blank=False)
-        subscriber = SubscriberInput(email=person.email, name=person.values.get("Name", ""),
-                                     custom_fields=tuple(entries.values), consent_to_track=consent)  # fmt: skip
-        self.out.add(rule.list_id, subscriber, opted_out=person.opted_out, because=because)
-
-    def _added_row(self, rule: SubscriberRule, person: Person) -> None:
-        """The membership row of the subscriber a rule added, as Campaign Monitor now holds it (one read: an add
-        never resubscribes, so its state may not be Active), written with the run's writes through the sync's
-        ledger: Salesforce shows the membership at once, and a remove rule finds it before the next sync."""
-        found = self.out.cm.subscriber(rule.list_id, person.email, zone=rule.client.time_zone)
-        if found is None:
-            return
-        link = Link(contact_id=person.id) if person.sobject == "Contact" else Link(lead_id=person.id)
-        row = subscriber_row(rule.list_id, found, link, owner_id=rule.client.security_owner_id)
-        self.added_rows.setdefault(rule.client_id, []).append(row)
-
-    def _account_changes(self, already: set[str]) -> None:
-        """Option (account trigger): the contacts of accounts changed since the last read are evaluated again by
-        the contact rules that read an account field (one query for the accounts, one per 200 of them for their
-        contacts). The first run starts watching accounts from then."""
-        readers = [
-            r for r in self.rules["Contact"] if any(f.startswith("Account.") for f in rule_logic.fields_of(r.criteria))
-        ]
-        if not readers or not self.options.account_trigger:
-            return
-        cursor, made = WatchCursor.objects.get_or_create(sobject="Account", defaults={"position": self.now,
-                                                                                        "deleted_until": self.now})  # fmt: skip
-        if made:
-            return
-        since = cursor.position - LAG
-        newest = cursor.position
-        accounts: list[str] = []
-        text = f"SELECT Id, SystemModstamp FROM Account WHERE SystemModstamp >= {soql.datetime_literal(since)}"
-        for record in self.sf.query(text):
-            accounts.append(str(record["Id"]))
-            stamp = parse_datetime(record.get("SystemModstamp"))
-            newest = max(newest, stamp) if stamp else newest
-        self.read["Account"] += len(accounts)
-        fields = [name for name in self._fields("Contact") if name != "IsDeleted"]
-        people: list[Person] = []
-        for start in range(0, len(accounts), CHUNK):
-            text = (f"SELECT {', '.join(fields)} FROM Contact "
-                    f"WHERE AccountId IN ({soql.quote_list(accounts[start : start + CHUNK])})")  # fmt: skip
-            people += [p for p in (self._person("Contact", r) for r in self.sf.query(text)) if p.id not in already]
-        if people:
-            self._load_matches([p.id for p in people])
-            memberships: dict[str, list[Membership]] = {}
-            for membership in self._memberships("Contact__c IN ({})", [p.id for p in people]):
-                memberships.setdefault(membership.contact_id, []).append(membership)
-            for person in people:
-                self._rules(person, memberships.get(person.id, []), via_account=True)
-        WatchCursor.objects.filter(sobject="Account").update(position=min(newest, self.now))
-
-    def _mapped(self, person: Person, list_id: str, *, clear_blank: bool) -> tuple[field_values.Entries, str]:
-        """The person's values for the list's mappings toward Campaign Monitor, and its consent to track
-        (Unchanged unless mapped; a value that is not Yes, No or Unchanged is a problem, sent as Unchanged)."""
-        mappings = [m for m in self.pushes.get(list_id, ()) if m.sobject == person.sobject]
-        custom = [(m.salesforce_field, m.campaign_monitor, m.campaign_monitor_type or "Text")
-                  for m in mappings if not m.is_consent]  # fmt: skip
-        entries = field_values.to_campaign_monitor(person.values, custom, clear_blank=clear_blank)
-        consent = "Unchanged"
-        for mapping in (m for m in mappings if m.is_consent):
-            found = field_values.consent(person.values.get(mapping.salesforce_field, ""))
-            if found is None:
-                entries.problems.append(f"consent to track {person.values.get(mapping.salesforce_field)!r} in "
-                                        f"{mapping.salesforce_field} is not Yes, No or Unchanged: sent as Unchanged")  # fmt: skip
-            else:
-                consent = found
-        return entries, consent
+        self.pending.update(membership.id, State__c="Unsubscribed", State_Changed__c=sf_datetime(self.now))
 
     def _push_fields(self, person: Person, membership: Membership) -> None:
         """The list's field mappings toward Campaign Monitor: the person's mapped values are sent when they differ
@@ -764,9 +396,9 @@ class _Run:
             m.sobject == person.sobject for m in self.pushes.get(membership.list_id, ())
         ):
             return
-        entries, consent = self._mapped(person, membership.list_id, clear_blank=True)
+        entries, consent = mapped(person, self.pushes.get(membership.list_id, ()), clear_blank=True)
         for reason in entries.problems:
-            self._problem(f"{person.sobject} {person.id}", reason)
+            self.pending.problem(f"{person.sobject} {person.id}", reason)
         digest = content_hash({"values": entries.values, "clear": entries.clear, "consent": consent})
         done = PushedFields.objects.filter(list_id=membership.list_id, record_id=person.id, content_hash=digest)
         if done.exists():
@@ -782,12 +414,10 @@ class _Run:
 
     # -- writing ---------------------------------------------------------------------------------------
 
-    def _update(self, membership_id: str, **fields: Any) -> None:
-        self.updates.setdefault(membership_id, {"Id": membership_id}).update(fields)
-
     def _write(self) -> None:
-        refused = self._send(SUBSCRIBER[0], list(self.updates.values())) if self.updates else set()
-        for client_id, rows in self.added_rows.items():
+        pending = self.pending
+        refused = send(self.sf, SUBSCRIBER[0], list(pending.updates.values()), pending) if pending.updates else set()
+        for client_id, rows in pending.added_rows.items():
             tally = WriteTally()
             Writer(adapter=self.sf, client_id=client_id, dry_run=False, tally=tally).write(
                 SUBSCRIBER, rows, batch_size=GovernorLimit.batch_size_for(JOB)
@@ -797,32 +427,12 @@ class _Run:
                     self.out.done.get("membership_rows", 0) + tally.written[SUBSCRIBER[0]]
                 )
             for failure in tally.failures:
-                self._problem(failure.key, f"its membership row: {failure.error.code}: {failure.error.message}")
-        moved = sorted(self.moved_rows - self.renamed.keys())
+                pending.problem(failure.key, f"its membership row: {failure.error.code}: {failure.error.message}")
+        moved = sorted(pending.moved_rows - pending.renamed.keys())
         for start in range(0, len(moved), 500):
             RecordMap.objects.filter(sobject=SUBSCRIBER[0], key__in=moved[start : start + 500]).update(content_hash="")
-        for old, (new, row_id) in self.renamed.items():
+        for old, (new, row_id) in pending.renamed.items():
             if row_id in refused:
                 continue  # the row keeps its old key in Salesforce: so does the ledger
             if not RecordMap.objects.filter(sobject=SUBSCRIBER[0], key=new).exists():
                 RecordMap.objects.filter(sobject=SUBSCRIBER[0], key=old).update(key=new, content_hash="")
-
-    def _send(self, sobject: str, rows: list[dict[str, Any]]) -> set[str]:
-        """Update rows in batches of the watcher's governor limit; a refused row is reported with its Id. Returns
-        the Ids refused."""
-        size = GovernorLimit.batch_size_for(JOB)
-        results = [
-            r for start in range(0, len(rows), size) for r in self.sf.update(sobject, rows[start : start + size])
-        ]
-        refused: set[str] = set()
-        for row, result in zip(rows, results, strict=True):
-            if not result.success:
-                reasons = "; ".join(f"{e.code}: {e.message}" for e in result.errors)
-                self._problem(f"{sobject} {row['Id']}", reasons)
-                refused.add(str(row["Id"]))
-        return refused
-
-    def _problem(self, key: str, reason: str, *, kept_out: bool = False) -> None:
-        """A record this run could not handle, with its key and why; `kept_out`: the rules of every add kept it out
-        on purpose (suppressed, opted out, forgotten): listed with the run, not a problem to tell."""
-        self.problems.append({"key": key, "reason": reason, **({"kept_out": "yes"} if kept_out else {})})
