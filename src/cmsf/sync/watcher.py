@@ -484,7 +484,7 @@ class _Run:
         activities = list(self._activities(contact_of))
         if activities:
             rows = [{"Id": rid, "Contact__c": contact_of[lead], "Lead__c": None} for rid, lead in activities]
-            self._send(ACTIVITY[0], rows)
+            self._send(ACTIVITY.sobject, rows)
             moved.update(lead for _, lead in activities)
         for lead, contact in contact_of.items():
             if self._move_ledger(lead, contact):
@@ -495,7 +495,7 @@ class _Run:
     def _activities(self, contact_of: dict[str, str]) -> Iterator[tuple[str, str]]:
         ids = sorted(contact_of)
         for start in range(0, len(ids), CHUNK):
-            text = f"SELECT Id, Lead__c FROM {ACTIVITY[0]} WHERE Lead__c IN ({soql.quote_list(ids[start : start + CHUNK])})"
+            text = f"SELECT Id, Lead__c FROM {ACTIVITY.sobject} WHERE Lead__c IN ({soql.quote_list(ids[start : start + CHUNK])})"
             for record in self.sf.query(text):
                 yield str(record["Id"]), str(record["Lead__c"])
 
@@ -786,26 +786,28 @@ class _Run:
         self.updates.setdefault(membership_id, {"Id": membership_id}).update(fields)
 
     def _write(self) -> None:
-        refused = self._send(SUBSCRIBER[0], list(self.updates.values())) if self.updates else set()
+        refused = self._send(SUBSCRIBER.sobject, list(self.updates.values())) if self.updates else set()
         for client_id, rows in self.added_rows.items():
             tally = WriteTally()
             Writer(adapter=self.sf, client_id=client_id, dry_run=False, tally=tally).write(
                 SUBSCRIBER, rows, batch_size=GovernorLimit.batch_size_for(JOB)
             )
-            if tally.written[SUBSCRIBER[0]]:
+            if tally.written[SUBSCRIBER.sobject]:
                 self.out.done["membership_rows"] = (
-                    self.out.done.get("membership_rows", 0) + tally.written[SUBSCRIBER[0]]
+                    self.out.done.get("membership_rows", 0) + tally.written[SUBSCRIBER.sobject]
                 )
             for failure in tally.failures:
                 self._problem(failure.key, f"its membership row: {failure.error.code}: {failure.error.message}")
         moved = sorted(self.moved_rows - self.renamed.keys())
         for start in range(0, len(moved), 500):
-            RecordMap.objects.filter(sobject=SUBSCRIBER[0], key__in=moved[start : start + 500]).update(content_hash="")
+            RecordMap.objects.filter(sobject=SUBSCRIBER.sobject, key__in=moved[start : start + 500]).update(
+                content_hash=""
+            )
         for old, (new, row_id) in self.renamed.items():
             if row_id in refused:
                 continue  # the row keeps its old key in Salesforce: so does the ledger
-            if not RecordMap.objects.filter(sobject=SUBSCRIBER[0], key=new).exists():
-                RecordMap.objects.filter(sobject=SUBSCRIBER[0], key=old).update(key=new, content_hash="")
+            if not RecordMap.objects.filter(sobject=SUBSCRIBER.sobject, key=new).exists():
+                RecordMap.objects.filter(sobject=SUBSCRIBER.sobject, key=old).update(key=new, content_hash="")
 
     def _send(self, sobject: str, rows: list[dict[str, Any]]) -> set[str]:
         """Update rows in batches of the watcher's governor limit; a refused row is reported with its Id. Returns
