@@ -111,6 +111,7 @@ def read_from(ctx: Context, stream: str, scope: str = "", floor: datetime | None
 
 
 def directory(ctx: Context) -> Directory:
+    """The run's directory of contacts and leads, loaded when first asked for (empty without Salesforce)."""
     if ctx.directory is None:
         if ctx.sf is None:
             ctx.directory = Directory()
@@ -135,10 +136,12 @@ def activity_date(row: Row) -> datetime | None:
     return datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
 
 
+# Tracking rows: the ledger keeps each one's date, kind and person (retention and the campaign members read them).
 ACTIVITY_WRITE = WriteContext(activity_date=activity_date, activity_kind=activity_kind, person=row_person)
 
 
 def batch_of(job: str) -> int:
+    """The job's batch size (its governor limit)."""
     return GovernorLimit.batch_size_for(job)
 
 
