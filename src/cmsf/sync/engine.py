@@ -1,8 +1,9 @@
 """The primary sync of one Campaign Monitor client, stream by stream.
 
 Order: the client, its lists (with statistics), subscribers of every state, sent campaigns (with their
-summaries), tracking history, the suppression list, then retention. Each incremental stream reads from
-its cursor less a lag (the date filter is inclusive; the ledger drops what was already written), and the
+summaries), tracking history, the suppression list, then retention. The streams are declared in `sync.streams`;
+what the stages share within a run (the context, the buffer, write-behind) is `sync.run`. Each incremental stream
+reads from its cursor less a lag (the date filter is inclusive; the ledger drops what was already written), and the
 cursor moves only after the write succeeded, and never past the start of the run.
 """
 
