@@ -14,8 +14,8 @@ from django.utils import timezone
 from cmsf.connections.models import CampaignMonitorClient
 from cmsf.maintenance.models import GovernorLimit
 from cmsf.salesforce.errors import RecordError, RecordResult
-from cmsf.sync.engine import Buffer, Context
 from cmsf.sync.models import Cursor, RecordMap, SyncRun
+from cmsf.sync.run import Buffer, Context
 from cmsf.sync.transforms import SUBSCRIBER
 from cmsf.sync.writer import Writer, WriteTally
 
@@ -54,7 +54,7 @@ def _context(adapter: RecordingAdapter, sender: ThreadPoolExecutor | None) -> Co
 
 
 def _row(key: str) -> dict[str, Any]:
-    return {SUBSCRIBER[1]: key, "Email__c": f"{key}@example.com"}
+    return {SUBSCRIBER.external_id: key, "Email__c": f"{key}@example.com"}
 
 
 def _position(client: CampaignMonitorClient, stream: str) -> datetime | None:

@@ -39,7 +39,9 @@ class LinkRefused(Exception):
 def _synced(cm_campaign_id: str) -> RecordMap | None:
     """The ledger row of a campaign cmsf wrote as a CMSF_Campaign__c for a selected client."""
     return (
-        RecordMap.objects.filter(sobject=CAMPAIGN[0], key=cm_campaign_id, client__selected=True, client__active=True)
+        RecordMap.objects.filter(
+            sobject=CAMPAIGN.sobject, key=cm_campaign_id, client__selected=True, client__active=True
+        )
         .select_related("client")
         .first()
     )
@@ -86,7 +88,7 @@ def link(
             "a Salesforce campaign takes one Campaign Monitor campaign. Unlink it first."
         )
     cm_name = ""
-    rows = list(sf.query(f"SELECT Name FROM {CAMPAIGN[0]} WHERE Id = {soql.quote(ledger.salesforce_id)} LIMIT 1"))
+    rows = list(sf.query(f"SELECT Name FROM {CAMPAIGN.sobject} WHERE Id = {soql.quote(ledger.salesforce_id)} LIMIT 1"))
     if rows:
         cm_name = str(rows[0].get("Name") or "")
     try:
@@ -250,14 +252,14 @@ def synced_campaigns(adapter: SalesforceAdapter | None = None) -> list[SyncedCam
     """The Campaign Monitor campaigns cmsf wrote to Salesforce for the selected clients, newest first: one query."""
     sf = adapter or connections.salesforce()
     soql = (
-        f"SELECT Campaign_Id__c, Name, Sent_Date__c, Client__r.Name FROM {CAMPAIGN[0]} "
+        f"SELECT Campaign_Id__c, Name, Sent_Date__c, Client__r.Name FROM {CAMPAIGN.sobject} "
         f"ORDER BY Sent_Date__c DESC NULLS LAST LIMIT {SYNCED_LIMIT}"
     )
     records = list(sf.query(soql))
     keys = [str(r.get("Campaign_Id__c") or "") for r in records]
     ours = set(
         RecordMap.objects.filter(
-            sobject=CAMPAIGN[0], key__in=keys, client__selected=True, client__active=True
+            sobject=CAMPAIGN.sobject, key__in=keys, client__selected=True, client__active=True
         ).values_list("key", flat=True)
     )
     links = dict(
@@ -330,7 +332,7 @@ def recent_campaign_rates(adapter: SalesforceAdapter | None = None) -> list[Camp
     sf = adapter or connections.salesforce()
     soql = (
         "SELECT Name, Sent_Date__c, Open_Rate__c, Click_Rate__c, Industry_Open_Rate__c, Industry_Click_Rate__c "
-        f"FROM {CAMPAIGN[0]} ORDER BY Sent_Date__c DESC NULLS LAST LIMIT {CHART_LIMIT}"
+        f"FROM {CAMPAIGN.sobject} ORDER BY Sent_Date__c DESC NULLS LAST LIMIT {CHART_LIMIT}"
     )
     return [
         CampaignRates(

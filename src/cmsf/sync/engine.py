@@ -1,36 +1,33 @@
 """The primary sync of one Campaign Monitor client, stream by stream.
 
 Order: the client, its lists (with statistics), subscribers of every state, sent campaigns (with their
-summaries), tracking history, the suppression list, then retention. Each incremental stream reads from
-its cursor less a lag (the date filter is inclusive; the ledger drops what was already written), and the
+summaries), tracking history, the suppression list, then retention. The streams are declared in `sync.streams`;
+what the stages share within a run (the context, the buffer, write-behind) is `sync.run`. Each incremental stream
+reads from its cursor less a lag (the date filter is inclusive; the ledger drops what was already written), and the
 cursor moves only after the write succeeded, and never past the start of the run.
 """
 
 from __future__ import annotations
 
-import time
-from collections import defaultdict, deque
-from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from functools import partial
-from itertools import count, islice
-from typing import TypeVar, cast
+from typing import Any, cast
 
 from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from cmsf.billing.services import features
-from cmsf.campaign_monitor.api import CampaignActivity, CampaignMonitor, SubscriberState
+from cmsf.campaign_monitor.api import CampaignMonitor
 from cmsf.campaign_monitor.errors import CampaignMonitorError
 from cmsf.campaign_monitor.errors import ConfigurationError as CmConfigurationError
-from cmsf.campaign_monitor.records import Activity, Campaign, CampaignSummary, Recipient, Subscriber
+from cmsf.campaign_monitor.records import Activity, Campaign, Recipient, Subscriber
 from cmsf.connections import services as connections
 from cmsf.connections.models import CampaignMonitorClient
 from cmsf.maintenance import observe, support_codes
-from cmsf.maintenance.models import GovernorLimit
 from cmsf.maintenance.services import record_message
 from cmsf.options.models import CampaignSettings, GeneralOptions, TrackingHistorySettings
 from cmsf.options.services import benchmark_rates
@@ -39,7 +36,6 @@ from cmsf.salesforce.errors import (
     ApiLimitExceeded,
     AuthenticationError,
     BudgetExhausted,
-    RecordResult,
     SalesforceError,
 )
 from cmsf.sync import (
@@ -53,13 +49,35 @@ from cmsf.sync import (
     webhooks,
 )
 from cmsf.sync.directory import follow as follow_directory
-from cmsf.sync.directory import load as load_directory
 from cmsf.sync.leases import LeaseLost
-from cmsf.sync.matching import Directory
 from cmsf.sync.models import CampaignLink, Cursor, RecordMap, SyncRun, SyncSettings, TrackingCoverage
+from cmsf.sync.run import (
+    ACTIVITY_WRITE,
+    READ_AHEAD,
+    Buffer,
+    Context,
+    Progress,
+    batch_of,
+    directory,
+    load_cursors,
+    read_ahead,
+    read_from,
+    row_person,
+    settle_behind,
+    write_behind,
+)
+from cmsf.sync.streams import (
+    ACTIVITIES,
+    CAMPAIGNS,
+    CLIENT_STREAM,
+    LISTS,
+    RECIPIENTS,
+    SUBSCRIBERS,
+    SUPPRESSIONS,
+    Stream,
+)
 from cmsf.sync.transforms import (
     ACTIVITY,
-    ACTIVITY_LABELS,
     CAMPAIGN,
     CLIENT,
     EMAIL_TYPE_OF_KIND,
@@ -67,106 +85,9 @@ from cmsf.sync.transforms import (
     SUBSCRIBER,
     SUPPRESSION,
     Row,
-    activity_row,
-    campaign_row,
-    client_row,
-    list_row,
     sf_datetime,
-    subscriber_row,
-    suppression_row,
 )
-from cmsf.sync.writer import PERSON_FIELDS, Batch, Failure, Writer, WriteTally, plain
-
-REPORT_EVERY = 2.0  # seconds between saves of a run's counts within a stage
-LAG = timedelta(minutes=10)  # events that reach Campaign Monitor late still fall inside the next read
-STATES: tuple[SubscriberState, ...] = ("active", "unconfirmed", "unsubscribed", "bounced", "deleted")
-KINDS: tuple[CampaignActivity, ...] = ("opens", "clicks", "bounces", "unsubscribes", "spam")
-Progress = Callable[[str, dict[str, int]], None]
-
-
-@dataclass
-class Context:
-    run: SyncRun
-    client: CampaignMonitorClient
-    cm: CampaignMonitor
-    sf: SalesforceAdapter | None
-    writer: Writer
-    tally: WriteTally
-    started: datetime
-    zone: str = ""
-    owner: str = ""
-    read: dict[str, int] = field(default_factory=lambda: defaultdict(int))
-    directory: Directory | None = None
-    progress: Progress | None = None
-    heartbeat: Callable[[], None] | None = None
-    cursors: dict[tuple[str, str], datetime] = field(default_factory=dict)  # (stream, scope) -> position
-    sender: ThreadPoolExecutor | None = None  # sends buffered writes while the next rows are read
-    reader: ThreadPoolExecutor | None = None  # reads the first pages of the next streams while one is processed
-    reported: float = 0.0  # when the run's counts were last saved (monotonic seconds)
-    summaries: dict[str, CampaignSummary] = field(default_factory=dict)  # campaign id -> summary read this run
-    links: dict[str, str] = field(default_factory=dict)  # campaign id -> the linked Salesforce campaign's Id
-    industry_rates: tuple[float, float] | None = None  # the chosen industry's open and click rates, when on
-    # Campaigns whose stored tracking history changed in this run -> the people it changed for (None: all of them).
-    touched: dict[str, set[str] | None] = field(default_factory=dict)
-    campaign_statuses: dict[str, set[str]] = field(default_factory=dict)  # linked campaign (15) -> its status labels
-    forgotten: frozenset[str] = frozenset()  # the hashes of the emails forgotten on request: never written again
-    behind: dict[tuple[str, str], Buffer] = field(default_factory=dict)  # writes left to the sender (`_write_behind`)
-    followed: set[str] = field(default_factory=set)  # contacts and leads the directory followed after a refusal
-
-    def stage(self, name: str) -> None:
-        if self.heartbeat is not None:
-            self.heartbeat()
-        self.run.stage = name
-        self.report(force=True)
-
-    def report(self, *, force: bool = False) -> None:
-        """Save the run's stage and counts (every REPORT_EVERY seconds at most, unless forced) for the console's
-        live progress and `cmsf status`, and tell the progress callback."""
-        now = time.monotonic()
-        if not force and now - self.reported < REPORT_EVERY:
-            return
-        self.reported = now
-        SyncRun.objects.filter(pk=self.run.pk).update(
-            stage=self.run.stage, read=dict(self.read), written=plain(self.tally.written)
-        )
-        if self.progress is not None:
-            counts = {"read": sum(self.read.values()), "written": sum(self.tally.written.values())}
-            self.progress(self.run.stage, counts)
-
-
-def _cursors(client: CampaignMonitorClient) -> dict[tuple[str, str], datetime]:
-    """Every cursor of the client, read once a run (a run reads hundreds of streams)."""
-    return {
-        (stream, scope): position
-        for stream, scope, position in Cursor.objects.filter(client=client).values_list("stream", "scope", "position")
-    }
-
-
-def _advance(ctx: Context, stream: str, scope: str, newest: datetime | None) -> None:
-    if ctx.writer.dry_run or newest is None:
-        return
-    position = min(newest, ctx.started)
-    if ctx.cursors.get((stream, scope)) == position:
-        return  # a stream that found nothing newer leaves its cursor, and the database, alone
-    Cursor.objects.update_or_create(client=ctx.client, stream=stream, scope=scope, defaults={"position": position})
-    ctx.cursors[(stream, scope)] = position
-
-
-def _since(ctx: Context, stream: str, scope: str = "", floor: datetime | None = None) -> datetime | None:
-    cursor = ctx.cursors.get((stream, scope))
-    since = cursor - LAG if cursor else None
-    if floor is not None and (since is None or since < floor):
-        since = floor
-    return since
-
-
-def _directory(ctx: Context) -> Directory:
-    if ctx.directory is None:
-        if ctx.sf is None:
-            ctx.directory = Directory()
-        else:
-            ctx.directory = load_directory(ctx.sf)  # the mirror, brought up to date with what changed
-    return ctx.directory
+from cmsf.sync.writer import PERSON_FIELDS, Failure, Writer, WriteTally, plain
 
 
 def _relink(ctx: Context, rows: list[Row]) -> list[Row | None]:
@@ -180,198 +101,10 @@ def _relink(ctx: Context, rows: list[Row]) -> list[Row | None]:
         ctx.followed |= gone
     relinked: list[Row | None] = []
     for row in rows:
-        link = _directory(ctx).link(str(row.get("Email__c") or ""))
+        link = directory(ctx).link(str(row.get("Email__c") or ""))
         fresh = {**row, "Contact__c": link.contact_id or None, "Lead__c": link.lead_id or None}
         relinked.append(None if all(fresh[name] == row.get(name) for name in PERSON_FIELDS) else fresh)
     return relinked
-
-
-def _batch(job: str) -> int:
-    return GovernorLimit.batch_size_for(job)
-
-
-Cursor_ = tuple[str, str, datetime | None]  # stream, scope, the position its rows reached
-End = Cursor_ | Callable[[], None] | None  # what happens when a stream's rows are all in: a cursor moves, or a call
-READ_AHEAD = 4  # streams whose first page is read while the streams before them are processed
-FIRST_PAGE = 1000  # records of a stream read ahead (Campaign Monitor's page)
-T = TypeVar("T")
-K = TypeVar("K")
-
-
-def _read_ahead(
-    ctx: Context, streams: Iterable[tuple[K, Callable[[], Iterator[T]]]]
-) -> Iterator[tuple[K, Iterator[T]]]:
-    """Each stream in order, its first page already read on the reader's threads while the streams before it were
-    processed: a run reads hundreds of small streams, and each would otherwise wait for its answer in turn. At
-    most READ_AHEAD first pages are held. The rest of a long stream is read a page ahead, also on the reader's
-    threads: page n + 1 is fetched while page n is processed."""
-
-    def first_page(open_stream: Callable[[], Iterator[T]]) -> tuple[list[T], Iterator[T]]:
-        records = open_stream()
-        return list(islice(records, FIRST_PAGE)), records
-
-    def page_ahead(head: list[T], rest: Iterator[T]) -> Iterator[T]:
-        # `rest` is advanced by one thread at a time: the next page is asked for only once the last one came
-        page = head
-        while len(page) == FIRST_PAGE:
-            assert ctx.reader is not None
-            following = ctx.reader.submit(lambda: list(islice(rest, FIRST_PAGE)))
-            yield from page
-            page = following.result()
-        yield from page
-
-    if ctx.reader is None:
-        for key, open_stream in streams:
-            yield key, open_stream()
-        return
-    window: deque[tuple[K, Future[tuple[list[T], Iterator[T]]]]] = deque()
-    pending = iter(streams)
-    try:
-        while True:
-            while len(window) < READ_AHEAD and (item := next(pending, None)) is not None:
-                window.append((item[0], ctx.reader.submit(first_page, item[1])))
-            if not window:
-                return
-            key, future = window.popleft()
-            head, rest = future.result()
-            yield key, page_ahead(head, rest)
-    finally:
-        for _, future in window:
-            future.cancel()
-
-
-@dataclass
-class _Sent:
-    batches: list[Batch]
-    results: Future[list[list[RecordResult]]] | None
-    streams: set[int]  # the streams with rows in these batches
-    ends: list[tuple[int, End]]  # the streams whose last row is in these batches (or before)
-    keys: frozenset[str] = frozenset()  # the external ids of the rows sent
-
-
-class Buffer:
-    """Rows of many streams (a list's state, a campaign's opens) written together, in writes as large as the
-    job's batch size allows, so small streams cost as few Salesforce calls as a big one, and a big stream is
-    never held whole in memory. Each full batch is prepared (checked against the ledger) and handed to the sender
-    while the previous one is still being written, so Salesforce is never left waiting for cmsf between two
-    batches; the previous batch is then put in the ledger while Salesforce writes this one. A stream's cursor
-    moves only once every row of the stream is in Salesforce."""
-
-    def __init__(
-        self,
-        ctx: Context,
-        target: tuple[str, str],
-        job: str,
-        *,
-        activity: bool = False,
-        ledger_in_row: bool = False,
-        create_only: tuple[str, ...] = (),
-    ) -> None:
-        self.ctx, self.target, self.batch_size, self.activity = ctx, target, _batch(job), activity
-        self.ledger_in_row, self.create_only = ledger_in_row, create_only
-        self.rows: list[Row] = []
-        self.streams: set[int] = set()
-        self.ends: list[tuple[int, End]] = []
-        self.failed: set[int] = set()  # streams with a row that did not go in: their cursors stay
-        self.sent: _Sent | None = None
-        self._ids = count()
-
-    def stream(self) -> int:
-        return next(self._ids)
-
-    def add(self, stream: int, row: Row) -> None:
-        self.rows.append(row)
-        self.streams.add(stream)
-        if len(self.rows) >= self.batch_size:
-            self.flush()
-
-    def end(self, stream: int, cursor: End) -> None:
-        """The stream has given all its rows; its cursor moves (or the callable runs) once they are all written."""
-        self.ends.append((stream, cursor))
-
-    def flush(self) -> None:
-        self.ctx.report()
-        previous, self.sent = self.sent, None
-        if not self.rows and not self.ends:
-            self._settle(previous)
-            return
-        external_id = self.target[1]
-        if previous is not None and not previous.keys.isdisjoint(str(row[external_id]) for row in self.rows):
-            self._settle(previous)  # a key written again: its ledger lookup must see the previous write
-            previous = None
-        writer = self.ctx.writer
-        batches = writer.prepare(
-            self.target,
-            self.rows,
-            batch_size=self.batch_size,
-            activity_date=_activity_date if self.activity else None,
-            activity_kind=_activity_kind if self.activity else None,
-            person=_person if self.activity else None,
-            ledger_in_row=self.ledger_in_row,
-            create_only=self.create_only,
-        )
-        results = None
-        if batches:
-            send = writer.send
-            if self.ctx.sender is not None:  # one thread: this batch is written after the previous one
-                results = self.ctx.sender.submit(lambda: [send(batch) for batch in batches])
-            else:
-                results = Future()
-                results.set_result([send(batch) for batch in batches])
-        keys = frozenset(key for batch in batches for key in batch.keys)
-        current = _Sent(batches, results, self.streams, self.ends, keys)
-        self.rows, self.streams, self.ends = [], set(), []
-        self._settle(previous)  # into the ledger while Salesforce writes this batch
-        if results is None:
-            self._settle(current)  # nothing to send: the cursors can move now
-        else:
-            self.sent = current
-
-    def close(self) -> None:
-        self.flush()
-        self._settle(self.sent)
-        self.sent = None
-
-    def _settle(self, sent: _Sent | None) -> None:
-        if sent is None:
-            return
-        if sent.results is not None:
-            outcomes = [
-                self.ctx.writer.record(batch, results)
-                for batch, results in zip(sent.batches, sent.results.result(), strict=True)
-            ]
-            if not all(outcomes):
-                self.failed |= sent.streams
-        for stream, cursor in sent.ends:
-            if cursor is None or stream in self.failed:
-                continue
-            if callable(cursor):
-                cursor()
-            else:
-                _advance(self.ctx, *cursor)
-
-
-def _write_behind(ctx: Context, target: tuple[str, str], rows: list[Row], job: str) -> None:
-    """Rows handed to the sender and left to it while the run reads on: Salesforce takes them after everything
-    handed over before (a list before its subscribers, a campaign before its activity), as one thread sends in
-    order. They are in the ledger before the next write of the same object is prepared, and all of them before
-    the run finishes (`_settle_behind`)."""
-    _settle_behind(ctx, target)
-    buffer = Buffer(ctx, target, job)
-    stream = buffer.stream()
-    for row in rows:
-        buffer.add(stream, row)
-    buffer.flush()
-    ctx.behind[target] = buffer
-
-
-def _settle_behind(ctx: Context, target: tuple[str, str] | None = None) -> None:
-    """Wait for the writes left to the sender (of one object, or all) and put them in the ledger: before the
-    ledger of that object is read."""
-    for key in [target] if target is not None else list(ctx.behind):
-        buffer = ctx.behind.pop(key, None)
-        if buffer is not None:
-            buffer.close()
 
 
 # -- stages ------------------------------------------------------------------------------------------
@@ -380,12 +113,12 @@ def _settle_behind(ctx: Context, target: tuple[str, str] | None = None) -> None:
 def sync_client_record(ctx: Context) -> None:
     ctx.stage("client")
     details = ctx.cm.client(ctx.client.cm_client_id)
-    ctx.read["client"] += 1
+    ctx.read[CLIENT_STREAM.counted] += 1
     ctx.zone = details.time_zone or ctx.client.time_zone or "(GMT) Coordinated Universal Time"
     CampaignMonitorClient.objects.filter(pk=ctx.client.pk).update(name=details.name, time_zone=ctx.zone)
-    row = client_row(details, synced_at=ctx.started, owner_id=ctx.owner)
+    row = CLIENT_STREAM.transform(details, synced_at=ctx.started, owner_id=ctx.owner)
     row.pop("Last_Synced__c")  # written at the end of the run, so an unchanged client is not sent again
-    _write_behind(ctx, CLIENT, [row], "CMSF_CLIENT_SYNC")
+    write_behind(ctx, CLIENT_STREAM.target, [row], CLIENT_STREAM.job)
 
 
 def sync_lists(ctx: Context) -> list[str]:
@@ -395,12 +128,12 @@ def sync_lists(ctx: Context) -> list[str]:
     for summary in ctx.cm.lists(ctx.client.cm_client_id):
         details = ctx.cm.list_details(summary.list_id)
         stats = ctx.cm.list_stats(summary.list_id)
-        ctx.read["lists"] += 1
-        row = list_row(ctx.client.cm_client_id, details, stats, synced_at=ctx.started, owner_id=ctx.owner)
+        ctx.read[LISTS.counted] += 1
+        row = LISTS.transform(ctx.client.cm_client_id, details, stats, synced_at=ctx.started, owner_id=ctx.owner)
         row.pop("Last_Synced__c")
         rows.append(row)
         list_ids.append(summary.list_id)
-    _write_behind(ctx, LIST, rows, "CMSF_CLIENT_SYNC")
+    write_behind(ctx, LISTS.target, rows, LISTS.job)
     return list_ids
 
 
@@ -422,47 +155,54 @@ def _webhooks(ctx: Context, list_ids: list[str]) -> None:
         )
 
 
+def _opener(
+    ctx: Context, declared: Stream, scope_id: str, floor: datetime | None = None
+) -> Callable[[], Iterator[Any]]:
+    """Opens a declared stream of one list or campaign from its cursor (less the lag; not before `floor`)."""
+    assert declared.read is not None and declared.name is not None
+    since = read_from(ctx, declared.name, scope_id, floor=floor)
+    return partial(declared.read, ctx.cm, scope_id, ctx.zone, since)
+
+
 def sync_subscribers(ctx: Context, list_ids: list[str]) -> None:
     ctx.stage("subscribers")
-    buffer = Buffer(ctx, SUBSCRIBER, "CMSF_SUBSCRIBER_SYNC")
+    buffer = Buffer(ctx, SUBSCRIBER, SUBSCRIBERS[0].job)  # every state of every list, in one buffer
 
-    def streams() -> Iterator[tuple[tuple[str, str], Callable[[], Iterator[Subscriber]]]]:
+    def streams() -> Iterator[tuple[tuple[Stream, str], Callable[[], Iterator[Subscriber]]]]:
         for list_id in list_ids:
-            for state in STATES:
-                name = f"subscribers:{state}"
-                since = _since(ctx, name, list_id)
-                yield (name, list_id), partial(ctx.cm.subscribers, list_id, state, zone=ctx.zone, since=since)
+            for declared in SUBSCRIBERS:
+                yield (declared, list_id), _opener(ctx, declared, list_id)
 
     gone: set[str] = set()  # the contacts and leads of subscribers seen unsubscribed or deleted
     inbound = mapped_fields.Inbound.load(ctx.client)  # field mappings toward Salesforce, None when there are none
     creation = record_creation.Creation.load(ctx.client)  # lists that create records, None when there are none
-    for (name, list_id), subscribers in _read_ahead(ctx, streams()):
+    for (declared, list_id), subscribers in read_ahead(ctx, streams()):
         stream, newest = buffer.stream(), None
         for subscriber in subscribers:
-            ctx.read["subscribers"] += 1
+            ctx.read[declared.counted] += 1
             if ctx.forgotten and forget.is_forgotten(subscriber.email, ctx.forgotten):
                 continue
-            link = _directory(ctx).link(subscriber.email, subscriber.custom_fields)
-            buffer.add(stream, subscriber_row(list_id, subscriber, link, owner_id=ctx.owner))
+            link = directory(ctx).link(subscriber.email, subscriber.custom_fields)
+            buffer.add(stream, declared.transform(list_id, subscriber, link, owner_id=ctx.owner))
             if inbound is not None:
                 inbound.gather(list_id, subscriber, link)
             if creation is not None:
                 creation.gather(list_id, subscriber, link)
             if subscriber.state in opt_out.GONE:
-                gone.update(person for person in (link.contact_id, link.lead_id) if person)
+                gone.update(who for who in (link.contact_id, link.lead_id) if who)
             if subscriber.date and (newest is None or subscriber.date > newest):
                 newest = subscriber.date
-        buffer.end(stream, (name, list_id, newest))
+        buffer.end(stream, (*declared.cursor(list_id), newest))
     buffer.flush()
     ctx.behind[SUBSCRIBER] = buffer  # the last batch is written while the campaigns are read (settled before tracking)
     if inbound is not None:
         ctx.stage("mapped fields")
-        inbound.write(ctx.writer, ctx.sf, ctx.tally, batch_size=_batch(mapped_fields.JOB), heartbeat=ctx.heartbeat)
+        inbound.write(ctx.writer, ctx.sf, ctx.tally, batch_size=batch_of(mapped_fields.JOB), heartbeat=ctx.heartbeat)
     if creation is not None:
         ctx.stage("creating records")
-        creation.write(ctx.writer, ctx.sf, batch_size=_batch(record_creation.JOB))
+        creation.write(ctx.writer, ctx.sf, batch_size=batch_of(record_creation.JOB))
     if gone and ctx.sf is not None and GeneralOptions.load().opt_out_when_unsubscribed_everywhere:
-        _settle_behind(ctx, SUBSCRIBER)  # the pass reads the memberships just written
+        settle_behind(ctx, SUBSCRIBER)  # the pass reads the memberships just written
         ctx.stage("email opt-out")
         _opt_out_everywhere(ctx, gone)
 
@@ -495,17 +235,17 @@ def _campaigns(ctx: Context, settings: CampaignSettings) -> list[Campaign]:
 def sync_campaigns(ctx: Context, campaigns: list[Campaign], refresh: set[str]) -> set[str]:
     """Write the campaigns not yet in Salesforce, and refresh the statistics of `refresh`; returns the ids
     whose summary was read."""
-    _settle_behind(ctx, CAMPAIGN)
-    known = set(RecordMap.objects.filter(sobject=CAMPAIGN[0], client=ctx.client).values_list("key", flat=True))
+    settle_behind(ctx, CAMPAIGN)
+    known = set(RecordMap.objects.filter(sobject=CAMPAIGN.sobject, client=ctx.client).values_list("key", flat=True))
     wanted = [c for c in campaigns if c.campaign_id not in known or c.campaign_id in refresh]
     ids = [c.campaign_id for c in wanted]
     summaries = ctx.reader.map(ctx.cm.campaign_summary, ids) if ctx.reader else map(ctx.cm.campaign_summary, ids)
     rows = []
     for campaign, summary in zip(wanted, summaries, strict=True):
-        ctx.read["campaign summaries"] += 1
+        ctx.read[CAMPAIGNS.counted] += 1
         ctx.summaries[campaign.campaign_id] = summary
         rows.append(
-            campaign_row(
+            CAMPAIGNS.transform(
                 ctx.client.cm_client_id,
                 campaign,
                 summary,
@@ -514,15 +254,8 @@ def sync_campaigns(ctx: Context, campaigns: list[Campaign], refresh: set[str]) -
                 industry_rates=ctx.industry_rates,
             )
         )
-    _write_behind(ctx, CAMPAIGN, rows, "CMSF_CAMPAIGN_SYNC")
-    return {row[CAMPAIGN[1]] for row in rows}
-
-
-_KIND_OF_LABEL = {label: kind for kind, label in ACTIVITY_LABELS.items()}
-
-
-def _activity_kind(row: Row) -> str:
-    return _KIND_OF_LABEL.get(str(row.get("Activity__c")), "")
+    write_behind(ctx, CAMPAIGNS.target, rows, CAMPAIGNS.job)
+    return {row[CAMPAIGN.external_id] for row in rows}
 
 
 TOUCHED_PEOPLE = 2000  # people noted a campaign; past it, all of the campaign's members are computed again
@@ -533,26 +266,17 @@ def _note_change(ctx: Context, sobject: str, rows: list[Row]) -> None:
     again. Only linked campaigns have members to compute, and a campaign with many changes has all of them
     computed, so what is noted stays small however long the run (a set of thousands a campaign, over hundreds of
     campaigns, held tens of megabytes on `large`)."""
-    if sobject != ACTIVITY[0] or not ctx.links:
+    if sobject != ACTIVITY.sobject or not ctx.links:
         return
     for row in rows:
-        campaign_id = str(row[ACTIVITY[1]]).split(":", 1)[0]
+        campaign_id = str(row[ACTIVITY.external_id]).split(":", 1)[0]
         if campaign_id not in ctx.links:
             continue
         people = ctx.touched.setdefault(campaign_id, set())
         if people is not None:
-            people.add(_person(row))
+            people.add(row_person(row))
             if len(people) > TOUCHED_PEOPLE:
                 ctx.touched[campaign_id] = None
-
-
-def _person(row: Row) -> str:
-    return str(row.get("Contact__c") or row.get("Lead__c") or "")
-
-
-def _activity_date(row: Row) -> datetime | None:
-    value = row.get("Activity_Date__c")
-    return datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
 
 
 WEBHOOKS_CODE = "CMSF-WEBHOOKS"
@@ -572,10 +296,9 @@ def _cover(ctx: Context, tracking: TrackingHistorySettings) -> None:
     coverage = TrackingCoverage.objects.filter(client=ctx.client).values_list("fingerprint", flat=True).first()
     if coverage == fingerprint or ctx.writer.dry_run:
         return
-    Cursor.objects.filter(client=ctx.client).filter(
-        Q(stream="recipients") | Q(stream__startswith="activity:") | Q(stream=RETENTION)
-    ).delete()
-    ctx.cursors = _cursors(ctx.client)
+    tracking_streams = [declared.name for declared in (RECIPIENTS, *ACTIVITIES)]
+    Cursor.objects.filter(client=ctx.client, stream__in=[*tracking_streams, RETENTION]).delete()
+    ctx.cursors = load_cursors(ctx.client)
     TrackingCoverage.objects.update_or_create(client=ctx.client, defaults={"fingerprint": fingerprint})
 
 
@@ -606,55 +329,51 @@ def sync_tracking(ctx: Context, campaigns: list[Campaign], tracking: TrackingHis
     ctx.stage("tracking history")
     # The writes left behind (the last subscribers, the campaigns) are settled first: they were written while the
     # campaigns were read, and their rows are not held through the longest stage.
-    _settle_behind(ctx)
+    settle_behind(ctx)
     _cover(ctx, tracking)
     if tracking.days_to_keep <= 0:
         return
     cutoff = keep_from(ctx.started, tracking.days_to_keep)
-    buffer = Buffer(ctx, ACTIVITY, "CMSF_TRACKING_SYNC", activity=True)
+    buffer = Buffer(ctx, ACTIVITY, RECIPIENTS.job, context=ACTIVITY_WRITE)  # every tracking stream, in one buffer
 
-    def streams() -> Iterator[tuple[tuple[str, Campaign], Callable[[], Iterator[Recipient | Activity]]]]:
+    def streams() -> Iterator[tuple[tuple[Stream, Campaign], Callable[[], Iterator[Recipient | Activity]]]]:
         for campaign in campaigns:
-            if tracking.stores("sent") and campaign.sent_date and campaign.sent_date >= cutoff:
-                if ("recipients", campaign.campaign_id) not in ctx.cursors:
-                    yield ("sent", campaign), partial(ctx.cm.campaign_recipients, campaign.campaign_id, zone=ctx.zone)
-            for kind in KINDS:
-                if tracking.stores(EMAIL_TYPE_OF_KIND[kind]):
-                    since = _since(ctx, f"activity:{kind}", campaign.campaign_id, floor=cutoff)
-                    yield (
-                        (kind, campaign),
-                        partial(ctx.cm.campaign_activity, campaign.campaign_id, kind, zone=ctx.zone, since=since),
-                    )
+            if tracking.stores(RECIPIENTS.email_type) and campaign.sent_date and campaign.sent_date >= cutoff:
+                if RECIPIENTS.cursor(campaign.campaign_id) not in ctx.cursors:  # read once
+                    yield (RECIPIENTS, campaign), _opener(ctx, RECIPIENTS, campaign.campaign_id)
+            for declared in ACTIVITIES:
+                if tracking.stores(declared.email_type):
+                    yield (declared, campaign), _opener(ctx, declared, campaign.campaign_id, floor=cutoff)
 
-    for (kind, campaign), records in _read_ahead(ctx, streams()):
+    for (declared, campaign), records in read_ahead(ctx, streams()):
         stream, newest = buffer.stream(), None
-        if kind == "sent":
+        if declared is RECIPIENTS:
             for recipient in records:
-                ctx.read["recipients"] += 1
+                ctx.read[declared.counted] += 1
                 if ctx.forgotten and forget.is_forgotten(recipient.email, ctx.forgotten):
                     continue
-                link = _directory(ctx).link(recipient.email)
-                buffer.add(stream, activity_row(
-                    campaign.campaign_id, "sent", None, email=recipient.email, when=campaign.sent_date,
+                link = directory(ctx).link(recipient.email)
+                buffer.add(stream, declared.transform(
+                    campaign.campaign_id, declared.kind, None, email=recipient.email, when=campaign.sent_date,
                     list_id=recipient.list_id, link=link, owner_id=ctx.owner,
                 ))  # fmt: skip
-            buffer.end(stream, ("recipients", campaign.campaign_id, ctx.started))
+            buffer.end(stream, (*declared.cursor(campaign.campaign_id), ctx.started))
             continue
-        for activity in cast(Iterator[Activity], records):  # every stream but "sent" gives activity
-            ctx.read[kind] += 1
+        for activity in cast(Iterator[Activity], records):  # every stream but the recipients gives activity
+            ctx.read[declared.counted] += 1
             if (
                 activity.date is None
                 or activity.date < cutoff
                 or (ctx.forgotten and forget.is_forgotten(activity.email, ctx.forgotten))
             ):
                 continue
-            link = _directory(ctx).link(activity.email)
-            buffer.add(stream, activity_row(
-                campaign.campaign_id, kind, activity, email=activity.email, when=activity.date,
+            link = directory(ctx).link(activity.email)
+            buffer.add(stream, declared.transform(
+                campaign.campaign_id, declared.kind, activity, email=activity.email, when=activity.date,
                 list_id=activity.list_id, link=link, owner_id=ctx.owner,
             ))  # fmt: skip
             newest = activity.date if newest is None or activity.date > newest else newest
-        buffer.end(stream, (f"activity:{kind}", campaign.campaign_id, newest))
+        buffer.end(stream, (*declared.cursor(campaign.campaign_id), newest))
     buffer.close()
 
 
@@ -665,22 +384,22 @@ def sync_suppression(ctx: Context, *, enabled: bool) -> None:
     rows = []
     if enabled:
         for suppression in ctx.cm.suppression_list(ctx.client.cm_client_id, zone=ctx.zone):
-            ctx.read["suppressions"] += 1
+            ctx.read[SUPPRESSIONS.counted] += 1
             if ctx.forgotten and forget.is_forgotten(suppression.email, ctx.forgotten):
                 continue
-            link = _directory(ctx).link(suppression.email)
-            rows.append(suppression_row(ctx.client.cm_client_id, suppression, link, owner_id=ctx.owner))
-        ctx.writer.write(SUPPRESSION, rows, batch_size=_batch("CMSF_SUPPRESSION_SYNC"))
-    current = {row[SUPPRESSION[1]] for row in rows}
+            link = directory(ctx).link(suppression.email)
+            rows.append(SUPPRESSIONS.transform(ctx.client.cm_client_id, suppression, link, owner_id=ctx.owner))
+        ctx.writer.write(SUPPRESSIONS.target, rows, batch_size=batch_of(SUPPRESSIONS.job))
+    current = {row[SUPPRESSION.external_id] for row in rows}
     gone = [
         (key, sf_id)
-        for key, sf_id in RecordMap.objects.filter(client=ctx.client, sobject=SUPPRESSION[0]).values_list(
+        for key, sf_id in RecordMap.objects.filter(client=ctx.client, sobject=SUPPRESSION.sobject).values_list(
             "key", "salesforce_id"
         )
         if key not in current
     ]
     if gone:
-        ctx.writer.delete(SUPPRESSION[0], gone, batch_size=_batch("CMSF_SUPPRESSION_SYNC"))
+        ctx.writer.delete(SUPPRESSION.sobject, gone, batch_size=batch_of(SUPPRESSIONS.job))
 
 
 def _ledger_pages(entries: QuerySet[RecordMap], size: int) -> Iterator[list[tuple[str, str]]]:
@@ -700,7 +419,7 @@ def apply_retention(ctx: Context, tracking: TrackingHistorySettings) -> None:
     everything past a boundary (its cursor), nothing can cross it again until the boundary moves or the tracking
     settings change (which remove the cursor): the hourly syncs in between do not read the ledger for it."""
     ctx.stage("retention")
-    old = RecordMap.objects.filter(client=ctx.client, sobject=ACTIVITY[0])
+    old = RecordMap.objects.filter(client=ctx.client, sobject=ACTIVITY.sobject)
     boundary = None
     if tracking.days_to_keep > 0:
         boundary = keep_from(ctx.started, tracking.days_to_keep)
@@ -708,11 +427,11 @@ def apply_retention(ctx: Context, tracking: TrackingHistorySettings) -> None:
             return
         kept = [kind for kind, email_type in EMAIL_TYPE_OF_KIND.items() if tracking.stores(email_type)]
         old = old.filter(Q(activity_date__lt=boundary) | ~Q(activity_kind__in=kept))
-    size = _batch("CMSF_RETENTION")
+    size = batch_of("CMSF_RETENTION")
     all_gone = True
     for entries in _ledger_pages(old, size):
         ctx.touched.update((key.split(":", 1)[0], None) for key, _ in entries)  # whose rows: not read, so all
-        all_gone = ctx.writer.delete(ACTIVITY[0], entries, batch_size=size) and all_gone
+        all_gone = ctx.writer.delete(ACTIVITY.sobject, entries, batch_size=size) and all_gone
     if boundary is not None and all_gone and not ctx.writer.dry_run:
         Cursor.objects.update_or_create(client=ctx.client, stream=RETENTION, scope="", defaults={"position": boundary})
 
@@ -726,18 +445,25 @@ def _finish_client(ctx: Context) -> None:
     if any(ctx.tally.written.values()):
         stamp = {"Client_Id__c": ctx.client.cm_client_id, "Last_Synced__c": sf_datetime(ctx.started)}
         if ctx.sf is not None:
-            ctx.sf.upsert(CLIENT[0], CLIENT[1], [stamp])
+            ctx.sf.upsert(CLIENT.sobject, CLIENT.external_id, [stamp])
     CampaignMonitorClient.objects.filter(pk=ctx.client.pk).update(last_synced_at=ctx.started)
 
 
-PURGE_ORDER = (ACTIVITY[0], SUPPRESSION[0], SUBSCRIBER[0], CAMPAIGN[0], LIST[0], CLIENT[0])  # children first
+PURGE_ORDER = (
+    ACTIVITY.sobject,
+    SUPPRESSION.sobject,
+    SUBSCRIBER.sobject,
+    CAMPAIGN.sobject,
+    LIST.sobject,
+    CLIENT.sobject,
+)  # children first
 
 
 def purge_client(ctx: Context) -> None:
     """The first half of a full sync: delete every record cmsf wrote for this client to its own objects
     (never Contacts, Leads, Campaigns or other standard data) and forget the cursors."""
     ctx.stage("purging")
-    size = _batch("CMSF_FULL_SYNC_PURGE")
+    size = batch_of("CMSF_FULL_SYNC_PURGE")
     for sobject in PURGE_ORDER:
         entries_of = RecordMap.objects.filter(client=ctx.client, sobject=sobject)
         for entries in _ledger_pages(entries_of, size):
@@ -783,7 +509,7 @@ def run_primary_sync(
         writer = Writer(adapter=ctx_sf, client_id=client.pk, dry_run=dry_run, tally=tally, heartbeat=heartbeat)
         ctx = Context(run=run, client=client, cm=ctx_cm, sf=ctx_sf, writer=writer, tally=tally, started=started,
                       owner=client.security_owner_id, progress=progress, heartbeat=heartbeat,
-                      cursors=_cursors(client), sender=sender, reader=reader,
+                      cursors=load_cursors(client), sender=sender, reader=reader,
                       forgotten=forget.forgotten_hashes())  # fmt: skip
         writer.on_change = partial(_note_change, ctx)
         writer.relink = partial(_relink, ctx)
@@ -809,7 +535,7 @@ def run_primary_sync(
         sync_suppression(ctx, enabled=GeneralOptions.load().sync_suppression_list)
         apply_retention(ctx, tracking)
         salesforce_campaigns.sync_members(ctx, links, campaign_settings)
-        _settle_behind(ctx)
+        settle_behind(ctx)
         repair.parents(ctx, check=check_parents)  # every parent is in Salesforce by now
         _finish_client(ctx)
         run.read = dict(ctx.read)

@@ -38,7 +38,7 @@ from cmsf.sync.models import DirectoryEntry, ForgottenEmail, PersonState, Record
 from cmsf.sync.transforms import ACTIVITY, SUBSCRIBER, SUPPRESSION
 
 CHUNK = 200
-OBJECTS = (SUBSCRIBER[0], ACTIVITY[0], SUPPRESSION[0])
+OBJECTS = (SUBSCRIBER.sobject, ACTIVITY.sobject, SUPPRESSION.sobject)
 
 
 def email_hash(email: str) -> str:
@@ -112,7 +112,7 @@ def _salesforce(sf: SalesforceAdapter, email: str, key: str, done: Forgotten) ->
     people = set(DirectoryEntry.objects.filter(email_lower=key).values_list("record_id", flat=True))
     literal = soql.quote(email)  # a text comparison in SOQL ignores case
     for sobject in OBJECTS:
-        fields = "Id, Contact__c, Lead__c" + (", List__r.List_Id__c" if sobject == SUBSCRIBER[0] else "")
+        fields = "Id, Contact__c, Lead__c" + (", List__r.List_Id__c" if sobject == SUBSCRIBER.sobject else "")
         rows = list(sf.query(f"SELECT {fields} FROM {sobject} WHERE Email__c = {literal}"))
         for row in rows:
             people.update(p for p in (row.get("Contact__c"), row.get("Lead__c")) if p)
@@ -172,7 +172,7 @@ def _campaign_monitor(email: str, lists: set[str], done: Forgotten) -> None:
 def _local(key: str, done: Forgotten) -> None:
     with transaction.atomic():
         done.local["ledger"] = RecordMap.objects.filter(
-            Q(sobject__in=(SUBSCRIBER[0], SUPPRESSION[0]), key__endswith=f":{key}")
+            Q(sobject__in=(SUBSCRIBER.sobject, SUPPRESSION.sobject), key__endswith=f":{key}")
         ).delete()[0]
         events = [e.pk for e in WebhookEvent.objects.iterator() if _mentions(e.payload, key)]
         done.local["webhook events"] = WebhookEvent.objects.filter(pk__in=events).delete()[0]

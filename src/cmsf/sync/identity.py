@@ -100,7 +100,7 @@ class Identity:
         activities = list(self.activities(contact_of))
         if activities:
             rows = [{"Id": rid, "Contact__c": contact_of[lead], "Lead__c": None} for rid, lead in activities]
-            send(self.sf, ACTIVITY[0], rows, self.pending)
+            send(self.sf, ACTIVITY.sobject, rows, self.pending)
             moved.update(lead for _, lead in activities)
         for lead, contact in contact_of.items():
             if move_ledger(lead, contact):
@@ -111,7 +111,7 @@ class Identity:
     def activities(self, contact_of: dict[str, str]) -> Iterator[tuple[str, str]]:
         ids = sorted(contact_of)
         for start in range(0, len(ids), CHUNK):
-            text = f"SELECT Id, Lead__c FROM {ACTIVITY[0]} WHERE Lead__c IN ({soql.quote_list(ids[start : start + CHUNK])})"
+            text = f"SELECT Id, Lead__c FROM {ACTIVITY.sobject} WHERE Lead__c IN ({soql.quote_list(ids[start : start + CHUNK])})"
             for record in self.sf.query(text):
                 yield str(record["Id"]), str(record["Lead__c"])
 

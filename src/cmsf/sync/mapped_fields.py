@@ -24,6 +24,7 @@ from cmsf.salesforce.adapter import SalesforceAdapter
 from cmsf.salesforce.errors import RecordError
 from cmsf.sync import field_values
 from cmsf.sync.matching import Link
+from cmsf.sync.transforms import Target
 from cmsf.sync.writer import Failure, Writer, WriteTally
 
 BAD_VALUE = "MAPPED_VALUE"  # the code a value a Salesforce field cannot take is reported under
@@ -77,7 +78,7 @@ class Inbound:
             rows = [row for (obj, _), row in self.rows.items() if obj == sobject]
             if not rows:
                 continue
-            for batch in writer.prepare((sobject, "Id"), rows, batch_size=batch_size):
+            for batch in writer.prepare(Target(sobject, "Id"), rows, batch_size=batch_size):
                 batch.job = JOB
                 if heartbeat is not None:
                     heartbeat()

@@ -15,15 +15,12 @@ refuses is reported with its key and reason, and its ledger row is marked so tha
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 from cmsf.salesforce.errors import RecordError
 from cmsf.sync.models import Cursor, RecordMap
-from cmsf.sync.transforms import ACTIVITY, CAMPAIGN, CLIENT, LIST, SUBSCRIBER, SUPPRESSION
+from cmsf.sync.run import Context
+from cmsf.sync.transforms import ACTIVITY, CAMPAIGN, CLIENT, LIST, SUBSCRIBER, SUPPRESSION, Target
 from cmsf.sync.writer import LOOKUP_CHUNK, Failure
-
-if TYPE_CHECKING:
-    from cmsf.sync.engine import Context
 
 STREAM = "repair:parents"  # the cursor that says a client's rows were checked; a full sync removes it with the rest
 BATCH = 200
@@ -38,12 +35,12 @@ def _client(ctx: Context, key: str) -> str:
 
 
 # (object, external id), the lookup to the parent, its relationship, the parent's external id, the parent of a key
-PARENTS: tuple[tuple[tuple[str, str], str, str, str, Callable[[Context, str], str]], ...] = (
-    (LIST, "Client__c", "Client__r", CLIENT[1], _client),
-    (CAMPAIGN, "Client__c", "Client__r", CLIENT[1], _client),
-    (SUBSCRIBER, "List__c", "List__r", LIST[1], _key_head),
-    (ACTIVITY, "Campaign__c", "Campaign__r", CAMPAIGN[1], _key_head),
-    (SUPPRESSION, "Client__c", "Client__r", CLIENT[1], _key_head),
+PARENTS: tuple[tuple[Target, str, str, str, Callable[[Context, str], str]], ...] = (
+    (LIST, "Client__c", "Client__r", CLIENT.external_id, _client),
+    (CAMPAIGN, "Client__c", "Client__r", CLIENT.external_id, _client),
+    (SUBSCRIBER, "List__c", "List__r", LIST.external_id, _key_head),
+    (ACTIVITY, "Campaign__c", "Campaign__r", CAMPAIGN.external_id, _key_head),
+    (SUPPRESSION, "Client__c", "Client__r", CLIENT.external_id, _key_head),
 )
 
 
@@ -70,14 +67,14 @@ def parents(ctx: Context, *, check: bool) -> None:
 
 def _repair(
     ctx: Context,
-    target: tuple[str, str],
+    target: Target,
     lookup: str,
     relationship: str,
     parent_key: str,
     parent_of: Callable[[Context, str], str],
 ) -> None:
     assert ctx.sf is not None
-    sobject, external_id = target
+    sobject, external_id = target.sobject, target.external_id
     found = [str(r[external_id]) for r in ctx.sf.query(f"SELECT {external_id} FROM {sobject} WHERE {lookup} = null")
              if r.get(external_id)]  # fmt: skip
     ours: list[str] = []

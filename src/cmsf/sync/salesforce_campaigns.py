@@ -29,7 +29,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
-from typing import TYPE_CHECKING
 
 from django.utils import timezone
 
@@ -42,15 +41,15 @@ from cmsf.salesforce.adapter import CampaignMembers, ExistingMember
 from cmsf.salesforce.ids import LEAD_PREFIX
 from cmsf.sync import forget
 from cmsf.sync.models import CampaignLink, RecordMap
-from cmsf.sync.transforms import ACTIVITY, ACTIVITY_LABELS, EMAIL_TYPE_OF_KIND, Row, sf_datetime, with_owner
-from cmsf.sync.writer import LEDGER_DATE, LEDGER_KIND, LEDGER_LABEL
+from cmsf.sync.run import Buffer, Context, batch_of, directory, write_behind
+from cmsf.sync.transforms import ACTIVITY, ACTIVITY_LABELS, EMAIL_TYPE_OF_KIND, Row, Target, sf_datetime, with_owner
+from cmsf.sync.writer import LEDGER_DATE, LEDGER_KIND, LEDGER_LABEL, WriteContext
 
-if TYPE_CHECKING:
-    from cmsf.sync.engine import Context
-
-SF_CAMPAIGN = ("Campaign", "CMSF_Campaign_Id__c")
-MEMBER = ("CampaignMember", "CMSF_Member_Key__c")
+SF_CAMPAIGN = Target("Campaign", "CMSF_Campaign_Id__c")
+MEMBER = Target("CampaignMember", "CMSF_Member_Key__c")
 MEMBER_CREATE_ONLY = ("CampaignId", "ContactId", "LeadId")
+IN_ROW = WriteContext(ledger_in_row=True)  # members carry what the ledger keeps of them
+MEMBER_WRITE = WriteContext(ledger_in_row=True, create_only=MEMBER_CREATE_ONLY)
 CHUNK = 200  # Ids per SOQL query
 NAME_LIMIT = 80
 STATISTICS = {  # Campaign field -> CampaignSummary attribute
@@ -104,8 +103,8 @@ def drop_deleted(ctx: Context, links: dict[str, CampaignLink]) -> None:
         link.unlinked_at = timezone.now()
         link.unlinked_reason = "The Salesforce campaign was deleted in Salesforce."
         link.save(update_fields=["unlinked_at", "unlinked_reason"])
-        RecordMap.objects.filter(sobject=SF_CAMPAIGN[0], key=link.cm_campaign_id).delete()
-        RecordMap.objects.filter(sobject=MEMBER[0], **_prefixed(sf_id)).delete()
+        RecordMap.objects.filter(sobject=SF_CAMPAIGN.sobject, key=link.cm_campaign_id).delete()
+        RecordMap.objects.filter(sobject=MEMBER.sobject, **_prefixed(sf_id)).delete()
         del links[link.cm_campaign_id]
         record_message(
             support_code="CMSF-CAMPAIGN-DELETED",
@@ -122,7 +121,7 @@ def drop_deleted(ctx: Context, links: dict[str, CampaignLink]) -> None:
 
 def _base_row(campaign: Campaign, owner_id: str) -> Row:
     row: Row = {
-        SF_CAMPAIGN[1]: campaign.campaign_id,
+        SF_CAMPAIGN.external_id: campaign.campaign_id,
         "Name": campaign.name[:NAME_LIMIT] or campaign.campaign_id,
         "Type": "Email",
         "Status": "Completed",
@@ -148,7 +147,7 @@ def auto_create(
     if ctx.writer.dry_run:
         return
     created = dict(
-        RecordMap.objects.filter(sobject=SF_CAMPAIGN[0], key__in=[c.campaign_id for c in new]).values_list(
+        RecordMap.objects.filter(sobject=SF_CAMPAIGN.sobject, key__in=[c.campaign_id for c in new]).values_list(
             "key", "salesforce_id"
         )
     )
@@ -170,18 +169,21 @@ def claim_manual_links(ctx: Context, links: dict[str, CampaignLink]) -> None:
     written by that external id, and remember it in the ledger."""
     if ctx.sf is None or ctx.writer.dry_run:
         return
-    known = set(RecordMap.objects.filter(sobject=SF_CAMPAIGN[0], key__in=list(links)).values_list("key", flat=True))
+    known = set(
+        RecordMap.objects.filter(sobject=SF_CAMPAIGN.sobject, key__in=list(links)).values_list("key", flat=True)
+    )
     new = [link for cm_id, link in links.items() if cm_id not in known]
     if not new:
         return
     results = ctx.sf.update(
-        SF_CAMPAIGN[0], [{"Id": link.salesforce_campaign_id, SF_CAMPAIGN[1]: link.cm_campaign_id} for link in new]
+        SF_CAMPAIGN.sobject,
+        [{"Id": link.salesforce_campaign_id, SF_CAMPAIGN.external_id: link.cm_campaign_id} for link in new],
     )
     now = timezone.now()
     for link, result in zip(new, results, strict=True):
         if result.success:
             RecordMap.objects.update_or_create(
-                sobject=SF_CAMPAIGN[0],
+                sobject=SF_CAMPAIGN.sobject,
                 key=link.cm_campaign_id,
                 defaults={"client": ctx.client, "salesforce_id": link.salesforce_campaign_id, "content_hash": "",
                           "synced_at": now},
@@ -216,7 +218,7 @@ def write_statistics(
         summary, campaign = summaries.get(cm_id), by_id.get(cm_id)
         if summary is None or campaign is None:
             continue
-        row: Row = {SF_CAMPAIGN[1]: cm_id}
+        row: Row = {SF_CAMPAIGN.external_id: cm_id}
         row["CMSF_Sent_Date__c"] = sf_datetime(campaign.sent_date)
         row["CMSF_Tags__c"] = ";".join(campaign.tags) or None
         row.update({name: getattr(summary, attribute) for name, attribute in STATISTICS.items()})
@@ -224,10 +226,10 @@ def write_statistics(
         row["CMSF_Text_Version_URL__c"] = summary.web_version_text_url[:255] or None
         row["CMSF_Worldview_URL__c"] = summary.worldview_url[:255] or None
         rows.append(row)
-    known = set(RecordMap.objects.filter(sobject=SF_CAMPAIGN[0], key__in=list(links)).values_list("key", flat=True))
-    from cmsf.sync.engine import _write_behind  # the engine imports this module
-
-    _write_behind(ctx, SF_CAMPAIGN, [r for r in rows if r[SF_CAMPAIGN[1]] in known], "CMSF_CAMPAIGN_SYNC")
+    known = set(
+        RecordMap.objects.filter(sobject=SF_CAMPAIGN.sobject, key__in=list(links)).values_list("key", flat=True)
+    )
+    write_behind(ctx, SF_CAMPAIGN, [r for r in rows if r[SF_CAMPAIGN.external_id] in known], "CMSF_CAMPAIGN_SYNC")
 
 
 # -- members --------------------------------------------------------------------------------------------------
@@ -256,7 +258,7 @@ def _later(date: datetime | None, than: datetime | None) -> bool:
 def people_from_ledger(cm_campaign_id: str, only: set[str] | None = None) -> CampaignPeople:
     """Who received the campaign and what they did, from the stored tracking history (of `only` these people)."""
     found = CampaignPeople()
-    rows = RecordMap.objects.filter(sobject=ACTIVITY[0], **_prefixed(cm_campaign_id))
+    rows = RecordMap.objects.filter(sobject=ACTIVITY.sobject, **_prefixed(cm_campaign_id))
     chunks = [rows] if only is None else [rows.filter(person_id__in=c) for c in _chunks(sorted(only), 500)]
     for part in chunks:
         for person_id, kind, when in part.values_list("person_id", "activity_kind", "activity_date").iterator(
@@ -288,13 +290,11 @@ def _count(found: CampaignPeople, person_id: str, kind: str, when: datetime | No
 
 def _recipients(ctx: Context, campaign_id: str, into: CampaignPeople) -> None:
     """The campaign's recipients read from Campaign Monitor, for a link made after its tracking was read."""
-    from cmsf.sync.engine import _directory  # the run's directory of contacts and leads
-
     for recipient in ctx.cm.campaign_recipients(campaign_id, zone=ctx.zone):
         ctx.read["recipients (members)"] += 1
         if ctx.forgotten and forget.is_forgotten(recipient.email, ctx.forgotten):
             continue
-        link = _directory(ctx).link(recipient.email)
+        link = directory(ctx).link(recipient.email)
         person_id = link.contact_id or link.lead_id
         if person_id:
             into.people.setdefault(person_id, Person())
@@ -398,9 +398,7 @@ def sync_members(ctx: Context, links: dict[str, CampaignLink], settings: Campaig
     have = ctx.campaign_statuses
     # Several campaigns' members go in one batch, sent while the next are computed; a campaign's link is settled
     # once all of its members are in Salesforce.
-    from cmsf.sync.engine import Buffer  # the engine imports this module
-
-    buffer = Buffer(ctx, MEMBER, JOB, ledger_in_row=True, create_only=MEMBER_CREATE_ONLY)
+    buffer = Buffer(ctx, MEMBER, JOB, context=MEMBER_WRITE)
     for cm_id, link in due.items():
         whole = link.members_filled_at is None or link.members_fingerprint != fingerprint
         only = None if whole else ctx.touched.get(cm_id)
@@ -410,7 +408,7 @@ def sync_members(ctx: Context, links: dict[str, CampaignLink], settings: Campaig
         if link.members_filled_at is None and not (tracking.stores("sent") and people.unmatched + len(people.people)):
             _recipients(ctx, cm_id, people)
         sf_id = link.salesforce_campaign_id
-        members_now = RecordMap.objects.filter(sobject=MEMBER[0], **_prefixed(sf_id))
+        members_now = RecordMap.objects.filter(sobject=MEMBER.sobject, **_prefixed(sf_id))
         if only is not None:
             members_now = members_now.filter(key__in=[f"{sf_id}:{person_id}" for person_id in only if person_id])
         previous = {
@@ -433,7 +431,7 @@ def sync_members(ctx: Context, links: dict[str, CampaignLink], settings: Campaig
                 adopted[key] = found.id
             kind, when, label = member_status(person, before, refresh, statuses)
             row: Row = {
-                MEMBER[1]: key,
+                MEMBER.external_id: key,
                 "CampaignId": sf_id,
                 ("LeadId" if person_id.startswith(LEAD_PREFIX) else "ContactId"): person_id,
                 LEDGER_KIND: kind,
@@ -451,10 +449,10 @@ def sync_members(ctx: Context, links: dict[str, CampaignLink], settings: Campaig
         wanted = len(rows)
         rows = _with_known_statuses(ctx, link, rows, have.setdefault(sf_id[:15], set()), statuses, settings, members)
         held = wanted - len(rows)
-        adopted_ok = _adopt(ctx, [r for r in rows if r[MEMBER[1]] in adopted], adopted)
+        adopted_ok = _adopt(ctx, [r for r in rows if r[MEMBER.external_id] in adopted], adopted)
         stream = buffer.stream()
         for row in rows:
-            if row[MEMBER[1]] not in adopted:
+            if row[MEMBER.external_id] not in adopted:
                 buffer.add(stream, row)
         if people.unmatched and whole:
             ctx.read["recipients without a contact or lead"] += people.unmatched
@@ -489,14 +487,14 @@ def _adopt(ctx: Context, rows: list[Row], ids: dict[str, str]) -> bool:
     if not rows:
         return True
     ok = True
-    for batch in ctx.writer.prepare(MEMBER, rows, batch_size=_batch_size(), ledger_in_row=True):
+    for batch in ctx.writer.prepare(MEMBER, rows, batch_size=batch_of(JOB), context=IN_ROW):
         batch.job = JOB
         update = [
             {"Id": ids[key], **{k: v for k, v in row.items() if k not in MEMBER_CREATE_ONLY}}
             for key, row in zip(batch.keys, batch.rows, strict=True)
         ]
         assert ctx.sf is not None
-        ok = ctx.writer.record(batch, ctx.sf.update(MEMBER[0], update)) and ok
+        ok = ctx.writer.record(batch, ctx.sf.update(MEMBER.sobject, update)) and ok
     return ok
 
 
@@ -527,12 +525,6 @@ def _settle(ctx: Context, link: CampaignLink, *, held: int, unmatched: int, fing
 def _fingerprint(statuses: StatusMap, refresh: str, aggregates: bool) -> str:
     raw = json.dumps([sorted(statuses.labels.items()), refresh, aggregates])
     return hashlib.sha1(raw.encode()).hexdigest()
-
-
-def _batch_size() -> int:
-    from cmsf.maintenance.models import GovernorLimit
-
-    return GovernorLimit.batch_size_for(JOB)
 
 
 def _statuses(ctx: Context, sf_ids: list[str]) -> dict[str, set[str]]:

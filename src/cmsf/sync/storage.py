@@ -28,7 +28,7 @@ KB_OF_OBJECT = {"Campaign": 8, "CampaignMember": 1}
 CUSTOM_OBJECTS: tuple[str, ...] = tuple(JOB_OF_OBJECT)  # cmsf's CMSF_* objects
 STANDARD_OBJECTS: tuple[str, ...] = ("Campaign", "CampaignMember")  # created or linked by cmsf, counted from the ledger
 RECENT_DAYS = 30  # the window the forecast's daily volume is measured over
-TRACKING_OBJECT = ACTIVITY[0]
+TRACKING_OBJECT = ACTIVITY.sobject
 DEFAULT_ZONE = "(GMT) Coordinated Universal Time"  # as the sync reads a client that has no zone
 
 
@@ -294,7 +294,7 @@ def campaign_filter_preview(start_date: date | None, tags: list[str]) -> FilterP
     left_out: list[str] = []
     kept = 0
     for client in CampaignMonitorClient.objects.filter(selected=True, active=True).order_by("pk"):
-        stored = set(RecordMap.objects.filter(client=client, sobject=CAMPAIGN[0]).values_list("key", flat=True))
+        stored = set(RecordMap.objects.filter(client=client, sobject=CAMPAIGN.sobject).values_list("key", flat=True))
         if not stored:
             continue
         zone = client.time_zone or DEFAULT_ZONE
@@ -304,5 +304,5 @@ def campaign_filter_preview(start_date: date | None, tags: list[str]) -> FilterP
         kept += len(stored & passing)
     rows = 0
     for cm_id in left_out:  # a range of the (object, key) index each: "<campaign id>:..."
-        rows += RecordMap.objects.filter(sobject=ACTIVITY[0], key__gte=f"{cm_id}:", key__lt=f"{cm_id};").count()
+        rows += RecordMap.objects.filter(sobject=ACTIVITY.sobject, key__gte=f"{cm_id}:", key__lt=f"{cm_id};").count()
     return FilterPreview(campaigns=len(left_out), rows=rows, kept=kept)

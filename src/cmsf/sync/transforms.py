@@ -27,13 +27,22 @@ from cmsf.campaign_monitor.records import (
 
 Row = dict[str, Any]
 
-# Salesforce object, external id field, and the tracking activity names of the Activity__c picklist.
-CLIENT = ("CMSF_Client__c", "Client_Id__c")
-LIST = ("CMSF_List__c", "List_Id__c")
-SUBSCRIBER = ("CMSF_Subscriber__c", "Member_Key__c")
-CAMPAIGN = ("CMSF_Campaign__c", "Campaign_Id__c")
-ACTIVITY = ("CMSF_Email_Activity__c", "Activity_Key__c")
-SUPPRESSION = ("CMSF_Suppression__c", "Suppression_Key__c")
+
+@dataclass(frozen=True)
+class Target:
+    """Where rows are written: a Salesforce object and the external id field they are upserted by."""
+
+    sobject: str
+    external_id: str
+
+
+# cmsf's objects, and the tracking activity names of the Activity__c picklist.
+CLIENT = Target("CMSF_Client__c", "Client_Id__c")
+LIST = Target("CMSF_List__c", "List_Id__c")
+SUBSCRIBER = Target("CMSF_Subscriber__c", "Member_Key__c")
+CAMPAIGN = Target("CMSF_Campaign__c", "Campaign_Id__c")
+ACTIVITY = Target("CMSF_Email_Activity__c", "Activity_Key__c")
+SUPPRESSION = Target("CMSF_Suppression__c", "Suppression_Key__c")
 
 ACTIVITY_LABELS = {
     "sent": "Sent",

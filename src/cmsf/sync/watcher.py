@@ -416,23 +416,27 @@ class _Run:
 
     def _write(self) -> None:
         pending = self.pending
-        refused = send(self.sf, SUBSCRIBER[0], list(pending.updates.values()), pending) if pending.updates else set()
+        refused = (
+            send(self.sf, SUBSCRIBER.sobject, list(pending.updates.values()), pending) if pending.updates else set()
+        )
         for client_id, rows in pending.added_rows.items():
             tally = WriteTally()
             Writer(adapter=self.sf, client_id=client_id, dry_run=False, tally=tally).write(
                 SUBSCRIBER, rows, batch_size=GovernorLimit.batch_size_for(JOB)
             )
-            if tally.written[SUBSCRIBER[0]]:
+            if tally.written[SUBSCRIBER.sobject]:
                 self.out.done["membership_rows"] = (
-                    self.out.done.get("membership_rows", 0) + tally.written[SUBSCRIBER[0]]
+                    self.out.done.get("membership_rows", 0) + tally.written[SUBSCRIBER.sobject]
                 )
             for failure in tally.failures:
                 pending.problem(failure.key, f"its membership row: {failure.error.code}: {failure.error.message}")
         moved = sorted(pending.moved_rows - pending.renamed.keys())
         for start in range(0, len(moved), 500):
-            RecordMap.objects.filter(sobject=SUBSCRIBER[0], key__in=moved[start : start + 500]).update(content_hash="")
+            RecordMap.objects.filter(sobject=SUBSCRIBER.sobject, key__in=moved[start : start + 500]).update(
+                content_hash=""
+            )
         for old, (new, row_id) in pending.renamed.items():
             if row_id in refused:
                 continue  # the row keeps its old key in Salesforce: so does the ledger
-            if not RecordMap.objects.filter(sobject=SUBSCRIBER[0], key=new).exists():
-                RecordMap.objects.filter(sobject=SUBSCRIBER[0], key=old).update(key=new, content_hash="")
+            if not RecordMap.objects.filter(sobject=SUBSCRIBER.sobject, key=new).exists():
+                RecordMap.objects.filter(sobject=SUBSCRIBER.sobject, key=old).update(key=new, content_hash="")

@@ -542,11 +542,11 @@ def _apply_together(ctx: _Context, events: list[WebhookEvent]) -> _Outcome:
             row.pop("State_Changed__c", None)  # an update (a name, an email) is not a change of state
         if event.type == "Update" and event.old_email and event.old_email.lower() != event.email.lower():
             old_key = member_key(stored.list_id, event.old_email)
-            renames.append((old_key, row[SUBSCRIBER[1]]))
+            renames.append((old_key, row[SUBSCRIBER.external_id]))
             named[old_key].append(stored.pk)
             latest.pop((client.pk, stored.list_id, event.old_email.lower()), None)
         latest[(client.pk, stored.list_id, event.email.lower())] = (state, row, subscriber, link)
-        for key in (row[SUBSCRIBER[1]], link.contact_id, link.lead_id):
+        for key in (row[SUBSCRIBER.external_id], link.contact_id, link.lead_id):
             if key:
                 named[key].append(stored.pk)
     refusals: list[tuple[str, str]] = []  # (key, reason)
@@ -607,10 +607,12 @@ def _rename(sf: SalesforceAdapter, old_key: str, new_key: str) -> tuple[int, str
     """An email changed in Campaign Monitor: the row under the old key takes the new one (and so does the ledger),
     unless a row already holds the new key; the upsert of the event's row then writes the new email. (1 when renamed,
     why Salesforce refused or "")."""
-    entry = RecordMap.objects.filter(sobject=SUBSCRIBER[0], key=old_key).first()
-    if entry is None or RecordMap.objects.filter(sobject=SUBSCRIBER[0], key=new_key).exists():
+    entry = RecordMap.objects.filter(sobject=SUBSCRIBER.sobject, key=old_key).first()
+    if entry is None or RecordMap.objects.filter(sobject=SUBSCRIBER.sobject, key=new_key).exists():
         return 0, ""
-    result = sf.update(SUBSCRIBER[0], [{"Id": entry.salesforce_id, SUBSCRIBER[1]: new_key}])[0]  # then the row
+    result = sf.update(SUBSCRIBER.sobject, [{"Id": entry.salesforce_id, SUBSCRIBER.external_id: new_key}])[
+        0
+    ]  # then the row
     if not result.success:
         return 0, f"{old_key}: " + "; ".join(f"{e.code}: {e.message}" for e in result.errors)
     RecordMap.objects.filter(pk=entry.pk).update(key=new_key, content_hash="")

@@ -19,7 +19,7 @@ from cmsf.maintenance.support_codes import SALESFORCE_PREFIX
 from cmsf.salesforce.adapter import SalesforceAdapter
 from cmsf.salesforce.errors import RecordError, RecordResult
 from cmsf.sync.models import RecordMap
-from cmsf.sync.transforms import Row, content_hash
+from cmsf.sync.transforms import Row, Target, content_hash
 
 log = logging.getLogger(__name__)
 SAMPLED_FAILURES = 50  # failures kept with their keys, per object and error code; the rest are counted
@@ -34,7 +34,7 @@ class Failure:
     job: str = ""  # the job whose write it was, when the object does not tell (a contact's mapped fields)
 
 
-LEDGER_DATE, LEDGER_KIND = "_ledger_activity_date", "_ledger_activity_kind"  # see Writer.prepare(ledger_in_row=)
+LEDGER_DATE, LEDGER_KIND = "_ledger_activity_date", "_ledger_activity_kind"  # see WriteContext.ledger_in_row
 LEDGER_LABEL = "_ledger_status_label"  # a campaign member's status as written (see RecordMap.status_label)
 PERSON_FIELDS = ("Contact__c", "Lead__c")  # the lookups of cmsf's rows to the people they concern
 GONE = frozenset({"INVALID_CROSS_REFERENCE_KEY", "ENTITY_IS_DELETED"})  # a lookup to a record no longer there
@@ -47,6 +47,25 @@ def refused_for_a_gone_person(row: Row, result: RecordResult) -> bool:
     if result.success or not any(row.get(name) for name in PERSON_FIELDS):
         return False
     return all(e.code in GONE and set(e.fields) <= set(PERSON_FIELDS) for e in result.errors)
+
+
+@dataclass(frozen=True)
+class WriteContext:
+    """How rows of one kind are written, beside their target and batch size (`Writer.prepare`, `Writer.write`).
+
+    `activity_date`, `activity_kind`, `person`: what the ledger keeps of each row, taken from the row. `create_only`:
+    fields Salesforce takes on create but refuses on update (a CampaignMember's CampaignId): left out of a row the
+    ledger already holds. `ledger_in_row`: each row carries what the ledger keeps of it in LEDGER_DATE and LEDGER_KIND
+    (and LEDGER_LABEL, when given), which are taken out before the row is hashed and sent."""
+
+    activity_date: Callable[[Row], datetime | None] | None = None
+    activity_kind: Callable[[Row], str] | None = None
+    person: Callable[[Row], str] | None = None
+    create_only: tuple[str, ...] = ()
+    ledger_in_row: bool = False
+
+
+PLAIN = WriteContext()  # rows whose ledger entries keep only their key, Salesforce Id and hash
 
 
 @dataclass
@@ -184,22 +203,18 @@ class Writer:
 
     def prepare(
         self,
-        target: tuple[str, str],
+        target: Target,
         rows: Iterable[Row],
         *,
         batch_size: int,
-        activity_date: Callable[[Row], datetime | None] | None = None,
-        activity_kind: Callable[[Row], str] | None = None,
-        person: Callable[[Row], str] | None = None,
-        create_only: tuple[str, ...] = (),
-        ledger_in_row: bool = False,
+        context: WriteContext = PLAIN,
     ) -> list[Batch]:
         """The batches of rows that differ from what the ledger holds (unchanged rows are counted as skipped).
-        In a dry run nothing is left to send: the rows are counted as they would be written. `create_only`: fields
-        Salesforce takes on create but refuses on update (a CampaignMember's CampaignId): left out of a row the
-        ledger already holds. `ledger_in_row`: each row carries what the ledger keeps of it in LEDGER_DATE and
-        LEDGER_KIND (and LEDGER_LABEL, when given), which are taken out before the row is hashed and sent."""
-        sobject, external_id = target
+        In a dry run nothing is left to send: the rows are counted as they would be written. `context`: what the
+        ledger keeps of each row and the fields left out of updates (`WriteContext`)."""
+        sobject, external_id = target.sobject, target.external_id
+        activity_date, activity_kind, person = context.activity_date, context.activity_kind, context.person
+        create_only, ledger_in_row = context.create_only, context.ledger_in_row
         batches: list[Batch] = []
         for chunk in _batches(rows, batch_size):
             if self.heartbeat is not None:
@@ -324,26 +339,15 @@ class Writer:
 
     def write(
         self,
-        target: tuple[str, str],
+        target: Target,
         rows: Iterable[Row],
         *,
         batch_size: int,
-        activity_date: Callable[[Row], datetime | None] | None = None,
-        activity_kind: Callable[[Row], str] | None = None,
-        person: Callable[[Row], str] | None = None,
-        create_only: tuple[str, ...] = (),
+        context: WriteContext = PLAIN,
     ) -> bool:
         """Upsert rows by external id, in batches; True when every row is in Salesforce as given."""
         all_ok = True
-        batches = self.prepare(
-            target,
-            rows,
-            batch_size=batch_size,
-            activity_date=activity_date,
-            activity_kind=activity_kind,
-            person=person,
-            create_only=create_only,
-        )
+        batches = self.prepare(target, rows, batch_size=batch_size, context=context)
         for batch in batches:
             all_ok = self.record(batch, self.send(batch)) and all_ok
         return all_ok
