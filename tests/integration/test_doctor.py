@@ -7,6 +7,7 @@ from a real process."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 from collections.abc import Iterator
@@ -67,9 +68,6 @@ def production(settings, data_dir) -> None:
 @pytest.fixture
 def healthy(tmp_path, settings, immediate_queue, monkeypatch) -> Iterator[str]:
     """A healthy installation; its public URL."""
-    # the browser tests' conftest allows Django's sync calls from async code for the whole test process: Django's
-    # deployment check (async.E001) would say so here, of an installation that does not set it
-    monkeypatch.delenv("DJANGO_ALLOW_ASYNC_UNSAFE", raising=False)
     production(settings, tmp_path / "data")
     with emulators.connected(tmp_path / "sandbox", world=generate_world("tiny", 47), org=generate_org("tiny", 47)) as r:
         with serve_in_thread(get_asgi_application(), tls=r.tls) as base:
@@ -84,10 +82,22 @@ def healthy(tmp_path, settings, immediate_queue, monkeypatch) -> Iterator[str]:
             yield base
 
 
+def _harness(line: doctor.Line) -> bool:
+    """The one warning the test process itself causes: the browser tests' conftest allows Django's sync calls from
+    async code for the whole process (DJANGO_ALLOW_ASYNC_UNSAFE), which Django's deployment check (async.E001)
+    rightly names; an installation does not set it."""
+    return (
+        bool(os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE"))
+        and line.name == "configuration"
+        and line.status == doctor.WARN
+        and line.fix.startswith("async.E001")
+    )
+
+
 def test_a_healthy_installation_is_all_checks_passed(healthy):
     lines = doctor.run()
-    assert [line.text() for line in lines if line.status != doctor.OK] == []
-    assert all(line.text().startswith(f"✓ {line.name}: ") and not line.fix for line in lines)
+    assert [line.text() for line in lines if line.status != doctor.OK and not _harness(line)] == []
+    assert all(line.text().startswith(f"✓ {line.name}: ") and not line.fix for line in lines if not _harness(line))
     assert doctor.exit_code(lines) == 0
     found = by_name(lines)
     assert found["webhooks"].summary.startswith("every list (") and healthy in found["webhooks"].summary
@@ -108,7 +118,7 @@ def test_a_stale_heartbeat_and_a_skewed_clock_are_failures_with_their_fix(health
     assert found["clock"].summary in {f"this machine's clock is {n} s ahead of Salesforce's" for n in range(93, 98)}
     assert "NTP" in found["clock"].fix
     assert doctor.exit_code(lines) == 1
-    assert [line.name for line in lines if line.status != doctor.OK] == ["scheduler", "clock"]
+    assert [line.name for line in lines if line.status != doctor.OK and not _harness(line)] == ["scheduler", "clock"]
 
 
 def test_missing_webhooks_and_a_public_url_that_does_not_answer_are_failures(healthy):
