@@ -14,6 +14,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from cmsf.lib.declared import Declared, model_update
 from cmsf.maintenance import tasks
 from cmsf.maintenance.jobs import JOBS
 from cmsf.maintenance.models import AuditEntry, GovernorLimit, MaintenanceMessage, MaintenanceSettings
@@ -232,3 +233,37 @@ def reset_governor_limit(job: str, *, actor: str) -> int:
             audit(actor=actor, section=SECTION, action="Reset internal governor limit to default",
                   before={job: before}, after={job: default})  # fmt: skip
     return default
+
+
+# -- settings ------------------------------------------------------------------------------------------------
+
+
+def update_settings(
+    declared: Declared,
+    values: Mapping[str, Any],
+    *,
+    actor: str,
+    action: str,
+    fields: tuple[str, ...] | None = None,
+    section: str | None = None,
+    prepare: Callable[[Any, dict[str, Any]], dict[str, Any]] | None = None,
+) -> Any:
+    """Update a settings row from validated values (names among `fields`, every declared field by default): the
+    model validates them (ValidationError by field, nothing saved), only the fields that changed are saved, and
+    one audit entry holds their values before and after; none when nothing changed. `prepare` sees the locked row
+    and the values, and returns the values to set (a field computed from others, a check against other rows)."""
+    fields = fields or declared.fields
+    with transaction.atomic():
+        obj = declared.model._default_manager.select_for_update().filter(pk=1).first() or declared.model.load()
+        before = declared.snapshot(obj, fields)
+        given = prepare(obj, dict(values)) if prepare else values
+        changed = model_update(obj, given, fields=fields)
+        if changed:
+            audit(
+                actor=actor,
+                section=section or declared.key,
+                action=action,
+                before={name: before[name] for name in changed},
+                after=declared.snapshot(obj, tuple(changed)),
+            )
+    return obj
