@@ -140,10 +140,14 @@ def list_snapshot(setting: FieldMapping | SubscriberRule | RecordCreation) -> di
 def _save_audited(
     setting: ListSetting, before: dict[str, Any] | None, *, actor: str, section: str, made: str, changed: str
 ) -> ListSetting:
-    """Validate (raises ValidationError by field, saving nothing), save and audit what changed."""
+    """Validate (raises ValidationError by field, saving nothing), save and audit what changed: `before` is the
+    stored setting's snapshot, read from the database when not given."""
     setting.full_clean()
     after = list_snapshot(setting)
     with transaction.atomic():
+        if before is None and setting.pk:
+            stored = type(setting)._default_manager.select_for_update().filter(pk=setting.pk).first()
+            before = list_snapshot(stored) if stored is not None else None
         setting.save()
         names = [name for name in after if before is None or before.get(name) != after[name]]
         if names:
@@ -157,6 +161,22 @@ def _delete_audited(setting: FieldMapping | SubscriberRule | RecordCreation, *, 
     with transaction.atomic():
         audit(actor=actor, section=section, action=action, before=list_snapshot(setting), after={})
         setting.delete()
+
+
+def field_mapping(
+    *,
+    client_id: int,
+    list_id: str,
+    list_name: str,
+    sobject: str,
+    salesforce_field: str,
+    campaign_monitor: str,
+    direction: str,
+) -> FieldMapping:
+    """A new mapping of the list, not saved: it is checked against both sides before `save_mapping`."""
+    return FieldMapping(client_id=client_id, list_id=list_id, list_name=list_name, sobject=sobject,
+                        salesforce_field=salesforce_field.strip(), campaign_monitor=campaign_monitor.strip(),
+                        direction=direction)  # fmt: skip
 
 
 def save_mapping(mapping: FieldMapping, *, actor: str) -> FieldMapping:
@@ -197,6 +217,17 @@ def read_rule_matches(rules: Iterable[SubscriberRule]) -> None:
 
 def delete_rule(rule: SubscriberRule, *, actor: str) -> None:
     _delete_audited(rule, actor=actor, section=RULE_SECTION, action="Delete a subscriber rule")
+
+
+def record_creation(
+    *, client_id: int, list_id: str, list_name: str, sobject: str, defaults: dict[str, str], active: bool
+) -> RecordCreation:
+    """The list's record creation setting with these values (the stored one, one a list, or a new one), not saved:
+    it is checked against Salesforce before `save_creation`."""
+    setting = RecordCreation.objects.filter(list_id=list_id).first() or RecordCreation(list_id=list_id)
+    setting.client_id, setting.list_name = client_id, list_name
+    setting.sobject, setting.defaults, setting.active = sobject, defaults, active
+    return setting
 
 
 def save_creation(setting: RecordCreation, *, actor: str, before: dict[str, Any] | None = None) -> RecordCreation:
