@@ -16,8 +16,8 @@ from django.utils import timezone
 from cmsf.audience.models import ImportWizard
 from cmsf.billing.models import BillingAccount, Plan
 from cmsf.connections.models import CampaignMonitorClient
-from cmsf.maintenance.services import audit
-from cmsf.options.models import FieldMapping, RecordCreation, SmsSettings, SubscriberRule
+from cmsf.maintenance.services import audit, update_settings
+from cmsf.options.models import SMS, FieldMapping, RecordCreation, SmsSettings, SubscriberRule
 from cmsf.sync import tasks
 from cmsf.sync.models import RuleMatch
 
@@ -100,29 +100,23 @@ def delete_wizard(wizard: ImportWizard, *, actor: str) -> None:
         wizard.delete()
 
 
-SMS_FIELDS = ("enabled", "default_country", "contact_consent_field", "lead_consent_field")
+SMS_FIELDS = SMS.fields
 
 
 def save_sms_settings(values: dict[str, Any], *, actor: str, now: datetime | None = None) -> SmsSettings:
     """SMS settings, validated by the model and refused on a plan without SMS (Enterprise only); audited."""
-    with transaction.atomic():
-        settings = SmsSettings.load()
-        before = {name: getattr(settings, name) for name in SMS_FIELDS}
-        for name, value in values.items():
-            setattr(settings, name, value)
-        if settings.enabled and not before["enabled"]:
+
+    def prepare(settings: SmsSettings, values: dict[str, Any]) -> dict[str, Any]:
+        if values.get("enabled") and not settings.enabled:
             plan = BillingAccount.load().effective_plan(now or timezone.now())
             if plan != Plan.ENTERPRISE:
                 raise ValidationError({"enabled": f"SMS is part of the Enterprise plan; this account is on the "
                                                   f"{plan.label} plan (Billing)."})  # fmt: skip
-        settings.full_clean()
-        after = {name: getattr(settings, name) for name in SMS_FIELDS}
-        changed = [name for name in SMS_FIELDS if before[name] != after[name]]
-        if changed:
-            settings.save()
-            audit(actor=actor, section="options", action="Change the SMS settings",
-                  before={n: before[n] for n in changed}, after={n: after[n] for n in changed})  # fmt: skip
-    return settings
+        return values
+
+    return update_settings(
+        SMS, values, actor=actor, section="options", action="Change the SMS settings", prepare=prepare
+    )
 
 
 MAPPING_SECTION = "field_mappings"  # the audit log's sections of the per-list settings

@@ -311,20 +311,23 @@ def validate_region(value: str) -> None:
 class SmsSettings(SingletonModel):
     """SMS (Enterprise plan): mobile numbers in E.164 and consent to send SMS."""
 
-    enabled = models.BooleanField(default=False)
+    enabled = models.BooleanField("Enable SMS", default=False)
     default_country = models.CharField(
+        "Default country",
         max_length=2,
         blank=True,
         validators=[validate_region],
         help_text="Numbers without a country code are read as numbers of this country.",
     )
     contact_consent_field = models.CharField(
+        "Contact: consent to send SMS field",
         max_length=80,
         blank=True,
         validators=[salesforce_field_name],
         help_text="The Contact checkbox field that holds consent to send SMS.",
     )
     lead_consent_field = models.CharField(
+        "Lead: consent to send SMS field",
         max_length=80,
         blank=True,
         validators=[salesforce_field_name],
