@@ -59,6 +59,12 @@ class TrackingHistorySettings(SingletonModel):
     days_to_keep = models.PositiveIntegerField(
         default=180,
         validators=[MaxValueValidator(3650)],
+        error_messages={
+            "required": "Enter the days of tracking history to keep (0 to 3650).",
+            "invalid": "Enter a whole number of days from 0 to 3650.",
+            "min_value": "Enter a number of days from 0 to 3650 (0 stores none).",
+            "max_value": "Enter a number of days from 0 to 3650 (ten years at most).",
+        },
         help_text="Tracking history older than this is removed from Salesforce; 0 stores none.",
     )
     email_types = models.JSONField(
