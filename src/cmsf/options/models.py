@@ -62,7 +62,6 @@ class TrackingHistorySettings(SingletonModel):
         error_messages={
             "required": "Enter the days of tracking history to keep (0 to 3650).",
             "invalid": "Enter a whole number of days from 0 to 3650.",
-            "min_value": "Enter a number of days from 0 to 3650 (0 stores none).",
             "max_value": "Enter a number of days from 0 to 3650 (ten years at most).",
         },
         help_text="Tracking history older than this is removed from Salesforce; 0 stores none.",
@@ -184,10 +183,12 @@ class CampaignSettings(SingletonModel):
         ONCE_ONLY = "once_only", "Once only"
 
     update_linked_campaign_statistics = models.BooleanField(
+        "Update the linked Salesforce campaign with Campaign Monitor statistics",
         default=False,
         help_text="Update the linked Salesforce campaign with Campaign Monitor campaign statistics.",
     )
     auto_create_campaigns = models.BooleanField(
+        "Auto-create Salesforce Campaigns",
         default=False,
         help_text="Create and link a Salesforce Campaign for each sent Campaign Monitor campaign "
         "first seen after this is turned on.",
@@ -198,22 +199,35 @@ class CampaignSettings(SingletonModel):
         help_text="When auto-create was turned on: campaigns sent from then on get a Salesforce Campaign "
         "(not retrospective). Empty while auto-create is off.",
     )
-    filter_start_date = models.DateField(null=True, blank=True, help_text="Only campaigns sent on or after this date.")
+    filter_start_date = models.DateField(
+        "Start date",
+        null=True,
+        blank=True,
+        error_messages={"invalid": "Enter a date as YYYY-MM-DD, or leave it empty for no start date."},
+        help_text="Only campaigns sent on or after this date.",
+    )
     filter_tags = models.JSONField(
-        default=list, blank=True, validators=[validate_tags], help_text="Only campaigns with one of these tags."
+        "Tags", default=list, blank=True, validators=[validate_tags], help_text="Only campaigns with one of these tags."
     )
     industry_benchmarks = models.BooleanField(
         default=False, help_text="Show the industry's average open and click rates beside each campaign's."
     )
     industry = models.CharField(max_length=100, blank=True)
-    member_status_refresh = models.CharField(max_length=16, choices=StatusRefresh.choices, default=StatusRefresh.ALWAYS)
+    member_status_refresh = models.CharField(
+        max_length=16,
+        choices=StatusRefresh.choices,
+        default=StatusRefresh.ALWAYS,
+        error_messages={"invalid_choice": "Choose Never, Always (every sync) or Once only."},
+    )
     auto_create_missing_statuses = models.BooleanField(
-        default=False, help_text="Add the mapped statuses to the linked campaign when they are missing."
+        "Auto-create missing statuses",
+        default=False,
+        help_text="Add the mapped statuses to the linked campaign when they are missing.",
     )
 
     def clean(self) -> None:
         if self.industry_benchmarks and not self.industry:
-            raise ValidationError({"industry": "Choose an industry to compare with."})
+            raise ValidationError({"industry": "Choose the industry to compare with, or turn industry benchmarks off."})
 
 
 SALESFORCE_CAMPAIGNS = Declared(

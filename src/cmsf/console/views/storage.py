@@ -35,6 +35,12 @@ class TrackingHistoryForm(TRACKING_HISTORY.form("retention")):  # type: ignore[m
         error_messages={"invalid_choice": "%(value)s is not an email type; choose from the boxes shown."},
     )
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["days_to_keep"].error_messages["min_value"] = (
+            "Enter a number of days from 0 to 3650 (0 stores none)."
+        )
+
 
 class EmailForm(forms.Form):
     email = forms.EmailField(
