@@ -80,15 +80,15 @@ def plain(value: Any) -> Any:
 
 
 def model_update(obj: models.Model, values: Mapping[str, Any], *, fields: tuple[str, ...]) -> list[str]:
-    """Set `values` (names among `fields`) on `obj`, validate it with the model (ValidationError by field, nothing
-    saved) and save only the fields that changed; returns their names, [] when nothing changed."""
+    """Set `values` (names among `fields`) on `obj`, validate `fields` and the model's `clean` (ValidationError by
+    field, nothing saved) and save only the fields that changed; returns their names, [] when nothing changed."""
     unknown = sorted(set(values) - set(fields))
     if unknown:
         raise ValidationError(f"Unknown setting {', '.join(unknown)}.")
     before = {name: plain(getattr(obj, name)) for name in fields}
     for name, value in values.items():
         setattr(obj, name, value)
-    obj.full_clean()
+    obj.full_clean(exclude=[field.name for field in obj._meta.concrete_fields if field.name not in fields])
     changed = [name for name in fields if plain(getattr(obj, name)) != before[name]]
     if changed:
         obj.save(update_fields=changed)

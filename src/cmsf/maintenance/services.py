@@ -17,7 +17,7 @@ from django.utils import timezone
 from cmsf.lib.declared import Declared, model_update
 from cmsf.maintenance import tasks
 from cmsf.maintenance.jobs import JOBS
-from cmsf.maintenance.models import AuditEntry, GovernorLimit, MaintenanceMessage, MaintenanceSettings
+from cmsf.maintenance.models import MAINTENANCE, AuditEntry, GovernorLimit, MaintenanceMessage, MaintenanceSettings
 
 SECTION = "maintenance"
 log = logging.getLogger(__name__)
@@ -176,16 +176,8 @@ def retry(message_id: int, *, user: User, queue_sync: Callable[[int], int | None
 def set_notification_email(address: str, *, actor: str) -> MaintenanceSettings:
     """The address new maintenance messages are emailed to ("" sends none); ValidationError for a bad address;
     audited."""
-    address = address.strip()
-    with transaction.atomic():
-        settings = MaintenanceSettings.load()
-        before = settings.notification_email
-        settings.notification_email = address
-        settings.full_clean()
-        if address != before:
-            settings.save(update_fields=["notification_email"])
-            audit(actor=actor, section=SECTION, action="Change notification email",
-                  before={"notification_email": before}, after={"notification_email": address})  # fmt: skip
+    settings = update_settings(MAINTENANCE, {"notification_email": address.strip()}, actor=actor, section=SECTION,
+                               action="Change notification email")  # fmt: skip
     return settings
 
 
