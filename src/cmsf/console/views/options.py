@@ -33,6 +33,7 @@ RUNS_SHOWN = 10
 HINTS: dict[str, str] = GENERAL_OPTIONS.hints()
 OPT_OUT = GENERAL_OPTIONS.group("opt_out")
 SYNC_OPTIONS = GENERAL_OPTIONS.group("sync_options")
+(WATCHER,) = GENERAL_OPTIONS.group("watcher")  # the interval, shown as a number beside the watcher's runs
 GeneralOptionsForm = GENERAL_OPTIONS.form("opt_out", "sync_options", "watcher")
 
 
@@ -64,7 +65,7 @@ def _page(
         "form": form,
         "opt_out": _group(form, OPT_OUT),
         "sync_options": _group(form, SYNC_OPTIONS),
-        "interval_hint": HINTS["watch_interval_minutes"],
+        "interval_hint": HINTS[WATCHER],
         "general": general,
         "watcher": Watcher.load(),
         "runs": [_said(run) for run in WatchRun.objects.all()[:RUNS_SHOWN]],
