@@ -12,7 +12,6 @@ import datetime as dt
 import enum
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
 from functools import partial
 from typing import Any, TypeVar
 
@@ -23,29 +22,29 @@ from django.utils import timezone
 
 from cmsf.audience.models import ImportWizard
 from cmsf.audience.services import read_rule_matches, reschedule
-from cmsf.billing.models import BillingAccount
-from cmsf.connections.models import CampaignMonitorClient, SalesforceOrg
+from cmsf.billing.models import BILLING
+from cmsf.connections.models import SALESFORCE, CampaignMonitorClient
 from cmsf.connections.services import NotConnected
-from cmsf.lib.singleton import SingletonModel
+from cmsf.lib.declared import Declared
 from cmsf.maintenance.jobs import JOBS
-from cmsf.maintenance.models import GovernorLimit, MaintenanceSettings
+from cmsf.maintenance.models import MAINTENANCE, GovernorLimit
 from cmsf.maintenance.services import audit
 from cmsf.options.models import (
-    CampaignSettings,
+    GENERAL_OPTIONS,
+    SALESFORCE_CAMPAIGNS,
+    SMS,
+    TRACKING_HISTORY,
     CampaignStatusMapping,
     EmailActivity,
     FieldMapping,
-    GeneralOptions,
     RecordCreation,
-    SmsSettings,
     SubscriberRule,
-    TrackingHistorySettings,
     check_logic,
 )
 from cmsf.salesforce.errors import SalesforceError
 from cmsf.sync import campaign_links
 from cmsf.sync.clients import public_url_changed
-from cmsf.sync.models import SyncSettings
+from cmsf.sync.models import SYNC
 
 DOCUMENT_VERSION = 1
 
@@ -58,50 +57,17 @@ class ConfigError(Exception):
         super().__init__("\n".join(errors))
 
 
-@dataclass(frozen=True)
-class Section:
-    key: str
-    model: type[SingletonModel]
-    fields: tuple[str, ...]
-
-
+# A section of the document is a settings model's declaration (next to the model): its key, its model, its fields.
+Section = Declared
 SECTIONS: tuple[Section, ...] = (
-    Section("sync", SyncSettings, ("import_frequency", "sync_enabled", "public_url")),
-    Section("tracking_history", TrackingHistorySettings, ("days_to_keep", "email_types", "campaign_member_aggregates")),
-    Section(
-        "general_options",
-        GeneralOptions,
-        (
-            "prevent_adding_opted_out",
-            "unsubscribe_on_opt_out",
-            "opt_out_when_unsubscribed_everywhere",
-            "delete_subscribers_on_record_delete",
-            "trigger_journeys",
-            "account_trigger",
-            "watch_interval_minutes",
-            "disable_triggers",
-            "sync_suppression_list",
-        ),
-    ),
-    Section(
-        "salesforce_campaigns",
-        CampaignSettings,
-        (
-            "update_linked_campaign_statistics",
-            "auto_create_campaigns",
-            "auto_create_since",
-            "filter_start_date",
-            "filter_tags",
-            "industry_benchmarks",
-            "industry",
-            "member_status_refresh",
-            "auto_create_missing_statuses",
-        ),
-    ),
-    Section("sms", SmsSettings, ("enabled", "default_country", "contact_consent_field", "lead_consent_field")),
-    Section("maintenance", MaintenanceSettings, ("notification_email",)),
-    Section("salesforce", SalesforceOrg, ("login_domain", "my_domain", "custom_login_url", "api_budget_percent")),
-    Section("billing", BillingAccount, ("plan",)),
+    SYNC,
+    TRACKING_HISTORY,
+    GENERAL_OPTIONS,
+    SALESFORCE_CAMPAIGNS,
+    SMS,
+    MAINTENANCE,
+    SALESFORCE,
+    BILLING,
 )
 
 # Keys that are not plain model fields, with the section that holds them.

@@ -160,3 +160,26 @@ def test_user_access_sees_the_frequency_but_cannot_change_it(client, bob):
     assert "Hourly (recommended)" in page and 'name="import_frequency"' not in page
     assert client.post(reverse("console:sync_frequency"), {"import_frequency": "daily"}).status_code == 403
     assert SyncSettings.load().import_frequency == "hourly"
+
+
+def test_every_page_title_is_short_plain_text(client, alice):
+    """The <title> of each console page an admin can open: plain text (no markup leaking from a block), short."""
+    import re
+
+    from cmsf.console.middleware import PUBLIC_URL_NAMES
+
+    client.force_login(alice)
+    seen = 0
+    for url in console_urls():
+        if url.access != "view" and url.name not in PUBLIC_URL_NAMES:
+            continue
+        response = client.get(url.path)
+        if response.status_code != 200 or not response["Content-Type"].startswith("text/html"):
+            continue
+        titles = re.findall(r"<title>(.*?)</title>", response.content.decode(), flags=re.DOTALL)
+        if not titles:
+            continue
+        seen += 1
+        assert len(titles) == 1, url
+        assert "<" not in titles[0] and "\n" not in titles[0].strip() and len(titles[0]) < 80, (url, titles[0][:200])
+    assert seen >= 20  # the pages were walked, not skipped

@@ -16,8 +16,8 @@ from django.utils import timezone
 from cmsf.audience.models import ImportWizard
 from cmsf.billing.models import BillingAccount, Plan
 from cmsf.connections.models import CampaignMonitorClient
-from cmsf.maintenance.services import audit
-from cmsf.options.models import FieldMapping, RecordCreation, SmsSettings, SubscriberRule
+from cmsf.maintenance.services import audit, update_settings
+from cmsf.options.models import SMS, FieldMapping, RecordCreation, SmsSettings, SubscriberRule
 from cmsf.sync import tasks
 from cmsf.sync.models import RuleMatch
 
@@ -100,29 +100,23 @@ def delete_wizard(wizard: ImportWizard, *, actor: str) -> None:
         wizard.delete()
 
 
-SMS_FIELDS = ("enabled", "default_country", "contact_consent_field", "lead_consent_field")
+SMS_FIELDS = SMS.fields
 
 
 def save_sms_settings(values: dict[str, Any], *, actor: str, now: datetime | None = None) -> SmsSettings:
     """SMS settings, validated by the model and refused on a plan without SMS (Enterprise only); audited."""
-    with transaction.atomic():
-        settings = SmsSettings.load()
-        before = {name: getattr(settings, name) for name in SMS_FIELDS}
-        for name, value in values.items():
-            setattr(settings, name, value)
-        if settings.enabled and not before["enabled"]:
+
+    def prepare(settings: SmsSettings, values: dict[str, Any]) -> dict[str, Any]:
+        if values.get("enabled") and not settings.enabled:
             plan = BillingAccount.load().effective_plan(now or timezone.now())
             if plan != Plan.ENTERPRISE:
                 raise ValidationError({"enabled": f"SMS is part of the Enterprise plan; this account is on the "
                                                   f"{plan.label} plan (Billing)."})  # fmt: skip
-        settings.full_clean()
-        after = {name: getattr(settings, name) for name in SMS_FIELDS}
-        changed = [name for name in SMS_FIELDS if before[name] != after[name]]
-        if changed:
-            settings.save()
-            audit(actor=actor, section="options", action="Change the SMS settings",
-                  before={n: before[n] for n in changed}, after={n: after[n] for n in changed})  # fmt: skip
-    return settings
+        return values
+
+    return update_settings(
+        SMS, values, actor=actor, section="options", action="Change the SMS settings", prepare=prepare
+    )
 
 
 MAPPING_SECTION = "field_mappings"  # the audit log's sections of the per-list settings
@@ -140,10 +134,14 @@ def list_snapshot(setting: FieldMapping | SubscriberRule | RecordCreation) -> di
 def _save_audited(
     setting: ListSetting, before: dict[str, Any] | None, *, actor: str, section: str, made: str, changed: str
 ) -> ListSetting:
-    """Validate (raises ValidationError by field, saving nothing), save and audit what changed."""
+    """Validate (raises ValidationError by field, saving nothing), save and audit what changed: `before` is the
+    stored setting's snapshot, read from the database when not given."""
     setting.full_clean()
     after = list_snapshot(setting)
     with transaction.atomic():
+        if before is None and setting.pk:
+            stored = type(setting)._default_manager.select_for_update().filter(pk=setting.pk).first()
+            before = list_snapshot(stored) if stored is not None else None
         setting.save()
         names = [name for name in after if before is None or before.get(name) != after[name]]
         if names:
@@ -157,6 +155,22 @@ def _delete_audited(setting: FieldMapping | SubscriberRule | RecordCreation, *, 
     with transaction.atomic():
         audit(actor=actor, section=section, action=action, before=list_snapshot(setting), after={})
         setting.delete()
+
+
+def field_mapping(
+    *,
+    client_id: int,
+    list_id: str,
+    list_name: str,
+    sobject: str,
+    salesforce_field: str,
+    campaign_monitor: str,
+    direction: str,
+) -> FieldMapping:
+    """A new mapping of the list, not saved: it is checked against both sides before `save_mapping`."""
+    return FieldMapping(client_id=client_id, list_id=list_id, list_name=list_name, sobject=sobject,
+                        salesforce_field=salesforce_field.strip(), campaign_monitor=campaign_monitor.strip(),
+                        direction=direction)  # fmt: skip
 
 
 def save_mapping(mapping: FieldMapping, *, actor: str) -> FieldMapping:
@@ -197,6 +211,17 @@ def read_rule_matches(rules: Iterable[SubscriberRule]) -> None:
 
 def delete_rule(rule: SubscriberRule, *, actor: str) -> None:
     _delete_audited(rule, actor=actor, section=RULE_SECTION, action="Delete a subscriber rule")
+
+
+def record_creation(
+    *, client_id: int, list_id: str, list_name: str, sobject: str, defaults: dict[str, str], active: bool
+) -> RecordCreation:
+    """The list's record creation setting with these values (the stored one, one a list, or a new one), not saved:
+    it is checked against Salesforce before `save_creation`."""
+    setting = RecordCreation.objects.filter(list_id=list_id).first() or RecordCreation(list_id=list_id)
+    setting.client_id, setting.list_name = client_id, list_name
+    setting.sobject, setting.defaults, setting.active = sobject, defaults, active
+    return setting
 
 
 def save_creation(setting: RecordCreation, *, actor: str, before: dict[str, Any] | None = None) -> RecordCreation:

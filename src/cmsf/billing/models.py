@@ -11,6 +11,7 @@ from decimal import Decimal
 from django.db import models
 from django.utils import timezone
 
+from cmsf.lib.declared import Declared
 from cmsf.lib.singleton import SingletonModel
 
 TRIAL_DAYS = 14
@@ -117,3 +118,6 @@ class Invoice(models.Model):
     @property
     def month(self) -> date:
         return self.period_start
+
+
+BILLING = Declared("billing", BillingAccount, {"plan": ("plan",)})

@@ -7,6 +7,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator, RegexVa
 from django.db import models
 
 from cmsf.lib.crypto import EncryptedTextField
+from cmsf.lib.declared import Declared
 from cmsf.lib.singleton import SingletonModel
 from cmsf.lib.urls import validate_service_url
 
@@ -154,3 +155,10 @@ class SalesforceOrg(SingletonModel):
 
     def __str__(self) -> str:
         return self.instance_url or "Salesforce org"
+
+
+SALESFORCE = Declared(
+    "salesforce",
+    SalesforceOrg,
+    {"login": ("login_domain", "my_domain", "custom_login_url"), "api_usage": ("api_budget_percent",)},
+)

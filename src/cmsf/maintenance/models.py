@@ -7,6 +7,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 
+from cmsf.lib.declared import Declared
 from cmsf.lib.singleton import SingletonModel
 from cmsf.maintenance.jobs import JOBS
 
@@ -15,6 +16,9 @@ class MaintenanceSettings(SingletonModel):
     notification_email = models.EmailField(
         blank=True, help_text="New maintenance messages are emailed to this address."
     )
+
+
+MAINTENANCE = Declared("maintenance", MaintenanceSettings, {"notifications": ("notification_email",)})
 
 
 class GovernorLimit(models.Model):

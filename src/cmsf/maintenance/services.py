@@ -14,9 +14,10 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from cmsf.lib.declared import Declared, model_update
 from cmsf.maintenance import tasks
 from cmsf.maintenance.jobs import JOBS
-from cmsf.maintenance.models import AuditEntry, GovernorLimit, MaintenanceMessage, MaintenanceSettings
+from cmsf.maintenance.models import MAINTENANCE, AuditEntry, GovernorLimit, MaintenanceMessage, MaintenanceSettings
 
 SECTION = "maintenance"
 log = logging.getLogger(__name__)
@@ -175,16 +176,8 @@ def retry(message_id: int, *, user: User, queue_sync: Callable[[int], int | None
 def set_notification_email(address: str, *, actor: str) -> MaintenanceSettings:
     """The address new maintenance messages are emailed to ("" sends none); ValidationError for a bad address;
     audited."""
-    address = address.strip()
-    with transaction.atomic():
-        settings = MaintenanceSettings.load()
-        before = settings.notification_email
-        settings.notification_email = address
-        settings.full_clean()
-        if address != before:
-            settings.save(update_fields=["notification_email"])
-            audit(actor=actor, section=SECTION, action="Change notification email",
-                  before={"notification_email": before}, after={"notification_email": address})  # fmt: skip
+    settings = update_settings(MAINTENANCE, {"notification_email": address.strip()}, actor=actor, section=SECTION,
+                               action="Change notification email")  # fmt: skip
     return settings
 
 
@@ -232,3 +225,37 @@ def reset_governor_limit(job: str, *, actor: str) -> int:
             audit(actor=actor, section=SECTION, action="Reset internal governor limit to default",
                   before={job: before}, after={job: default})  # fmt: skip
     return default
+
+
+# -- settings ------------------------------------------------------------------------------------------------
+
+
+def update_settings(
+    declared: Declared,
+    values: Mapping[str, Any],
+    *,
+    actor: str,
+    action: str,
+    fields: tuple[str, ...] | None = None,
+    section: str | None = None,
+    prepare: Callable[[Any, dict[str, Any]], dict[str, Any]] | None = None,
+) -> Any:
+    """Update a settings row from validated values (names among `fields`, every declared field by default): the
+    model validates them (ValidationError by field, nothing saved), only the fields that changed are saved, and
+    one audit entry holds their values before and after; none when nothing changed. `prepare` sees the locked row
+    and the values, and returns the values to set (a field computed from others, a check against other rows)."""
+    fields = fields or declared.fields
+    with transaction.atomic():
+        obj = declared.model._default_manager.select_for_update().filter(pk=1).first() or declared.model.load()
+        before = declared.snapshot(obj, fields)
+        given = prepare(obj, dict(values)) if prepare else values
+        changed = model_update(obj, given, fields=fields)
+        if changed:
+            audit(
+                actor=actor,
+                section=section or declared.key,
+                action=action,
+                before={name: before[name] for name in changed},
+                after=declared.snapshot(obj, tuple(changed)),
+            )
+    return obj

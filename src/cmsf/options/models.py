@@ -10,6 +10,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 
+from cmsf.lib.declared import Declared
 from cmsf.lib.singleton import SingletonModel
 
 
@@ -58,6 +59,11 @@ class TrackingHistorySettings(SingletonModel):
     days_to_keep = models.PositiveIntegerField(
         default=180,
         validators=[MaxValueValidator(3650)],
+        error_messages={
+            "required": "Enter the days of tracking history to keep (0 to 3650).",
+            "invalid": "Enter a whole number of days from 0 to 3650.",
+            "max_value": "Enter a number of days from 0 to 3650 (ten years at most).",
+        },
         help_text="Tracking history older than this is removed from Salesforce; 0 stores none.",
     )
     email_types = models.JSONField(
@@ -75,47 +81,97 @@ class TrackingHistorySettings(SingletonModel):
         return self.days_to_keep > 0 and activity in self.email_types
 
 
+TRACKING_HISTORY = Declared(
+    "tracking_history",
+    TrackingHistorySettings,
+    {"retention": ("days_to_keep", "email_types"), "aggregates": ("campaign_member_aggregates",)},
+)
+
+
 class GeneralOptions(SingletonModel):
-    """The General Options screen: email opt-out in both directions and the sync options."""
+    """The General Options screen: email opt-out in both directions and the sync options. Each field's verbose name
+    is the option's label in the console and its help text the help hint beside it."""
 
     prevent_adding_opted_out = models.BooleanField(
+        "Prevent adding records with Email Opt Out checked to any list",
         default=False,
-        help_text="Never add contacts or leads with Email Opt Out checked to a Campaign Monitor list.",
+        help_text="A contact or lead with Email Opt Out checked is never added (or resubscribed) to a Campaign Monitor "
+        "list by cmsf. Each record left out is reported with the reason.",
     )
     unsubscribe_on_opt_out = models.BooleanField(
+        "Unsubscribe in Campaign Monitor when Email Opt Out is checked",
         default=False,
-        help_text="Unsubscribe the person from Campaign Monitor lists when Email Opt Out is checked.",
+        help_text="When Email Opt Out is checked on a contact or lead, its active subscribers are unsubscribed in "
+        "Campaign Monitor within minutes. When Campaign Monitor changed the subscriber later than the box was "
+        "checked, the later change wins; on a tie the opt-out wins.",
     )
     opt_out_when_unsubscribed_everywhere = models.BooleanField(
+        "Check Email Opt Out when the email is unsubscribed or deleted in all of its lists",
         default=False,
-        help_text="Check Email Opt Out when the email is unsubscribed or deleted in all of its lists.",
+        help_text="When every list membership of a contact or lead is unsubscribed or deleted in Campaign Monitor, "
+        "the sync checks its Email Opt Out. If the box was cleared in Salesforce after the last unsubscribe, it "
+        "stays clear.",
     )
     delete_subscribers_on_record_delete = models.BooleanField(
+        "Set subscribers to Deleted in Campaign Monitor when the contact or lead is deleted",
         default=False,
-        help_text="Set the linked subscribers to Deleted in Campaign Monitor when the contact or lead "
-        "is deleted in Salesforce.",
+        help_text="When a contact or lead is deleted in Salesforce, its subscribers are set to Deleted in Campaign "
+        "Monitor, unless another contact or lead has the same email. A merge is not a delete: the merged record's "
+        "subscribers move to the record kept.",
     )
     trigger_journeys = models.BooleanField(
+        "Trigger journeys",
         default=True,
-        help_text="Start Campaign Monitor journeys when cmsf adds or resubscribes someone.",
+        help_text="When cmsf adds or resubscribes someone, Campaign Monitor starts the list's subscription-based "
+        "journeys for them. Off: they are added without starting a journey.",
     )
     account_trigger = models.BooleanField(
+        "Account trigger",
         default=True,
         help_text="Evaluate contact subscriber rules again when the contact's account changes.",
     )
     watch_interval_minutes = models.PositiveSmallIntegerField(
+        "Watch Salesforce every (minutes)",
         default=5,
         validators=[MinValueValidator(1), MaxValueValidator(60)],
-        help_text="How often cmsf reads what changed in Salesforce (minutes, 1 to 60).",
+        error_messages={
+            "required": "Enter how often to watch Salesforce, from 1 to 60 minutes.",
+            "invalid": "Enter a whole number of minutes, from 1 to 60.",
+            "min_value": "Watch at least every 60 minutes and at most every minute: enter 1 to 60.",
+            "max_value": "Watch at least every 60 minutes and at most every minute: enter 1 to 60.",
+        },
+        help_text="How often cmsf reads what changed in Salesforce (contacts, leads, deletions, merges and lead "
+        "conversions) and pushes it to Campaign Monitor.",
     )
     disable_triggers = models.BooleanField(
+        "Disable triggers",
         default=False,
-        help_text="Stop watching Salesforce and stop every push to Campaign Monitor (for troubleshooting).",
+        help_text="Stops cmsf from watching Salesforce and from sending anything to Campaign Monitor, for "
+        "troubleshooting or testing. The sync from Campaign Monitor goes on.",
     )
     sync_suppression_list = models.BooleanField(
+        "Sync the suppression list to Salesforce",
         default=False,
-        help_text="Store a copy of the Campaign Monitor suppression list in Salesforce.",
+        help_text="Each sync stores a copy of the Campaign Monitor suppression list in Salesforce, as Campaign "
+        "Monitor Suppression records you can report on. Suppressed addresses are never added by cmsf either way.",
     )
+
+
+GENERAL_OPTIONS = Declared(
+    "general_options",
+    GeneralOptions,
+    {
+        "opt_out": (
+            "prevent_adding_opted_out",
+            "unsubscribe_on_opt_out",
+            "opt_out_when_unsubscribed_everywhere",
+            "delete_subscribers_on_record_delete",
+        ),
+        "sync_options": ("trigger_journeys", "disable_triggers", "sync_suppression_list"),
+        "watcher": ("watch_interval_minutes",),
+        "config_only": ("account_trigger",),
+    },
+)
 
 
 class CampaignSettings(SingletonModel):
@@ -127,10 +183,12 @@ class CampaignSettings(SingletonModel):
         ONCE_ONLY = "once_only", "Once only"
 
     update_linked_campaign_statistics = models.BooleanField(
+        "Update the linked Salesforce campaign with Campaign Monitor statistics",
         default=False,
         help_text="Update the linked Salesforce campaign with Campaign Monitor campaign statistics.",
     )
     auto_create_campaigns = models.BooleanField(
+        "Auto-create Salesforce Campaigns",
         default=False,
         help_text="Create and link a Salesforce Campaign for each sent Campaign Monitor campaign "
         "first seen after this is turned on.",
@@ -141,22 +199,54 @@ class CampaignSettings(SingletonModel):
         help_text="When auto-create was turned on: campaigns sent from then on get a Salesforce Campaign "
         "(not retrospective). Empty while auto-create is off.",
     )
-    filter_start_date = models.DateField(null=True, blank=True, help_text="Only campaigns sent on or after this date.")
+    filter_start_date = models.DateField(
+        "Start date",
+        null=True,
+        blank=True,
+        error_messages={"invalid": "Enter a date as YYYY-MM-DD, or leave it empty for no start date."},
+        help_text="Only campaigns sent on or after this date.",
+    )
     filter_tags = models.JSONField(
-        default=list, blank=True, validators=[validate_tags], help_text="Only campaigns with one of these tags."
+        "Tags", default=list, blank=True, validators=[validate_tags], help_text="Only campaigns with one of these tags."
     )
     industry_benchmarks = models.BooleanField(
         default=False, help_text="Show the industry's average open and click rates beside each campaign's."
     )
     industry = models.CharField(max_length=100, blank=True)
-    member_status_refresh = models.CharField(max_length=16, choices=StatusRefresh.choices, default=StatusRefresh.ALWAYS)
+    member_status_refresh = models.CharField(
+        max_length=16,
+        choices=StatusRefresh.choices,
+        default=StatusRefresh.ALWAYS,
+        error_messages={"invalid_choice": "Choose Never, Always (every sync) or Once only."},
+    )
     auto_create_missing_statuses = models.BooleanField(
-        default=False, help_text="Add the mapped statuses to the linked campaign when they are missing."
+        "Auto-create missing statuses",
+        default=False,
+        help_text="Add the mapped statuses to the linked campaign when they are missing.",
     )
 
     def clean(self) -> None:
         if self.industry_benchmarks and not self.industry:
-            raise ValidationError({"industry": "Choose an industry to compare with."})
+            raise ValidationError({"industry": "Choose the industry to compare with, or turn industry benchmarks off."})
+
+
+SALESFORCE_CAMPAIGNS = Declared(
+    "salesforce_campaigns",
+    CampaignSettings,
+    {
+        "settings": (
+            "update_linked_campaign_statistics",
+            "auto_create_campaigns",
+            "filter_start_date",
+            "filter_tags",
+            "industry_benchmarks",
+            "industry",
+            "member_status_refresh",
+            "auto_create_missing_statuses",
+        ),
+        "computed": ("auto_create_since",),
+    },
+)
 
 
 class CampaignStatusMapping(models.Model):
@@ -241,20 +331,23 @@ def validate_region(value: str) -> None:
 class SmsSettings(SingletonModel):
     """SMS (Enterprise plan): mobile numbers in E.164 and consent to send SMS."""
 
-    enabled = models.BooleanField(default=False)
+    enabled = models.BooleanField("Enable SMS", default=False)
     default_country = models.CharField(
+        "Default country",
         max_length=2,
         blank=True,
         validators=[validate_region],
         help_text="Numbers without a country code are read as numbers of this country.",
     )
     contact_consent_field = models.CharField(
+        "Contact: consent to send SMS field",
         max_length=80,
         blank=True,
         validators=[salesforce_field_name],
         help_text="The Contact checkbox field that holds consent to send SMS.",
     )
     lead_consent_field = models.CharField(
+        "Lead: consent to send SMS field",
         max_length=80,
         blank=True,
         validators=[salesforce_field_name],
@@ -264,6 +357,11 @@ class SmsSettings(SingletonModel):
     def clean(self) -> None:
         if self.enabled and not self.default_country:
             raise ValidationError({"default_country": "Choose the default country before enabling SMS."})
+
+
+SMS = Declared(
+    "sms", SmsSettings, {"settings": ("enabled", "default_country", "contact_consent_field", "lead_consent_field")}
+)
 
 
 class PersonObject(models.TextChoices):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import date, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -12,8 +12,11 @@ from django.db import transaction
 
 from cmsf.connections import services as connections
 from cmsf.connections.models import CampaignMonitorClient
-from cmsf.maintenance.services import audit
+from cmsf.maintenance.services import audit, update_settings
 from cmsf.options.models import (
+    GENERAL_OPTIONS,
+    SALESFORCE_CAMPAIGNS,
+    TRACKING_HISTORY,
     CampaignSettings,
     CampaignStatusMapping,
     EmailActivity,
@@ -23,128 +26,48 @@ from cmsf.options.models import (
     status_map_conflicts,
 )
 
-TRACKING_FIELDS = ("days_to_keep", "email_types")
-
-
-def _tracking_state(settings: TrackingHistorySettings) -> dict[str, object]:
-    return {
-        "days_to_keep": settings.days_to_keep,
-        "email_types": list(settings.email_types),
-        "campaign_member_aggregates": settings.campaign_member_aggregates,
-    }
-
 
 def save_tracking_history(
     *, days_to_keep: int, email_types: list[str], actor: str, section: str = "storage"
 ) -> TrackingHistorySettings:
     """Days to keep and the email types stored; raises ValidationError (by field) and saves nothing when either
     is not allowed. The next sync removes what the choice no longer keeps and reads back what it now adds."""
-    with transaction.atomic():
-        settings = TrackingHistorySettings.objects.select_for_update().filter(pk=1).first()
-        settings = settings or TrackingHistorySettings.load()
-        before = _tracking_state(settings)
-        settings.days_to_keep = days_to_keep
-        order = {value: index for index, value in enumerate(EmailActivity.values)}
-        settings.email_types = sorted(email_types, key=lambda value: order.get(value, len(order)))
-        settings.full_clean()
-        after = _tracking_state(settings)
-        if after == before:
-            return settings
-        settings.save(update_fields=list(TRACKING_FIELDS))
-        audit(
-            actor=actor,
-            section=section,
-            action="Change the tracking history settings",
-            before={k: before[k] for k in TRACKING_FIELDS},
-            after={k: after[k] for k in TRACKING_FIELDS},
-        )
-    return settings
+    order = {value: index for index, value in enumerate(EmailActivity.values)}
+    values = {
+        "days_to_keep": days_to_keep,
+        "email_types": sorted(email_types, key=lambda value: order.get(value, len(order))),
+    }
+    return update_settings(
+        TRACKING_HISTORY, values, actor=actor, section=section, action="Change the tracking history settings",
+        fields=TRACKING_HISTORY.group("retention"),
+    )  # fmt: skip
 
 
 def set_campaign_member_aggregates(enabled: bool, *, actor: str, section: str = "storage") -> TrackingHistorySettings:
     """Turn the campaign member aggregates on or off."""
-    with transaction.atomic():
-        settings = TrackingHistorySettings.objects.select_for_update().filter(pk=1).first()
-        settings = settings or TrackingHistorySettings.load()
-        if settings.campaign_member_aggregates == enabled:
-            return settings
-        settings.campaign_member_aggregates = enabled
-        settings.save(update_fields=["campaign_member_aggregates"])
-        audit(
-            actor=actor,
-            section=section,
-            action="Turn campaign member aggregates " + ("on" if enabled else "off"),
-            before={"campaign_member_aggregates": not enabled},
-            after={"campaign_member_aggregates": enabled},
-        )
-    return settings
+    return update_settings(
+        TRACKING_HISTORY, {"campaign_member_aggregates": enabled}, actor=actor, section=section,
+        action="Turn campaign member aggregates " + ("on" if enabled else "off"),
+        fields=TRACKING_HISTORY.group("aggregates"),
+    )  # fmt: skip
 
 
 # -- Salesforce Campaigns ----------------------------------------------------------------------------------
 
-GENERAL_SECTION = "general_options"
-GENERAL_FIELDS = (
-    "prevent_adding_opted_out",
-    "unsubscribe_on_opt_out",
-    "opt_out_when_unsubscribed_everywhere",
-    "delete_subscribers_on_record_delete",
-    "trigger_journeys",
-    "disable_triggers",
-    "sync_suppression_list",
-    "watch_interval_minutes",
-)
+GENERAL_SECTION = GENERAL_OPTIONS.key
+GENERAL_FIELDS = GENERAL_OPTIONS.group("opt_out", "sync_options", "watcher")  # what the console edits
 
 
 def save_general_options(values: Mapping[str, Any], *, actor: str) -> GeneralOptions:
     """General Options (any of GENERAL_FIELDS), validated by the model, saved and audited in one transaction; raises
     ValidationError by field and saves nothing when a value is not allowed."""
-    unknown = sorted(set(values) - set(GENERAL_FIELDS))
-    if unknown:
-        raise ValidationError(f"Unknown general option {', '.join(unknown)}.")
-    with transaction.atomic():
-        general = GeneralOptions.objects.select_for_update().filter(pk=1).first() or GeneralOptions.load()
-        before = {name: getattr(general, name) for name in GENERAL_FIELDS}
-        for name, value in values.items():
-            setattr(general, name, value)
-        general.full_clean()
-        after = {name: getattr(general, name) for name in GENERAL_FIELDS}
-        changed = [name for name in GENERAL_FIELDS if after[name] != before[name]]
-        if not changed:
-            return general
-        general.save()
-        audit(
-            actor=actor,
-            section=GENERAL_SECTION,
-            action="Change the General Options",
-            before={name: before[name] for name in changed},
-            after={name: after[name] for name in changed},
-        )
-    return general
+    return update_settings(
+        GENERAL_OPTIONS, values, actor=actor, action="Change the General Options", fields=GENERAL_FIELDS
+    )
 
 
 CAMPAIGNS_SECTION = "campaigns"
-CAMPAIGN_FIELDS = (
-    "update_linked_campaign_statistics",
-    "auto_create_campaigns",
-    "filter_start_date",
-    "filter_tags",
-    "industry_benchmarks",
-    "industry",
-    "member_status_refresh",
-    "auto_create_missing_statuses",
-)
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    if isinstance(value, list):
-        return list(value)
-    return value
-
-
-def _campaign_state(settings: CampaignSettings) -> dict[str, Any]:
-    return {name: _plain(getattr(settings, name)) for name in (*CAMPAIGN_FIELDS, "auto_create_since")}
+CAMPAIGN_FIELDS = SALESFORCE_CAMPAIGNS.group("settings")  # what the console edits; auto_create_since follows
 
 
 def save_campaign_settings(values: Mapping[str, Any], *, actor: str, now: datetime) -> CampaignSettings:
@@ -157,32 +80,25 @@ def save_campaign_settings(values: Mapping[str, Any], *, actor: str, now: dateti
     unknown = sorted(set(values) - set(CAMPAIGN_FIELDS))
     if unknown:
         raise ValidationError(f"Unknown campaign setting {', '.join(unknown)}.")
-    with transaction.atomic():
-        settings = CampaignSettings.objects.select_for_update().filter(pk=1).first() or CampaignSettings.load()
-        before = _campaign_state(settings)
-        was_on = settings.auto_create_campaigns
-        for name, value in values.items():
-            setattr(settings, name, list(value) if name == "filter_tags" else value)
-        if settings.auto_create_campaigns and not was_on:
-            settings.auto_create_since = now
-        elif not settings.auto_create_campaigns:
-            settings.auto_create_since = None
-        settings.full_clean()
-        if settings.industry_benchmarks and not IndustryBenchmark.objects.filter(name=settings.industry).exists():
-            raise ValidationError({"industry": f"{settings.industry!r} is not in the industry benchmarks: choose one."})
-        after = _campaign_state(settings)
-        if after == before:
-            return settings
-        settings.save()
-        changed = [name for name in after if after[name] != before[name]]
-        audit(
-            actor=actor,
-            section=CAMPAIGNS_SECTION,
-            action="Change the Salesforce Campaigns settings",
-            before={name: before[name] for name in changed},
-            after={name: after[name] for name in changed},
-        )
-    return settings
+
+    def prepare(settings: CampaignSettings, values: dict[str, Any]) -> dict[str, Any]:
+        if "filter_tags" in values:
+            values["filter_tags"] = list(values["filter_tags"])
+        turned_on = values.get("auto_create_campaigns", settings.auto_create_campaigns)
+        if turned_on and not settings.auto_create_campaigns:
+            values["auto_create_since"] = now
+        elif not turned_on:
+            values["auto_create_since"] = None
+        industry = values.get("industry", settings.industry)
+        if values.get("industry_benchmarks", settings.industry_benchmarks) and industry:
+            if not IndustryBenchmark.objects.filter(name=industry).exists():
+                raise ValidationError({"industry": f"{industry!r} is not in the industry benchmarks: choose one."})
+        return values
+
+    return update_settings(
+        SALESFORCE_CAMPAIGNS, values, actor=actor, section=CAMPAIGNS_SECTION,
+        action="Change the Salesforce Campaigns settings", prepare=prepare,
+    )  # fmt: skip
 
 
 def benchmark_rates(settings: CampaignSettings | None = None) -> tuple[float, float] | None:

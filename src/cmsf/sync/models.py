@@ -15,6 +15,7 @@ from django.db import models
 from django.utils import timezone
 
 from cmsf.lib.crypto import EncryptedTextField
+from cmsf.lib.declared import Declared
 from cmsf.lib.singleton import SingletonModel
 from cmsf.lib.urls import is_loopback
 
@@ -153,6 +154,9 @@ class SyncSettings(SingletonModel):
         """The frequency or the on/off switch changed: the next run follows from the new choice."""
         self.reschedule(now)
         self.save(update_fields=["next_run"])
+
+
+SYNC = Declared("sync", SyncSettings, {"schedule": ("import_frequency", "sync_enabled"), "real_time": ("public_url",)})
 
 
 class SyncRun(models.Model):

@@ -12,7 +12,7 @@ from cmsf.connections.models import CampaignMonitorClient
 from cmsf.connections.selectors import not_connected_reason
 from cmsf.sync import directory, leases
 from cmsf.sync.engine import Progress, run_primary_sync
-from cmsf.sync.models import Cursor, ImportFrequency, RecordMap, SyncRun, SyncSettings
+from cmsf.sync.models import SYNC, Cursor, ImportFrequency, RecordMap, SyncRun, SyncSettings
 
 
 class ClientBusy(Exception):
@@ -103,15 +103,13 @@ def forget_written_records(**kwargs: Any) -> None:
 
 def _change(field: str, value: Any, *, action: str, actor: str) -> SyncSettings:
     """Change one Sync Settings field; the next run follows from the new choice; audited (who, before, after)."""
-    from cmsf.maintenance.services import audit
+    from cmsf.maintenance.services import update_settings
 
-    settings = SyncSettings.load()
-    before = getattr(settings, field)
-    if before != value:
-        setattr(settings, field, value)
-        settings.save(update_fields=[field])
+    before = getattr(SyncSettings.load(), field)
+    settings: SyncSettings = update_settings(SYNC, {field: value}, actor=actor, section=SYNC.key, action=action,
+                                             fields=(field,))  # fmt: skip
+    if getattr(settings, field) != before:
         settings.settings_changed(timezone.now())
-        audit(actor=actor, section="sync", action=action, before={field: before}, after={field: value})
     return settings
 
 

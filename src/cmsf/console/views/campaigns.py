@@ -23,7 +23,13 @@ from cmsf.console.access import changer, viewer
 from cmsf.console.forms import add_problems
 from cmsf.maintenance.services import record_message
 from cmsf.options import services as options
-from cmsf.options.models import CampaignSettings, CampaignStatusMapping, EmailActivity, IndustryBenchmark
+from cmsf.options.models import (
+    SALESFORCE_CAMPAIGNS,
+    CampaignSettings,
+    CampaignStatusMapping,
+    EmailActivity,
+    IndustryBenchmark,
+)
 from cmsf.salesforce.errors import SalesforceError
 from cmsf.sync import campaign_links, storage
 from cmsf.sync.models import CampaignLink
@@ -54,25 +60,14 @@ def _problem(what: str, error: Exception, guidance: str, *, code: str) -> str:
 # -- settings --------------------------------------------------------------------------------------------------
 
 
-class CampaignSettingsForm(forms.Form):
-    update_linked_campaign_statistics = forms.BooleanField(
-        required=False, label="Update the linked Salesforce campaign with Campaign Monitor statistics"
-    )
-    auto_create_campaigns = forms.BooleanField(required=False, label="Auto-create Salesforce Campaigns")
-    filter_start_date = forms.DateField(
-        required=False,
-        label="Start date",
-        error_messages={"invalid": "Enter a date as YYYY-MM-DD, or leave it empty for no start date."},
-    )
-    filter_tags = forms.MultipleChoiceField(required=False, label="Tags", widget=forms.CheckboxSelectMultiple)
-    industry_benchmarks = forms.BooleanField(required=False, label="Industry benchmarks")
-    industry = forms.ChoiceField(required=False, label="Industry")
-    member_status_refresh = forms.ChoiceField(
-        label="Member status refresh",
-        choices=CampaignSettings.StatusRefresh.choices,
-        error_messages={"invalid_choice": "Choose Never, Always (every sync) or Once only."},
-    )
-    auto_create_missing_statuses = forms.BooleanField(required=False, label="Auto-create missing statuses")
+class CampaignSettingsForm(SALESFORCE_CAMPAIGNS.form("settings")):  # type: ignore[misc]
+    """The settings as the model words and checks them; the tags and industries are the choices of the moment."""
+
+    filter_tags = forms.MultipleChoiceField(
+        required=False, label=SALESFORCE_CAMPAIGNS.field("filter_tags").verbose_name,
+        widget=forms.CheckboxSelectMultiple,
+    )  # fmt: skip
+    industry = forms.ChoiceField(required=False, label=SALESFORCE_CAMPAIGNS.field("industry").verbose_name)
 
     def __init__(self, *args: Any, tags: list[tuple[str, bool]] | None, industry: str, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -89,16 +84,6 @@ class CampaignSettingsForm(forms.Form):
         field = self.fields[name]
         assert isinstance(field, forms.ChoiceField)
         return field
-
-    def clean(self) -> dict[str, Any]:
-        data = super().clean() or {}
-        if data.get("industry_benchmarks") and not data.get("industry"):
-            self.add_error("industry", "Choose the industry to compare with, or turn industry benchmarks off.")
-        return data
-
-
-def _settings_initial(settings: CampaignSettings) -> dict[str, Any]:
-    return {name: getattr(settings, name) for name in options.CAMPAIGN_FIELDS}
 
 
 def _tags(settings: CampaignSettings) -> tuple[list[tuple[str, bool]] | None, str]:
@@ -199,7 +184,7 @@ def _home(
     settings = CampaignSettings.load()
     if form is None:
         tags, tags_problem = _tags(settings)
-        form = CampaignSettingsForm(initial=_settings_initial(settings), tags=tags, industry=settings.industry)
+        form = CampaignSettingsForm(instance=settings, tags=tags, industry=settings.industry)
     if tags_problem:
         messages.error(request, tags_problem)
     context = {

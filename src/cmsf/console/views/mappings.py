@@ -99,9 +99,9 @@ def _mapping(form: MappingForm, lists: dict[str, str]) -> tuple[FieldMapping, bo
     data = form.cleaned_data
     client_id, list_id, list_name = chosen_list(data["target"], lists)
     target = data["campaign_monitor"].strip()
-    mapping = FieldMapping(
-        client_id=client_id, list_id=list_id, list_name=list_name,
-        sobject=data["sobject"], salesforce_field=data["salesforce_field"].strip(), direction=data["direction"],
+    mapping = services.field_mapping(
+        client_id=client_id, list_id=list_id, list_name=list_name, sobject=data["sobject"],
+        salesforce_field=data["salesforce_field"], direction=data["direction"],
         campaign_monitor=FieldMapping.CONSENT if target.lower() == CONSENT_CHOICE else target,
     )  # fmt: skip
     return mapping, target.lower() == NEW_FIELD
@@ -168,15 +168,13 @@ def save_creation(request: HttpRequest) -> HttpResponse:
         return _page(request, mapping_form, form, status=400, lists=lists)
     data = form.cleaned_data
     client_id, list_id, list_name = chosen_list(data["target"], lists)
-    setting = RecordCreation.objects.filter(list_id=list_id).first() or RecordCreation(list_id=list_id)
-    before = services.list_snapshot(setting) if setting.pk else None
-    setting.client_id, setting.list_name = client_id, list_name
-    setting.sobject, setting.defaults, setting.active = data["sobject"], data["defaults"], data["active"]
+    setting = services.record_creation(client_id=client_id, list_id=list_id, list_name=list_name,
+                                       sobject=data["sobject"], defaults=data["defaults"], active=data["active"])  # fmt: skip
     try:
         setting.full_clean()
         problems = mapping_fields.check_creation(setting, connections.salesforce())
         if not problems:
-            services.save_creation(setting, actor=request.user.get_username(), before=before)
+            services.save_creation(setting, actor=request.user.get_username())
     except ValidationError as error:
         problems = error.message_dict
     except (SalesforceError, connections.NotConnected) as error:

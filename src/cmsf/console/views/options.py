@@ -20,7 +20,7 @@ from cmsf.connections import services as connections
 from cmsf.console.access import changer, viewer
 from cmsf.console.forms import add_problems
 from cmsf.options import services as options
-from cmsf.options.models import GeneralOptions
+from cmsf.options.models import GENERAL_OPTIONS, GeneralOptions
 from cmsf.salesforce.errors import SalesforceError
 from cmsf.sync import clients, forget, webhooks
 from cmsf.sync import tasks as sync_tasks
@@ -29,68 +29,16 @@ from cmsf.sync.models import ListWebhook, UnwatchedWebhookList, Watcher, WatchRu
 SECTION = "options"
 RUNS_SHOWN = 10
 
-# The help hint of each option (the icon beside it), and the groups of the page.
-HINTS: dict[str, str] = {
-    "prevent_adding_opted_out": "A contact or lead with Email Opt Out checked is never added (or resubscribed) to a "
-    "Campaign Monitor list by cmsf. Each record left out is reported with the reason.",
-    "unsubscribe_on_opt_out": "When Email Opt Out is checked on a contact or lead, its active subscribers are "
-    "unsubscribed in Campaign Monitor within minutes. When Campaign Monitor changed the subscriber later than the "
-    "box was checked, the later change wins; on a tie the opt-out wins.",
-    "opt_out_when_unsubscribed_everywhere": "When every list membership of a contact or lead is unsubscribed or "
-    "deleted in Campaign Monitor, the sync checks its Email Opt Out. If the box was cleared in Salesforce after "
-    "the last unsubscribe, it stays clear.",
-    "delete_subscribers_on_record_delete": "When a contact or lead is deleted in Salesforce, its subscribers are set "
-    "to Deleted in Campaign Monitor, unless another contact or lead has the same email. A merge is not a delete: "
-    "the merged record's subscribers move to the record kept.",
-    "trigger_journeys": "When cmsf adds or resubscribes someone, Campaign Monitor starts the list's "
-    "subscription-based journeys for them. Off: they are added without starting a journey.",
-    "disable_triggers": "Stops cmsf from watching Salesforce and from sending anything to Campaign Monitor, for "
-    "troubleshooting or testing. The sync from Campaign Monitor goes on.",
-    "sync_suppression_list": "Each sync stores a copy of the Campaign Monitor suppression list in Salesforce, as "
-    "Campaign Monitor Suppression records you can report on. Suppressed addresses are never added by cmsf either "
-    "way.",
-    "watch_interval_minutes": "How often cmsf reads what changed in Salesforce (contacts, leads, deletions, merges "
-    "and lead conversions) and pushes it to Campaign Monitor.",
-}
-OPT_OUT = (
-    "prevent_adding_opted_out",
-    "unsubscribe_on_opt_out",
-    "opt_out_when_unsubscribed_everywhere",
-    "delete_subscribers_on_record_delete",
-)
-SYNC_OPTIONS = ("trigger_journeys", "disable_triggers", "sync_suppression_list")
+# The page's groups and each option's help hint (the icon beside it), from the model's declaration.
+HINTS: dict[str, str] = GENERAL_OPTIONS.hints()
+OPT_OUT = GENERAL_OPTIONS.group("opt_out")
+SYNC_OPTIONS = GENERAL_OPTIONS.group("sync_options")
+(WATCHER,) = GENERAL_OPTIONS.group("watcher")  # the interval, shown as a number beside the watcher's runs
+GeneralOptionsForm = GENERAL_OPTIONS.form("opt_out", "sync_options", "watcher")
 
 
-class GeneralOptionsForm(forms.Form):
-    prevent_adding_opted_out = forms.BooleanField(
-        required=False, label="Prevent adding records with Email Opt Out checked to any list"
-    )
-    unsubscribe_on_opt_out = forms.BooleanField(
-        required=False, label="Unsubscribe in Campaign Monitor when Email Opt Out is checked"
-    )
-    opt_out_when_unsubscribed_everywhere = forms.BooleanField(
-        required=False, label="Check Email Opt Out when the email is unsubscribed or deleted in all of its lists"
-    )
-    delete_subscribers_on_record_delete = forms.BooleanField(
-        required=False, label="Set subscribers to Deleted in Campaign Monitor when the contact or lead is deleted"
-    )
-    trigger_journeys = forms.BooleanField(required=False, label="Trigger journeys")
-    disable_triggers = forms.BooleanField(required=False, label="Disable triggers")
-    sync_suppression_list = forms.BooleanField(required=False, label="Sync the suppression list to Salesforce")
-    watch_interval_minutes = forms.IntegerField(
-        label="Watch Salesforce every (minutes)",
-        min_value=1,
-        max_value=60,
-        error_messages={
-            "required": "Enter how often to watch Salesforce, from 1 to 60 minutes.",
-            "invalid": "Enter a whole number of minutes, from 1 to 60.",
-            "min_value": "Watch at least every 60 minutes and at most every minute: enter 1 to 60.",
-            "max_value": "Watch at least every 60 minutes and at most every minute: enter 1 to 60.",
-        },
-    )
-
-    def group(self, names: tuple[str, ...]) -> list[tuple[forms.BoundField, str]]:
-        return [(self[name], HINTS[name]) for name in names]
+def _group(form: forms.ModelForm, names: tuple[str, ...]) -> list[tuple[forms.BoundField, str]]:
+    return [(form[name], HINTS[name]) for name in names]
 
 
 class PublicUrlForm(forms.Form):
@@ -105,19 +53,19 @@ class PublicUrlForm(forms.Form):
 def _page(
     request: HttpRequest,
     *,
-    form: GeneralOptionsForm | None = None,
+    form: forms.ModelForm | None = None,
     forget_form: ForgetForm | None = None,
     url_form: PublicUrlForm | None = None,
     status: int = 200,
 ) -> HttpResponse:
     general = GeneralOptions.load()
-    form = form or GeneralOptionsForm(initial={name: getattr(general, name) for name in options.GENERAL_FIELDS})
+    form = form or GeneralOptionsForm(instance=general)
     context: dict[str, Any] = {
         "active_section": SECTION,
         "form": form,
-        "opt_out": form.group(OPT_OUT),
-        "sync_options": form.group(SYNC_OPTIONS),
-        "interval_hint": HINTS["watch_interval_minutes"],
+        "opt_out": _group(form, OPT_OUT),
+        "sync_options": _group(form, SYNC_OPTIONS),
+        "interval_hint": HINTS[WATCHER],
         "general": general,
         "watcher": Watcher.load(),
         "runs": [_said(run) for run in WatchRun.objects.all()[:RUNS_SHOWN]],

@@ -99,7 +99,6 @@ def save(request: HttpRequest) -> HttpResponse:
     rule = SubscriberRule.objects.filter(list_id=list_id, kind=data["kind"]).first() or SubscriberRule(
         list_id=list_id, kind=data["kind"]
     )
-    before = services.list_snapshot(rule) if rule.pk else None
     rule.client_id, rule.list_name = client_id, list_name
     rule.criteria, rule.logic = data["criteria"], data["logic"].strip()
     rule.evaluate, rule.active = data["evaluate"], data["active"]
@@ -107,7 +106,7 @@ def save(request: HttpRequest) -> HttpResponse:
         rule.full_clean()
         problems = rule_fields.check_rule(rule, connections.salesforce())
         if not problems:
-            services.save_rule(rule, actor=request.user.get_username(), before=before)
+            services.save_rule(rule, actor=request.user.get_username())
     except ValidationError as error:
         problems = error.message_dict
     except (SalesforceError, connections.NotConnected) as error:

@@ -21,7 +21,7 @@ from cmsf.audience.phones import BadNumber, to_e164
 from cmsf.billing.models import BillingAccount, Plan
 from cmsf.console.access import changer, viewer
 from cmsf.console.forms import add_problems
-from cmsf.options.models import SmsSettings
+from cmsf.options.models import SMS, SmsSettings
 
 SECTION = "sms"
 EXAMPLE = "(555) 555-1234"
@@ -41,20 +41,17 @@ def countries() -> list[tuple[str, str]]:
     return [("", "Choose a country"), *sorted(named, key=lambda pair: pair[1])]
 
 
-class SmsForm(forms.Form):
-    enabled = forms.BooleanField(required=False, label="Enable SMS")
-    default_country = forms.ChoiceField(required=False, label="Default country")
-    contact_consent_field = forms.CharField(required=False, max_length=80, label="Contact: consent to send SMS field")
-    lead_consent_field = forms.CharField(required=False, max_length=80, label="Lead: consent to send SMS field")
+class SmsForm(SMS.form("settings")):  # type: ignore[misc]
+    default_country = forms.ChoiceField(required=False, label=SMS.field("default_country").verbose_name)
 
     def __init__(self, *args: object, **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
-        self.fields["default_country"].choices = countries()  # type: ignore[attr-defined]
+        super().__init__(*args, **kwargs)
+        self.fields["default_country"].choices = countries()
 
 
 def _page(request: HttpRequest, form: SmsForm | None = None, *, status: int = 200) -> HttpResponse:
     settings = SmsSettings.load()
-    form = form or SmsForm(initial={name: getattr(settings, name) for name in audience.SMS_FIELDS})
+    form = form or SmsForm(instance=settings)
     try:
         example = to_e164(EXAMPLE, settings.default_country) if settings.default_country else ""
     except BadNumber as error:

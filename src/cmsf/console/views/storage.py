@@ -22,29 +22,24 @@ from cmsf.console import embed
 from cmsf.console.access import changer, viewer
 from cmsf.console.forms import add_problems
 from cmsf.options import services as options
-from cmsf.options.models import EmailActivity, TrackingHistorySettings
+from cmsf.options.models import TRACKING_HISTORY, EmailActivity, TrackingHistorySettings
 from cmsf.sync import storage
 
 
-class TrackingHistoryForm(forms.Form):
-    days_to_keep = forms.IntegerField(
-        label="Days to keep",
-        min_value=0,
-        max_value=3650,
-        error_messages={
-            "required": "Enter the days of tracking history to keep (0 to 3650).",
-            "invalid": "Enter a whole number of days from 0 to 3650.",
-            "min_value": "Enter a number of days from 0 to 3650 (0 stores none).",
-            "max_value": "Enter a number of days from 0 to 3650 (ten years at most).",
-        },
-    )
+class TrackingHistoryForm(TRACKING_HISTORY.form("retention")):  # type: ignore[misc]
     email_types = forms.MultipleChoiceField(
-        label="Email types",
+        label=TRACKING_HISTORY.field("email_types").verbose_name,
         choices=EmailActivity.choices,
         required=False,
         widget=forms.CheckboxSelectMultiple,
         error_messages={"invalid_choice": "%(value)s is not an email type; choose from the boxes shown."},
     )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["days_to_keep"].error_messages["min_value"] = (
+            "Enter a number of days from 0 to 3650 (0 stores none)."
+        )
 
 
 class EmailForm(forms.Form):
@@ -98,7 +93,7 @@ def _forecast(form: TrackingHistoryForm | None, settings: TrackingHistorySetting
 
 
 def _tracking_form(settings: TrackingHistorySettings) -> TrackingHistoryForm:
-    return TrackingHistoryForm(initial={"days_to_keep": settings.days_to_keep, "email_types": settings.email_types})
+    return TrackingHistoryForm(instance=settings)
 
 
 def _typed(request: HttpRequest) -> TrackingHistoryForm | None:
