@@ -12,7 +12,7 @@ from pathlib import Path
 import phonenumbers
 import pytest
 
-from cmsf.sandbox.campaign_monitor.world import (
+from cmsf_sandbox.campaign_monitor.world import (
     SUBSCRIBER_STATES,
     ZONES,
     CampaignRecord,
@@ -21,7 +21,7 @@ from cmsf.sandbox.campaign_monitor.world import (
     local_to_utc,
     utc_to_local,
 )
-from cmsf.sandbox.dataset import SIZES, advance_world, generate_people, generate_world, manifest, write_manifest
+from cmsf_sandbox.dataset import SIZES, advance_world, generate_people, generate_world, manifest, write_manifest
 
 NOW = datetime(2026, 3, 15, 12, 30, 45, 123456, tzinfo=UTC)
 SANDBOX = Path(__file__).resolve().parents[2] / "src" / "cmsf" / "sandbox"
@@ -354,7 +354,7 @@ def test_the_dataset_ends_three_hours_before_now(world: World) -> None:
 
 
 def test_local_times_match_the_zone_rules_across_daylight_saving() -> None:
-    from cmsf.sandbox.dataset import _Clock
+    from cmsf_sandbox.dataset import _Clock
 
     for zone in ZONES:
         clock = _Clock(zone, datetime(2100, 1, 1))

@@ -19,9 +19,9 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from cmsf.sandbox.campaign_monitor.world import World
-from cmsf.sandbox.server import BackgroundServer, ServerError
-from cmsf.sandbox.tls import TlsFiles, generate_tls_files
+from cmsf_sandbox.campaign_monitor.world import World
+from cmsf_sandbox.server import BackgroundServer, ServerError
+from cmsf_sandbox.tls import TlsFiles, generate_tls_files
 
 HOST = "127.0.0.1"
 
@@ -47,7 +47,7 @@ SF_CALLBACK = "/oauth/salesforce/callback"
 
 
 def campaign_monitor_service(world: World, *, faults: str, port: int, tls: TlsFiles, manifest: Path) -> Service:
-    from cmsf.sandbox.campaign_monitor.app import API_PREFIX, create_app
+    from cmsf_sandbox.campaign_monitor.app import API_PREFIX, create_app
 
     app = create_app(world, faults, webhook_ca=str(tls.ca_file))  # a cmsf served with the sandbox's certificate
 
@@ -90,7 +90,7 @@ def _write_private(path: Path, text: str) -> None:
 
 def salesforce_service(org: Any, *, faults: str, port: int, tls: TlsFiles, manifest: Path) -> Service:
     """The Salesforce emulator over `org` (an OrgData); its JWT private key is written beside the CA file."""
-    from cmsf.sandbox.salesforce.app import API_PREFIX, DEFAULT_VERSION, create_app
+    from cmsf_sandbox.salesforce.app import API_PREFIX, DEFAULT_VERSION, create_app
 
     app = create_app(org, faults)
     emulator = app.state.emulator
@@ -175,10 +175,10 @@ def running_sandbox(
     """Generate the dataset, serve both emulators in threads, write the info file; yield (info, servers) and stop
     them (removing the info file) on exit. `cmsf sandbox` waits for a signal inside it; `cmsf demo` serves the
     console inside it. With `console_url`, both OAuth apps accept that console's callbacks (its Setup page)."""
-    from cmsf.sandbox import dataset as datasets
-    from cmsf.sandbox.campaign_monitor.faults import PROFILES as CM_PROFILES
-    from cmsf.sandbox.salesforce.data import generate_org, org_manifest
-    from cmsf.sandbox.salesforce.faults import PROFILES as SF_PROFILES
+    from cmsf_sandbox import dataset as datasets
+    from cmsf_sandbox.campaign_monitor.faults import PROFILES as CM_PROFILES
+    from cmsf_sandbox.salesforce.data import generate_org, org_manifest
+    from cmsf_sandbox.salesforce.faults import PROFILES as SF_PROFILES
 
     profiles = list(dict.fromkeys((*CM_PROFILES, *SF_PROFILES)))
     if dataset not in datasets.SIZES:

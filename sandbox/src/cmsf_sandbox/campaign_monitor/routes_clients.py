@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from cmsf.sandbox.campaign_monitor.common import (
+from cmsf_sandbox.campaign_monitor.common import (
     Reply,
     as_text,
     bad_request,
@@ -18,8 +18,8 @@ from cmsf.sandbox.campaign_monitor.common import (
     parse_day,
     valid_email,
 )
-from cmsf.sandbox.campaign_monitor.state import ApiRequest, Emulator, Handler
-from cmsf.sandbox.campaign_monitor.world import (
+from cmsf_sandbox.campaign_monitor.state import ApiRequest, Emulator, Handler
+from cmsf_sandbox.campaign_monitor.world import (
     ZONES,
     CampaignRecord,
     ClientRecord,

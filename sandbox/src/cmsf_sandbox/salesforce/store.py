@@ -20,10 +20,10 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from cmsf.sandbox.salesforce.errors import DmlError, MultipleMatches, RecordError
-from cmsf.sandbox.salesforce.ids import make_id, to_18
-from cmsf.sandbox.salesforce.schema import LEAD_STATUSES, Field, Schema, SObject
-from cmsf.sandbox.salesforce.values import parse_datetime
+from cmsf_sandbox.salesforce.errors import DmlError, MultipleMatches, RecordError
+from cmsf_sandbox.salesforce.ids import make_id, to_18
+from cmsf_sandbox.salesforce.schema import LEAD_STATUSES, Field, Schema, SObject
+from cmsf_sandbox.salesforce.values import parse_datetime
 
 log = logging.getLogger(__name__)
 

@@ -24,15 +24,15 @@ from starlette.applications import Starlette
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from cmsf.sandbox.campaign_monitor import admin, routes_clients, routes_lists, routes_reports, routes_subscribers
-from cmsf.sandbox.campaign_monitor.common import (
+from cmsf_sandbox.campaign_monitor import admin, routes_clients, routes_lists, routes_reports, routes_subscribers
+from cmsf_sandbox.campaign_monitor.common import (
     ApiError,
     Reply,
     as_bool,
     encode_json,
     lower_keys,
 )
-from cmsf.sandbox.campaign_monitor.faults import (
+from cmsf_sandbox.campaign_monitor.faults import (
     DROP,
     RATE_LIMITED,
     SERVER_ERROR,
@@ -42,10 +42,10 @@ from cmsf.sandbox.campaign_monitor.faults import (
     RateWindow,
     hide_deliberate_drops,
 )
-from cmsf.sandbox.campaign_monitor.oauth import OAuthError
-from cmsf.sandbox.campaign_monitor.state import ApiRequest, Caller, Emulator
-from cmsf.sandbox.campaign_monitor.webhooks import WebhookDispatcher
-from cmsf.sandbox.campaign_monitor.world import World
+from cmsf_sandbox.campaign_monitor.oauth import OAuthError
+from cmsf_sandbox.campaign_monitor.state import ApiRequest, Caller, Emulator
+from cmsf_sandbox.campaign_monitor.webhooks import WebhookDispatcher
+from cmsf_sandbox.campaign_monitor.world import World
 
 log = logging.getLogger(__name__)
 

@@ -20,10 +20,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from cmsf.sandbox.salesforce.errors import SoqlError
-from cmsf.sandbox.salesforce.ids import to_18
-from cmsf.sandbox.salesforce.schema import ID_TYPES, NUMBER_TYPES, Field, Lookup, Schema, SObject
-from cmsf.sandbox.salesforce.values import parse_datetime
+from cmsf_sandbox.salesforce.errors import SoqlError
+from cmsf_sandbox.salesforce.ids import to_18
+from cmsf_sandbox.salesforce.schema import ID_TYPES, NUMBER_TYPES, Field, Lookup, Schema, SObject
+from cmsf_sandbox.salesforce.values import parse_datetime
 
 Record = dict[str, Any]
 Getter = Callable[[Record], Any]

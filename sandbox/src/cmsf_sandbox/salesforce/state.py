@@ -13,15 +13,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from cmsf.sandbox.salesforce.errors import ApiError
-from cmsf.sandbox.salesforce.faults import ApiAllowance, FaultInjector, FaultRates, RollingCounter
-from cmsf.sandbox.salesforce.listviews import ListViews
-from cmsf.sandbox.salesforce.oauth import DEFAULT_TTL, OAuthServer, Session
-from cmsf.sandbox.salesforce.reports import Reports
-from cmsf.sandbox.salesforce.schema import Schema, build_schema
-from cmsf.sandbox.salesforce.soql import Query
-from cmsf.sandbox.salesforce.store import Store, WriteContext, settle_heap
-from cmsf.sandbox.salesforce.values import format_datetime
+from cmsf_sandbox.salesforce.errors import ApiError
+from cmsf_sandbox.salesforce.faults import ApiAllowance, FaultInjector, FaultRates, RollingCounter
+from cmsf_sandbox.salesforce.listviews import ListViews
+from cmsf_sandbox.salesforce.oauth import DEFAULT_TTL, OAuthServer, Session
+from cmsf_sandbox.salesforce.reports import Reports
+from cmsf_sandbox.salesforce.schema import Schema, build_schema
+from cmsf_sandbox.salesforce.soql import Query
+from cmsf_sandbox.salesforce.store import Store, WriteContext, settle_heap
+from cmsf_sandbox.salesforce.values import format_datetime
 
 MIN_VERSION = 31.0
 MAX_VERSION = 67.0
@@ -151,10 +151,10 @@ class Emulator:
         self._cursor_seq = 0
         self.calls: Counter[str] = Counter()
         self.calls_since = self.clock()
-        from cmsf.sandbox.salesforce.bulk import BulkJobs  # the bulk module needs this one
+        from cmsf_sandbox.salesforce.bulk import BulkJobs  # the bulk module needs this one
 
         self.bulk = BulkJobs(self)
-        from cmsf.sandbox.salesforce.metadata import MetadataDeploys  # the metadata module needs this one
+        from cmsf_sandbox.salesforce.metadata import MetadataDeploys  # the metadata module needs this one
 
         self.metadata = MetadataDeploys(self)
         if sum(len(t.rows) for t in self.store.tables.values()) >= SETTLE_AFTER:
@@ -197,7 +197,7 @@ class Emulator:
 
     def open_cursor(self, query: Query, rows: list[dict[str, Any]], batch: int) -> str:
         self._cursor_seq += 1
-        from cmsf.sandbox.salesforce.ids import make_id
+        from cmsf_sandbox.salesforce.ids import make_id
 
         locator = make_id("0r8", self._cursor_seq)
         self.cursors[locator] = Cursor(query, rows, batch, time.time())

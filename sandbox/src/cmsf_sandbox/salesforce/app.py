@@ -26,12 +26,12 @@ from starlette.applications import Starlette
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from cmsf.sandbox.campaign_monitor.faults import DroppedConnection, hide_deliberate_drops
-from cmsf.sandbox.salesforce import admin, rest
-from cmsf.sandbox.salesforce.errors import ApiError, invalid_session, request_limit_exceeded, server_unavailable
-from cmsf.sandbox.salesforce.faults import DROP, PROFILES, UNAVAILABLE, FaultRates
-from cmsf.sandbox.salesforce.oauth import DEFAULT_TTL, OAuthError, Session
-from cmsf.sandbox.salesforce.state import (
+from cmsf_sandbox.campaign_monitor.faults import DroppedConnection, hide_deliberate_drops
+from cmsf_sandbox.salesforce import admin, rest
+from cmsf_sandbox.salesforce.errors import ApiError, invalid_session, request_limit_exceeded, server_unavailable
+from cmsf_sandbox.salesforce.faults import DROP, PROFILES, UNAVAILABLE, FaultRates
+from cmsf_sandbox.salesforce.oauth import DEFAULT_TTL, OAuthError, Session
+from cmsf_sandbox.salesforce.state import (
     DEFAULT_VERSION,
     MAX_VERSION,
     MIN_VERSION,
@@ -356,7 +356,7 @@ class SalesforceASGI:
 
 
 def _redirect_error(redirect_uri: str, error: OAuthError, state: str | None) -> str:
-    from cmsf.sandbox.salesforce.oauth import redirect_with
+    from cmsf_sandbox.salesforce.oauth import redirect_with
 
     params = {"error": error.error, "error_description": error.description}
     if state:

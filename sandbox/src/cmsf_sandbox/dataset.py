@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from cmsf.sandbox.campaign_monitor.world import (
+from cmsf_sandbox.campaign_monitor.world import (
     SUBSCRIBER_STATES,
     ZONES,
     CampaignRecord,
@@ -47,7 +47,7 @@ from cmsf.sandbox.campaign_monitor.world import (
     World,
     local_to_utc,
 )
-from cmsf.sandbox.people import (
+from cmsf_sandbox.people import (
     CITIES,
     CITY_BY_NAME,
     COUNTRY_NAMES,

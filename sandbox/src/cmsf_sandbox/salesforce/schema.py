@@ -15,10 +15,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from cmsf.sandbox.salesforce.ids import KEY_PREFIXES, custom_prefix
+from cmsf.salesforce.sfdx import default_source_dir  # where the files are; the reading is our own
+from cmsf_sandbox.salesforce.ids import KEY_PREFIXES, custom_prefix
 
 NS = "{http://soap.sforce.com/2006/04/metadata}"
-DEFAULT_SOURCE = Path(__file__).resolve().parents[2] / "sfdx"  # src/cmsf/sfdx, data that ships in the wheel
+DEFAULT_SOURCE = default_source_dir()  # the cmsf package's sfdx/, data that ships in cmsf's wheel
 
 Lookup = Callable[[str, Any], "dict[str, Any] | None"]  # (object name, id or None) -> live or deleted record
 Derive = Callable[[dict[str, Any], Lookup], Any]

@@ -27,13 +27,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from cmsf.sandbox.salesforce.errors import ApiError, DmlError, MultipleMatches, RecordError, SoqlError, not_found
-from cmsf.sandbox.salesforce.ids import make_id, to_18
-from cmsf.sandbox.salesforce.schema import Field, SObject
-from cmsf.sandbox.salesforce.soql import Query, compile_query
-from cmsf.sandbox.salesforce.state import SETTLE_AFTER, Emulator, Reply, Request
-from cmsf.sandbox.salesforce.store import settle_heap
-from cmsf.sandbox.salesforce.values import NULL_MARKER, csv_text, csv_value
+from cmsf_sandbox.salesforce.errors import ApiError, DmlError, MultipleMatches, RecordError, SoqlError, not_found
+from cmsf_sandbox.salesforce.ids import make_id, to_18
+from cmsf_sandbox.salesforce.schema import Field, SObject
+from cmsf_sandbox.salesforce.soql import Query, compile_query
+from cmsf_sandbox.salesforce.state import SETTLE_AFTER, Emulator, Reply, Request
+from cmsf_sandbox.salesforce.store import settle_heap
+from cmsf_sandbox.salesforce.values import NULL_MARKER, csv_text, csv_value
 
 DELIMITERS = {"COMMA": ",", "BACKQUOTE": "`", "CARET": "^", "PIPE": "|", "SEMICOLON": ";", "TAB": "\t"}
 LINE_ENDINGS = {"LF": "\n", "CRLF": "\r\n"}

@@ -6,11 +6,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from cmsf.sandbox.campaign_monitor.common import Reply, as_text, bad_request, fmt, ok
-from cmsf.sandbox.campaign_monitor.faults import PROFILES
-from cmsf.sandbox.campaign_monitor.oauth import OAuthError
-from cmsf.sandbox.campaign_monitor.state import Emulator
-from cmsf.sandbox.campaign_monitor.webhooks import deactivate_event, subscribe_event, update_event
+from cmsf_sandbox.campaign_monitor.common import Reply, as_text, bad_request, fmt, ok
+from cmsf_sandbox.campaign_monitor.faults import PROFILES
+from cmsf_sandbox.campaign_monitor.oauth import OAuthError
+from cmsf_sandbox.campaign_monitor.state import Emulator
+from cmsf_sandbox.campaign_monitor.webhooks import deactivate_event, subscribe_event, update_event
 
 SIMULATED_SIGNUP_IP = "TypeManual"
 
@@ -54,7 +54,7 @@ def _moment(value: Any, default: datetime) -> datetime:
 
 def advance(em: Emulator, body: dict[str, Any]) -> Reply:
     """Let the simulated account live on until `until` (default now; never past now)."""
-    from cmsf.sandbox import dataset  # the generator is only needed here
+    from cmsf_sandbox import dataset  # the generator is only needed here
 
     now = em.now_utc()
     until = min(_moment(body.get("until"), now), now)
@@ -68,7 +68,7 @@ def advance(em: Emulator, body: dict[str, Any]) -> Reply:
 
 
 def manifest(em: Emulator, body: dict[str, Any]) -> Reply:
-    from cmsf.sandbox import dataset
+    from cmsf_sandbox import dataset
 
     with em.world.lock:
         return ok(dataset.manifest(em.world))

@@ -36,11 +36,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from cmsf.sandbox.salesforce.errors import ApiError, DmlError, SoqlError
-from cmsf.sandbox.salesforce.faults import PROFILES, LockPlan
-from cmsf.sandbox.salesforce.oauth import OAuthError
-from cmsf.sandbox.salesforce.soql import compile_query
-from cmsf.sandbox.salesforce.state import Emulator, Reply
+from cmsf_sandbox.salesforce.errors import ApiError, DmlError, SoqlError
+from cmsf_sandbox.salesforce.faults import PROFILES, LockPlan
+from cmsf_sandbox.salesforce.oauth import OAuthError
+from cmsf_sandbox.salesforce.soql import compile_query
+from cmsf_sandbox.salesforce.state import Emulator, Reply
 
 
 class AdminError(Exception):

@@ -14,7 +14,7 @@ from typing import Any
 
 import uvicorn
 
-from cmsf.sandbox.tls import TlsFiles
+from cmsf_sandbox.tls import TlsFiles
 
 START_TIMEOUT = 15.0  # seconds to wait for the server to accept connections
 STOP_TIMEOUT = 10.0

@@ -33,7 +33,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
-from cmsf.sandbox.people import (
+from cmsf_sandbox.people import (
     CITY_BY_NAME,
     COUNTRY_NAMES,
     SIZES,
@@ -44,7 +44,7 @@ from cmsf.sandbox.people import (
     make_mobile,
     make_person,
 )
-from cmsf.sandbox.salesforce.ids import KEY_PREFIXES, make_id
+from cmsf_sandbox.salesforce.ids import KEY_PREFIXES, make_id
 
 __all__ = ["OBJECTS", "SIZES", "OAuthConfig", "OrgData", "generate_org", "org_manifest"]
 

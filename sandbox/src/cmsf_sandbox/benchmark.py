@@ -8,7 +8,7 @@ was generated, so this adds about 3 h of activity).
 Processes. The emulators run as `cmsf sandbox` in a process of their own (its own CMSF_DATA_DIR), so their
 CPU and memory are never counted as the sync's. cmsf's own state goes into a fresh temporary data folder
 (`cmsf init`, then `cmsf connect --sandbox-info`, as a user would). Each measured sync runs in a child
-process of its own (`python -m cmsf.benchmark sync`), which times only the sync (not the interpreter's
+process of its own (`python -m cmsf_sandbox.benchmark sync`), which times only the sync (not the interpreter's
 start or Django's setup) and reads its own peak resident set (VmHWM in /proc/self/status, the kernel's
 high-water mark; ru_maxrss where there is no /proc). Per-process peaks are what a worker would hold: they
 include the interpreter and Django (reported as `baseline_rss_mb`), and they are that sync's alone.
@@ -311,10 +311,10 @@ def measure_sync(*, full: bool) -> dict[str, Any]:
 
 
 def child_main(argv: list[str]) -> int:
-    """`python -m cmsf.benchmark sync [--full] --out PATH`: one measured sync, its figures as JSON."""
+    """`python -m cmsf_sandbox.benchmark sync [--full] --out PATH`: one measured sync, its figures as JSON."""
     import argparse
 
-    parser = argparse.ArgumentParser(prog="python -m cmsf.benchmark")
+    parser = argparse.ArgumentParser(prog="python -m cmsf_sandbox.benchmark")
     parser.add_argument("action", choices=("sync",))
     parser.add_argument("--full", action="store_true")
     parser.add_argument("--out", required=True)
@@ -435,7 +435,7 @@ def _server_calls(sandbox: Sandbox) -> tuple[int, int]:
 
 def run_sync_child(state: Path, folder: Path, name: str, *, full: bool) -> dict[str, Any]:
     out, log = folder / f"{name}.json", folder / f"{name}.log"
-    command = [sys.executable, "-m", "cmsf.benchmark", "sync", "--out", str(out)] + (["--full"] if full else [])
+    command = [sys.executable, "-m", "cmsf_sandbox.benchmark", "sync", "--out", str(out)] + (["--full"] if full else [])
     with log.open("wb") as handle:
         done = subprocess.run(command, env=_clean_env(state), stdout=handle, stderr=subprocess.STDOUT, check=False,
                               preexec_fn=_die_with_parent)  # fmt: skip
@@ -771,7 +771,7 @@ def run_bench(
 ) -> int:
     """The whole benchmark; 0 when every sync succeeded (targets missed or not), 1 when one failed."""
     from cmsf.lib.env import data_dir
-    from cmsf.sandbox import dataset as datasets
+    from cmsf_sandbox import dataset as datasets
 
     if dataset not in datasets.SIZES:
         raise BenchError(f"--dataset: {dataset!r} is not one of {', '.join(datasets.SIZES)}")

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from cmsf.sandbox.campaign_monitor.common import (
+from cmsf_sandbox.campaign_monitor.common import (
     ApiError,
     Reply,
     as_bool,
@@ -20,10 +20,10 @@ from cmsf.sandbox.campaign_monitor.common import (
     valid_email,
     valid_mobile,
 )
-from cmsf.sandbox.campaign_monitor.routes_lists import consent, field_key
-from cmsf.sandbox.campaign_monitor.state import ApiRequest, Emulator, Handler
-from cmsf.sandbox.campaign_monitor.webhooks import deactivate_event, subscribe_event, update_event
-from cmsf.sandbox.campaign_monitor.world import (
+from cmsf_sandbox.campaign_monitor.routes_lists import consent, field_key
+from cmsf_sandbox.campaign_monitor.state import ApiRequest, Emulator, Handler
+from cmsf_sandbox.campaign_monitor.webhooks import deactivate_event, subscribe_event, update_event
+from cmsf_sandbox.campaign_monitor.world import (
     CampaignRecord,
     ClientRecord,
     CustomFieldDef,

@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 
 from starlette.concurrency import run_in_threadpool
 
-from cmsf.sandbox.campaign_monitor.common import (
+from cmsf_sandbox.campaign_monitor.common import (
     Reply,
     as_bool,
     as_text,
@@ -22,10 +22,10 @@ from cmsf.sandbox.campaign_monitor.common import (
     paging,
     parse_since,
 )
-from cmsf.sandbox.campaign_monitor.common import fmt as fmt_date
-from cmsf.sandbox.campaign_monitor.state import ApiRequest, Emulator, Handler
-from cmsf.sandbox.campaign_monitor.webhooks import EVENT_TYPES, test_delivery
-from cmsf.sandbox.campaign_monitor.world import (
+from cmsf_sandbox.campaign_monitor.common import fmt as fmt_date
+from cmsf_sandbox.campaign_monitor.state import ApiRequest, Emulator, Handler
+from cmsf_sandbox.campaign_monitor.webhooks import EVENT_TYPES, test_delivery
+from cmsf_sandbox.campaign_monitor.world import (
     SUBSCRIBER_STATES,
     CustomFieldDef,
     ListRecord,

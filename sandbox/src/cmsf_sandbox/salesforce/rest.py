@@ -13,9 +13,9 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-from cmsf.sandbox.salesforce import bulk, listviews, reports
-from cmsf.sandbox.salesforce import metadata as metadata_api
-from cmsf.sandbox.salesforce.errors import (
+from cmsf_sandbox.salesforce import bulk, listviews, reports
+from cmsf_sandbox.salesforce import metadata as metadata_api
+from cmsf_sandbox.salesforce.errors import (
     ApiError,
     DmlError,
     JsonTypeError,
@@ -24,12 +24,12 @@ from cmsf.sandbox.salesforce.errors import (
     SoqlError,
     not_found,
 )
-from cmsf.sandbox.salesforce.ids import make_id, to_18
-from cmsf.sandbox.salesforce.schema import Field, SObject, describe_global_entry, describe_object
-from cmsf.sandbox.salesforce.soql import compile_query
-from cmsf.sandbox.salesforce.state import Emulator, Reply, Request
-from cmsf.sandbox.salesforce.store import RecordNotFound
-from cmsf.sandbox.salesforce.values import format_datetime, json_value, parse_datetime
+from cmsf_sandbox.salesforce.ids import make_id, to_18
+from cmsf_sandbox.salesforce.schema import Field, SObject, describe_global_entry, describe_object
+from cmsf_sandbox.salesforce.soql import compile_query
+from cmsf_sandbox.salesforce.state import Emulator, Reply, Request
+from cmsf_sandbox.salesforce.store import RecordNotFound
+from cmsf_sandbox.salesforce.values import format_datetime, json_value, parse_datetime
 
 Handler = Callable[[Emulator, Request], Reply]
 

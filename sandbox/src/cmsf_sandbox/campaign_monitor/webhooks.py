@@ -20,7 +20,7 @@ from xml.etree import ElementTree
 
 import requests
 
-from cmsf.sandbox.campaign_monitor.world import ListRecord, SubscriberRecord
+from cmsf_sandbox.campaign_monitor.world import ListRecord, SubscriberRecord
 
 log = logging.getLogger(__name__)
 

@@ -23,13 +23,13 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from cmsf.sandbox.salesforce.errors import ApiError, SoqlError, not_found
-from cmsf.sandbox.salesforce.ids import make_id
-from cmsf.sandbox.salesforce.soql import compile_query
+from cmsf_sandbox.salesforce.errors import ApiError, SoqlError, not_found
+from cmsf_sandbox.salesforce.ids import make_id
+from cmsf_sandbox.salesforce.soql import compile_query
 
 if TYPE_CHECKING:
-    from cmsf.sandbox.salesforce.schema import Field, SObject
-    from cmsf.sandbox.salesforce.state import Emulator, Reply, Request
+    from cmsf_sandbox.salesforce.schema import Field, SObject
+    from cmsf_sandbox.salesforce.state import Emulator, Reply, Request
 
 PREFIX = "00O"
 ROW_LIMIT = 2000
@@ -208,14 +208,14 @@ def _urls(rq: Request, report: Report) -> dict[str, str]:
 
 
 def listing(em: Emulator, rq: Request) -> Reply:
-    from cmsf.sandbox.salesforce.state import Reply
+    from cmsf_sandbox.salesforce.state import Reply
 
     return Reply(200, [{"id": r.report_id, "name": r.name, **_urls(rq, r)}
                        for r in list(em.reports.reports.values())[:LISTED]])  # fmt: skip
 
 
 def describe(em: Emulator, rq: Request, report_id: str) -> Reply:
-    from cmsf.sandbox.salesforce.state import Reply
+    from cmsf_sandbox.salesforce.state import Reply
 
     report = em.reports.find(report_id)
     obj = em.schema.get(report.sobject)
@@ -239,8 +239,8 @@ def _cell(value: Any) -> dict[str, Any]:
 
 
 def run(em: Emulator, rq: Request, report_id: str) -> Reply:
-    from cmsf.sandbox.salesforce.rest import parse_json
-    from cmsf.sandbox.salesforce.state import Reply
+    from cmsf_sandbox.salesforce.rest import parse_json
+    from cmsf_sandbox.salesforce.state import Reply
 
     report = em.reports.find(report_id)
     metadata = report.metadata(em)

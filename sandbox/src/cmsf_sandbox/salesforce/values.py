@@ -12,8 +12,8 @@ import re
 from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 
-from cmsf.sandbox.salesforce.errors import DmlError, JsonTypeError, RecordError
-from cmsf.sandbox.salesforce.schema import ID_TYPES, Field
+from cmsf_sandbox.salesforce.errors import DmlError, JsonTypeError, RecordError
+from cmsf_sandbox.salesforce.schema import ID_TYPES, Field
 
 NULL_MARKER = "#N/A"
 

@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from cmsf.sandbox.campaign_monitor.common import ApiError, Reply, bad_request
-from cmsf.sandbox.campaign_monitor.faults import FaultInjector, RateWindow
-from cmsf.sandbox.campaign_monitor.oauth import TOKEN_MESSAGES, OAuthStore
-from cmsf.sandbox.campaign_monitor.webhooks import WebhookDispatcher
-from cmsf.sandbox.campaign_monitor.world import (
+from cmsf_sandbox.campaign_monitor.common import ApiError, Reply, bad_request
+from cmsf_sandbox.campaign_monitor.faults import FaultInjector, RateWindow
+from cmsf_sandbox.campaign_monitor.oauth import TOKEN_MESSAGES, OAuthStore
+from cmsf_sandbox.campaign_monitor.webhooks import WebhookDispatcher
+from cmsf_sandbox.campaign_monitor.world import (
     CampaignRecord,
     ClientRecord,
     JourneyEmailRecord,

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import urlencode, urlsplit
 
-from cmsf.sandbox.campaign_monitor.world import OAuthApp
+from cmsf_sandbox.campaign_monitor.world import OAuthApp
 
 EXPIRES_IN = 1_209_600  # seconds: 14 days, as in oauth_exchange_token.json
 CODE_LIFETIME = timedelta(minutes=10)

@@ -7,7 +7,7 @@ import copy
 from collections.abc import Callable
 from typing import Any
 
-from cmsf.sandbox.campaign_monitor.common import (
+from cmsf_sandbox.campaign_monitor.common import (
     Reply,
     as_bool,
     ok,
@@ -15,9 +15,9 @@ from cmsf.sandbox.campaign_monitor.common import (
     paging,
     parse_since,
 )
-from cmsf.sandbox.campaign_monitor.routes_lists import subscriber_item
-from cmsf.sandbox.campaign_monitor.state import ApiRequest, Emulator, Handler
-from cmsf.sandbox.campaign_monitor.world import (
+from cmsf_sandbox.campaign_monitor.routes_lists import subscriber_item
+from cmsf_sandbox.campaign_monitor.state import ApiRequest, Emulator, Handler
+from cmsf_sandbox.campaign_monitor.world import (
     CampaignRecord,
     JourneyEmailRecord,
     ListRecord,
