@@ -32,7 +32,7 @@ from cmsf_sandbox.salesforce.ids import make_id, to_18
 from cmsf_sandbox.salesforce.schema import Field, SObject
 from cmsf_sandbox.salesforce.soql import Query, compile_query
 from cmsf_sandbox.salesforce.state import SETTLE_AFTER, Emulator, Reply, Request
-from cmsf_sandbox.salesforce.store import settle_heap
+from cmsf_sandbox.salesforce.store_tables import settle_heap
 from cmsf_sandbox.salesforce.values import NULL_MARKER, csv_text, csv_value
 
 DELIMITERS = {"COMMA": ",", "BACKQUOTE": "`", "CARET": "^", "PIPE": "|", "SEMICOLON": ";", "TAB": "\t"}

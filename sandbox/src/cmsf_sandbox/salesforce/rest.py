@@ -28,7 +28,7 @@ from cmsf_sandbox.salesforce.ids import make_id, to_18
 from cmsf_sandbox.salesforce.schema import Field, SObject, describe_global_entry, describe_object
 from cmsf_sandbox.salesforce.soql import compile_query
 from cmsf_sandbox.salesforce.state import Emulator, Reply, Request
-from cmsf_sandbox.salesforce.store import RecordNotFound
+from cmsf_sandbox.salesforce.store_tables import RecordNotFound
 from cmsf_sandbox.salesforce.values import format_datetime, json_value, parse_datetime
 
 Handler = Callable[[Emulator, Request], Reply]

@@ -20,7 +20,8 @@ from cmsf_sandbox.salesforce.oauth import DEFAULT_TTL, OAuthServer, Session
 from cmsf_sandbox.salesforce.reports import Reports
 from cmsf_sandbox.salesforce.schema import Schema, build_schema
 from cmsf_sandbox.salesforce.soql import Query
-from cmsf_sandbox.salesforce.store import Store, WriteContext, settle_heap
+from cmsf_sandbox.salesforce.store import Store
+from cmsf_sandbox.salesforce.store_tables import WriteContext, settle_heap
 from cmsf_sandbox.salesforce.values import format_datetime
 
 MIN_VERSION = 31.0
