@@ -160,11 +160,12 @@ def _console_user_for_the_sync_user() -> str:
     from cmsf.connections.services import salesforce
     from cmsf.console.permission_sets import FULL_ACCESS
     from cmsf.console.users import add_user
+    from cmsf.salesforce.soql import quote
 
     adapter = salesforce()
     try:
         found = next(
-            adapter.query(f"SELECT Username, Email FROM User WHERE Id = '{SalesforceOrg.load().sync_user_id}'")
+            adapter.query(f"SELECT Username, Email FROM User WHERE Id = {quote(SalesforceOrg.load().sync_user_id)}")
         )
     finally:
         adapter.session.close()
