@@ -21,11 +21,11 @@ chromium:
 		|| { $(SUDO) apt-get update >/dev/null && $(SUDO) apt-get install -y --no-install-recommends chromium >/dev/null; }; }
 
 lint: $(VENV)/.dev
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src sandbox/src tests bench
+	$(BIN)/ruff format --check src sandbox/src tests bench
 
 typecheck: $(VENV)/.dev
-	$(BIN)/mypy src
+	$(BIN)/mypy src sandbox/src
 
 pytest: $(VENV)/.dev
 	$(TEST_ENV) $(BIN)/pytest $(PYTEST_ARGS)
@@ -39,12 +39,12 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip==25.3
 
-$(VENV)/.runtime: $(BIN)/python pyproject.toml constraints.txt
-	$(PIP) install --quiet -c constraints.txt -e .
+$(VENV)/.runtime: $(BIN)/python pyproject.toml sandbox/pyproject.toml constraints.txt
+	$(PIP) install --quiet -c constraints.txt -e . -e ./sandbox
 	touch $@
 
-$(VENV)/.dev: $(BIN)/python pyproject.toml constraints.txt
-	$(PIP) install --quiet -c constraints.txt -e '.[dev]'
+$(VENV)/.dev: $(BIN)/python pyproject.toml sandbox/pyproject.toml constraints.txt
+	$(PIP) install --quiet -c constraints.txt -e '.[dev]' -e ./sandbox
 	touch $@ $(VENV)/.runtime
 
 clean:

@@ -17,11 +17,11 @@ from pathlib import Path
 
 import requests
 
-from cmsf.sandbox.campaign_monitor.app import create_app
-from cmsf.sandbox.campaign_monitor.world import World
-from cmsf.sandbox.dataset import generate_world
-from cmsf.sandbox.server import serve_in_thread
-from cmsf.sandbox.tls import generate_tls_files
+from cmsf_sandbox.campaign_monitor.app import create_app
+from cmsf_sandbox.campaign_monitor.world import World
+from cmsf_sandbox.dataset import generate_world
+from cmsf_sandbox.server import serve_in_thread
+from cmsf_sandbox.tls import generate_tls_files
 
 PAGE = 1000
 

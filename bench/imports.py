@@ -37,13 +37,13 @@ from cmsf.audience.models import ImportRun, ImportWizard  # noqa: E402
 from cmsf.connections import services as connections  # noqa: E402
 from cmsf.connections.models import CampaignMonitorClient  # noqa: E402
 from cmsf.lib.keys import create_encryption_key_file  # noqa: E402
-from cmsf.sandbox.campaign_monitor.app import create_app as create_cm  # noqa: E402
-from cmsf.sandbox.dataset import generate_world  # noqa: E402
-from cmsf.sandbox.salesforce.app import create_app as create_sf  # noqa: E402
-from cmsf.sandbox.salesforce.data import generate_org  # noqa: E402
-from cmsf.sandbox.server import serve_in_thread  # noqa: E402
-from cmsf.sandbox.tls import generate_tls_files  # noqa: E402
 from cmsf.sync.outbound import ANY_ZONE  # noqa: E402
+from cmsf_sandbox.campaign_monitor.app import create_app as create_cm  # noqa: E402
+from cmsf_sandbox.dataset import generate_world  # noqa: E402
+from cmsf_sandbox.salesforce.app import create_app as create_sf  # noqa: E402
+from cmsf_sandbox.salesforce.data import generate_org  # noqa: E402
+from cmsf_sandbox.server import serve_in_thread  # noqa: E402
+from cmsf_sandbox.tls import generate_tls_files  # noqa: E402
 
 TARGET_CALLS_PER_100K = 110
 

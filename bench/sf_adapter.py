@@ -16,10 +16,10 @@ from pathlib import Path
 
 from cmsf.salesforce.adapter import SalesforceAdapter
 from cmsf.salesforce.auth import Credentials
-from cmsf.sandbox.salesforce.app import create_app
-from cmsf.sandbox.salesforce.data import generate_org
-from cmsf.sandbox.server import serve_in_thread
-from cmsf.sandbox.tls import generate_tls_files
+from cmsf_sandbox.salesforce.app import create_app
+from cmsf_sandbox.salesforce.data import generate_org
+from cmsf_sandbox.server import serve_in_thread
+from cmsf_sandbox.tls import generate_tls_files
 
 LIST_ID = "f" * 32
 

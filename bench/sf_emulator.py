@@ -23,10 +23,10 @@ from typing import Any
 
 import requests
 
-from cmsf.sandbox.salesforce.app import create_app
-from cmsf.sandbox.salesforce.data import generate_org
-from cmsf.sandbox.server import serve_in_thread
-from cmsf.sandbox.tls import generate_tls_files
+from cmsf_sandbox.salesforce.app import create_app
+from cmsf_sandbox.salesforce.data import generate_org
+from cmsf_sandbox.server import serve_in_thread
+from cmsf_sandbox.tls import generate_tls_files
 
 VERSION = "62.0"
 STATES = ("Active", "Unconfirmed", "Unsubscribed", "Bounced", "Deleted")

@@ -33,14 +33,14 @@ from django.core.management import call_command  # noqa: E402
 from cmsf.connections import services as connections  # noqa: E402
 from cmsf.lib.keys import create_encryption_key_file  # noqa: E402
 from cmsf.options.models import GeneralOptions  # noqa: E402
-from cmsf.sandbox.campaign_monitor.app import create_app as create_cm  # noqa: E402
-from cmsf.sandbox.dataset import generate_world  # noqa: E402
-from cmsf.sandbox.salesforce.app import create_app as create_sf  # noqa: E402
-from cmsf.sandbox.salesforce.data import generate_org  # noqa: E402
-from cmsf.sandbox.server import serve_in_thread  # noqa: E402
-from cmsf.sandbox.tls import generate_tls_files  # noqa: E402
 from cmsf.sync import services as sync  # noqa: E402
 from cmsf.sync.watcher import watch_once  # noqa: E402
+from cmsf_sandbox.campaign_monitor.app import create_app as create_cm  # noqa: E402
+from cmsf_sandbox.dataset import generate_world  # noqa: E402
+from cmsf_sandbox.salesforce.app import create_app as create_sf  # noqa: E402
+from cmsf_sandbox.salesforce.data import generate_org  # noqa: E402
+from cmsf_sandbox.server import serve_in_thread  # noqa: E402
+from cmsf_sandbox.tls import generate_tls_files  # noqa: E402
 
 
 def contacts_with_memberships() -> list[str]:

@@ -12,10 +12,10 @@ from typing import Any
 import requests
 
 from cmsf.connections import services as connections
-from cmsf.sandbox.campaign_monitor.app import create_app as create_cm
-from cmsf.sandbox.salesforce.app import create_app as create_sf
-from cmsf.sandbox.server import serve_in_thread
-from cmsf.sandbox.tls import TlsFiles, generate_tls_files
+from cmsf_sandbox.campaign_monitor.app import create_app as create_cm
+from cmsf_sandbox.salesforce.app import create_app as create_sf
+from cmsf_sandbox.server import serve_in_thread
+from cmsf_sandbox.tls import TlsFiles, generate_tls_files
 
 
 @dataclass

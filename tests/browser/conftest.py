@@ -47,8 +47,8 @@ def page(browser: Browser) -> Iterator[Page]:
 @pytest.fixture(scope="module")
 def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Connected]:
     """Both emulators for the module's tests; each test connects cmsf to them anew (its database is new)."""
-    from cmsf.sandbox.dataset import generate_world
-    from cmsf.sandbox.salesforce.data import generate_org
+    from cmsf_sandbox.dataset import generate_world
+    from cmsf_sandbox.salesforce.data import generate_org
 
     world, org = generate_world("tiny", 33), generate_org("tiny", 33)
     with serving(tmp_path_factory.mktemp("tls"), world=world, org=org) as both:

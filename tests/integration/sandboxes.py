@@ -10,12 +10,12 @@ from pathlib import Path
 
 import requests
 
-from cmsf.sandbox.campaign_monitor.app import create_app as create_cm
-from cmsf.sandbox.dataset import generate_world
-from cmsf.sandbox.salesforce.app import create_app as create_sf
-from cmsf.sandbox.salesforce.data import generate_org
-from cmsf.sandbox.server import serve_in_thread
-from cmsf.sandbox.tls import generate_tls_files
+from cmsf_sandbox.campaign_monitor.app import create_app as create_cm
+from cmsf_sandbox.dataset import generate_world
+from cmsf_sandbox.salesforce.app import create_app as create_sf
+from cmsf_sandbox.salesforce.data import generate_org
+from cmsf_sandbox.server import serve_in_thread
+from cmsf_sandbox.tls import generate_tls_files
 
 CMSF = str(Path(sys.executable).with_name("cmsf"))
 NOW = datetime.now(UTC).replace(microsecond=0)

@@ -17,10 +17,10 @@ from cmsf.campaign_monitor.errors import ConfigurationError, FatalError
 from cmsf.campaign_monitor.oauth import authorize_url, exchange_code
 from cmsf.campaign_monitor.records import SubscriberInput
 from cmsf.campaign_monitor.transport import ApiKeyAuth, OAuthAuth, Transport
-from cmsf.sandbox.campaign_monitor.app import create_app
-from cmsf.sandbox.dataset import generate_world
-from cmsf.sandbox.server import serve_in_thread
-from cmsf.sandbox.tls import generate_tls_files
+from cmsf_sandbox.campaign_monitor.app import create_app
+from cmsf_sandbox.dataset import generate_world
+from cmsf_sandbox.server import serve_in_thread
+from cmsf_sandbox.tls import generate_tls_files
 
 SEED = 7
 

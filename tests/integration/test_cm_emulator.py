@@ -20,8 +20,8 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 
-from cmsf.sandbox.campaign_monitor.app import create_app
-from cmsf.sandbox.campaign_monitor.world import (
+from cmsf_sandbox.campaign_monitor.app import create_app
+from cmsf_sandbox.campaign_monitor.world import (
     CampaignRecord,
     ClientRecord,
     CustomFieldDef,
@@ -36,11 +36,11 @@ from cmsf.sandbox.campaign_monitor.world import (
     World,
     utc_to_local,
 )
-from cmsf.sandbox.server import serve_in_thread
-from cmsf.sandbox.tls import TlsFiles, generate_tls_files
+from cmsf_sandbox.server import serve_in_thread
+from cmsf_sandbox.tls import TlsFiles, generate_tls_files
 
-HAVE_DATASET = importlib.util.find_spec("cmsf.sandbox.dataset") is not None
-needs_dataset = pytest.mark.skipif(not HAVE_DATASET, reason="cmsf.sandbox.dataset is not there yet")
+HAVE_DATASET = importlib.util.find_spec("cmsf_sandbox.dataset") is not None
+needs_dataset = pytest.mark.skipif(not HAVE_DATASET, reason="cmsf_sandbox.dataset is not there yet")
 CMSF = str(Path(sys.executable).with_name("cmsf"))
 
 ACCOUNT_KEY = "account-key-0123456789"
@@ -869,7 +869,7 @@ def test_admin_counts_calls_per_route(cm_emulator: Emu) -> None:
 
 @needs_dataset
 def test_admin_advance_adds_events_up_to_now(cm_emulator_tls: TlsFiles) -> None:
-    from cmsf.sandbox import dataset
+    from cmsf_sandbox import dataset
 
     world = dataset.generate_world("tiny", 3, now=datetime.now(UTC) - timedelta(days=2))
     app = create_app(world)
@@ -903,7 +903,7 @@ def test_admin_advance_adds_events_up_to_now(cm_emulator_tls: TlsFiles) -> None:
 
 @needs_dataset
 def test_a_generated_world_agrees_with_its_manifest(cm_emulator_tls: TlsFiles) -> None:
-    from cmsf.sandbox import dataset
+    from cmsf_sandbox import dataset
 
     world = dataset.generate_world("tiny", 4)
     expected = dataset.manifest(world)

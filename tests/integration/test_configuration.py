@@ -249,9 +249,9 @@ def test_a_bad_wizard_is_refused_with_its_key_and_nothing_is_written(entry, mess
 @pytest.fixture
 def campaigns_synced(tmp_path):
     from cmsf.connections import services as connections
-    from cmsf.sandbox.dataset import generate_world
-    from cmsf.sandbox.salesforce.data import generate_org
     from cmsf.sync import services as sync
+    from cmsf_sandbox.dataset import generate_world
+    from cmsf_sandbox.salesforce.data import generate_org
     from tests import emulators
 
     with emulators.connected(tmp_path, world=generate_world("tiny", 33), org=generate_org("tiny", 33)) as running:

@@ -19,7 +19,7 @@ from cmsf.billing.plans import TIERS, band_for
 from cmsf.billing.usage import count_active_subscribers
 from cmsf.connections import services as connections
 from cmsf.maintenance.models import AuditEntry, MaintenanceMessage
-from cmsf.sandbox.salesforce.data import generate_org
+from cmsf_sandbox.salesforce.data import generate_org
 from tests import emulators
 
 pytestmark = pytest.mark.django_db

@@ -18,11 +18,11 @@ from cmsf.connections.models import CampaignMonitorClient
 from cmsf.maintenance.models import AuditEntry, MaintenanceMessage
 from cmsf.options import services as options
 from cmsf.options.models import CampaignSettings, CampaignStatusMapping, IndustryBenchmark
-from cmsf.sandbox.dataset import generate_world
-from cmsf.sandbox.salesforce.data import generate_org
 from cmsf.sync import campaign_links
 from cmsf.sync import services as sync
 from cmsf.sync.models import CampaignLink, RecordMap
+from cmsf_sandbox.dataset import generate_world
+from cmsf_sandbox.salesforce.data import generate_org
 from tests import emulators
 
 pytestmark = pytest.mark.django_db

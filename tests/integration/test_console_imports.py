@@ -12,9 +12,9 @@ from cmsf.campaign_monitor.records import SubscriberInput
 from cmsf.connections import services as connections
 from cmsf.connections.models import CampaignMonitorClient
 from cmsf.maintenance.models import AuditEntry
-from cmsf.sandbox.dataset import generate_world
-from cmsf.sandbox.salesforce.data import generate_org
 from cmsf.sync.outbound import ANY_ZONE
+from cmsf_sandbox.dataset import generate_world
+from cmsf_sandbox.salesforce.data import generate_org
 from tests import emulators
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -10,9 +10,9 @@ from cmsf.console.sections import SECTIONS
 from cmsf.maintenance.models import AuditEntry
 from cmsf.options import services as options
 from cmsf.options.models import GeneralOptions
-from cmsf.sandbox.dataset import generate_world
-from cmsf.sandbox.salesforce.data import generate_org
 from cmsf.sync.models import WatchRun
+from cmsf_sandbox.dataset import generate_world
+from cmsf_sandbox.salesforce.data import generate_org
 from tests import emulators
 
 pytestmark = pytest.mark.django_db

@@ -13,9 +13,9 @@ from huey.contrib.djhuey import HUEY
 from cmsf.audience.models import ImportRun, ImportWizard
 from cmsf.connections.models import CampaignMonitorClient
 from cmsf.maintenance.models import MaintenanceMessage
-from cmsf.sandbox.dataset import generate_world
-from cmsf.sandbox.salesforce.data import generate_org
 from cmsf.sync.models import SyncRun, WatchRun
+from cmsf_sandbox.dataset import generate_world
+from cmsf_sandbox.salesforce.data import generate_org
 from tests import emulators
 
 

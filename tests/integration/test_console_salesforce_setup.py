@@ -11,8 +11,8 @@ from django.urls import reverse
 
 from cmsf.connections import services as connections
 from cmsf.maintenance.models import AuditEntry, MaintenanceMessage
-from cmsf.sandbox.dataset import generate_world
-from cmsf.sandbox.salesforce.data import generate_org
+from cmsf_sandbox.dataset import generate_world
+from cmsf_sandbox.salesforce.data import generate_org
 from tests import emulators
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -11,7 +11,7 @@ from cmsf.connections import permissions
 from cmsf.connections import services as connections
 from cmsf.console.permission_sets import FULL_ACCESS, USER_ACCESS
 from cmsf.maintenance.models import AuditEntry, MaintenanceMessage
-from cmsf.sandbox.salesforce.data import generate_org
+from cmsf_sandbox.salesforce.data import generate_org
 from tests import emulators
 
 pytestmark = pytest.mark.django_db

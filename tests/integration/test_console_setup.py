@@ -14,8 +14,8 @@ from django.urls import reverse
 from cmsf.connections import services as connections
 from cmsf.connections.models import CampaignMonitorAccount, CampaignMonitorClient, SalesforceOrg
 from cmsf.maintenance.models import AuditEntry
-from cmsf.sandbox.dataset import generate_world
-from cmsf.sandbox.salesforce.data import generate_org
+from cmsf_sandbox.dataset import generate_world
+from cmsf_sandbox.salesforce.data import generate_org
 from tests import emulators
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -306,7 +306,7 @@ def test_a_salesforce_login_url_that_is_not_https_is_refused_before_any_call(cli
 
 
 def test_cmsf_sandbox_registers_the_consoles_oauth_callbacks_in_both_emulators(tmp_path):
-    from cmsf.sandbox.command import running_sandbox
+    from cmsf_sandbox.command import running_sandbox
 
     lines: list[str] = []
     with running_sandbox(dataset="tiny", info_json=tmp_path / "info.json", cert_dir=tmp_path / "tls",
@@ -330,9 +330,9 @@ def test_cmsf_sandbox_registers_the_consoles_oauth_callbacks_in_both_emulators(t
         )  # fmt: skip
         assert stranger.status_code == 400  # only the registered console
 
-        from cmsf.cli import _allow_console_sign_in
+        from cmsf_sandbox.demo import allow_console_sign_in
 
-        _allow_console_sign_in(info, "http://demo.test:8000")  # what `cmsf demo` does for its own console
+        allow_console_sign_in(info, "http://demo.test:8000")  # what `cmsf demo` does for its own console
         demo = requests.get(
             cm["oauth_url"], verify=cm["ca_file"], allow_redirects=False, timeout=30,
             params={"type": "web_server", "client_id": cm["oauth_client_id"], "scope": "ViewReports",

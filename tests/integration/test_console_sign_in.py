@@ -12,7 +12,7 @@ from django.urls import reverse
 from cmsf.connections import services as connections
 from cmsf.connections.models import SalesforceOrg
 from cmsf.maintenance.models import AuditEntry
-from cmsf.sandbox.salesforce.data import generate_org
+from cmsf_sandbox.salesforce.data import generate_org
 from tests import emulators
 
 pytestmark = pytest.mark.django_db(transaction=True)

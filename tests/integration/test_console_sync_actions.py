@@ -18,10 +18,10 @@ from cmsf.connections import services as connections
 from cmsf.connections.models import CampaignMonitorAccount, CampaignMonitorClient
 from cmsf.maintenance.models import AuditEntry, MaintenanceMessage
 from cmsf.options.models import FieldMapping, GeneralOptions, RecordCreation, SubscriberRule
-from cmsf.sandbox.dataset import generate_world
-from cmsf.sandbox.salesforce.data import generate_org
 from cmsf.sync import services as sync
 from cmsf.sync.models import Cursor, RecordMap, SyncRun
+from cmsf_sandbox.dataset import generate_world
+from cmsf_sandbox.salesforce.data import generate_org
 from tests import emulators
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -7,9 +7,9 @@ from django.urls import reverse
 from huey.contrib.djhuey import HUEY
 
 from cmsf.connections.models import CampaignMonitorClient
-from cmsf.sandbox.dataset import generate_world
-from cmsf.sandbox.salesforce.data import generate_org
 from cmsf.sync.models import SyncRun
+from cmsf_sandbox.dataset import generate_world
+from cmsf_sandbox.salesforce.data import generate_org
 from tests import emulators
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -197,7 +197,7 @@ def test_systemd_analyze_verifies_the_units(tmp_path):
 
 @pytest.mark.skipif(shutil.which("nginx") is None, reason="nginx is not installed")
 def test_nginx_accepts_the_site(tmp_path):
-    from cmsf.sandbox.tls import generate_tls_files
+    from cmsf_sandbox.tls import generate_tls_files
 
     tls = generate_tls_files(tmp_path / "tls")
     site = (DEPLOY / "nginx.conf").read_text()

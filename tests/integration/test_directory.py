@@ -17,15 +17,15 @@ from django.utils import timezone
 
 from cmsf.salesforce.adapter import SalesforceAdapter
 from cmsf.salesforce.auth import Credentials
-from cmsf.sandbox.salesforce.app import create_app
-from cmsf.sandbox.salesforce.data import OrgData, generate_org
-from cmsf.sandbox.server import serve_in_thread
-from cmsf.sandbox.tls import TlsFiles, generate_tls_files
 from cmsf.sync import directory
 from cmsf.sync.matching import CONTACT_QUERY, LEAD_QUERY, SALESFORCE_ID_FIELD, Directory
 from cmsf.sync.models import DirectoryEntry, DirectoryState
 from cmsf.sync.services import forget_written_records
 from cmsf.sync.transforms import Link
+from cmsf_sandbox.salesforce.app import create_app
+from cmsf_sandbox.salesforce.data import OrgData, generate_org
+from cmsf_sandbox.server import serve_in_thread
+from cmsf_sandbox.tls import TlsFiles, generate_tls_files
 
 pytestmark = pytest.mark.django_db
 

@@ -21,12 +21,12 @@ from django.utils import timezone
 
 from cmsf import doctor
 from cmsf.connections import services as connections
-from cmsf.sandbox.dataset import generate_world
-from cmsf.sandbox.salesforce.data import generate_org
-from cmsf.sandbox.server import serve_in_thread
 from cmsf.sync import health
 from cmsf.sync import services as sync
 from cmsf.sync.models import ListWebhook, SyncRun, SyncSettings
+from cmsf_sandbox.dataset import generate_world
+from cmsf_sandbox.salesforce.data import generate_org
+from cmsf_sandbox.server import serve_in_thread
 from tests import emulators
 from tests.integration.sandboxes import CMSF, env_for
 

@@ -14,12 +14,12 @@ from django.utils import timezone
 from cmsf.connections import services as connections
 from cmsf.maintenance.models import AuditEntry
 from cmsf.options.models import CampaignSettings, GeneralOptions, TrackingHistorySettings
-from cmsf.sandbox.dataset import generate_world
-from cmsf.sandbox.salesforce.data import generate_org
 from cmsf.sync import services as sync
 from cmsf.sync.forget import email_hash, forget
 from cmsf.sync.models import DirectoryEntry, ForgottenEmail, RecordMap, SyncRun
 from cmsf.sync.watcher import watch_once
+from cmsf_sandbox.dataset import generate_world
+from cmsf_sandbox.salesforce.data import generate_org
 from tests import emulators
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -13,12 +13,12 @@ from huey.contrib.djhuey import HUEY
 from huey.storage import SqliteStorage
 
 from cmsf.connections.models import CampaignMonitorClient
-from cmsf.sandbox.dataset import generate_world
-from cmsf.sandbox.salesforce.data import generate_org
 from cmsf.sync import health
 from cmsf.sync import services as sync
 from cmsf.sync import tasks as sync_tasks
 from cmsf.sync.models import SchedulerHeartbeat, SyncRun, SyncSettings
+from cmsf_sandbox.dataset import generate_world
+from cmsf_sandbox.salesforce.data import generate_org
 from tests import emulators
 
 

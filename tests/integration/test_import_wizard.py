@@ -20,12 +20,12 @@ from cmsf.cli import main as cli_main
 from cmsf.connections import services as connections
 from cmsf.connections.models import CampaignMonitorClient
 from cmsf.options.models import GeneralOptions, SmsSettings
-from cmsf.sandbox.dataset import generate_world
-from cmsf.sandbox.salesforce import reports as emulated_reports
-from cmsf.sandbox.salesforce.data import generate_org
 from cmsf.sync import forget
 from cmsf.sync.models import ForgottenEmail
 from cmsf.sync.outbound import ANY_ZONE
+from cmsf_sandbox.dataset import generate_world
+from cmsf_sandbox.salesforce import reports as emulated_reports
+from cmsf_sandbox.salesforce.data import generate_org
 from tests import emulators
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -17,11 +17,11 @@ from cmsf.connections.models import CampaignMonitorClient
 from cmsf.maintenance.models import MaintenanceMessage
 from cmsf.maintenance.selectors import new_message_count
 from cmsf.options.models import SubscriberRule
-from cmsf.sandbox.dataset import generate_world
-from cmsf.sandbox.salesforce.data import generate_org
 from cmsf.sync import subscriber_rules
 from cmsf.sync.models import WatchRun
 from cmsf.sync.watcher import watch_once
+from cmsf_sandbox.dataset import generate_world
+from cmsf_sandbox.salesforce.data import generate_org
 from tests import emulators
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -24,10 +24,10 @@ from cmsf.deploy_check import problems
 from cmsf.lib.redact import EMAIL, REDACTED, RedactSecrets, json_formatter
 from cmsf.maintenance import observe, support_codes
 from cmsf.maintenance.models import MetricCounter
-from cmsf.sandbox.dataset import generate_world
-from cmsf.sandbox.salesforce.data import generate_org
 from cmsf.sync import services as sync
 from cmsf.sync.models import SyncRun
+from cmsf_sandbox.dataset import generate_world
+from cmsf_sandbox.salesforce.data import generate_org
 from tests import emulators
 from tests.integration.sandboxes import CMSF, Sandbox, cmsf, dataset, env_for
 from tests.unit.test_cm_client import client as cm_client

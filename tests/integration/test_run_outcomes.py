@@ -15,11 +15,11 @@ from cmsf.connections.models import CampaignMonitorClient
 from cmsf.maintenance.models import MaintenanceMessage, MaintenanceSettings
 from cmsf.maintenance.selectors import new_message_count
 from cmsf.maintenance.services import record_message, resolve_cleared
-from cmsf.sandbox.dataset import generate_world
-from cmsf.sandbox.salesforce.data import generate_org
 from cmsf.sync import clients as sync_clients
 from cmsf.sync import services as sync
 from cmsf.sync.models import SyncRun, SyncSettings, SyncStatus
+from cmsf_sandbox.dataset import generate_world
+from cmsf_sandbox.salesforce.data import generate_org
 from tests import emulators
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -16,13 +16,13 @@ from cmsf.connections import services as connections
 from cmsf.connections.models import CampaignMonitorClient
 from cmsf.maintenance.models import MaintenanceMessage
 from cmsf.options.models import CampaignSettings, CampaignStatusMapping, TrackingHistorySettings
-from cmsf.sandbox.campaign_monitor.world import TrackingEvent
-from cmsf.sandbox.dataset import generate_world
-from cmsf.sandbox.salesforce.data import generate_org
 from cmsf.sync import engine
 from cmsf.sync import services as sync
 from cmsf.sync.models import CampaignLink, RecordMap, SyncRun
 from cmsf.sync.salesforce_campaigns import ADOPTED, Person, StatusMap, Written, member_status, status_of
+from cmsf_sandbox.campaign_monitor.world import TrackingEvent
+from cmsf_sandbox.dataset import generate_world
+from cmsf_sandbox.salesforce.data import generate_org
 from tests import emulators
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -14,10 +14,10 @@ from cmsf.salesforce.errors import ApiLimitExceeded, AuthenticationError, Budget
 from cmsf.salesforce.meter import ApiMeter
 from cmsf.salesforce.schema_check import check_schema
 from cmsf.salesforce.sfdx import read_objects
-from cmsf.sandbox.salesforce.app import create_app
-from cmsf.sandbox.salesforce.data import generate_org
-from cmsf.sandbox.server import serve_in_thread
-from cmsf.sandbox.tls import generate_tls_files
+from cmsf_sandbox.salesforce.app import create_app
+from cmsf_sandbox.salesforce.data import generate_org
+from cmsf_sandbox.server import serve_in_thread
+from cmsf_sandbox.tls import generate_tls_files
 
 LIST_ID = "0123456789abcdef0123456789abcdef"
 

@@ -24,11 +24,11 @@ import requests
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from cmsf.sandbox.salesforce.app import create_app
-from cmsf.sandbox.salesforce.data import OrgData, generate_org
-from cmsf.sandbox.salesforce.ids import make_id
-from cmsf.sandbox.server import serve_in_thread
-from cmsf.sandbox.tls import TlsFiles, generate_tls_files
+from cmsf_sandbox.salesforce.app import create_app
+from cmsf_sandbox.salesforce.data import OrgData, generate_org
+from cmsf_sandbox.salesforce.ids import make_id
+from cmsf_sandbox.server import serve_in_thread
+from cmsf_sandbox.tls import TlsFiles, generate_tls_files
 
 VERSION = "62.0"
 TOKEN_KEYS = {"access_token", "signature", "scope", "instance_url", "id", "token_type", "issued_at"}

@@ -15,13 +15,13 @@ from cmsf.configuration import export_document, import_document
 from cmsf.connections import services as connections
 from cmsf.connections.models import CampaignMonitorClient
 from cmsf.options.models import GeneralOptions, SubscriberRule
-from cmsf.sandbox.dataset import generate_world
-from cmsf.sandbox.salesforce.data import generate_org
 from cmsf.sync import services as sync
 from cmsf.sync.models import RuleMatch, SyncRun, WatchRun
 from cmsf.sync.outbound import ANY_ZONE
 from cmsf.sync.subscriber_rules import read_matches, run_retrospective
 from cmsf.sync.watcher import watch_once
+from cmsf_sandbox.dataset import generate_world
+from cmsf_sandbox.salesforce.data import generate_org
 from tests import emulators
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -26,15 +26,15 @@ from cmsf.connections.models import CampaignMonitorClient
 from cmsf.options.models import GeneralOptions, TrackingHistorySettings
 from cmsf.salesforce.adapter import SalesforceAdapter
 from cmsf.salesforce.auth import Credentials
-from cmsf.sandbox.campaign_monitor.app import create_app as create_cm_app
-from cmsf.sandbox.campaign_monitor.world import ZONES, TrackingEvent, World, local_to_utc, utc_to_local
-from cmsf.sandbox.dataset import generate_world
-from cmsf.sandbox.salesforce.app import create_app as create_sf_app
-from cmsf.sandbox.salesforce.data import generate_org
-from cmsf.sandbox.server import serve_in_thread
-from cmsf.sandbox.tls import generate_tls_files
 from cmsf.sync.engine import RETENTION, keep_from, run_primary_sync
 from cmsf.sync.models import Cursor, RecordMap, SyncRun
+from cmsf_sandbox.campaign_monitor.app import create_app as create_cm_app
+from cmsf_sandbox.campaign_monitor.world import ZONES, TrackingEvent, World, local_to_utc, utc_to_local
+from cmsf_sandbox.dataset import generate_world
+from cmsf_sandbox.salesforce.app import create_app as create_sf_app
+from cmsf_sandbox.salesforce.data import generate_org
+from cmsf_sandbox.server import serve_in_thread
+from cmsf_sandbox.tls import generate_tls_files
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -11,14 +11,14 @@ from cmsf.connections.models import CampaignMonitorClient
 from cmsf.maintenance.models import GovernorLimit
 from cmsf.salesforce.adapter import SalesforceAdapter
 from cmsf.salesforce.auth import Credentials
-from cmsf.sandbox.campaign_monitor.app import create_app as create_cm
-from cmsf.sandbox.dataset import generate_world
-from cmsf.sandbox.salesforce.app import create_app as create_sf
-from cmsf.sandbox.salesforce.data import generate_org
-from cmsf.sandbox.server import serve_in_thread
-from cmsf.sandbox.tls import generate_tls_files
 from cmsf.sync.engine import run_primary_sync
 from cmsf.sync.models import Cursor, RecordMap, SyncRun
+from cmsf_sandbox.campaign_monitor.app import create_app as create_cm
+from cmsf_sandbox.dataset import generate_world
+from cmsf_sandbox.salesforce.app import create_app as create_sf
+from cmsf_sandbox.salesforce.data import generate_org
+from cmsf_sandbox.server import serve_in_thread
+from cmsf_sandbox.tls import generate_tls_files
 
 pytestmark = pytest.mark.django_db(transaction=True)
 OBJECTS = ("CMSF_Client__c", "CMSF_List__c", "CMSF_Subscriber__c", "CMSF_Campaign__c", "CMSF_Email_Activity__c")

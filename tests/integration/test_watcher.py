@@ -20,12 +20,12 @@ from cmsf.connections import services as connections
 from cmsf.maintenance.models import AuditEntry, MaintenanceMessage
 from cmsf.options.models import GeneralOptions
 from cmsf.salesforce.adapter import parse_datetime
-from cmsf.sandbox.dataset import generate_world
-from cmsf.sandbox.salesforce.data import generate_org
 from cmsf.sync import services as sync
 from cmsf.sync.models import DirectoryEntry, PersonState, RecordMap, SyncRun, WatchCursor, WatchRun
 from cmsf.sync.transforms import member_key, sf_datetime
 from cmsf.sync.watcher import due, watch_once
+from cmsf_sandbox.dataset import generate_world
+from cmsf_sandbox.salesforce.data import generate_org
 from tests import emulators
 
 pytestmark = pytest.mark.django_db(transaction=True)

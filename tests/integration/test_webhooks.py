@@ -32,14 +32,14 @@ from cmsf.connections import services as connections
 from cmsf.connections.models import CampaignMonitorAccount
 from cmsf.maintenance.models import MaintenanceMessage
 from cmsf.options.models import GeneralOptions
-from cmsf.sandbox.dataset import generate_world
-from cmsf.sandbox.salesforce.data import generate_org
-from cmsf.sandbox.server import serve_in_thread
 from cmsf.sync import clients, webhooks
 from cmsf.sync import services as sync
 from cmsf.sync import tasks as sync_tasks
 from cmsf.sync.models import ListWebhook, SyncRun, SyncSettings, UnwatchedWebhookList, WebhookEvent
 from cmsf.sync.webhooks import HOOK_PATH
+from cmsf_sandbox.dataset import generate_world
+from cmsf_sandbox.salesforce.data import generate_org
+from cmsf_sandbox.server import serve_in_thread
 from tests import emulators
 
 pytestmark = pytest.mark.django_db(transaction=True)

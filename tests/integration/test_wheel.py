@@ -68,6 +68,17 @@ def test_the_wheel_holds_every_file_of_the_package(built: tuple[zipfile.ZipFile,
     assert not [name for name in names if name.startswith(("tests/", "bench/", "salesforce/"))]
 
 
+def test_the_wheel_holds_no_sandbox(built: tuple[zipfile.ZipFile, str]) -> None:
+    """The emulators, the dataset, the demo's set-up and the benchmark are cmsf-sandbox's, a distribution of its own
+    (sandbox/): cmsf's wheel holds none of them."""
+    wheel, _ = built
+    names = wheel.namelist()
+    assert "cmsf/cli.py" in names
+    assert not [name for name in names if name.startswith(("cmsf/sandbox/", "cmsf_sandbox/", "sandbox/"))]
+    assert "cmsf/benchmark.py" not in names
+    assert not [name for name in names if "/sandbox/" in name or name.endswith("/benchmark.py")]
+
+
 def test_the_wheel_names_its_command_license_and_pins(built: tuple[zipfile.ZipFile, str]) -> None:
     wheel, printed = built
     info = next(name.split("/")[0] for name in wheel.namelist() if name.endswith(".dist-info/METADATA"))

@@ -12,7 +12,7 @@ from pathlib import Path
 import phonenumbers
 import pytest
 
-from cmsf.sandbox.campaign_monitor.world import (
+from cmsf_sandbox.campaign_monitor.world import (
     SUBSCRIBER_STATES,
     ZONES,
     CampaignRecord,
@@ -21,10 +21,10 @@ from cmsf.sandbox.campaign_monitor.world import (
     local_to_utc,
     utc_to_local,
 )
-from cmsf.sandbox.dataset import SIZES, advance_world, generate_people, generate_world, manifest, write_manifest
+from cmsf_sandbox.dataset import SIZES, advance_world, generate_people, generate_world, manifest, write_manifest
 
 NOW = datetime(2026, 3, 15, 12, 30, 45, 123456, tzinfo=UTC)
-SANDBOX = Path(__file__).resolve().parents[2] / "src" / "cmsf" / "sandbox"
+SANDBOX = Path(__file__).resolve().parents[2] / "sandbox" / "src" / "cmsf_sandbox"
 
 
 @pytest.fixture(scope="module")
@@ -68,7 +68,9 @@ def test_sizes_and_unknown_size() -> None:
 
 
 def test_the_sandbox_shares_no_code_with_django_or_the_clients() -> None:
-    for path in (SANDBOX / "dataset.py", SANDBOX / "people.py", SANDBOX / "campaign_monitor" / "world.py"):
+    generation = sorted(SANDBOX.glob("dataset*.py"))
+    assert len(generation) == 5  # dataset.py and the four modules it is split into
+    for path in (*generation, SANDBOX / "people.py", SANDBOX / "campaign_monitor" / "world.py"):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             names = []
             if isinstance(node, ast.Import):
@@ -354,10 +356,10 @@ def test_the_dataset_ends_three_hours_before_now(world: World) -> None:
 
 
 def test_local_times_match_the_zone_rules_across_daylight_saving() -> None:
-    from cmsf.sandbox.dataset import _Clock
+    from cmsf_sandbox.dataset_sim import Clock
 
     for zone in ZONES:
-        clock = _Clock(zone, datetime(2100, 1, 1))
+        clock = Clock(zone, datetime(2100, 1, 1))
         start = int(datetime(2025, 3, 1, tzinfo=UTC).timestamp())
         for ts in range(start, start + 400 * 86400, 7 * 3600 + 17):
             local = utc_to_local(datetime.fromtimestamp(ts, UTC), zone)
@@ -367,7 +369,7 @@ def test_local_times_match_the_zone_rules_across_daylight_saving() -> None:
             for step in range(0, 40 * 144):
                 local = first + timedelta(minutes=10 * step)  # gaps and folds included
                 assert clock.utc(local) == int(local_to_utc(local, zone).timestamp())
-    assert _Clock(next(iter(ZONES)), datetime(2025, 1, 1)).local(start) == datetime(2025, 1, 1)  # never later
+    assert Clock(next(iter(ZONES)), datetime(2025, 1, 1)).local(start) == datetime(2025, 1, 1)  # never later
 
 
 def test_now_defaults_to_the_clock() -> None:

@@ -15,9 +15,9 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from cmsf.sandbox.dataset import generate_world
-from cmsf.sandbox.people import generate_people
-from cmsf.sandbox.salesforce.data import (
+from cmsf_sandbox.dataset import generate_world
+from cmsf_sandbox.people import generate_people
+from cmsf_sandbox.salesforce.data import (
     LEAD_STATUSES,
     OBJECTS,
     REDIRECT_URI,
@@ -25,7 +25,7 @@ from cmsf.sandbox.salesforce.data import (
     generate_org,
     org_manifest,
 )
-from cmsf.sandbox.salesforce.ids import KEY_PREFIXES, to_18
+from cmsf_sandbox.salesforce.ids import KEY_PREFIXES, to_18
 
 NOW = datetime(2026, 3, 15, 12, 30, 45, 123456, tzinfo=UTC)
 SEED = 7
@@ -393,6 +393,6 @@ def test_overlaps_the_campaign_monitor_world() -> None:
 
 
 def test_shares_no_code_with_the_clients() -> None:
-    source = (Path(__file__).resolve().parents[2] / "src/cmsf/sandbox/salesforce/data.py").read_text()
+    source = (Path(__file__).resolve().parents[2] / "sandbox/src/cmsf_sandbox/salesforce/data.py").read_text()
     for module in ("django", "cmsf.salesforce", "cmsf.campaign_monitor"):
         assert not re.search(rf"^\s*(from|import) {re.escape(module)}\b", source, re.MULTILINE), module

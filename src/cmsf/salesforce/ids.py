@@ -1,6 +1,6 @@
 """Salesforce record Ids: the 15-character (case-sensitive) and 18-character (case-insensitive) forms.
 
-The Salesforce emulator (`cmsf.sandbox.salesforce.ids`) computes the same checksum on its own, on purpose: the
+The Salesforce emulator (`cmsf_sandbox.salesforce.ids`) computes the same checksum on its own, on purpose: the
 emulator stands for Salesforce, and a mistake here must not be agreed with by the org it is tested against."""
 
 from __future__ import annotations

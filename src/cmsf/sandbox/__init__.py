@@ -1,1 +1,0 @@
-"""The sandbox: emulators of Campaign Monitor and Salesforce, and the datasets they serve (no Django)."""
