@@ -23,6 +23,7 @@ chromium:
 lint: $(VENV)/.dev
 	$(BIN)/ruff check src sandbox/src tests bench
 	$(BIN)/ruff format --check src sandbox/src tests bench
+	$(BIN)/lint-imports  # the layers of docs/architecture.md, contracts in .importlinter
 
 typecheck: $(VENV)/.dev
 	$(BIN)/mypy src sandbox/src

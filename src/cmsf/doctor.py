@@ -213,7 +213,7 @@ def _salesforce(found: _Services, clock: Callable[[], datetime]) -> Line:
 
 
 def _schema(found: _Services) -> Line:
-    from cmsf.maintenance import salesforce_setup
+    from cmsf.connections import salesforce_setup
 
     name = "Salesforce schema"
     if found.sf is None:

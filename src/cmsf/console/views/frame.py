@@ -21,12 +21,12 @@ from django.urls import path, reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.log import log_response
 
+from cmsf.connections import salesforce_setup as setup_checks
 from cmsf.connections import services as connections
 from cmsf.console import selectors
 from cmsf.console.access import can_change
 from cmsf.console.views import salesforce_setup
 from cmsf.lib import crypto
-from cmsf.maintenance import salesforce_setup as setup_checks
 from cmsf.maintenance.services import record_message
 from cmsf.salesforce.auth import Token
 from cmsf.salesforce.errors import SalesforceError

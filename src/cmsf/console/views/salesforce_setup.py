@@ -15,8 +15,8 @@ from django.urls import path
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
+from cmsf.connections import salesforce_setup as setup
 from cmsf.console.access import changer, viewer
-from cmsf.maintenance import salesforce_setup as setup
 
 SESSION_KEY = "salesforce_setup"  # {"schema": SchemaCheck.as_dict(), "layouts": LayoutsResult.as_dict()}
 ANCHOR = "#salesforce-setup"
