@@ -23,7 +23,7 @@ from playwright.sync_api import Browser, Page, expect
 
 from tests.browser.conftest import CHROMIUM, Site, screenshot, sign_in
 from tests.emulators import Connected
-from tests.integration.test_cli import ADMIN, CMSF, _free_port, cmsf, init
+from tests.integration.test_cli import ADMIN, CMSF, cmsf, free_port, init
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -165,7 +165,7 @@ def _stop(process: subprocess.Popen) -> str:
 @pytest.fixture
 def installation(tmp_path: Path) -> Iterator[Installation]:
     """`cmsf init`, `cmsf sandbox --console-url` and `cmsf serve` (with its worker and scheduler), as processes."""
-    data_dir, info_file, port = tmp_path / "data", tmp_path / "sandbox.json", _free_port()
+    data_dir, info_file, port = tmp_path / "data", tmp_path / "sandbox.json", free_port()
     console = f"http://127.0.0.1:{port}"
     init(data_dir)
     sandbox = subprocess.Popen(

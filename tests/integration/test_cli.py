@@ -173,7 +173,7 @@ def test_a_wrong_key_over_stored_credentials_is_a_clear_error_and_init_will_not_
     assert wrong.returncode == 2 and "does not match" in wrong.stderr and "Traceback" not in wrong.stderr
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -181,7 +181,7 @@ def _free_port() -> int:
 
 def test_serve_brings_up_the_console_with_a_login_page(data_dir):
     init(data_dir)
-    port = _free_port()
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CMSF_", "DATABASE_URL", "DJANGO_"))}
     env["CMSF_DATA_DIR"] = str(data_dir)
     server = subprocess.Popen(

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.integration.test_cli import ADMIN, CMSF, _free_port, cmsf, init
+from tests.integration.test_cli import ADMIN, CMSF, cmsf, free_port, init
 
 
 @pytest.fixture
@@ -37,7 +37,7 @@ def served(data_dir: Path, *args: str, **extra_env: str) -> Iterator[Served]:
     """`cmsf serve --no-worker` (and `args`) on a free loopback port of a new installation, with extra environment;
     yields its address, and what it printed once it stopped (its exit checked)."""
     init(data_dir)
-    port = _free_port()
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CMSF_", "DATABASE_URL", "DJANGO_"))}
     env.update({"CMSF_DATA_DIR": str(data_dir), **extra_env})
     server = subprocess.Popen(

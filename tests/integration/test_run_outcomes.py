@@ -11,6 +11,7 @@ from django.core import mail
 from django.urls import reverse
 
 from cmsf import cli
+from cmsf.cli.status import status_document
 from cmsf.connections.models import CampaignMonitorClient
 from cmsf.maintenance.models import MaintenanceMessage, MaintenanceSettings
 from cmsf.maintenance.selectors import new_message_count
@@ -117,7 +118,7 @@ def test_refused_records_are_succeeded_with_problems_one_message_with_a_count_th
     assert SyncSettings.load().last_status == SyncStatus.SUCCEEDED
     page = client.get(reverse("console:maintenance")).content.decode()
     assert "Resolved" in page
-    status = cli.status_document()["sync"]
+    status = status_document()["sync"]
     assert status["last_status"] == "succeeded" and status["last_status_label"] == "Succeeded"
 
 
@@ -140,6 +141,6 @@ def test_after_disconnect_the_installation_reads_as_disconnected_and_sync_now_is
     from django.utils import timezone
 
     assert sync.due_clients(timezone.now()) == []  # and no scheduled run starts, to fail
-    status = cli.status_document()["sync"]
+    status = status_document()["sync"]
     assert status["last_status"] == "not_connected" and "not connected" in status["last_status_message"]
     assert cli.main(["sync"]) == 2

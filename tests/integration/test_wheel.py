@@ -73,7 +73,7 @@ def test_the_wheel_holds_no_sandbox(built: tuple[zipfile.ZipFile, str]) -> None:
     (sandbox/): cmsf's wheel holds none of them."""
     wheel, _ = built
     names = wheel.namelist()
-    assert "cmsf/cli.py" in names
+    assert "cmsf/cli/__init__.py" in names and "cmsf/cli/__main__.py" in names
     assert not [name for name in names if name.startswith(("cmsf/sandbox/", "cmsf_sandbox/", "sandbox/"))]
     assert "cmsf/benchmark.py" not in names
     assert not [name for name in names if "/sandbox/" in name or name.endswith("/benchmark.py")]

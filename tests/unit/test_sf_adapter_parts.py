@@ -11,7 +11,7 @@ import pytest
 import requests
 from requests.adapters import BaseAdapter
 
-from cmsf.salesforce.adapter import SalesforceAdapter, _bulk_error, _csv, _csv_text, _kind, _plain
+from cmsf.salesforce.adapter import SalesforceAdapter, bulk_error, call_kind, csv_text, plain_record, records_csv
 from cmsf.salesforce.auth import Credentials, Token, jwt_audience
 from cmsf.salesforce.errors import BudgetExhausted, RecordError, RecordResult
 from cmsf.salesforce.meter import ApiMeter, parse_limit_info
@@ -51,11 +51,11 @@ def test_the_meter_counts_by_kind_and_stops_at_the_budget():
     ],
 )
 def test_calls_are_named_by_kind(method, path, kind):
-    assert _kind(method, path) == kind
+    assert call_kind(method, path) == kind
 
 
 def test_bulk_csv_uses_crlf_quotes_what_needs_it_and_writes_null_as_na():
-    text = _csv(
+    text = records_csv(
         [{"Name": 'Ann "A", Jr.', "Note": "two\nlines", "Empty": None, "Flag": True}], ["Name", "Note", "Empty", "Flag"]
     )
     assert text.startswith("Name,Note,Empty,Flag\r\n")
@@ -76,7 +76,7 @@ def test_bulk_csv_uses_crlf_quotes_what_needs_it_and_writes_null_as_na():
     ],
 )  # fmt: skip
 def test_bulk_errors_are_parsed_from_sf_error(raw, expected):
-    assert _bulk_error({"sf__Error": raw}) == expected
+    assert bulk_error({"sf__Error": raw}) == expected
 
 
 def test_a_locked_row_is_retriable_and_a_bad_value_is_not():
@@ -92,7 +92,7 @@ def test_query_records_are_flattened():
         "Account": {"attributes": {}, "Name": "Acme"},
         "Lead__r": None,
     }
-    assert _plain(record) == {"Id": "003", "Account.Name": "Acme", "Lead__r": None}
+    assert plain_record(record) == {"Id": "003", "Account.Name": "Acme", "Lead__r": None}
 
 
 def test_jwt_audience_follows_the_login_host():
@@ -120,12 +120,12 @@ def test_the_token_knows_its_org_and_user_from_the_identity_url():
 def test_bulk_csv_is_what_csv_writer_writes(rows):
     expected = io.StringIO()
     csv.writer(expected, lineterminator="\r\n").writerows([[f"c{i}" for i in range(len(rows[0]))], *rows])
-    assert _csv_text([f"c{i}" for i in range(len(rows[0]))], rows) == expected.getvalue()
+    assert csv_text([f"c{i}" for i in range(len(rows[0]))], rows) == expected.getvalue()
 
 
 def test_bulk_csv_flattens_relationships_and_leaves_missing_columns_empty():
     records = [{"Key__c": "k1", "List__r": {"List_Id__c": "x"}, "N__c": 1.5}, {"List__r": {"List_Id__c": None}}]
-    text = _csv(records, ["Key__c", "List__r.List_Id__c", "N__c"])
+    text = records_csv(records, ["Key__c", "List__r.List_Id__c", "N__c"])
     assert text == "Key__c,List__r.List_Id__c,N__c\r\nk1,x,1.5\r\n,#N/A,\r\n"
 
 

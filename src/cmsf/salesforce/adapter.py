@@ -64,7 +64,7 @@ COLLECTION_SIZE = 200
 T = TypeVar("T")
 
 
-def _kind(method: str, path: str) -> str:
+def call_kind(method: str, path: str) -> str:
     """A short name for a call, for the meter: "query", "composite/sobjects", "bulk2 ingest upload", ..."""
     if "/services/oauth2/" in path:
         return "oauth"
@@ -169,7 +169,7 @@ class SalesforceAdapter:
     def _count(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
         request = response.request
         path = urlsplit(request.url or "").path
-        self.meter.record(_kind(request.method or "GET", path), response.headers.get("Sforce-Limit-Info"))
+        self.meter.record(call_kind(request.method or "GET", path), response.headers.get("Sforce-Limit-Info"))
 
     def _login(self) -> Token:
         token = get_token(self.credentials, session=self.session, verify=self.session.verify)
@@ -316,7 +316,7 @@ class SalesforceAdapter:
         page = self._call("query", lambda: self.sf.query(soql, include_deleted=include_deleted))
         while True:
             for record in page.get("records", ()):
-                yield _plain(record)
+                yield plain_record(record)
             if page.get("done", True):
                 return
             page = self._call("queryMore", partial(self.sf.query_more, page["nextRecordsUrl"], identifier_is_url=True))
@@ -371,7 +371,7 @@ class SalesforceAdapter:
         for start in range(0, len(ids), 2000):
             body = {"ids": list(ids[start : start + 2000]), "fields": list(fields)}
             call = self._collections_call("POST", f"composite/sobjects/{object_name}", json=body)
-            found += [None if record is None else _plain(record) for record in call or ()]
+            found += [None if record is None else plain_record(record) for record in call or ()]
         return found
 
     def count(self, soql: str) -> int:
@@ -496,7 +496,7 @@ class SalesforceAdapter:
             f"jobs/ingest/{job_id}/batches",
             operation="bulk ingest upload",
             expect=(201,),
-            data=_csv_text(columns, cells).encode("utf-8"),
+            data=csv_text(columns, cells).encode("utf-8"),
             headers={"Content-Type": "text/csv"},
         )
         self._raw("PATCH", f"jobs/ingest/{job_id}", operation="bulk ingest close", json={"state": "UploadComplete"})
@@ -541,7 +541,7 @@ class SalesforceAdapter:
             for row in self._result_rows(job_id, "failedResults"):
                 index = take(row)
                 if index is not None:
-                    results[index] = RecordResult(index, "", id=row.get("sf__Id") or None, errors=[_bulk_error(row)])
+                    results[index] = RecordResult(index, "", id=row.get("sf__Id") or None, errors=[bulk_error(row)])
         if info.get("state") != "JobComplete" or processed < match.size:
             for row in self._result_rows(job_id, "unprocessedrecords"):
                 index = take(row)
@@ -591,14 +591,14 @@ class SalesforceAdapter:
 # -- helpers -----------------------------------------------------------------------------------------
 
 
-def _plain(record: Mapping[str, Any]) -> dict[str, Any]:
+def plain_record(record: Mapping[str, Any]) -> dict[str, Any]:
     """A query record without `attributes`, parent objects flattened to "Parent.Field" keys."""
     flat: dict[str, Any] = {}
     for key, value in record.items():
         if key == "attributes":
             continue
         if isinstance(value, Mapping) and "attributes" in value:
-            for child_key, child_value in _plain(value).items():
+            for child_key, child_value in plain_record(value).items():
                 flat[f"{key}.{child_key}"] = child_value
         else:
             flat[key] = value
@@ -688,7 +688,7 @@ def _cells(flats: Sequence[Mapping[str, Any]], columns: list[str]) -> list[list[
     return rows
 
 
-def _csv_text(columns: list[str], rows: Iterable[list[str]]) -> str:
+def csv_text(columns: list[str], rows: Iterable[list[str]]) -> str:
     """CSV with CRLF line endings, as `csv.writer` writes it; a row with nothing to quote is joined directly."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")  # a lone CR or LF would not match the job's CRLF
@@ -705,9 +705,9 @@ def _csv_text(columns: list[str], rows: Iterable[list[str]]) -> str:
     return out.getvalue()
 
 
-def _csv(records: Sequence[Mapping[str, Any]], columns: list[str]) -> str:
+def records_csv(records: Sequence[Mapping[str, Any]], columns: list[str]) -> str:
     """The Bulk 2.0 upload of `records` by `columns`."""
-    return _csv_text(columns, _cells([_flat(record) for record in records], columns))
+    return csv_text(columns, _cells([_flat(record) for record in records], columns))
 
 
 class _ResultMatcher:
@@ -759,7 +759,7 @@ class _ResultMatcher:
         return self._first(positions)
 
 
-def _bulk_error(row: Mapping[str, str]) -> RecordError:
+def bulk_error(row: Mapping[str, str]) -> RecordError:
     """`sf__Error` reads "CODE:message:field,field --"."""
     raw = (row.get("sf__Error") or "").strip()
     raw = raw[:-2].rstrip() if raw.endswith("--") else raw

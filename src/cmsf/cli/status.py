@@ -1,0 +1,102 @@
+"""`cmsf status`: the sync settings, next run, connections, clients and plan, as text or JSON."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from cmsf.cli.common import require_initialized
+
+
+def status_document() -> dict[str, Any]:
+    from django.conf import settings
+    from django.utils import timezone
+
+    from cmsf.console.selectors import overview
+
+    o = overview(now=timezone.now())
+
+    def when(value: Any) -> str | None:
+        return value.isoformat() if value else None
+
+    return {
+        "sync": {
+            "import_frequency": o.sync.import_frequency,
+            "sync_enabled": o.sync.sync_enabled,
+            "next_run": when(o.sync.next_run),
+            "last_status": o.status.value,
+            "last_status_label": o.status.label,
+            "last_status_message": o.status.message,
+            "last_run_at": when(o.sync.last_run_at),
+        },
+        "campaign_monitor": {
+            "connected": o.campaign_monitor.is_connected,
+            "account_name": o.campaign_monitor.account_name,
+            "clients": [
+                {
+                    "id": c.cm_client_id,
+                    "name": c.name,
+                    "selected": c.selected,
+                    "active": c.active,
+                    "last_synced_at": when(c.last_synced_at),
+                    "security_owner": c.security_owner_name or c.security_owner_id,
+                }
+                for c in o.clients
+            ],
+        },
+        "salesforce": {
+            "connected": o.salesforce.is_connected,
+            "instance_url": o.salesforce.instance_url,
+            "sync_user": o.salesforce.sync_user_name,
+        },
+        "plan": {"plan": o.plan, "on_trial": o.on_trial, "trial_ends_at": when(o.billing.trial_ends_at)},
+        "recent_runs": [
+            {
+                "client": run.client.name,
+                "kind": run.kind,
+                "status": run.status,
+                "started_at": when(run.started_at),
+                "duration_s": run.duration_s,
+                "written": run.written,
+                "api_calls": {"campaign_monitor": run.cm_calls, "salesforce": run.sf_calls},
+                "message": run.message,
+            }
+            for run in o.recent_runs
+        ],
+        "maintenance": {"new_messages": o.new_messages},
+        "data_dir": str(settings.DATA_DIR),
+    }
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    require_initialized()
+    doc = status_document()
+    if args.json:
+        print(json.dumps(doc, indent=2))
+        return 0
+    sync, cm, sf, plan = doc["sync"], doc["campaign_monitor"], doc["salesforce"], doc["plan"]
+    print(f"Sync:               {'on' if sync['sync_enabled'] else 'turned off'}, {sync['import_frequency']}")
+    print(f"Next run:           {sync['next_run'] or 'not scheduled'}")
+    print(
+        f"Last status:        {sync['last_status_label']}"
+        f"{': ' + sync['last_status_message'] if sync['last_status_message'] else ''}"
+    )
+    print(f"Campaign Monitor:   {cm['account_name'] if cm['connected'] else 'not connected'}")
+    for client in cm["clients"]:
+        flags = ", ".join(
+            f for f in ("selected" if client["selected"] else "", "active" if client["active"] else "inactive") if f
+        )
+        print(f"  {client['name']} ({client['id']}): {flags}; last synced {client['last_synced_at'] or 'never'}")
+    print(f"Salesforce:         {sf['instance_url'] if sf['connected'] else 'not connected'}")
+    print(f"Sync user:          {sf['sync_user'] or '-'}")
+    trial = f" (trial until {plan['trial_ends_at']})" if plan["on_trial"] else ""
+    print(f"Plan:               {plan['plan']}{trial}")
+    print(f"New maintenance messages: {doc['maintenance']['new_messages']}")
+    if doc["recent_runs"]:
+        print("Recent runs:")
+    for run in doc["recent_runs"]:
+        written = sum(run["written"].values())
+        print(f"  {run['started_at'] or '-'}  {run['client']}: {run['status']}, {written:,} rows written, "
+              f"{run['duration_s'] or 0:.1f} s")  # fmt: skip
+    return 0
