@@ -18,7 +18,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.integration.test_cli import ADMIN, CMSF, _free_port, cmsf, init
+from tests.integration.test_cli import ADMIN, _free_port, cmsf, init
+from tests.processes import CMSF
 
 
 @pytest.fixture
