@@ -18,6 +18,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 
+from cmsf_sandbox import dataset
 from cmsf_sandbox.campaign_monitor.app import create_app
 from cmsf_sandbox.campaign_monitor.world import (
     CampaignRecord,
@@ -863,8 +864,6 @@ def test_admin_counts_calls_per_route(cm_emulator: Emu) -> None:
 
 
 def test_admin_advance_adds_events_up_to_now(cm_emulator_tls: TlsFiles) -> None:
-    from cmsf_sandbox import dataset
-
     world = dataset.generate_world("tiny", 3, now=datetime.now(UTC) - timedelta(days=2))
     app = create_app(world)
     with serve_in_thread(app, tls=cm_emulator_tls) as base:
@@ -896,8 +895,6 @@ def test_admin_advance_adds_events_up_to_now(cm_emulator_tls: TlsFiles) -> None:
 
 
 def test_a_generated_world_agrees_with_its_manifest(cm_emulator_tls: TlsFiles) -> None:
-    from cmsf_sandbox import dataset
-
     world = dataset.generate_world("tiny", 4)
     expected = dataset.manifest(world)
     app = create_app(world)
