@@ -1,5 +1,5 @@
 """Both emulators over TLS in this process, connected as an admin would connect them: what the console's tests
-stand on."""
+stand on. Also the two steps many of those tests take once connected: a sync of every client, a pass of the watcher."""
 
 from __future__ import annotations
 
@@ -12,6 +12,9 @@ from typing import Any
 import requests
 
 from cmsf.connections import services as connections
+from cmsf.sync import services as sync
+from cmsf.sync.models import SyncRun, WatchRun
+from cmsf.sync.watcher import watch_once
 from cmsf_sandbox.campaign_monitor.app import create_app as create_cm
 from cmsf_sandbox.salesforce.app import create_app as create_sf
 from cmsf_sandbox.server import serve_in_thread
@@ -59,14 +62,37 @@ def serving(folder: Path, *, world: Any = None, org: Any = None) -> Iterator[Con
         yield Connected(world, org, cm_base, sf_base, str(tls.ca_file), tls)
 
 
+def connect(
+    running: Connected, *, campaign_monitor: bool = True, salesforce: bool = True, client_secret: bool = False
+) -> None:
+    """cmsf connected to the emulators served (those asked for), as an admin would connect it."""
+    if campaign_monitor and running.world is not None:
+        connections.connect_campaign_monitor(
+            api_key=running.world.account_api_key,
+            actor="test",
+            base_url=f"{running.cm_base}/api/v3.3",
+            ca_file=running.ca,
+        )
+    if salesforce and running.org is not None:
+        connect_salesforce(running.org, running.sf_base, running.ca, client_secret=client_secret)
+
+
 @contextmanager
 def connected(folder: Path, *, world: Any = None, org: Any = None, client_secret: bool = False) -> Iterator[Connected]:
     """The emulators of the datasets given, over TLS, and cmsf connected to each."""
     with serving(folder, world=world, org=org) as running:
-        if world is not None:
-            connections.connect_campaign_monitor(
-                api_key=world.account_api_key, actor="test", base_url=f"{running.cm_base}/api/v3.3", ca_file=running.ca
-            )
-        if org is not None:
-            connect_salesforce(org, running.sf_base, running.ca, client_secret=client_secret)
+        connect(running, client_secret=client_secret)
         yield running
+
+
+def sync_every_client() -> None:
+    """A sync of every client selected for syncing; each one must succeed."""
+    for client in sync.clients_to_sync():
+        assert sync.sync_client(client=client).status == SyncRun.Status.SUCCEEDED
+
+
+def watched() -> WatchRun:
+    """One pass of the watcher; it must succeed."""
+    run = watch_once()
+    assert run.status == WatchRun.Status.SUCCEEDED, run.message
+    return run

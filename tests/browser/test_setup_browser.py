@@ -23,7 +23,8 @@ from playwright.sync_api import Browser, Page, expect
 
 from tests.browser.conftest import CHROMIUM, Site, screenshot, sign_in
 from tests.emulators import Connected
-from tests.integration.test_cli import ADMIN, CMSF, cmsf, free_port, init
+from tests.integration.test_cli import ADMIN, cmsf, free_port, init
+from tests.processes import CMSF
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -16,8 +15,8 @@ from cmsf_sandbox.salesforce.app import create_app as create_sf
 from cmsf_sandbox.salesforce.data import generate_org
 from cmsf_sandbox.server import serve_in_thread
 from cmsf_sandbox.tls import generate_tls_files
+from tests.processes import CMSF
 
-CMSF = str(Path(sys.executable).with_name("cmsf"))
 NOW = datetime.now(UTC).replace(microsecond=0)
 QUERIES = {
     "CMSF_Client__c": "SELECT Client_Id__c, Name FROM CMSF_Client__c",

@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 from cmsf.backup import sha256
-from tests.integration.sandboxes import CMSF, Sandbox, cmsf, dataset, env_for, sync_until_done
+from tests.integration.sandboxes import Sandbox, cmsf, dataset, env_for, sync_until_done
+from tests.processes import CMSF
 
 # Holds cmsf's database open as a running service does: one committed write still in the WAL, then a write
 # transaction left open (the write lock held) until told to stop.

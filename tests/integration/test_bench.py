@@ -7,10 +7,10 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
-CMSF = str(Path(sys.executable).with_name("cmsf"))
+from tests.processes import CMSF
+
 RUN_KEYS = (
     "wall_s",
     "cpu_s",

@@ -17,7 +17,8 @@ import pytest
 import requests
 import yaml
 
-CMSF = str(Path(sys.executable).with_name("cmsf"))
+from tests.processes import CMSF
+
 ADMIN = ("admin@example.org", "a-long-admin-password")
 
 

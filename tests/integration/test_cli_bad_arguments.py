@@ -10,14 +10,12 @@ from __future__ import annotations
 import argparse
 import os
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
 from cmsf.cli import build_parser, main
+from tests.processes import CMSF
 
-CMSF = str(Path(sys.executable).with_name("cmsf"))
 MISSING = "/nonexistent/cmsf/file.pem"
 NO_FOLDER = "/nonexistent/cmsf/out.json"
 SF = ["connect", "salesforce", "--flow", "client_credentials", "--client-id", "app"]

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -20,6 +18,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 
+from cmsf_sandbox import dataset
 from cmsf_sandbox.campaign_monitor.app import create_app
 from cmsf_sandbox.campaign_monitor.world import (
     CampaignRecord,
@@ -38,10 +37,7 @@ from cmsf_sandbox.campaign_monitor.world import (
 )
 from cmsf_sandbox.server import serve_in_thread
 from cmsf_sandbox.tls import TlsFiles, generate_tls_files
-
-HAVE_DATASET = importlib.util.find_spec("cmsf_sandbox.dataset") is not None
-needs_dataset = pytest.mark.skipif(not HAVE_DATASET, reason="cmsf_sandbox.dataset is not there yet")
-CMSF = str(Path(sys.executable).with_name("cmsf"))
+from tests.processes import CMSF
 
 ACCOUNT_KEY = "account-key-0123456789"
 KEY_A, KEY_B = "client-a-key-0123456789", "client-b-key-0123456789"
@@ -867,10 +863,7 @@ def test_admin_counts_calls_per_route(cm_emulator: Emu) -> None:
     assert calls["calls"] == {"GET /clients.json": 1, "GET /lists/{listid}/active.json": 2} and calls["total"] == 3
 
 
-@needs_dataset
 def test_admin_advance_adds_events_up_to_now(cm_emulator_tls: TlsFiles) -> None:
-    from cmsf_sandbox import dataset
-
     world = dataset.generate_world("tiny", 3, now=datetime.now(UTC) - timedelta(days=2))
     app = create_app(world)
     with serve_in_thread(app, tls=cm_emulator_tls) as base:
@@ -901,10 +894,7 @@ def test_admin_advance_adds_events_up_to_now(cm_emulator_tls: TlsFiles) -> None:
         emu.session.close()
 
 
-@needs_dataset
 def test_a_generated_world_agrees_with_its_manifest(cm_emulator_tls: TlsFiles) -> None:
-    from cmsf_sandbox import dataset
-
     world = dataset.generate_world("tiny", 4)
     expected = dataset.manifest(world)
     app = create_app(world)
@@ -933,7 +923,6 @@ def test_a_generated_world_agrees_with_its_manifest(cm_emulator_tls: TlsFiles) -
         emu.session.close()
 
 
-@needs_dataset
 def test_the_sandbox_command_serves_the_dataset(tmp_path: Path) -> None:
     info = tmp_path / "sandbox.json"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CMSF_", "DATABASE_URL", "DJANGO_"))}

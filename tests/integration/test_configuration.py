@@ -247,21 +247,18 @@ def test_a_bad_wizard_is_refused_with_its_key_and_nothing_is_written(entry, mess
 
 
 @pytest.fixture
-def campaigns_synced(tmp_path):
+def campaigns_synced(start_emulators):
     from cmsf.connections import services as connections
     from cmsf.sync import services as sync
-    from cmsf_sandbox.dataset import generate_world
-    from cmsf_sandbox.salesforce.data import generate_org
-    from tests import emulators
 
-    with emulators.connected(tmp_path, world=generate_world("tiny", 33), org=generate_org("tiny", 33)) as running:
-        for client in sync.clients_to_sync():
-            sync.sync_client(client=client)
-        running.sf = connections.salesforce()
-        running.cm_ids = sorted(RecordMap.objects.filter(sobject="CMSF_Campaign__c").values_list("key", flat=True))
-        names = [{"Name": "Gala invite list", "IsActive": True}, {"Name": "From a report", "IsActive": True}]
-        running.sf_ids = [result.id for result in running.sf.insert("Campaign", names)]
-        yield running
+    running = start_emulators(33)
+    for client in sync.clients_to_sync():
+        sync.sync_client(client=client)
+    running.sf = connections.salesforce()
+    running.cm_ids = sorted(RecordMap.objects.filter(sobject="CMSF_Campaign__c").values_list("key", flat=True))
+    names = [{"Name": "Gala invite list", "IsActive": True}, {"Name": "From a report", "IsActive": True}]
+    running.sf_ids = [result.id for result in running.sf.insert("Campaign", names)]
+    return running
 
 
 def _live_links() -> dict[str, str]:

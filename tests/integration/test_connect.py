@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-CMSF = str(Path(sys.executable).with_name("cmsf"))
+from tests.processes import CMSF
 
 
 def run(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:

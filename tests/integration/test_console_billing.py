@@ -19,8 +19,6 @@ from cmsf.billing.plans import TIERS, band_for
 from cmsf.billing.usage import count_active_subscribers
 from cmsf.connections import services as connections
 from cmsf.maintenance.models import AuditEntry, MaintenanceMessage
-from cmsf_sandbox.salesforce.data import generate_org
-from tests import emulators
 
 pytestmark = pytest.mark.django_db
 
@@ -93,11 +91,10 @@ def test_the_trial_shows_its_end_date_and_days_left_and_then_free(client, bob):
 
 
 @pytest.fixture
-def org(tmp_path):
+def org(start_emulators):
     """The Salesforce emulator over TLS, connected as an admin would."""
-    generated = generate_org("tiny", 33)
-    with emulators.connected(tmp_path, org=generated) as running:
-        yield {"org": generated, "base": running.sf_base, "ca": running.ca}
+    running = start_emulators(33, world=False)
+    return {"org": running.org, "base": running.sf_base, "ca": running.ca}
 
 
 def _write_subscribers(rows: list[tuple[str, str, str]]) -> None:

@@ -21,9 +21,6 @@ from cmsf.options.models import CampaignSettings, CampaignStatusMapping, Industr
 from cmsf.sync import campaign_links
 from cmsf.sync import services as sync
 from cmsf.sync.models import CampaignLink, RecordMap
-from cmsf_sandbox.dataset import generate_world
-from cmsf_sandbox.salesforce.data import generate_org
-from tests import emulators
 
 pytestmark = pytest.mark.django_db
 
@@ -33,9 +30,8 @@ T2 = dt.datetime(2026, 3, 5, 9, 0, tzinfo=dt.UTC)
 
 
 @pytest.fixture
-def connected(tmp_path):
-    with emulators.connected(tmp_path, world=generate_world("tiny", 33), org=generate_org("tiny", 33)) as running:
-        yield running
+def connected(start_emulators):
+    return start_emulators(33)
 
 
 @pytest.fixture

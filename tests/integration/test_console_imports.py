@@ -13,17 +13,13 @@ from cmsf.connections import services as connections
 from cmsf.connections.models import CampaignMonitorClient
 from cmsf.maintenance.models import AuditEntry
 from cmsf.sync.outbound import ANY_ZONE
-from cmsf_sandbox.dataset import generate_world
-from cmsf_sandbox.salesforce.data import generate_org
-from tests import emulators
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
-def world(tmp_path):
-    with emulators.connected(tmp_path, world=generate_world("tiny", 47), org=generate_org("tiny", 47)) as running:
-        yield running
+def world(start_emulators):
+    return start_emulators(47)
 
 
 def _target() -> tuple[str, str]:

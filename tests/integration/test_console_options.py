@@ -11,9 +11,6 @@ from cmsf.maintenance.models import AuditEntry
 from cmsf.options import services as options
 from cmsf.options.models import GeneralOptions
 from cmsf.sync.models import WatchRun
-from cmsf_sandbox.dataset import generate_world
-from cmsf_sandbox.salesforce.data import generate_org
-from tests import emulators
 
 pytestmark = pytest.mark.django_db
 
@@ -78,22 +75,22 @@ def test_a_viewer_cannot_save_or_watch(client, bob):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_watch_now_runs_the_watcher_and_its_run_is_listed(client, alice, tmp_path, immediate_queue):
-    with emulators.connected(tmp_path, world=generate_world("tiny", 41), org=generate_org("tiny", 41)):
-        client.force_login(alice)
-        response = client.post(reverse("console:options_watch_now"), follow=True)
-        assert "The watcher runs now" in response.content.decode()
-        run = WatchRun.objects.get()
-        assert run.status == WatchRun.Status.SUCCEEDED and "started watching" in run.message
-        client.post(reverse("console:options_watch_now"))
-        assert WatchRun.objects.count() == 2 and WatchRun.objects.first().sf_calls == 4
-        page = client.get(reverse("console:options")).content.decode()
-        assert page.count("Succeeded") == 2 and "started watching Salesforce" in page
+def test_watch_now_runs_the_watcher_and_its_run_is_listed(client, alice, start_emulators, immediate_queue):
+    start_emulators(41)
+    client.force_login(alice)
+    response = client.post(reverse("console:options_watch_now"), follow=True)
+    assert "The watcher runs now" in response.content.decode()
+    run = WatchRun.objects.get()
+    assert run.status == WatchRun.Status.SUCCEEDED and "started watching" in run.message
+    client.post(reverse("console:options_watch_now"))
+    assert WatchRun.objects.count() == 2 and WatchRun.objects.first().sf_calls == 4
+    page = client.get(reverse("console:options")).content.decode()
+    assert page.count("Succeeded") == 2 and "started watching Salesforce" in page
 
-        options.save_general_options({"disable_triggers": True}, actor="test")
-        response = client.post(reverse("console:options_watch_now"), follow=True)
-        assert "Disable triggers is on" in response.content.decode() and WatchRun.objects.count() == 2
-        assert "Watch now" not in client.get(reverse("console:options")).content.decode()
+    options.save_general_options({"disable_triggers": True}, actor="test")
+    response = client.post(reverse("console:options_watch_now"), follow=True)
+    assert "Disable triggers is on" in response.content.decode() and WatchRun.objects.count() == 2
+    assert "Watch now" not in client.get(reverse("console:options")).content.decode()
 
 
 def test_what_cmsf_changed_can_be_asked_for_before_it_changed_anything(client, bob):

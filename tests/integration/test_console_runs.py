@@ -8,15 +8,11 @@ from datetime import timedelta
 import pytest
 from django.urls import reverse
 from django.utils import timezone
-from huey.contrib.djhuey import HUEY
 
 from cmsf.audience.models import ImportRun, ImportWizard
 from cmsf.connections.models import CampaignMonitorClient
 from cmsf.maintenance.models import MaintenanceMessage
 from cmsf.sync.models import SyncRun, WatchRun
-from cmsf_sandbox.dataset import generate_world
-from cmsf_sandbox.salesforce.data import generate_org
-from tests import emulators
 
 
 @pytest.fixture
@@ -298,15 +294,11 @@ def test_sync_now_for_one_client_is_refused_while_nothing_is_connected(client, a
 
 
 @pytest.fixture
-def connected(tmp_path):
-    """Both emulators over TLS, connected as an admin would, the queue running its tasks at once."""
-    with emulators.connected(tmp_path, world=generate_world("tiny", 33), org=generate_org("tiny", 33)) as running:
-        immediate = HUEY.immediate
-        HUEY.immediate = True
-        try:
-            yield running.world
-        finally:
-            HUEY.immediate = immediate
+def connected(start_emulators, request):
+    """Both emulators over TLS, connected as an admin would, then the queue running its tasks at once."""
+    running = start_emulators(33)
+    request.getfixturevalue("immediate_queue")
+    return running.world
 
 
 @pytest.mark.django_db(transaction=True)

@@ -11,9 +11,6 @@ from django.urls import reverse
 
 from cmsf.connections import services as connections
 from cmsf.maintenance.models import AuditEntry, MaintenanceMessage
-from cmsf_sandbox.dataset import generate_world
-from cmsf_sandbox.salesforce.data import generate_org
-from tests import emulators
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -43,10 +40,10 @@ class SalesforceSandbox:
 
 
 @pytest.fixture
-def sandbox(tmp_path):
+def sandbox(start_emulators):
     """Both emulators over TLS, connected as an admin would."""
-    with emulators.connected(tmp_path, world=generate_world("tiny", 41), org=generate_org("tiny", 41)) as running:
-        yield SalesforceSandbox(running.sf_base, running.ca)
+    running = start_emulators(41)
+    return SalesforceSandbox(running.sf_base, running.ca)
 
 
 def related_lists(xml: str) -> list[str]:

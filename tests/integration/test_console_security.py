@@ -11,8 +11,6 @@ from cmsf.connections import permissions
 from cmsf.connections import services as connections
 from cmsf.console.permission_sets import FULL_ACCESS, USER_ACCESS
 from cmsf.maintenance.models import AuditEntry, MaintenanceMessage
-from cmsf_sandbox.salesforce.data import generate_org
-from tests import emulators
 
 pytestmark = pytest.mark.django_db
 
@@ -34,11 +32,9 @@ def _messages(response) -> list[str]:
 
 
 @pytest.fixture
-def org(tmp_path):
+def org(start_emulators):
     """The Salesforce emulator over TLS, connected as an admin would."""
-    generated = generate_org("tiny", 33)
-    with emulators.connected(tmp_path, org=generated):
-        yield generated
+    return start_emulators(33, world=False).org
 
 
 def _query(soql: str) -> list[dict]:

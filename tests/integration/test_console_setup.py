@@ -14,9 +14,6 @@ from django.urls import reverse
 from cmsf.connections import services as connections
 from cmsf.connections.models import CampaignMonitorAccount, CampaignMonitorClient, SalesforceOrg
 from cmsf.maintenance.models import AuditEntry
-from cmsf_sandbox.dataset import generate_world
-from cmsf_sandbox.salesforce.data import generate_org
-from tests import emulators
 
 pytestmark = pytest.mark.django_db(transaction=True)
 CM_CALLBACK = "http://testserver/oauth/campaign-monitor/callback"
@@ -24,31 +21,30 @@ SF_CALLBACK = "http://testserver/oauth/salesforce/callback"
 
 
 @pytest.fixture
-def cm(tmp_path):
-    with emulators.serving(tmp_path / "cm", world=generate_world("tiny", 5)) as running:
-        requests.post(f"{running.cm_base}/admin/oauth/redirect-uris", json={"url": CM_CALLBACK}, verify=running.ca,
-                      timeout=30).raise_for_status()  # fmt: skip
-        yield running
+def cm(start_emulators):
+    running = start_emulators(5, org=False, connect=False)
+    requests.post(f"{running.cm_base}/admin/oauth/redirect-uris", json={"url": CM_CALLBACK}, verify=running.ca,
+                  timeout=30).raise_for_status()  # fmt: skip
+    return running
 
 
 @pytest.fixture
-def other_cm(tmp_path):
-    with emulators.serving(tmp_path / "cm2", world=generate_world("tiny", 6)) as running:
-        yield running
+def other_cm(start_emulators):
+    return start_emulators(6, org=False, connect=False)
 
 
 @pytest.fixture
-def sf(tmp_path):
-    with emulators.serving(tmp_path / "sf", org=generate_org("tiny", 7)) as running:
-        running.sf_admin("POST", "/oauth/callback-urls", json={"url": SF_CALLBACK})
-        yield running
+def sf(start_emulators):
+    running = start_emulators(7, world=False, connect=False)
+    running.sf_admin("POST", "/oauth/callback-urls", json={"url": SF_CALLBACK})
+    return running
 
 
 @pytest.fixture
-def other_sf(tmp_path):
-    with emulators.serving(tmp_path / "sf2", org=generate_org("tiny", 8)) as running:
-        running.sf_admin("POST", "/oauth/callback-urls", json={"url": SF_CALLBACK})
-        yield running
+def other_sf(start_emulators):
+    running = start_emulators(8, world=False, connect=False)
+    running.sf_admin("POST", "/oauth/callback-urls", json={"url": SF_CALLBACK})
+    return running
 
 
 def _messages(client) -> str:

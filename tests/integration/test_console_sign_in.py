@@ -12,8 +12,6 @@ from django.urls import reverse
 from cmsf.connections import services as connections
 from cmsf.connections.models import SalesforceOrg
 from cmsf.maintenance.models import AuditEntry
-from cmsf_sandbox.salesforce.data import generate_org
-from tests import emulators
 
 pytestmark = pytest.mark.django_db(transaction=True)
 CALLBACK = "http://testserver/oauth/salesforce/callback"
@@ -44,12 +42,12 @@ def test_a_successful_sign_in_clears_the_failures(client, alice, settings):
 
 
 @pytest.fixture
-def org(tmp_path):
+def org(start_emulators):
     """The Salesforce emulator over TLS, connected with the JWT flow and the connected app's secret, the console's
     callback URL added to the connected app."""
-    with emulators.connected(tmp_path, org=generate_org("tiny", 7), client_secret=True) as running:
-        running.sf_admin("POST", "/oauth/callback-urls", json={"url": CALLBACK})
-        yield running.org, running.sf_base, running.ca
+    running = start_emulators(7, world=False, client_secret=True)
+    running.sf_admin("POST", "/oauth/callback-urls", json={"url": CALLBACK})
+    return running.org, running.sf_base, running.ca
 
 
 def _users(org_data, *, active: bool) -> list[dict]:

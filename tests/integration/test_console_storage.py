@@ -22,12 +22,7 @@ from cmsf.maintenance.models import AuditEntry, MaintenanceMessage
 from cmsf.options.models import TrackingHistorySettings
 from cmsf.sync.engine import run_primary_sync
 from cmsf.sync.models import RecordMap, SyncRun
-from cmsf_sandbox.campaign_monitor.app import create_app as create_cm
-from cmsf_sandbox.dataset import generate_world
-from cmsf_sandbox.salesforce.app import create_app as create_sf
-from cmsf_sandbox.salesforce.data import generate_org
-from cmsf_sandbox.server import serve_in_thread
-from cmsf_sandbox.tls import generate_tls_files
+from tests.emulators import connect
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -35,33 +30,24 @@ ACTIVITY = "CMSF_Email_Activity__c"
 
 
 @pytest.fixture
-def world():
-    return generate_world("tiny", 33)
+def served(start_emulators):
+    """Both emulators over TLS, not connected yet."""
+    return start_emulators(33, connect=False)
 
 
 @pytest.fixture
-def emulators(tmp_path, world):
-    """Both emulators over TLS; yields a function that connects them as an admin would."""
-    org = generate_org("tiny", 33)
-    tls = generate_tls_files(tmp_path)
-    with (
-        serve_in_thread(create_cm(world, "none"), tls=tls) as cm_base,
-        serve_in_thread(create_sf(org, "none"), tls=tls) as sf_base,
-    ):
-        ca = str(tls.ca_file)
+def world(served):
+    return served.world
 
-        def connect(*, campaign_monitor: bool = True, salesforce: bool = True) -> None:
-            if campaign_monitor:
-                connections.connect_campaign_monitor(api_key=world.account_api_key, actor="test",
-                                                     base_url=f"{cm_base}/api/v3.3", ca_file=ca)  # fmt: skip
-            if salesforce:
-                login = connections.SalesforceLogin(
-                    flow="jwt_bearer", login_domain="custom", custom_login_url=sf_base, client_id=org.oauth.client_id,
-                    jwt_username=org.oauth.jwt_username, jwt_private_key=org.oauth.jwt_private_key_pem, ca_file=ca,
-                )  # fmt: skip
-                connections.connect_salesforce(login, actor="test")
 
-        yield connect
+@pytest.fixture
+def emulators(served):
+    """Both emulators over TLS; a function that connects them as an admin would."""
+
+    def connect_them(*, campaign_monitor: bool = True, salesforce: bool = True) -> None:
+        connect(served, campaign_monitor=campaign_monitor, salesforce=salesforce)
+
+    return connect_them
 
 
 def _rows() -> dict[str, int]:

@@ -10,7 +10,6 @@ import re
 import pytest
 import requests
 from django.urls import reverse
-from huey.contrib.djhuey import HUEY
 
 from cmsf.audience.models import ImportWizard
 from cmsf.billing.models import BillingAccount, Plan
@@ -20,25 +19,18 @@ from cmsf.maintenance.models import AuditEntry, MaintenanceMessage
 from cmsf.options.models import FieldMapping, GeneralOptions, RecordCreation, SubscriberRule
 from cmsf.sync import services as sync
 from cmsf.sync.models import Cursor, RecordMap, SyncRun
-from cmsf_sandbox.dataset import generate_world
-from cmsf_sandbox.salesforce.data import generate_org
-from tests import emulators
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
-def synced(tmp_path):
-    """An agency account of two clients and an org, connected, synced once; the queue runs tasks at once."""
-    with emulators.connected(tmp_path, world=generate_world("tiny", 33), org=generate_org("tiny", 33)) as running:
-        for client in sync.clients_to_sync():
-            sync.sync_client(client=client)
-        immediate = HUEY.immediate
-        HUEY.immediate = True
-        try:
-            yield running.world, running.org, running.sf_base, running.ca
-        finally:
-            HUEY.immediate = immediate
+def synced(start_emulators, request):
+    """An agency account of two clients and an org, connected, synced once; then the queue runs tasks at once."""
+    running = start_emulators(33)
+    for client in sync.clients_to_sync():
+        sync.sync_client(client=client)
+    request.getfixturevalue("immediate_queue")
+    return running.world, running.org, running.sf_base, running.ca
 
 
 def test_the_full_sync_confirmation_says_what_is_removed_then_runs_a_full_sync_per_client(client, alice, synced):

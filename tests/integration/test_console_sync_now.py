@@ -4,27 +4,19 @@ from __future__ import annotations
 
 import pytest
 from django.urls import reverse
-from huey.contrib.djhuey import HUEY
 
 from cmsf.connections.models import CampaignMonitorClient
 from cmsf.sync.models import SyncRun
-from cmsf_sandbox.dataset import generate_world
-from cmsf_sandbox.salesforce.data import generate_org
-from tests import emulators
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
-def connected(tmp_path):
-    """Both emulators over TLS, connected as an admin would, the queue running its tasks at once."""
-    with emulators.connected(tmp_path, world=generate_world("tiny", 33), org=generate_org("tiny", 33)) as running:
-        immediate = HUEY.immediate
-        HUEY.immediate = True
-        try:
-            yield running.world
-        finally:
-            HUEY.immediate = immediate
+def connected(start_emulators, request):
+    """Both emulators over TLS, connected as an admin would, then the queue running its tasks at once."""
+    running = start_emulators(33)
+    request.getfixturevalue("immediate_queue")
+    return running.world
 
 
 def test_sync_now_queues_every_selected_client_and_the_fragment_shows_them_finished(client, alice, connected):

@@ -8,7 +8,8 @@ import stat
 import subprocess
 from pathlib import Path
 
-from tests.integration.test_cli import ADMIN, CMSF
+from tests.integration.test_cli import ADMIN
+from tests.processes import CMSF
 
 
 def run(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:

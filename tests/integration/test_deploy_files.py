@@ -10,20 +10,19 @@ import re
 import shlex
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 import cmsf
 from cmsf.cli import build_parser
+from tests.processes import CMSF
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
 SYSTEMD = DEPLOY / "systemd"
 UNITS = ["cmsf-serve.service", "cmsf-worker.service", "cmsf-backup.service", "cmsf-backup.timer"]
 INSTALLED_CMSF = "/opt/cmsf/bin/cmsf"
-CMSF = str(Path(sys.executable).with_name("cmsf"))
 HARDENING = {
     "NoNewPrivileges": "yes",
     "ProtectSystem": "strict",

@@ -22,13 +22,11 @@ from django.utils import timezone
 from cmsf import doctor
 from cmsf.connections import services as connections
 from cmsf.sync import health
-from cmsf.sync import services as sync
-from cmsf.sync.models import ListWebhook, SyncRun, SyncSettings
-from cmsf_sandbox.dataset import generate_world
-from cmsf_sandbox.salesforce.data import generate_org
+from cmsf.sync.models import ListWebhook, SyncSettings
 from cmsf_sandbox.server import serve_in_thread
-from tests import emulators
-from tests.integration.sandboxes import CMSF, env_for
+from tests.emulators import sync_every_client
+from tests.integration.sandboxes import env_for
+from tests.processes import CMSF
 
 pytestmark = pytest.mark.django_db(transaction=True)
 NAMES = [
@@ -66,20 +64,19 @@ def production(settings, data_dir) -> None:
 
 
 @pytest.fixture
-def healthy(tmp_path, settings, immediate_queue, monkeypatch) -> Iterator[str]:
+def healthy(tmp_path, settings, immediate_queue, monkeypatch, start_emulators) -> Iterator[str]:
     """A healthy installation; its public URL."""
     production(settings, tmp_path / "data")
-    with emulators.connected(tmp_path / "sandbox", world=generate_world("tiny", 47), org=generate_org("tiny", 47)) as r:
-        with serve_in_thread(get_asgi_application(), tls=r.tls) as base:
-            monkeypatch.setenv("REQUESTS_CA_BUNDLE", r.ca)  # the public URL's certificate is the sandbox's
-            stored = SyncSettings.load()
-            stored.public_url, stored.public_url_set_at = base, timezone.now()
-            stored.save()
-            for client in sync.clients_to_sync():
-                assert sync.sync_client(client=client).status == SyncRun.Status.SUCCEEDED
-            assert ListWebhook.objects.exists()
-            health.beat()
-            yield base
+    r = start_emulators(47)
+    with serve_in_thread(get_asgi_application(), tls=r.tls) as base:
+        monkeypatch.setenv("REQUESTS_CA_BUNDLE", r.ca)  # the public URL's certificate is the sandbox's
+        stored = SyncSettings.load()
+        stored.public_url, stored.public_url_set_at = base, timezone.now()
+        stored.save()
+        sync_every_client()
+        assert ListWebhook.objects.exists()
+        health.beat()
+        yield base
 
 
 def _harness(line: doctor.Line) -> bool:

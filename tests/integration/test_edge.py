@@ -18,7 +18,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.integration.test_cli import ADMIN, CMSF, cmsf, free_port, init
+from tests.integration.test_cli import ADMIN, cmsf, free_port, init
+from tests.processes import CMSF
 
 
 @pytest.fixture

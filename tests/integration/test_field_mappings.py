@@ -22,12 +22,10 @@ from cmsf.connections.models import CampaignMonitorClient
 from cmsf.maintenance.models import AuditEntry, MaintenanceMessage
 from cmsf.options.models import FieldMapping
 from cmsf.sync import services as sync
-from cmsf.sync.models import SyncRun, WatchRun
+from cmsf.sync.models import SyncRun
 from cmsf.sync.outbound import ANY_ZONE
-from cmsf.sync.watcher import watch_once
-from cmsf_sandbox.dataset import generate_world
-from cmsf_sandbox.salesforce.data import generate_org
 from tests import emulators
+from tests.emulators import sync_every_client, watched
 
 pytestmark = pytest.mark.django_db(transaction=True)
 MEMBERS = "SELECT Contact__c, Email__c, List__r.List_Id__c FROM CMSF_Subscriber__c"
@@ -79,19 +77,12 @@ class World:
         return run
 
 
-def watched() -> WatchRun:
-    run = watch_once()
-    assert run.status == WatchRun.Status.SUCCEEDED, run.message
-    return run
-
-
 @pytest.fixture
-def world(tmp_path):
-    with emulators.connected(tmp_path, world=generate_world("tiny", 45), org=generate_org("tiny", 45)) as running:
-        for client in sync.clients_to_sync():
-            assert sync.sync_client(client=client).status == SyncRun.Status.SUCCEEDED
-        assert "started watching" in watched().message
-        yield World(running)
+def world(start_emulators):
+    running = start_emulators(45)
+    sync_every_client()
+    assert "started watching" in watched().message
+    return World(running)
 
 
 TO_CM, TO_SF = FieldMapping.Direction.TO_CM, FieldMapping.Direction.TO_SF

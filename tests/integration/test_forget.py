@@ -18,9 +18,6 @@ from cmsf.sync import services as sync
 from cmsf.sync.forget import email_hash, forget
 from cmsf.sync.models import DirectoryEntry, ForgottenEmail, RecordMap, SyncRun
 from cmsf.sync.watcher import watch_once
-from cmsf_sandbox.dataset import generate_world
-from cmsf_sandbox.salesforce.data import generate_org
-from tests import emulators
 
 pytestmark = pytest.mark.django_db(transaction=True)
 ZONE = "(GMT) Coordinated Universal Time"
@@ -32,19 +29,19 @@ def sync_all(*, full: bool = False) -> None:
 
 
 @pytest.fixture
-def world(tmp_path):
-    with emulators.connected(tmp_path, world=generate_world("tiny", 41), org=generate_org("tiny", 41)) as running:
-        settings = CampaignSettings.load()
-        settings.auto_create_campaigns, settings.auto_create_since = True, timezone.now().replace(year=2000)
-        settings.auto_create_missing_statuses = True  # no member held back: every sync succeeds cleanly
-        settings.save()
-        tracking = TrackingHistorySettings.load()
-        tracking.campaign_member_aggregates = True
-        tracking.save()
-        GeneralOptions.objects.filter(pk=GeneralOptions.load().pk).update(sync_suppression_list=True)
-        sync_all()
-        running.sf, running.cm = connections.salesforce(), connections.campaign_monitor()
-        yield running
+def world(start_emulators):
+    running = start_emulators(41)
+    settings = CampaignSettings.load()
+    settings.auto_create_campaigns, settings.auto_create_since = True, timezone.now().replace(year=2000)
+    settings.auto_create_missing_statuses = True  # no member held back: every sync succeeds cleanly
+    settings.save()
+    tracking = TrackingHistorySettings.load()
+    tracking.campaign_member_aggregates = True
+    tracking.save()
+    GeneralOptions.objects.filter(pk=GeneralOptions.load().pk).update(sync_suppression_list=True)
+    sync_all()
+    running.sf, running.cm = connections.salesforce(), connections.campaign_monitor()
+    return running
 
 
 def everything_with(running, email: str) -> dict[str, int]:

@@ -14,12 +14,9 @@ from huey.storage import SqliteStorage
 
 from cmsf.connections.models import CampaignMonitorClient
 from cmsf.sync import health
-from cmsf.sync import services as sync
 from cmsf.sync import tasks as sync_tasks
-from cmsf.sync.models import SchedulerHeartbeat, SyncRun, SyncSettings
-from cmsf_sandbox.dataset import generate_world
-from cmsf_sandbox.salesforce.data import generate_org
-from tests import emulators
+from cmsf.sync.models import SchedulerHeartbeat, SyncSettings
+from tests.emulators import sync_every_client
 
 
 def checks(response) -> dict[str, dict]:
@@ -100,26 +97,24 @@ def test_an_unreachable_queue_storage_is_not_ready(client, tmp_path, monkeypatch
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_client_whose_sync_is_overdue_is_not_ready(client, tmp_path, alice):
-    world, org = generate_world("tiny", 43), generate_org("tiny", 43)
-    with emulators.connected(tmp_path, world=world, org=org):
-        for cm_client in sync.clients_to_sync():
-            assert sync.sync_client(client=cm_client).status == SyncRun.Status.SUCCEEDED
-        health.beat()
-        response = client.get("/readyz")
-        assert response.status_code == 200, response.json()
-        assert checks(response)["sync"]["reason"] == "no client's sync is overdue"
+def test_a_client_whose_sync_is_overdue_is_not_ready(client, start_emulators, alice):
+    world = start_emulators(43).world
+    sync_every_client()
+    health.beat()
+    response = client.get("/readyz")
+    assert response.status_code == 200, response.json()
+    assert checks(response)["sync"]["reason"] == "no client's sync is overdue"
 
-        late = CampaignMonitorClient.objects.filter(selected=True).order_by("name").first()
-        CampaignMonitorClient.objects.filter(pk=late.pk).update(last_synced_at=timezone.now() - timedelta(hours=3))
-        response = client.get("/readyz")
-        assert response.status_code == 503
-        assert checks(response)["sync"] == {
-            "name": "sync",
-            "ok": False,
-            "reason": f"overdue (the sync runs hourly): {late.name} (last good sync 3 h ago)",
-        }
-        assert world.account_api_key not in response.content.decode()
+    late = CampaignMonitorClient.objects.filter(selected=True).order_by("name").first()
+    CampaignMonitorClient.objects.filter(pk=late.pk).update(last_synced_at=timezone.now() - timedelta(hours=3))
+    response = client.get("/readyz")
+    assert response.status_code == 503
+    assert checks(response)["sync"] == {
+        "name": "sync",
+        "ok": False,
+        "reason": f"overdue (the sync runs hourly): {late.name} (last good sync 3 h ago)",
+    }
+    assert world.account_api_key not in response.content.decode()
 
-        SyncSettings.objects.update(sync_enabled=False)  # turned off: nothing is due, so nothing is late
-        assert client.get("/readyz").status_code == 200
+    SyncSettings.objects.update(sync_enabled=False)  # turned off: nothing is due, so nothing is late
+    assert client.get("/readyz").status_code == 200

@@ -23,9 +23,7 @@ from cmsf.options.models import GeneralOptions, SmsSettings
 from cmsf.sync import forget
 from cmsf.sync.models import ForgottenEmail
 from cmsf.sync.outbound import ANY_ZONE
-from cmsf_sandbox.dataset import generate_world
 from cmsf_sandbox.salesforce import reports as emulated_reports
-from cmsf_sandbox.salesforce.data import generate_org
 from tests import emulators
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -83,9 +81,8 @@ class World:
 
 
 @pytest.fixture
-def world(tmp_path):
-    with emulators.connected(tmp_path, world=generate_world("tiny", 43), org=generate_org("tiny", 43)) as running:
-        yield World(running)
+def world(start_emulators):
+    return World(start_emulators(43))
 
 
 def done(run: ImportRun, status: str = ImportRun.Status.SUCCEEDED) -> ImportRun:

@@ -20,17 +20,13 @@ from cmsf.options.models import SubscriberRule
 from cmsf.sync import subscriber_rules
 from cmsf.sync.models import WatchRun
 from cmsf.sync.watcher import watch_once
-from cmsf_sandbox.dataset import generate_world
-from cmsf_sandbox.salesforce.data import generate_org
-from tests import emulators
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
-def world(tmp_path):
-    with emulators.connected(tmp_path, world=generate_world("tiny", 53), org=generate_org("tiny", 53)) as running:
-        yield running
+def world(start_emulators):
+    return start_emulators(53)
 
 
 def _list() -> tuple[CampaignMonitorClient, str]:

@@ -26,10 +26,8 @@ from cmsf.maintenance import observe, support_codes
 from cmsf.maintenance.models import MetricCounter
 from cmsf.sync import services as sync
 from cmsf.sync.models import SyncRun
-from cmsf_sandbox.dataset import generate_world
-from cmsf_sandbox.salesforce.data import generate_org
-from tests import emulators
-from tests.integration.sandboxes import CMSF, Sandbox, cmsf, dataset, env_for
+from tests.integration.sandboxes import Sandbox, cmsf, dataset, env_for
+from tests.processes import CMSF
 from tests.unit.test_cm_client import client as cm_client
 from tests.unit.test_cm_client import fixture, ok, reset
 
@@ -64,9 +62,8 @@ def _runs(caplog) -> list[logging.LogRecord]:
 
 
 @pytest.fixture
-def connected(tmp_path):
-    with emulators.connected(tmp_path, world=generate_world("tiny", 19), org=generate_org("tiny", 19)) as running:
-        yield running
+def connected(start_emulators):
+    return start_emulators(19)
 
 
 @pytest.mark.django_db(transaction=True)

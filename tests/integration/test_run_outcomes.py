@@ -19,9 +19,6 @@ from cmsf.maintenance.services import record_message, resolve_cleared
 from cmsf.sync import clients as sync_clients
 from cmsf.sync import services as sync
 from cmsf.sync.models import SyncRun, SyncSettings, SyncStatus
-from cmsf_sandbox.dataset import generate_world
-from cmsf_sandbox.salesforce.data import generate_org
-from tests import emulators
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -73,9 +70,8 @@ def test_a_message_resolves_itself_when_a_later_run_of_its_job_no_longer_meets_i
 
 
 @pytest.fixture
-def synced(tmp_path):
-    with emulators.connected(tmp_path, world=generate_world("tiny", 41), org=generate_org("tiny", 41)) as running:
-        yield running
+def synced(start_emulators):
+    return start_emulators(41)
 
 
 def _sync_exit(capsys) -> tuple[int, list[dict]]:

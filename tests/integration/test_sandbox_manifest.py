@@ -6,15 +6,14 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections import Counter
 from pathlib import Path
 
 from cmsf.campaign_monitor.api import CAMPAIGN_ACTIVITIES, SUBSCRIBER_STATES, CampaignMonitor
 from cmsf.campaign_monitor.transport import ApiKeyAuth, Transport
+from tests.processes import CMSF
 
-CMSF = str(Path(sys.executable).with_name("cmsf"))
 MANIFEST_NAMES = {"opens": "opens", "clicks": "clicks", "bounces": "bounces", "unsubscribes": "unsubscribes",
                   "spam": "spam_complaints"}  # fmt: skip
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-CMSF = str(Path(sys.executable).with_name("cmsf"))
+from tests.processes import CMSF
 
 BLOCKER = """
 import importlib.abc

@@ -14,7 +14,8 @@ import uuid
 import psycopg
 import pytest
 
-from tests.integration.sandboxes import CMSF, Sandbox, cmsf, compare, dataset, env_for, sync_until_done
+from tests.integration.sandboxes import Sandbox, cmsf, compare, dataset, env_for, sync_until_done
+from tests.processes import CMSF
 
 POSTGRES = "postgres://postgres@127.0.0.1:5432"
 REDIS = "redis://127.0.0.1:6379/13"

@@ -20,6 +20,7 @@ from cmsf_sandbox.server import serve_in_thread
 from cmsf_sandbox.tls import generate_tls_files
 
 LIST_ID = "0123456789abcdef0123456789abcdef"
+FLAKY_SEED = 7
 
 
 @pytest.fixture(scope="module")
@@ -215,12 +216,29 @@ def test_locked_rows_are_retried_alone_until_they_succeed(sf, admin):
     results = sf.upsert("CMSF_Subscriber__c", "Member_Key__c", rows)
     assert all(r.success for r in results), [str(r.errors[0]) for r in results if not r.success][:3]
     assert sf.meter.calls["composite/sobjects"] > 3  # the locked records went again, in calls of their own
+    assert sf.meter.retries["lock"] > 0
 
 
-def test_server_errors_and_dropped_connections_are_retried(sf, admin):
-    admin("POST", "/faults", json={"profile": "flaky", "rates": {"lock": 0.0, "unavailable": 0.2, "dropped": 0.1}})
-    for _ in range(10):
-        assert sf.count("SELECT COUNT() FROM Contact") > 0
+def test_server_errors_and_dropped_connections_are_retried(org_server, admin, caplog):
+    waits: list[float] = []
+    adapter = make_adapter(org_server, sleep=waits.append)
+    # The flaky profile is deterministic from its seed: of these queries, some are answered 503 and some connections
+    # drop half-way, never four times in a row.
+    rates = {"lock": 0.0, "unavailable": 0.2, "dropped": 0.1}
+    admin("POST", "/faults", json={"profile": "flaky", "seed": FLAKY_SEED, "rates": rates})
+    admin("POST", "/calls")  # the emulator counts the calls from here
+    try:
+        for _ in range(10):
+            assert adapter.count("SELECT COUNT() FROM Contact") > 0
+    finally:
+        adapter.session.close()
+    retried = adapter.meter.retries["call"]
+    assert retried > 0 and len(waits) == retried  # each retry waited its backoff first
+    assert admin("GET", "/calls")["calls"] == {"query": 10 + retried}  # and was one more query the emulator served
+    reasons = [r.getMessage() for r in caplog.records if "sent again" in r.getMessage()]
+    assert len(reasons) == retried
+    assert any("HTTP 503" in reason for reason in reasons), reasons
+    assert any("HTTP 503" not in reason for reason in reasons), reasons  # a dropped connection
 
 
 def test_the_org_limit_stops_the_run_with_a_clear_error(sf, admin):

@@ -15,14 +15,10 @@ from cmsf.configuration import export_document, import_document
 from cmsf.connections import services as connections
 from cmsf.connections.models import CampaignMonitorClient
 from cmsf.options.models import GeneralOptions, SubscriberRule
-from cmsf.sync import services as sync
-from cmsf.sync.models import RuleMatch, SyncRun, WatchRun
+from cmsf.sync.models import RuleMatch
 from cmsf.sync.outbound import ANY_ZONE
 from cmsf.sync.subscriber_rules import read_matches, run_retrospective
-from cmsf.sync.watcher import watch_once
-from cmsf_sandbox.dataset import generate_world
-from cmsf_sandbox.salesforce.data import generate_org
-from tests import emulators
+from tests.emulators import sync_every_client, watched
 
 pytestmark = pytest.mark.django_db(transaction=True)
 Kind = SubscriberRule.Kind
@@ -50,19 +46,12 @@ class World:
         return str(made.id)
 
 
-def watched() -> WatchRun:
-    run = watch_once()
-    assert run.status == WatchRun.Status.SUCCEEDED, run.message
-    return run
-
-
 @pytest.fixture
-def world(tmp_path):
-    with emulators.connected(tmp_path, world=generate_world("tiny", 48), org=generate_org("tiny", 48)):
-        for client in sync.clients_to_sync():
-            assert sync.sync_client(client=client).status == SyncRun.Status.SUCCEEDED
-        assert "started watching" in watched().message
-        yield World()
+def world(start_emulators):
+    start_emulators(48)
+    sync_every_client()
+    assert "started watching" in watched().message
+    return World()
 
 
 WEB = {"field": "LeadSource", "operator": "equals", "value": "Web"}

@@ -12,7 +12,8 @@ import time
 
 import pytest
 
-from tests.integration.sandboxes import CMSF, Sandbox, compare, dataset, env_for, sync_until_done
+from tests.integration.sandboxes import Sandbox, compare, dataset, env_for, sync_until_done
+from tests.processes import CMSF
 
 
 @pytest.fixture(scope="module")

@@ -24,9 +24,8 @@ from cmsf.sync import services as sync
 from cmsf.sync.models import DirectoryEntry, PersonState, RecordMap, SyncRun, WatchCursor, WatchRun
 from cmsf.sync.transforms import member_key, sf_datetime
 from cmsf.sync.watcher import due, watch_once
-from cmsf_sandbox.dataset import generate_world
-from cmsf_sandbox.salesforce.data import generate_org
 from tests import emulators
+from tests.emulators import sync_every_client, watched
 
 pytestmark = pytest.mark.django_db(transaction=True)
 MEMBER_SOQL = (
@@ -87,21 +86,14 @@ def options(**values: Any) -> None:
     general.save()
 
 
-def watched() -> WatchRun:
-    run = watch_once()
-    assert run.status == WatchRun.Status.SUCCEEDED, run.message
-    return run
-
-
 @pytest.fixture
-def world(tmp_path):
-    with emulators.connected(tmp_path, world=generate_world("tiny", 41), org=generate_org("tiny", 41)) as running:
-        for client in sync.clients_to_sync():
-            assert sync.sync_client(client=client).status == SyncRun.Status.SUCCEEDED
-        first = watched()
-        assert "started watching" in first.message and first.sf_calls == 0 and first.cm_calls == 0
-        assert set(WatchCursor.objects.values_list("sobject", flat=True)) == {"Contact", "Lead"}
-        yield World(running)
+def world(start_emulators):
+    running = start_emulators(41)
+    sync_every_client()
+    first = watched()
+    assert "started watching" in first.message and first.sf_calls == 0 and first.cm_calls == 0
+    assert set(WatchCursor.objects.values_list("sobject", flat=True)) == {"Contact", "Lead"}
+    return World(running)
 
 
 def test_a_changed_email_moves_the_subscribers_in_campaign_monitor_and_a_rerun_does_nothing(world):

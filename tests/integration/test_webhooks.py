@@ -37,10 +37,9 @@ from cmsf.sync import services as sync
 from cmsf.sync import tasks as sync_tasks
 from cmsf.sync.models import ListWebhook, SyncRun, SyncSettings, UnwatchedWebhookList, WebhookEvent
 from cmsf.sync.webhooks import HOOK_PATH
-from cmsf_sandbox.dataset import generate_world
-from cmsf_sandbox.salesforce.data import generate_org
 from cmsf_sandbox.server import serve_in_thread
 from tests import emulators
+from tests.emulators import sync_every_client
 
 pytestmark = pytest.mark.django_db(transaction=True)
 SOQL = "SELECT Id, Member_Key__c, Email__c, State__c, Contact__c, Lead__c, List__r.List_Id__c FROM CMSF_Subscriber__c"
@@ -69,14 +68,13 @@ def eventually(check: Callable[[], Any], seconds: float = 15.0) -> Any:
 
 
 @pytest.fixture
-def live(tmp_path, settings, immediate_queue) -> Iterator[Live]:
-    with emulators.connected(tmp_path, world=generate_world("tiny", 41), org=generate_org("tiny", 41)) as running:
-        with serve_in_thread(get_asgi_application(), tls=running.tls) as base:
-            settings.CMSF_PUBLIC_URL = base
-            settings.ALLOWED_HOSTS = ["127.0.0.1", "localhost"]
-            for client in sync.clients_to_sync():
-                assert sync.sync_client(client=client).status == SyncRun.Status.SUCCEEDED
-            yield Live(running, base)
+def live(settings, immediate_queue, start_emulators) -> Iterator[Live]:
+    running = start_emulators(41)
+    with serve_in_thread(get_asgi_application(), tls=running.tls) as base:
+        settings.CMSF_PUBLIC_URL = base
+        settings.ALLOWED_HOSTS = ["127.0.0.1", "localhost"]
+        sync_every_client()
+        yield Live(running, base)
 
 
 def test_the_sync_registers_a_webhook_on_every_list_once(live):
