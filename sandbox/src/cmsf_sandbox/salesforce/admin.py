@@ -38,9 +38,10 @@ from typing import Any
 
 from cmsf_sandbox.salesforce.errors import ApiError, DmlError, SoqlError
 from cmsf_sandbox.salesforce.faults import PROFILES, LockPlan
+from cmsf_sandbox.salesforce.http import Reply
 from cmsf_sandbox.salesforce.oauth import OAuthError
 from cmsf_sandbox.salesforce.soql import compile_query
-from cmsf_sandbox.salesforce.state import Emulator, Reply
+from cmsf_sandbox.salesforce.state import Emulator
 
 
 class AdminError(Exception):

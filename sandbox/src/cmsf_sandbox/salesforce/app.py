@@ -30,14 +30,13 @@ from cmsf_sandbox.campaign_monitor.faults import DroppedConnection, hide_deliber
 from cmsf_sandbox.salesforce import admin, rest
 from cmsf_sandbox.salesforce.errors import ApiError, invalid_session, request_limit_exceeded, server_unavailable
 from cmsf_sandbox.salesforce.faults import DROP, PROFILES, UNAVAILABLE, FaultRates
-from cmsf_sandbox.salesforce.oauth import DEFAULT_TTL, OAuthError, Session
+from cmsf_sandbox.salesforce.http import Reply, Request
+from cmsf_sandbox.salesforce.oauth import DEFAULT_TTL, OAuthError, Session, redirect_with
 from cmsf_sandbox.salesforce.state import (
     DEFAULT_VERSION,
     MAX_VERSION,
     MIN_VERSION,
     Emulator,
-    Reply,
-    Request,
     versions,
 )
 
@@ -356,8 +355,6 @@ class SalesforceASGI:
 
 
 def _redirect_error(redirect_uri: str, error: OAuthError, state: str | None) -> str:
-    from cmsf_sandbox.salesforce.oauth import redirect_with
-
     params = {"error": error.error, "error_description": error.description}
     if state:
         params["state"] = state

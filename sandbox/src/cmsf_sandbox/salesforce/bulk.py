@@ -25,15 +25,18 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cmsf_sandbox.salesforce.errors import ApiError, DmlError, MultipleMatches, RecordError, SoqlError, not_found
+from cmsf_sandbox.salesforce.http import Reply, Request
 from cmsf_sandbox.salesforce.ids import make_id, to_18
 from cmsf_sandbox.salesforce.schema import Field, SObject
 from cmsf_sandbox.salesforce.soql import Query, compile_query
-from cmsf_sandbox.salesforce.state import SETTLE_AFTER, Emulator, Reply, Request
-from cmsf_sandbox.salesforce.store_tables import settle_heap
+from cmsf_sandbox.salesforce.store_tables import SETTLE_AFTER, settle_heap
 from cmsf_sandbox.salesforce.values import NULL_MARKER, csv_text, csv_value
+
+if TYPE_CHECKING:
+    from cmsf_sandbox.salesforce.state import Emulator
 
 DELIMITERS = {"COMMA": ",", "BACKQUOTE": "`", "CARET": "^", "PIPE": "|", "SEMICOLON": ";", "TAB": "\t"}
 LINE_ENDINGS = {"LF": "\n", "CRLF": "\r\n"}

@@ -13,12 +13,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from cmsf_sandbox.salesforce.errors import ApiError, SoqlError, not_found
+from cmsf_sandbox.salesforce.http import Reply, Request
 from cmsf_sandbox.salesforce.ids import make_id
 from cmsf_sandbox.salesforce.soql import compile_query
 
 if TYPE_CHECKING:
     from cmsf_sandbox.salesforce.schema import SObject
-    from cmsf_sandbox.salesforce.state import Emulator, Reply, Request
+    from cmsf_sandbox.salesforce.state import Emulator
 
 PREFIX = "00B"
 ORDER_BY = "Name ASC NULLS FIRST, Id ASC NULLS FIRST"
@@ -83,8 +84,6 @@ def _column(name: str) -> dict[str, Any]:
 
 
 def list_views(em: Emulator, rq: Request, obj: SObject) -> Reply:
-    from cmsf_sandbox.salesforce.state import Reply
-
     views = [v for v in em.list_views.views.values() if v.sobject == obj.name]
     base = _base(rq, obj.name)
     entries = [{"describeUrl": f"{base}/{v.view_id}/describe", "developerName": v.developer_name, "id": v.view_id,
@@ -95,8 +94,6 @@ def list_views(em: Emulator, rq: Request, obj: SObject) -> Reply:
 
 
 def describe(em: Emulator, rq: Request, obj: SObject, view_id: str) -> Reply:
-    from cmsf_sandbox.salesforce.state import Reply
-
     view = em.list_views.find(obj.name, view_id)
     return Reply(200, {"columns": [_column(c) for c in view.columns], "id": view.view_id,
                        "orderBy": [{"fieldNameOrPath": "Name", "nullsPosition": "first", "sortDirection": "ascending"},
@@ -113,8 +110,6 @@ def _bounded(rq: Request, name: str, default: int, top: int) -> int:
 
 
 def results(em: Emulator, rq: Request, obj: SObject, view_id: str) -> Reply:
-    from cmsf_sandbox.salesforce.state import Reply
-
     view = em.list_views.find(obj.name, view_id)
     limit, offset = _bounded(rq, "limit", 25, MAX_LIMIT), _bounded(rq, "offset", 0, MAX_OFFSET)
     try:

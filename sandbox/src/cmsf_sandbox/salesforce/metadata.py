@@ -31,12 +31,13 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from cmsf_sandbox.salesforce.errors import ApiError, not_found
+from cmsf_sandbox.salesforce.http import Reply, Request
 from cmsf_sandbox.salesforce.ids import make_id
 from cmsf_sandbox.salesforce.values import format_datetime
 
 if TYPE_CHECKING:
     from cmsf_sandbox.salesforce.schema import SObject
-    from cmsf_sandbox.salesforce.state import Emulator, Reply, Request
+    from cmsf_sandbox.salesforce.state import Emulator
 
 NS = "{http://soap.sforce.com/2006/04/metadata}"
 DEPLOY_PREFIX = "0Af"
@@ -534,8 +535,6 @@ def _body(rq: Request, deploy: Deploy, include_details: bool) -> dict[str, Any]:
 
 
 def deploy_create(em: Emulator, rq: Request) -> Reply:
-    from cmsf_sandbox.salesforce.state import Reply
-
     parts = parse_multipart(rq.headers.get("content-type", ""), rq.body)
     if "json" not in parts:
         raise ApiError(400, "INVALID_MULTIPART_REQUEST", "The deploy request has no json part with deployOptions")
@@ -550,8 +549,6 @@ def deploy_create(em: Emulator, rq: Request) -> Reply:
 
 
 def deploy_status(em: Emulator, rq: Request) -> Reply:
-    from cmsf_sandbox.salesforce.state import Reply
-
     deploy = em.metadata.deploys.get(rq.parts[2])
     if deploy is None:
         raise not_found()

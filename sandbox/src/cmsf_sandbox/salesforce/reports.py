@@ -24,12 +24,13 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from cmsf_sandbox.salesforce.errors import ApiError, SoqlError, not_found
+from cmsf_sandbox.salesforce.http import Reply, Request, parse_json
 from cmsf_sandbox.salesforce.ids import make_id
 from cmsf_sandbox.salesforce.soql import compile_query
 
 if TYPE_CHECKING:
     from cmsf_sandbox.salesforce.schema import Field, SObject
-    from cmsf_sandbox.salesforce.state import Emulator, Reply, Request
+    from cmsf_sandbox.salesforce.state import Emulator
 
 PREFIX = "00O"
 ROW_LIMIT = 2000
@@ -208,15 +209,11 @@ def _urls(rq: Request, report: Report) -> dict[str, str]:
 
 
 def listing(em: Emulator, rq: Request) -> Reply:
-    from cmsf_sandbox.salesforce.state import Reply
-
     return Reply(200, [{"id": r.report_id, "name": r.name, **_urls(rq, r)}
                        for r in list(em.reports.reports.values())[:LISTED]])  # fmt: skip
 
 
 def describe(em: Emulator, rq: Request, report_id: str) -> Reply:
-    from cmsf_sandbox.salesforce.state import Reply
-
     report = em.reports.find(report_id)
     obj = em.schema.get(report.sobject)
     assert obj is not None
@@ -239,9 +236,6 @@ def _cell(value: Any) -> dict[str, Any]:
 
 
 def run(em: Emulator, rq: Request, report_id: str) -> Reply:
-    from cmsf_sandbox.salesforce.rest import parse_json
-    from cmsf_sandbox.salesforce.state import Reply
-
     report = em.reports.find(report_id)
     metadata = report.metadata(em)
     if rq.method == "POST" and rq.body:

@@ -7,7 +7,6 @@ Bulk API 2.0 (`jobs/...`) lives in `bulk`; Metadata API deploys (`metadata/deplo
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable
 from datetime import timedelta
@@ -24,10 +23,11 @@ from cmsf_sandbox.salesforce.errors import (
     SoqlError,
     not_found,
 )
+from cmsf_sandbox.salesforce.http import Reply, Request, parse_json
 from cmsf_sandbox.salesforce.ids import make_id, to_18
 from cmsf_sandbox.salesforce.schema import Field, SObject, describe_global_entry, describe_object
 from cmsf_sandbox.salesforce.soql import compile_query
-from cmsf_sandbox.salesforce.state import Emulator, Reply, Request
+from cmsf_sandbox.salesforce.state import Emulator
 from cmsf_sandbox.salesforce.store_tables import RecordNotFound
 from cmsf_sandbox.salesforce.values import format_datetime, json_value, parse_datetime
 
@@ -51,22 +51,6 @@ def sobject(em: Emulator, name: str) -> SObject:
     if obj is None:
         raise not_found()
     return obj
-
-
-def parse_json(body: bytes) -> Any:
-    if not body.strip():
-        raise ApiError(400, "JSON_PARSER_ERROR", "The request body is empty.")
-    try:
-        return json.loads(body)
-    except json.JSONDecodeError as error:
-        shown = error.doc[error.pos : error.pos + 1] or "<EOF>"
-        raise ApiError(
-            400,
-            "JSON_PARSER_ERROR",
-            f"Unexpected character ('{shown}'): {error.msg} at [line:{error.lineno}, column:{error.colno}]",
-        ) from None
-    except UnicodeDecodeError:
-        raise ApiError(400, "JSON_PARSER_ERROR", "Invalid UTF-8 in the request body") from None
 
 
 def coerce(em: Emulator, obj: SObject, data: dict[str, Any], raw: str) -> dict[str, Any]:

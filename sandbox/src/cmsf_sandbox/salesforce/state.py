@@ -1,6 +1,6 @@
 """The emulator's state (`Emulator`: the org, its schema and records, OAuth, limits, faults, query cursors,
-bulk jobs, Metadata API deploys and the layouts they recorded, call counts) and the request and reply values the
-route modules work with."""
+bulk jobs, Metadata API deploys and the layouts they recorded, call counts).
+The request and reply values the route modules work with are in `http`."""
 
 from __future__ import annotations
 
@@ -8,28 +8,28 @@ import threading
 import time
 from collections import Counter, OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from cmsf_sandbox.salesforce.errors import ApiError
+from cmsf_sandbox.salesforce.bulk import BulkJobs
 from cmsf_sandbox.salesforce.faults import ApiAllowance, FaultInjector, FaultRates, RollingCounter
+from cmsf_sandbox.salesforce.ids import make_id
 from cmsf_sandbox.salesforce.listviews import ListViews
-from cmsf_sandbox.salesforce.oauth import DEFAULT_TTL, OAuthServer, Session
+from cmsf_sandbox.salesforce.metadata import MetadataDeploys
+from cmsf_sandbox.salesforce.oauth import DEFAULT_TTL, OAuthServer
 from cmsf_sandbox.salesforce.reports import Reports
 from cmsf_sandbox.salesforce.schema import Schema, build_schema
 from cmsf_sandbox.salesforce.soql import Query
 from cmsf_sandbox.salesforce.store import Store
-from cmsf_sandbox.salesforce.store_tables import WriteContext, settle_heap
+from cmsf_sandbox.salesforce.store_tables import SETTLE_AFTER, WriteContext, settle_heap
 from cmsf_sandbox.salesforce.values import format_datetime
 
 MIN_VERSION = 31.0
 MAX_VERSION = 67.0
 DEFAULT_VERSION = "62.0"
 MAX_CURSORS = 1000
-SETTLE_AFTER = 10_000  # records loaded after which they are moved out of the GC's way (see settle_heap)
-JSON = "application/json;charset=UTF-8"
 
 
 def version_label(version: float) -> str:
@@ -46,35 +46,6 @@ def versions() -> list[dict[str, str]]:
         found.append({"label": version_label(number), "url": f"/services/data/v{text}", "version": text})
         number += 1.0
     return found
-
-
-@dataclass
-class Reply:
-    status: int
-    data: Any = None
-    raw: bytes | None = None  # a body that is not JSON (CSV, HTML)
-    content_type: str = JSON
-    headers: list[tuple[bytes, bytes]] = field(default_factory=list)
-
-    @classmethod
-    def error(cls, error: ApiError) -> Reply:
-        return cls(error.status, error.body())
-
-
-@dataclass
-class Request:
-    method: str
-    version: str  # "62.0"
-    parts: list[str]  # the path after /services/data/vXX.X/, decoded segments
-    params: dict[str, str]  # query parameters: the first value of each name
-    headers: dict[str, str]  # lower-case names
-    body: bytes
-    session: Session
-    base_url: str  # "https://127.0.0.1:PORT"
-
-    @property
-    def api_version(self) -> float:
-        return float(self.version)
 
 
 @dataclass
@@ -152,11 +123,7 @@ class Emulator:
         self._cursor_seq = 0
         self.calls: Counter[str] = Counter()
         self.calls_since = self.clock()
-        from cmsf_sandbox.salesforce.bulk import BulkJobs  # the bulk module needs this one
-
         self.bulk = BulkJobs(self)
-        from cmsf_sandbox.salesforce.metadata import MetadataDeploys  # the metadata module needs this one
-
         self.metadata = MetadataDeploys(self)
         if sum(len(t.rows) for t in self.store.tables.values()) >= SETTLE_AFTER:
             settle_heap()
@@ -198,8 +165,6 @@ class Emulator:
 
     def open_cursor(self, query: Query, rows: list[dict[str, Any]], batch: int) -> str:
         self._cursor_seq += 1
-        from cmsf_sandbox.salesforce.ids import make_id
-
         locator = make_id("0r8", self._cursor_seq)
         self.cursors[locator] = Cursor(query, rows, batch, time.time())
         while len(self.cursors) > MAX_CURSORS:

@@ -94,6 +94,9 @@ def auto_number(display_format: str | None, number: int) -> str:
     return fmt[: found.start()] + str(number).zfill(len(found.group(1))) + fmt[found.end() :]
 
 
+SETTLE_AFTER = 10_000  # records loaded after which they are moved out of the GC's way (see settle_heap)
+
+
 def settle_heap() -> None:
     """Move every object alive now out of the cyclic garbage collector's reach. Records are acyclic dicts
     (reference counting frees them), and with 100,000s of them each full collection would take 100+ ms and
