@@ -17,8 +17,8 @@ from cmsf.audience.models import ImportWizard
 from cmsf.billing.models import BillingAccount, Plan
 from cmsf.connections.models import CampaignMonitorClient
 from cmsf.maintenance.services import audit, update_settings
-from cmsf.salesforce.adapter import SalesforceAdapter
 from cmsf.options.models import SMS, FieldMapping, RecordCreation, SmsSettings, SubscriberRule
+from cmsf.salesforce.adapter import SalesforceAdapter
 from cmsf.sync import tasks
 from cmsf.sync.models import RuleMatch
 

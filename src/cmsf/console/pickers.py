@@ -68,7 +68,8 @@ def picker(
                 name = prefix.get(sobject, "") + str(described["name"])
                 holders.setdefault(name, []).append(sobject)
                 label = str(described.get("label") or described["name"])
-                labels[name] = f"{prefix.get(sobject, '')}{label} ({name})"
+                through = f"{prefix[sobject].rstrip('.')}: " if sobject in prefix else ""
+                labels[name] = f"{through}{label} ({name})"
     except (SalesforceError, connections.NotConnected) as error:
         found.problem = f"The list of Salesforce fields could not be read ({error}): type the field's API name."
         return found

@@ -83,8 +83,8 @@ def _page(
     creations = list(RecordCreation.objects.select_related("client"))
     if creation is None and lists is not None:
         creation = CreationForm(lists=lists)
-    context = {"active_section": SECTION, "form": form, "mappings": mappings, "creations": creations,
-               "creation_form": creation}  # fmt: skip
+    context: dict[str, Any] = {"active_section": SECTION, "form": form, "mappings": mappings,
+                               "creations": creations, "creation_form": creation}  # fmt: skip
     if form is not None:
         objects = [value for value, _ in FieldMapping.Object.choices]
         context["fields"] = pickers.picker(request, "mapping-fields", objects, pickers.MAPPABLE)
