@@ -114,11 +114,11 @@ def test_the_wizard_pickers_are_filtered_by_type_and_an_unknown_field_is_refused
     client.force_login(alice)
     SmsSettings.objects.update_or_create(pk=1, defaults={"enabled": True, "default_country": "US"})  # mobile fields
     page = client.get(reverse("console:imports_new")).content.decode()
-    assert sorted(describes) == ["Contact", "Lead"]  # five pickers, one describe an object
+    assert sorted(describes) == ["Contact", "Lead"]  # six pickers, one describe an object
     types = {**_types("Lead"), **_types("Contact")}
     wanted = {"wizard-email-fields": {"email", "string"}, "wizard-consent-fields": audience_fields.CONSENT_TYPES,
               "wizard-mobile-fields": {"phone", "string"}, "wizard-sms-consent-fields": audience_fields.CONSENT_TYPES,
-              "wizard-name-fields": pickers.MAPPABLE}  # fmt: skip
+              "wizard-name-fields": pickers.MAPPABLE, "wizard-mapping-fields": pickers.MAPPABLE}  # fmt: skip
     for element_id, allowed in wanted.items():
         options = _options(page, element_id)
         assert options and {types[name] for name in options} <= allowed, element_id

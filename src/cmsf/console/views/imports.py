@@ -169,7 +169,7 @@ def field_pickers(request: HttpRequest) -> dict[str, pickers.Picker]:
     """The wizard's Salesforce fields to pick from, by type, of Contact and Lead (one describe each)."""
     consent = wizard_fields.CONSENT_TYPES
     wanted = {"email": {"email", "string"}, "name": pickers.MAPPABLE, "consent": consent,
-              "mobile": {"phone", "string"}, "sms_consent": consent}  # fmt: skip
+              "mobile": {"phone", "string"}, "sms_consent": consent, "mapping": pickers.MAPPABLE}  # fmt: skip
     return {f"{key}_fields": pickers.picker(request, f"wizard-{key.replace('_', '-')}-fields", PERSON_OBJECTS, types)
             for key, types in wanted.items()}  # fmt: skip
 
