@@ -145,11 +145,13 @@ def test_the_rule_picker_offers_the_objects_and_account_fields_and_an_unknown_fi
     assert "LeadSource" in options and "Account.Industry" in options
     assert options["Account.Industry"].endswith("(Account.Industry)")
 
+    del describes[:]
     form = {"target": _target(), "kind": SubscriberRule.Kind.ADD_LEAD, "criteria": "Nope__c is_not_blank",
             "evaluate": SubscriberRule.When.EDITED, "active": "on"}  # fmt: skip
     refused = client.post(reverse("console:rules_save"), form)
     assert refused.status_code == 400 and "Criterion 1: Lead has no field Nope__c." in refused.content.decode()
     assert not SubscriberRule.objects.exists()
+    assert sorted(describes) == ["Account", "Contact", "Lead"]  # the check and the page's picker share them
 
 
 def test_a_picker_says_when_salesforce_cannot_be_read(client, alice):
