@@ -158,3 +158,4 @@ def test_a_picker_says_when_salesforce_cannot_be_read(client, alice):
     client.force_login(alice)
     page = client.get(reverse("console:sms")).content.decode()
     assert 'data-testid="contact-consent-fields-problem"' in page and "type the field" in page
+    assert page.count("could not be read") == 1  # said once, and the org is not asked again for the next picker

@@ -56,6 +56,8 @@ def picker(
     relationship ({"Account": "Account."}: "Account.Industry")."""
     prefix = prefix or {}
     found = Picker(element_id)
+    if getattr(request, "_cmsf_pickers_failed", False):
+        return found  # the request's first picker said why; the org is not asked again
     try:
         sf = salesforce(request)
         holders: dict[str, list[str]] = {}
@@ -72,6 +74,7 @@ def picker(
                 labels[name] = f"{through}{label} ({name})"
     except (SalesforceError, connections.NotConnected) as error:
         found.problem = f"The list of Salesforce fields could not be read ({error}): type the field's API name."
+        request._cmsf_pickers_failed = True  # type: ignore[attr-defined]
         return found
     plain = [s for s in sobjects if s not in prefix]
     for name in sorted(labels, key=lambda n: labels[n].lower()):
