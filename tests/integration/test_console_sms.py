@@ -10,7 +10,7 @@ from cmsf.billing.models import BillingAccount, Plan
 from cmsf.maintenance.models import AuditEntry
 from cmsf.options.models import SmsSettings
 
-pytestmark = pytest.mark.django_db
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def test_the_page_answers_the_three_questions_and_shows_the_transform(client, alice):
@@ -25,7 +25,8 @@ def test_the_page_answers_the_three_questions_and_shows_the_transform(client, al
     assert 'data-testid="sms-plan"' not in html  # a new installation's trial is Enterprise
 
 
-def test_enabling_sms_is_saved_and_audited_on_enterprise_and_refused_on_other_plans(client, alice):
+def test_enabling_sms_is_saved_and_audited_on_enterprise_and_refused_on_other_plans(client, alice, start_emulators):
+    start_emulators(47)  # the consent field is checked against the org's Contact
     client.force_login(alice)
     form = {"enabled": "on", "default_country": "GB", "contact_consent_field": "CMSF_SMS_Consent__c"}
     assert client.post(reverse("console:sms_save"), form).status_code == 302

@@ -33,7 +33,7 @@ CONSENT_TYPES = frozenset({"boolean", "picklist", "string"})
 
 
 def _describe(sf: SalesforceAdapter, sobject: str) -> dict[str, dict[str, Any]]:
-    return {str(f["name"]).lower(): f for f in sf.describe(sobject).get("fields", ())}
+    return sf.fields(sobject)
 
 
 def check(wizard: ImportWizard, cm: CampaignMonitor, sf: SalesforceAdapter, *, sms: bool) -> dict[str, list[str]]:

@@ -18,6 +18,7 @@ from cmsf.billing.models import BillingAccount, Plan
 from cmsf.connections.models import CampaignMonitorClient
 from cmsf.maintenance.services import audit, update_settings
 from cmsf.options.models import SMS, FieldMapping, RecordCreation, SmsSettings, SubscriberRule
+from cmsf.salesforce.adapter import SalesforceAdapter
 from cmsf.sync import tasks
 from cmsf.sync.models import RuleMatch
 
@@ -103,8 +104,34 @@ def delete_wizard(wizard: ImportWizard, *, actor: str) -> None:
 SMS_FIELDS = SMS.fields
 
 
-def save_sms_settings(values: dict[str, Any], *, actor: str, now: datetime | None = None) -> SmsSettings:
-    """SMS settings, validated by the model and refused on a plan without SMS (Enterprise only); audited."""
+SMS_CONSENT_FIELDS = {"contact_consent_field": "Contact", "lead_consent_field": "Lead"}
+
+
+def sms_consent_problems(values: dict[str, Any], sf: SalesforceAdapter) -> dict[str, str]:
+    """The consent to send SMS fields the org lacks, or that are not checkboxes, by setting (one describe per
+    object named)."""
+    problems = {}
+    for setting, sobject in SMS_CONSENT_FIELDS.items():
+        name = str(values.get(setting) or "").strip()
+        if not name:
+            continue
+        found = sf.fields(sobject).get(name.lower())
+        if found is None:
+            problems[setting] = f"{sobject} has no field {name}: pick one of its checkbox fields."
+        elif found.get("type") != "boolean":
+            problems[setting] = (f"{sobject}.{found['name']} is a {found.get('type')} field; consent to send SMS "
+                                 "takes a checkbox field.")  # fmt: skip
+        else:
+            values[setting] = str(found["name"])  # as Salesforce spells it
+    return problems
+
+
+def save_sms_settings(
+    values: dict[str, Any], *, actor: str, now: datetime | None = None, sf: SalesforceAdapter | None = None
+) -> SmsSettings:
+    """SMS settings, validated by the model and refused on a plan without SMS (Enterprise only); audited. With `sf`
+    (the console's save), a consent field the org lacks, or that is not a checkbox, is refused; `cmsf config import`
+    gives none and does not read the org, like the other field names it imports."""
 
     def prepare(settings: SmsSettings, values: dict[str, Any]) -> dict[str, Any]:
         if values.get("enabled") and not settings.enabled:
@@ -112,6 +139,10 @@ def save_sms_settings(values: dict[str, Any], *, actor: str, now: datetime | Non
             if plan != Plan.ENTERPRISE:
                 raise ValidationError({"enabled": f"SMS is part of the Enterprise plan; this account is on the "
                                                   f"{plan.label} plan (Billing)."})  # fmt: skip
+        if sf is not None:
+            problems = sms_consent_problems(values, sf)
+            if problems:
+                raise ValidationError(problems)
         return values
 
     return update_settings(

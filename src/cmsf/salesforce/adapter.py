@@ -152,6 +152,7 @@ class SalesforceAdapter:
         self.on_token = on_token
         self._rng = random.Random()
         self._lock = threading.Lock()
+        self._fields: dict[str, dict[str, dict[str, Any]]] = {}
         self.session = requests.Session()
         # Every call is verified against the given CA bundle; the environment must not swap it for another.
         self.session.trust_env = False
@@ -288,6 +289,15 @@ class SalesforceAdapter:
     def describe(self, object_name: str) -> dict[str, Any]:
         sobject = getattr(self.sf, object_name)
         return dict(self._call(f"describe {object_name}", sobject.describe))
+
+    def fields(self, object_name: str) -> dict[str, dict[str, Any]]:
+        """An object's fields by lower-case API name, from its describe: one call per object for the adapter's life
+        (a console page and its save), however many pickers and checks read them."""
+        key = object_name.lower()
+        if key not in self._fields:
+            described = self.describe(object_name)
+            self._fields[key] = {str(f["name"]).lower(): f for f in described.get("fields", ())}
+        return self._fields[key]
 
     def describe_global(self) -> dict[str, Any]:
         return dict(self._call("describe global", self.sf.describe) or {})

@@ -24,6 +24,7 @@ from cmsf.audience.models import HOURS, PERSON_OBJECTS, ImportRun, ImportWizard
 from cmsf.campaign_monitor.errors import CampaignMonitorError
 from cmsf.connections import services as connections
 from cmsf.connections.models import CampaignMonitorClient
+from cmsf.console import pickers
 from cmsf.console.access import changer, viewer
 from cmsf.console.forms import add_problems
 from cmsf.salesforce.errors import SalesforceError
@@ -131,7 +132,7 @@ def _save(request: HttpRequest, form: WizardForm, wizard: ImportWizard, lists: d
         add_problems(form, error.message_dict)
         return False
     try:
-        cm, sf = connections.campaign_monitor(), connections.salesforce()
+        cm, sf = connections.campaign_monitor(), pickers.salesforce(request)
         problems = wizard_fields.check(wizard, cm, sf, sms=sms_allowed())
         if not problems:
             for sf_field in new:
@@ -164,11 +165,20 @@ def salesforce_choices() -> dict[str, list[tuple[str, str]]]:
     return {"reports": reports, "list_views": views}
 
 
+def field_pickers(request: HttpRequest) -> dict[str, pickers.Picker]:
+    """The wizard's Salesforce fields to pick from, by type, of Contact and Lead (one describe each)."""
+    consent = wizard_fields.CONSENT_TYPES
+    wanted = {"email": {"email", "string"}, "name": pickers.MAPPABLE, "consent": consent,
+              "mobile": {"phone", "string"}, "sms_consent": consent, "mapping": pickers.MAPPABLE}  # fmt: skip
+    return {f"{key}_fields": pickers.picker(request, f"wizard-{key.replace('_', '-')}-fields", PERSON_OBJECTS, types)
+            for key, types in wanted.items()}  # fmt: skip
+
+
 def _form_page(
     request: HttpRequest, form: WizardForm, wizard: ImportWizard | None, *, status: int = 200
 ) -> HttpResponse:
     context = {"active_section": SECTION, "form": form, "wizard": wizard, "sms": sms_allowed(),
-               **salesforce_choices()}  # fmt: skip
+               **salesforce_choices(), **field_pickers(request)}  # fmt: skip
     return render(request, "console/imports/form.html", context, status=status)
 
 

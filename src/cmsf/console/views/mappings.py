@@ -18,6 +18,7 @@ from cmsf.audience import fields as mapping_fields
 from cmsf.audience import services
 from cmsf.campaign_monitor.errors import CampaignMonitorError
 from cmsf.connections import services as connections
+from cmsf.console import pickers
 from cmsf.console.access import changer, viewer
 from cmsf.console.forms import add_problems
 from cmsf.console.views.imports import NEW_FIELD, chosen_list, lists_or_message
@@ -82,8 +83,11 @@ def _page(
     creations = list(RecordCreation.objects.select_related("client"))
     if creation is None and lists is not None:
         creation = CreationForm(lists=lists)
-    context = {"active_section": SECTION, "form": form, "mappings": mappings, "creations": creations,
-               "creation_form": creation}  # fmt: skip
+    context: dict[str, Any] = {"active_section": SECTION, "form": form, "mappings": mappings,
+                               "creations": creations, "creation_form": creation}  # fmt: skip
+    if form is not None:
+        objects = [value for value, _ in FieldMapping.Object.choices]
+        context["fields"] = pickers.picker(request, "mapping-fields", objects, pickers.MAPPABLE)
     return render(request, "console/mappings/home.html", context, status=status)
 
 
@@ -118,7 +122,7 @@ def create(request: HttpRequest) -> HttpResponse:
         return _page(request, form, status=400, lists=lists)
     mapping, make_field = _mapping(form, dict(lists))
     try:
-        cm, sf = connections.campaign_monitor(), connections.salesforce()
+        cm, sf = connections.campaign_monitor(), pickers.salesforce(request)
         if make_field:
             mapping.campaign_monitor = "[new]"  # checked below once the field is made
             mapping.full_clean(exclude=["campaign_monitor"])

@@ -18,10 +18,11 @@ from django.views.decorators.http import require_GET, require_POST
 from cmsf.audience import fields as rule_fields
 from cmsf.audience import services
 from cmsf.connections import services as connections
+from cmsf.console import pickers
 from cmsf.console.access import changer, viewer
 from cmsf.console.forms import add_problems
 from cmsf.console.views.imports import chosen_list, lists_or_message
-from cmsf.options.models import RULE_OPERATORS, SubscriberRule
+from cmsf.options.models import RULE_OPERATORS, PersonObject, SubscriberRule
 from cmsf.salesforce.errors import SalesforceError
 from cmsf.sync import tasks
 
@@ -73,7 +74,12 @@ def _page(request: HttpRequest, form: RuleForm | None, *, status: int = 200) -> 
     rules = list(SubscriberRule.objects.select_related("client"))
     for rule in rules:
         rule.criteria_text = criteria_text(rule.criteria)  # type: ignore[attr-defined]
-    context = {"active_section": SECTION, "form": form, "rules": rules, "operators": RULE_OPERATORS}
+    context: dict[str, Any] = {"active_section": SECTION, "form": form, "rules": rules, "operators": RULE_OPERATORS}
+    if form is not None:
+        objects = [value for value, _ in PersonObject.choices] + ["Account"]
+        context["fields"] = pickers.picker(
+            request, "rule-fields", objects, pickers.MAPPABLE, prefix={"Account": "Account."}
+        )
     return render(request, "console/rules/home.html", context, status=status)
 
 
@@ -104,7 +110,7 @@ def save(request: HttpRequest) -> HttpResponse:
     rule.evaluate, rule.active = data["evaluate"], data["active"]
     try:
         rule.full_clean()
-        problems = rule_fields.check_rule(rule, connections.salesforce())
+        problems = rule_fields.check_rule(rule, pickers.salesforce(request))
         if not problems:
             services.save_rule(rule, actor=request.user.get_username())
     except ValidationError as error:

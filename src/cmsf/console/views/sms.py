@@ -19,9 +19,12 @@ from cmsf.audience import services as audience
 from cmsf.audience.imports import sms_allowed
 from cmsf.audience.phones import BadNumber, to_e164
 from cmsf.billing.models import BillingAccount, Plan
+from cmsf.connections.services import NotConnected
+from cmsf.console import pickers
 from cmsf.console.access import changer, viewer
 from cmsf.console.forms import add_problems
 from cmsf.options.models import SMS, SmsSettings
+from cmsf.salesforce.errors import SalesforceError
 
 SECTION = "sms"
 EXAMPLE = "(555) 555-1234"
@@ -66,6 +69,8 @@ def _page(request: HttpRequest, form: SmsForm | None = None, *, status: int = 20
         "sending": sms_allowed(),
         "example_in": EXAMPLE,
         "example_out": example,
+        "contact_fields": pickers.picker(request, "contact-consent-fields", ["Contact"], pickers.CHECKBOX),
+        "lead_fields": pickers.picker(request, "lead-consent-fields", ["Lead"], pickers.CHECKBOX),
     }
     return render(request, "console/sms/home.html", context, status=status)
 
@@ -81,10 +86,15 @@ def home(request: HttpRequest) -> HttpResponse:
 def save(request: HttpRequest) -> HttpResponse:
     form = SmsForm(request.POST)
     if form.is_valid():
+        values = dict(form.cleaned_data)
         try:
-            audience.save_sms_settings(dict(form.cleaned_data), actor=request.user.get_username())
+            named = any(values.get(name) for name in audience.SMS_CONSENT_FIELDS)
+            sf = pickers.salesforce(request) if named else None
+            audience.save_sms_settings(values, actor=request.user.get_username(), sf=sf)
         except ValidationError as error:
             add_problems(form, error.message_dict)
+        except (SalesforceError, NotConnected) as error:
+            form.add_error(None, f"The consent fields could not be checked against Salesforce: {error}")
         else:
             messages.success(request, "The SMS settings are saved.")
             return redirect("console:sms")
