@@ -140,3 +140,23 @@ def read_permission_sets(source_dir: Path | None = None) -> dict[str, Permission
                 editable.add(target)
         sets[name] = PermissionSetSpec(name, _text(root, "label") or name, objects, readable, editable)
     return sets
+
+
+# The plural labels of the standard objects cmsf writes (their source folders hold fields only, no object file).
+STANDARD_PLURALS = {
+    "Contact": "Contacts",
+    "Lead": "Leads",
+    "Campaign": "Campaigns",
+    "CampaignMember": "Campaign Members",
+}
+
+
+def plural_labels(source_dir: Path | None = None) -> dict[str, str]:
+    """Every object of the source by API name, with its plural label (`pluralLabel`) as a person reads it."""
+    base = (source_dir or default_source_dir()) / "force-app" / "main" / "default" / "objects"
+    labels = dict(STANDARD_PLURALS)
+    for meta in sorted(base.glob("*/*.object-meta.xml")):
+        plural = _text(ET.parse(meta).getroot(), "pluralLabel")
+        if plural:
+            labels[meta.parent.name] = plural
+    return labels
