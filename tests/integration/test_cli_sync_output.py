@@ -138,3 +138,13 @@ def test_on_a_terminal_a_live_bar_per_client_and_a_full_sync_asks(synced):
     assert "Subscriber List Members (CMSF_Subscriber__c)" in seen
     status, seen = in_a_terminal(["sync", "--full"], synced["env"], answer="n")
     assert status == 2 and "Continue? [y/N]" in seen and "the full sync was not run" in seen
+
+
+def test_status_shows_local_times_to_the_second_and_the_next_run_relative_to_now(synced):
+    result = cmsf(synced["data_dir"], "status", env={**synced["env"], "TZ": "America/New_York"})
+    assert result.returncode == 0, result.stderr
+    times = re.findall(r"\d{4}-\d\d-\d\d[ T][\d:.]+[^\n]*", result.stdout)
+    assert times and all(re.match(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d E[SD]T \(UTC-0[45]:00\)", t) for t in times)
+    assert not re.search(r"\d\d:\d\d:\d\d\.\d", result.stdout)  # no microseconds
+    next_run = next(line for line in result.stdout.splitlines() if line.startswith("Next run:"))
+    assert "not scheduled" in next_run or re.search(r", (in \d+ (minute|hour|day)s?|now|\d+ \w+ ago)$", next_run)

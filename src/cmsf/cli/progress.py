@@ -18,6 +18,7 @@ from typing import Any, TextIO
 MAX_LINE = 200
 WRAP = 120  # where a summary's list wraps onto its next line
 NAME = 60  # a client's name is cut to this many characters in a progress line
+LIVE_NAME = 24  # and in the live bar
 BAR = 20
 SHOWN_RECORDS = 5  # refused records named under a maintenance message, then "and M more"
 
@@ -114,9 +115,9 @@ class StageProgress:
 
     def draw(self) -> None:
         done = BAR * self.reached // len(STAGES)
-        line = (
-            f"{self.name[:NAME]} [{'#' * done}{'-' * (BAR - done)}] {self.stage or '':<20} "
-            f"read {self.now['read']:,} {self.verb} {self.now['written']:,}"
+        line = (  # the name cut shorter than in a log: the counts and the stage fit a terminal of 80 columns
+            f"{self.name[:LIVE_NAME]} [{'#' * done}{'-' * (BAR - done)}] read {self.now['read']:,} "
+            f"{self.verb} {self.now['written']:,}, {self.stage or ''}"
         )
         width = shutil.get_terminal_size((100, 24)).columns - 1
         self.out.write(f"\r\x1b[K{line[:width]}")
