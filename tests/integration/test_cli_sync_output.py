@@ -17,6 +17,7 @@ import pytest
 
 from tests.integration.sandboxes import Sandbox, cmsf, dataset, env_for
 from tests.processes import CMSF
+from tests.unit.test_cli_json_schemas import valid
 
 REPR = ("{'", "['", "datetime.", "Decimal(", "': ", "defaultdict", "Counter(")
 STAGE_LINE = re.compile(
@@ -148,3 +149,26 @@ def test_status_shows_local_times_to_the_second_and_the_next_run_relative_to_now
     assert not re.search(r"\d\d:\d\d:\d\d\.\d", result.stdout)  # no microseconds
     next_run = next(line for line in result.stdout.splitlines() if line.startswith("Next run:"))
     assert "not scheduled" in next_run or re.search(r", (in \d+ (minute|hour|day)s?|now|\d+ \w+ ago)$", next_run)
+
+
+def test_the_json_outputs_follow_their_schemas(synced):
+    env, data_dir = synced["env"], synced["data_dir"]
+    outputs = {
+        "sync": cmsf(data_dir, "sync", "--dry-run", "--json", env=env),
+        "status": cmsf(data_dir, "status", "--json", env=env),
+        "doctor": cmsf(data_dir, "doctor", "--json", env=env),
+        "watch": cmsf(data_dir, "watch", "--once", "--json", env=env),
+    }
+    for command, result in outputs.items():
+        assert result.returncode in (0, 1, 3) and result.stdout, (command, result.stderr)
+        valid(command, json.loads(result.stdout))
+    assert json.loads(outputs["status"].stdout)["recent_runs"]  # the runs' part of the schema was exercised
+
+
+def test_forget_json_follows_its_schema(synced):  # last: it removes a person from Salesforce
+    email = next(iter(next(iter(synced["sandbox"].world.lists.values())).subscribers))
+    result = cmsf(synced["data_dir"], "forget", email, "--json", env=synced["env"])
+    assert result.returncode in (0, 3), result.stderr
+    document = json.loads(result.stdout)
+    valid("forget", document)
+    assert document["salesforce_rows_deleted"]
