@@ -46,7 +46,7 @@ def test_a_dry_run_says_would_write_and_a_terminal_rewrites_one_line():
 def test_a_summary_uses_labels_separators_and_wraps_short_lines():
     assert counted({"CMSF_Subscriber__c": 12_000, "Contact": 0, "CMSF_Client__c": 1}) == [
         "12,000 Subscriber List Members (CMSF_Subscriber__c)",
-        "1 Campaign Monitor Clients (CMSF_Client__c)",
+        "1 Campaign Monitor Client (CMSF_Client__c)",
     ]
     many = {name: 1_000_000 for name in ("CMSF_Subscriber__c", "CMSF_Email_Activity__c", "CMSF_Campaign__c",
                                         "CMSF_List__c", "CMSF_Client__c", "CMSF_Suppression__c", "Contact", "Lead")}  # fmt: skip
@@ -63,6 +63,7 @@ def test_a_summary_uses_labels_separators_and_wraps_short_lines():
     assert "1,000,000 Email Tracking History (CMSF_Email_Activity__c)" in words and "1,000,000 Leads (Lead)" in words
     assert "would delete 3 Subscriber List Members" in text and "1,200" in text
     assert all(len(line) < MAX_LINE for line in lines) and len(lines) > 5
+    assert all(line.count("(") == line.count(")") for line in lines)  # an item is never cut over two lines
     assert "{" not in text and "[" not in text
 
 

@@ -44,17 +44,17 @@ STAGES = (
 
 
 @cache
-def object_labels() -> dict[str, str]:
-    from cmsf.salesforce.sfdx import plural_labels
+def object_labels() -> dict[str, tuple[str, str]]:
+    from cmsf.salesforce.sfdx import object_labels
 
-    return plural_labels()
+    return object_labels()
 
 
 def counted(counts: dict[str, int]) -> list[str]:
     """`{"CMSF_Subscriber__c": 1200}` as ["1,200 Subscriber List Members (CMSF_Subscriber__c)"], largest first."""
     labels = object_labels()
     rows = sorted(((n, name) for name, n in counts.items() if n), key=lambda row: (-row[0], row[1]))
-    return [f"{n:,} {labels.get(name, name)} ({name})" for n, name in rows]
+    return [f"{n:,} {labels.get(name, (name, name))[0 if n == 1 else 1]} ({name})" for n, name in rows]
 
 
 def wrapped(text: str, indent: str = "  ") -> list[str]:
@@ -62,6 +62,18 @@ def wrapped(text: str, indent: str = "  ") -> list[str]:
     return textwrap.wrap(
         text, width=WRAP, initial_indent=indent, subsequent_indent=indent + "  ", break_on_hyphens=False
     ) or [indent]
+
+
+def listed(verb: str, items: list[str], indent: str = "  ") -> list[str]:
+    """ "wrote a, b, c" on lines no longer than WRAP, each item whole on one line (the later lines indented)."""
+    lines, line = [], f"{indent}{verb} "
+    for i, item in enumerate(items):
+        piece = item + ("," if i < len(items) - 1 else "")
+        if line.strip() and len(line) + len(piece) > WRAP and line.strip() != verb:
+            lines.append(line.rstrip())
+            line = indent + "  "
+        line += piece + " "
+    return [*lines, line.rstrip()]
 
 
 def seconds(value: float | None) -> str:
@@ -189,7 +201,7 @@ def run_summary_lines(run: Any, read: int, messages: list[Any]) -> list[str]:
     ):
         items = counted(counts)
         if items:
-            lines += wrapped(f"{verb} {', '.join(items)}")
+            lines += listed(verb, items)
         elif verb in ("wrote", "would write"):
             lines += wrapped(f"{verb} nothing")
     for message in messages:

@@ -142,21 +142,21 @@ def read_permission_sets(source_dir: Path | None = None) -> dict[str, Permission
     return sets
 
 
-# The plural labels of the standard objects cmsf writes (their source folders hold fields only, no object file).
-STANDARD_PLURALS = {
-    "Contact": "Contacts",
-    "Lead": "Leads",
-    "Campaign": "Campaigns",
-    "CampaignMember": "Campaign Members",
+# The labels of the standard objects cmsf writes (their source folders hold fields only, no object file).
+STANDARD_LABELS = {
+    "Contact": ("Contact", "Contacts"),
+    "Lead": ("Lead", "Leads"),
+    "Campaign": ("Campaign", "Campaigns"),
+    "CampaignMember": ("Campaign Member", "Campaign Members"),
 }
 
 
-def plural_labels(source_dir: Path | None = None) -> dict[str, str]:
-    """Every object of the source by API name, with its plural label (`pluralLabel`) as a person reads it."""
+def object_labels(source_dir: Path | None = None) -> dict[str, tuple[str, str]]:
+    """Every object of the source by API name, with its label and plural label as a person reads them."""
     base = (source_dir or default_source_dir()) / "force-app" / "main" / "default" / "objects"
-    labels = dict(STANDARD_PLURALS)
+    labels = dict(STANDARD_LABELS)
     for meta in sorted(base.glob("*/*.object-meta.xml")):
-        plural = _text(ET.parse(meta).getroot(), "pluralLabel")
-        if plural:
-            labels[meta.parent.name] = plural
+        root = ET.parse(meta).getroot()
+        label = _text(root, "label") or meta.parent.name
+        labels[meta.parent.name] = (label, _text(root, "pluralLabel") or label)
     return labels
