@@ -81,8 +81,13 @@ def confirm_full(args: argparse.Namespace) -> None:
         raise CliError("--full removes every record cmsf wrote to its objects before importing again: add --yes to "
                        "run it without a terminal")  # fmt: skip
     which = f"client {args.client}" if args.client else "every selected client"
-    answer = input(f"A full sync removes every record cmsf wrote to its Salesforce objects for {which}, then imports "
-                   "everything again. Continue? [y/N] ")  # fmt: skip
+    # The question on stderr: stdout stays the summary's (or the JSON document's, with --json).
+    print(f"A full sync removes every record cmsf wrote to its Salesforce objects for {which}, then imports "
+          "everything again. Continue? [y/N] ", end="", file=sys.stderr, flush=True)  # fmt: skip
+    try:
+        answer = input()
+    except EOFError:  # Ctrl-D: no answer is no
+        answer = ""
     if answer.strip().lower() not in ("y", "yes"):
         raise CliError("the full sync was not run: nothing changed")
 
