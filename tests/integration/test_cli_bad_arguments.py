@@ -94,6 +94,7 @@ COMMANDED = [
     ("sandbox", "--faults", ["sandbox", "--dataset", "tiny", "--faults", "chaos", "--info-json", "i.json"], "--faults"),
     ("serve", "--port", ["serve", "--port", "99999"], "--port"),  # argparse's refusal, as the real command prints it
     ("sync", "--client", ["sync", "--client", ""], "--client"),
+    ("sync", "--full", ["sync", "--full"], "add --yes"),  # it purges: without a terminal, only with --yes
     ("backup", "path", ["backup", "."], "backup: the backup folder"),  # not empty
     ("restore", "path", ["restore", "no-such-backup"], "restore: the data folder"),  # an installation is there
     ("demo", "--dataset", ["demo", "--dataset", "huge", "--port", "8765"], "--dataset"),  # last: it sets up a demo

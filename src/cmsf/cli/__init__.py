@@ -100,6 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
     syn.add_argument("--full", action="store_true",
                      help="a full Campaign Monitor sync: remove what cmsf wrote to its objects, then import everything")  # fmt: skip
     syn.add_argument("--dry-run", action="store_true", help="read everything, write nothing, report what would change")
+    syn.add_argument("--yes", action="store_true", help="run --full without asking (needed without a terminal)")
     syn.add_argument("--json", action="store_true", help="print a JSON summary")
 
     wat = command("watch", "push what changed in Salesforce to Campaign Monitor (every interval, or --once)",

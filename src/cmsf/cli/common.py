@@ -5,6 +5,10 @@ from __future__ import annotations
 
 import getpass
 import os
+from datetime import UTC, tzinfo
+
+# The machine's time zone as the user set it, read before Django sets TZ to its own TIME_ZONE (`cmsf status`).
+MACHINE_TZ = os.environ.get("TZ", "")
 
 
 class CliError(Exception):
@@ -44,3 +48,19 @@ def require_initialized() -> None:
 
 def actor() -> str:
     return f"cli:{getpass.getuser()}"
+
+
+def machine_zone() -> tzinfo:
+    """The time zone of the machine (TZ as the user set it, else /etc/localtime; UTC when neither names one)."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    if MACHINE_TZ.lstrip(":"):
+        try:
+            return ZoneInfo(MACHINE_TZ.lstrip(":"))
+        except (ZoneInfoNotFoundError, ValueError):
+            pass  # a POSIX rule rather than a zone's name: the system's zone below, as cmsf cannot read the rule
+    try:
+        with open("/etc/localtime", "rb") as file:
+            return ZoneInfo.from_file(file, key="localtime")
+    except (OSError, ValueError):
+        return UTC

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
+from datetime import datetime, tzinfo
 from typing import Any
 
-from cmsf.cli.common import require_initialized
+from cmsf.cli.common import machine_zone, require_initialized
 
 
 def status_document() -> dict[str, Any]:
@@ -69,15 +70,46 @@ def status_document() -> dict[str, Any]:
     }
 
 
+def local_time(value: str | None, zone: tzinfo | None = None) -> str:
+    """An ISO date-time of the status document in the machine's time zone, to the second, with the zone's name
+    and offset: "2026-12-05 10:41:07 CET (UTC+01:00)"."""
+    if not value:
+        return "-"
+    moment = datetime.fromisoformat(value).astimezone(zone or machine_zone()).replace(microsecond=0)
+    offset = moment.strftime("%z")
+    offset = f"{offset[:3]}:{offset[3:]}" if offset else ""
+    return f"{moment:%Y-%m-%d %H:%M:%S} {moment.tzname()} (UTC{offset})"
+
+
+def relative(value: str, now: datetime) -> str:
+    """How far a moment is from now, as a person says it: "in 12 minutes", "3 hours ago", "now"."""
+    delta = (datetime.fromisoformat(value) - now).total_seconds()
+    ahead, size = delta > 0, abs(delta)
+    if size < 60:
+        return "now"
+    for unit, length in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if size >= length:
+            n = round(size / length) if unit == "minute" else int(size // length)
+            words = f"{n} {unit}{'s' if n != 1 else ''}"
+            return f"in {words}" if ahead else f"{words} ago"
+    return "now"  # not reached: a minute or more is counted above
+
+
 def cmd_status(args: argparse.Namespace) -> int:
     require_initialized()
     doc = status_document()
     if args.json:
         print(json.dumps(doc, indent=2))
         return 0
+    from django.utils import timezone
+
+    now = timezone.now()
     sync, cm, sf, plan = doc["sync"], doc["campaign_monitor"], doc["salesforce"], doc["plan"]
     print(f"Sync:               {'on' if sync['sync_enabled'] else 'turned off'}, {sync['import_frequency']}")
-    print(f"Next run:           {sync['next_run'] or 'not scheduled'}")
+    next_run = sync["next_run"]
+    print(
+        f"Next run:           {local_time(next_run) + ', ' + relative(next_run, now) if next_run else 'not scheduled'}"
+    )
     print(
         f"Last status:        {sync['last_status_label']}"
         f"{': ' + sync['last_status_message'] if sync['last_status_message'] else ''}"
@@ -87,16 +119,17 @@ def cmd_status(args: argparse.Namespace) -> int:
         flags = ", ".join(
             f for f in ("selected" if client["selected"] else "", "active" if client["active"] else "inactive") if f
         )
-        print(f"  {client['name']} ({client['id']}): {flags}; last synced {client['last_synced_at'] or 'never'}")
+        print(f"  {client['name']} ({client['id']}): {flags}; last synced "
+              f"{local_time(client['last_synced_at']) if client['last_synced_at'] else 'never'}")  # fmt: skip
     print(f"Salesforce:         {sf['instance_url'] if sf['connected'] else 'not connected'}")
     print(f"Sync user:          {sf['sync_user'] or '-'}")
-    trial = f" (trial until {plan['trial_ends_at']})" if plan["on_trial"] else ""
+    trial = f" (trial until {local_time(plan['trial_ends_at'])})" if plan["on_trial"] else ""
     print(f"Plan:               {plan['plan']}{trial}")
     print(f"New maintenance messages: {doc['maintenance']['new_messages']}")
     if doc["recent_runs"]:
         print("Recent runs:")
     for run in doc["recent_runs"]:
         written = sum(run["written"].values())
-        print(f"  {run['started_at'] or '-'}  {run['client']}: {run['status']}, {written:,} rows written, "
+        print(f"  {local_time(run['started_at'])}  {run['client']}: {run['status']}, {written:,} rows written, "
               f"{run['duration_s'] or 0:.1f} s")  # fmt: skip
     return 0

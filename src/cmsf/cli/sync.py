@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
-from typing import Any
+from typing import Any, TextIO
 
 from cmsf.cli.common import CliError, actor, require_initialized
+from cmsf.cli.progress import NAME, StageProgress, log_lines_apart, run_summary_lines
 
 
 def _run_summary(run: Any) -> dict[str, Any]:
@@ -28,11 +30,16 @@ def _run_summary(run: Any) -> dict[str, Any]:
     }
 
 
-def sync_now(*, client_id: str | None, dry_run: bool, quiet: bool, full: bool = False) -> list[dict[str, Any]]:
-    """Sync the selected clients (or one) in the foreground, printing progress unless quiet."""
+def sync_now(
+    *, client_id: str | None, dry_run: bool, quiet: bool, full: bool = False, out: TextIO | None = None
+) -> list[dict[str, Any]]:
+    """Sync the selected clients (or one) in the foreground, printing progress and a summary unless quiet: a live
+    bar per client on a terminal, one line per stage otherwise (`cmsf.cli.progress`)."""
     from cmsf.connections.selectors import not_connected_reason
+    from cmsf.maintenance.selectors import messages_of_run
     from cmsf.sync.services import ClientBusy, clients_to_sync, sync_client
 
+    out = out or sys.stdout
     reason = not_connected_reason()
     if reason:
         raise CliError(f"cannot sync: {reason} (`cmsf connect`)")
@@ -41,33 +48,53 @@ def sync_now(*, client_id: str | None, dry_run: bool, quiet: bool, full: bool = 
         raise CliError("no Campaign Monitor client to sync: connect one first (`cmsf connect`)"
                        if not client_id else f"--client: no client with id {client_id}")  # fmt: skip
 
-    def progress(stage: str, counts: dict[str, int]) -> None:
-        if not quiet:
-            print(f"\r  {stage:<20} read {counts['read']:>9,}  written {counts['written']:>9,}", end="", flush=True)
-
     summaries = []
     for client in clients:
+        progress = StageProgress(name=client.name, dry_run=dry_run, out=out, live=out.isatty())
         if not quiet:
-            print(f"{client.name} ({client.cm_client_id}){' [dry run]' if dry_run else ''}")
+            kind = "full sync" if full else "sync"
+            print(f"{client.name[:NAME]} ({client.cm_client_id}): {kind}{', dry run' if dry_run else ''}", file=out)
         try:
-            run = sync_client(client=client, full=full, dry_run=dry_run, progress=progress)
+            with log_lines_apart(progress):
+                run = sync_client(client=client, full=full, dry_run=dry_run, progress=None if quiet else progress)
         except ClientBusy as error:
             raise CliError(str(error)) from None
+        finally:
+            progress.clear()
         summary = _run_summary(run)
         summaries.append(summary)
         if not quiet:
-            verb = "would write" if dry_run else "wrote"
-            print(f"\r{' ' * 60}\r  {run.get_status_display()} in {run.duration_s or 0:.1f} s: {verb} "
-                  f"{summary['written']}, unchanged {summary['unchanged']}, failed {summary['failed']}, "
-                  f"deleted {summary['deleted']}; API calls: Campaign Monitor {run.cm_calls}, "
-                  f"Salesforce {run.sf_calls}")  # fmt: skip
-            if run.message:
-                print(f"  {run.message}")
+            read, _ = progress.finish(sum(run.read.values()), sum(run.written.values()))
+            messages = messages_of_run(client.pk, run.started_at) if run.started_at and not dry_run else []
+            for line in run_summary_lines(run, read, messages):
+                print(line, file=out)
+            out.flush()
     return summaries
+
+
+def confirm_full(args: argparse.Namespace) -> None:
+    """`--full` removes what cmsf wrote to its objects before importing again: asked first on a terminal, refused
+    without one unless `--yes` (a dry run removes nothing, so it is not asked)."""
+    if not args.full or args.yes or args.dry_run:
+        return
+    if not sys.stdin.isatty():
+        raise CliError("--full removes every record cmsf wrote to its objects before importing again: add --yes to "
+                       "run it without a terminal")  # fmt: skip
+    which = f"client {args.client}" if args.client else "every selected client"
+    # The question on stderr: stdout stays the summary's (or the JSON document's, with --json).
+    print(f"A full sync removes every record cmsf wrote to its Salesforce objects for {which}, then imports "
+          "everything again. Continue? [y/N] ", end="", file=sys.stderr, flush=True)  # fmt: skip
+    try:
+        answer = input()
+    except EOFError:  # Ctrl-D: no answer is no
+        answer = ""
+    if answer.strip().lower() not in ("y", "yes"):
+        raise CliError("the full sync was not run: nothing changed")
 
 
 def cmd_sync(args: argparse.Namespace) -> int:
     require_initialized()
+    confirm_full(args)
     summaries = sync_now(client_id=args.client, dry_run=args.dry_run, quiet=args.json, full=args.full)
     if args.json:
         print(json.dumps({"runs": summaries}, indent=2))

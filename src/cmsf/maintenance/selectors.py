@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 
 from django.db.models import BooleanField, ExpressionWrapper, Q, QuerySet
 
@@ -75,3 +75,10 @@ def governor_limits() -> list[Limit]:
     """Every job with the batch size it uses now, in the order of `JOBS`."""
     sizes = GovernorLimit.all_batch_sizes()
     return [Limit(job, sizes[code]) for code, job in JOBS.items()]
+
+
+def messages_of_run(client_id: int, since: datetime) -> list[MaintenanceMessage]:
+    """The open messages a run of the client told (or met again) from `since`, when it started: what `cmsf sync`
+    names under the run's summary."""
+    rows = MaintenanceMessage.objects.filter(client_id=client_id, resolved_at=None, last_seen_at__gte=since)
+    return list(rows.order_by("id"))

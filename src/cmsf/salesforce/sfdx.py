@@ -140,3 +140,23 @@ def read_permission_sets(source_dir: Path | None = None) -> dict[str, Permission
                 editable.add(target)
         sets[name] = PermissionSetSpec(name, _text(root, "label") or name, objects, readable, editable)
     return sets
+
+
+# The labels of the standard objects cmsf writes (their source folders hold fields only, no object file).
+STANDARD_LABELS = {
+    "Contact": ("Contact", "Contacts"),
+    "Lead": ("Lead", "Leads"),
+    "Campaign": ("Campaign", "Campaigns"),
+    "CampaignMember": ("Campaign Member", "Campaign Members"),
+}
+
+
+def object_labels(source_dir: Path | None = None) -> dict[str, tuple[str, str]]:
+    """Every object of the source by API name, with its label and plural label as a person reads them."""
+    base = (source_dir or default_source_dir()) / "force-app" / "main" / "default" / "objects"
+    labels = dict(STANDARD_LABELS)
+    for meta in sorted(base.glob("*/*.object-meta.xml")):
+        root = ET.parse(meta).getroot()
+        label = _text(root, "label") or meta.parent.name
+        labels[meta.parent.name] = (label, _text(root, "pluralLabel") or label)
+    return labels

@@ -127,7 +127,7 @@ def resolve(run: SyncRun) -> None:
 
 
 def summary_of_count(failed: int) -> str:
-    return f"{failed} record{'s' if failed != 1 else ''} could not be written" if failed else ""
+    return f"{failed:,} record{'s' if failed != 1 else ''} could not be written" if failed else ""
 
 
 # Worst first: the status Sync Settings shows is the worst of the clients' last runs.
