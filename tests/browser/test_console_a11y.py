@@ -15,7 +15,6 @@ from django.utils import timezone
 from playwright.sync_api import Page, expect
 
 from cmsf.connections.models import CampaignMonitorClient
-from cmsf.console.middleware import PUBLIC_URL_NAMES
 from cmsf.sync.models import SyncRun
 from tests.browser.conftest import Site, sign_in
 from tests.console_urls import console_urls
@@ -110,7 +109,6 @@ def _pages(page: Page, site: Site) -> list[tuple[str, str]]:
 
 def test_every_page_passes_axe_has_a_heading_and_a_title_and_never_scrolls_sideways(page: Page, synced: Site):
     axe = Axe()
-    page.goto(synced.at("/login/"))
     sign_in(page, synced, *ALICE)
     pages = _pages(page, synced)
     names = {name for name, _ in pages}
@@ -142,7 +140,10 @@ def test_every_page_passes_axe_has_a_heading_and_a_title_and_never_scrolls_sidew
     assert problems == [], "\n".join(problems)
     # The public sign-in page, signed out.
     page.context.clear_cookies()
-    page.goto(synced.at("/login/"))
+    for width in WIDTHS:
+        page.set_viewport_size({"width": width, "height": 900})
+        page.goto(synced.at("/login/"))
+        assert page.evaluate("() => document.scrollingElement.scrollWidth <= document.scrollingElement.clientWidth")
     assert page.locator("h1").count() == 1 and page.title().strip()
     blocking = [v["id"] for v in axe.run(page).response["violations"] if v["impact"] in BLOCKING]
     assert blocking == []
@@ -176,10 +177,25 @@ def test_sync_now_a_settings_save_and_a_dialog_with_the_keyboard_alone(page: Pag
     page.keyboard.press("Enter")
     expect(page.locator("main")).to_contain_text("The General Options are saved.")
 
-    # A dialog: the help hint opens on focus and closes with Escape.
+    # A help hint opens on keyboard focus and closes with Escape.
     page.goto(site.at("/options"))
     tip = page.locator("#hint-unsubscribe_on_opt_out")
     tab_to(page.get_by_test_id("hint-unsubscribe_on_opt_out"))
     expect(tip).to_be_visible()
     page.keyboard.press("Escape")
     expect(tip).to_be_hidden()
+
+    # A dialog: Select Clients opens from its link with Enter, takes the focus, and Escape leaves it unchanged.
+    page.goto(site.at("/"))
+    tab_to(page.get_by_role("link", name="Select Clients"))
+    page.keyboard.press("Enter")
+    dialog = page.get_by_role("dialog", name="Select Clients")
+    expect(dialog).to_be_visible()
+    assert dialog.evaluate("element => element.contains(document.activeElement)")
+    before = sorted(CampaignMonitorClient.objects.filter(selected=True).values_list("pk", flat=True))
+    first = dialog.locator('input[type="checkbox"]').first
+    tab_to(first)
+    page.keyboard.press("Space")  # a change, left by Escape: nothing is saved
+    page.keyboard.press("Escape")
+    expect(page).to_have_url(site.at("/"))
+    assert sorted(CampaignMonitorClient.objects.filter(selected=True).values_list("pk", flat=True)) == before
