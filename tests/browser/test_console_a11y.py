@@ -166,6 +166,8 @@ def test_sync_now_a_settings_save_and_a_dialog_with_the_keyboard_alone(page: Pag
     progress = page.locator("#sync-progress")
     expect(progress.get_by_role("table", name="Sync progress")).to_be_visible()
     expect(progress).to_have_attribute("data-running", "false", timeout=120_000)
+    swapped = Axe().run(page, context="#sync-progress").response["violations"]  # the fragment htmx swapped in
+    assert [v["id"] for v in swapped if v["impact"] in BLOCKING] == []
 
     # A settings save: General Options, tick a checkbox with Space, Save with Enter.
     page.goto(site.at("/options"))
