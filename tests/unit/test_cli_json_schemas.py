@@ -55,11 +55,11 @@ def test_each_schema_is_a_valid_json_schema(path):
 
 def test_an_import_runs_summary_follows_its_schema():
     from cmsf.audience.models import ImportRun, ImportWizard
-    from cmsf.cli.imports import _import_summary
+    from cmsf.cli.imports import import_summary
 
     run = ImportRun(wizard=ImportWizard(name="Donors"), dry_run=True, status=ImportRun.Status.PARTIAL, read=12,
                     refused={"no email": 2}, problems=[{"key": "003x", "reason": "invalid"}],
                     would_remove=["a@example.org"])  # fmt: skip
-    valid("import-run", json.loads(json.dumps(_import_summary(run))))
+    valid("import-run", json.loads(json.dumps(import_summary(run))))
     with pytest.raises(AssertionError, match="read"):
-        valid("import-run", {**_import_summary(run), "read": "12"})
+        valid("import-run", {**import_summary(run), "read": "12"})

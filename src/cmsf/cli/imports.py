@@ -10,7 +10,7 @@ from typing import Any
 from cmsf.cli.common import CliError, require_initialized
 
 
-def _import_summary(run: Any) -> dict[str, Any]:
+def import_summary(run: Any) -> dict[str, Any]:
     return {
         "wizard": run.wizard.name,
         "dry_run": run.dry_run,
@@ -62,7 +62,7 @@ def cmd_import_run(args: argparse.Namespace) -> int:
             print(f"warning: {other.name} also feeds this list, and one of the two removes subscribers missing from "
                   f"its own source", file=sys.stderr)  # fmt: skip
     run = run_import(wizard, dry_run=args.dry_run, trigger=ImportRun.Trigger.COMMAND, remove_only=remove_only)
-    summary = _import_summary(run)
+    summary = import_summary(run)
     if args.json:
         print(json.dumps(summary, indent=2))
     else:
