@@ -167,9 +167,8 @@ GENERAL_OPTIONS = Declared(
             "opt_out_when_unsubscribed_everywhere",
             "delete_subscribers_on_record_delete",
         ),
-        "sync_options": ("trigger_journeys", "disable_triggers", "sync_suppression_list"),
+        "sync_options": ("trigger_journeys", "account_trigger", "disable_triggers", "sync_suppression_list"),
         "watcher": ("watch_interval_minutes",),
-        "config_only": ("account_trigger",),
     },
 )
 
