@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from decimal import Decimal
 from importlib import resources
 
@@ -283,6 +284,8 @@ def test_the_chart_shows_the_recent_campaigns_rates_from_the_org_beside_the_indu
     html = response.content.decode()
     assert response.status_code == 200 and 'data-testid="chart"' in html
     assert html.count('class="cmsf-chart__group"') == len(newest)
+    shown = re.findall(r'class="cmsf-chart__group" data-campaign="([^"]*)"', html)
+    assert shown == [record["Name"] for record in newest]  # the newest campaign first
     for record in newest:
         assert f'data-campaign="{record["Name"]}"' in html
         assert f'data-kind="open" data-value="{float(record["Open_Rate__c"]):.2f}"' in html

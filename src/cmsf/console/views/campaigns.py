@@ -307,7 +307,7 @@ def _chart(settings: CampaignSettings) -> dict[str, Any]:
         return {"problem": problem, "bars": []}
     chosen = IndustryBenchmark.objects.filter(name=settings.industry).first() if settings.industry else None
     groups: list[tuple[campaign_links.CampaignRates, bool, list[tuple[str, float | None, str]]]] = []
-    for row in reversed(rows):  # oldest on the left
+    for row in rows:  # newest first: the chart and its table open on the latest campaigns
         industry_open, industry_click = row.industry_open_rate, row.industry_click_rate
         from_settings = industry_open is None and chosen is not None
         if chosen is not None and from_settings:
