@@ -6,7 +6,7 @@ from collections import Counter
 
 import phonenumbers
 
-from cmsf.audience.phones import country_choices, country_name
+from cmsf.lib.phones import country_choices, country_name
 
 
 def test_every_region_is_listed_once_with_a_name_of_its_own():

@@ -16,10 +16,10 @@ from django.views.decorators.http import require_GET, require_POST
 
 from cmsf.audience import services as audience
 from cmsf.audience.imports import sms_allowed
-from cmsf.audience.phones import BadNumber, country_choices, to_e164
 from cmsf.billing.models import BillingAccount, Plan
 from cmsf.console.access import changer, viewer
 from cmsf.console.forms import add_problems
+from cmsf.lib.phones import BadNumber, country_choices, to_e164
 from cmsf.options.models import SMS, SmsSettings
 
 SECTION = "sms"
