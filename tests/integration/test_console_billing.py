@@ -89,6 +89,8 @@ def test_choosing_a_plan_asks_first_and_says_it_ends_the_trial(client, alice, bo
     later = client.get(reverse("console:billing_plan"), {"plan": "enterprise"}).content.decode()
     assert "The plan changes from Standard to Enterprise now." in later and "trial" not in later.split("<main")[-1]
     assert "Added: Agency sub-accounts" in later
+    same = client.get(reverse("console:billing_plan"), {"plan": "standard"}).content.decode()
+    assert "Standard is the plan already: choosing it again changes nothing." in same
     unknown = client.get(reverse("console:billing_plan"), {"plan": "platinum"}, follow=True)
     assert any("Choose Free, Standard or Enterprise" in m for m in _messages(unknown))
     client.force_login(bob)

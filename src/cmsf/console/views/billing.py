@@ -79,6 +79,8 @@ def _plan_confirmation(change: selectors.PlanChange) -> Confirmation:
             f"Choosing {change.new.label} ends the Enterprise trial now ({change.trial_days_left} day"
             f"{'s' if change.trial_days_left != 1 else ''} left, until {ends}); it cannot be started again."
         )
+    elif change.current == change.new:
+        warning = f"{change.new.label} is the plan already: choosing it again changes nothing."
     else:
         warning = f"The plan changes from {change.current.label} to {change.new.label} now."
     lines = [
