@@ -600,8 +600,8 @@ def _plan_mappings(values: Any, errors: list[str]) -> tuple[list[Change], list[A
     seen: dict[tuple[str, str, str], str] = {}
 
     def check(mapping: FieldMapping, where: str, errors: list[str]) -> bool:
-        if mapping.is_consent and mapping.direction != FieldMapping.Direction.TO_CM:
-            errors.append(f"{where}.direction: consent to track is mapped from Salesforce only")
+        if mapping.is_standard and mapping.direction != FieldMapping.Direction.TO_CM:
+            errors.append(f"{where}.direction: {mapping.target_label.lower()} is mapped from Salesforce only")
             return False
         ok = True
         for side in ("salesforce_field", "campaign_monitor"):

@@ -210,7 +210,14 @@ def test_a_field_mapping_and_a_subscriber_rule_made_from_the_console(page: Page,
     page.fill("#id_criteria", "LeadSource equals Web\nEmail is_not_blank")
     page.locator("#rule-form").get_by_role("button", name="Save").click()
     expect(page.get_by_test_id("rules")).to_contain_text("LeadSource equals Web")
-    page.get_by_role("button", name="Run retrospectively").click()
+    page.get_by_role("link", name="Run retrospectively").click()  # asks first, saying what it does
+    expect(page.get_by_test_id("confirm-warning")).to_contain_text("Every existing lead that meets the criteria")
+    page.get_by_role("link", name="Cancel").click()  # Cancel changes nothing
+    expect(page.get_by_test_id("rules")).to_be_visible()
+    assert not SubscriberRule.objects.exclude(retrospective_at=None).exists()
+    page.get_by_role("link", name="Run retrospectively").click()
+    page.get_by_test_id("confirm-button").focus()
+    page.keyboard.press("Enter")  # the confirmation works from the keyboard, without script
     expect(page.locator("main")).to_contain_text("is queued")  # the post has come back before the reload
     for _ in range(60):  # the queue runs it; the page shows its outcome once it ended
         if SubscriberRule.objects.exclude(retrospective_at=None).exists():

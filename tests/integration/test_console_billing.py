@@ -66,6 +66,39 @@ def test_choosing_a_plan_is_audited_and_features_follow_it(client, alice):
     assert BillingAccount.load().plan == "standard"
 
 
+def test_choosing_a_plan_asks_first_and_says_it_ends_the_trial(client, alice, bob):
+    now = timezone.now()
+    _start_trial(now - timedelta(days=4))
+    client.force_login(alice)
+    page = client.get(reverse("console:billing")).content.decode()
+    assert f'<form method="get" action="{reverse("console:billing_plan")}"' in page  # the choice asks first
+    asked = client.get(reverse("console:billing_plan"), {"plan": "standard"})
+    html = asked.content.decode()
+    assert asked.status_code == 200 and "Choose the Standard plan?" in html
+    assert "Choosing Standard ends the Enterprise trial now (10 days left" in html
+    assert "No longer included: Agency sub-accounts" in html and "No longer included: SMS" in html
+    assert 'name="plan" value="standard"' in html and 'action="/billing/plan"' in html.replace(
+        reverse("console:billing_plan"), "/billing/plan"
+    )
+    assert BillingAccount.load().plan == "" and not AuditEntry.objects.exists()  # asking changed nothing
+    free = client.get(reverse("console:billing_plan"), {"plan": "free"}).content.decode()
+    assert "already stored in Salesforce is removed by the next syncs" in free
+    assert client.post(reverse("console:billing_plan"), {"plan": "standard"}).status_code == 302
+    assert BillingAccount.load().plan == "standard"
+    # once a plan is chosen, there is no trial left to end: the change is said as one
+    later = client.get(reverse("console:billing_plan"), {"plan": "enterprise"}).content.decode()
+    assert "The plan changes from Standard to Enterprise now." in later and "trial" not in later.split("<main")[-1]
+    assert "Added: Agency sub-accounts" in later
+    same = client.get(reverse("console:billing_plan"), {"plan": "standard"}).content.decode()
+    assert "Standard is the plan already: choosing it again changes nothing." in same
+    unknown = client.get(reverse("console:billing_plan"), {"plan": "platinum"}, follow=True)
+    assert any("Choose Free, Standard or Enterprise" in m for m in _messages(unknown))
+    client.force_login(bob)
+    seen = client.get(reverse("console:billing_plan"), {"plan": "free"}).content.decode()
+    assert 'data-testid="view-only"' in seen and 'data-testid="confirm-button"' not in seen  # a viewer only sees
+    assert client.post(reverse("console:billing_plan"), {"plan": "free"}).status_code == 403
+
+
 def test_the_trial_shows_its_end_date_and_days_left_and_then_free(client, bob):
     started = datetime(2026, 11, 20, 9, 30, tzinfo=UTC)
     account = _start_trial(started)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from decimal import Decimal
 from importlib import resources
 
@@ -283,6 +284,8 @@ def test_the_chart_shows_the_recent_campaigns_rates_from_the_org_beside_the_indu
     html = response.content.decode()
     assert response.status_code == 200 and 'data-testid="chart"' in html
     assert html.count('class="cmsf-chart__group"') == len(newest)
+    shown = re.findall(r'class="cmsf-chart__group" data-campaign="([^"]*)"', html)
+    assert shown == [record["Name"] for record in newest]  # the newest campaign first
     for record in newest:
         assert f'data-campaign="{record["Name"]}"' in html
         assert f'data-kind="open" data-value="{float(record["Open_Rate__c"]):.2f}"' in html
@@ -357,6 +360,14 @@ def test_link_and_unlink_against_the_emulators(client, alice, synced):
     assert response.status_code == 400 and "already linked" in response.content.decode()
     assert CampaignLink.objects.count() == 1
 
+    links = client.get(reverse("console:campaigns_links")).content.decode()
+    assert f'href="{reverse("console:campaigns_unlink")}?cm_campaign_id={ledger.key}"' in links  # asks first
+    asked = client.get(reverse("console:campaigns_unlink"), {"cm_campaign_id": ledger.key})
+    said = asked.content.decode()
+    assert asked.status_code == 200 and "Unlink " in said and target["Name"] in said
+    assert "already written stay on the Salesforce campaign" in said and f'value="{ledger.key}"' in said
+    assert CampaignLink.objects.filter(unlinked_at=None).count() == 1  # asking changed nothing
+    assert client.get(reverse("console:campaigns_unlink"), {"cm_campaign_id": "nope"}).status_code == 404
     response = client.post(reverse("console:campaigns_unlink"), {"cm_campaign_id": ledger.key}, follow=True)
     assert not CampaignLink.objects.filter(unlinked_at=None).exists()  # kept as a mark: auto-create skips it
     assert "stay in Salesforce" in response.content.decode() and 'data-testid="unlinked"' in response.content.decode()

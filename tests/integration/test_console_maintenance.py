@@ -12,6 +12,7 @@ from django.utils import timezone
 from django.utils.html import escape
 
 from cmsf.connections.models import CampaignMonitorClient
+from cmsf.console.sections import AUDIT_SECTION_LABELS
 from cmsf.maintenance import support_codes
 from cmsf.maintenance.jobs import JOBS
 from cmsf.maintenance.models import AuditEntry, GovernorLimit, MaintenanceMessage, MaintenanceSettings
@@ -417,3 +418,35 @@ def test_reset_to_default(client, alice):
     assert entry.before == {"CMSF_EMAIL_OPT_OUT": 50} and entry.after == {"CMSF_EMAIL_OPT_OUT": 200}
     response = client.post(reverse("console:maintenance_reset_limit", args=["NO_SUCH_JOB"]))
     assert "There is no job NO_SUCH_JOB." in client.get(response.url).content.decode()
+
+
+def test_the_audit_log_names_sections_by_their_labels_and_the_command_line_as_one_actor(client, bob):
+    audit(actor="cli:upgrade", section="installation", action="Upgrade", before={}, after={})
+    audit(actor="cli:alice", section="configuration", action="Import the configuration", before={}, after={})
+    audit(actor="cli:init", section="sync", action="Store the public URL", before={}, after={})
+    audit(actor="alice@example.com", section="general_options", action="Change the General Options", before={},
+          after={})  # fmt: skip
+    client.force_login(bob)
+    url = reverse("console:maintenance_audit")
+    page = client.get(url)
+    html = page.content.decode()
+    actors = page.context["form"].fields["actor"].choices
+    assert [label for value, label in actors].count("Command line") == 1
+    assert ("cli:", "Command line") in actors and not any(
+        value.startswith("cli:") and value != "cli:" for value, _ in actors
+    )
+    assert AUDIT_SECTION_LABELS["field_mappings"] == "Field Mappings"
+    sections = dict(page.context["form"].fields["section"].choices)
+    assert sections["general_options"] == "General Options" and sections["sync"] == "Sync Settings"
+    assert sections["installation"].startswith("Installation")
+    assert 'data-testid="audit-section">General Options<' in html and ">general_options<" not in html
+    assert 'data-testid="audit-actor">Command line <span class="slds-text-color_weak">(upgrade)</span>' in html
+    assert "cli:upgrade" not in html
+    # One actor to filter by, whatever ran it; the stored values stay as they were.
+    shown = client.get(url, {"actor": "cli:"}).content.decode()
+    assert all(name in shown for name in ("Upgrade", "Import the configuration", "Store the public URL"))
+    assert "Change the General Options" not in shown
+    assert set(AuditEntry.objects.values_list("actor", flat=True)) == {"cli:upgrade", "cli:alice", "cli:init",
+                                                                        "alice@example.com"}  # fmt: skip
+    only = client.get(url, {"section": "general_options"}).content.decode()
+    assert "Change the General Options" in only and "Upgrade<" not in only

@@ -28,6 +28,7 @@ def test_every_option_is_shown_off_by_default_with_its_help_hint(client, bob):
                  "delete_subscribers_on_record_delete", "disable_triggers", "sync_suppression_list"):  # fmt: skip
         assert f'name="{name}" id="id_{name}">' in html, f"{name} is shown on"
     assert 'name="trigger_journeys" id="id_trigger_journeys" checked' in html
+    assert 'name="account_trigger" id="id_account_trigger" checked' in html  # Subscriber Rules points here
     assert "Other processes and custom code" not in html  # the seed's words are said plainly instead:
     assert "other processes and custom code on Contact and Lead" in html
     assert f"{reverse('console:maintenance_audit')}?actor=cmsf" in html
@@ -98,3 +99,13 @@ def test_what_cmsf_changed_can_be_asked_for_before_it_changed_anything(client, b
     page = client.get(f"{reverse('console:maintenance_audit')}?actor=cmsf")
     assert page.status_code == 200
     assert "not one of the available choices" not in page.content.decode()
+
+
+def test_the_account_trigger_is_turned_off_on_the_page_and_audited(client, alice):
+    client.force_login(alice)
+    keep_on = {"trigger_journeys": "on", "watch_interval_minutes": "5"}
+    assert client.post(reverse("console:options_save"), keep_on).status_code == 302
+    assert not GeneralOptions.load().account_trigger and GeneralOptions.load().trigger_journeys
+    entry = AuditEntry.objects.get(action="Change the General Options")
+    assert (entry.before["account_trigger"], entry.after["account_trigger"]) == (True, False)
+    assert 'name="account_trigger" id="id_account_trigger">' in client.get(reverse("console:options")).content.decode()

@@ -3,6 +3,7 @@ emulators over TLS, with the Salesforce emulator's recorded layouts as the proof
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -133,7 +134,7 @@ def test_user_access_sees_the_card_but_cannot_run_anything(client, bob, sandbox)
     page = client.get(reverse("console:maintenance"))
     assert page.status_code == 200
     html = page.content.decode()
-    assert 'id="salesforce-setup"' in html and "Apply page layouts</button>" not in html
+    assert 'id="salesforce-setup"' in html and "Apply page layouts</a>" not in html
     assert "Check schema</button>" not in html
     for name in ("salesforce_schema_check", "salesforce_layouts_apply", "salesforce_layouts_remove"):
         assert client.post(reverse(f"console:{name}")).status_code == 403
@@ -151,6 +152,32 @@ def test_without_salesforce_the_actions_say_to_connect_first(client, alice):
     assert not AuditEntry.objects.filter(section="maintenance").exists()
 
 
-def test_the_actions_take_post_only(client, alice):
+def test_the_layout_actions_list_what_changes_in_the_org_and_ask_first(client, alice, bob, sandbox):
     client.force_login(alice)
-    assert client.get(reverse("console:salesforce_layouts_apply")).status_code == 405
+    card = client.get(reverse("console:maintenance")).content.decode()
+    assert f'href="{reverse("console:salesforce_layouts_apply")}?next=/maintenance' in card
+    asked = client.get(reverse("console:salesforce_layouts_apply"), {"next": reverse("console:maintenance")})
+    html = asked.content.decode()
+    assert asked.status_code == 200 and "Apply page layouts?" in html
+    rows = re.findall(
+        r'<tr><th scope="row" class="slds-cell-wrap">([^<]+)</th><td class="slds-cell-wrap">([^<]+)</td>', html
+    )
+    said = {what: how.replace("&#x27;", "'") for what, how in rows}
+    assert list(said)[:2] == ["Contact Layout (Contact)", "Lead Layout (Lead)"]  # the org's own layouts first
+    assert all("changes made to this layout in Salesforce are lost" in said[name] for name in list(said)[:2])
+    assert said["CMSF Subscriber Layout (Subscriber List Member)"].startswith("Created, or replaced")
+    assert f'href="{reverse("console:maintenance")}#salesforce-setup"' in html  # Cancel goes back to the card
+    removing = client.get(reverse("console:salesforce_layouts_remove")).content.decode()
+    assert "Remove page layouts?" in removing and "Deleted (a layout of cmsf&#x27;s own object)." in removing
+    assert f'href="{reverse("console:salesforce_setup")}"' in removing  # no next: the card's own page
+    elsewhere = client.get(reverse("console:salesforce_layouts_apply"), {"next": "https://elsewhere.example/"})
+    assert "elsewhere.example" not in elsewhere.content.decode()
+    assert sandbox.layouts() == {} and not AuditEntry.objects.filter(section="maintenance").exists()
+    client.force_login(bob)
+    seen = client.get(reverse("console:salesforce_layouts_remove")).content.decode()
+    assert 'data-testid="view-only"' in seen and 'data-testid="confirm-button"' not in seen
+
+
+def test_the_actions_take_get_and_post_only(client, alice):
+    client.force_login(alice)
+    assert client.put(reverse("console:salesforce_layouts_apply")).status_code == 405

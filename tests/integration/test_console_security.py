@@ -61,6 +61,17 @@ def test_both_permission_sets_see_the_users_and_only_full_access_gets_the_forms(
     assert 'aria-current="page"' in html and "User Security" in html
 
 
+def test_each_card_says_which_permission_sets_it_is_about_and_how_they_relate(client, bob):
+    client.force_login(bob)
+    html = client.get(reverse("console:security")).content.decode().replace("&#x27;", "'")
+    console = html.split('data-testid="console-sets-explained">', 1)[1].split("</p>", 1)[0]
+    salesforce = html.split('data-testid="salesforce-sets-explained">', 1)[1].split("</p>", 1)[0]
+    assert "console's permission sets" in console and "gives nothing in Salesforce" in console
+    assert "Salesforce permission sets" in salesforce and "lets no one into this console" in salesforce
+    # the Salesforce card says it even when the org cannot be read
+    assert html.index("salesforce-sets-explained") < html.index("Salesforce is not connected")
+
+
 def test_full_access_adds_a_user_who_can_sign_in_and_the_addition_is_audited(client, alice):
     client.force_login(alice)
     response = client.post(

@@ -17,6 +17,7 @@ from cmsf.connections import services as connections
 from cmsf.connections.models import CampaignMonitorAccount, CampaignMonitorClient
 from cmsf.maintenance.models import AuditEntry, MaintenanceMessage
 from cmsf.options.models import FieldMapping, GeneralOptions, RecordCreation, SubscriberRule
+from cmsf.sync import clients
 from cmsf.sync import services as sync
 from cmsf.sync.models import Cursor, RecordMap, SyncRun
 
@@ -174,6 +175,16 @@ def test_the_security_owner_is_chosen_from_active_salesforce_users(client, alice
     assert AuditEntry.objects.filter(action__startswith="Change the Salesforce Security Owner").exists()
     searched = client.get(reverse("console:security_owner", args=[target.pk]), {"q": active[0]["Name"]})
     assert active[0]["Name"] in html.unescape(searched.content.decode())
+    # and back to the Salesforce Sync User, audited
+    assert f'value="{clients.SYNC_USER}">' in searched.content.decode()  # offered, not checked while another owns
+    back = client.post(reverse("console:security_owner", args=[target.pk]), {"user_id": clients.SYNC_USER})
+    assert back.status_code == 302
+    target.refresh_from_db()
+    assert (target.security_owner_id, target.security_owner_name) == ("", "")
+    last = AuditEntry.objects.filter(action__startswith="Change the Salesforce Security Owner").latest("id")
+    assert last.after == {"owner": "", "owner_id": ""} and last.before["owner"] == active[-1]["Name"]
+    page = client.get(reverse("console:security_owner", args=[target.pk])).content.decode()
+    assert f'value="{clients.SYNC_USER}" checked>' in page
 
 
 def test_select_clients_follows_the_plan(client, alice, synced):

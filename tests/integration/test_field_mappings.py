@@ -20,10 +20,11 @@ from cmsf.configuration import export_document, import_document
 from cmsf.connections import services as connections
 from cmsf.connections.models import CampaignMonitorClient
 from cmsf.maintenance.models import AuditEntry, MaintenanceMessage
-from cmsf.options.models import FieldMapping
+from cmsf.options.models import FieldMapping, SmsSettings
 from cmsf.sync import services as sync
 from cmsf.sync.models import SyncRun
 from cmsf.sync.outbound import ANY_ZONE
+from cmsf.sync.watcher import watch_once
 from tests import emulators
 from tests.emulators import sync_every_client, watched
 
@@ -139,6 +140,38 @@ def test_the_watcher_sends_mapped_fields_when_they_change_and_only_then(world):
     assert world.custom().get("Department", [""]) == [""]
 
 
+def test_the_mobile_number_goes_in_e164_with_consent_to_send_sms_only_with_sms_on(world):
+    mobile = world.mapping("MobilePhone", FieldMapping.MOBILE, TO_CM)
+    world.mapping("CMSF_SMS_Consent__c", FieldMapping.SMS_CONSENT, TO_CM)
+    assert mobile.salesforce_type == "phone" and mobile.target_label == "Mobile number"
+    before = world.cm.subscriber(world.list_id, world.email, zone=ANY_ZONE)
+    # SMS off: neither is sent
+    world.sf.update("Contact", [{"Id": world.contact, "MobilePhone": "(555) 555-1234", "CMSF_SMS_Consent__c": True}])
+    assert watched().done.get("fields_sent") is None
+    assert world.cm.subscriber(world.list_id, world.email, zone=ANY_ZONE).mobile_number == before.mobile_number
+    # SMS on, from the United States: the number in E.164, and the consent with it
+    SmsSettings.objects.update_or_create(pk=1, defaults={"enabled": True, "default_country": "US"})
+    world.sf.update("Contact", [{"Id": world.contact, "MobilePhone": "(555) 555-1235"}])
+    assert watched().done.get("fields_sent") == 1
+    found = world.cm.subscriber(world.list_id, world.email, zone=ANY_ZONE)
+    assert (found.mobile_number, found.consent_to_send_sms) == ("+15555551235", "Yes")
+    # a number that cannot be made E.164 is left out and said with its record
+    world.sf.update("Contact", [{"Id": world.contact, "MobilePhone": "12"}])
+    run = watch_once()
+    assert any("the mobile number in MobilePhone is not sent" in p["reason"] for p in run.problems), run.problems
+    assert world.cm.subscriber(world.list_id, world.email, zone=ANY_ZONE).mobile_number == "+15555551235"
+    # only from Salesforce, and only from a field that can hold it
+    back = FieldMapping(client=world.client, list_id=world.list_id, salesforce_field="MobilePhone",
+                        campaign_monitor=FieldMapping.MOBILE, direction=TO_SF)  # fmt: skip
+    with pytest.raises(ValidationError, match="Mobile number is mapped from Salesforce to Campaign Monitor only"):
+        back.full_clean()
+    wrong = FieldMapping(client=world.client, list_id=world.list_id, salesforce_field="Birthdate",
+                         campaign_monitor=FieldMapping.MOBILE, direction=TO_CM)  # fmt: skip
+    assert mapping_fields.check_mapping(wrong, world.cm, world.sf) == {
+        "salesforce_field": ["Contact.Birthdate is a date field; mobile number takes a phone or string field."]
+    }
+
+
 def test_the_primary_sync_applies_mapped_fields_to_the_contact_and_reports_a_value_it_cannot_take(world):
     title = world.cm.create_custom_field(world.list_id, "Role from CM", "Text")
     call_me = world.cm.create_custom_field(
@@ -183,6 +216,14 @@ def test_the_console_saves_and_deletes_mappings_and_config_carries_them(client, 
     assert mapping.campaign_monitor.lower() == "[title]"
     twice = client.post(reverse("console:mappings_create"), {**form, "campaign_monitor": "consent"})
     assert twice.status_code == 400 and "is mapped in this list already" in twice.content.decode()
+    mobile = client.post(reverse("console:mappings_create"),
+                         {**form, "salesforce_field": "MobilePhone", "campaign_monitor": "mobile"})  # fmt: skip
+    assert mobile.status_code == 302, mobile.content.decode()[-3000:]
+    made_mobile = FieldMapping.objects.get(campaign_monitor=FieldMapping.MOBILE)
+    assert made_mobile.salesforce_type == "phone"
+    page = client.get(reverse("console:mappings")).content.decode()
+    assert "<td>Mobile number</td>" in page and "sent in E.164" in page
+    made_mobile.delete()
 
     document = export_document()
     assert document["field_mappings"][world.list_id]["mappings"] == [
@@ -191,7 +232,7 @@ def test_the_console_saves_and_deletes_mappings_and_config_carries_them(client, 
 
     deleted = client.post(reverse("console:mappings_delete", args=[mapping.pk]))
     assert deleted.status_code == 302 and not FieldMapping.objects.exists()
-    assert AuditEntry.objects.filter(section="field_mappings").count() == 2
+    assert AuditEntry.objects.filter(section="field_mappings").count() == 3  # Title made, mobile made, Title deleted
     changes = import_document({"field_mappings": document["field_mappings"]}, actor="test")
     assert len(changes) == 1 and FieldMapping.objects.get().salesforce_field == "Title"
     bad = {world.list_id: {"client": world.client.cm_client_id, "list_name": "",

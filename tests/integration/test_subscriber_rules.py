@@ -241,6 +241,12 @@ def test_the_console_keeps_one_rule_of_each_kind_a_list_and_config_carries_them(
     assert changed.status_code == 302 and rule.criteria == [{"field": "LeadSource", "operator": "equals",
                                                              "value": "Partner"}]  # fmt: skip
     world.lead(Email="partner.lead@example.org", LeadSource="Partner")
+    rules_page = client.get(reverse("console:rules")).content.decode()
+    assert f'href="{reverse("console:rules_retrospective", args=[rule.pk])}"' in rules_page  # asks first
+    asked = client.get(reverse("console:rules_retrospective", args=[rule.pk])).content.decode()
+    assert "Every existing lead that meets the criteria is added to the list" in asked
+    assert "No one who left the list is resubscribed" in asked and 'data-testid="confirm-button"' in asked
+    assert rule.retrospective_at is None and world.state("partner.lead@example.org") != "Active"
     queued = client.post(reverse("console:rules_retrospective", args=[rule.pk]))
     assert queued.status_code == 302
     rule.refresh_from_db()

@@ -7,8 +7,8 @@ from dataclasses import replace
 
 import pytest
 
-from cmsf.audience.phones import BadNumber, to_e164
 from cmsf.audience.transforms import Shape, subscriber
+from cmsf.lib.phones import BadNumber, to_e164
 
 
 @pytest.mark.parametrize(

@@ -30,6 +30,7 @@ TAKES: dict[str, frozenset[str] | None] = {
     "USState": frozenset({"picklist", "string"}),
 }
 CONSENT_TYPES = frozenset({"boolean", "picklist", "string"})
+MOBILE_TYPES = frozenset({"phone", "string"})  # a mobile number mapped from Salesforce (field mappings)
 
 
 def _describe(sf: SalesforceAdapter, sobject: str) -> dict[str, dict[str, Any]]:
@@ -172,11 +173,13 @@ def check_mapping(mapping: FieldMapping, cm: CampaignMonitor, sf: SalesforceAdap
     mapping.salesforce_field = str(found["name"])  # as Salesforce spells it
     sf_type = str(found.get("type"))
     mapping.salesforce_type = sf_type
-    if mapping.is_consent:
+    if mapping.is_standard:
         mapping.campaign_monitor_type = ""
-        if sf_type not in CONSENT_TYPES:
-            return {"salesforce_field": [f"{mapping.sobject}.{found['name']} is a {sf_type} field; consent to track "
-                                         f"takes a {' or '.join(sorted(CONSENT_TYPES))} field."]}  # fmt: skip
+        accepted = MOBILE_TYPES if mapping.campaign_monitor == FieldMapping.MOBILE else CONSENT_TYPES
+        if sf_type not in accepted:
+            return {"salesforce_field": [f"{mapping.sobject}.{found['name']} is a {sf_type} field; "
+                                         f"{mapping.target_label.lower()} takes a {' or '.join(sorted(accepted))} "
+                                         "field."]}  # fmt: skip
         return {}
     custom = {f.key.lower(): f for f in cm.custom_fields(mapping.list_id)}
     target = custom.get(mapping.campaign_monitor.lower())

@@ -10,8 +10,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from cmsf.audience.phones import BadNumber, to_e164
 from cmsf.campaign_monitor.records import SubscriberInput
+from cmsf.lib.phones import BadNumber, to_e164
 from cmsf.sync import field_values
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")

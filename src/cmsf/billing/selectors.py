@@ -66,3 +66,37 @@ def overview(*, now: datetime) -> BillingOverview:
         month_band=band,
         invoices=list(Invoice.objects.all()),
     )
+
+
+@dataclass(frozen=True)
+class PlanChange:
+    """What choosing `new` changes, for the confirmation before it: the trial it ends, the features it adds or
+    takes away."""
+
+    current: Plan
+    new: Plan
+    ends_trial: bool
+    trial_ends_at: datetime
+    trial_days_left: int
+    gained: list[str]
+    lost: list[str]
+    drops_history: bool  # the tracking history stored in Salesforce is removed by the next syncs
+
+
+def plan_change(new: str, *, now: datetime) -> PlanChange | None:
+    """None when `new` is not a plan."""
+    if new not in Plan.values:
+        return None
+    account = BillingAccount.load()
+    current, chosen = account.effective_plan(now), Plan(new)
+    before, after = PLAN_FEATURES[current], PLAN_FEATURES[chosen]
+    return PlanChange(
+        current=current,
+        new=chosen,
+        ends_trial=account.on_trial(now),
+        trial_ends_at=account.trial_ends_at,
+        trial_days_left=account.trial_days_left(now),
+        gained=[label for name, label in FEATURE_LABELS if getattr(after, name) and not getattr(before, name)],
+        lost=[label for name, label in FEATURE_LABELS if getattr(before, name) and not getattr(after, name)],
+        drops_history=before.tracking_history and not after.tracking_history,
+    )

@@ -156,6 +156,32 @@ ACTIONS: dict[str, tuple[str, Callable[[str, Path | None], metadata.DeployPlan]]
 }
 
 
+def layout_changes(action: str, source_dir: Path | None = None) -> list[tuple[str, str]]:
+    """What a deploy of `action` ("apply" or "remove") will do to each layout of the org, for the confirmation
+    before it: ("Contact Layout (Contact)", "Replaced ..."); the org's own layouts (Contact, Lead) first."""
+    labels = {name: spec.label for name, spec in read_objects(source_dir).items() if spec.label}
+    changes = []
+    for name in metadata.read_layouts(source_dir):
+        sobject, _, layout = name.partition("-")
+        ours = metadata.is_cmsf_object(sobject)
+        if action == "apply":
+            how = (
+                "Created, or replaced by cmsf's version (a layout of cmsf's own object)."
+                if ours
+                else "Replaced by cmsf's version, with cmsf's related lists (subscriptions and email tracking "
+                "history): changes made to this layout in Salesforce are lost."
+            )
+        else:
+            how = (
+                "Deleted (a layout of cmsf's own object)."
+                if ours
+                else "Replaced by cmsf's version without cmsf's related lists: changes made to this layout in "
+                "Salesforce are lost."
+            )
+        changes.append((not ours, f"{layout} ({labels.get(sobject, sobject)})", how))
+    return [(what, how) for _, what, how in sorted(changes, key=lambda c: (not c[0], c[1]))]
+
+
 def apply_page_layouts(*, actor: str, source_dir: Path | None = None) -> LayoutsResult:
     """Deploy every layout of the source: cmsf's objects' layouts, and Contact and Lead with cmsf's related lists."""
     return _deploy_layouts("apply", actor=actor, source_dir=source_dir)

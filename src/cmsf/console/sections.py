@@ -34,3 +34,25 @@ SECTIONS: tuple[Section, ...] = (
 
 def by_slug(slug: str) -> Section:
     return next(section for section in SECTIONS if section.slug == slug)
+
+
+# The audit log's sections by their labels: a console section's own title, and the keys of the settings
+# declarations and of the changes made outside the console, by the page or command they belong to.
+AUDIT_SECTION_LABELS: dict[str, str] = {
+    **{section.slug: section.title for section in SECTIONS},
+    "general_options": "General Options",
+    "salesforce_campaigns": "Salesforce Campaigns",
+    "tracking_history": "Storage",
+    "field_mappings": "Field Mappings",
+    "record_creation": "Field Mappings",
+    "subscriber_rules": "Subscriber Rules",
+    "salesforce": "Sync Settings",
+    "connections": "Sync Settings",
+    "configuration": "Configuration (cmsf config import)",
+    "installation": "Installation (cmsf init and upgrade)",
+}
+
+
+def audit_section_label(key: str) -> str:
+    """The label of an audit log section; a key it does not know is shown as stored."""
+    return AUDIT_SECTION_LABELS.get(key, key)

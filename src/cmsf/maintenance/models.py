@@ -138,6 +138,10 @@ class MaintenanceMessage(models.Model):
 
 
 CMSF_ACTOR = "cmsf"  # the actor of the changes cmsf makes on its own (Salesforce changes pushed, boxes checked)
+# The `cmsf` command's changes are stored as "cli:" and what ran them ("cli:upgrade", "cli:init", "cli:USER" for
+# `cmsf config import` and `forget`): the audit log shows them as one actor, with that as its detail.
+CLI_PREFIX = "cli:"
+CLI_LABEL = "Command line"
 
 
 class AuditEntry(models.Model):
@@ -156,6 +160,16 @@ class AuditEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M} {self.actor}: {self.action}"
+
+    @property
+    def actor_label(self) -> str:
+        """Who, as the audit log shows it: the `cmsf` command's changes all as "Command line"."""
+        return CLI_LABEL if self.actor.startswith(CLI_PREFIX) else self.actor
+
+    @property
+    def actor_detail(self) -> str:
+        """What ran a command line change ("upgrade", or the user of `cmsf config import`); "" otherwise."""
+        return self.actor.removeprefix(CLI_PREFIX) if self.actor.startswith(CLI_PREFIX) else ""
 
     def changes(self) -> list[tuple[str, str, str]]:
         """(what, before, after) for every key of before or after, the values written for people to read."""

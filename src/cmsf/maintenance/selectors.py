@@ -8,7 +8,7 @@ from datetime import date, datetime
 from django.db.models import BooleanField, ExpressionWrapper, Q, QuerySet
 
 from cmsf.maintenance.jobs import JOBS, Job
-from cmsf.maintenance.models import CMSF_ACTOR, AuditEntry, GovernorLimit, MaintenanceMessage
+from cmsf.maintenance.models import CLI_LABEL, CLI_PREFIX, CMSF_ACTOR, AuditEntry, GovernorLimit, MaintenanceMessage
 
 NEW, ALL = "new", "all"
 
@@ -40,7 +40,9 @@ def audit_entries(
     """The audit log, newest first, by who made the change, in which section and between two days (both included,
     in the console's time zone)."""
     rows = AuditEntry.objects.all()
-    if actor:
+    if actor == CLI_PREFIX:  # every change of the command line, whatever ran it
+        rows = rows.filter(actor__startswith=CLI_PREFIX)
+    elif actor:
         rows = rows.filter(actor=actor)
     if section:
         rows = rows.filter(section=section)
@@ -55,6 +57,15 @@ def audit_actors() -> list[str]:
     """Who made changes, and cmsf itself always (what cmsf changed on its own can be asked for before it did any)."""
     found = set(AuditEntry.objects.values_list("actor", flat=True).distinct())
     return sorted(found | {CMSF_ACTOR})
+
+
+def audit_actor_choices() -> list[tuple[str, str]]:
+    """The actors to filter by, as (value, label): the command line's changes as one ("cli:", "Command line")."""
+    actors = audit_actors()
+    people = [(actor, actor) for actor in actors if not actor.startswith(CLI_PREFIX)]
+    if len(people) < len(actors):
+        people.append((CLI_PREFIX, CLI_LABEL))
+    return sorted(people, key=lambda choice: choice[1].lower())
 
 
 def audit_sections() -> list[str]:

@@ -167,9 +167,8 @@ GENERAL_OPTIONS = Declared(
             "opt_out_when_unsubscribed_everywhere",
             "delete_subscribers_on_record_delete",
         ),
-        "sync_options": ("trigger_journeys", "disable_triggers", "sync_suppression_list"),
+        "sync_options": ("trigger_journeys", "account_trigger", "disable_triggers", "sync_suppression_list"),
         "watcher": ("watch_interval_minutes",),
-        "config_only": ("account_trigger",),
     },
 )
 
@@ -382,6 +381,10 @@ class FieldMapping(models.Model):
 
     Object = PersonObject
     CONSENT = "ConsentToTrack"  # the mapping's Campaign Monitor side when it is consent to track
+    MOBILE = "MobileNumber"  # ... the subscriber's mobile number (sent in E.164, with SMS on)
+    SMS_CONSENT = "ConsentToSendSms"  # ... consent to send SMS (sent with the mobile number)
+    # Campaign Monitor's own subscriber fields a mapping can fill (from Salesforce only), by their labels.
+    STANDARD = {CONSENT: "Consent to track", MOBILE: "Mobile number", SMS_CONSENT: "Consent to send SMS"}
 
     client = models.ForeignKey("connections.CampaignMonitorClient", on_delete=models.CASCADE, related_name="+")
     list_id = models.CharField("Campaign Monitor list id", max_length=64)
@@ -418,12 +421,28 @@ class FieldMapping(models.Model):
     def is_consent(self) -> bool:
         return self.campaign_monitor == self.CONSENT
 
+    @property
+    def is_standard(self) -> bool:
+        """A subscriber field of Campaign Monitor's own (consent to track, mobile number, consent to send SMS)
+        rather than a custom field."""
+        return self.campaign_monitor in self.STANDARD
+
+    @property
+    def is_sms(self) -> bool:
+        return self.campaign_monitor in (self.MOBILE, self.SMS_CONSENT)
+
+    @property
+    def target_label(self) -> str:
+        return self.STANDARD.get(self.campaign_monitor, self.campaign_monitor)
+
     def clean(self) -> None:
         errors: dict[str, str] = {}
-        if not self.is_consent and not re.fullmatch(r"\[[^\[\]]{1,100}\]", self.campaign_monitor):
-            errors["campaign_monitor"] = "Enter a custom field key, such as [Title], or ConsentToTrack."
-        if self.is_consent and self.direction != self.Direction.TO_CM:
-            errors["direction"] = "Consent to track is mapped from Salesforce to Campaign Monitor only."
+        if not self.is_standard and not re.fullmatch(r"\[[^\[\]]{1,100}\]", self.campaign_monitor):
+            errors["campaign_monitor"] = (
+                "Enter a custom field key, such as [Title], or ConsentToTrack, MobileNumber or ConsentToSendSms."
+            )
+        if self.is_standard and self.direction != self.Direction.TO_CM:
+            errors["direction"] = f"{self.target_label} is mapped from Salesforce to Campaign Monitor only."
         others = FieldMapping.objects.filter(list_id=self.list_id, sobject=self.sobject).exclude(pk=self.pk)
         same_field = others.filter(salesforce_field__iexact=self.salesforce_field).first()
         if same_field is not None:

@@ -407,9 +407,15 @@ def active_salesforce_users(search: str = "", *, limit: int = 200) -> list[Sales
         adapter.session.close()
 
 
+SYNC_USER = "sync-user"  # the choice that clears the owner: records are owned by the Salesforce Sync User again
+
+
 def set_security_owner(client_pk: int, user_id: str, *, actor: str) -> CampaignMonitorClient:
-    """Records of this client are created under this Salesforce user (an active user of the org)."""
+    """Records of this client are created under this Salesforce user (an active user of the org), or, with
+    SYNC_USER, under the Salesforce Sync User again (the user cmsf connects as)."""
     client = CampaignMonitorClient.objects.get(pk=client_pk)
+    if user_id == SYNC_USER:
+        return _owned_by(client, "", "", actor=actor)
     if not user_id.isalnum() or len(user_id) not in (15, 18):
         raise ClientChoiceError("Choose a Salesforce user from the list.")
     adapter = connections.salesforce()
@@ -421,10 +427,14 @@ def set_security_owner(client_pk: int, user_id: str, *, actor: str) -> CampaignM
         raise ClientChoiceError("The connected org has no such user.")
     if not found[0].get("IsActive"):
         raise ClientChoiceError(f"{found[0].get('Name')} is inactive in Salesforce: choose an active user.")
+    return _owned_by(client, str(found[0]["Id"]), str(found[0].get("Name") or ""), actor=actor)
+
+
+def _owned_by(client: CampaignMonitorClient, owner_id: str, name: str, *, actor: str) -> CampaignMonitorClient:
+    """Store the owner (both empty: the Salesforce Sync User) and audit the change."""
     with transaction.atomic():
         before = {"owner": client.security_owner_name, "owner_id": client.security_owner_id}
-        client.security_owner_id = str(found[0]["Id"])
-        client.security_owner_name = str(found[0].get("Name") or "")
+        client.security_owner_id, client.security_owner_name = owner_id, name
         client.save(update_fields=["security_owner_id", "security_owner_name"])
         audit(
             actor=actor,

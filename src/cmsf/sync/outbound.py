@@ -152,12 +152,15 @@ class Outbound:
         clear_fields: tuple[str, ...],
         consent_to_track: str,
         because: str,
+        mobile_number: str | None = None,
+        consent_to_send_sms: str = "Unchanged",
     ) -> bool:
-        """Send a subscriber's mapped fields (its state is left as it is); False when the address is no longer in
-        the list."""
+        """Send a subscriber's mapped fields (its state is left as it is; a mobile number None leaves Campaign
+        Monitor's as it is); False when the address is no longer in the list."""
         self._guard()
         subscriber = SubscriberInput(email=email, name=name, custom_fields=custom_fields, clear_fields=clear_fields,
-                                     consent_to_track=consent_to_track)  # fmt: skip
+                                     consent_to_track=consent_to_track, mobile_number=mobile_number,
+                                     consent_to_send_sms=consent_to_send_sms)  # fmt: skip
         try:
             self.cm.update_subscriber(list_id, email, subscriber)
         except FatalError as error:

@@ -128,9 +128,12 @@ class RuleEvaluation:
         out: Outbound,
         pending: Pending,
         now: datetime,
+        *,
+        sms: str | None = None,
     ) -> None:
         self.rules, self.matches, self.pushes = rules, matches, pushes
         self.out, self.pending, self.now = out, pending, now
+        self.sms = sms  # with SMS on, the default country of the mobile numbers mapped (see `watched.mapped`)
 
     def evaluate(self, person: Person, memberships: list[Membership], *, via_account: bool = False) -> None:
         """The subscriber rules of the person's object: met, an add rule adds the person to its list (unless a
@@ -165,9 +168,11 @@ class RuleEvaluation:
     def add(self, rule: SubscriberRule, person: Person, because: str) -> None:
         if not person.email:
             raise Refused("the record has no email address")
-        entries, consent = mapped(person, self.pushes.get(rule.list_id, ()), clear_blank=False)
+        values = mapped(person, self.pushes.get(rule.list_id, ()), clear_blank=False, sms_country=self.sms)
         subscriber = SubscriberInput(email=person.email, name=person.values.get("Name", ""),
-                                     custom_fields=tuple(entries.values), consent_to_track=consent)  # fmt: skip
+                                     custom_fields=tuple(values.entries.values), consent_to_track=values.consent,
+                                     mobile_number=values.mobile or None,
+                                     consent_to_send_sms=values.sms_consent)  # fmt: skip
         self.out.add(rule.list_id, subscriber, opted_out=person.opted_out, because=because)
 
     def added_row(self, rule: SubscriberRule, person: Person) -> None:

@@ -15,8 +15,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from cmsf.billing.services import features
+from cmsf.lib.phones import BadNumber, to_e164
 from cmsf.maintenance.models import GovernorLimit
-from cmsf.options.models import FieldMapping
+from cmsf.options.models import FieldMapping, SmsSettings
 from cmsf.salesforce import soql
 from cmsf.salesforce.adapter import SalesforceAdapter, parse_bool, parse_datetime
 from cmsf.sync import field_values
@@ -186,19 +188,58 @@ def send(sf: SalesforceAdapter, sobject: str, rows: list[dict[str, Any]], pendin
     return refused
 
 
-def mapped(person: Person, mappings: Sequence[FieldMapping], *, clear_blank: bool) -> tuple[field_values.Entries, str]:
-    """The person's values for a list's mappings toward Campaign Monitor, and its consent to track (Unchanged
-    unless mapped; a value that is not Yes, No or Unchanged is a problem, sent as Unchanged)."""
+def sms_country(now: datetime) -> str | None:
+    """SMS Settings' default country when mobile numbers are sent (SMS on, on a plan with SMS); None otherwise."""
+    settings = SmsSettings.load()
+    return settings.default_country if settings.enabled and features(now).sms else None
+
+
+@dataclass
+class Mapped:
+    """A person's values for a list's mappings toward Campaign Monitor."""
+
+    entries: field_values.Entries  # the custom fields (and the problems of every mapping)
+    consent: str = "Unchanged"  # consent to track
+    mobile: str | None = None  # the mobile number in E.164; None leaves Campaign Monitor's as it is, "" clears it
+    sms_consent: str = "Unchanged"  # consent to send SMS, sent with the mobile number
+
+
+def mapped(
+    person: Person, mappings: Sequence[FieldMapping], *, clear_blank: bool, sms_country: str | None = None
+) -> Mapped:
+    """The person's values for a list's mappings toward Campaign Monitor: its custom fields, its consent to track
+    (Unchanged unless mapped; a value that is not Yes, No or Unchanged is a problem, sent as Unchanged) and, when
+    SMS is on (`sms_country`, the default country of SMS Settings, not None), its mobile number in E.164 and its
+    consent to send SMS (sent only with a number: a number that cannot be made E.164 is a problem, left out)."""
     own = [m for m in mappings if m.sobject == person.sobject]
     custom = [(m.salesforce_field, m.campaign_monitor, m.campaign_monitor_type or "Text")
-              for m in own if not m.is_consent]  # fmt: skip
-    entries = field_values.to_campaign_monitor(person.values, custom, clear_blank=clear_blank)
-    consent = "Unchanged"
+              for m in own if not m.is_standard]  # fmt: skip
+    result = Mapped(field_values.to_campaign_monitor(person.values, custom, clear_blank=clear_blank))
+    problems = result.entries.problems
     for mapping in (m for m in own if m.is_consent):
         found = field_values.consent(person.values.get(mapping.salesforce_field, ""))
         if found is None:
-            entries.problems.append(f"consent to track {person.values.get(mapping.salesforce_field)!r} in "
-                                    f"{mapping.salesforce_field} is not Yes, No or Unchanged: sent as Unchanged")  # fmt: skip
+            problems.append(f"consent to track {person.values.get(mapping.salesforce_field)!r} in "
+                            f"{mapping.salesforce_field} is not Yes, No or Unchanged: sent as Unchanged")  # fmt: skip
         else:
-            consent = found
-    return entries, consent
+            result.consent = found
+    if sms_country is None:
+        return result
+    for mapping in (m for m in own if m.campaign_monitor == FieldMapping.MOBILE):
+        raw = person.values.get(mapping.salesforce_field, "")
+        try:
+            result.mobile = to_e164(raw, sms_country)
+        except BadNumber as error:
+            problems.append(f"the mobile number in {mapping.salesforce_field} is not sent: {error}")
+        if result.mobile is None and not raw.strip() and clear_blank:
+            result.mobile = ""  # a blank number clears Campaign Monitor's
+    for mapping in (m for m in own if m.campaign_monitor == FieldMapping.SMS_CONSENT):
+        if not result.mobile:
+            break
+        found = field_values.consent(person.values.get(mapping.salesforce_field, ""))
+        if found is None:
+            problems.append(f"consent to send SMS {person.values.get(mapping.salesforce_field)!r} in "
+                            f"{mapping.salesforce_field} is not Yes, No or Unchanged: sent as Unchanged")  # fmt: skip
+        else:
+            result.sms_consent = found
+    return result

@@ -79,6 +79,7 @@ from cmsf.sync.watched import (
     Reader,
     mapped,
     send,
+    sms_country,
 )
 from cmsf.sync.writer import Writer, WriteTally
 
@@ -235,7 +236,10 @@ class _Run:
         self.seen: dict[str, dict[str, Any]] = {}  # person Id -> what `_handled` keeps of it
         # Field mappings toward Campaign Monitor: list id -> its mappings.
         self.pushes: dict[str, list[FieldMapping]] = {}
+        self.sms_country = sms_country(now)
         for mapping in FieldMapping.objects.filter(direction=FieldMapping.Direction.TO_CM):
+            if mapping.is_sms and self.sms_country is None:
+                continue  # the mobile number and SMS consent are sent only with SMS on (SMS Settings, Enterprise)
             self.pushes.setdefault(mapping.list_id, []).append(mapping)
         rules = active_rules()
         extra: dict[str, list[str]] = {}  # object -> the fields read besides FIELDS
@@ -245,7 +249,7 @@ class _Run:
         self.reader = Reader(sf, now, extra)
         self.identity = Identity(self.reader, out, self.pending, now)
         self.matches = Matches.of(rules)
-        self.rules = RuleEvaluation(rules, self.matches, self.pushes, out, self.pending, now)
+        self.rules = RuleEvaluation(rules, self.matches, self.pushes, out, self.pending, now, sms=self.sms_country)
 
     def go(self) -> None:
         cursors = {c.sobject: c for c in WatchCursor.objects.all()}
@@ -396,16 +400,21 @@ class _Run:
             m.sobject == person.sobject for m in self.pushes.get(membership.list_id, ())
         ):
             return
-        entries, consent = mapped(person, self.pushes.get(membership.list_id, ()), clear_blank=True)
+        values = mapped(person, self.pushes.get(membership.list_id, ()), clear_blank=True, sms_country=self.sms_country)
+        entries, consent = values.entries, values.consent
         for reason in entries.problems:
             self.pending.problem(f"{person.sobject} {person.id}", reason)
-        digest = content_hash({"values": entries.values, "clear": entries.clear, "consent": consent})
+        sent_state: dict[str, Any] = {"values": entries.values, "clear": entries.clear, "consent": consent}
+        if values.mobile is not None:  # so that a hash made before SMS was mapped stays the same
+            sent_state.update(mobile=values.mobile, sms_consent=values.sms_consent)
+        digest = content_hash(sent_state)
         done = PushedFields.objects.filter(list_id=membership.list_id, record_id=person.id, content_hash=digest)
         if done.exists():
             return
         sent = self.out.update_fields(
             membership.list_id, membership.email, name=membership.name, custom_fields=tuple(entries.values),
-            clear_fields=tuple(entries.clear), consent_to_track=consent,
+            clear_fields=tuple(entries.clear), consent_to_track=consent, mobile_number=values.mobile,
+            consent_to_send_sms=values.sms_consent,
             because=f"mapped fields of {person.sobject} {person.id} changed in Salesforce",
         )  # fmt: skip
         if sent:

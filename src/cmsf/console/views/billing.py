@@ -8,14 +8,15 @@ from django import forms
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import path
+from django.urls import path, reverse
 from django.utils import timezone
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 
 from cmsf.billing import selectors
 from cmsf.billing import services as billing
 from cmsf.billing.models import BillingAccount, Invoice, Plan
 from cmsf.console.access import changer, viewer
+from cmsf.console.confirm import Confirmation, confirm_page
 
 
 class BillingDetailsForm(forms.ModelForm):
@@ -51,9 +52,17 @@ def home(request: HttpRequest) -> HttpResponse:
     return _page(request)
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
 @changer
 def choose_plan(request: HttpRequest) -> HttpResponse:
+    """Choose a plan: a GET asks first, saying what changes (the trial it ends, the features it adds or takes
+    away); the POST does it."""
+    if request.method == "GET":
+        change = selectors.plan_change(request.GET.get("plan", ""), now=timezone.now())
+        if change is None:
+            messages.error(request, "Choose Free, Standard or Enterprise.")
+            return redirect("console:billing")
+        return confirm_page(request, _plan_confirmation(change), section="billing")
     try:
         account = billing.choose_plan(request.POST.get("plan", ""), actor=request.user.get_username())
     except billing.BillingError as error:
@@ -61,6 +70,37 @@ def choose_plan(request: HttpRequest) -> HttpResponse:
     else:
         messages.success(request, f"Plan: {account.get_plan_display()}.")
     return redirect("console:billing")
+
+
+def _plan_confirmation(change: selectors.PlanChange) -> Confirmation:
+    if change.ends_trial:
+        ends = timezone.localtime(change.trial_ends_at).strftime("%-d %b %Y, %H:%M %Z")
+        warning = (
+            f"Choosing {change.new.label} ends the Enterprise trial now ({change.trial_days_left} day"
+            f"{'s' if change.trial_days_left != 1 else ''} left, until {ends}); it cannot be started again."
+        )
+    elif change.current == change.new:
+        warning = f"{change.new.label} is the plan already: choosing it again changes nothing."
+    else:
+        warning = f"The plan changes from {change.current.label} to {change.new.label} now."
+    lines = [
+        f"This month is billed at {change.new.label}'s price for its highest daily count of active subscribers"
+        + (" (a month that ends on the trial costs nothing: this one no longer does)." if change.ends_trial else ".")
+    ]
+    lines += [f"Added: {label}." for label in change.gained]
+    lines += [f"No longer included: {label}." for label in change.lost]
+    if change.drops_history:
+        lines.append("The email tracking history already stored in Salesforce is removed by the next syncs.")
+    return Confirmation(
+        title=f"Choose the {change.new.label} plan?",
+        warning=warning,
+        consequences=lines,
+        action=reverse("console:billing_plan"),
+        cancel=reverse("console:billing"),
+        button=f"Choose {change.new.label}",
+        fields=(("plan", change.new.value),),
+        destructive=change.ends_trial or bool(change.lost),
+    )
 
 
 @require_POST

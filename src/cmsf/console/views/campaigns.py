@@ -15,11 +15,12 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
 from django.utils import timezone
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from cmsf.campaign_monitor.errors import CampaignMonitorError
 from cmsf.connections import services as connections
 from cmsf.console.access import changer, viewer
+from cmsf.console.confirm import Confirmation, confirm_page
 from cmsf.console.forms import add_problems
 from cmsf.maintenance.services import record_message
 from cmsf.options import services as options
@@ -306,7 +307,7 @@ def _chart(settings: CampaignSettings) -> dict[str, Any]:
         return {"problem": problem, "bars": []}
     chosen = IndustryBenchmark.objects.filter(name=settings.industry).first() if settings.industry else None
     groups: list[tuple[campaign_links.CampaignRates, bool, list[tuple[str, float | None, str]]]] = []
-    for row in reversed(rows):  # oldest on the left
+    for row in rows:  # newest first: the chart and its table open on the latest campaigns
         industry_open, industry_click = row.industry_open_rate, row.industry_click_rate
         from_settings = industry_open is None and chosen is not None
         if chosen is not None and from_settings:
@@ -485,9 +486,29 @@ def link(request: HttpRequest) -> HttpResponse:
     return redirect("console:campaigns_links")
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
 @changer
 def unlink(request: HttpRequest) -> HttpResponse:
+    """Unlink a campaign: a GET asks first, saying what happens; the POST does it."""
+    if request.method == "GET":
+        entry = get_object_or_404(CampaignLink, cm_campaign_id=request.GET.get("cm_campaign_id", ""), unlinked_at=None)
+        name = entry.cm_campaign_name or entry.cm_campaign_id
+        sf_name = entry.salesforce_campaign_name or entry.salesforce_campaign_id
+        confirmation = Confirmation(
+            title=f"Unlink {name}?",
+            warning=f"{name} will no longer update the Salesforce campaign {sf_name}.",
+            consequences=(
+                "The members and statistics already written stay on the Salesforce campaign; the next syncs no "
+                "longer update them.",
+                "The Salesforce campaign loses the Campaign Monitor campaign's id, so it can be linked to another.",
+                "Auto-create does not make the campaign again: link it again here to go on.",
+            ),
+            action=reverse("console:campaigns_unlink"),
+            cancel=reverse("console:campaigns_links"),
+            button="Unlink",
+            fields=(("cm_campaign_id", entry.cm_campaign_id),),
+        )
+        return confirm_page(request, confirmation, section=SECTION)
     try:
         removed = campaign_links.unlink(request.POST.get("cm_campaign_id", ""), actor=request.user.get_username())
     except campaign_links.LinkRefused as refused:

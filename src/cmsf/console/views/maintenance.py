@@ -18,6 +18,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from cmsf.console.access import changer, viewer
+from cmsf.console.sections import audit_section_label
 from cmsf.maintenance import selectors, support_codes
 from cmsf.maintenance import services as maintenance
 from cmsf.maintenance.jobs import JOBS
@@ -59,8 +60,9 @@ class AuditFilterForm(forms.Form):
         super().__init__(*args, **kwargs)
         actor, section = self.fields["actor"], self.fields["section"]
         assert isinstance(actor, forms.ChoiceField) and isinstance(section, forms.ChoiceField)
-        actor.choices = [("", "All users"), *((a, a) for a in selectors.audit_actors())]
-        section.choices = [("", "All sections"), *((s, s) for s in selectors.audit_sections())]
+        actor.choices = [("", "All users"), *selectors.audit_actor_choices()]
+        labelled = sorted(((s, audit_section_label(s)) for s in selectors.audit_sections()), key=lambda c: c[1])
+        section.choices = [("", "All sections"), *labelled]
 
     def clean(self) -> dict[str, Any] | None:
         data = super().clean() or {}
@@ -177,10 +179,14 @@ def audit_log(request: HttpRequest) -> HttpResponse:
     if form.is_bound and form.is_valid():
         filters = {key: value for key, value in form.cleaned_data.items() if value}
     rows = selectors.audit_entries(**filters) if not form.errors else selectors.audit_entries().none()
+    page = _page(request, rows)
+    page.object_list = list(page.object_list)
+    for entry in page.object_list:
+        entry.section_label = audit_section_label(entry.section)
     context = {
         "active_section": "maintenance",
         "form": form,
-        "page": _page(request, rows),
+        "page": page,
         "query": _query_without_page(request),
     }
     return render(request, "console/maintenance/audit.html", context)

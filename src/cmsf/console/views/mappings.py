@@ -27,6 +27,13 @@ from cmsf.salesforce.errors import SalesforceError
 
 SECTION = "mappings"
 CONSENT_CHOICE = "consent"
+# What may be typed for Campaign Monitor's own subscriber fields (any case), besides their API names.
+STANDARD_CHOICES = {
+    CONSENT_CHOICE: FieldMapping.CONSENT,
+    "mobile": FieldMapping.MOBILE,
+    "sms consent": FieldMapping.SMS_CONSENT,
+    **{name.lower(): name for name in FieldMapping.STANDARD},
+}
 
 
 class MappingForm(forms.Form):
@@ -37,7 +44,8 @@ class MappingForm(forms.Form):
     campaign_monitor = forms.CharField(
         max_length=102, label="Campaign Monitor field",
         help_text="A custom field key such as [Title], new (a custom field named and typed as the Salesforce "
-        "field), or consent (consent to track).",
+        "field), consent (consent to track), mobile (the mobile number, sent in E.164) or sms consent (consent to "
+        "send SMS, sent with the mobile number).",
     )  # fmt: skip
     direction = forms.ChoiceField(choices=FieldMapping.Direction.choices, widget=forms.RadioSelect,
                                   initial=FieldMapping.Direction.TO_CM)  # fmt: skip
@@ -106,7 +114,7 @@ def _mapping(form: MappingForm, lists: dict[str, str]) -> tuple[FieldMapping, bo
     mapping = services.field_mapping(
         client_id=client_id, list_id=list_id, list_name=list_name, sobject=data["sobject"],
         salesforce_field=data["salesforce_field"], direction=data["direction"],
-        campaign_monitor=FieldMapping.CONSENT if target.lower() == CONSENT_CHOICE else target,
+        campaign_monitor=STANDARD_CHOICES.get(target.lower(), target),
     )  # fmt: skip
     return mapping, target.lower() == NEW_FIELD
 

@@ -12,14 +12,15 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import path
-from django.views.decorators.http import require_GET, require_POST
+from django.urls import path, reverse
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from cmsf.audience import fields as rule_fields
 from cmsf.audience import services
 from cmsf.connections import services as connections
 from cmsf.console import pickers
 from cmsf.console.access import changer, viewer
+from cmsf.console.confirm import Confirmation, confirm_page
 from cmsf.console.forms import add_problems
 from cmsf.console.views.imports import chosen_list, lists_or_message
 from cmsf.options.models import RULE_OPERATORS, PersonObject, SubscriberRule
@@ -138,13 +139,46 @@ def delete(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect("console:rules")
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
 @changer
 def retrospective(request: HttpRequest, pk: int) -> HttpResponse:
+    """A retrospective run: a GET asks first, saying what it does to the records that exist; the POST queues it."""
     rule = get_object_or_404(SubscriberRule, pk=pk)
+    if request.method == "GET":
+        return confirm_page(request, _retrospective_confirmation(rule), section="rules")
     transaction.on_commit(lambda: tasks.retrospective_rule(rule.pk))
     messages.success(request, f"A retrospective run of {rule} is queued: its outcome shows here when it ends.")
     return redirect("console:rules")
+
+
+def _retrospective_confirmation(rule: SubscriberRule) -> Confirmation:
+    record = rule.sobject.lower()
+    where = rule.list_name or rule.list_id
+    if rule.adds:
+        warning = f"Every existing {record} that meets the criteria is added to the list {where} now."
+        consequences: tuple[str, ...] = (
+            "No one who left the list is resubscribed, and the opt-out and suppression rules apply.",
+            "When journeys are triggered (General Options), the list's journeys start for everyone added.",
+        )
+    else:
+        warning = (
+            f"Every existing {record} that meets the criteria has its subscribers of the list {where} "
+            "deleted in Campaign Monitor now."
+        )
+        consequences = ("cmsf cannot undo this: a deleted subscriber must be added to the list again.",)
+    return Confirmation(
+        title=f"Run the {rule.get_kind_display().lower()} rule of {where} retrospectively?",
+        warning=warning,
+        consequences=(
+            *consequences,
+            f"It reads every {record} in Salesforce and runs in the background; its outcome shows on Subscriber "
+            "Rules when it ends.",
+        ),
+        action=reverse("console:rules_retrospective", args=[rule.pk]),
+        cancel=reverse("console:rules"),
+        button="Run retrospectively",
+        destructive=not rule.adds,
+    )
 
 
 @require_POST

@@ -11,12 +11,13 @@ from typing import Any
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import path
+from django.urls import path, reverse
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 
 from cmsf.connections import salesforce_setup as setup
 from cmsf.console.access import changer, viewer
+from cmsf.console.confirm import Confirmation, confirm_page
 
 SESSION_KEY = "salesforce_setup"  # {"schema": SchemaCheck.as_dict(), "layouts": LayoutsResult.as_dict()}
 ANCHOR = "#salesforce-setup"
@@ -89,15 +90,59 @@ def _layouts(request: HttpRequest, action: str) -> HttpResponse:
     return _back(request)
 
 
-@require_POST
+def _layouts_confirmation(request: HttpRequest, action: str) -> HttpResponse:
+    """Before a deploy: each layout of the org it changes, and how."""
+    target = request.GET.get("next", "")
+    safe = url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    )
+    back = target.split("#", 1)[0] + ANCHOR if target and safe else reverse("console:salesforce_setup")
+    if action == "apply":
+        warning = (
+            "Applying replaces the org's Contact Layout and Lead Layout with cmsf's versions: changes made to them "
+            "in Salesforce are lost."
+        )
+        consequences = (
+            "The layouts of cmsf's own objects are created, or replaced by cmsf's versions.",
+            "A deploy is all or nothing: if Salesforce refuses one layout, none changes.",
+        )
+    else:
+        warning = (
+            "Removing deletes the layouts of cmsf's objects and replaces the org's Contact Layout and Lead Layout "
+            "with cmsf's versions without its related lists: changes made to them in Salesforce are lost."
+        )
+        consequences = (
+            "Records of cmsf's objects then show on Salesforce's default layouts.",
+            "A deploy is all or nothing: if Salesforce refuses one layout, none changes.",
+        )
+    title = "Apply page layouts?" if action == "apply" else "Remove page layouts?"
+    confirmation = Confirmation(
+        title=title,
+        warning=warning,
+        consequences=consequences,
+        action=reverse(f"console:salesforce_layouts_{action}"),
+        cancel=back,
+        button="Apply page layouts" if action == "apply" else "Remove page layouts",
+        fields=(("next", target if safe else ""),),
+        changes=setup.layout_changes(action),
+        changes_heading="What changes in the org",
+    )
+    return confirm_page(request, confirmation, section="maintenance")
+
+
+@require_http_methods(["GET", "POST"])
 @changer
 def layouts_apply(request: HttpRequest) -> HttpResponse:
+    if request.method == "GET":
+        return _layouts_confirmation(request, "apply")
     return _layouts(request, "apply")
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
 @changer
 def layouts_remove(request: HttpRequest) -> HttpResponse:
+    if request.method == "GET":
+        return _layouts_confirmation(request, "remove")
     return _layouts(request, "remove")
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from functools import cache
 
-import phonenumbers
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import ValidationError
@@ -17,12 +16,12 @@ from django.views.decorators.http import require_GET, require_POST
 
 from cmsf.audience import services as audience
 from cmsf.audience.imports import sms_allowed
-from cmsf.audience.phones import BadNumber, to_e164
 from cmsf.billing.models import BillingAccount, Plan
 from cmsf.connections.services import NotConnected
 from cmsf.console import pickers
 from cmsf.console.access import changer, viewer
 from cmsf.console.forms import add_problems
+from cmsf.lib.phones import BadNumber, country_choices, to_e164
 from cmsf.options.models import SMS, SmsSettings
 from cmsf.salesforce.errors import SalesforceError
 
@@ -32,16 +31,8 @@ EXAMPLE = "(555) 555-1234"
 
 @cache
 def countries() -> list[tuple[str, str]]:
-    """Every region phone numbers can be formatted for, by name: ("US", "United States (+1)")."""
-    from phonenumbers.geocoder import description_for_number
-
-    named = []
-    for region in phonenumbers.SUPPORTED_REGIONS:
-        example = phonenumbers.example_number(region)
-        name = description_for_number(example, "en", region="ZZ") if example else ""
-        code = phonenumbers.country_code_for_region(region)
-        named.append((region, f"{name or region} (+{code})"))
-    return [("", "Choose a country"), *sorted(named, key=lambda pair: pair[1])]
+    """The default country's choices: every region by name, once each."""
+    return [("", "Choose a country"), *country_choices()]
 
 
 class SmsForm(SMS.form("settings")):  # type: ignore[misc]

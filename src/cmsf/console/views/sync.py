@@ -295,7 +295,14 @@ def security_owner(request: HttpRequest, pk: int) -> HttpResponse:
             "Check the Salesforce connection under Sync Settings and try again.",
         )
         return redirect("console:home")
-    context = {"active_section": "sync", "client": client, "users": users, "search": search, "owner_error": error}
+    context = {
+        "active_section": "sync",
+        "client": client,
+        "users": users,
+        "search": search,
+        "owner_error": error,
+        "sync_user": clients.SYNC_USER,
+    }
     return render(request, "console/sync/security_owner.html", context)
 
 

@@ -25,12 +25,31 @@ class BadNumber(ValueError):
     """A number that cannot be made E.164; the message says why."""
 
 
-def _country_name(region: str) -> str:
-    from phonenumbers.geocoder import description_for_number
+# Regions phonenumbers formats numbers for but names in no language it carries.
+UNNAMED_REGIONS = {"AC": "Ascension Island", "TA": "Tristan da Cunha", "XK": "Kosovo"}
 
-    example = phonenumbers.example_number(region)
-    name = description_for_number(example, "en", region="ZZ") if example else ""
-    return name or region
+
+def country_name(region: str) -> str:
+    """The English name of an ISO 3166 region ("MF": "Saint Martin"), from phonenumbers' own names (a name given
+    as "*xx" is the one of language xx), or the region code when it has none."""
+    from phonenumbers.geodata.locale import LOCALE_DATA
+
+    names = LOCALE_DATA.get(region.upper(), {})
+    name = names.get("en", "")
+    for _ in range(3):  # a reference is at most a chain of two
+        if not name.startswith("*"):
+            break
+        name = names.get(name[1:], "")
+    return name or UNNAMED_REGIONS.get(region.upper(), region.upper())
+
+
+def country_choices() -> list[tuple[str, str]]:
+    """Every region phone numbers can be formatted for, once each, by name: ("US", "United States (+1)")."""
+    named = [
+        (region, f"{country_name(region)} (+{phonenumbers.country_code_for_region(region)})")
+        for region in phonenumbers.SUPPORTED_REGIONS
+    ]
+    return sorted(named, key=lambda pair: pair[1])
 
 
 def to_e164(raw: str, default_country: str) -> str | None:
@@ -51,7 +70,7 @@ def to_e164(raw: str, default_country: str) -> str | None:
     if result == ValidationResult.IS_POSSIBLE_LOCAL_ONLY:
         raise BadNumber(f"{text!r} is a local number: it needs its area code")
     country = phonenumbers.region_code_for_country_code(number.country_code or 0)
-    where = _country_name(country) if country and country != "ZZ" else f"country code +{number.country_code}"
+    where = country_name(country) if country and country != "ZZ" else f"country code +{number.country_code}"
     reasons = {
         ValidationResult.INVALID_COUNTRY_CODE: "its country code is not one of any country",
         ValidationResult.TOO_SHORT: f"it is too short for a number of {where}",
