@@ -18,12 +18,14 @@ from cmsf.salesforce.adapter import SalesforceAdapter
 from cmsf.salesforce.auth import Credentials
 from cmsf_sandbox.salesforce.app import create_app
 from cmsf_sandbox.salesforce.data import generate_org
+from cmsf_sandbox.salesforce.metadata import standard_layouts
 from cmsf_sandbox.server import serve_in_thread
 from cmsf_sandbox.tls import generate_tls_files
 
 VERSION = "62.0"
 NS = {"md": metadata.MD_NS}
 SUBSCRIBER_LAYOUT = "CMSF_Subscriber__c-CMSF Subscriber Layout"
+STANDARD = standard_layouts()  # the org's own Contact and Lead layouts, there from the start
 SOURCE_LAYOUTS = {
     "CMSF_Campaign__c-CMSF Campaign Layout",
     "CMSF_Client__c-CMSF Client Layout",
@@ -51,8 +53,9 @@ def http(server):
     session.trust_env = False
     session.verify = server["ca"]
     session.headers["Authorization"] = f"Bearer {server['em'].issue_token()}"
+    server["em"].metadata.layouts = standard_layouts()
     yield session
-    server["em"].metadata.layouts.clear()
+    server["em"].metadata.layouts = standard_layouts()
     server["em"].metadata.polls_in_progress = 1
     session.post(f"{server['base']}/admin/schema/reset")
     session.close()
@@ -138,11 +141,11 @@ def test_a_good_layout_is_pending_then_in_progress_then_succeeds_and_is_recorded
         "Pending", False, False,
     )  # fmt: skip
     assert body["deployOptions"]["rollbackOnError"] is True and body["deployOptions"]["singlePackage"] is True
-    assert admin_layouts(server) == {}
+    assert admin_layouts(server) == STANDARD
 
     first = http.get(api(server, f"metadata/deployRequest/{deploy_id}"), params={"includeDetails": "true"}).json()
     assert (first["deployResult"]["status"], first["deployResult"]["done"]) == ("InProgress", False)
-    assert admin_layouts(server) == {}
+    assert admin_layouts(server) == STANDARD
 
     second = http.get(api(server, f"metadata/deployRequest/{deploy_id}"), params={"includeDetails": "true"}).json()
     result = second["deployResult"]
@@ -153,7 +156,7 @@ def test_a_good_layout_is_pending_then_in_progress_then_succeeds_and_is_recorded
     layout = next(m for m in result["details"]["componentSuccesses"] if m["componentType"] == "Layout")
     assert layout["fullName"] == SUBSCRIBER_LAYOUT and layout["fileName"] == f"layouts/{SUBSCRIBER_LAYOUT}.layout"
     assert layout["created"] is True and layout["success"] is True and layout["id"].startswith("00h")
-    assert admin_layouts(server) == {SUBSCRIBER_LAYOUT: xml}
+    assert admin_layouts(server) == {**STANDARD, SUBSCRIBER_LAYOUT: xml}
 
     without_details = http.get(api(server, f"metadata/deployRequest/{deploy_id}")).json()
     assert without_details["deployResult"]["details"] is None and without_details["deployResult"]["done"] is True
@@ -194,11 +197,11 @@ def test_a_bad_layout_fails_with_its_problems_and_rolls_back_the_good_one(http, 
         "layouts/Nobody__c-Nobody Layout.layout",
     }
     assert result["numberComponentErrors"] == len(failures) == 4
-    assert admin_layouts(server) == {}  # rollbackOnError: the good layout was not kept either
+    assert admin_layouts(server) == STANDARD  # rollbackOnError: the good layout was not kept either
 
     partial = deploy(http, server, files, rollbackOnError=False)["deployResult"]
     assert (partial["status"], partial["success"], partial["numberComponentsDeployed"]) == ("SucceededPartial", True, 1)
-    assert set(admin_layouts(server)) == {SUBSCRIBER_LAYOUT}
+    assert set(admin_layouts(server)) == {SUBSCRIBER_LAYOUT, *STANDARD}
 
 
 def test_a_field_removed_from_the_org_fails_the_layout_that_names_it(http, server):
@@ -233,7 +236,7 @@ def test_malformed_xml_and_a_missing_manifest_or_file_are_failures(http, server)
     not_zip = post_deploy(http, server, b"this is not a zip")
     assert not_zip.status_code == 201
     assert finish(http, server, not_zip.json()["id"])["deployResult"]["status"] == "Failed"
-    assert admin_layouts(server) == {}
+    assert admin_layouts(server) == STANDARD
 
 
 def test_files_under_one_folder_deploy_when_not_a_single_package(http, server):
@@ -242,18 +245,18 @@ def test_files_under_one_folder_deploy_when_not_a_single_package(http, server):
         f"pkg/layouts/{SUBSCRIBER_LAYOUT}.layout": layout_xml(["Name"]),
     }
     assert deploy(http, server, files, singlePackage=False)["deployResult"]["status"] == "Succeeded"
-    assert set(admin_layouts(server)) == {SUBSCRIBER_LAYOUT}
+    assert set(admin_layouts(server)) == {SUBSCRIBER_LAYOUT, *STANDARD}
 
 
 def test_destructive_changes_delete_a_layout_and_a_missing_one_is_a_warning(http, server):
     deploy(http, server, one_layout(layout_xml(["Name"])))
-    assert set(admin_layouts(server)) == {SUBSCRIBER_LAYOUT}
+    assert set(admin_layouts(server)) == {SUBSCRIBER_LAYOUT, *STANDARD}
     destructive = {"package.xml": package([]), "destructiveChanges.xml": package([SUBSCRIBER_LAYOUT])}
     result = deploy(http, server, destructive)["deployResult"]
     assert (result["status"], result["numberComponentsDeployed"]) == ("Succeeded", 1)
     deleted = next(m for m in result["details"]["componentSuccesses"] if m["componentType"] == "Layout")
     assert deleted["deleted"] is True and deleted["fullName"] == SUBSCRIBER_LAYOUT
-    assert admin_layouts(server) == {}
+    assert admin_layouts(server) == STANDARD
 
     warned = deploy(http, server, destructive)["deployResult"]
     assert warned["status"] == "Failed"
@@ -269,7 +272,7 @@ def test_check_only_validates_without_recording(http, server):
     files = one_layout(layout_xml(["Name"]))
     result = deploy(http, server, files, checkOnly=True)["deployResult"]
     assert (result["status"], result["checkOnly"]) == ("Succeeded", True)
-    assert admin_layouts(server) == {}
+    assert admin_layouts(server) == STANDARD
 
 
 def test_a_request_without_its_parts_or_an_unknown_deploy_is_refused(http, server):
@@ -346,7 +349,7 @@ def test_the_client_reports_component_failures(sf, server):
         "Lead-Lead Layout: Cannot find related list:CMSF_Email_Activity__c.Lead__c of Lead",
     ]
     assert "Cannot find related list:CMSF_Email_Activity__c.Lead__c of Lead" in outcome.summary()
-    assert admin_layouts(server) == {}
+    assert admin_layouts(server) == STANDARD
 
 
 def test_strip_keeps_everything_but_cmsf_items():
