@@ -16,6 +16,7 @@ import requests
 from cmsf.salesforce import metadata
 from cmsf.salesforce.adapter import SalesforceAdapter
 from cmsf.salesforce.auth import Credentials
+from cmsf.salesforce.errors import ApiLimitExceeded
 from cmsf_sandbox.salesforce.app import create_app
 from cmsf_sandbox.salesforce.data import generate_org
 from cmsf_sandbox.salesforce.metadata import standard_layouts
@@ -374,3 +375,94 @@ def test_strip_keeps_everything_but_cmsf_items():
         "Contact-Contact Layout",
         "Lead-Lead Layout",
     }
+
+
+# ---------------------------------------------------------------------------------------- readMetadata
+
+SOAP = "http://schemas.xmlsoap.org/soap/envelope/"
+XSI_TYPE = "{http://www.w3.org/2001/XMLSchema-instance}type"
+
+
+def read_call(server: dict[str, Any], session_id: str, body: str, version: str = VERSION) -> requests.Response:
+    envelope = (
+        f'<?xml version="1.0" encoding="UTF-8"?><soapenv:Envelope xmlns:soapenv="{SOAP}" xmlns="{metadata.MD_NS}">'
+        f"<soapenv:Header><SessionHeader><sessionId>{session_id}</sessionId></SessionHeader></soapenv:Header>"
+        f"<soapenv:Body>{body}</soapenv:Body></soapenv:Envelope>"
+    )
+    return requests.post(
+        f"{server['base']}/services/Soap/m/{version}", data=envelope.encode(), verify=server["ca"], timeout=30,
+        headers={"Content-Type": "text/xml; charset=UTF-8", "SOAPAction": '""'},
+    )  # fmt: skip
+
+
+def read_layouts_call(names: list[str], type_name: str = "Layout") -> str:
+    return (
+        f"<readMetadata><type>{type_name}</type>{''.join(f'<fullNames>{n}</fullNames>' for n in names)}</readMetadata>"
+    )
+
+
+def fault(response: requests.Response) -> tuple[int, str, str]:
+    root = ET.fromstring(response.content)
+    found = root.find(f"{{{SOAP}}}Body/{{{SOAP}}}Fault")
+    assert found is not None, response.text
+    return response.status_code, found.findtext("faultcode") or "", found.findtext("faultstring") or ""
+
+
+def test_read_metadata_answers_the_org_layouts_and_an_empty_record_for_a_missing_one(http, server):
+    token = server["em"].issue_token()
+    response = read_call(server, token, read_layouts_call(["Contact-Contact Layout", "Account-Account Layout"]))
+    assert response.status_code == 200 and response.headers["content-type"].startswith("text/xml")
+    assert response.headers["sforce-limit-info"].startswith("api-usage=")
+    root = ET.fromstring(response.content)
+    records = root.findall(f"{{{SOAP}}}Body/md:readMetadataResponse/md:result/md:records", NS)
+    assert [r.get(XSI_TYPE) for r in records] == ["Layout", "Layout"]
+    contact, missing = records
+    assert contact.findtext("md:fullName", "", NS) == "Contact-Contact Layout"
+    assert [r.findtext("md:relatedList", "", NS) for r in contact.findall("md:relatedLists", NS)] == [
+        "RelatedActivityList", "RelatedHistoryList", "RelatedNoteList",
+    ]  # fmt: skip
+    assert "Email" in [f.text for f in contact.iter(f"{{{metadata.MD_NS}}}field")]
+    assert len(missing) == 0
+    # the layout read back is the one the org keeps, byte for byte
+    assert metadata.parse_read_layouts(response.content) == {
+        "Contact-Contact Layout": STANDARD["Contact-Contact Layout"].encode()
+    }
+
+
+def test_read_metadata_faults_on_a_bad_session_type_or_count(http, server):
+    token = server["em"].issue_token()
+    status, code, text = fault(read_call(server, "not-a-session", read_layouts_call(["Contact-Contact Layout"])))
+    assert (status, code) == (500, "sf:INVALID_SESSION_ID") and "Invalid Session ID" in text
+    assert fault(read_call(server, token, read_layouts_call(["Contact"], "CustomObject")))[1] == "sf:INVALID_TYPE"
+    too_many = read_layouts_call([f"Contact-Layout {n}" for n in range(11)])
+    assert fault(read_call(server, token, too_many))[1] == "sf:INVALID_OPERATION"
+    assert fault(read_call(server, token, "<describeMetadata/>"))[1] == "sf:INVALID_OPERATION"
+    assert fault(read_call(server, token, read_layouts_call(["Lead-Lead Layout"]), "20.0"))[1] == (
+        "sf:UNSUPPORTED_API_VERSION"
+    )
+
+
+def test_the_client_reads_the_org_layouts_and_a_deploy_puts_them_back_byte_equal(sf, server):
+    before = metadata.read_org_layouts(sf, ["Contact-Contact Layout", "Lead-Lead Layout", "Account-Account Layout"])
+    assert before == {name: xml.encode() for name, xml in STANDARD.items()}
+    assert sf.meter.calls["metadata soap"] == 1
+    assert metadata.deploy(sf, metadata.apply_plan(sf.api_version), sleep=lambda _: None).ok
+    assert metadata.read_org_layouts(sf, ["Contact-Contact Layout"]) != {
+        "Contact-Contact Layout": before["Contact-Contact Layout"]
+    }
+    restored = metadata.deploy(sf, metadata.restore_plan(sf.api_version, before), sleep=lambda _: None)
+    assert restored.ok, restored.summary()
+    assert admin_layouts(server) == STANDARD
+    assert metadata.read_org_layouts(sf, list(STANDARD)) == before
+
+
+def test_the_client_reads_in_batches_of_ten_and_raises_a_fault(sf, server):
+    names = [f"Contact-Layout {n:02d}" for n in range(12)] + ["Contact-Contact Layout"]
+    assert set(metadata.read_org_layouts(sf, names)) == {"Contact-Contact Layout"}
+    assert sf.meter.calls["metadata soap"] == 2
+    server["em"].faults.set_profile("limits", after=0)
+    try:
+        with pytest.raises(ApiLimitExceeded, match="REQUEST_LIMIT_EXCEEDED"):
+            metadata.read_org_layouts(sf, ["Contact-Contact Layout"])
+    finally:
+        server["em"].faults.set_profile("none")
