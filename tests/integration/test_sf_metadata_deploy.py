@@ -460,6 +460,10 @@ def test_the_client_reads_in_batches_of_ten_and_raises_a_fault(sf, server):
     names = [f"Contact-Layout {n:02d}" for n in range(12)] + ["Contact-Contact Layout"]
     assert set(metadata.read_org_layouts(sf, names)) == {"Contact-Contact Layout"}
     assert sf.meter.calls["metadata soap"] == 2
+    # an expired session faults INVALID_SESSION_ID: the client signs in again and reads once more
+    requests.post(f"{server['base']}/admin/tokens/expire", verify=server["ca"], timeout=30).raise_for_status()
+    assert set(metadata.read_org_layouts(sf, ["Lead-Lead Layout"])) == {"Lead-Lead Layout"}
+    assert sf.meter.calls["metadata soap"] == 4 and sf.meter.calls["oauth"] == 2
     server["em"].faults.set_profile("limits", after=0)
     try:
         with pytest.raises(ApiLimitExceeded, match="REQUEST_LIMIT_EXCEEDED"):
