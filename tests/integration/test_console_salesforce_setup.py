@@ -11,6 +11,7 @@ import requests
 from django.urls import reverse
 
 from cmsf.connections import services as connections
+from cmsf.connections.models import PageLayoutBackup
 from cmsf.maintenance.models import AuditEntry, MaintenanceMessage
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -88,9 +89,15 @@ def test_schema_check_lists_fields_and_a_permission_set_missing_in_the_org(clien
 
 def test_apply_then_remove_page_layouts_and_the_org_follows(client, alice, sandbox):
     client.force_login(alice)
-    assert sandbox.layouts() == {}
+    originals = sandbox.layouts()
+    assert set(originals) == PEOPLE_LAYOUTS  # the org's standard layouts
+    assert all(not name.startswith("CMSF_") for xml in originals.values() for name in related_lists(xml))
     html = post(client, "salesforce_layouts_apply", reverse("console:maintenance")).content.decode()
     assert "Page layouts applied: 8 layouts deployed to Salesforce." in html
+    assert "A copy of Contact-Contact Layout, Lead-Lead Layout was kept; Remove puts it back." in html
+    assert "<li>Kept a copy of Contact-Contact Layout as it was</li>" in html
+    # the copy is the org's layout from before Apply, byte for byte
+    assert {row.full_name: row.layout_xml for row in PageLayoutBackup.objects.all()} == originals
     assert 'data-testid="layouts-result" data-status="Succeeded"' in html
     layouts = sandbox.layouts()
     assert set(layouts) == CMSF_LAYOUTS | PEOPLE_LAYOUTS
@@ -106,13 +113,46 @@ def test_apply_then_remove_page_layouts_and_the_org_follows(client, alice, sandb
 
     html = post(client, "salesforce_layouts_remove").content.decode()
     assert "Page layouts removed: 6 layouts of cmsf&#x27;s objects deleted" in html
-    layouts = sandbox.layouts()
-    assert set(layouts) == PEOPLE_LAYOUTS
-    for xml in layouts.values():
-        assert related_lists(xml) == ["RelatedActivityList", "RelatedHistoryList"]
+    assert "Contact-Contact Layout, Lead-Lead Layout put back as they were before cmsf applied its layouts" in html
+    assert sandbox.layouts() == originals  # byte-equal: the org is as it was before cmsf
     removed = AuditEntry.objects.get(action="Remove page layouts")
     assert set(removed.after["deleted"]) == CMSF_LAYOUTS and set(removed.after["deployed"]) == PEOPLE_LAYOUTS
+    assert set(removed.after["restored_from_copies"]) == PEOPLE_LAYOUTS
+    assert applied.after["copies_kept"] == sorted(PEOPLE_LAYOUTS)
+    assert not PageLayoutBackup.objects.exists()  # put back, then forgotten
     assert not MaintenanceMessage.objects.exists()
+
+
+def test_apply_twice_keeps_the_first_copy_and_remove_puts_the_originals_back(client, alice, sandbox):
+    client.force_login(alice)
+    originals = sandbox.layouts()
+    assert "Page layouts applied" in post(client, "salesforce_layouts_apply").content.decode()
+    applied = sandbox.layouts()
+    assert applied["Contact-Contact Layout"] != originals["Contact-Contact Layout"]
+    html = post(client, "salesforce_layouts_apply").content.decode()
+    assert "Page layouts applied: 8 layouts deployed to Salesforce." in html and "A copy of" not in html
+    # the second Apply read cmsf's own layouts from the org, but the kept copies are still the originals
+    assert {row.full_name: row.layout_xml for row in PageLayoutBackup.objects.all()} == originals
+    removing = client.get(reverse("console:salesforce_layouts_remove")).content.decode()
+    assert "Put back as it was before cmsf applied its layouts (from the copy cmsf kept)." in removing
+    post(client, "salesforce_layouts_remove")
+    assert sandbox.layouts() == originals
+
+
+def test_a_layout_read_failure_stops_apply_and_changes_nothing(client, alice, sandbox):
+    client.force_login(alice)
+    originals = sandbox.layouts()
+    sandbox.admin("POST", "/faults", json={"profile": "limits", "after": 0})
+    html = post(client, "salesforce_layouts_apply").content.decode()
+    sandbox.admin("POST", "/faults", json={"profile": "none"})
+    assert "Apply page layouts: cmsf could not read the org&#x27;s current page layouts to keep a copy." in html
+    assert "REQUEST_LIMIT_EXCEEDED" in html and "Nothing was changed" in html
+    message = MaintenanceMessage.objects.get()
+    assert message.support_code == "CMSF-PAGE-LAYOUTS" and "metadata read" in message.details
+    assert "keeps a copy" in message.guidance
+    assert sandbox.layouts() == originals
+    assert not PageLayoutBackup.objects.exists()
+    assert not AuditEntry.objects.filter(section="maintenance").exists()
 
 
 def test_a_failed_deploy_is_shown_with_what_to_do_and_recorded(client, alice, sandbox):
@@ -125,7 +165,7 @@ def test_a_failed_deploy_is_shown_with_what_to_do_and_recorded(client, alice, sa
     message = MaintenanceMessage.objects.get()
     assert message.support_code == "CMSF-PAGE-LAYOUTS" and "Contact-Contact Layout" in message.details
     assert "rolls back" in message.guidance
-    assert sandbox.layouts() == {}
+    assert set(sandbox.layouts()) == PEOPLE_LAYOUTS  # the standard ones, untouched
     assert not AuditEntry.objects.filter(section="maintenance").exists()
 
 
@@ -139,7 +179,7 @@ def test_user_access_sees_the_card_but_cannot_run_anything(client, bob, sandbox)
     for name in ("salesforce_schema_check", "salesforce_layouts_apply", "salesforce_layouts_remove"):
         assert client.post(reverse(f"console:{name}")).status_code == 403
     assert client.get(reverse("console:salesforce_setup")).status_code == 200
-    assert sandbox.layouts() == {}
+    assert set(sandbox.layouts()) == PEOPLE_LAYOUTS
     assert not AuditEntry.objects.filter(section="maintenance").exists()
 
 
@@ -164,15 +204,17 @@ def test_the_layout_actions_list_what_changes_in_the_org_and_ask_first(client, a
     )
     said = {what: how.replace("&#x27;", "'") for what, how in rows}
     assert list(said)[:2] == ["Contact Layout (Contact)", "Lead Layout (Lead)"]  # the org's own layouts first
-    assert all("changes made to this layout in Salesforce are lost" in said[name] for name in list(said)[:2])
+    assert all("a copy of the current layout is kept, and Remove puts it back" in said[name] for name in list(said)[:2])
+    assert "A copy of your current layouts is kept; Remove puts them back." in html
     assert said["CMSF Subscriber Layout (Subscriber List Member)"].startswith("Created, or replaced")
     assert f'href="{reverse("console:maintenance")}#salesforce-setup"' in html  # Cancel goes back to the card
     removing = client.get(reverse("console:salesforce_layouts_remove")).content.decode()
     assert "Remove page layouts?" in removing and "Deleted (a layout of cmsf&#x27;s own object)." in removing
+    assert "cmsf has no copy of the layout from before it applied its own" in removing  # nothing applied yet
     assert f'href="{reverse("console:salesforce_setup")}"' in removing  # no next: the card's own page
     elsewhere = client.get(reverse("console:salesforce_layouts_apply"), {"next": "https://elsewhere.example/"})
     assert "elsewhere.example" not in elsewhere.content.decode()
-    assert sandbox.layouts() == {} and not AuditEntry.objects.filter(section="maintenance").exists()
+    assert set(sandbox.layouts()) == PEOPLE_LAYOUTS and not AuditEntry.objects.filter(section="maintenance").exists()
     client.force_login(bob)
     seen = client.get(reverse("console:salesforce_layouts_remove")).content.decode()
     assert 'data-testid="view-only"' in seen and 'data-testid="confirm-button"' not in seen

@@ -16,14 +16,17 @@ import requests
 from cmsf.salesforce import metadata
 from cmsf.salesforce.adapter import SalesforceAdapter
 from cmsf.salesforce.auth import Credentials
+from cmsf.salesforce.errors import ApiLimitExceeded
 from cmsf_sandbox.salesforce.app import create_app
 from cmsf_sandbox.salesforce.data import generate_org
+from cmsf_sandbox.salesforce.metadata import standard_layouts
 from cmsf_sandbox.server import serve_in_thread
 from cmsf_sandbox.tls import generate_tls_files
 
 VERSION = "62.0"
 NS = {"md": metadata.MD_NS}
 SUBSCRIBER_LAYOUT = "CMSF_Subscriber__c-CMSF Subscriber Layout"
+STANDARD = standard_layouts()  # the org's own Contact and Lead layouts, there from the start
 SOURCE_LAYOUTS = {
     "CMSF_Campaign__c-CMSF Campaign Layout",
     "CMSF_Client__c-CMSF Client Layout",
@@ -51,8 +54,9 @@ def http(server):
     session.trust_env = False
     session.verify = server["ca"]
     session.headers["Authorization"] = f"Bearer {server['em'].issue_token()}"
+    server["em"].metadata.layouts = standard_layouts()
     yield session
-    server["em"].metadata.layouts.clear()
+    server["em"].metadata.layouts = standard_layouts()
     server["em"].metadata.polls_in_progress = 1
     session.post(f"{server['base']}/admin/schema/reset")
     session.close()
@@ -138,11 +142,11 @@ def test_a_good_layout_is_pending_then_in_progress_then_succeeds_and_is_recorded
         "Pending", False, False,
     )  # fmt: skip
     assert body["deployOptions"]["rollbackOnError"] is True and body["deployOptions"]["singlePackage"] is True
-    assert admin_layouts(server) == {}
+    assert admin_layouts(server) == STANDARD
 
     first = http.get(api(server, f"metadata/deployRequest/{deploy_id}"), params={"includeDetails": "true"}).json()
     assert (first["deployResult"]["status"], first["deployResult"]["done"]) == ("InProgress", False)
-    assert admin_layouts(server) == {}
+    assert admin_layouts(server) == STANDARD
 
     second = http.get(api(server, f"metadata/deployRequest/{deploy_id}"), params={"includeDetails": "true"}).json()
     result = second["deployResult"]
@@ -153,7 +157,7 @@ def test_a_good_layout_is_pending_then_in_progress_then_succeeds_and_is_recorded
     layout = next(m for m in result["details"]["componentSuccesses"] if m["componentType"] == "Layout")
     assert layout["fullName"] == SUBSCRIBER_LAYOUT and layout["fileName"] == f"layouts/{SUBSCRIBER_LAYOUT}.layout"
     assert layout["created"] is True and layout["success"] is True and layout["id"].startswith("00h")
-    assert admin_layouts(server) == {SUBSCRIBER_LAYOUT: xml}
+    assert admin_layouts(server) == {**STANDARD, SUBSCRIBER_LAYOUT: xml}
 
     without_details = http.get(api(server, f"metadata/deployRequest/{deploy_id}")).json()
     assert without_details["deployResult"]["details"] is None and without_details["deployResult"]["done"] is True
@@ -194,11 +198,11 @@ def test_a_bad_layout_fails_with_its_problems_and_rolls_back_the_good_one(http, 
         "layouts/Nobody__c-Nobody Layout.layout",
     }
     assert result["numberComponentErrors"] == len(failures) == 4
-    assert admin_layouts(server) == {}  # rollbackOnError: the good layout was not kept either
+    assert admin_layouts(server) == STANDARD  # rollbackOnError: the good layout was not kept either
 
     partial = deploy(http, server, files, rollbackOnError=False)["deployResult"]
     assert (partial["status"], partial["success"], partial["numberComponentsDeployed"]) == ("SucceededPartial", True, 1)
-    assert set(admin_layouts(server)) == {SUBSCRIBER_LAYOUT}
+    assert set(admin_layouts(server)) == {SUBSCRIBER_LAYOUT, *STANDARD}
 
 
 def test_a_field_removed_from_the_org_fails_the_layout_that_names_it(http, server):
@@ -233,7 +237,7 @@ def test_malformed_xml_and_a_missing_manifest_or_file_are_failures(http, server)
     not_zip = post_deploy(http, server, b"this is not a zip")
     assert not_zip.status_code == 201
     assert finish(http, server, not_zip.json()["id"])["deployResult"]["status"] == "Failed"
-    assert admin_layouts(server) == {}
+    assert admin_layouts(server) == STANDARD
 
 
 def test_files_under_one_folder_deploy_when_not_a_single_package(http, server):
@@ -242,18 +246,18 @@ def test_files_under_one_folder_deploy_when_not_a_single_package(http, server):
         f"pkg/layouts/{SUBSCRIBER_LAYOUT}.layout": layout_xml(["Name"]),
     }
     assert deploy(http, server, files, singlePackage=False)["deployResult"]["status"] == "Succeeded"
-    assert set(admin_layouts(server)) == {SUBSCRIBER_LAYOUT}
+    assert set(admin_layouts(server)) == {SUBSCRIBER_LAYOUT, *STANDARD}
 
 
 def test_destructive_changes_delete_a_layout_and_a_missing_one_is_a_warning(http, server):
     deploy(http, server, one_layout(layout_xml(["Name"])))
-    assert set(admin_layouts(server)) == {SUBSCRIBER_LAYOUT}
+    assert set(admin_layouts(server)) == {SUBSCRIBER_LAYOUT, *STANDARD}
     destructive = {"package.xml": package([]), "destructiveChanges.xml": package([SUBSCRIBER_LAYOUT])}
     result = deploy(http, server, destructive)["deployResult"]
     assert (result["status"], result["numberComponentsDeployed"]) == ("Succeeded", 1)
     deleted = next(m for m in result["details"]["componentSuccesses"] if m["componentType"] == "Layout")
     assert deleted["deleted"] is True and deleted["fullName"] == SUBSCRIBER_LAYOUT
-    assert admin_layouts(server) == {}
+    assert admin_layouts(server) == STANDARD
 
     warned = deploy(http, server, destructive)["deployResult"]
     assert warned["status"] == "Failed"
@@ -269,7 +273,7 @@ def test_check_only_validates_without_recording(http, server):
     files = one_layout(layout_xml(["Name"]))
     result = deploy(http, server, files, checkOnly=True)["deployResult"]
     assert (result["status"], result["checkOnly"]) == ("Succeeded", True)
-    assert admin_layouts(server) == {}
+    assert admin_layouts(server) == STANDARD
 
 
 def test_a_request_without_its_parts_or_an_unknown_deploy_is_refused(http, server):
@@ -346,7 +350,7 @@ def test_the_client_reports_component_failures(sf, server):
         "Lead-Lead Layout: Cannot find related list:CMSF_Email_Activity__c.Lead__c of Lead",
     ]
     assert "Cannot find related list:CMSF_Email_Activity__c.Lead__c of Lead" in outcome.summary()
-    assert admin_layouts(server) == {}
+    assert admin_layouts(server) == STANDARD
 
 
 def test_strip_keeps_everything_but_cmsf_items():
@@ -371,3 +375,98 @@ def test_strip_keeps_everything_but_cmsf_items():
         "Contact-Contact Layout",
         "Lead-Lead Layout",
     }
+
+
+# ---------------------------------------------------------------------------------------- readMetadata
+
+SOAP = "http://schemas.xmlsoap.org/soap/envelope/"
+XSI_TYPE = "{http://www.w3.org/2001/XMLSchema-instance}type"
+
+
+def read_call(server: dict[str, Any], session_id: str, body: str, version: str = VERSION) -> requests.Response:
+    envelope = (
+        f'<?xml version="1.0" encoding="UTF-8"?><soapenv:Envelope xmlns:soapenv="{SOAP}" xmlns="{metadata.MD_NS}">'
+        f"<soapenv:Header><SessionHeader><sessionId>{session_id}</sessionId></SessionHeader></soapenv:Header>"
+        f"<soapenv:Body>{body}</soapenv:Body></soapenv:Envelope>"
+    )
+    return requests.post(
+        f"{server['base']}/services/Soap/m/{version}", data=envelope.encode(), verify=server["ca"], timeout=30,
+        headers={"Content-Type": "text/xml; charset=UTF-8", "SOAPAction": '""'},
+    )  # fmt: skip
+
+
+def read_layouts_call(names: list[str], type_name: str = "Layout") -> str:
+    return (
+        f"<readMetadata><type>{type_name}</type>{''.join(f'<fullNames>{n}</fullNames>' for n in names)}</readMetadata>"
+    )
+
+
+def fault(response: requests.Response) -> tuple[int, str, str]:
+    root = ET.fromstring(response.content)
+    found = root.find(f"{{{SOAP}}}Body/{{{SOAP}}}Fault")
+    assert found is not None, response.text
+    return response.status_code, found.findtext("faultcode") or "", found.findtext("faultstring") or ""
+
+
+def test_read_metadata_answers_the_org_layouts_and_an_empty_record_for_a_missing_one(http, server):
+    token = server["em"].issue_token()
+    response = read_call(server, token, read_layouts_call(["Contact-Contact Layout", "Account-Account Layout"]))
+    assert response.status_code == 200 and response.headers["content-type"].startswith("text/xml")
+    assert response.headers["sforce-limit-info"].startswith("api-usage=")
+    root = ET.fromstring(response.content)
+    records = root.findall(f"{{{SOAP}}}Body/md:readMetadataResponse/md:result/md:records", NS)
+    assert [r.get(XSI_TYPE) for r in records] == ["Layout", "Layout"]
+    contact, missing = records
+    assert contact.findtext("md:fullName", "", NS) == "Contact-Contact Layout"
+    assert [r.findtext("md:relatedList", "", NS) for r in contact.findall("md:relatedLists", NS)] == [
+        "RelatedActivityList", "RelatedHistoryList", "RelatedNoteList",
+    ]  # fmt: skip
+    assert "Email" in [f.text for f in contact.iter(f"{{{metadata.MD_NS}}}field")]
+    assert len(missing) == 0
+    # the layout read back is the one the org keeps, byte for byte
+    assert metadata.parse_read_layouts(response.content) == {
+        "Contact-Contact Layout": STANDARD["Contact-Contact Layout"].encode()
+    }
+
+
+def test_read_metadata_faults_on_a_bad_session_type_or_count(http, server):
+    token = server["em"].issue_token()
+    status, code, text = fault(read_call(server, "not-a-session", read_layouts_call(["Contact-Contact Layout"])))
+    assert (status, code) == (500, "sf:INVALID_SESSION_ID") and "Invalid Session ID" in text
+    assert fault(read_call(server, token, read_layouts_call(["Contact"], "CustomObject")))[1] == "sf:INVALID_TYPE"
+    too_many = read_layouts_call([f"Contact-Layout {n}" for n in range(11)])
+    assert fault(read_call(server, token, too_many))[1] == "sf:INVALID_OPERATION"
+    assert fault(read_call(server, token, "<describeMetadata/>"))[1] == "sf:INVALID_OPERATION"
+    assert fault(read_call(server, token, read_layouts_call(["Lead-Lead Layout"]), "20.0"))[1] == (
+        "sf:UNSUPPORTED_API_VERSION"
+    )
+
+
+def test_the_client_reads_the_org_layouts_and_a_deploy_puts_them_back_byte_equal(sf, server):
+    before = metadata.read_org_layouts(sf, ["Contact-Contact Layout", "Lead-Lead Layout", "Account-Account Layout"])
+    assert before == {name: xml.encode() for name, xml in STANDARD.items()}
+    assert sf.meter.calls["metadata soap"] == 1
+    assert metadata.deploy(sf, metadata.apply_plan(sf.api_version), sleep=lambda _: None).ok
+    assert metadata.read_org_layouts(sf, ["Contact-Contact Layout"]) != {
+        "Contact-Contact Layout": before["Contact-Contact Layout"]
+    }
+    restored = metadata.deploy(sf, metadata.restore_plan(sf.api_version, before), sleep=lambda _: None)
+    assert restored.ok, restored.summary()
+    assert admin_layouts(server) == STANDARD
+    assert metadata.read_org_layouts(sf, list(STANDARD)) == before
+
+
+def test_the_client_reads_in_batches_of_ten_and_raises_a_fault(sf, server):
+    names = [f"Contact-Layout {n:02d}" for n in range(12)] + ["Contact-Contact Layout"]
+    assert set(metadata.read_org_layouts(sf, names)) == {"Contact-Contact Layout"}
+    assert sf.meter.calls["metadata soap"] == 2
+    # an expired session faults INVALID_SESSION_ID: the client signs in again and reads once more
+    requests.post(f"{server['base']}/admin/tokens/expire", verify=server["ca"], timeout=30).raise_for_status()
+    assert set(metadata.read_org_layouts(sf, ["Lead-Lead Layout"])) == {"Lead-Lead Layout"}
+    assert sf.meter.calls["metadata soap"] == 4 and sf.meter.calls["oauth"] == 2
+    server["em"].faults.set_profile("limits", after=0)
+    try:
+        with pytest.raises(ApiLimitExceeded, match="REQUEST_LIMIT_EXCEEDED"):
+            metadata.read_org_layouts(sf, ["Contact-Contact Layout"])
+    finally:
+        server["em"].faults.set_profile("none")

@@ -162,3 +162,19 @@ SALESFORCE = Declared(
     SalesforceOrg,
     {"login": ("login_domain", "my_domain", "custom_login_url"), "api_usage": ("api_budget_percent",)},
 )
+
+
+class PageLayoutBackup(models.Model):
+    """A copy of one of the org's own page layouts (Contact, Lead) as it was before cmsf's Apply page layouts
+    replaced it: Metadata API XML, deployed back by Remove page layouts. The first copy is kept until Remove puts it
+    back (a second Apply does not overwrite it with cmsf's version)."""
+
+    full_name = models.CharField(max_length=255, unique=True)  # "Contact-Contact Layout"
+    layout_xml = models.TextField()
+    saved_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["full_name"]
+
+    def __str__(self) -> str:
+        return self.full_name

@@ -1,13 +1,17 @@
 """Salesforce setup, on the Maintenance page: check the connected org against the SFDX source in `sfdx/`
 (objects, fields, permission sets), and apply or remove cmsf's page layouts through Metadata API deploys.
 
+Before Apply replaces the org's own Contact and Lead layouts, it reads them (Metadata API `readMetadata`) and keeps a
+copy (`PageLayoutBackup`); the first copy is kept however often Apply runs. Remove deploys the copies back, so the
+org's layouts are as they were before cmsf, then forgets them. If the layouts cannot be read, Apply changes nothing.
+
 Applying and removing are audited; a failed deploy changes nothing in the org (it rolls back), is recorded as a
 maintenance message and raised as `SetupError` with what to do.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -16,6 +20,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from cmsf.connections import selectors as connection_reads
 from cmsf.connections import services as connections
 from cmsf.maintenance.services import audit, record_message
 from cmsf.salesforce import metadata, soql
@@ -38,6 +43,12 @@ LAYOUTS_GUIDANCE = (
     "fields, so everything it lists as missing must be deployed first. If the failure names something else (a "
     "conflict with a change made in Salesforce), set up the page layouts by hand in Setup > Object Manager > "
     "Page Layouts, or send the support code to support."
+)
+
+BACKUP_GUIDANCE = (
+    "Nothing was changed: cmsf keeps a copy of the org's Contact and Lead layouts before it replaces them, and it "
+    "could not read them. Check the Salesforce connection under Sync Settings, and that the Salesforce Sync User has "
+    "Modify Metadata Through Metadata API Functions (or Modify All Data), then apply again."
 )
 
 
@@ -136,6 +147,8 @@ class LayoutsResult:
     status: str = ""
     saved: list[str] = field(default_factory=list)
     deleted: list[str] = field(default_factory=list)
+    backed_up: list[str] = field(default_factory=list)  # apply: the org's layouts copied before this deploy
+    restored: list[str] = field(default_factory=list)  # remove: the org's layouts put back from their copies
     failures: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     finished_at: str = ""
@@ -150,16 +163,14 @@ class DeployFailed(SetupError):
         self.result = result
 
 
-ACTIONS: dict[str, tuple[str, Callable[[str, Path | None], metadata.DeployPlan]]] = {
-    "apply": ("Apply page layouts", metadata.apply_plan),
-    "remove": ("Remove page layouts", metadata.remove_plan),
-}
+TITLES = {"apply": "Apply page layouts", "remove": "Remove page layouts"}
 
 
 def layout_changes(action: str, source_dir: Path | None = None) -> list[tuple[str, str]]:
     """What a deploy of `action` ("apply" or "remove") will do to each layout of the org, for the confirmation
     before it: ("Contact Layout (Contact)", "Replaced ..."); the org's own layouts (Contact, Lead) first."""
     labels = {name: spec.label for name, spec in read_objects(source_dir).items() if spec.label}
+    kept = connection_reads.page_layout_backups() if action == "remove" else {}
     changes = []
     for name in metadata.read_layouts(source_dir):
         sobject, _, layout = name.partition("-")
@@ -169,33 +180,58 @@ def layout_changes(action: str, source_dir: Path | None = None) -> list[tuple[st
                 "Created, or replaced by cmsf's version (a layout of cmsf's own object)."
                 if ours
                 else "Replaced by cmsf's version, with cmsf's related lists (subscriptions and email tracking "
-                "history): changes made to this layout in Salesforce are lost."
+                "history); a copy of the current layout is kept, and Remove puts it back."
             )
         else:
             how = (
                 "Deleted (a layout of cmsf's own object)."
                 if ours
-                else "Replaced by cmsf's version without cmsf's related lists: changes made to this layout in "
-                "Salesforce are lost."
+                else "Put back as it was before cmsf applied its layouts (from the copy cmsf kept)."
+                if name in kept
+                else "Replaced by cmsf's version without cmsf's related lists (cmsf has no copy of the layout from "
+                "before it applied its own): changes made to this layout in Salesforce are lost."
             )
         changes.append((not ours, f"{layout} ({labels.get(sobject, sobject)})", how))
     return [(what, how) for _, what, how in sorted(changes, key=lambda c: (not c[0], c[1]))]
 
 
 def apply_page_layouts(*, actor: str, source_dir: Path | None = None) -> LayoutsResult:
-    """Deploy every layout of the source: cmsf's objects' layouts, and Contact and Lead with cmsf's related lists."""
+    """Deploy every layout of the source: cmsf's objects' layouts, and Contact and Lead with cmsf's related lists;
+    first keep a copy of the org's Contact and Lead layouts (unless one is kept already)."""
     return _deploy_layouts("apply", actor=actor, source_dir=source_dir)
 
 
 def remove_page_layouts(*, actor: str, source_dir: Path | None = None) -> LayoutsResult:
-    """Delete cmsf's objects' layouts and deploy Contact and Lead again without cmsf's related lists."""
+    """Delete cmsf's objects' layouts and put the org's Contact and Lead layouts back from their kept copies (without
+    a copy: cmsf's version without its related lists)."""
     return _deploy_layouts("remove", actor=actor, source_dir=source_dir)
 
 
+def _back_up_layouts(adapter: SalesforceAdapter, title: str, source_dir: Path | None) -> list[str]:
+    """Read and keep the org's layouts that Apply replaces and that have no copy yet; answers the names kept."""
+    kept = connection_reads.page_layout_backups()
+    wanted = [name for name in metadata.standard_layout_names(source_dir) if name not in kept]
+    if not wanted:
+        return []
+    try:
+        current = metadata.read_org_layouts(adapter, wanted)
+    except SalesforceError as error:
+        what = f"{title}: cmsf could not read the org's current page layouts to keep a copy."
+        raise _failed(LAYOUTS_CODE, what, str(error), BACKUP_GUIDANCE) from error
+    return connections.keep_page_layout_backups(current)
+
+
 def _deploy_layouts(action: str, *, actor: str, source_dir: Path | None) -> LayoutsResult:
-    title, make_plan = ACTIONS[action]
+    title = TITLES[action]
+    backed_up: list[str] = []
+    originals: dict[str, bytes] = {}
     with _salesforce() as adapter:
-        plan = make_plan(adapter.api_version, source_dir)
+        if action == "apply":
+            backed_up = _back_up_layouts(adapter, title, source_dir)
+            plan = metadata.apply_plan(adapter.api_version, source_dir)
+        else:
+            originals = connection_reads.page_layout_backups()
+            plan = metadata.restore_plan(adapter.api_version, originals, source_dir)
         try:
             outcome = metadata.deploy(adapter, plan, timeout=DEPLOY_TIMEOUT)
         except SalesforceError as error:
@@ -208,6 +244,8 @@ def _deploy_layouts(action: str, *, actor: str, source_dir: Path | None) -> Layo
         # a deploy that fails rolls back: what it names as succeeded was not kept
         saved=[name for name in plan.saves if name in outcome.succeeded] if outcome.ok else [],
         deleted=[name for name in plan.deletes if name in outcome.succeeded] if outcome.ok else [],
+        backed_up=backed_up,
+        restored=sorted(name for name in originals if name in outcome.succeeded) if outcome.ok else [],
         failures=[str(f) for f in outcome.failures] or ([outcome.error_message] if outcome.error_message else []),
         warnings=[str(w) for w in outcome.warnings],
         finished_at=timezone.now().isoformat(timespec="seconds"),
@@ -221,11 +259,18 @@ def _deploy_layouts(action: str, *, actor: str, source_dir: Path | None) -> Layo
         )
         raise DeployFailed(str(refused), result)
     with transaction.atomic():
+        if result.restored:
+            connections.drop_page_layout_backups(result.restored)
+        after: dict[str, Any] = {"deploy_id": result.deploy_id, "deployed": result.saved, "deleted": result.deleted}
+        if action == "apply":
+            after["copies_kept"] = sorted(connection_reads.page_layout_backups())
+        else:
+            after["restored_from_copies"] = result.restored
         audit(
             actor=actor,
             section=SECTION,
             action=title,
             before={} if action == "apply" else {"page_layouts": sorted([*plan.saves, *plan.deletes])},
-            after={"deploy_id": result.deploy_id, "deployed": result.saved, "deleted": result.deleted},
+            after=after,
         )
     return result

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db import models
 
-from cmsf.connections.models import CampaignMonitorAccount, SalesforceOrg
+from cmsf.connections.models import CampaignMonitorAccount, PageLayoutBackup, SalesforceOrg
 from cmsf.lib.crypto import EncryptedTextField
 
 
@@ -51,3 +51,8 @@ def not_connected_reason() -> str:
     if not missing:
         return ""
     return f"{' and '.join(missing)} {'is' if len(missing) == 1 else 'are'} not connected"
+
+
+def page_layout_backups() -> dict[str, bytes]:
+    """The kept copies of the org's own page layouts from before Apply page layouts: full name -> XML."""
+    return {row.full_name: row.layout_xml.encode("utf-8") for row in PageLayoutBackup.objects.all()}

@@ -14,7 +14,7 @@ from django.utils import timezone
 from cmsf.campaign_monitor import oauth as cm_oauth
 from cmsf.campaign_monitor.api import CampaignMonitor
 from cmsf.campaign_monitor.transport import DEFAULT_BASE_URL, ApiKeyAuth, Auth, OAuthAuth, OAuthTokens, Transport
-from cmsf.connections.models import CampaignMonitorAccount, CampaignMonitorClient, SalesforceOrg
+from cmsf.connections.models import CampaignMonitorAccount, CampaignMonitorClient, PageLayoutBackup, SalesforceOrg
 from cmsf.connections.signals import salesforce_org_changed
 from cmsf.maintenance.services import audit
 from cmsf.salesforce import auth, soql
@@ -441,3 +441,22 @@ def disconnect_salesforce(*, actor: str) -> None:
         org.save()
         audit(actor=actor, section="connections", action="Disconnect Salesforce", before=before,
               after={"connected": False})  # fmt: skip
+
+
+def keep_page_layout_backups(layouts: dict[str, bytes]) -> list[str]:
+    """Keep a copy of each of these layouts (full name -> XML) that has none yet; an existing copy (the layout as
+    it was before the first Apply) is never overwritten. Answers the names newly kept."""
+    kept = []
+    with transaction.atomic():
+        for name, data in sorted(layouts.items()):
+            _, created = PageLayoutBackup.objects.get_or_create(
+                full_name=name, defaults={"layout_xml": data.decode("utf-8"), "saved_at": timezone.now()}
+            )
+            if created:
+                kept.append(name)
+    return kept
+
+
+def drop_page_layout_backups(names: list[str]) -> None:
+    """Forget the copies of these layouts (once Remove page layouts has put them back)."""
+    PageLayoutBackup.objects.filter(full_name__in=names).delete()

@@ -21,6 +21,7 @@ import logging
 import random
 import threading
 import time
+import xml.etree.ElementTree as ET
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -68,6 +69,8 @@ def call_kind(method: str, path: str) -> str:
     """A short name for a call, for the meter: "query", "composite/sobjects", "bulk2 ingest upload", ..."""
     if "/services/oauth2/" in path:
         return "oauth"
+    if "/services/Soap/m/" in path:
+        return "metadata soap"
     tail = path.split("/services/data/", 1)[-1].split("/", 1)[-1] if "/services/data/" in path else path
     parts = [p for p in tail.split("/") if p]
     if not parts:
@@ -596,6 +599,60 @@ class SalesforceAdapter:
             params={"includeDetails": "true"},
         )  # fmt: skip
         return dict(response.json())
+
+    def metadata_soap(self, call_xml: str, *, operation: str) -> bytes:
+        """One call of the SOAP Metadata API (`readMetadata`, ...): `call_xml` is the body's call element, in the
+        metadata namespace; the session goes in the `SessionHeader`. Answers the response envelope; a SOAP fault
+        is raised as the REST errors are (INVALID_SESSION_ID signs in again, REQUEST_LIMIT_EXCEEDED stops)."""
+        url = f"{self.token.instance_url.rstrip('/')}/services/Soap/m/{self.api_version}"
+
+        def send() -> bytes:
+            envelope = (
+                '<?xml version="1.0" encoding="UTF-8"?>'
+                f'<soapenv:Envelope xmlns:soapenv="{SOAP_ENVELOPE_NS}" xmlns="{METADATA_NS}">'
+                f"<soapenv:Header><SessionHeader><sessionId>{xml_text(self.token.access_token)}</sessionId>"
+                f"</SessionHeader></soapenv:Header><soapenv:Body>{call_xml}</soapenv:Body></soapenv:Envelope>"
+            )
+            headers = {"Content-Type": "text/xml; charset=UTF-8", "SOAPAction": '""'}
+            response = self.session.post(url, data=envelope.encode("utf-8"), headers=headers, timeout=300)
+            if response.status_code == 200:
+                return response.content
+            code, message = soap_fault(response.content)
+            content: Any = [{"errorCode": code, "message": message or f"HTTP {response.status_code}"}]
+            if code == "INVALID_SESSION_ID":
+                raise SalesforceExpiredSession(url, 401, operation, content)
+            if code == "REQUEST_LIMIT_EXCEEDED":
+                raise SalesforceRefusedRequest(url, 403, operation, content)
+            # a fault comes as HTTP 500 whatever its cause: only the server's own trouble is worth repeating
+            status = response.status_code
+            if code and code not in SOAP_SERVER_FAULTS:
+                status = 400
+            raise SimpleSalesforceError(url, status, operation, content)
+
+        return self._call(operation, send)
+
+
+SOAP_ENVELOPE_NS = "http://schemas.xmlsoap.org/soap/envelope/"
+METADATA_NS = "http://soap.sforce.com/2006/04/metadata"
+SOAP_SERVER_FAULTS = frozenset({"SERVER_UNAVAILABLE", "UNKNOWN_EXCEPTION"})
+
+
+def xml_text(value: str) -> str:
+    return value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
+
+
+def soap_fault(body: bytes) -> tuple[str, str]:
+    """The code ("INVALID_SESSION_ID", without its "sf:" prefix) and message of a SOAP fault ("" and the start of the
+    body when it is not one)."""
+    try:
+        root = ET.fromstring(body)
+    except ET.ParseError:
+        return "", body[:300].decode("utf-8", "replace")
+    fault = root.find(f"{{{SOAP_ENVELOPE_NS}}}Body/{{{SOAP_ENVELOPE_NS}}}Fault")
+    if fault is None:
+        return "", body[:300].decode("utf-8", "replace")
+    code = (fault.findtext("faultcode") or "").strip().rpartition(":")[2]
+    return code, (fault.findtext("faultstring") or "").strip()
 
 
 # -- helpers -----------------------------------------------------------------------------------------

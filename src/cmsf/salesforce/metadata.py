@@ -8,6 +8,9 @@ wants Metadata API format: `layouts/<Object>-<Layout Name>.layout` and a `packag
 - Remove: a `destructiveChanges.xml` deletes cmsf's own objects' layouts, and the Contact and Lead layouts are
   deployed again without cmsf's items (related lists of cmsf's objects, fields of cmsf's), derived from the source.
 
+Before Apply, the org's own Contact and Lead layouts are read through the SOAP `readMetadata` call (as Metadata API
+XML, `read_org_layouts`), so Remove can deploy them back as they were (`restore_plan`).
+
 Deploys roll back on any error, run no tests, and ignore warnings (removing a layout the org no longer has is a
 warning, not a failure).
 """
@@ -144,6 +147,80 @@ def remove_plan(api_version: str, source_dir: Path | None = None) -> DeployPlan:
     files["package.xml"] = package_xml({"Layout": saves}, api_version)
     files["destructiveChanges.xml"] = package_xml({"Layout": deletes}, api_version)
     return DeployPlan(tuple(sorted(saves)), tuple(deletes), _zip(files))
+
+
+def standard_layout_names(source_dir: Path | None = None) -> list[str]:
+    """The layouts of the source on the org's own objects (Contact, Lead): the ones Apply replaces."""
+    return [name for name in read_layouts(source_dir) if not is_cmsf_object(layout_object(name))]
+
+
+def restore_plan(api_version: str, originals: dict[str, bytes], source_dir: Path | None = None) -> DeployPlan:
+    """Remove, putting back the org's own layouts as they were before Apply (`originals`: full name -> XML); a
+    layout with no copy is deployed from the source without cmsf's items, as `remove_plan` does."""
+    layouts = read_layouts(source_dir)
+    if not layouts:
+        raise FileNotFoundError(f"no page layouts in {layouts_dir(source_dir)}")
+    deletes = sorted(name for name in layouts if is_cmsf_object(layout_object(name)))
+    saves = {name: strip_cmsf_items(data) for name, data in layouts.items() if name not in deletes}
+    saves.update(originals)
+    files = {f"layouts/{name}.layout": data for name, data in saves.items()}
+    files["package.xml"] = package_xml({"Layout": saves}, api_version)
+    files["destructiveChanges.xml"] = package_xml({"Layout": deletes}, api_version)
+    return DeployPlan(tuple(sorted(saves)), tuple(deletes), _zip(files))
+
+
+# ------------------------------------------------------------------------------------------- read
+
+READ_BATCH = 10  # readMetadata takes at most 10 full names a call
+SOAP_NS = "http://schemas.xmlsoap.org/soap/envelope/"
+XSI_NIL = "{http://www.w3.org/2001/XMLSchema-instance}nil"
+
+
+def layout_from_record(record: ET.Element) -> bytes:
+    """A `records` element of a readMetadata answer as a layout file: its elements but `fullName` under a `Layout`
+    root, with a declaration and a 4-space indent."""
+    ET.register_namespace("", MD_NS)
+    root = ET.Element(f"{{{MD_NS}}}Layout")
+    root.extend(child for child in record if child.tag != f"{{{MD_NS}}}fullName")
+    ET.indent(root, space="    ")
+    return (
+        b'<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="utf-8", xml_declaration=False) + b"\n"
+    )
+
+
+def parse_read_layouts(body: bytes) -> dict[str, bytes]:
+    """The layouts of a readMetadata response: full name -> layout XML (a name the org lacks is left out)."""
+    try:
+        root = ET.fromstring(body)
+    except ET.ParseError as error:
+        raise TransientError(f"Salesforce answered readMetadata with XML that does not parse: {error}",
+                             operation="metadata read") from error  # fmt: skip
+    result = root.find(f"{{{SOAP_NS}}}Body/md:readMetadataResponse/md:result", NS)
+    if result is None:
+        raise TransientError("Salesforce answered readMetadata without a result", operation="metadata read")
+    found = {}
+    for record in result.findall("md:records", NS):
+        name = (record.findtext("md:fullName", "", NS) or "").strip()
+        if name and record.get(XSI_NIL) != "true":
+            found[name] = layout_from_record(record)
+    return found
+
+
+def read_org_layouts(adapter: SalesforceAdapter, names: Iterable[str]) -> dict[str, bytes]:
+    """The org's layouts of these full names, as Metadata API XML (one readMetadata call per 10 names); a layout the
+    org does not have is left out."""
+    wanted = sorted(set(names))
+    found: dict[str, bytes] = {}
+    for start in range(0, len(wanted), READ_BATCH):
+        batch = wanted[start : start + READ_BATCH]
+        call = (
+            "<readMetadata><type>Layout</type>"
+            + "".join(f"<fullNames>{_escape(name)}</fullNames>" for name in batch)
+            + "</readMetadata>"
+        )
+        answer = parse_read_layouts(adapter.metadata_soap(call, operation="metadata read"))
+        found.update({name: data for name, data in answer.items() if name in batch})
+    return found
 
 
 # ------------------------------------------------------------------------------------------- deploy

@@ -26,7 +26,7 @@
                                     tabular report (columns `Object.Field`; filters {"column", "operator", "value"})
 - POST /admin/recycle-bin/empty {"ids"}   purge deleted records from the recycle bin (queryAll no longer shows
                                     them; getDeleted still lists them)
-- GET  /admin/layouts               the page layouts deployed through the Metadata API: {"layouts": {full name: XML}}
+- GET  /admin/layouts               the org's page layouts (standard Contact and Lead, then as deployed): {"layouts": {full name: XML}}
 - POST /admin/metadata/deploys {"polls_in_progress": N}   how many status checks find a deploy still InProgress
 - POST /admin/oauth/callback-urls {"url"}   add a callback URL to the connected app (web-server flow)
 """
@@ -249,7 +249,7 @@ def add_callback_url(em: Emulator, body: dict[str, Any]) -> Reply:
 
 
 def layouts(em: Emulator, body: dict[str, Any]) -> Reply:
-    """The page layouts deployed through the Metadata API: full name -> XML."""
+    """The org's page layouts (its standard Contact and Lead layouts, then as deployed): full name -> XML."""
     return Reply(200, {"layouts": dict(sorted(em.metadata.layouts.items()))})
 
 

@@ -8,6 +8,8 @@ Served paths:
   counts against the daily allowance and answers `Sforce-Limit-Info: api-usage=USED/MAX`.
 - `/services/oauth2/token`, `/services/oauth2/authorize` (a login page), `/services/oauth2/userinfo`,
   `/services/oauth2/revoke` and the identity URL `/id/{orgId}/{userId}`: see `oauth`. Not counted.
+- `/services/Soap/m/{version}`: the SOAP Metadata API's `readMetadata` of layouts, the session in the
+  `SessionHeader`; counted like the REST calls: see `metadata`.
 - `/admin/...`: test controls, no auth: see `admin`.
 
 The `Emulator` is `app.state.emulator`; `app.state.emulator.issue_token()` gives a token for the sync user.
@@ -27,7 +29,7 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from cmsf_sandbox.campaign_monitor.faults import DroppedConnection, hide_deliberate_drops
-from cmsf_sandbox.salesforce import admin, rest
+from cmsf_sandbox.salesforce import admin, metadata, rest
 from cmsf_sandbox.salesforce.errors import ApiError, invalid_session, request_limit_exceeded, server_unavailable
 from cmsf_sandbox.salesforce.faults import DROP, PROFILES, UNAVAILABLE, FaultRates
 from cmsf_sandbox.salesforce.http import Reply, Request
@@ -98,6 +100,8 @@ class SalesforceASGI:
                 await self.send(send, Reply(200, versions()))
                 return
             await self.api(send, method, segments[2], segments[3:], params, headers, body, base_url)
+        elif lowered[:3] == ["services", "soap", "m"] and len(segments) == 4:
+            await self.soap(send, method, segments[3], body)
         elif lowered[:2] == ["services", "oauth2"] and len(segments) == 3:
             await self.oauth(send, method, lowered[2], params, headers, body, base_url)
         elif lowered[:1] == ["id"] and len(segments) == 3:
@@ -210,6 +214,43 @@ class SalesforceASGI:
                 em.store.settle()
         reply.headers.append(limit_header())
         await self.send(send, reply, drop=fault == DROP)
+
+    async def soap(self, send: Send, method: str, version: str, body: bytes) -> None:
+        """The SOAP Metadata API (readMetadata): faults instead of error arrays."""
+        em = self.em
+        if method != "POST":
+            await self.send(send, metadata.soap_fault("INVALID_OPERATION", "The SOAP endpoint takes POST only"))
+            return
+        found = re.match(r"^(\d+)\.(\d)$", version)
+        if found is None or not MIN_VERSION <= float(version) <= MAX_VERSION:
+            await self.send(send, metadata.soap_fault("UNSUPPORTED_API_VERSION", f"Invalid Api version: {version}"))
+            return
+        session_id = metadata.soap_session_id(body)
+        session = em.oauth.authenticate(session_id) if session_id else None
+        if session is None:
+            fault = metadata.soap_fault(
+                "INVALID_SESSION_ID", "Invalid Session ID found in SessionHeader: Illegal Session"
+            )
+            await self.send(send, fault)
+            return
+        limit_header = em.allowance.header
+        if em.allowance.exhausted():
+            reply = metadata.soap_fault("REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded.")
+            reply.headers.append(limit_header())
+            await self.send(send, reply)
+            return
+        em.allowance.take()
+        em.calls["metadata readMetadata"] += 1
+        if em.faults.decide_request() == UNAVAILABLE:
+            reply = metadata.soap_fault("SERVER_UNAVAILABLE", "Server temporarily unavailable, please try again later.")
+        else:
+            with em.lock:
+                try:
+                    reply = metadata.read_metadata(em, body)
+                except metadata.SoapFault as error:
+                    reply = metadata.soap_fault(error.code, error.message)
+        reply.headers.append(limit_header())
+        await self.send(send, reply)
 
     # ---------------------------------------------------------------------------------------- OAuth
 

@@ -16,6 +16,13 @@ object the org has, fields of that object in its sections, and related lists tha
 layouts are kept in `MetadataDeploys.layouts` (full name -> XML), which the admin API shows. `rollbackOnError`
 (default true) keeps a deploy with an error from changing anything; `checkOnly` validates only; a destructive
 change naming a layout the org does not have is a Warning, which fails the deploy unless `ignoreWarnings`.
+
+The org starts with its standard layouts, `Contact-Contact Layout` and `Lead-Lead Layout`.
+
+- SOAP `POST /services/Soap/m/{version}`: `readMetadata(type, fullNames[])` of `Layout` (at most 10 names), the
+  session in the `SessionHeader`. Answers `readMetadataResponse/result/records` (`xsi:type="Layout"`): per name
+  found, its `fullName` and the layout's elements; a name the org does not have gives an empty `records`.
+  Failures are SOAP faults (HTTP 500, `sf:INVALID_SESSION_ID`, `sf:INVALID_TYPE`, `sf:REQUEST_LIMIT_EXCEEDED`, ...).
 """
 
 from __future__ import annotations
@@ -94,7 +101,8 @@ class MetadataDeploys:
         self.em = em
         self.polls_in_progress = polls_in_progress  # status checks that find a deploy still InProgress
         self.deploys: OrderedDict[str, Deploy] = OrderedDict()
-        self.layouts: dict[str, str] = {}  # full name ("Contact-Contact Layout") -> the layout's XML
+        # full name ("Contact-Contact Layout") -> the layout's XML
+        self.layouts: dict[str, str] = standard_layouts()
         self.layout_ids: dict[str, str] = {}
         self._seq = 0
         self._layout_seq = 0
@@ -408,6 +416,142 @@ def _has_field(obj: SObject, name: str) -> bool:
     if obj.field(name) is not None:
         return True
     return name.endswith("Address") and obj.field(name.removesuffix("Address") + "Street") is not None
+
+
+# ------------------------------------------------------------------------------------ standard layouts
+
+_STANDARD_SECTIONS: dict[str, list[tuple[str, list[list[tuple[str, str]]]]]] = {
+    "Contact": [
+        (
+            "Contact Information",
+            [
+                [("Edit", "OwnerId"), ("Required", "Name"), ("Edit", "AccountId"), ("Edit", "Title")],
+                [("Edit", "Phone"), ("Edit", "MobilePhone"), ("Edit", "Email"), ("Edit", "HasOptedOutOfEmail")],
+            ],
+        ),
+        ("Address Information", [[("Edit", "MailingAddress")], [("Edit", "OtherAddress")]]),
+        ("System Information", [[("Readonly", "CreatedById")], [("Readonly", "LastModifiedById")]]),
+    ],
+    "Lead": [
+        (
+            "Lead Information",
+            [
+                [("Edit", "OwnerId"), ("Required", "Name"), ("Required", "Company"), ("Edit", "Title")],
+                [("Edit", "Phone"), ("Edit", "Email"), ("Required", "Status"), ("Edit", "HasOptedOutOfEmail")],
+            ],
+        ),
+        ("Address Information", [[("Edit", "Address")]]),
+        ("System Information", [[("Readonly", "CreatedById")], [("Readonly", "LastModifiedById")]]),
+    ],
+}
+_STANDARD_RELATED = {
+    "Contact": ["RelatedActivityList", "RelatedHistoryList", "RelatedNoteList"],
+    "Lead": ["RelatedActivityList", "RelatedHistoryList", "RelatedNoteList"],
+}
+
+
+def layout_text(root: ET.Element) -> str:
+    """A layout's XML as the org keeps it: declaration, 4-space indent, the metadata namespace as default."""
+    ET.register_namespace("", NS[1:-1])
+    ET.indent(root, space="    ")
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+
+
+def standard_layouts() -> dict[str, str]:
+    """The layouts a new org has for Contact and Lead."""
+    layouts = {}
+    for object_name, sections in _STANDARD_SECTIONS.items():
+        root = ET.Element(f"{NS}Layout")
+        for label, columns in sections:
+            section = ET.SubElement(root, f"{NS}layoutSections")
+            for tag, text in (("customLabel", "false"), ("detailHeading", "true"), ("editHeading", "true")):
+                ET.SubElement(section, f"{NS}{tag}").text = text
+            ET.SubElement(section, f"{NS}label").text = label
+            for items in columns:
+                column = ET.SubElement(section, f"{NS}layoutColumns")
+                for behavior, name in items:
+                    item = ET.SubElement(column, f"{NS}layoutItems")
+                    ET.SubElement(item, f"{NS}behavior").text = behavior
+                    ET.SubElement(item, f"{NS}field").text = name
+            ET.SubElement(section, f"{NS}style").text = "TwoColumnsTopToBottom" if len(columns) > 1 else "OneColumn"
+        for name in _STANDARD_RELATED[object_name]:
+            related = ET.SubElement(root, f"{NS}relatedLists")
+            ET.SubElement(related, f"{NS}relatedList").text = name
+        ET.SubElement(root, f"{NS}showEmailCheckbox").text = "false"
+        ET.SubElement(root, f"{NS}showHighlightsPanel").text = "true"
+        layouts[f"{object_name}-{object_name} Layout"] = layout_text(root)
+    return layouts
+
+
+# -------------------------------------------------------------------------------------- readMetadata
+
+SOAP_NS = "http://schemas.xmlsoap.org/soap/envelope/"
+XSI_NS = "http://www.w3.org/2001/XMLSchema-instance"
+SOAP_XML = "text/xml; charset=utf-8"
+MAX_READ_NAMES = 10
+
+
+class SoapFault(Exception):
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+
+
+def soap_fault(code: str, message: str) -> Reply:
+    body = (
+        f'<?xml version="1.0" encoding="UTF-8"?><soapenv:Envelope xmlns:soapenv="{SOAP_NS}" '
+        'xmlns:sf="http://soap.sforce.com/2006/04/metadata"><soapenv:Body><soapenv:Fault>'
+        f"<faultcode>sf:{_text(code)}</faultcode><faultstring>{_text(code)}: {_text(message)}</faultstring>"
+        "</soapenv:Fault></soapenv:Body></soapenv:Envelope>"
+    )
+    return Reply(500, raw=body.encode("utf-8"), content_type=SOAP_XML)
+
+
+def _text(value: str) -> str:
+    return value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def soap_session_id(body: bytes) -> str:
+    """The `SessionHeader/sessionId` of a SOAP envelope ("" when there is none)."""
+    try:
+        root = ET.fromstring(body)
+    except ET.ParseError:
+        return ""
+    return (root.findtext(f"{{{SOAP_NS}}}Header/{NS}SessionHeader/{NS}sessionId") or "").strip()
+
+
+def read_metadata(em: Emulator, body: bytes) -> Reply:
+    """The `readMetadata` call of the SOAP Metadata API, for Layout."""
+    try:
+        root = ET.fromstring(body)
+    except ET.ParseError as error:
+        raise SoapFault("INVALID_XML", f"The request is not well-formed XML: {error}") from None
+    call = root.find(f"{{{SOAP_NS}}}Body/{NS}readMetadata")
+    if call is None:
+        raise SoapFault("INVALID_OPERATION", "This endpoint answers readMetadata only")
+    type_name = (call.findtext(f"{NS}type") or "").strip()
+    names = [(e.text or "").strip() for e in call.findall(f"{NS}fullNames")]
+    if type_name != "Layout":
+        raise SoapFault("INVALID_TYPE", f"Cannot read metadata of type {type_name or '(none)'}: this org reads Layout")
+    if not names or len(names) > MAX_READ_NAMES:
+        raise SoapFault("INVALID_OPERATION", f"readMetadata takes 1 to {MAX_READ_NAMES} full names")
+    ET.register_namespace("soapenv", SOAP_NS)
+    ET.register_namespace("xsi", XSI_NS)
+    envelope = ET.Element(f"{{{SOAP_NS}}}Envelope")
+    result = ET.SubElement(
+        ET.SubElement(ET.SubElement(envelope, f"{{{SOAP_NS}}}Body"), f"{NS}readMetadataResponse"), f"{NS}result"
+    )
+    for name in names:
+        records = ET.SubElement(result, f"{NS}records", {f"{{{XSI_NS}}}type": "Layout"})
+        stored = em.metadata.layouts.get(name)
+        if stored is None:
+            continue
+        ET.SubElement(records, f"{NS}fullName").text = name
+        records.extend(list(ET.fromstring(stored)))
+    ET.register_namespace("", NS[1:-1])
+    text = b'<?xml version="1.0" encoding="UTF-8"?>' + ET.tostring(envelope, encoding="utf-8", xml_declaration=False)
+    return Reply(200, raw=text, content_type=SOAP_XML)
 
 
 # ---------------------------------------------------------------------------------------- multipart

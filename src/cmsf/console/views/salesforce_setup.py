@@ -80,12 +80,16 @@ def _layouts(request: HttpRequest, action: str) -> HttpResponse:
         return _back(request)
     remember(request, "layouts", result.as_dict())
     if action == "apply":
-        messages.success(request, f"Page layouts applied: {len(result.saved)} layouts deployed to Salesforce.")
+        kept = f" A copy of {', '.join(result.backed_up)} was kept; Remove puts it back." if result.backed_up else ""
+        messages.success(request, f"Page layouts applied: {len(result.saved)} layouts deployed to Salesforce.{kept}")
     else:
+        restored = (
+            f"{', '.join(result.restored)} put back as they were before cmsf applied its layouts"
+            if result.restored
+            else "the Contact and Lead layouts deployed without cmsf's related lists"
+        )
         messages.success(
-            request,
-            f"Page layouts removed: {len(result.deleted)} layouts of cmsf's objects deleted, and the Contact and Lead "
-            "layouts deployed without cmsf's related lists.",
+            request, f"Page layouts removed: {len(result.deleted)} layouts of cmsf's objects deleted, and {restored}."
         )
     return _back(request)
 
@@ -97,19 +101,23 @@ def _layouts_confirmation(request: HttpRequest, action: str) -> HttpResponse:
         target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
     )
     back = target.split("#", 1)[0] + ANCHOR if target and safe else reverse("console:salesforce_setup")
+    consequences: tuple[str, ...]
     if action == "apply":
         warning = (
-            "Applying replaces the org's Contact Layout and Lead Layout with cmsf's versions: changes made to them "
-            "in Salesforce are lost."
+            "Applying replaces the org's Contact Layout and Lead Layout with cmsf's versions. A copy of your current "
+            "layouts is kept; Remove puts them back."
         )
         consequences = (
             "The layouts of cmsf's own objects are created, or replaced by cmsf's versions.",
+            "If cmsf already keeps a copy from an earlier Apply, that first copy is kept, not the current layouts.",
+            "If Salesforce does not let cmsf read the current layouts, nothing is changed.",
             "A deploy is all or nothing: if Salesforce refuses one layout, none changes.",
         )
     else:
         warning = (
-            "Removing deletes the layouts of cmsf's objects and replaces the org's Contact Layout and Lead Layout "
-            "with cmsf's versions without its related lists: changes made to them in Salesforce are lost."
+            "Removing deletes the layouts of cmsf's objects and puts the org's Contact Layout and Lead Layout back "
+            "from the copy kept when cmsf applied its layouts: changes made to them in Salesforce since then are "
+            "lost. A layout cmsf has no copy of is replaced by cmsf's version without its related lists."
         )
         consequences = (
             "Records of cmsf's objects then show on Salesforce's default layouts.",
