@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import importlib
 import re
 from decimal import Decimal
 from importlib import resources
 
 import pytest
 import yaml
+from django.apps import apps as django_apps
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 
@@ -25,7 +27,7 @@ from cmsf.sync.models import CampaignLink, RecordMap
 
 pytestmark = pytest.mark.django_db
 
-MAILCHIMP = "https://mailchimp.com/resources/email-marketing-benchmarks/"
+CAMPAIGN_MONITOR = "https://www.campaignmonitor.com/resources/guides/email-marketing-benchmarks/"
 T1 = dt.datetime(2026, 3, 1, 9, 0, tzinfo=dt.UTC)
 T2 = dt.datetime(2026, 3, 5, 9, 0, tzinfo=dt.UTC)
 
@@ -76,7 +78,7 @@ def test_the_settings_form_saves_audits_and_says_from_when(client, alice):
             auto_create_campaigns="on",
             filter_start_date="2026-01-31",
             industry_benchmarks="on",
-            industry="Consulting",
+            industry="Professional Services",
             member_status_refresh="once_only",
             auto_create_missing_statuses="on",
         ),
@@ -86,12 +88,12 @@ def test_the_settings_form_saves_audits_and_says_from_when(client, alice):
     assert settings.update_linked_campaign_statistics and settings.auto_create_campaigns
     assert settings.auto_create_since is not None
     assert settings.filter_start_date == dt.date(2026, 1, 31)
-    assert (settings.industry_benchmarks, settings.industry) == (True, "Consulting")
+    assert (settings.industry_benchmarks, settings.industry) == (True, "Professional Services")
     assert settings.member_status_refresh == "once_only" and settings.auto_create_missing_statuses
     html = response.content.decode()
     assert "get a Salesforce campaign; earlier ones" in html and "not retrospective" in html
     entry = AuditEntry.objects.get(section="campaigns")
-    assert entry.actor == "alice@example.com" and entry.after["industry"] == "Consulting"
+    assert entry.actor == "alice@example.com" and entry.after["industry"] == "Professional Services"
 
 
 def test_benchmarks_on_without_an_industry_is_shown_next_to_the_field_and_nothing_saves(client, alice):
@@ -220,59 +222,101 @@ def test_a_shared_label_needs_the_same_responded_flag(client, alice):
 # -- industry benchmarks ----------------------------------------------------------------------------------------
 
 
-def test_the_shipped_industries_are_seeded_with_their_source():
+def test_the_shipped_industries_are_every_industry_of_campaign_monitors_report_with_its_source():
     data = yaml.safe_load(resources.files("cmsf.options.data").joinpath("industry_benchmarks.yaml").read_text())
-    assert data["source"]["url"] == MAILCHIMP and "Mailchimp" in data["source"]["title"]
+    assert data["source"]["url"] == CAMPAIGN_MONITOR and "Campaign Monitor" in data["source"]["title"]
+    assert data["source"]["year"] == 2022
     rows = {row.name: row for row in IndustryBenchmark.objects.all()}
     assert set(rows) == {entry["name"] for entry in data["industries"]}
-    assert len(rows) == 12
-    assert all(MAILCHIMP in row.source for row in rows.values())
-    assert (rows["Consulting"].open_rate, rows["Consulting"].click_rate) == (Decimal("20.13"), Decimal("2.49"))
+    assert len(rows) == 18 and {"Advertising & Marketing", "Wellness & Fitness", "Other"} <= set(rows)
+    assert all(CAMPAIGN_MONITOR in row.source for row in rows.values())
+    assert (rows["Education"].open_rate, rows["Education"].click_rate) == (Decimal("28.50"), Decimal("4.40"))
     assert all(0 <= row.open_rate <= 100 and 0 <= row.click_rate <= 100 for row in rows.values())
+
+
+def test_the_benchmarks_page_names_the_report_and_its_year(client, alice):
+    client.force_login(alice)
+    html = client.get(reverse("console:campaigns_benchmarks")).content.decode()
+    assert f'href="{CAMPAIGN_MONITOR}"' in html and "published in 2022" in html and "(18 industries)" in html
+
+
+def test_the_migration_replaces_the_old_unedited_rows_and_keeps_the_ones_in_use_or_edited():
+    migration = importlib.import_module("cmsf.options.migrations.0011_campaign_monitor_benchmarks")
+    IndustryBenchmark.objects.all().delete()
+    old = migration.MAILCHIMP_2019 + ", https://mailchimp.com/resources/email-marketing-benchmarks/"
+    for name, (open_rate, click_rate) in migration.SHIPPED_BEFORE.items():
+        IndustryBenchmark.objects.create(name=name, open_rate=open_rate, click_rate=click_rate, source=old)
+    IndustryBenchmark.objects.filter(name="Construction").update(open_rate=Decimal("30"))  # edited by an admin
+    IndustryBenchmark.objects.create(name="Our sector", open_rate=Decimal("25"), click_rate=Decimal("3"), source="us")
+    options.save_campaign_settings({"industry_benchmarks": True, "industry": "Consulting"}, actor="a", now=T1)
+
+    migration.replace(django_apps, None)
+    migration.replace(django_apps, None)  # a second run changes nothing
+
+    names = set(IndustryBenchmark.objects.values_list("name", flat=True))
+    assert {"Consulting", "Construction", "Our sector"} <= names  # in use, edited, an admin's own
+    assert not names & (set(migration.SHIPPED_BEFORE) - {"Consulting", "Construction"})
+    assert len(names) == 3 + 18
+    assert CampaignSettings.load().industry == "Consulting"
 
 
 def test_an_admin_adds_edits_and_deletes_industries_with_the_rules(client, alice):
     client.force_login(alice)
     url = reverse("console:campaigns_benchmark_save")
-    response = client.post(url, {"name": "Nonprofit", "open_rate": "101", "click_rate": "2.5", "source": ""})
+    response = client.post(url, {"name": "Veterinary Services", "open_rate": "101", "click_rate": "2.5", "source": ""})
     assert response.status_code == 400
     html = response.content.decode()
-    assert 'data-error-for="open_rate"' in html and 'value="101"' in html and 'value="Nonprofit"' in html
-    assert not IndustryBenchmark.objects.filter(name="Nonprofit").exists()
-    response = client.post(url, {"name": "Consulting", "open_rate": "20", "click_rate": "2", "source": ""})
+    assert 'data-error-for="open_rate"' in html and 'value="101"' in html and 'value="Veterinary Services"' in html
+    assert not IndustryBenchmark.objects.filter(name="Veterinary Services").exists()
+    response = client.post(url, {"name": "Professional Services", "open_rate": "20", "click_rate": "2", "source": ""})
     assert response.status_code == 400 and 'data-error-for="name"' in response.content.decode()  # unique
 
-    client.post(url, {"name": "Nonprofit", "open_rate": "25.5", "click_rate": "2.75", "source": "Our own survey"})
-    row = IndustryBenchmark.objects.get(name="Nonprofit")
+    client.post(
+        url, {"name": "Veterinary Services", "open_rate": "25.5", "click_rate": "2.75", "source": "Our own survey"}
+    )
+    row = IndustryBenchmark.objects.get(name="Veterinary Services")
     assert (row.open_rate, row.click_rate) == (Decimal("25.50"), Decimal("2.75"))
-    client.post(url, {"id": row.pk, "name": "Non-profit", "open_rate": "26", "click_rate": "2.75", "source": "x"})
+    client.post(
+        url, {"id": row.pk, "name": "Veterinary services", "open_rate": "26", "click_rate": "2.75", "source": "x"}
+    )
     row.refresh_from_db()
-    assert (row.name, row.open_rate) == ("Non-profit", Decimal("26.00"))
+    assert (row.name, row.open_rate) == ("Veterinary services", Decimal("26.00"))
 
-    options.save_campaign_settings({"industry_benchmarks": True, "industry": "Non-profit"}, actor="alice", now=T1)
+    options.save_campaign_settings(
+        {"industry_benchmarks": True, "industry": "Veterinary services"}, actor="alice", now=T1
+    )
     response = client.post(reverse("console:campaigns_benchmark_delete", args=[row.pk]), follow=True)
     assert "is the industry the Salesforce Campaigns settings compare with" in response.content.decode()
     assert IndustryBenchmark.objects.filter(pk=row.pk).exists()
-    consulting = IndustryBenchmark.objects.get(name="Consulting")
-    client.post(reverse("console:campaigns_benchmark_delete", args=[consulting.pk]))
-    assert not IndustryBenchmark.objects.filter(name="Consulting").exists()
+    professional = IndustryBenchmark.objects.get(name="Professional Services")
+    client.post(reverse("console:campaigns_benchmark_delete", args=[professional.pk]))
+    assert not IndustryBenchmark.objects.filter(name="Professional Services").exists()
     actions = list(AuditEntry.objects.filter(section="campaigns").values_list("action", flat=True))
-    assert "Add the industry benchmark Nonprofit" in actions
-    assert "Edit the industry benchmark Non-profit" in actions
-    assert "Delete the industry benchmark Consulting" in actions
+    assert "Add the industry benchmark Veterinary Services" in actions
+    assert "Edit the industry benchmark Veterinary services" in actions
+    assert "Delete the industry benchmark Professional Services" in actions
 
 
 def test_renaming_the_industry_in_use_keeps_the_settings_pointing_at_it(alice):
-    row = IndustryBenchmark.objects.get(name="Consulting")
-    options.save_campaign_settings({"industry_benchmarks": True, "industry": "Consulting"}, actor="a", now=T1)
-    options.save_industry_benchmark(
-        row.pk, name="Consulting services", open_rate=row.open_rate, click_rate=row.click_rate, source="", actor="a"
+    row = IndustryBenchmark.objects.get(name="Professional Services")
+    options.save_campaign_settings(
+        {"industry_benchmarks": True, "industry": "Professional Services"}, actor="a", now=T1
     )
-    assert CampaignSettings.load().industry == "Consulting services"
+    options.save_industry_benchmark(
+        row.pk,
+        name="Professional services (ours)",
+        open_rate=row.open_rate,
+        click_rate=row.click_rate,
+        source="",
+        actor="a",
+    )
+    assert CampaignSettings.load().industry == "Professional services (ours)"
 
 
 def test_the_chart_shows_the_recent_campaigns_rates_from_the_org_beside_the_industry(client, alice, synced):
-    options.save_campaign_settings({"industry_benchmarks": True, "industry": "Consulting"}, actor="a", now=T1)
+    options.save_campaign_settings(
+        {"industry_benchmarks": True, "industry": "Professional Services"}, actor="a", now=T1
+    )
     newest = list(
         connections.salesforce().query(
             "SELECT Name, Open_Rate__c, Click_Rate__c FROM CMSF_Campaign__c ORDER BY Sent_Date__c DESC LIMIT 12"
@@ -290,8 +334,8 @@ def test_the_chart_shows_the_recent_campaigns_rates_from_the_org_beside_the_indu
         assert f'data-campaign="{record["Name"]}"' in html
         assert f'data-kind="open" data-value="{float(record["Open_Rate__c"]):.2f}"' in html
         assert f'data-kind="click" data-value="{float(record["Click_Rate__c"]):.2f}"' in html
-    assert 'data-kind="industry-open" data-value="20.13"' in html
-    assert 'data-kind="industry-click" data-value="2.49"' in html
+    assert 'data-kind="industry-open" data-value="19.30"' in html
+    assert 'data-kind="industry-click" data-value="2.10"' in html
 
 
 def test_the_chart_says_when_salesforce_is_not_connected(client, alice):
@@ -394,7 +438,7 @@ def test_user_access_sees_the_pages_and_every_change_is_refused(client, bob):
         response = client.get(reverse(name))
         assert response.status_code == 200, name
         assert "Salesforce Campaigns" in response.content.decode()
-    row = IndustryBenchmark.objects.get(name="Consulting")
+    row = IndustryBenchmark.objects.get(name="Professional Services")
     posts = {
         reverse("console:campaigns_settings"): _settings_post(auto_create_campaigns="on"),
         reverse("console:campaigns_status_map"): _status_post(label_sent="Emailed"),

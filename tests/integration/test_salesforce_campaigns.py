@@ -266,8 +266,8 @@ def test_the_refresh_rules_on_their_own():
 def test_industry_benchmarks_are_written_beside_each_campaigns_rates(synced):
     from cmsf.options.models import IndustryBenchmark
 
-    IndustryBenchmark.objects.create(name="Nonprofit", open_rate="25.17", click_rate="2.79", source="test")
-    _settings(industry_benchmarks=True, industry="Nonprofit")
+    IndustryBenchmark.objects.create(name="Our own survey", open_rate="25.17", click_rate="2.79", source="test")
+    _settings(industry_benchmarks=True, industry="Our own survey")
     client = CampaignMonitorClient.objects.order_by("name").first()
     _sync(client)
     rows = list(synced.sf.query("SELECT Industry_Open_Rate__c, Industry_Click_Rate__c FROM CMSF_Campaign__c "

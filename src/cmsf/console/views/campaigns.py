@@ -31,6 +31,7 @@ from cmsf.options.models import (
     EmailActivity,
     IndustryBenchmark,
 )
+from cmsf.options.published import benchmark_source
 from cmsf.salesforce.errors import SalesforceError
 from cmsf.sync import campaign_links, storage
 from cmsf.sync.models import CampaignLink
@@ -366,6 +367,7 @@ def _benchmarks(
         "form": form,
         "editing": editing,
         "chart": chart,
+        "published": benchmark_source(),
     }
     return render(request, "console/campaigns/benchmarks.html", context, status=status)
 
