@@ -12,7 +12,8 @@ feed the client's suppression list, so the reports and the lists agree. Everythi
 UTC seconds and stored as naive client-local datetimes, to the second.
 
 The generation is in dataset_generate.py, the advance in dataset_advance.py, the manifest in dataset_manifest.py, and
-the simulation the first two share in dataset_sim.py; this module is where their public names are imported from.
+the simulation the first two share in dataset_sim.py; the smart emails and what becomes of transactional messages in
+dataset_transactional.py; this module is where their public names are imported from.
 
 No Django and nothing of cmsf's own clients: standard library only.
 """

@@ -1,5 +1,6 @@
 """`advance_world(world, until, now)`: what happened in a generated Campaign Monitor account since its history
-ended (opens and clicks of past sends, new campaigns, subscribers, unsubscribes, bounces, spam, journey e-mails)."""
+ended (opens and clicks of past sends, new campaigns, subscribers, unsubscribes, bounces, spam, journey e-mails, and
+the deliveries, bounces, opens and clicks of transactional messages)."""
 
 from __future__ import annotations
 
@@ -45,16 +46,27 @@ from cmsf_sandbox.dataset_sim import (
     recipients_of,
     unsubscribe_member,
 )
+from cmsf_sandbox.dataset_transactional import MESSAGE_KEYS, advance_messages
 from cmsf_sandbox.people import (
     make_person,
 )
 
-_ADVANCE_KEYS = ("opens", "clicks", "campaigns", "subscribers", "unsubscribes", "bounces", "spam", "journey_events")
+_ADVANCE_KEYS = (
+    "opens",
+    "clicks",
+    "campaigns",
+    "subscribers",
+    "unsubscribes",
+    "bounces",
+    "spam",
+    "journey_events",
+    *MESSAGE_KEYS,
+)
 
 
 def advance_world(world: World, until: datetime, now: datetime | None = None) -> dict[str, int]:
     """What happened between `world.generated_until` and min(until, now): new opens, clicks, unsubscribes,
-    bounces, subscribers, journey e-mails and (over more than a day) campaigns. Deterministic in the world's
+    bounces, subscribers, journey e-mails, (over more than a day) campaigns, and what became of transactional messages. Deterministic in the world's
     seed and the span; dated strictly after the old `generated_until`; sets `generated_until`."""
     now = aware(now) if now is not None else datetime.now(UTC)
     until = min(aware(until), now)
@@ -69,6 +81,7 @@ def advance_world(world: World, until: datetime, now: datetime | None = None) ->
             rng = random.Random(f"cmsf-advance:{world.size}:{world.seed}:{low}:{high}")
             for client in world.clients.values():
                 _Advance(rng, world, client, low, high, until, counts).run()
+        counts.update(advance_messages(world, until))
         world.generated_until = until
     return counts
 

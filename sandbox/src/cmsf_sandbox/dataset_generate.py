@@ -63,6 +63,7 @@ from cmsf_sandbox.dataset_sim import (
     recipients_of,
     sizes_check,
 )
+from cmsf_sandbox.dataset_transactional import add_smart_emails
 from cmsf_sandbox.people import (
     ascii_fold,
     capitalised,
@@ -72,7 +73,9 @@ from cmsf_sandbox.people import (
 
 def generate_world(size: str, seed: int, now: datetime | None = None) -> World:
     """The Campaign Monitor account of a sandbox: deterministic in (size, seed, now)."""
-    return _Builder(size, seed, aware(now) if now is not None else datetime.now(UTC)).build()
+    world = _Builder(size, seed, aware(now) if now is not None else datetime.now(UTC)).build()
+    add_smart_emails(world)  # a table of their own, from a random stream of their own: the rest is unchanged
+    return world
 
 
 class _Builder:

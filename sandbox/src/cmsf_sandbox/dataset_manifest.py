@@ -145,6 +145,11 @@ def manifest(world: World) -> dict[str, Any]:
             },
             "totals": totals,
             "clients": clients,
+            "transactional": {
+                "smart_emails": len(world.smart_emails),
+                "active_smart_emails": sum(1 for e in world.smart_emails.values() if e.status == "active"),
+                "messages": len(world.messages),
+            },
         }
 
 

@@ -71,3 +71,21 @@ class FatalError(CampaignMonitorError):
 
 class PagingError(FatalError):
     """The API returned pages that do not advance (the same page twice)."""
+
+
+# Code 980: "Transactional email is not available in your account" (the plan has no transactional email).
+TRANSACTIONAL_NOT_ENABLED = 980
+
+
+class TransactionalNotEnabled(FatalError):
+    """The Campaign Monitor account's plan does not include transactional email (code 980)."""
+
+    def __init__(self, *, endpoint: str, status: int | None = None, message: str = "", **kwargs: Any) -> None:
+        self.campaign_monitor_message = message
+        super().__init__(
+            "transactional email is not enabled on this Campaign Monitor account",
+            endpoint=endpoint,
+            status=status,
+            code=TRANSACTIONAL_NOT_ENABLED,
+            **kwargs,
+        )

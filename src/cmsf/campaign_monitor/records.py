@@ -7,7 +7,7 @@ names follow the official SDKs' fixtures.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from cmsf.campaign_monitor import timezones
@@ -558,4 +558,206 @@ class WebhookEvent:
             date=timezones.parse(d.get("Date"), zone),
             custom_fields=tuple((_text(f.get("Key")), _text(f.get("Value"))) for f in d.get("CustomFields") or ()),
             signup_ip_address=_text(d.get("SignupIPAddress")),
+        )
+
+
+# -- transactional -----------------------------------------------------------------------------------------------
+
+
+def _iso(value: Any) -> datetime | None:
+    """A transactional date, ISO 8601 with an offset ("2015-05-15T16:09:19-05:00"), as aware UTC."""
+    if not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(str(value))
+    except ValueError:
+        return None
+    return moment.astimezone(UTC) if moment.tzinfo is not None else None
+
+
+@dataclass(frozen=True, slots=True)
+class SmartEmail:
+    """One smart email of a client's list; `status` is lower case (active, draft)."""
+
+    smart_email_id: str
+    name: str
+    created_at: datetime | None
+    status: str
+
+    @classmethod
+    def from_api(cls, d: dict[str, Any]) -> SmartEmail:
+        return cls(
+            smart_email_id=_text(d.get("ID") or d.get("SmartEmailID")),
+            name=_text(d.get("Name")),
+            created_at=_iso(d.get("CreatedAt")),
+            status=_text(d.get("Status")).lower(),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class SmartEmailDetails:
+    smart_email_id: str
+    name: str
+    created_at: datetime | None
+    status: str  # active, draft
+    from_address: str
+    reply_to: str
+    subject: str
+    email_variables: tuple[str, ...]
+    html_preview_url: str
+    text_preview_url: str
+    add_recipients_to_list: bool
+
+    @classmethod
+    def from_api(cls, d: dict[str, Any]) -> SmartEmailDetails:
+        properties = d.get("Properties") or {}
+        content = properties.get("Content") or {}
+        return cls(
+            smart_email_id=_text(d.get("SmartEmailID")),
+            name=_text(d.get("Name")),
+            created_at=_iso(d.get("CreatedAt")),
+            status=_text(d.get("Status")).lower(),
+            from_address=_text(properties.get("From")),
+            reply_to=_text(properties.get("ReplyTo")),
+            subject=_text(properties.get("Subject")),
+            email_variables=tuple(_text(v) for v in content.get("EmailVariables") or ()),
+            html_preview_url=_text(properties.get("HtmlPreviewUrl")),
+            text_preview_url=_text(properties.get("TextPreviewUrl")),
+            add_recipients_to_list=bool(d.get("AddRecipientsToList")),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class SentMessage:
+    """One recipient of a send or resend: Received (a send) or Accepted (a resend)."""
+
+    message_id: str
+    recipient: str
+    status: str
+
+    @classmethod
+    def from_api(cls, d: dict[str, Any]) -> SentMessage:
+        return cls(_text(d.get("MessageID")), _text(d.get("Recipient")), _text(d.get("Status")))
+
+
+@dataclass(frozen=True, slots=True)
+class MessageEvent:
+    """An open or a click of a transactional message."""
+
+    email: str
+    date: datetime | None  # UTC
+    ip_address: str = ""
+    url: str = ""  # clicks
+    city: str = ""
+    country_code: str = ""
+    mail_client: str = ""  # opens: "Apple Mail (iOS, Mobile)"
+
+    @classmethod
+    def from_api(cls, d: dict[str, Any], zone: str) -> MessageEvent:
+        geo = d.get("Geolocation") or {}
+        client = d.get("MailClient") or {}
+        details = ", ".join(_text(client.get(k)) for k in ("OS", "Device") if client.get(k))
+        name = _text(client.get("Name"))
+        return cls(
+            email=_text(d.get("EmailAddress")),
+            date=timezones.parse(d.get("Date"), zone),
+            ip_address=_text(d.get("IPAddress")),
+            url=_text(d.get("URL")),
+            city=_text(geo.get("City")),
+            country_code=_text(geo.get("CountryCode")),
+            mail_client=f"{name} ({details})" if name and details else name,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class MessageSummary:
+    """A message of the timeline; `status` is Campaign Monitor's (Received, Delivered, Bounced, Spam)."""
+
+    message_id: str
+    status: str
+    sent_at: datetime | None
+    recipient: str
+    from_address: str
+    subject: str
+    total_opens: int
+    total_clicks: int
+    can_be_resent: bool
+    smart_email_id: str = ""
+    group: str = ""
+    bounce_type: str = ""
+    bounce_category: str = ""
+
+    @classmethod
+    def from_api(cls, d: dict[str, Any]) -> MessageSummary:
+        return cls(
+            message_id=_text(d.get("MessageID")),
+            status=_text(d.get("Status")),
+            sent_at=_iso(d.get("SentAt")),
+            recipient=_text(d.get("Recipient")),
+            from_address=_text(d.get("From")),
+            subject=_text(d.get("Subject")),
+            total_opens=_int(d.get("TotalOpens")),
+            total_clicks=_int(d.get("TotalClicks")),
+            can_be_resent=bool(d.get("CanBeResent")),
+            smart_email_id=_text(d.get("SmartEmailID")),
+            group=_text(d.get("Group")),
+            bounce_type=_text(d.get("BounceType")),
+            bounce_category=_text(d.get("BounceCategory")),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class MessageDetails:
+    """One message read whole: the summary's fields, its addresses and Data, and (with statistics) its opens and
+    clicks, dated in UTC."""
+
+    message_id: str
+    status: str
+    sent_at: datetime | None
+    recipient: str
+    from_address: str
+    subject: str
+    total_opens: int
+    total_clicks: int
+    can_be_resent: bool
+    smart_email_id: str = ""
+    group: str = ""
+    bounce_type: str = ""
+    bounce_category: str = ""
+    to: tuple[str, ...] = ()
+    cc: tuple[str, ...] = ()
+    bcc: tuple[str, ...] = ()
+    data: dict[str, Any] = field(default_factory=dict)
+    opens: tuple[MessageEvent, ...] = ()
+    clicks: tuple[MessageEvent, ...] = ()
+
+    @classmethod
+    def from_api(cls, d: dict[str, Any], zone: str) -> MessageDetails:
+        message = d.get("Message") or {}
+
+        def addresses(value: Any) -> tuple[str, ...]:
+            items = [value] if isinstance(value, str) else value or ()
+            return tuple(_text(item) for item in items if item)
+
+        data = message.get("Data")
+        return cls(
+            message_id=_text(d.get("MessageID")),
+            status=_text(d.get("Status")),
+            sent_at=_iso(d.get("SentAt")),
+            recipient=_text(d.get("Recipient")),
+            from_address=_text(message.get("From")),
+            subject=_text(message.get("Subject")),
+            total_opens=_int(d.get("TotalOpens")),
+            total_clicks=_int(d.get("TotalClicks")),
+            can_be_resent=bool(d.get("CanBeResent")),
+            smart_email_id=_text(d.get("SmartEmailID")),
+            group=_text(d.get("Group")),
+            bounce_type=_text(d.get("BounceType")),
+            bounce_category=_text(d.get("BounceCategory")),
+            to=addresses(message.get("To")),
+            cc=addresses(message.get("CC")),
+            bcc=addresses(message.get("BCC")),
+            data=dict(data) if isinstance(data, dict) else {},
+            opens=tuple(MessageEvent.from_api(e, zone) for e in d.get("Opens") or ()),
+            clicks=tuple(MessageEvent.from_api(e, zone) for e in d.get("Clicks") or ()),
         )

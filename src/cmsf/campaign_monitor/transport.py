@@ -41,10 +41,12 @@ from urllib3.exceptions import (
 
 from cmsf.campaign_monitor.errors import (
     CONFIGURATION_CODES,
+    TRANSACTIONAL_NOT_ENABLED,
     CampaignMonitorError,
     ConfigurationError,
     FatalError,
     RateLimited,
+    TransactionalNotEnabled,
     TransientError,
 )
 from cmsf.lib.proxies import env_proxies
@@ -150,6 +152,8 @@ def classify(response: urllib3.BaseHTTPResponse, endpoint: str) -> CampaignMonit
         )
     if status == 403 and code == 60:
         return ConfigurationError(message, **kwargs)
+    if code == TRANSACTIONAL_NOT_ENABLED:
+        return TransactionalNotEnabled(endpoint=endpoint, status=status, message=message, result_data=result_data)
     return FatalError(message or f"HTTP {status}", **kwargs)
 
 

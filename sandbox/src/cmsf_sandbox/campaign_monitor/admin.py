@@ -1,9 +1,10 @@
 """Admin routes (no Campaign Monitor auth, under /admin): advance the world's clock, read the manifest,
-expire or revoke OAuth tokens, register a redirect URI of the OAuth app, count API calls, switch the fault profile."""
+expire or revoke OAuth tokens, register a redirect URI of the OAuth app, count API calls, switch the fault profile,
+switch transactional email on the plan and list the transactional messages sent."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from cmsf_sandbox.campaign_monitor.common import Reply, as_text, bad_request, fmt, ok
@@ -11,6 +12,7 @@ from cmsf_sandbox.campaign_monitor.faults import PROFILES
 from cmsf_sandbox.campaign_monitor.oauth import OAuthError
 from cmsf_sandbox.campaign_monitor.state import Emulator
 from cmsf_sandbox.campaign_monitor.webhooks import deactivate_event, subscribe_event, update_event
+from cmsf_sandbox.campaign_monitor.world import MessageRecord
 
 SIMULATED_SIGNUP_IP = "TypeManual"
 
@@ -53,9 +55,20 @@ def _moment(value: Any, default: datetime) -> datetime:
 
 
 def advance(em: Emulator, body: dict[str, Any]) -> Reply:
-    """Let the simulated account live on until `until` (default now; never past now)."""
+    """Let the simulated account live on until `until` (default now; never past now). `forward_seconds` first moves
+    the emulator's clock forward that much (for good: every later answer is as of the new time), so that a test can
+    see what an hour brings (transactional messages delivered, opened, clicked) without waiting for it."""
     from cmsf_sandbox import dataset  # the generator is only needed here
 
+    forward = body.get("forward_seconds")
+    if forward not in (None, ""):
+        try:
+            seconds = float(as_text(forward))
+        except ValueError:
+            seconds = -1.0
+        if not 0 <= seconds <= 366 * 86400:
+            raise bad_request(400, "forward_seconds must be a number of seconds from 0 to a year")
+        em.offset += timedelta(seconds=seconds)
     now = em.now_utc()
     until = min(_moment(body.get("until"), now), now)
     with em.world.lock:
@@ -114,6 +127,54 @@ def set_faults(em: Emulator, body: dict[str, Any]) -> Reply:
     return get_faults(em, body)
 
 
+def _message_item(em: Emulator, message: MessageRecord) -> dict[str, Any]:
+    return {
+        "message_id": message.message_id,
+        "client_id": message.client_id,
+        "smart_email_id": message.smart_email_id,
+        "group": message.group,
+        "recipient": message.recipient,
+        "subject": message.subject,
+        "data": message.data,
+        "consent_to_track": message.consent_to_track,
+        "sent_at": message.sent_at.isoformat(),
+        "status": message.status,
+        "opens": len(message.opens),
+        "clicks": len(message.clicks),
+        "resent_from": message.resent_from,
+    }
+
+
+def transactional_messages(em: Emulator, body: dict[str, Any]) -> Reply:
+    """Every transactional message sent (oldest first), as the emulator recorded it."""
+    with em.world.lock:
+        return ok({"messages": [_message_item(em, m) for m in em.world.messages.values()]})
+
+
+def get_transactional(em: Emulator, body: dict[str, Any]) -> Reply:
+    world = em.world
+    return ok({"enabled": world.transactional, "disabled_clients": sorted(world.transactional_off)})
+
+
+def set_transactional(em: Emulator, body: dict[str, Any]) -> Reply:
+    """Whether the plan includes transactional email (code 980 when not): {"enabled": bool} for the account, with
+    "client_id" for one client."""
+    enabled = body.get("enabled")
+    if not isinstance(enabled, bool):
+        raise bad_request(400, "enabled must be true or false")
+    client_id = as_text(body.get("client_id")).strip()
+    with em.world.lock:
+        if not client_id:
+            em.world.transactional = enabled
+        elif client_id not in em.world.clients:
+            raise bad_request(400, f"no client {client_id}")
+        elif enabled:
+            em.world.transactional_off.discard(client_id)
+        else:
+            em.world.transactional_off.add(client_id)
+    return get_transactional(em, body)
+
+
 ROUTES = [
     ("POST", "/admin/advance", advance),
     ("GET", "/admin/manifest", manifest),
@@ -124,4 +185,7 @@ ROUTES = [
     ("POST", "/admin/calls/reset", calls_reset),
     ("GET", "/admin/faults", get_faults),
     ("POST", "/admin/faults", set_faults),
+    ("GET", "/admin/transactional", get_transactional),
+    ("POST", "/admin/transactional", set_transactional),
+    ("GET", "/admin/transactional/messages", transactional_messages),
 ]

@@ -1,8 +1,8 @@
 """The Campaign Monitor API v3.3 emulator as a Starlette app: `create_app(world, faults)`.
 
-Everything the API serves lives under /api/v3.3 with a .json suffix, answers JSON only, matches routes,
-query parameter names and JSON body keys case-insensitively, and authenticates with HTTP Basic (an API key)
-or an OAuth Bearer token. OAuth lives at /oauth and /oauth/token; test controls at /admin (no auth).
+Everything the API serves lives under /api/v3.3 with a .json suffix (the transactional routes without one), answers
+JSON only, matches routes, query parameter names and JSON body keys case-insensitively, and authenticates with HTTP
+Basic (an API key) or an OAuth Bearer token. OAuth lives at /oauth and /oauth/token; test controls at /admin (no auth).
 See the route modules for what each endpoint does, and `faults` for the fault profiles.
 """
 
@@ -24,7 +24,14 @@ from starlette.applications import Starlette
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from cmsf_sandbox.campaign_monitor import admin, routes_clients, routes_lists, routes_reports, routes_subscribers
+from cmsf_sandbox.campaign_monitor import (
+    admin,
+    routes_clients,
+    routes_lists,
+    routes_reports,
+    routes_subscribers,
+    routes_transactional,
+)
 from cmsf_sandbox.campaign_monitor.common import (
     ApiError,
     Reply,
@@ -98,7 +105,15 @@ class Router:
         return None, {}, allowed
 
 
-API_ROUTES = Router([*routes_clients.ROUTES, *routes_lists.ROUTES, *routes_subscribers.ROUTES, *routes_reports.ROUTES])
+API_ROUTES = Router(
+    [
+        *routes_clients.ROUTES,
+        *routes_lists.ROUTES,
+        *routes_subscribers.ROUTES,
+        *routes_reports.ROUTES,
+        *routes_transactional.ROUTES,
+    ]
+)
 ADMIN_ROUTES = Router(admin.ROUTES)
 
 
@@ -223,13 +238,15 @@ class EmulatorASGI:
             authorization = headers.get(b"authorization", b"").decode("latin-1")
             caller: Caller = em.authenticate(authorization)
             data: Any = None
+            raw: Any = None
             if raw_body.strip() and method in ("POST", "PUT"):
                 try:
-                    data = lower_keys(json.loads(raw_body))
+                    raw = json.loads(raw_body)
+                    data = lower_keys(raw)
                 except (ValueError, UnicodeDecodeError):
                     return Reply(400, {"Code": 400, "Message": DESERIALIZE_MESSAGE})
             client = scope.get("client")
-            rq = ApiRequest(method, path_params, params, data, caller, client[0] if client else "")
+            rq = ApiRequest(method, path_params, params, data, caller, client[0] if client else "", raw)
             if inspect.iscoroutinefunction(route.handler):
                 return await route.handler(em, rq)
             with em.world.lock:

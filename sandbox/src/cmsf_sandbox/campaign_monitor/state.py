@@ -11,7 +11,7 @@ from bisect import bisect_left
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from cmsf_sandbox.campaign_monitor.common import ApiError, Reply, bad_request
@@ -61,6 +61,7 @@ class ApiRequest:
     body: Any
     caller: Caller
     client_ip: str = ""
+    raw: Any = None  # the JSON body with its keys as sent (transactional Data keeps its case)
 
 
 Handler = Callable[["Emulator", ApiRequest], "Reply"]
@@ -88,7 +89,9 @@ class Emulator:
         self.faults = faults
         self.rate = rate
         self.webhooks = webhooks
-        self.clock: Callable[[], datetime] = clock or (lambda: datetime.now(UTC))
+        self.base_clock: Callable[[], datetime] = clock or (lambda: datetime.now(UTC))
+        self.offset = timedelta(0)  # moved forward by /admin/advance's forward_seconds
+        self.clock: Callable[[], datetime] = lambda: self.base_clock() + self.offset
         self.oauth = OAuthStore(world.oauth_app)
         self.calls: Counter[str] = Counter()
         self.calls_since = self.clock()

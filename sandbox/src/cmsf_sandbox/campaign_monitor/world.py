@@ -13,6 +13,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 # The Campaign Monitor time zones the sandbox gives its clients, with their IANA equivalents.
@@ -186,6 +187,57 @@ class ClientRecord:
 
 
 @dataclass
+class SmartEmailRecord:
+    """A transactional smart email: content kept in Campaign Monitor, sent with `Data` for its variables."""
+
+    smart_email_id: str  # a dashed GUID
+    client_id: str
+    name: str
+    created_at: datetime  # aware UTC
+    status: str  # active / draft
+    from_address: str  # '"Team" <team@example.com>'
+    reply_to: str
+    subject: str  # may hold variables: "[username], your password has been reset!"
+    html: str
+    text: str
+    email_variables: list[str] = field(default_factory=list)
+    inline_css: bool = True
+    add_recipients_to_list: bool = False
+    list_id: str = ""  # the list recipients are added to when a send asks for it
+
+
+@dataclass
+class MessageRecord:
+    """One transactional message: one recipient of a smart or classic email send (or of a resend)."""
+
+    message_id: str  # a dashed GUID
+    client_id: str
+    sent_at: datetime  # aware UTC
+    recipient: str  # as given: "Joe Smith <joe@example.com>"
+    email: str  # the recipient's address
+    from_address: str
+    subject: str
+    to: list[str] = field(default_factory=list)
+    cc: list[str] = field(default_factory=list)
+    bcc: list[str] = field(default_factory=list)
+    attachments: list[tuple[str, str]] = field(default_factory=list)  # (name, MIME type)
+    html: str = ""
+    text: str = ""
+    data: dict[str, Any] = field(default_factory=dict)
+    smart_email_id: str = ""  # a smart email's send
+    group: str = ""  # a classic email's group
+    consent_to_track: str = "Yes"  # Yes / No / Unchanged
+    track_opens: bool = True
+    track_clicks: bool = True
+    status: str = "Received"  # Received, then Delivered or Bounced as the clock moves on
+    bounce_type: str = ""
+    bounce_category: str = ""
+    opens: list[TrackingEvent] = field(default_factory=list)  # dates client-local, sorted
+    clicks: list[TrackingEvent] = field(default_factory=list)
+    resent_from: str = ""  # the message this one is a resend of
+
+
+@dataclass
 class OAuthApp:
     client_id: str  # the integration's OAuth client id (a number in Campaign Monitor)
     client_secret: str
@@ -207,5 +259,9 @@ class World:
     journey_emails: dict[str, JourneyEmailRecord] = field(default_factory=dict)
     segments: dict[str, SegmentRecord] = field(default_factory=dict)
     oauth_app: OAuthApp | None = None
+    smart_emails: dict[str, SmartEmailRecord] = field(default_factory=dict)  # by lower-case id
+    messages: dict[str, MessageRecord] = field(default_factory=dict)  # by lower-case id, in the order sent
+    transactional: bool = True  # the account's plan includes transactional email (else code 980)
+    transactional_off: set[str] = field(default_factory=set)  # clients whose plan does not include it
     generated_until: datetime = field(default_factory=lambda: datetime.now(UTC))  # aware UTC
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False, compare=False)
