@@ -21,7 +21,7 @@ from cmsf.console.models import EmbedLink
 from cmsf.maintenance.models import AuditEntry, MaintenanceMessage
 from cmsf.options.models import TrackingHistorySettings
 from cmsf.sync.engine import run_primary_sync
-from cmsf.sync.models import RecordMap, SyncRun
+from cmsf.sync.models import RecordMap, SmartEmailMessage, SyncRun
 from tests.emulators import connect
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -320,6 +320,26 @@ def test_the_email_history_is_read_live_and_nothing_is_stored(client, bob, emula
     assert parsed == sorted(parsed, reverse=True)  # newest first
     assert "no-store" in response["Cache-Control"]
     assert "storage/email-history/link" not in html  # the link is an admin's
+
+
+def test_the_email_history_shows_the_smart_emails_cmsf_recorded(client, bob, emulators, world):
+    emulators(salesforce=False)
+    email, _ = _person(world)
+    sent = timezone.now() - timedelta(hours=2)
+    common = {"smart_email_id": "1e654df2-f484-11e4-970c-6c4008bc7468", "recipient": f"Pat <{email}>",
+              "email": email.lower(), "sent_at": sent}  # fmt: skip
+    SmartEmailMessage.objects.create(message_id="m-opened", smart_email_name="Case survey", status="Opened",
+                                     opens=2, task_id="00TRM0000000001AAA", **common)  # fmt: skip
+    SmartEmailMessage.objects.create(message_id="m-other", status="Delivered", **{**common, "email": "x@example.com"})
+    client.force_login(bob)
+    html = client.get(reverse("console:storage_email_history"), {"email": email.upper()}).content.decode()
+    table = re.search(r'data-testid="smart-emails">(.*?)</table>', html, re.S)
+    assert table, html
+    rows = re.findall(
+        r'<tr data-message="([^"]+)"><td>([^<]+)</td><td>[^<]+</td><td>([^<]+)</td><td>(\d+)</td>', table[1]
+    )
+    assert rows == [("m-opened", "Case survey", "Opened", "2")]
+    assert "00TRM0000000001AAA" in table[1] and "1 smart email" in html
 
 
 def test_a_bad_email_is_shown_next_to_the_field(client, bob, emulators):

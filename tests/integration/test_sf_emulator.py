@@ -1036,6 +1036,80 @@ def test_lead_conversion_and_a_read_of_what_changed_since(sf: Client) -> None:
     assert later == []
 
 
+def test_tasks_on_contacts_leads_and_cases_through_rest_soql_and_collections(sf: Client) -> None:
+    """Task's standard fields, WhoId (a contact or a lead) and WhatId (an account, a campaign, a case...), the
+    custom fields of the SFDX source's Activity folder, an upsert by the message id, and what deletes and
+    conversions do to tasks."""
+    t = tag()
+    described = {f["name"]: f for f in sf.get("sobjects/Task/describe").json()["fields"]}
+    assert described["WhoId"]["referenceTo"] == ["Contact", "Lead"] and described["WhoId"]["relationshipName"] == "Who"
+    assert {"Account", "Campaign", "Case"} <= set(described["WhatId"]["referenceTo"])
+    assert described["WhoId"]["polymorphicForeignKey"] is True
+    assert [v["value"] for v in described["Status"]["picklistValues"]] == [
+        "Not Started", "In Progress", "Completed", "Waiting on someone else", "Deferred",
+    ]  # fmt: skip
+    assert {"Email", "Call", "Task"} <= {v["value"] for v in described["TaskSubtype"]["picklistValues"]}
+    assert described["CMSF_Message_Id__c"]["externalId"] and described["CMSF_Message_Id__c"]["unique"]
+    assert described["CMSF_Opens__c"]["type"] == "double" and described["CMSF_First_Opened__c"]["type"] == "datetime"
+    for name in ("Subject", "Priority", "ActivityDate", "Description", "OwnerId", "Type", "CreatedDate"):
+        assert name in described, name
+
+    account = sf.create("Account", {"Name": f"Tasks {t}"})
+    contact = sf.create("Contact", {"LastName": "Tess", "Email": f"tess-{t}@example.com", "AccountId": account})
+    lead = sf.create("Lead", {"LastName": "Lee", "Company": "Co", "Email": f"lee-{t}@example.com"})
+    case = sf.create("Case", {"Subject": "Broken", "ContactId": contact, "AccountId": account})
+    task = sf.create(
+        "Task",
+        {"Subject": "Email: Survey", "WhoId": contact, "WhatId": case, "Status": "Completed", "TaskSubtype": "Email",
+         "ActivityDate": "2026-03-02", "CMSF_Message_Id__c": f"m-{t}-1", "CMSF_Status__c": "Accepted"},
+    )  # fmt: skip
+    assert task.startswith("00T")
+    row = sf.query(
+        "SELECT Subject, Status, Priority, IsClosed, TaskSubtype, Who.Name, What.Id, AccountId, OwnerId, "
+        f"CMSF_Status__c, CreatedDate FROM Task WHERE Id = '{task}'"
+    )[0]
+    assert (row["Subject"], row["Status"], row["Priority"], row["IsClosed"], row["TaskSubtype"]) == (
+        "Email: Survey", "Completed", "Normal", True, "Email",
+    )  # fmt: skip
+    assert row["Who"]["Name"] == "Tess" and row["What"]["Id"] == case and row["AccountId"] == account
+    assert row["OwnerId"].startswith("005") and row["CMSF_Status__c"] == "Accepted"
+    case_row = sf.query(f"SELECT CaseNumber, Status, IsClosed FROM Case WHERE Id = '{case}'")[0]
+    assert case_row["CaseNumber"].isdigit() and (case_row["Status"], case_row["IsClosed"]) == ("New", False)
+    assert sf.patch(f"sobjects/Case/{case}", json={"Status": "Closed"}).status_code == 204
+    assert sf.query(f"SELECT IsClosed FROM Case WHERE Id = '{case}'")[0]["IsClosed"] is True
+
+    refused = sf.post("sobjects/Task/", json={"Subject": "x", "WhoId": account})
+    assert refused.status_code == 400 and refused.json()[0]["errorCode"] == "FIELD_INTEGRITY_EXCEPTION"
+    subtype = sf.patch(f"sobjects/Task/{task}", json={"TaskSubtype": "Call"})
+    assert subtype.status_code == 400 and subtype.json()[0]["errorCode"] == "INVALID_FIELD_FOR_INSERT_UPDATE"
+
+    records = [
+        {"attributes": {"type": "Task"}, "CMSF_Message_Id__c": f"M-{t}-1", "CMSF_Status__c": "Delivered"},
+        {"attributes": {"type": "Task"}, "CMSF_Message_Id__c": f"m-{t}-2", "WhoId": lead, "Subject": "Email: Hi",
+         "Status": "Completed", "TaskSubtype": "Email"},
+    ]  # fmt: skip
+    upserted = sf.patch("composite/sobjects/Task/CMSF_Message_Id__c", json={"records": records}).json()
+    assert [(r["success"], r["created"]) for r in upserted] == [(True, False), (True, True)]
+    assert upserted[0]["id"] == task
+    by_status = sf.query(f"SELECT Id, CMSF_Status__c FROM Task WHERE CMSF_Message_Id__c LIKE 'm-{t}-%' ORDER BY Id")
+    assert [(r["Id"], r["CMSF_Status__c"]) for r in by_status] == [(task, "Delivered"), (upserted[1]["id"], None)]
+
+    converted = sf.admin("POST", "leads/convert", {"lead_id": lead}).json()
+    moved = sf.query(f"SELECT WhoId FROM Task WHERE Id = '{upserted[1]['id']}'")[0]
+    assert moved["WhoId"] == converted["contact_id"]
+    assert sf.delete(f"sobjects/Contact/{contact}").status_code == 204
+    assert sf.query(f"SELECT Id FROM Task WHERE Id = '{task}'") == []  # a person's tasks go with them
+
+    _, info = sf.ingest(
+        "Task",
+        "upsert",
+        csv_bytes([["CMSF_Message_Id__c", "Subject", "CMSF_Opens__c"], [f"m-{t}-2", "Email: Hi", "3"]]),
+        external_id="CMSF_Message_Id__c",
+    )
+    assert (info["state"], info["numberRecordsFailed"]) == ("JobComplete", 0), info
+    assert sf.query(f"SELECT CMSF_Opens__c FROM Task WHERE Id = '{upserted[1]['id']}'")[0]["CMSF_Opens__c"] == 3
+
+
 # ---------------------------------------------------------------------------------------- Bulk API 2.0
 
 

@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from cmsf.salesforce.sfdx import read_objects, read_permission_sets
+from cmsf.salesforce.sfdx import ACTIVITY_OBJECTS, read_objects, read_permission_sets
 
 OBJECTS = read_objects()
 
@@ -131,9 +131,32 @@ def test_the_two_permission_sets_cover_every_object_and_field():
     sets = read_permission_sets()
     assert set(sets) == {"CMSF_Full_Access", "CMSF_User_Access"}
     every_field = {f"{o.name}.{f}" for o in OBJECTS.values() for f in o.fields}
+    # an activity field is granted on Task and on Event, as Salesforce shows it on both
+    every_field |= {f"{activity}.{f}" for activity in ACTIVITY_OBJECTS for f in OBJECTS["Task"].fields}
     custom = {o.name for o in OBJECTS.values() if o.custom}
     full, user = sets["CMSF_Full_Access"], sets["CMSF_User_Access"]
     assert full.readable_fields == every_field == full.editable_fields
     assert user.readable_fields == every_field and not user.editable_fields
     assert {o: full.objects[o] for o in custom} == {o: {"read", "create", "edit", "delete"} for o in custom}
     assert {o: user.objects[o] for o in custom} == {o: {"read"} for o in custom}
+
+
+def test_the_activity_fields_are_read_as_the_tasks():
+    """Salesforce keeps custom activity fields on Activity (objects/Activity/fields/); they are Task's fields."""
+    task = OBJECTS["Task"]
+    assert "Activity" not in OBJECTS and not task.custom
+    assert set(task.fields) == {
+        "CMSF_Smart_Email_Id__c",
+        "CMSF_Message_Id__c",
+        "CMSF_Recipient__c",
+        "CMSF_Status__c",
+        "CMSF_First_Opened__c",
+        "CMSF_First_Clicked__c",
+        "CMSF_Opens__c",
+        "CMSF_Clicks__c",
+    }
+    assert task.external_ids == ["CMSF_Message_Id__c"] and task.fields["CMSF_Message_Id__c"].unique
+    assert task.fields["CMSF_Message_Id__c"].length == task.fields["CMSF_Smart_Email_Id__c"].length == 36
+    assert {"Received", "Delivered", "Opened", "Clicked", "Bounced"} <= set(
+        task.fields["CMSF_Status__c"].picklist_values
+    )

@@ -28,6 +28,8 @@ from cmsf.connections import services as connections
 from cmsf.connections.models import CampaignMonitorClient, SalesforceOrg
 from cmsf.console.models import EmbedLink
 from cmsf.maintenance.services import audit, record_message
+from cmsf.sync import transactional
+from cmsf.sync.models import SmartEmailMessage
 
 SALT = "cmsf.console.email-history-link"
 MIN_DAYS, MAX_DAYS, DEFAULT_DAYS = 1, 365, 30
@@ -175,6 +177,7 @@ class EmailHistory:
     email: str
     memberships: list[Membership] = field(default_factory=list)
     campaigns: list[CampaignHistory] = field(default_factory=list)
+    smart_emails: list[SmartEmailMessage] = field(default_factory=list)  # sends cmsf recorded, newest first
 
     @property
     def actions(self) -> int:
@@ -194,7 +197,8 @@ def _clients() -> list[CampaignMonitorClient]:
 
 def email_history(email: str, *, cm: CampaignMonitor | None = None) -> EmailHistory:
     """The lists the address is on and its campaigns with their actions, newest first, for every selected
-    client: one call per client, then one per list the address is on. Nothing is written anywhere.
+    client: one call per client, then one per list the address is on; and the smart emails sent to it that cmsf
+    recorded, with their status as last read. Nothing is written anywhere.
 
     Raises connections.NotConnected, or CampaignMonitorError when Campaign Monitor fails."""
     own = cm is None
@@ -228,6 +232,7 @@ def email_history(email: str, *, cm: CampaignMonitor | None = None) -> EmailHist
     for campaign in history.campaigns:
         campaign.actions.sort(key=_newest_first)
     history.campaigns.sort(key=lambda c: _newest_first_date(c.newest))
+    history.smart_emails = transactional.recent_sends(email)
     return history
 
 

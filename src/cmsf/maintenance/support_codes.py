@@ -318,6 +318,27 @@ _CODES: tuple[SupportCode, ...] = (
         "Monitor under Sync Settings.",
     ),
     SupportCode(
+        "CMSF-SEND-UNMATCHED",
+        "A smart email went to someone Salesforce does not have",
+        "A smart email message was sent to an address that no contact or lead has, and the send named no record, so "
+        "cmsf wrote no Task for it. The message is kept in cmsf with its id.",
+        "Once a contact or lead has the address, the update job writes the Task. To relate a send to a record, give "
+        "the record's Id with the send.",
+    ),
+    SupportCode(
+        "CMSF-SEND-TASKS",
+        "Salesforce did not take a smart email's Task",
+        "Salesforce refused, or did not answer, the Task cmsf writes for a smart email message or its new status.",
+        "The messages are kept and the update job sends them again. Run the schema check under Maintenance: cmsf's "
+        "Task fields must be installed and editable by the Salesforce Sync User (CM Full Access).",
+    ),
+    SupportCode(
+        "CMSF-SEND-STATUS",
+        "Campaign Monitor did not give a smart email's details",
+        "The update job could not read the status, opens and clicks of smart email messages from Campaign Monitor.",
+        "The next run reads them again. If it keeps failing, check the Campaign Monitor connection under Sync Settings.",
+    ),
+    SupportCode(
         "CMSF-WEBHOOKS",
         "Campaign Monitor webhooks could not be registered or removed",
         "cmsf registers a webhook on every list of the selected clients, so that subscribes, unsubscribes and updates "

@@ -92,13 +92,23 @@ def read_field(path: Path) -> FieldSpec:
     )
 
 
+# Salesforce keeps the custom fields of activities on Activity (`objects/Activity/fields/` in the source) and shows
+# them on Task and Event; a permission set grants them as Task.Field and Event.Field. cmsf writes Tasks only, so the
+# source's Activity fields are read as the Task's: the schema check describes Task, the emulator puts them on Task.
+ACTIVITY = "Activity"
+ACTIVITY_FIELDS_ON = "Task"
+ACTIVITY_OBJECTS = ("Event", "Task")
+
+
 def read_objects(source_dir: Path | None = None) -> dict[str, ObjectSpec]:
     """Every object of the source with the fields the source defines on it (custom objects and
-    the custom fields cmsf adds to standard objects)."""
+    the custom fields cmsf adds to standard objects; Activity's as Task's)."""
     base = (source_dir or default_source_dir()) / "force-app" / "main" / "default" / "objects"
     objects: dict[str, ObjectSpec] = {}
     for folder in sorted(p for p in base.iterdir() if p.is_dir()):
-        spec = ObjectSpec(name=folder.name, custom=folder.name.endswith("__c"))
+        # Activity's fields are the Task's (and the Event's, which cmsf does not write or check)
+        name = ACTIVITY_FIELDS_ON if folder.name == ACTIVITY else folder.name
+        spec = ObjectSpec(name=name, custom=name.endswith("__c"))
         meta = folder / f"{folder.name}.object-meta.xml"
         if meta.exists():
             root = ET.parse(meta).getroot()
@@ -148,6 +158,7 @@ STANDARD_LABELS = {
     "Lead": ("Lead", "Leads"),
     "Campaign": ("Campaign", "Campaigns"),
     "CampaignMember": ("Campaign Member", "Campaign Members"),
+    "Task": ("Task", "Tasks"),
 }
 
 

@@ -34,7 +34,15 @@ from cmsf.options.models import GeneralOptions
 from cmsf.options.services import GENERAL_SECTION
 from cmsf.salesforce import soql
 from cmsf.salesforce.adapter import SalesforceAdapter
-from cmsf.sync.models import DirectoryEntry, ForgottenEmail, PersonState, RecordMap, WatchRun, WebhookEvent
+from cmsf.sync.models import (
+    DirectoryEntry,
+    ForgottenEmail,
+    PersonState,
+    RecordMap,
+    SmartEmailMessage,
+    WatchRun,
+    WebhookEvent,
+)
 from cmsf.sync.transforms import ACTIVITY, SUBSCRIBER, SUPPRESSION
 
 CHUNK = 200
@@ -182,6 +190,7 @@ def _local(key: str, done: Forgotten) -> None:
             event.save(update_fields=["outcome"])
         done.local["watcher"] = PersonState.objects.filter(email_lower=key).delete()[0]
         done.local["directory"] = DirectoryEntry.objects.filter(email_lower=key).delete()[0]
+        done.local["smart email messages"] = SmartEmailMessage.objects.filter(email=key).delete()[0]
         rewritten = 0
         for entry in AuditEntry.objects.filter(actor=CMSF_ACTOR).iterator():
             if _mentions(entry.before, key) or _mentions(entry.after, key):

@@ -545,3 +545,33 @@ class SchedulerHeartbeat(SingletonModel):
 
     def __str__(self) -> str:
         return f"scheduler heartbeat at {self.beat_at}"
+
+
+class SmartEmailMessage(models.Model):
+    """One message of a smart email send, as cmsf recorded it (`sync.transactional`): the Task it wrote in Salesforce
+    and what Campaign Monitor said of the message when last asked. The console's recent sends and the email history
+    read it; the update job refreshes the recent ones. A message whose recipient nobody in Salesforce has is kept
+    with `problem` set and no Task, so that no send is lost."""
+
+    message_id = models.CharField(max_length=36, unique=True)
+    smart_email_id = models.CharField(max_length=36)
+    smart_email_name = models.CharField(max_length=255, blank=True)
+    recipient = models.CharField(max_length=255)  # "Name <email>" as the send named them
+    email = models.CharField(max_length=254, db_index=True)  # the recipient's address, lower case
+    related_id = models.CharField(max_length=18, blank=True)  # the record the send was for, when given
+    who_id = models.CharField(max_length=18, blank=True)  # the contact or lead the Task is on
+    task_id = models.CharField(max_length=18, blank=True)
+    status = models.CharField(max_length=40)
+    opens = models.PositiveIntegerField(default=0)
+    clicks = models.PositiveIntegerField(default=0)
+    first_opened_at = models.DateTimeField(null=True, blank=True)
+    first_clicked_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(db_index=True)
+    last_checked_at = models.DateTimeField(null=True, blank=True)
+    problem = models.CharField(max_length=255, blank=True)  # why no Task is written yet
+
+    class Meta:
+        ordering = ("-sent_at", "-id")
+
+    def __str__(self) -> str:
+        return f"smart email message {self.message_id} to {self.email}: {self.status}"

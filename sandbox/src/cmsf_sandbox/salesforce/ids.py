@@ -13,6 +13,8 @@ KEY_PREFIXES: dict[str, str] = {
     "Campaign": "701",
     "CampaignMember": "00v",
     "CampaignMemberStatus": "01Y",
+    "Case": "500",
+    "Task": "00T",
     "PermissionSet": "0PS",
     "PermissionSetAssignment": "0Pa",
 }

@@ -651,6 +651,98 @@ def _campaign_member_status() -> SObject:
     return _sobject("CampaignMemberStatus", "Campaign Member Status", "Campaign Member Statuses", fields, storage_kb=0)
 
 
+CASE_STATUSES = ("New", "Working", "Escalated", "Closed")
+TASK_STATUSES = ("Not Started", "In Progress", "Completed", "Waiting on someone else", "Deferred")
+TASK_SUBTYPES = ("Task", "Email", "ListEmail", "Cadence", "Call", "LinkedIn")
+_PRIORITIES = ("High", "Normal", "Low")
+# The objects a Task's WhatId may name: those the emulator keeps, and Opportunity and Contract, which it does not
+# (an id of theirs is taken as it is, as for the owners' Group).
+TASK_WHAT = ("Account", "Campaign", "Case", "Contract", "Opportunity")
+# Salesforce keeps the custom fields of activities on Activity (SFDX: objects/Activity/fields/) and shows them on
+# Task and Event; the emulator has Task.
+ACTIVITY_OBJECTS = ("Task",)
+
+
+def _case_closed(case: dict[str, Any], lookup: Lookup) -> Any:
+    return case.get("Status") == "Closed"
+
+
+def _case() -> SObject:
+    """A minimal Case: enough for "a survey when a Case closes" (a Task's WhatId, a Flow's record)."""
+    fields = [
+        _readonly(
+            _string(
+                "CaseNumber",
+                "Case Number",
+                30,
+                name_field=True,
+                auto_number=True,
+                display_format="{00000000}",
+                id_lookup=True,
+                nillable=False,
+                defaulted_on_create=True,
+            )
+        ),
+        _ref("ContactId", "Contact ID", ["Contact"], "Contact", child_relationship="Cases"),
+        _ref("AccountId", "Account ID", ["Account"], "Account", child_relationship="Cases"),
+        _string("Subject", "Subject", 255),
+        _textarea("Description", "Description"),
+        _picklist("Status", "Status", CASE_STATUSES, default="New", nillable=False),
+        _picklist("Priority", "Priority", _PRIORITIES, default="Normal"),
+        _picklist("Origin", "Case Origin", ["Phone", "Email", "Web"]),
+        _email("SuppliedEmail", "Web Email"),
+        _string("SuppliedName", "Web Name", 80),
+        _readonly(_bool("IsClosed", "Closed", derive=_case_closed)),
+        _owner(("Group", "User")),
+    ]
+    return _sobject("Case", "Case", "Cases", fields)
+
+
+def _task_closed(task: dict[str, Any], lookup: Lookup) -> Any:
+    return task.get("Status") == "Completed"
+
+
+def _task_high_priority(task: dict[str, Any], lookup: Lookup) -> Any:
+    return task.get("Priority") == "High"
+
+
+def _task_account(task: dict[str, Any], lookup: Lookup) -> Any:
+    """As Salesforce sets it: the WhatId's account (an account, or a case's account), else the contact's."""
+    what = task.get("WhatId") or ""
+    if what.startswith(KEY_PREFIXES["Account"]):
+        return what
+    if what.startswith(KEY_PREFIXES["Case"]):
+        case = lookup("Case", what)
+        if case is not None and case.get("AccountId"):
+            return case["AccountId"]
+    who = task.get("WhoId") or ""
+    if who.startswith(KEY_PREFIXES["Contact"]):
+        contact = lookup("Contact", who)
+        return contact.get("AccountId") if contact is not None else None
+    return None
+
+
+def _task() -> SObject:
+    """Task with the standard fields an integration writes; WhoId (a contact or a lead) and WhatId (an account, a
+    campaign, a case...) are polymorphic, and deleting the record they name deletes the task, as Salesforce does."""
+    fields = [
+        _ref("WhoId", "Name ID", ["Contact", "Lead"], "Who", child_relationship="Tasks", cascade_delete=True),
+        _ref("WhatId", "Related To ID", TASK_WHAT, "What", child_relationship="Tasks", cascade_delete=True),
+        Field("Subject", "Subject", "combobox", length=255, name_field=True),
+        _date("ActivityDate", "Due Date Only"),
+        _picklist("Status", "Status", TASK_STATUSES, default="Not Started", nillable=False),
+        _picklist("Priority", "Priority", _PRIORITIES, default="Normal", nillable=False),
+        _readonly(_bool("IsHighPriority", "High Priority", derive=_task_high_priority)),
+        _owner(("Group", "User")),
+        _textarea("Description", "Description"),
+        _picklist("Type", "Type", ["Call", "Email", "Meeting", "Other"]),
+        _createonly(_picklist("TaskSubtype", "Task Subtype", TASK_SUBTYPES, length=40)),
+        _readonly(_bool("IsClosed", "Closed", derive=_task_closed)),
+        _readonly(_ref("AccountId", "Account ID", ["Account"], "Account", derive=_task_account)),
+    ]
+    return _sobject("Task", "Task", "Tasks", fields, storage_kb=2)
+
+
 def _permission_set() -> SObject:
     fields = [
         _string("Name", "Name", 80, nillable=False, unique=True, id_lookup=True),
@@ -700,6 +792,8 @@ def standard_objects() -> list[SObject]:
         _campaign(),
         _campaign_member(),
         _campaign_member_status(),
+        _case(),
+        _task(),
         _permission_set(),
         _permission_set_assignment(),
     ]
@@ -867,11 +961,13 @@ def build_schema(source: Path | None = None) -> Schema:
         meta = path / f"{path.name}.object-meta.xml"
         objects[path.name] = _custom_object(meta, path.name, custom_prefix(index))
     for path in folders:
-        obj = objects.get(path.name)
-        if obj is None:
-            continue  # a standard object the emulator does not have
-        for field_path in sorted((path / "fields").glob("*.field-meta.xml")):
-            obj.add(_custom_field(field_path))
+        targets = ACTIVITY_OBJECTS if path.name == "Activity" else (path.name,)
+        for target in targets:
+            obj = objects.get(target)
+            if obj is None:
+                continue  # a standard object the emulator does not have
+            for field_path in sorted((path / "fields").glob("*.field-meta.xml")):
+                obj.add(_custom_field(field_path))
     return Schema(objects.values(), read_permission_sets(source))
 
 

@@ -181,7 +181,8 @@ class Store(ObjectRules):
         """Convert a lead as Salesforce's convertLead does (no REST resource has it; the admin routes do): into an
         existing contact, or into a new contact made from the lead under a new account named after its company.
         The lead becomes read-only with IsConverted, ConvertedContactId, ConvertedAccountId, ConvertedDate and the
-        converted status (its SystemModstamp moves); its campaign memberships gain the contact. All or nothing."""
+        converted status (its SystemModstamp moves); its campaign memberships gain the contact, and its tasks move to
+        the contact. All or nothing."""
         lead_obj, contact_obj, account_obj = (
             self.schema.get("Lead"),
             self.schema.get("Contact"),
@@ -230,6 +231,11 @@ class Store(ObjectRules):
                 campaign = member.get("CampaignId") or ""
                 joined = member.get("ContactId") or ("C", campaign, contact_id) in self.member_pairs
                 self._put(members, member["Id"], member if joined else {**member, "ContactId": contact_id})
+            tasks = self.tables.get("Task")
+            if tasks is not None:
+                for task_id in [i for i, task in tasks.rows.items() if task.get("WhoId") == lead["Id"]]:
+                    moved = {**tasks.rows[task_id], "WhoId": contact_id, "SystemModstamp": ctx.now}
+                    self._put(tasks, task_id, moved)
         except Exception:
             self.rollback()
             raise

@@ -56,7 +56,7 @@ class ObjectRules(Tables):
                 return False
             return None
         kind = f.type
-        if kind in ("string", "textarea", "email", "phone", "url", "picklist", "multipicklist"):
+        if kind in ("string", "textarea", "email", "phone", "url", "picklist", "multipicklist", "combobox"):
             if len(value) > f.length:
                 raise dml_error(
                     "STRING_TOO_LONG", f"{f.label}: data value too large: {value} (max length={f.length})", f.name
