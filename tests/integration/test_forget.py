@@ -142,3 +142,27 @@ def test_the_hash_does_not_depend_on_the_signing_key_and_hashes_made_with_it_sti
     earlier = hmac.new(settings.SECRET_KEY.encode(), b"a.person@example.org", hashlib.sha256).hexdigest()
     assert is_forgotten("A.Person@example.org", frozenset({earlier}))  # forgotten by an earlier version
     assert not is_forgotten("someone.else@example.org", frozenset({earlier, before}))
+
+
+def test_forgetting_deletes_the_tasks_of_smart_emails_sent_to_the_email(world):
+    from cmsf.sync import transactional
+
+    person, email = busiest_contact(world)
+    sent = timezone.now()
+    send = transactional.Send(
+        smart_email_id="bb4a6ebb-663d-42a0-bdbe-60512cf30a01",
+        smart_email_name="Survey",
+        message_id="0cfe150d-d507-11e4-84a7-c31e5b59881d",
+        recipient=f"Someone <{email}>",
+        status="Received",
+        related_id=None,
+        sent_at=sent,
+    )
+    [message] = transactional.record_sends([send], world.sf)
+    assert message.task_id and message.who_id == person
+    assert list(world.sf.query(f"SELECT Id FROM Task WHERE Id = '{message.task_id}'"))
+
+    done = forget(email, in_campaign_monitor=False, actor="alice@example.com")
+    assert done.problems == [] and done.salesforce["Task"] == 1
+    assert not list(world.sf.query(f"SELECT Id FROM Task WHERE Id = '{message.task_id}'"))
+    assert done.local["smart email messages"] == 1

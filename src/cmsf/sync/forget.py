@@ -1,8 +1,8 @@
 """The right to be forgotten: "Forget this person" (console) and `cmsf forget EMAIL`.
 
 For one email, cmsf removes what it wrote about it in Salesforce (list memberships, email tracking history,
-suppression rows, and the campaign members it created for the contacts and leads with that email, with their
-aggregates), what it holds in its own database (ledger rows, webhook events, the watcher's and the directory's
+suppression rows, the campaign members it created for the contacts and leads with that email, with their
+aggregates, and the Tasks of the smart emails it sent to it), what it holds in its own database (ledger rows, webhook events, the watcher's and the directory's
 entries, and the email wherever its own logs quote it), and, when asked, sets the subscriber to Deleted in every
 Campaign Monitor list of the selected clients.
 
@@ -133,6 +133,8 @@ def _salesforce(sf: SalesforceAdapter, email: str, key: str, done: Forgotten) ->
         for entry in RecordMap.objects.filter(sobject="CampaignMember", key__endswith=f":{person}")
     ]
     _delete(sf, "CampaignMember", members, done)
+    tasks = SmartEmailMessage.objects.filter(email=key).exclude(task_id="").values_list("task_id", flat=True)
+    _delete(sf, "Task", sorted(set(tasks)), done)  # the Tasks of smart emails sent to it quote the address
     return lists
 
 
