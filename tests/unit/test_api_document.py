@@ -67,3 +67,34 @@ def test_api_tokens_are_redacted_wherever_they_are_written():
     assert redact(f"called with {token}.") == "called with cmsf_[redacted]."
     assert redact(f"Authorization: Bearer {token}") == "Authorization: Bearer [redacted]"
     assert redact("cmsf_sandbox.campaign_monitor") == "cmsf_sandbox.campaign_monitor"  # module names stay
+
+
+def test_the_sfdx_source_registers_the_api_through_its_named_credential():
+    """The External Service reads the document the API serves, through the Named Credential, whose External
+    Credential sends the bearer token of its principal, which the permission set grants."""
+    import xml.etree.ElementTree as ET
+    from pathlib import Path
+
+    import cmsf
+
+    base = Path(cmsf.__file__).parent / "sfdx" / "flows" / "main" / "default"
+    ns = {"m": "http://soap.sforce.com/2006/04/metadata"}
+    project = json.loads((base.parents[2] / "sfdx-project.json").read_text())
+    assert {"path": "flows", "default": False} in project["packageDirectories"]
+
+    registration = ET.parse(base / "externalServiceRegistrations" / "CMSF.externalServiceRegistration-meta.xml")
+    assert registration.findtext("m:schemaUrl", namespaces=ns) == f"{PREFIX}/openapi.json"
+    assert registration.findtext("m:schemaType", namespaces=ns) == "OpenApi3"
+    named = registration.findtext("m:namedCredentialReference", namespaces=ns)
+    credential = ET.parse(base / "namedCredentials" / f"{named}.namedCredential-meta.xml")
+    external = credential.findtext(".//m:externalCredential", namespaces=ns)
+    source = ET.parse(base / "externalCredentials" / f"{external}.externalCredential-meta.xml")
+    parameters = {p.findtext("m:parameterType", namespaces=ns): p for p in
+                  source.findall("m:externalCredentialParameters", namespaces=ns)}  # fmt: skip
+    header = parameters["AuthHeader"]
+    assert header.findtext("m:parameterName", namespaces=ns) == "Authorization"
+    assert f"'Bearer ' & $Credential.{external}.Token" in header.findtext("m:parameterValue", namespaces=ns)
+    principal = parameters["NamedPrincipal"].findtext("m:parameterName", namespaces=ns)
+    permission_set = ET.parse(base / "permissionsets" / "CMSF_Flow_Actions.permissionset-meta.xml")
+    granted = permission_set.findtext(".//m:externalCredentialPrincipal", namespaces=ns)
+    assert granted == f"{external}-{principal}"
