@@ -1,6 +1,6 @@
 """The console in Chromium: sign in, each section, Sync now with live progress to completion, the full sync
 confirmation, reconnect with a client left out, the Security Owner, a governor limit, the run history with Sync now
-for one client and a run's page, and a CM User Access user refused on every change and sent to sign in when signed
+for one client and a run's page, API tokens made, used and revoked, and a CM User Access user refused on every change and sent to sign in when signed
 out, on every URL of the URL conf."""
 
 from __future__ import annotations
@@ -258,3 +258,34 @@ def test_run_history_sync_one_client_now_and_open_its_run(page: Page, synced: Si
     rows.first.get_by_role("link").click()
     expect(page.get_by_test_id("run-calls")).to_contain_text("Salesforce")
     expect(page.locator("main")).not_to_contain_text("Server Error")
+
+
+def test_api_tokens_made_shown_once_used_and_revoked_after_a_confirmation(page: Page, site: Site):
+    from cmsf.api.models import ApiToken
+
+    sign_in(page, site, *ALICE)
+    page.get_by_role("navigation", name="Console sections").get_by_role("link", name="User Security").click()
+    tokens = page.get_by_test_id("api-tokens")
+    tokens.get_by_label("Token name").fill("browser-flows")
+    tokens.get_by_label("Calls a minute at most").fill("20")
+    tokens.locator("label", has_text="subscribers:").click()
+    tokens.locator("label", has_text="imports:").click()
+    tokens.get_by_role("button", name="Make a token").click()
+    secret = page.get_by_test_id("new-token-secret").inner_text().strip()
+    assert secret.startswith("cmsf_") and len(secret) == 48
+    row = page.locator('tr[data-token="browser-flows"]')
+    expect(row).to_contain_text("subscribers, imports")
+    expect(row).to_contain_text("In use")
+
+    # The token works against the running server, then stops once revoked.
+    read = page.request.get(site.at("/api/v1/runs/999999"), headers={"Authorization": f"Bearer {secret}"})
+    assert read.status == 404 and read.json()["error"]["code"] == "not_found"
+    page.reload()
+    expect(page.get_by_test_id("new-token")).to_have_count(0)  # shown once
+    row.get_by_role("link", name="Revoke browser-flows").click()
+    expect(page.locator("main")).to_contain_text("Revoke the API token browser-flows?")
+    page.get_by_role("button", name="Revoke").click()
+    expect(page.locator('tr[data-token="browser-flows"]')).to_contain_text("Revoked")
+    assert ApiToken.objects.get(name="browser-flows").revoked_at is not None
+    refused = page.request.get(site.at("/api/v1/runs/999999"), headers={"Authorization": f"Bearer {secret}"})
+    assert refused.status == 401 and refused.headers["www-authenticate"].startswith("Bearer")

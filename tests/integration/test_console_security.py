@@ -224,3 +224,38 @@ def test_an_inactive_user_or_a_foreign_permission_set_is_refused_before_salesfor
                            {"user_id": org.sync_user_id, "permission_set": "System_Admin_Stuff"}, follow=True)  # fmt: skip
     assert any("not one of cmsf's permission sets" in m for m in _messages(response))
     assert not AuditEntry.objects.filter(section="security").exists()
+
+
+def test_api_tokens_are_made_shown_once_listed_and_revoked_after_a_confirmation(client, alice, bob):
+    from cmsf.api.models import ApiToken
+
+    client.force_login(alice)
+    response = client.post(reverse("console:security_api_token_create"),
+                           {"name": "salesforce-flows", "scopes": ["subscribers", "imports"], "rate_per_minute": "30"})  # fmt: skip
+    assert response.status_code == 200
+    token = ApiToken.objects.get(name="salesforce-flows")
+    secret = response.context["new_token"].secret
+    assert secret.startswith("cmsf_") and secret.encode() in response.content
+    assert token.scopes == ["subscribers", "imports"] and token.rate_per_minute == 30
+    page = client.get(reverse("console:security"))
+    assert b"salesforce-flows" in page.content and secret.encode() not in page.content  # shown that once only
+
+    bad = client.post(reverse("console:security_api_token_create"), {"name": "salesforce-flows", "scopes": ["send"],
+                                                                     "rate_per_minute": "60"})  # fmt: skip
+    assert bad.status_code == 400 and b"exists already" in bad.content
+    bad = client.post(reverse("console:security_api_token_create"), {"name": "other", "rate_per_minute": "60"})
+    assert bad.status_code == 400 and not ApiToken.objects.filter(name="other").exists()
+
+    revoke = reverse("console:security_api_token_revoke", args=[token.pk])
+    asked = client.get(revoke)
+    assert asked.status_code == 200 and b"Revoke the API token salesforce-flows?" in asked.content
+    assert ApiToken.objects.get(pk=token.pk).revoked_at is None  # asking changes nothing
+    client.force_login(bob)
+    assert client.post(revoke).status_code == 403
+    assert b"salesforce-flows" not in client.get(reverse("console:security")).content  # CM Full Access only
+    client.force_login(alice)
+    assert client.post(revoke).status_code == 302
+    assert ApiToken.objects.get(pk=token.pk).revoked_at is not None
+    assert client.get(revoke).status_code == 404  # revoked already
+    actions = list(AuditEntry.objects.filter(section="api").order_by("pk").values_list("actor", "action"))
+    assert actions == [("alice@example.com", "Create an API token"), ("alice@example.com", "Revoke an API token")]

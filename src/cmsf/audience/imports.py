@@ -86,11 +86,18 @@ def run_import(
     cm: CampaignMonitor | None = None,
     sf: SalesforceAdapter | None = None,
     remove_only: Collection[str] | None = None,
+    queued: ImportRun | None = None,
 ) -> ImportRun:
     """Run (or preview) one wizard and return its run record, saved. `remove_only`: a Remove run deletes only these
     addresses (the preview the admin checked), never more; the others missing from the source are left and counted.
+    `queued`: the run record made when the run was asked for (`services.queue_run`), which this run takes up.
     Whatever happens, the run ends with a status and a message."""
-    run = ImportRun.objects.create(wizard=wizard, trigger=trigger, dry_run=dry_run, started_at=timezone.now())
+    if queued is None:
+        run = ImportRun.objects.create(wizard=wizard, trigger=trigger, dry_run=dry_run, started_at=timezone.now())
+    else:
+        run = queued
+        run.status, run.started_at = ImportRun.Status.RUNNING, timezone.now()
+        run.save(update_fields=["status", "started_at"])
     tally = _Tally()
     calls_before: tuple[int, int] | None = None
     use_before: observe.ApiUse | None = None

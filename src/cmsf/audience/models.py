@@ -204,6 +204,7 @@ class ImportRun(models.Model):
     """One run of a wizard (or its preview): what it read, imported, removed and refused, and why."""
 
     class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"  # asked for through the API, waiting for a worker
         RUNNING = "running", "Running"
         SUCCEEDED = "succeeded", "Succeeded"
         PARTIAL = "partial", "Succeeded with problems"
@@ -213,6 +214,7 @@ class ImportRun(models.Model):
         MANUAL = "manual", "Run now"
         SCHEDULE = "schedule", "Schedule"
         COMMAND = "command", "cmsf import run"
+        API = "api", "API (Salesforce Flow)"
 
     wizard = models.ForeignKey(ImportWizard, on_delete=models.CASCADE, related_name="runs")
     trigger = models.CharField(max_length=8, choices=Trigger.choices, default=Trigger.MANUAL)

@@ -14,12 +14,15 @@ from cmsf.maintenance.models import MaintenanceMessage
 from cmsf.sync.selectors import IMPORT, RunRow, check_outcome, keyed, run_messages
 
 _IMPORT_OUTCOME = {
+    ImportRun.Status.QUEUED: "running",  # waiting for a worker: the run history shows it with the running ones
     ImportRun.Status.RUNNING: "running",
     ImportRun.Status.SUCCEEDED: "succeeded",
     ImportRun.Status.PARTIAL: "problems",
     ImportRun.Status.FAILED: "failed",
 }
-_IMPORT_STATUSES = {outcome: status for status, outcome in _IMPORT_OUTCOME.items()}
+_IMPORT_STATUSES: dict[str, list[str]] = {}
+for _status, _outcome in _IMPORT_OUTCOME.items():
+    _IMPORT_STATUSES.setdefault(_outcome, []).append(_status)
 
 
 def import_run_keys(*, client_id: int | None, outcome: str) -> QuerySet[Any]:
@@ -27,8 +30,8 @@ def import_run_keys(*, client_id: int | None, outcome: str) -> QuerySet[Any]:
     if client_id is not None:
         runs = runs.filter(wizard__client_id=client_id)
     if outcome:
-        status = _IMPORT_STATUSES.get(check_outcome(outcome))
-        runs = runs.filter(status=status) if status else runs.none()
+        statuses = _IMPORT_STATUSES.get(check_outcome(outcome))
+        runs = runs.filter(status__in=statuses) if statuses else runs.none()
     return keyed(runs, IMPORT)
 
 

@@ -1,7 +1,7 @@
 """The `cmsf` command: one entry point for setting up, serving, working and configuring cmsf.
 
 The parser is here, with `main`; each group of commands is a module of this package (setup, status, config,
-connect, sync, imports, sandbox, backup), and what they share is in `common` and `arguments`."""
+connect, sync, imports, api_tokens, sandbox, backup), and what they share is in `common` and `arguments`."""
 
 from __future__ import annotations
 
@@ -10,8 +10,10 @@ import os
 import sys
 from collections.abc import Callable
 
+from cmsf.cli.api_tokens import cmd_api_token_create, cmd_api_token_list, cmd_api_token_revoke
 from cmsf.cli.arguments import (
     ANY_PORT,
+    API_RATE,
     PORT,
     SEED,
     WORKERS,
@@ -125,6 +127,23 @@ def build_parser() -> argparse.ArgumentParser:
     irun.add_argument("--yes", action="store_true", help="run a wizard that removes subscribers without asking")
     irun.add_argument("--json", action="store_true", help="print a JSON summary")
     irun.set_defaults(func=cmd_import_run)
+
+    tok = commands.add_parser("api-token", help="the HTTP API's tokens, for Salesforce Flows: create, list, revoke")
+    token_commands = tok.add_subparsers(title="api-token commands", metavar="ACTION", required=True)
+    tcreate = token_commands.add_parser("create", help="make a token and print it once (only its hash is kept)")
+    tcreate.add_argument("name", type=text, help="the token's name, such as salesforce-flows")
+    tcreate.add_argument("--scope", required=True, action="extend", nargs="+", choices=("send", "subscribers", "imports"),
+                         help="what the token may do (one or more)")  # fmt: skip
+    tcreate.add_argument("--rate", type=API_RATE, default=60, help="calls a minute at most (default 60)")
+    tcreate.add_argument("--actor", type=text, help="who is making it, for the audit log (default: cli:USER)")
+    tcreate.set_defaults(func=cmd_api_token_create)
+    tlist = token_commands.add_parser("list", help="list the tokens: name, first characters, scopes, last use")
+    tlist.add_argument("--json", action="store_true", help="print JSON")
+    tlist.set_defaults(func=cmd_api_token_list)
+    trevoke = token_commands.add_parser("revoke", help="revoke a token: its calls get 401 from now on")
+    trevoke.add_argument("name", type=text, help="the token's name")
+    trevoke.add_argument("--actor", type=text, help="who is revoking it, for the audit log (default: cli:USER)")
+    trevoke.set_defaults(func=cmd_api_token_revoke)
 
     bench = command("bench", "measure a full, a no-change and an incremental sync against the sandbox", cmd_bench)
     bench.add_argument("--dataset", required=True, help="dataset size: tiny, small, medium or large")

@@ -33,6 +33,7 @@ def number(low: int, high: int | None = None) -> Callable[[str], int]:
 
 
 PORT, ANY_PORT, WORKERS, SEED = number(1, 65535), number(0, 65535), number(1, 64), number(0)
+API_RATE = number(1, 10_000)  # an API token's calls a minute (cmsf.api.tokens.MAX_RATE)
 
 
 def text(value: str) -> str:

@@ -8,7 +8,8 @@ from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse
 from django.urls import Resolver404, resolve
 
-PUBLIC_PREFIXES = ("/static/",)
+# The HTTP API (`cmsf.api`) signs no one in: each call carries its bearer token, which the API checks itself.
+PUBLIC_PREFIXES = ("/static/", "/api/")
 # The pages a signed-out visitor may open: signing in (with a password or with Salesforce), the health check, and
 # the embedded email history (which checks its own signed link).
 PUBLIC_URL_NAMES = frozenset(

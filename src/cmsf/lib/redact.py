@@ -6,7 +6,8 @@ path of a refused webhook POST); the paths are spelled here because `lib` import
 routes).
 
 At every level, credentials in the shapes a library may print are redacted as well: an Authorization header's Basic
-or Bearer value, and the values of `access_token`, `refresh_token`, `client_secret`, `password` and `api_key`. Above
+or Bearer value, an HTTP API token (`cmsf_` and 43 characters) wherever it is written, and the values of
+`access_token`, `refresh_token`, `client_secret`, `password` and `api_key`. Above
 DEBUG, every email address (plain, or percent-encoded in a URL) is written `[email]`: the people cmsf syncs are not
 an operator's to read about in a log. `CMSF_LOG_FORMAT=json` writes each record as one JSON object a line
 (`json_formatter`)."""
@@ -24,6 +25,7 @@ _SECRETS = (
     re.compile(r"(/hooks/campaign-monitor/)[^/?#\s\"]+"),  # sync.webhooks.HOOK_PATH
     re.compile(r"([?&]link=)[^&#\s\"]+"),  # the email history link (console:storage_embed)
     re.compile(r"(\b(?:Bearer|Basic)\s+)[^\s\"',;\[\]]+", re.IGNORECASE),  # an Authorization header's value
+    re.compile(r"(\bcmsf_)[A-Za-z0-9_-]{43}(?![A-Za-z0-9_-])"),  # an HTTP API token (cmsf.api.tokens), anywhere
     re.compile(
         r"""(\b(?:access_token|refresh_token|client_secret|password|api_?key)["']?\s*[=:]\s*["']?)[^\s&"',;}]+""",
         re.IGNORECASE,

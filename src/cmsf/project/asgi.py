@@ -10,6 +10,7 @@ from starlette.applications import Starlette
 from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
+from cmsf.api.bounds import MAX_BODY_BYTES as API_BODY_BYTES
 from cmsf.project.limits import BodyLimit
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cmsf.project.settings")
@@ -24,5 +25,5 @@ routed = Starlette(
 application = BodyLimit(
     cast(Any, routed),
     limit=settings.CMSF_MAX_BODY_BYTES,
-    prefixed={"/hooks/": settings.CMSF_MAX_WEBHOOK_BODY_BYTES},
+    prefixed={"/hooks/": settings.CMSF_MAX_WEBHOOK_BODY_BYTES, "/api/": API_BODY_BYTES},
 )

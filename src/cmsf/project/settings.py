@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "cmsf.audience",
     "cmsf.maintenance",
     "cmsf.billing",
+    "cmsf.api",
     "cmsf.console",
 ]
 

@@ -142,6 +142,47 @@ class Outbound:
             raise
         self._did("added", "Add to Campaign Monitor", {"list": list_id, "email": subscriber.email, "because": because})
 
+    def subscribe(
+        self,
+        list_id: str,
+        subscriber: SubscriberInput,
+        *,
+        opted_out: Callable[[], bool],
+        suppressed: Callable[[], bool],
+        resubscribe: bool,
+        because: str,
+    ) -> str:
+        """Add or update one subscriber, as asked from outside (the HTTP API): "added", "updated" or "resubscribed".
+        One read first: a new address, and one brought back with `resubscribe` (Unsubscribed or Deleted), obey the
+        add rules; an active one has its details updated; one that left is refused unless `resubscribe`, and a
+        bounced one is always refused (Campaign Monitor keeps it out until the address is fixed). `opted_out` and
+        `suppressed` are asked only when the add rules apply (each may cost a call)."""
+        self._guard()
+        current = self.cm.subscriber(list_id, subscriber.email, zone=ANY_ZONE)
+        state = current.state if current is not None else ""
+        if state in ("Active", "Unconfirmed"):
+            outcome = "updated"
+        elif state == "Bounced":
+            raise Refused("the address bounced: Campaign Monitor keeps it out of the list until the address is fixed")
+        elif state and not resubscribe:
+            raise Refused(f"the subscriber is {state} in the list: ask to resubscribe to bring it back")
+        else:
+            self.may_add(opted_out=self.options.prevent_adding_opted_out and opted_out(), suppressed=suppressed())
+            outcome = "resubscribed" if state else "added"
+        bring_back = outcome == "resubscribed"
+        try:
+            self.cm.add_subscriber(
+                list_id, subscriber, resubscribe=bring_back, restart_journeys=self._journeys(outcome != "updated")
+            )
+        except FatalError as error:
+            if error.code == IN_SUPPRESSION_LIST:
+                raise Refused("the address is in the Campaign Monitor suppression list") from None
+            raise
+        action = {"added": "Add to Campaign Monitor", "updated": "Update in Campaign Monitor",
+                  "resubscribed": "Resubscribe in Campaign Monitor"}[outcome]  # fmt: skip
+        self._did(outcome, action, {"list": list_id, "email": subscriber.email, "because": because})
+        return outcome
+
     def update_fields(
         self,
         list_id: str,
