@@ -116,6 +116,8 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "cmsf.console.context_processors.console",
             ],
+            # The console's formats (dates with their zone, counts, labels) in every template, unloaded.
+            "builtins": ["cmsf.console.templatetags.formats"],
         },
     },
 ]
