@@ -30,6 +30,19 @@ def _local(value: dt.datetime) -> dt.datetime:
     return timezone.localtime(value)
 
 
+Moment = dt.datetime | dt.date | str | None
+
+
+def _moment(value: dt.datetime | dt.date | str) -> dt.datetime | dt.date:
+    """A datetime or a date; an ISO 8601 string (a state kept as JSON) is read as one."""
+    if isinstance(value, str):
+        try:
+            return dt.datetime.fromisoformat(value)
+        except ValueError:
+            raise ValueError(f"not a date and time in ISO 8601: {value!r}") from None
+    return value
+
+
 def zone_abbreviation(moment: dt.datetime) -> str:
     """The zone's abbreviation at that moment ("CET", "CEST", "PST", "UTC"); zones with none ("-03") read as an
     offset from UTC ("UTC-03")."""
@@ -43,29 +56,32 @@ def zone_abbreviation(moment: dt.datetime) -> str:
     return name
 
 
-def when(value: dt.datetime | dt.date | None) -> str:
+def when(value: Moment) -> str:
     """A date and time with its zone: "4 Dec 2026, 14:05 CET". A date alone is a day."""
     if value is None or value == "":
         return NOTHING
+    value = _moment(value)
     if not isinstance(value, dt.datetime):
         return day(value)
     local = _local(value)
     return f"{dateformat.format(local, 'j M Y, H:i')} {zone_abbreviation(local)}"
 
 
-def day(value: dt.datetime | dt.date | None) -> str:
+def day(value: Moment) -> str:
     """A date alone, "4 Dec 2026" (a moment's date in the active zone)."""
     if value is None or value == "":
         return NOTHING
+    value = _moment(value)
     if isinstance(value, dt.datetime):
         value = _local(value)
     return dateformat.format(value, "j M Y")
 
 
-def month(value: dt.datetime | dt.date | None) -> str:
+def month(value: Moment) -> str:
     """A month, "December 2026" (an invoice's period)."""
     if value is None or value == "":
         return NOTHING
+    value = _moment(value)
     if isinstance(value, dt.datetime):
         value = _local(value)
     return dateformat.format(value, "F Y")
@@ -96,11 +112,12 @@ def relative_text(value: dt.datetime, now: dt.datetime) -> str:
     return f"in {text}" if future else f"{text} ago"
 
 
-def relative(value: dt.datetime | None, now: dt.datetime | None = None) -> SafeString | str:
+def relative(value: Moment, now: dt.datetime | None = None) -> SafeString | str:
     """A moment relative to now, in a <time> element that holds the moment itself (datetime, in UTC) and its date
     and time as the title, so a reader has both."""
     if value is None or value == "":
         return NOTHING
+    value = _moment(value)
     if not isinstance(value, dt.datetime):
         return day(value)
     if timezone.is_naive(value):
