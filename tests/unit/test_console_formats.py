@@ -113,6 +113,8 @@ def test_percentages_read_plainly():
     assert formats.percent(Decimal("0.25"), 2) == "0.25%"
     assert formats.percent(1234.56) == "1,234.6%"
     assert formats.percent(None) == "—"
+    assert formats.percent(0.023) == "<0.1%" and formats.percent(0.004, 2) == "<0.01%"
+    assert formats.percent(0) == "0%"
 
 
 def test_nothing_reads_as_a_dash():

@@ -145,9 +145,13 @@ def count(value: int | Decimal | float | str | None) -> str:
 
 
 def percent(value: float | Decimal | int | None, places: int = 1) -> str:
-    """A share in percent, with `places` decimals, the zeros after the point left out: "12.5%", "40%", "0.3%"."""
+    """A share in percent, with `places` decimals, the zeros after the point left out: "12.5%", "40%", "0.3%";
+    "<0.1%" for a share above nothing too small to show."""
     if value is None or value == "":
         return NOTHING
+    smallest = 10.0**-places
+    if 0 < abs(float(value)) < smallest:  # not "0%" for a share that is not nothing
+        return f"<{smallest:.{places}f}%"
     text = f"{float(value):,.{places}f}"
     if "." in text:
         text = text.rstrip("0").rstrip(".")
