@@ -112,7 +112,7 @@ def test_the_trial_shows_its_end_date_and_days_left_and_then_free(client, bob):
     _start_trial(timezone.now() - timedelta(days=4, hours=1))
     client.force_login(bob)
     html = client.get(reverse("console:billing")).content.decode()
-    ends = (BillingAccount.load().trial_ends_at).strftime("%-d %b %Y")
+    ends = (BillingAccount.load().trial_ends_at).strftime("%-d %b %Y, %H:%M UTC")  # no org: UTC
     trial_end = html.split('data-testid="trial-end">', 1)[1].split("</dd>", 1)[0]
     assert ends in trial_end and "10 days left" in trial_end
     assert "continues on Free" in html and "Enterprise (trial)" in html

@@ -368,7 +368,7 @@ def test_every_job_is_listed_with_its_description_default_and_current_size(clien
         assert f'data-job="{code}"' in page and escape(job.description) in page
         assert f'max="{job.max_batch_size}"' in page
     assert 'data-testid="current-CMSF_EMAIL_OPT_OUT">50' in page
-    assert 'data-testid="current-CMSF_SUBSCRIBER_SYNC">10000' in page
+    assert 'data-testid="current-CMSF_SUBSCRIBER_SYNC">10,000' in page
 
 
 def test_governor_limits_are_saved_and_audited(client, alice):

@@ -316,7 +316,8 @@ def test_the_email_history_is_read_live_and_nothing_is_stored(client, bob, emula
     assert box.count('data-event="Open"') == len(opens) and box.count('data-event="Click"') == len(clicks) >= 1
     assert escape(clicks[0].url) in box
     dates = re.findall(r'data-event="[^"]+"><td>[^<]+</td><td>([^<]+)</td>', box)
-    parsed = [timezone.datetime.strptime(d, "%d %b %Y %H:%M") for d in dates]
+    # "4 Dec 2026, 13:05 UTC": the date and time with its zone (UTC: no Salesforce org is connected here)
+    parsed = [timezone.datetime.strptime(d, "%d %b %Y, %H:%M UTC") for d in dates]
     assert parsed == sorted(parsed, reverse=True)  # newest first
     assert "no-store" in response["Cache-Control"]
     assert "storage/email-history/link" not in html  # the link is an admin's

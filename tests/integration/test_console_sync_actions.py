@@ -38,9 +38,11 @@ def test_the_full_sync_confirmation_says_what_is_removed_then_runs_a_full_sync_p
     client.force_login(alice)
     page = client.get(reverse("console:full_sync")).content.decode()
     assert "Contacts and Leads are untouched" in page and "safe in Campaign Monitor" in page
-    for sobject in ("CMSF_Subscriber__c", "CMSF_List__c"):
+    # by plural label, not API name, with separators
+    for sobject, label in (("CMSF_Subscriber__c", "Subscriber List Members"), ("CMSF_List__c", "Subscriber Lists")):
         count = RecordMap.objects.filter(sobject=sobject).count()
-        assert count and f"<td>{sobject}</td><td>{count}</td>" in page
+        assert count and f"<td>{label}</td><td>{count:,}</td>" in page
+    assert "<td>CMSF_Subscriber__c</td>" not in page
     before = SyncRun.objects.count()
     response = client.post(reverse("console:full_sync"))
     assert response.status_code == 302 and "run=" in response["Location"]
@@ -213,7 +215,7 @@ def test_the_api_usage_meter_shows_todays_calls_against_the_limit_and_the_budget
     client.force_login(bob)
     page = client.get(reverse("console:api_usage")).content.decode()
     assert 'data-testid="api-usage"' in page and "calls used today" in page and "cmsf stops at" in page
-    assert f"of {limits['effective_daily_api_requests']} calls used today" in page
+    assert f"of {limits['effective_daily_api_requests']:,} calls used today" in page
 
 
 def test_a_salesforce_failure_in_an_action_is_explained_and_kept_in_maintenance(client, alice, synced):

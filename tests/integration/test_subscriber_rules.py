@@ -8,12 +8,14 @@ from typing import Any
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from cmsf.audience import fields as rule_fields
 from cmsf.audience import services
 from cmsf.configuration import export_document, import_document
 from cmsf.connections import services as connections
 from cmsf.connections.models import CampaignMonitorClient
+from cmsf.console import formats, preferences
 from cmsf.options.models import GeneralOptions, SubscriberRule
 from cmsf.sync.models import RuleMatch
 from cmsf.sync.outbound import ANY_ZONE
@@ -281,8 +283,9 @@ def test_the_console_keeps_one_rule_of_each_kind_a_list_and_config_carries_them(
     assert "stopped: the org was down" in page and "Read again" in page
     assert client.post(reverse("console:rules_matches", args=[rule.pk])).status_code == 302
     rule.refresh_from_db()
-    assert rule.matches_from is not None and f"Since {rule.matches_from:%Y-%m-%d}" in client.get(
-        reverse("console:rules")).content.decode()  # fmt: skip
+    with timezone.override(preferences.zone(preferences.org_time_zone())):  # the page shows the org's time
+        since = f"Since {formats.when(rule.matches_from)}"
+    assert rule.matches_from is not None and since in client.get(reverse("console:rules")).content.decode()
     exported = export_document()["subscriber_rules"]
     assert exported[world.list_id]["rules"][0]["evaluate"] == "met"
     import_document({"subscriber_rules": {world.list_id: {**exported[world.list_id], "rules": []}}}, actor="test")

@@ -24,13 +24,15 @@ from cmsf.sync.models import RuleMatch
 
 
 def next_run_after(hours: list[int], moment: datetime) -> datetime | None:
-    """The first start of one of `hours` (local time) after `moment`; None without run times."""
+    """The first start of one of `hours` (the server's time zone, TIME_ZONE, whoever asks: a console page may have
+    activated its user's zone) after `moment`; None without run times."""
     if not hours:
         return None
-    local = timezone.localtime(moment).replace(minute=0, second=0, microsecond=0)
+    server = timezone.get_default_timezone()
+    local = timezone.localtime(moment, server).replace(minute=0, second=0, microsecond=0)
     wanted = set(hours)
     for step in range(1, 24 * 2 + 2):  # a day ahead, and a little over for a daylight-saving change
-        candidate = timezone.localtime(local + timedelta(hours=step))
+        candidate = timezone.localtime(local + timedelta(hours=step), server)
         if candidate.hour in wanted and candidate > moment:
             return candidate.replace(minute=0, second=0, microsecond=0)
     return None

@@ -117,6 +117,12 @@ class SalesforceOrg(SingletonModel):
     instance_url = models.URLField(blank=True)
     org_id = models.CharField(max_length=18, blank=True)
     is_sandbox = models.BooleanField(default=False)
+    time_zone = models.CharField(
+        max_length=64,
+        blank=True,
+        help_text="The org's default time zone (Organization.TimeZoneSidKey, an IANA name), read when it is "
+        "connected: the console shows times in it unless a console user chose another.",
+    )
     auth_flow = models.CharField(max_length=24, choices=AuthFlow.choices, blank=True)
     client_id = models.CharField("connected app consumer key", max_length=255, blank=True)
     client_secret = EncryptedTextField(blank=True, default="")

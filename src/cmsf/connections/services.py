@@ -3,9 +3,11 @@ from the stored connection (so every caller talks to the same URL, CA bundle, cr
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -21,6 +23,8 @@ from cmsf.salesforce import auth, soql
 from cmsf.salesforce.adapter import SalesforceAdapter
 from cmsf.salesforce.auth import Credentials, Identity, Token
 from cmsf.salesforce.meter import ApiMeter
+
+log = logging.getLogger(__name__)
 
 
 class NotConnected(Exception):
@@ -252,6 +256,19 @@ def salesforce_features_lost(login: SalesforceLogin) -> list[str]:
     return []
 
 
+def known_time_zone(key: object) -> str:
+    """The org's time zone if this Python knows it (Salesforce's TimeZoneSidKey values are IANA names); blank, and
+    a warning in the log, otherwise: the console then shows UTC."""
+    if not key:
+        return ""
+    try:
+        ZoneInfo(str(key))
+    except (ZoneInfoNotFoundError, ValueError):
+        log.warning("the org's time zone %r is not a known time zone: the console shows times in UTC", key)
+        return ""
+    return str(key)
+
+
 def connect_salesforce(login: SalesforceLogin, *, actor: str, action: str = "Connect Salesforce") -> SalesforceOrg:
     """Sign in with the given flow, learn the org and the Salesforce Sync User, store it all (encrypted). A login
     without a consumer secret keeps the stored one of the same connected app ("Log in with Salesforce" needs it)."""
@@ -273,7 +290,7 @@ def connect_salesforce(login: SalesforceLogin, *, actor: str, action: str = "Con
     adapter = salesforce(org)
     try:
         token = adapter.token
-        organization = next(adapter.query("SELECT Id, Name, IsSandbox FROM Organization LIMIT 1"), {})
+        organization = next(adapter.query("SELECT Id, Name, IsSandbox, TimeZoneSidKey FROM Organization LIMIT 1"), {})
         user_id = token.user_id
         user = next(adapter.query(f"SELECT Id, Name, Username FROM User WHERE Id = {soql.quote(user_id)}"), {})
     finally:
@@ -286,6 +303,7 @@ def connect_salesforce(login: SalesforceLogin, *, actor: str, action: str = "Con
         if old_org_id and org.org_id[:15] != old_org_id[:15]:
             salesforce_org_changed.send(sender=SalesforceOrg, old_org_id=old_org_id, new_org_id=org.org_id)
         org.is_sandbox = bool(organization.get("IsSandbox"))
+        org.time_zone = known_time_zone(organization.get("TimeZoneSidKey"))
         org.sync_user_id = str(user.get("Id") or user_id)
         org.sync_user_name = str(user.get("Name") or user.get("Username") or "")
         org.connected_at = timezone.now()
@@ -437,6 +455,7 @@ def disconnect_salesforce(*, actor: str) -> None:
         org.jwt_username = ""
         org.instance_url = ""
         org.sync_user_id = org.sync_user_name = ""
+        org.time_zone = ""
         org.connected_at = None
         org.save()
         audit(actor=actor, section="connections", action="Disconnect Salesforce", before=before,

@@ -53,3 +53,17 @@ def changer(view: View) -> View:
 
     wrapped.cmsf_access = "change"  # type: ignore[attr-defined]
     return wrapped
+
+
+def personal(view: View) -> View:
+    """A user's own preferences: any console user with a permission set sees and changes them, for themselves
+    only (they change nothing that others see)."""
+
+    @wraps(view)
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not request.user.has_perm(VIEW):
+            raise PermissionDenied("Your user has no cmsf permission set.")
+        return view(request, *args, **kwargs)
+
+    wrapped.cmsf_access = "own"  # type: ignore[attr-defined]
+    return wrapped

@@ -1,3 +1,8 @@
+import zoneinfo
+from functools import cache
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 
 
@@ -32,3 +37,31 @@ class EmbedLink(models.Model):
 
     def __str__(self) -> str:
         return f"email history link {self.pk}"
+
+
+def validate_time_zone(value: str) -> None:
+    """A time zone this Python knows by its IANA name (Europe/Paris), or blank."""
+    if value and value not in available_time_zones():
+        raise ValidationError(f"{value} is not a time zone: choose one from the list (an IANA name).")
+
+
+@cache
+def available_time_zones() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones())
+
+
+class ConsolePreference(models.Model):
+    """What one console user chose for themselves: the time zone the console shows times in."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="console_preference")
+    time_zone = models.CharField(
+        "Time zone",
+        max_length=64,
+        blank=True,
+        validators=[validate_time_zone],
+        help_text="The console shows dates and times in this zone. Blank: the Salesforce org's time zone "
+        "(UTC while no org is connected).",
+    )
+
+    def __str__(self) -> str:
+        return f"preferences of {self.user}"

@@ -6,6 +6,7 @@ Every change is audited in the same transaction.
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
 from django.contrib.auth import get_user_model
@@ -32,7 +33,7 @@ class ConsoleUser:
     email: str
     permission_set: str  # FULL_ACCESS, USER_ACCESS or "" (none)
     is_active: bool
-    last_login: str
+    last_login: dt.datetime | None
 
 
 def _permission_set(user: AbstractUser) -> str:
@@ -49,7 +50,7 @@ def console_users() -> list[ConsoleUser]:
             email=user.email or user.get_username(),
             permission_set=_permission_set(user),
             is_active=user.is_active,
-            last_login=f"{user.last_login:%d %b %Y %H:%M}" if user.last_login else "",
+            last_login=user.last_login,
         )
         for user in users
     ]

@@ -81,6 +81,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "cmsf.console.middleware.LoginRequiredMiddleware",
+    "cmsf.console.middleware.TimeZoneMiddleware",
     # Last, as django-axes asks: it turns a locked-out sign-in into the lockout page.
     "axes.middleware.AxesMiddleware",
 ]
@@ -117,6 +118,8 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "cmsf.console.context_processors.console",
             ],
+            # The console's formats (dates with their zone, counts, labels) in every template, unloaded.
+            "builtins": ["cmsf.console.templatetags.formats"],
         },
     },
 ]

@@ -95,6 +95,7 @@ class Emulator:
                             "IsSandbox": org.is_sandbox,
                             "InstanceName": org.instance_name,
                             "OrganizationType": "Enterprise Edition",
+                            "TimeZoneSidKey": "America/Los_Angeles",
                         }
                     ]
                 },

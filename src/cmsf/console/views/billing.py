@@ -15,6 +15,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from cmsf.billing import selectors
 from cmsf.billing import services as billing
 from cmsf.billing.models import BillingAccount, Invoice, Plan
+from cmsf.console import formats
 from cmsf.console.access import changer, viewer
 from cmsf.console.confirm import Confirmation, confirm_page
 
@@ -74,7 +75,7 @@ def choose_plan(request: HttpRequest) -> HttpResponse:
 
 def _plan_confirmation(change: selectors.PlanChange) -> Confirmation:
     if change.ends_trial:
-        ends = timezone.localtime(change.trial_ends_at).strftime("%-d %b %Y, %H:%M %Z")
+        ends = formats.when(change.trial_ends_at)
         warning = (
             f"Choosing {change.new.label} ends the Enterprise trial now ({change.trial_days_left} day"
             f"{'s' if change.trial_days_left != 1 else ''} left, until {ends}); it cannot be started again."
@@ -122,7 +123,7 @@ def count_usage(request: HttpRequest) -> HttpResponse:
     if snapshot is None:
         messages.error(request, "Salesforce did not give the count: see Maintenance for what happened and what to do.")
     else:
-        messages.success(request, f"{snapshot.active_subscribers:,} active subscribers today.")
+        messages.success(request, f"{formats.count(snapshot.active_subscribers)} active subscribers today.")
     return redirect("console:billing")
 
 

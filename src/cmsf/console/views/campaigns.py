@@ -19,6 +19,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from cmsf.campaign_monitor.errors import CampaignMonitorError
 from cmsf.connections import services as connections
+from cmsf.console import formats
 from cmsf.console.access import changer, viewer
 from cmsf.console.confirm import Confirmation, confirm_page
 from cmsf.console.forms import add_problems
@@ -233,7 +234,7 @@ def save_settings(request: HttpRequest) -> HttpResponse:
 def _settings_said(before: CampaignSettings, after: CampaignSettings) -> str:
     said = ["The Salesforce Campaigns settings are saved."]
     if after.auto_create_campaigns and not before.auto_create_campaigns and after.auto_create_since:
-        when = timezone.localtime(after.auto_create_since).strftime("%Y-%m-%d %H:%M")
+        when = formats.when(after.auto_create_since)
         said.append(f"Campaigns sent from {when} get a Salesforce campaign; earlier ones do not.")
     if not after.auto_create_campaigns and before.auto_create_campaigns:
         said.append("No more Salesforce campaigns are created; those already created stay linked.")
