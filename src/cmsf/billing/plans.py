@@ -20,18 +20,22 @@ class Features:
     tracking_history: bool  # email tracking history is stored in Salesforce (Free removes it)
     agency_clients: bool  # more than one Campaign Monitor client (an agency's sub-accounts)
     sms: bool  # SMS consent and mobile numbers
+    transactional: bool = False  # smart (transactional) emails sent from cmsf: the console, the HTTP API
 
 
 PLAN_FEATURES: dict[Plan, Features] = {
     Plan.FREE: Features(Plan.FREE, tracking_history=False, agency_clients=False, sms=False),
     Plan.STANDARD: Features(Plan.STANDARD, tracking_history=True, agency_clients=False, sms=False),
-    Plan.ENTERPRISE: Features(Plan.ENTERPRISE, tracking_history=True, agency_clients=True, sms=True),
+    Plan.ENTERPRISE: Features(
+        Plan.ENTERPRISE, tracking_history=True, agency_clients=True, sms=True, transactional=True
+    ),
 }
 
 FEATURE_LABELS: tuple[tuple[str, str], ...] = (
     ("tracking_history", "Email tracking history stored in Salesforce"),
     ("agency_clients", "Agency sub-accounts (several Campaign Monitor clients)"),
     ("sms", "SMS: mobile numbers and consent to send SMS"),
+    ("transactional", "Smart (transactional) emails sent and recorded as Tasks"),
 )
 
 
