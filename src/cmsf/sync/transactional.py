@@ -395,3 +395,8 @@ def _update_tasks(messages: list[SmartEmailMessage], adapter: SalesforceAdapter)
 def recent_sends(email: str, *, limit: int = 50) -> list[SmartEmailMessage]:
     """The smart email messages sent to an address, newest first (the email history)."""
     return list(SmartEmailMessage.objects.filter(email=email.strip().lower())[:limit])
+
+
+def latest_sends(*, limit: int = 50) -> list[SmartEmailMessage]:
+    """The latest smart email messages cmsf sent, newest first (the console's recent sends)."""
+    return list(SmartEmailMessage.objects.all()[:limit])
