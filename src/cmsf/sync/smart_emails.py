@@ -396,6 +396,5 @@ def refresh_recent(now: datetime) -> RefreshOutcome | None:
         written={"Task": outcome.tasks_updated + outcome.tasks_written},
         failed={"smart email messages": outcome.failed},
         api=api,
-        support_code=transactional.STATUS_CODE if outcome.failed else "",
     )
     return outcome
