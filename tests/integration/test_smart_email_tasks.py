@@ -20,6 +20,9 @@ from cmsf.sync.transactional import Send
 pytestmark = pytest.mark.django_db(transaction=True)
 SMART_EMAIL = "1e654df2-f484-11e4-970c-6c4008bc7468"
 SENT = datetime(2026, 3, 2, 23, 30, tzinfo=UTC)
+CLIENT = "4a397ccaaa55eb4e6aa1221e1e2d7122"
+ZONE = "(GMT+10:00) Canberra, Melbourne, Sydney"
+ZONES = {CLIENT: ZONE}
 TASK_FIELDS = (
     "Id, WhoId, WhatId, Subject, TaskSubtype, Status, ActivityDate, CMSF_Smart_Email_Id__c, CMSF_Message_Id__c, "
     "CMSF_Recipient__c, CMSF_Status__c, CMSF_Opens__c, CMSF_Clicks__c, CMSF_First_Opened__c, CMSF_First_Clicked__c"
@@ -44,7 +47,7 @@ def sf(start_emulators) -> SalesforceAdapter:
 
 
 def _send(message: str, recipient: str, related: str | None = None, *, sent_at: datetime = SENT) -> Send:
-    return Send(SMART_EMAIL, "Case survey", message, recipient, "Accepted", related, sent_at)
+    return Send(SMART_EMAIL, "Case survey", message, recipient, "Accepted", related, sent_at, CLIENT)
 
 
 def _tasks(sf: SalesforceAdapter, *message_ids: str) -> dict[str, dict]:
@@ -138,19 +141,20 @@ def test_the_update_job_writes_after_an_open_and_not_in_a_run_where_nothing_chan
     details = {"m-open": Details("Accepted"), "m-old": Details("Delivered", 3, 1)}
     read: list[str] = []
 
-    def reader(message_id: str) -> Details:
+    def reader(message_id: str, zone: str) -> Details:
+        assert zone == ZONE
         read.append(message_id)
         return details[message_id]
 
     before = _calls(sf)
-    outcome = transactional.refresh_statuses(reader, sf, now=now)
+    outcome = transactional.refresh_statuses(reader, sf, now=now, zones=ZONES)
     assert read == ["m-open"]  # a message older than a week is read no more
     assert (outcome.checked, outcome.changed, outcome.tasks_updated) == (1, 0, 0)
     assert _calls(sf) == before  # nothing changed: no Salesforce call at all
 
     opened = now - timedelta(minutes=3)
     details["m-open"] = Details("Delivered", total_opens=2, first_opened_at=opened)
-    outcome = transactional.refresh_statuses(reader, sf, now=now)
+    outcome = transactional.refresh_statuses(reader, sf, now=now, zones=ZONES)
     assert (outcome.changed, outcome.tasks_updated) == (1, 1)
     task = _tasks(sf, "m-open")["m-open"]
     assert (task["CMSF_Status__c"], task["CMSF_Opens__c"], task["CMSF_Clicks__c"]) == ("Opened", 2, 0)
@@ -160,11 +164,11 @@ def test_the_update_job_writes_after_an_open_and_not_in_a_run_where_nothing_chan
     assert (message.status, message.opens, message.last_checked_at) == ("Opened", 2, now)
 
     before = _calls(sf)
-    outcome = transactional.refresh_statuses(reader, sf, now=now)
+    outcome = transactional.refresh_statuses(reader, sf, now=now, zones=ZONES)
     assert (outcome.changed, outcome.tasks_updated) == (0, 0) and _calls(sf) == before
 
     details["m-open"] = Details("Delivered", 3, 1, opened, now - timedelta(minutes=1))
-    transactional.refresh_statuses(reader, sf, now=now)
+    transactional.refresh_statuses(reader, sf, now=now, zones=ZONES)
     assert _tasks(sf, "m-open")["m-open"]["CMSF_Status__c"] == "Clicked"
 
 
@@ -173,20 +177,40 @@ def test_the_update_job_counts_campaign_monitor_failures_and_writes_late_tasks(s
     transactional.record_sends([_send("m-late", "Late <late@example.com>", sent_at=now)], sf)
     assert not _tasks(sf, "m-late")
 
-    def failing(message_id: str) -> Details:
+    def failing(message_id: str, zone: str) -> Details:
         raise CampaignMonitorError(
             "Campaign Monitor answered 500", endpoint="transactional message details", status=500
         )
 
     for _ in range(2):
-        outcome = transactional.refresh_statuses(failing, sf, now=now)
+        outcome = transactional.refresh_statuses(failing, sf, now=now, zones=ZONES)
         assert outcome.failed == 1
     message = MaintenanceMessage.objects.get(support_code=transactional.STATUS_CODE)
     assert message.occurrences == 2 and "m-late" in message.details
 
     contact = sf.insert("Contact", [{"LastName": "Late", "Email": "late@example.com"}])[0].id
-    outcome = transactional.refresh_statuses(lambda m: Details("Delivered"), sf, now=now)
+    outcome = transactional.refresh_statuses(lambda m, z: Details("Delivered"), sf, now=now, zones=ZONES)
     assert outcome.tasks_written == 1
     task = _tasks(sf, "m-late")["m-late"]
     assert task["WhoId"] == contact and task["CMSF_Status__c"] == "Delivered"
     assert SmartEmailMessage.objects.get(message_id="m-late").problem == ""
+
+
+def test_the_update_job_reads_each_message_in_its_clients_zone_and_skips_clients_not_selected(sf):
+    _people(sf)
+    now = datetime.now(UTC)
+    other = "9e3e1c5bd1f7a6f4b6c7d8e9f0a1b2c3"
+    transactional.record_sends([_send("m-mine", "cole@example.com", sent_at=now)], sf)
+    transactional.record_sends(
+        [Send(SMART_EMAIL, "Case survey", "m-other", "cole@example.com", "Accepted", None, now, other)], sf
+    )
+    zones_read: dict[str, str] = {}
+
+    def reader(message_id: str, zone: str) -> Details:
+        zones_read[message_id] = zone
+        return Details("Delivered", total_opens=1, first_opened_at=now)
+
+    outcome = transactional.refresh_statuses(reader, sf, now=now, zones={other: "(GMT) Dublin, Edinburgh"})
+    assert zones_read == {"m-other": "(GMT) Dublin, Edinburgh"} and outcome.checked == 1
+    assert SmartEmailMessage.objects.get(message_id="m-mine").status == "Accepted"  # its client is not selected
+    assert _tasks(sf, "m-other")["m-other"]["CMSF_Status__c"] == "Opened"

@@ -21,19 +21,27 @@ class Features:
     agency_clients: bool  # more than one Campaign Monitor client (an agency's sub-accounts)
     sms: bool  # SMS consent and mobile numbers
     flow_actions: bool  # the HTTP API Salesforce Flows call (cmsf.api): subscribers, imports, smart emails
+    transactional: bool  # smart (transactional) emails sent from cmsf: the console, the HTTP API
 
 
 PLAN_FEATURES: dict[Plan, Features] = {
-    Plan.FREE: Features(Plan.FREE, tracking_history=False, agency_clients=False, sms=False, flow_actions=False),
-    Plan.STANDARD: Features(Plan.STANDARD, tracking_history=True, agency_clients=False, sms=False, flow_actions=False),
-    Plan.ENTERPRISE: Features(Plan.ENTERPRISE, tracking_history=True, agency_clients=True, sms=True, flow_actions=True),
+    Plan.FREE: Features(
+        Plan.FREE, tracking_history=False, agency_clients=False, sms=False, flow_actions=False, transactional=False
+    ),
+    Plan.STANDARD: Features(
+        Plan.STANDARD, tracking_history=True, agency_clients=False, sms=False, flow_actions=False, transactional=False
+    ),
+    Plan.ENTERPRISE: Features(
+        Plan.ENTERPRISE, tracking_history=True, agency_clients=True, sms=True, flow_actions=True, transactional=True
+    ),
 }
 
 FEATURE_LABELS: tuple[tuple[str, str], ...] = (
     ("tracking_history", "Email tracking history stored in Salesforce"),
     ("agency_clients", "Agency sub-accounts (several Campaign Monitor clients)"),
     ("sms", "SMS: mobile numbers and consent to send SMS"),
-    ("flow_actions", "Salesforce Flow actions: the HTTP API for Flows (subscribers, imports)"),
+    ("flow_actions", "Salesforce Flow actions: the HTTP API for Flows (subscribers, imports, smart emails)"),
+    ("transactional", "Smart (transactional) emails sent and recorded as Tasks"),
 )
 
 

@@ -761,3 +761,18 @@ class MessageDetails:
             opens=tuple(MessageEvent.from_api(e, zone) for e in d.get("Opens") or ()),
             clicks=tuple(MessageEvent.from_api(e, zone) for e in d.get("Clicks") or ()),
         )
+
+    @property
+    def first_opened_at(self) -> datetime | None:
+        """The earliest open's date (UTC); None when read without statistics or never opened."""
+        return _earliest(self.opens)
+
+    @property
+    def first_clicked_at(self) -> datetime | None:
+        """The earliest click's date (UTC); None when read without statistics or never clicked."""
+        return _earliest(self.clicks)
+
+
+def _earliest(events: tuple[MessageEvent, ...]) -> datetime | None:
+    dates = [event.date for event in events if event.date is not None]
+    return min(dates) if dates else None

@@ -26,6 +26,7 @@ SECTIONS: tuple[Section, ...] = (
     Section("mappings", "Field Mappings", "mappings"),
     Section("rules", "Subscriber Rules", "rules"),
     Section("sms", "SMS Settings", "sms"),
+    Section("transactional", "Transactional", "transactional"),
     Section("maintenance", "Maintenance", "maintenance"),
     Section("security", "User Security", "security"),
     Section("billing", "Billing", "billing"),

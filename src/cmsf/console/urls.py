@@ -17,6 +17,7 @@ from cmsf.console.views import (
     sms,
     storage,
     sync,
+    transactional,
 )
 
 app_name = "console"
@@ -31,6 +32,7 @@ urlpatterns = [
     *mappings.urlpatterns,
     *rules.urlpatterns,
     *sms.urlpatterns,
+    *transactional.urlpatterns,
     *maintenance.urlpatterns,
     *salesforce_setup.urlpatterns,
     *security.urlpatterns,

@@ -26,7 +26,7 @@ from cmsf.salesforce.adapter import SalesforceAdapter
 log = logging.getLogger("cmsf.runs")
 
 CM, SF = "campaign_monitor", "salesforce"
-KINDS = ("sync", "watch", "import", "webhooks")  # the kinds of run
+KINDS = ("sync", "watch", "import", "webhooks", "smart_emails")  # the kinds of run
 FAILED = "failed"  # the outcome of a run that failed, whatever its kind: logged at ERROR
 
 # The counters a run bumps (the `/metrics` families, with the labels each series carries).

@@ -554,6 +554,9 @@ class SmartEmailMessage(models.Model):
     with `problem` set and no Task, so that no send is lost."""
 
     message_id = models.CharField(max_length=36, unique=True)
+    # The Campaign Monitor client the smart email belongs to: its zone dates the opens and clicks, and the update job
+    # reads no message of a client no longer selected.
+    cm_client_id = models.CharField("Campaign Monitor client id", max_length=64, blank=True, db_index=True)
     smart_email_id = models.CharField(max_length=36)
     smart_email_name = models.CharField(max_length=255, blank=True)
     recipient = models.CharField(max_length=255)  # "Name <email>" as the send named them

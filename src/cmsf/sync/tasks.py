@@ -6,8 +6,9 @@ from huey import crontab
 from huey.contrib.djhuey import HUEY, db_periodic_task, db_task
 
 from cmsf.connections.models import CampaignMonitorClient
-from cmsf.sync import health, services, subscriber_rules, watcher, webhooks
+from cmsf.sync import health, services, smart_emails, subscriber_rules, watcher, webhooks
 from cmsf.sync.models import SyncRun
+from cmsf.sync.transactional import STATUS_INTERVAL_MINUTES
 
 
 @db_task(retries=2, retry_delay=60)
@@ -120,3 +121,12 @@ def read_rule_matches(rule_id: int, token: str) -> str:
     """The records that meet a rule's criteria as it starts (`sync.subscriber_rules`); a read that fails says so on
     the rule, which waits until it is asked again from the console."""
     return subscriber_rules.read_matches(rule_id, token)
+
+
+@db_periodic_task(crontab(minute=f"*/{STATUS_INTERVAL_MINUTES}"))
+def smart_email_status_tick() -> int | None:
+    """Every few minutes: the recent smart email messages' delivery, opens and clicks read from Campaign Monitor and
+    their Tasks updated (`sync.smart_emails.refresh_recent`); no call at all while no message is recent. The number of
+    messages read, None when there was nothing to read."""
+    outcome = smart_emails.refresh_recent(timezone.now())
+    return outcome.checked if outcome else None

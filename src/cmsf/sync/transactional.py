@@ -12,9 +12,10 @@
   never doubles a Task.
 - Batched: 200 messages at a time, with one query for their Tasks, one for the contacts of their addresses and one for
   the leads of the addresses no contact has, and one sObject Collections call for the Tasks.
-- `refresh_statuses` is the update job: every message sent in the last `RECENT_DAYS` days is read from Campaign Monitor
-  once a run (`MessageDetails`: status, opens, clicks, the first of each), and its Task is updated only when something
-  changed, 200 a call; a run in which nothing changed writes nothing.
+- `refresh_statuses` is the update job: every message of a selected client sent in the last `RECENT_DAYS` days is read
+  from Campaign Monitor once a run, in its client's zone (`MessageDetails`: status, opens, clicks, the first of each),
+  and its Task is updated only when something changed, 200 a call; a run in which nothing changed writes nothing.
+  `refresh_recent` is that run as the queue starts it: no call at all while no message is recent.
 
 `task_fields` and `tracked_fields` are the pure transforms; the rest reads and writes.
 """
@@ -22,13 +23,14 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import parseaddr
 from typing import Any, Protocol
 
 from django.db import transaction
+from django.db.models import QuerySet
 
 from cmsf.campaign_monitor.errors import CampaignMonitorError
 from cmsf.maintenance.services import record_message
@@ -68,6 +70,7 @@ class Send:
     status: str  # Campaign Monitor's: Received, Accepted, Delivered, Bounced, Spam...
     related_id: str | None  # the Salesforce record the send was for
     sent_at: datetime
+    client_id: str  # the Campaign Monitor client of the smart email
 
 
 class MessageDetails(Protocol):
@@ -85,7 +88,8 @@ class MessageDetails(Protocol):
     def first_clicked_at(self) -> datetime | None: ...
 
 
-DetailsReader = Callable[[str], MessageDetails]
+# (message id, the client's Campaign Monitor zone label) -> the message's details, its dates read in that zone
+DetailsReader = Callable[[str, str], MessageDetails]
 
 
 def recipient_email(recipient: str) -> str:
@@ -166,6 +170,7 @@ def record_sends(sends: Sequence[Send], adapter: SalesforceAdapter) -> list[Smar
             message, _ = SmartEmailMessage.objects.get_or_create(
                 message_id=send.message_id,
                 defaults={
+                    "cm_client_id": send.client_id,
                     "smart_email_id": send.smart_email_id,
                     "smart_email_name": send.smart_email_name[:255],
                     "recipient": send.recipient[:255],
@@ -291,22 +296,30 @@ class RefreshOutcome:
     failed: int = 0
 
 
-def recent(now: datetime) -> Iterable[SmartEmailMessage]:
-    return SmartEmailMessage.objects.filter(sent_at__gte=now - timedelta(days=RECENT_DAYS)).order_by("sent_at", "id")
+def recent(now: datetime, client_ids: Iterable[str]) -> QuerySet[SmartEmailMessage]:
+    """The messages of these Campaign Monitor clients sent in the last `RECENT_DAYS` days, oldest first."""
+    since = now - timedelta(days=RECENT_DAYS)
+    return SmartEmailMessage.objects.filter(sent_at__gte=since, cm_client_id__in=list(client_ids)).order_by(
+        "sent_at", "id"
+    )
 
 
-def refresh_statuses(read_details: DetailsReader, adapter: SalesforceAdapter, *, now: datetime) -> RefreshOutcome:
-    """One run of the update job: each recent message read once from Campaign Monitor, its Task updated when its
-    status, opens, clicks or first dates changed (kept locally once Salesforce took them, so a refused update is sent
-    again next run); recent messages still without a Task written. The messages Campaign Monitor did not answer for
-    are one maintenance message for the run."""
+def refresh_statuses(
+    read_details: DetailsReader, adapter: SalesforceAdapter, *, now: datetime, zones: Mapping[str, str]
+) -> RefreshOutcome:
+    """One run of the update job over the recent messages of the clients of `zones` (Campaign Monitor client id ->
+    its zone label: the clients selected for sync; a message of another client is neither read nor written): each
+    read once from Campaign Monitor in its client's zone, its Task updated when its status, opens, clicks or first
+    dates changed (kept locally once Salesforce took them, so a refused update is sent again next run); recent
+    messages still without a Task written. The messages Campaign Monitor did not answer for are one maintenance
+    message for the run."""
     outcome = RefreshOutcome()
     changed: list[SmartEmailMessage] = []
     failures: list[str] = []
-    messages = list(recent(now))
+    messages = list(recent(now, zones))
     for message in messages:
         try:
-            details = read_details(message.message_id)
+            details = read_details(message.message_id, zones[message.cm_client_id])
         except CampaignMonitorError as error:
             failures.append(f"{message.message_id}: {error}")
             continue
@@ -382,3 +395,8 @@ def _update_tasks(messages: list[SmartEmailMessage], adapter: SalesforceAdapter)
 def recent_sends(email: str, *, limit: int = 50) -> list[SmartEmailMessage]:
     """The smart email messages sent to an address, newest first (the email history)."""
     return list(SmartEmailMessage.objects.filter(email=email.strip().lower())[:limit])
+
+
+def latest_sends(*, limit: int = 50) -> list[SmartEmailMessage]:
+    """The latest smart email messages cmsf sent, newest first (the console's recent sends)."""
+    return list(SmartEmailMessage.objects.all()[:limit])
