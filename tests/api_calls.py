@@ -11,13 +11,13 @@ from typing import Any
 from jsonschema import Draft4Validator
 
 from cmsf.api import tokens
-from cmsf.api.operations import ERRORS, OPERATIONS, PREFIX, SCHEMAS
+from cmsf.api.operations import ERRORS, OPERATIONS, PREFIX, validator_schema
 
 
 @dataclass
 class Answer:
     status: int
-    body: dict[str, Any]
+    body: Any
     headers: dict[str, str]
 
 
@@ -50,9 +50,9 @@ def call(client: Any, method: str, path: str, *, token: str | None, body: Any = 
     if operation is not None:
         declared = {**{s: ("", "Error") for s in ERRORS}, **operation.responses}
         assert response.status_code in declared, (response.status_code, parsed)
-        schema = SCHEMAS[declared[response.status_code][1]]
+        schema = validator_schema(declared[response.status_code][1])
     else:
-        schema = SCHEMAS["Error"]
+        schema = validator_schema("Error")
     problems = [e.message for e in Draft4Validator(schema).iter_errors(parsed)]
     assert problems == [], (response.status_code, parsed, problems)
     return Answer(response.status_code, parsed, {k: v for k, v in response.items()})

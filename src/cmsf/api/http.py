@@ -18,12 +18,12 @@ from jsonschema.exceptions import best_match
 from cmsf.api import tokens
 from cmsf.api.bounds import MAX_BODY_BYTES, MAX_DEPTH
 from cmsf.api.models import ApiToken
-from cmsf.api.operations import SCHEMAS, Operation
+from cmsf.api.operations import SCHEMAS, Operation, validator_schema
 from cmsf.billing.services import features
 from cmsf.maintenance.services import audit
 
 log = logging.getLogger("cmsf.api")
-_VALIDATORS = {name: Draft4Validator(schema) for name, schema in SCHEMAS.items()}
+_VALIDATORS = {name: Draft4Validator(validator_schema(name)) for name in SCHEMAS}
 
 
 class ApiError(Exception):
@@ -43,7 +43,7 @@ class Call:
 @dataclass
 class Answer:
     status: int
-    body: dict[str, Any]
+    body: dict[str, Any] | list[Any]
     audited: dict[str, Any] = field(default_factory=dict)  # what the audit log keeps of the call (no addresses)
 
 
@@ -124,7 +124,7 @@ def respond(request: HttpRequest, operation: Operation, handler: Handler, argume
         _allowed(token, operation)
         body = read_body(request, operation.request) if operation.request else {}
         answer = handler(Call(token, body, arguments))
-        response: HttpResponse = JsonResponse(answer.body, status=answer.status)
+        response: HttpResponse = JsonResponse(answer.body, status=answer.status, safe=False)
         audited = answer.audited
     except ApiError as refused:
         response = error(refused.status, refused.code, refused.message, refused.headers)

@@ -102,6 +102,69 @@ SCHEMAS: dict[str, Schema] = {
             "lists": {"type": "array", "items": {"type": "string"}, "description": "The lists unsubscribed from."},
         },
     },
+    "SmartEmail": {
+        "type": "object",
+        "description": "A smart (transactional) email of a Campaign Monitor client cmsf syncs.",
+        "required": ["id", "name", "status", "client"],
+        "properties": {
+            "id": {"type": "string", "description": "Its id: the one sendSmartEmail takes."},
+            "name": {"type": "string"},
+            "status": {"type": "string", "description": "active or draft: a draft cannot be sent."},
+            "client": {"type": "string", "description": "The Campaign Monitor client's name."},
+        },
+    },
+    "SmartEmailList": {
+        "type": "array",
+        "description": "The smart emails of the clients cmsf syncs, by client then name.",
+        "items": {"$ref": "#/components/schemas/SmartEmail"},
+    },
+    "SendRequest": {
+        "type": "object",
+        "description": "A send of a smart email: to whom, with what data, and the Salesforce record it is for.",
+        "required": ["to"],
+        "additionalProperties": False,
+        "properties": {
+            "to": {
+                "type": "array",
+                "description": 'Recipients as "Name <email>" or an address: 1 to 25 (Campaign Monitor\'s limit).',
+                "minItems": 1,
+                "maxItems": 100,  # Campaign Monitor's limit (25) is the service's, said with its code 954
+                "items": {"type": "string", "maxLength": 512},
+            },
+            "data": {
+                "type": "object",
+                "description": 'The smart email\'s variables by name, such as {"firstname": "Ada"} (100 KB at most).',
+                "additionalProperties": {"type": "string"},
+            },
+            "consent_to_track": {"type": "string", "enum": CONSENT, "default": "Unchanged"},
+            "add_recipients_to_list": {
+                "type": "boolean",
+                "default": False,
+                "description": "Add the recipients to the list the smart email names.",
+            },
+            "related_record_id": _text(
+                "The Salesforce record the send is for (a contact, a lead, a case...): its Task goes there; "
+                "without it, on the contact or lead with the address.",
+                max_length=18,
+            ),
+        },
+    },
+    "SentMessage": {
+        "type": "object",
+        "required": ["message_id", "recipient", "status"],
+        "properties": {
+            "message_id": {"type": "string", "description": "Campaign Monitor's message id (on the Task too)."},
+            "recipient": {"type": "string"},
+            "status": {"type": "string", "description": "Campaign Monitor's: Received, Accepted..."},
+        },
+    },
+    "SendResult": {
+        "type": "object",
+        "required": ["messages"],
+        "properties": {
+            "messages": {"type": "array", "items": {"$ref": "#/components/schemas/SentMessage"}},
+        },
+    },
     "RunQueued": {
         "type": "object",
         "required": ["id", "wizard", "status"],
@@ -159,6 +222,11 @@ SCHEMAS: dict[str, Schema] = {
 }
 
 
+def validator_schema(name: str) -> Schema:
+    """The named schema as a document of its own, in which `#/components/schemas/...` references resolve."""
+    return {"$ref": f"#/components/schemas/{name}", "components": {"schemas": SCHEMAS}}
+
+
 @dataclass(frozen=True)
 class Parameter:
     name: str
@@ -190,7 +258,7 @@ class Operation:
 
 # Every operation may answer these too.
 ERRORS: dict[int, str] = {
-    400: "The request is not JSON of the declared shape.",
+    400: "The request is not JSON of the declared shape, or Campaign Monitor's rules refuse it (their code).",
     401: "No token, or a wrong or revoked one.",
     403: "The token lacks the scope, or the plan lacks Flow actions.",
     413: "The body is larger than the API takes.",
@@ -199,6 +267,27 @@ ERRORS: dict[int, str] = {
 }
 
 OPERATIONS: tuple[Operation, ...] = (
+    Operation(
+        operation_id="listSmartEmails",
+        method="GET",
+        path="/smart-emails",
+        summary="List the smart emails",
+        scope=ApiToken.Scope.SEND,
+        responses={200: ("The smart emails of the clients cmsf syncs.", "SmartEmailList")},
+    ),
+    Operation(
+        operation_id="sendSmartEmail",
+        method="POST",
+        path="/smart-emails/{id}/send",
+        summary="Send a smart email",
+        scope=ApiToken.Scope.SEND,
+        request="SendRequest",
+        parameters=(Parameter("id", "string", "The smart email's id, as listSmartEmails gives it."),),
+        responses={
+            202: ("Campaign Monitor took the messages; each is recorded as a Task in Salesforce.", "SendResult"),
+            404: ("No client cmsf syncs has this smart email (Campaign Monitor's code 926).", "Error"),
+        },
+    ),
     Operation(
         operation_id="addSubscriber",
         method="POST",
@@ -297,8 +386,8 @@ def document(server: str) -> dict[str, Any]:
         "info": {
             "title": "cmsf",
             "version": VERSION,
-            "description": "Actions for Salesforce Flows: add, update and unsubscribe Campaign Monitor subscribers "
-            "through cmsf's rules, and run import wizards. Every call needs a bearer token (cmsf api-token create) "
+            "description": "Actions for Salesforce Flows: send Campaign Monitor smart emails (each recorded as a Task), "
+            "add, update and unsubscribe subscribers through cmsf's rules, and run import wizards. Every call needs a bearer token (cmsf api-token create) "
             "and is audited.",
         },
         "servers": [{"url": server}],

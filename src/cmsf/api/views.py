@@ -17,7 +17,7 @@ from cmsf.audience.models import ImportRun, ImportWizard
 from cmsf.campaign_monitor.errors import CampaignMonitorError, FatalError
 from cmsf.connections.services import NotConnected
 from cmsf.salesforce.errors import SalesforceError
-from cmsf.sync import subscribers
+from cmsf.sync import smart_emails, subscribers
 from cmsf.sync.outbound import Refused, TriggersDisabled
 
 HANDLERS: dict[str, Handler] = {}
@@ -51,6 +51,46 @@ def _pushing(call: Callable[[], Any]) -> Any:
         raise ApiError(503, "campaign_monitor_unavailable", f"Campaign Monitor: {failed}") from None
     except SalesforceError as failed:
         raise ApiError(503, "salesforce_unavailable", f"Salesforce: {failed}") from None
+
+
+_SEND_CODES = {403: "not_allowed", 404: "not_found", 503: "unavailable"}
+
+
+def _sending(call: Callable[[], Any]) -> Any:
+    """A smart email listed or sent: the service's refusals, with Campaign Monitor's code when it has one."""
+    try:
+        return call()
+    except smart_emails.SendRefused as refused:
+        code = str(refused.code) if refused.code is not None else _SEND_CODES.get(refused.http_status, "refused")
+        raise ApiError(refused.http_status, code, refused.message) from None
+    except CampaignMonitorError as failed:
+        raise ApiError(503, "campaign_monitor_unavailable", f"Campaign Monitor: {failed}") from None
+
+
+@handles("listSmartEmails")
+def list_smart_emails(call: Call) -> Answer:
+    found = _sending(smart_emails.smart_emails)
+    body = [{"id": e.id, "name": e.name, "status": e.status, "client": e.client_name} for e in found]
+    return Answer(200, body, {"smart_emails": len(body)})
+
+
+@handles("sendSmartEmail")
+def send_smart_email(call: Call) -> Answer:
+    body = call.body
+    sent = _sending(
+        lambda: smart_emails.send_smart_email(
+            call.arguments["id"],
+            to=body["to"],
+            data=body.get("data"),
+            consent_to_track=body.get("consent_to_track", "Unchanged"),
+            add_recipients_to_list=body.get("add_recipients_to_list", False),
+            related_record_id=body.get("related_record_id") or None,
+            actor=call.token.actor,
+        )
+    )
+    messages = [{"message_id": m.message_id, "recipient": m.recipient, "status": m.status} for m in sent]
+    audited = {"smart_email_id": call.arguments["id"], "messages": [m["message_id"] for m in messages]}
+    return Answer(202, {"messages": messages}, audited)
 
 
 @handles("addSubscriber")
