@@ -157,6 +157,7 @@ def test_forgetting_deletes_the_tasks_of_smart_emails_sent_to_the_email(world):
         status="Received",
         related_id=None,
         sent_at=sent,
+        client_id="",
     )
     [message] = transactional.record_sends([send], world.sf)
     assert message.task_id and message.who_id == person

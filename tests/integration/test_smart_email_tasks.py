@@ -152,8 +152,11 @@ def test_the_update_job_writes_after_an_open_and_not_in_a_run_where_nothing_chan
     assert (outcome.checked, outcome.changed, outcome.tasks_updated) == (1, 0, 0)
     assert _calls(sf) == before  # nothing changed: no Salesforce call at all
 
-    opened = now - timedelta(minutes=3)
+    opened = now + timedelta(minutes=2)
     details["m-open"] = Details("Delivered", total_opens=2, first_opened_at=opened)
+    outcome = transactional.refresh_statuses(reader, sf, now=now + timedelta(minutes=1), zones=ZONES)
+    assert outcome.checked == 0 and read == ["m-open"]  # read a minute ago: not due before the interval
+    now += timedelta(minutes=transactional.STATUS_INTERVAL_MINUTES)
     outcome = transactional.refresh_statuses(reader, sf, now=now, zones=ZONES)
     assert (outcome.changed, outcome.tasks_updated) == (1, 1)
     task = _tasks(sf, "m-open")["m-open"]
@@ -164,10 +167,12 @@ def test_the_update_job_writes_after_an_open_and_not_in_a_run_where_nothing_chan
     assert (message.status, message.opens, message.last_checked_at) == ("Opened", 2, now)
 
     before = _calls(sf)
+    now += timedelta(minutes=transactional.STATUS_INTERVAL_MINUTES)
     outcome = transactional.refresh_statuses(reader, sf, now=now, zones=ZONES)
-    assert (outcome.changed, outcome.tasks_updated) == (0, 0) and _calls(sf) == before
+    assert outcome.checked == 1 and (outcome.changed, outcome.tasks_updated) == (0, 0) and _calls(sf) == before
 
     details["m-open"] = Details("Delivered", 3, 1, opened, now - timedelta(minutes=1))
+    now += timedelta(minutes=transactional.STATUS_INTERVAL_MINUTES)
     transactional.refresh_statuses(reader, sf, now=now, zones=ZONES)
     assert _tasks(sf, "m-open")["m-open"]["CMSF_Status__c"] == "Clicked"
 
@@ -214,3 +219,23 @@ def test_the_update_job_reads_each_message_in_its_clients_zone_and_skips_clients
     assert zones_read == {"m-other": "(GMT) Dublin, Edinburgh"} and outcome.checked == 1
     assert SmartEmailMessage.objects.get(message_id="m-mine").status == "Accepted"  # its client is not selected
     assert _tasks(sf, "m-other")["m-other"]["CMSF_Status__c"] == "Opened"
+
+
+def test_the_update_job_reads_a_message_less_often_as_it_ages():
+    sent = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+    message = SmartEmailMessage(message_id="m", sent_at=sent, last_checked_at=None)
+    assert transactional.due(message, sent)  # never read
+    message.last_checked_at = sent + timedelta(minutes=1)
+    assert not transactional.due(message, sent + timedelta(minutes=5))
+    assert transactional.due(message, sent + timedelta(minutes=6))  # the interval at least
+    message.last_checked_at = sent + timedelta(days=2)
+    # Read when two days old: due again once a quarter of its age has passed since, 16 hours later (64 / 4).
+    assert not transactional.due(message, sent + timedelta(days=2, hours=15))
+    assert transactional.due(message, sent + timedelta(days=2, hours=16))
+    reads, at, now = 0, None, sent
+    while now < sent + timedelta(days=transactional.RECENT_DAYS):
+        message.last_checked_at = at
+        if transactional.due(message, now):
+            reads, at = reads + 1, now
+        now += timedelta(minutes=transactional.STATUS_INTERVAL_MINUTES)
+    assert 20 <= reads <= 40  # instead of one a run: 2,016 in a week

@@ -298,7 +298,7 @@ def send_smart_email(
         sends = [
             Send(smart.id, smart.name, m.message_id, m.recipient, m.status, related, now, smart.client_id) for m in sent
         ]
-        transactional.record_sends(sends, sf)
+        transactional.record_sends(sends, sf, fresh=True)
     finally:
         if own_cm and cm is not None:
             cm.transport.close()
@@ -361,7 +361,7 @@ def refresh_recent(now: datetime) -> RefreshOutcome | None:
     """One run of the update job (see the module's notes); None when there was nothing to read, or when a service is
     not connected (a maintenance message then)."""
     clients = {client.cm_client_id: client for client in clients_to_sync()}
-    if not transactional.recent(now, clients).exists():
+    if not transactional.has_work(now, clients):
         return None
     started = timezone.now()
     try:

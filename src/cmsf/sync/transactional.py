@@ -10,10 +10,11 @@
 - Idempotent by message id: Salesforce is asked for the Tasks of the batch's message ids first, and only the missing
   ones are inserted (a Task's subtype cannot be updated, so an upsert of an existing Task would be refused); a rerun
   never doubles a Task.
-- Batched: 200 messages at a time, with one query for their Tasks, one for the contacts of their addresses and one for
+- Batched: 200 messages at a time, with one query for their Tasks (none for a send's own new messages), one for the contacts of their addresses and one for
   the leads of the addresses no contact has, and one sObject Collections call for the Tasks.
 - `refresh_statuses` is the update job: every message of a selected client sent in the last `RECENT_DAYS` days is read
-  from Campaign Monitor once a run, in its client's zone (`MessageDetails`: status, opens, clicks, the first of each),
+  from Campaign Monitor when it is `due` (first at once, then after a quarter of its age: 25 reads in a week rather
+  than one a run), in its client's zone (`MessageDetails`: status, opens, clicks, the first of each),
   and its Task is updated only when something changed, 200 a call; a run in which nothing changed writes nothing.
   `refresh_recent` is that run as the queue starts it: no call at all while no message is recent.
 
@@ -23,7 +24,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import parseaddr
@@ -160,14 +161,18 @@ def status_of(details: MessageDetails) -> str:
 # --------------------------------------------------------------------------------------------- writing
 
 
-def record_sends(sends: Sequence[Send], adapter: SalesforceAdapter) -> list[SmartEmailMessage]:
+def record_sends(sends: Sequence[Send], adapter: SalesforceAdapter, *, fresh: bool = False) -> list[SmartEmailMessage]:
     """Keep each message of a send and write its Task (see the module's notes); the messages, as stored.
-    ValueError for a recipient without an address or a related Id that is not one (nothing is kept then)."""
+    ValueError for a recipient without an address or a related Id that is not one (nothing is kept then).
+    `fresh`: Campaign Monitor has just given these message ids, so no Task can have them yet and Salesforce is not
+    asked (one query a send saved); otherwise a message cmsf does not know is looked for, so a replay never doubles
+    a Task."""
     checked = [(send, recipient_email(send.recipient), _check_related_id(send.related_id)) for send in sends]
     stored: list[SmartEmailMessage] = []
+    new: set[str] = set()
     with transaction.atomic():
         for send, email, related_id in checked:
-            message, _ = SmartEmailMessage.objects.get_or_create(
+            message, created = SmartEmailMessage.objects.get_or_create(
                 message_id=send.message_id,
                 defaults={
                     "cm_client_id": send.client_id,
@@ -181,17 +186,23 @@ def record_sends(sends: Sequence[Send], adapter: SalesforceAdapter) -> list[Smar
                 },
             )
             stored.append(message)
-    write_tasks([m for m in stored if not m.task_id], adapter)
+            if created and fresh:
+                new.add(message.message_id)
+    write_tasks([m for m in stored if not m.task_id], adapter, new=new)
     return stored
 
 
-def write_tasks(messages: Sequence[SmartEmailMessage], adapter: SalesforceAdapter) -> None:
+def write_tasks(
+    messages: Sequence[SmartEmailMessage], adapter: SalesforceAdapter, *, new: Collection[str] = ()
+) -> None:
     """Write the Tasks of messages that have none yet, 200 at a time. Salesforce failing is a maintenance message
-    and the messages stay without a Task (the update job tries again); raises nothing."""
+    and the messages stay without a Task (the update job tries again); raises nothing. `new`: the ids of messages
+    kept for the first time just now (Campaign Monitor has just given them: no Task can have them yet, so they are
+    not looked for in Salesforce)."""
     for start in range(0, len(messages), BATCH):
         batch = list(messages[start : start + BATCH])
         try:
-            _write_batch(batch, adapter)
+            _write_batch(batch, adapter, new)
         except SalesforceError as error:
             record_message(
                 support_code=TASKS_CODE,
@@ -202,14 +213,18 @@ def write_tasks(messages: Sequence[SmartEmailMessage], adapter: SalesforceAdapte
             )
 
 
-def _write_batch(batch: list[SmartEmailMessage], adapter: SalesforceAdapter) -> None:
-    ids = [m.message_id for m in batch]
-    existing = {
-        str(row["CMSF_Message_Id__c"]).lower(): str(row["Id"])
-        for row in adapter.query(
-            f"SELECT Id, CMSF_Message_Id__c FROM Task WHERE CMSF_Message_Id__c IN ({soql.quote_list(ids)})"
-        )
-    }
+def _write_batch(batch: list[SmartEmailMessage], adapter: SalesforceAdapter, new: Collection[str]) -> None:
+    ids = [m.message_id for m in batch if m.message_id not in new]
+    existing = (
+        {
+            str(row["CMSF_Message_Id__c"]).lower(): str(row["Id"])
+            for row in adapter.query(
+                f"SELECT Id, CMSF_Message_Id__c FROM Task WHERE CMSF_Message_Id__c IN ({soql.quote_list(ids)})"
+            )
+        }
+        if ids
+        else {}
+    )
     for message in batch:
         if message.message_id.lower() in existing:
             message.task_id = existing[message.message_id.lower()]
@@ -304,12 +319,27 @@ def recent(now: datetime, client_ids: Iterable[str]) -> QuerySet[SmartEmailMessa
     )
 
 
+def due(message: SmartEmailMessage, now: datetime) -> bool:
+    """Whether the update job reads the message now: never read yet, or last read at least a quarter of its age ago
+    (and at least `STATUS_INTERVAL_MINUTES`). A message is read 25 times in its `RECENT_DAYS` days rather than
+    once a run (2,016 times): often while opens and clicks come in, seldom once they have stopped."""
+    if message.last_checked_at is None:
+        return True
+    wait = max(timedelta(minutes=STATUS_INTERVAL_MINUTES), (now - message.sent_at) / 4)
+    return now - message.last_checked_at >= wait
+
+
+def has_work(now: datetime, client_ids: Iterable[str]) -> bool:
+    """Whether a run of the update job has a message to read or a Task to write."""
+    return any(not m.task_id or due(m, now) for m in recent(now, client_ids).iterator())
+
+
 def refresh_statuses(
     read_details: DetailsReader, adapter: SalesforceAdapter, *, now: datetime, zones: Mapping[str, str]
 ) -> RefreshOutcome:
     """One run of the update job over the recent messages of the clients of `zones` (Campaign Monitor client id ->
     its zone label: the clients selected for sync; a message of another client is neither read nor written): each
-    read once from Campaign Monitor in its client's zone, its Task updated when its status, opens, clicks or first
+    one `due` read once from Campaign Monitor in its client's zone, its Task updated when its status, opens, clicks or first
     dates changed (kept locally once Salesforce took them, so a refused update is sent again next run); recent
     messages still without a Task written. The messages Campaign Monitor did not answer for are one maintenance
     message for the run."""
@@ -317,7 +347,7 @@ def refresh_statuses(
     changed: list[SmartEmailMessage] = []
     failures: list[str] = []
     messages = list(recent(now, zones))
-    for message in messages:
+    for message in (m for m in messages if due(m, now)):
         try:
             details = read_details(message.message_id, zones[message.cm_client_id])
         except CampaignMonitorError as error:
