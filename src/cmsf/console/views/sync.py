@@ -17,6 +17,7 @@ from cmsf.campaign_monitor.errors import CampaignMonitorError
 from cmsf.connections import selectors as connection_selectors
 from cmsf.connections import services as connections
 from cmsf.connections.models import CampaignMonitorClient
+from cmsf.console import forms as console_forms
 from cmsf.console import selectors
 from cmsf.console.access import changer, viewer
 from cmsf.console.views import frame
@@ -131,7 +132,7 @@ def change_sync_user(request: HttpRequest) -> HttpResponse:
 # -- the dropdown: Full Campaign Monitor Sync, Reconnect, Disconnect ------------------------------------------
 
 
-class ReconnectForm(django_forms.Form):
+class ReconnectForm(console_forms.Form):
     api_key = django_forms.CharField(
         label="API key",
         strip=True,
