@@ -88,6 +88,23 @@ def django_default_code(text: str) -> str | None:
     return next((code for pattern, code in _default_patterns() if pattern.match(text)), None)
 
 
+@cache
+def _default_messages() -> tuple[tuple[Any, ...], frozenset[str]]:
+    """Django's messages as objects (a field or validator gives its message object itself), and the texts of those
+    without parameters."""
+    objects = tuple(message for _, message in _django_messages())
+    texts = frozenset(text for text in (str(message) for message in objects) if text and "%(" not in text)
+    return objects, texts
+
+
+def _generic(message: Any, params: dict[str, Any] | None) -> bool:
+    """Whether an error's message is Django's own: its message object, or the same text typed again. A message a
+    field, a model or a service words itself ("A console user with this email already exists.") is not, even when it
+    reads like one of Django's."""
+    objects, texts = _default_messages()
+    return any(message is default for default in objects) or _shown(message, params) in texts
+
+
 def is_django_default(text: str) -> bool:
     """Whether a message, as shown, is one of Django's generic ones."""
     return django_default_code(text) is not None
@@ -180,6 +197,7 @@ def worded(field: forms.Field, label: str) -> dict[str, str]:
     if min_length is not None:
         words["min_length"] = f"Enter {min_length} characters or more for {the}."
     words["blank"] = words["null"] = words["required"]  # the model's words for a required value
+    words["unique"] = f"Enter another {the.removeprefix('the ')}: this one is taken."
     return words
 
 
@@ -203,7 +221,7 @@ def _word_fields(form: forms.BaseForm) -> None:
             if code not in codes:
                 continue
             current = field.error_messages.get(code)
-            if current is None or str(current) == before.get(code) or is_django_default(_shown(current)):
+            if current is None or str(current) == before.get(code) or _generic(current, None):
                 field.error_messages[code] = message
         field._worded = words  # type: ignore[attr-defined]
 
@@ -213,10 +231,9 @@ def _reworded(form: forms.BaseForm, name: str | None, error: ValidationError) ->
     field = form.fields.get(name) if name else None
     result = []
     for item in error.error_list:
-        code = django_default_code(_shown(item.message, item.params)) if field is not None else None
-        if field is not None and code is not None:
+        if field is not None and _generic(item.message, item.params):
             words = worded(field, str(field.label or pretty_name(str(name))))
-            code = item.code or code
+            code = item.code or django_default_code(_shown(item.message, item.params)) or "invalid"
             item = ValidationError(words.get(code, words["invalid"]), code=code)
         result.append(item)
     return result
