@@ -175,9 +175,11 @@ def test_sync_now_a_settings_save_and_a_dialog_with_the_keyboard_alone(page: Pag
     tab_to(page.get_by_role("button", name="Sync now"))
     page.keyboard.press("Enter")
     progress = page.locator("#sync-progress")
-    expect(progress.get_by_role("table", name="Sync progress")).to_be_visible()
     expect(progress).to_have_attribute("data-running", "false", timeout=120_000)
-    swapped = Axe().run(page, context="#sync-progress").response["violations"]  # the fragment htmx swapped in
+    result = page.get_by_role("status").filter(has=page.get_by_test_id("sync-result-outcome"))
+    expect(result).to_contain_text("Sync now finished: ")  # its result in place, in a live region: no reload
+    assert page.url == site.at("/")
+    swapped = Axe().run(page, context="#sync-result").response["violations"]  # what htmx swapped in
     assert [v["id"] for v in swapped if v["impact"] in BLOCKING] == []
 
     # A settings save: General Options, tick a checkbox with Space, Save with Enter.
@@ -212,3 +214,39 @@ def test_sync_now_a_settings_save_and_a_dialog_with_the_keyboard_alone(page: Pag
     page.keyboard.press("Escape")
     expect(page).to_have_url(site.at("/"))
     assert sorted(CampaignMonitorClient.objects.filter(selected=True).values_list("pk", flat=True)) == before
+
+
+def test_a_success_toast_goes_away_and_an_error_toast_stays_until_closed_with_the_keyboard(page: Page, site: Site):
+    page.emulate_media(reduced_motion="reduce")  # no slide-in: axe measures the toast's colours as they stay
+    sign_in(page, site, *ALICE)
+    page.goto(site.at(reverse("console:maintenance_settings")))
+    limit = page.locator('tr[data-job="CMSF_EMAIL_OPT_OUT"] input[type=number]')
+    limit.fill("60")
+    page.get_by_role("button", name="Save governor limits").click()
+    saved = page.get_by_role("status").filter(has_text="The internal governor limits are saved.")
+    expect(saved).to_be_visible()
+    assert page.locator(".cmsf-toast").get_attribute("role") == "status"
+    assert saved.evaluate("toast => getComputedStyle(toast).animationName") == "none"
+    scanned = Axe().run(page, context="#cmsf-toasts").response["violations"]
+    assert [v["id"] for v in scanned if v["impact"] in BLOCKING] == []
+    expect(saved).to_be_hidden(timeout=30_000)  # it goes away by itself
+
+    limit = page.locator('tr[data-job="CMSF_EMAIL_OPT_OUT"] input[type=number]')
+    limit.evaluate("input => input.removeAttribute('min')")  # past the browser's own check, to the server's
+    limit.fill("0")
+    page.get_by_role("button", name="Save governor limits").click()
+    refused = page.get_by_role("alert").filter(has_text="Nothing was saved: correct the batch sizes marked below.")
+    expect(refused).to_be_visible()
+    assert refused.get_attribute("data-dismiss-after") is None  # an error waits to be closed
+    scanned = Axe().run(page, context="#cmsf-toasts").response["violations"]
+    assert [v["id"] for v in scanned if v["impact"] in BLOCKING] == []
+    close = refused.get_by_role("button", name="Close this message")
+    for _ in range(80):  # Tab to its close button, as a keyboard user does
+        if close.evaluate("element => element === document.activeElement"):
+            break
+        page.keyboard.press("Tab")
+    else:
+        raise AssertionError("Tab never reached the toast's close button")
+    page.keyboard.press("Enter")
+    expect(refused).to_be_hidden()
+    expect(page.locator("main")).to_be_focused()  # the focus is not lost with the toast

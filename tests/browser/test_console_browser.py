@@ -1,4 +1,4 @@
-"""The console in Chromium: sign in, each section, Sync now with live progress to completion, the full sync
+"""The console in Chromium: sign in, each section, Sync now with live progress then its result in place, toasts, the full sync
 confirmation, reconnect with a client left out, the Security Owner, a governor limit, the run history with Sync now
 for one client and a run's page, API tokens made, used and revoked, and a CM User Access user refused on every change and sent to sign in when signed
 out, on every URL of the URL conf."""
@@ -38,17 +38,22 @@ def test_sign_in_and_every_section(page: Page, synced: Site, tmp_path):
         screenshot(page, section.slug, tmp_path)
 
 
-def test_sync_now_shows_live_progress_until_every_client_finished(page: Page, site: Site, tmp_path):
+def test_sync_now_shows_live_progress_then_the_result_in_place(page: Page, site: Site, tmp_path):
     sign_in(page, site, *ALICE)
+    page.evaluate("() => { window.cmsfSamePage = true; }")  # gone if the page were loaded again
     page.get_by_role("button", name="Sync now").click()
     progress = page.locator("#sync-progress")
-    expect(progress.get_by_role("table", name="Sync progress")).to_be_visible()
-    assert page.url == site.at("/")  # htmx swapped the fragment in: no page load
     expect(progress).to_have_attribute("data-running", "false", timeout=120_000)
-    rows = progress.locator("tbody tr")
+    result = page.get_by_test_id("sync-result")
+    expect(result.get_by_test_id("sync-result-outcome")).to_have_text("Sync now finished: Succeeded.")
+    assert page.url == site.at("/") and page.evaluate("() => window.cmsfSamePage === true")  # htmx: no page load
+    rows = result.locator("tbody tr")
     expect(rows).to_have_count(CampaignMonitorClient.objects.filter(selected=True).count())
-    for status in rows.evaluate_all("rows => rows.map(r => r.dataset.status)"):
-        assert status == "succeeded"
+    for outcome in rows.evaluate_all("rows => rows.map(r => r.dataset.outcome)"):
+        assert outcome == "succeeded"
+    expect(rows.first).to_contain_text("Subscriber List Members: ")
+    expect(page.get_by_test_id("sync-status")).to_have_attribute("data-status", "succeeded")  # swapped in too
+    expect(page.locator("main")).not_to_contain_text("Refresh the page")
     screenshot(page, "sync-now", tmp_path)
 
 
@@ -77,7 +82,7 @@ def test_reconnect_with_a_client_left_out(page: Page, synced: Site):
     left_row.get_by_text(left.name).click()  # the SLDS checkbox's label
     expect(left_row.locator("input")).not_to_be_checked()
     page.get_by_role("button", name="Reconnect").click()
-    expect(page.locator(".slds-notify")).to_contain_text("Campaign Monitor is reconnected")
+    expect(page.get_by_test_id("toasts")).to_contain_text("Campaign Monitor is reconnected")
     expect(page.locator(f'tr[data-client="{left.cm_client_id}"] td').nth(1)).to_have_text("No")
     expect(page.locator(f'tr[data-client="{kept.cm_client_id}"] td').nth(1)).to_have_text("Yes")
     assert not Cursor.objects.filter(client=left).exists() and Cursor.objects.filter(client=kept).exists()
@@ -243,10 +248,8 @@ def test_run_history_sync_one_client_now_and_open_its_run(page: Page, synced: Si
     progress = page.locator("#run-progress")
     expect(progress).to_have_attribute("data-running", "false", timeout=120_000)  # htmx followed it to its end
     expect(progress).to_have_attribute("data-outcome", "succeeded")
-    refresh = progress.get_by_role("link", name="Refresh the page")
-    if refresh.count():  # the fragment followed the run; a run that ended before the page was served shows all at once
-        refresh.click()
-    expect(page.get_by_test_id("run-objects")).to_contain_text("Subscriber List Member")
+    expect(progress).not_to_contain_text("Refresh the page")  # the fragment brought the counts in place
+    expect(page.get_by_test_id("run-objects")).to_contain_text("Subscriber List Members")
     screenshot(page, "run", tmp_path)
     assert SyncRun.objects.filter(client=other).count() == before[other]  # the other client did not sync
     page.get_by_role("link", name=f"Runs of {chosen.name}").click()

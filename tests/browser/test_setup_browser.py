@@ -112,10 +112,10 @@ def test_a_newcomer_connects_both_services_from_the_console_alone(newcomer: Page
     cm.locator("#id_key-ca_file").fill(running.ca)
     cm.get_by_role("button", name="Connect with the API key").click()
     expect(page.get_by_test_id("cm-status")).to_have_attribute("data-connected", "true")
-    expect(page.get_by_role("alert").filter(has_text="Campaign Monitor is connected")).to_be_visible()
+    expect(page.get_by_test_id("toasts")).to_contain_text("Campaign Monitor is connected")
 
     _connect_salesforce(page, fresh)
-    expect(page.get_by_role("alert").filter(has_text="Salesforce is connected")).to_be_visible()
+    expect(page.get_by_test_id("toasts")).to_contain_text("Salesforce is connected")
     screenshot(page, "setup", tmp_path)
 
     page.goto(fresh.at("/"))

@@ -341,8 +341,8 @@ def test_bad_billing_details_are_shown_next_to_the_fields_with_what_was_typed(cl
     def error(field: str) -> str:
         return html.split(f'data-error-for="{field}"', 1)[1].split("</div>", 1)[0]
 
-    assert "required" in error("billing_name")
-    assert "valid email" in error("invoice_email")
+    assert "Enter the name." in error("billing_name")
+    assert "Enter the invoice email as an email address" in error("invoice_email")
     assert "letters, digits, spaces or hyphens" in error("postcode")
     assert 'value="accounts-at-harbour"' in html and 'value="12 Wharf Street"' in html and 'value="Bristol"' in html
     assert html.count("slds-has-error") == 3

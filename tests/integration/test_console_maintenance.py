@@ -302,7 +302,7 @@ def test_a_bad_date_is_an_error_next_to_the_field_with_the_typed_value_kept(clie
     _entry("alice@example.com", "Sync Settings", "Action A", timezone.now())
     client.force_login(bob)
     page = client.get(reverse("console:maintenance_audit"), {"date_from": "2026-02-31"}).content.decode()
-    assert "slds-has-error" in page and "Enter a valid date." in page
+    assert "slds-has-error" in page and "Enter the first day to show as a date, such as 2025-01-31." in page
     assert 'value="2026-02-31"' in page and "Action A" not in page
     page = client.get(reverse("console:maintenance_audit"), {"date_from": "2026-03-09", "date_to": "2026-03-01"})
     assert "The end date must be on or after the start date." in page.content.decode()
@@ -348,7 +348,8 @@ def test_a_bad_notification_email_keeps_the_typed_value_and_saves_nothing(client
     response = client.post(reverse("console:maintenance_notification_email"), {"notification_email": "not an email"})
     page = response.content.decode()
     assert response.status_code == 400
-    assert "slds-has-error" in page and "Enter a valid email address." in page and 'value="not an email"' in page
+    assert "slds-has-error" in page and "Enter the notification email as an email address, such as" in page
+    assert 'value="not an email"' in page
     assert MaintenanceSettings.load().notification_email == "old@example.com"
     assert not AuditEntry.objects.exists()
 

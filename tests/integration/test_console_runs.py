@@ -203,7 +203,7 @@ def test_a_run_page_shows_its_counts_per_object_calls_and_the_problems_it_met(cl
     assert response.status_code == 200
     html = response.content.decode()
     assert (
-        'data-object="CMSF_Subscriber__c"><td>Subscriber List Member</td><td>47</td><td>0</td><td>3</td><td>0</td>'
+        'data-object="CMSF_Subscriber__c"><td>Subscriber List Members</td><td>47</td><td>0</td><td>3</td><td>0</td>'
         in html
     )
     assert (
@@ -225,7 +225,7 @@ def test_a_run_page_shows_its_counts_per_object_calls_and_the_problems_it_met(cl
 def test_a_run_that_met_no_problem_links_no_message(client, bob, history):
     client.force_login(bob)
     html = client.get(reverse("console:run", args=[history["good"].pk])).content.decode()
-    assert "<td>Subscriber List Member</td><td>118</td><td>2</td><td>0</td><td>0</td>" in html
+    assert "<td>Subscriber List Members</td><td>118</td><td>2</td><td>0</td><td>0</td>" in html
     assert 'data-message="' not in html and "42.0 s" in html
 
 
@@ -262,8 +262,12 @@ def test_the_progress_of_a_running_run_polls_until_it_ends(client, bob, history)
     running = client.get(url).content.decode()
     assert 'hx-trigger="every 1s"' in running and "Running" in running and "7 read" in running
     SyncRun.objects.filter(pk=run.pk).update(status=SyncRun.Status.SUCCEEDED, finished_at=timezone.now())
+    SyncRun.objects.filter(pk=run.pk).update(written={"CMSF_Subscriber__c": 3}, skipped={"CMSF_Subscriber__c": 2})
     ended = client.get(url).content.decode()
-    assert "hx-trigger" not in ended and 'data-outcome="succeeded"' in ended and "Refresh the page" in ended
+    assert "hx-trigger" not in ended and 'data-outcome="succeeded"' in ended and "Refresh the page" not in ended
+    # the result in place: the counts per object, by label, and the problems table
+    assert '<tr data-object="CMSF_Subscriber__c"><td>Subscriber List Members</td><td>3</td><td>2</td>' in ended
+    assert 'data-testid="run-messages"' in ended
 
 
 def test_unknown_runs_are_404(client, bob, history):

@@ -96,7 +96,7 @@ def test_full_access_adds_a_user_who_can_sign_in_and_the_addition_is_audited(cli
          "entirely numeric"),
         ({"email": "dana@example.com", "password1": NEW_PASSWORD, "password2": NEW_PASSWORD + "x"}, "password2",
          "differ"),
-        ({"email": "not-an-email", "password1": NEW_PASSWORD, "password2": NEW_PASSWORD}, "email", "valid email"),
+        ({"email": "not-an-email", "password1": NEW_PASSWORD, "password2": NEW_PASSWORD}, "email", "as an email address"),
         ({"email": "bob@example.com", "password1": NEW_PASSWORD, "password2": NEW_PASSWORD}, "email", "already exists"),
     ],
 )  # fmt: skip

@@ -122,7 +122,7 @@ def test_reconnect_refuses_a_wrong_key_next_to_the_field_and_keeps_the_old_one(c
     assert 'id="error-api_key"' in page and "refused these credentials" in page and "slds-has-error" in page
     assert CampaignMonitorAccount.load().api_key == old
     empty = client.post(reverse("console:reconnect"), {"api_key": ""})
-    assert "This field is required." in empty.content.decode()
+    assert "Enter the API key." in empty.content.decode()
 
 
 def test_reconnect_refuses_credentials_of_another_account(client, alice, synced):

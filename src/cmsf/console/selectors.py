@@ -181,3 +181,40 @@ def run_history(*, client_id: int | None, outcome: str, page: int) -> RunHistory
     # A run removed between the two reads (its client left out) is left out of the page.
     rows = [found[kind][pk] for kind, pk, _ in shown.object_list if pk in found[kind]]
     return RunHistoryPage(rows=rows, page=shown)
+
+
+@dataclass
+class SyncNowResult:
+    """How the runs of one Sync now ended, told in place of their progress: the outcome of each client's run, its
+    counts per Salesforce object and the maintenance messages it met."""
+
+    runs: list[sync_selectors.SyncRunDetail]
+
+    @property
+    def outcome(self) -> str:
+        """The worst of the runs' outcomes (a key of `sync.selectors.OUTCOMES`)."""
+        worst = ("failed", "not_connected", "stopped", "problems", "skipped", "succeeded")
+        found = {detail.row.outcome for detail in self.runs}
+        return next((outcome for outcome in worst if outcome in found), "succeeded")
+
+    @property
+    def summary(self) -> str:
+        """ "Succeeded" when every run did, else each outcome with its count: "1 succeeded, 1 failed"."""
+        counts: dict[str, int] = {}
+        for detail in self.runs:
+            counts[detail.row.outcome] = counts.get(detail.row.outcome, 0) + 1
+        if len(counts) == 1:
+            return sync_selectors.OUTCOMES[next(iter(counts))]
+        return ", ".join(f"{n} {sync_selectors.OUTCOMES[outcome].lower()}" for outcome, n in counts.items())
+
+    @property
+    def problems(self) -> int:
+        """The maintenance messages the runs met, each a problem told in Maintenance."""
+        return sum(len(detail.messages) for detail in self.runs)
+
+
+def sync_now_result(runs: list[SyncRun], *, now: datetime) -> SyncNowResult | None:
+    """The result of Sync now's runs once every one has ended; None while any is queued or running."""
+    if not runs or any(run.status not in SyncRun.ENDED for run in runs):
+        return None
+    return SyncNowResult([sync_selectors.sync_run_detail(run, now=now) for run in runs])

@@ -59,13 +59,15 @@ class Declared:
         """The values of `names` (every exposed field by default) as plain JSON values, for the audit log."""
         return {name: plain(getattr(obj, name)) for name in (names or self.fields)}
 
-    def form(self, *groups: str) -> type[forms.ModelForm]:
-        """A ModelForm of the fields of `groups`: labels, help texts, choices and bounds come from the model."""
+    def form(self, *groups: str, base: type[forms.ModelForm] = forms.ModelForm) -> type[forms.ModelForm]:
+        """A ModelForm of the fields of `groups`: labels, help texts, choices and bounds come from the model. The
+        console passes its `base` (`console.forms.ModelForm`), which words the messages Django leaves generic from
+        each field's label and bounds."""
         names = self.group(*groups)
         # the messages a model field words itself (its own, not Django's defaults) are the form field's too
         said = {name: dict(getattr(self.field(name), "_error_messages", None) or {}) for name in names}
         meta = type("Meta", (), {"model": self.model, "fields": list(names), "error_messages": said})
-        return type(f"{self.model.__name__}Form", (forms.ModelForm,), {"Meta": meta})
+        return type(f"{self.model.__name__}Form", (base,), {"Meta": meta, "__module__": self.model.__module__})
 
 
 def plain(value: Any) -> Any:

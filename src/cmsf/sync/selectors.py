@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import cache
 from typing import Any
 
 from django.db.models import CharField, DateTimeField, QuerySet, Value
@@ -12,6 +13,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from cmsf.maintenance.models import MaintenanceMessage
+from cmsf.salesforce import sfdx
 from cmsf.sync import watcher
 from cmsf.sync.models import SyncRun, WatchRun
 from cmsf.sync.problems import SYNC_JOBS
@@ -148,6 +150,11 @@ def sync_run_row(run: SyncRun) -> RunRow:
     )
 
 
+@cache
+def _object_labels() -> dict[str, tuple[str, str]]:
+    return sfdx.object_labels()
+
+
 @dataclass
 class ObjectCounts:
     """What a sync run did to one Salesforce object."""
@@ -157,6 +164,11 @@ class ObjectCounts:
     skipped: int = 0
     failed: int = 0
     deleted: int = 0
+
+    @property
+    def label(self) -> str:
+        """The object's plural label ("Subscriber List Members"), its API name when the source does not have it."""
+        return _object_labels().get(self.sobject, (self.sobject, self.sobject))[1]
 
 
 @dataclass

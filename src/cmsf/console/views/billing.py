@@ -16,11 +16,12 @@ from cmsf.billing import selectors
 from cmsf.billing import services as billing
 from cmsf.billing.models import BillingAccount, Invoice, Plan
 from cmsf.console import formats
+from cmsf.console import forms as console_forms
 from cmsf.console.access import changer, viewer
 from cmsf.console.confirm import Confirmation, confirm_page
 
 
-class BillingDetailsForm(forms.ModelForm):
+class BillingDetailsForm(console_forms.ModelForm):
     class Meta:
         model = BillingAccount
         fields = ["billing_name", "address_line1", "address_line2", "city", "postcode", "country", "invoice_email"]

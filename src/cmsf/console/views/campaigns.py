@@ -20,6 +20,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from cmsf.campaign_monitor.errors import CampaignMonitorError
 from cmsf.connections import services as connections
 from cmsf.console import formats
+from cmsf.console import forms as console_forms
 from cmsf.console.access import changer, viewer
 from cmsf.console.confirm import Confirmation, confirm_page
 from cmsf.console.forms import add_problems
@@ -63,7 +64,7 @@ def _problem(what: str, error: Exception, guidance: str, *, code: str) -> str:
 # -- settings --------------------------------------------------------------------------------------------------
 
 
-class CampaignSettingsForm(SALESFORCE_CAMPAIGNS.form("settings")):  # type: ignore[misc]
+class CampaignSettingsForm(SALESFORCE_CAMPAIGNS.form("settings", base=console_forms.ModelForm)):  # type: ignore[misc]
     """The settings as the model words and checks them; the tags and industries are the choices of the moment."""
 
     filter_tags = forms.MultipleChoiceField(
@@ -104,7 +105,7 @@ def _tags(settings: CampaignSettings) -> tuple[list[tuple[str, bool]] | None, st
     return options.offered_tags(settings.filter_tags, available), ""
 
 
-class FilterPreviewForm(forms.Form):
+class FilterPreviewForm(console_forms.Form):
     """The campaign filter as typed, for its preview."""
 
     filter_start_date = forms.DateField(required=False)
@@ -134,7 +135,7 @@ def filter_preview(request: HttpRequest) -> HttpResponse:
     return render(request, "console/campaigns/_filter_preview.html", context)
 
 
-class StatusMapForm(forms.Form):
+class StatusMapForm(console_forms.Form):
     """One row per activity: `label_<activity>` and `responded_<activity>`."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -269,7 +270,7 @@ def save_status_map(request: HttpRequest) -> HttpResponse:
 # -- industry benchmarks and the chart --------------------------------------------------------------------------
 
 
-class BenchmarkForm(forms.Form):
+class BenchmarkForm(console_forms.Form):
     name = forms.CharField(max_length=100, label="Industry", error_messages={"required": "Enter the industry's name."})
     open_rate = forms.DecimalField(
         label="Average open rate (%)",

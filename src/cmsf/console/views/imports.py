@@ -24,6 +24,7 @@ from cmsf.audience.models import HOURS, PERSON_OBJECTS, ImportRun, ImportWizard
 from cmsf.campaign_monitor.errors import CampaignMonitorError
 from cmsf.connections import services as connections
 from cmsf.connections.models import CampaignMonitorClient
+from cmsf.console import forms as console_forms
 from cmsf.console import pickers
 from cmsf.console.access import changer, viewer
 from cmsf.console.forms import add_problems
@@ -55,7 +56,7 @@ def mappings_text(mappings: list[dict[str, str]]) -> str:
     return "\n".join(f"{m['salesforce']} = {m['campaign_monitor']}" for m in mappings)
 
 
-class WizardForm(forms.Form):
+class WizardForm(console_forms.Form):
     name = forms.CharField(max_length=80)
     target = forms.ChoiceField(label="Campaign Monitor list")
     active = forms.BooleanField(required=False, initial=True, label="Active (runs on its schedule)")

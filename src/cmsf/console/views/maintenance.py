@@ -17,6 +17,7 @@ from django.urls import path, reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
+from cmsf.console import forms as console_forms
 from cmsf.console.access import changer, viewer
 from cmsf.console.sections import audit_section_label
 from cmsf.maintenance import selectors, support_codes
@@ -31,30 +32,37 @@ PER_PAGE = 25
 # -- forms ------------------------------------------------------------------------------------------
 
 
-class NotificationEmailForm(forms.Form):
+class NotificationEmailForm(console_forms.Form):
     notification_email = forms.EmailField(
         label="Notification email", required=False, max_length=254,
         help_text="New maintenance messages are emailed to this address. Leave it empty to send none.",
     )  # fmt: skip
 
 
-class GovernorLimitsForm(forms.Form):
+class GovernorLimitsForm(console_forms.Form):
     """One batch size per job; the range of each is checked by `GovernorLimit.clean` in the service."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         for code, job in JOBS.items():
+            said = f"Enter the batch size of {job.name} as a whole number between 1 and {job.max_batch_size}."
             self.fields[code] = forms.IntegerField(
-                label=job.name, required=True,
+                label=job.name, required=True, error_messages={"required": said, "invalid": said},
                 widget=forms.NumberInput(attrs={"class": "slds-input", "min": 1, "max": job.max_batch_size}),
             )  # fmt: skip
 
 
-class AuditFilterForm(forms.Form):
+class AuditFilterForm(console_forms.Form):
     actor = forms.ChoiceField(label="User", required=False)
     section = forms.ChoiceField(label="Section", required=False)
-    date_from = forms.DateField(label="From", required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    date_to = forms.DateField(label="To", required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    date_from = forms.DateField(
+        label="From", required=False, widget=forms.DateInput(attrs={"type": "date"}),
+        error_messages={"invalid": "Enter the first day to show as a date, such as 2025-01-31."},
+    )  # fmt: skip
+    date_to = forms.DateField(
+        label="To", required=False, widget=forms.DateInput(attrs={"type": "date"}),
+        error_messages={"invalid": "Enter the last day to show as a date, such as 2025-01-31."},
+    )  # fmt: skip
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

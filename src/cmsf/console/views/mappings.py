@@ -18,6 +18,7 @@ from cmsf.audience import fields as mapping_fields
 from cmsf.audience import services
 from cmsf.campaign_monitor.errors import CampaignMonitorError
 from cmsf.connections import services as connections
+from cmsf.console import forms as console_forms
 from cmsf.console import pickers
 from cmsf.console.access import changer, viewer
 from cmsf.console.forms import add_problems
@@ -36,7 +37,7 @@ STANDARD_CHOICES = {
 }
 
 
-class MappingForm(forms.Form):
+class MappingForm(console_forms.Form):
     target = forms.ChoiceField(label="Campaign Monitor list")
     sobject = forms.ChoiceField(choices=FieldMapping.Object.choices, widget=forms.RadioSelect, initial="Contact",
                                 label="Object")  # fmt: skip
@@ -55,10 +56,11 @@ class MappingForm(forms.Form):
         self.fields["target"].choices = lists  # type: ignore[attr-defined]
 
 
-class CreationForm(forms.Form):
+class CreationForm(console_forms.Form):
     target = forms.ChoiceField(label="Campaign Monitor list")
     sobject = forms.ChoiceField(choices=RecordCreation.Object.choices, widget=forms.RadioSelect, initial="Lead",
-                                label="Create a")  # fmt: skip
+                                label="Create a", error_messages={"required": "Choose a Contact or a Lead to create.",
+                                "invalid_choice": "Choose a Contact or a Lead to create."})  # fmt: skip
     defaults = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3}),
                                label="Defaults (one a line: Field = value)")  # fmt: skip
     active = forms.BooleanField(required=False, initial=True)

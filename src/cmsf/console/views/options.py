@@ -17,6 +17,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from cmsf.campaign_monitor.errors import CampaignMonitorError
 from cmsf.connections import services as connections
+from cmsf.console import forms as console_forms
 from cmsf.console.access import changer, viewer
 from cmsf.console.forms import add_problems
 from cmsf.options import services as options
@@ -34,14 +35,14 @@ HINTS: dict[str, str] = GENERAL_OPTIONS.hints()
 OPT_OUT = GENERAL_OPTIONS.group("opt_out")
 SYNC_OPTIONS = GENERAL_OPTIONS.group("sync_options")
 (WATCHER,) = GENERAL_OPTIONS.group("watcher")  # the interval, shown as a number beside the watcher's runs
-GeneralOptionsForm = GENERAL_OPTIONS.form("opt_out", "sync_options", "watcher")
+GeneralOptionsForm = GENERAL_OPTIONS.form("opt_out", "sync_options", "watcher", base=console_forms.ModelForm)
 
 
 def _group(form: forms.ModelForm, names: tuple[str, ...]) -> list[tuple[forms.BoundField, str]]:
     return [(form[name], HINTS[name]) for name in names]
 
 
-class PublicUrlForm(forms.Form):
+class PublicUrlForm(console_forms.Form):
     public_url = forms.CharField(
         required=False,
         max_length=200,
@@ -172,7 +173,7 @@ def watch_now(request: HttpRequest) -> HttpResponse:
 # -- the right to be forgotten ----------------------------------------------------------------------------------
 
 
-class ForgetForm(forms.Form):
+class ForgetForm(console_forms.Form):
     email = forms.EmailField(
         label="Email",
         error_messages={"required": "Enter the email to forget.", "invalid": "Enter an email address."},

@@ -18,6 +18,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from cmsf.audience import fields as rule_fields
 from cmsf.audience import services
 from cmsf.connections import services as connections
+from cmsf.console import forms as console_forms
 from cmsf.console import pickers
 from cmsf.console.access import changer, viewer
 from cmsf.console.confirm import Confirmation, confirm_page
@@ -54,13 +55,15 @@ def criteria_text(criteria: list[dict[str, str]]) -> str:
     return "\n".join(f"{c['field']} {c['operator']} {c.get('value', '')}".rstrip() for c in criteria)
 
 
-class RuleForm(forms.Form):
+class RuleForm(console_forms.Form):
     target = forms.ChoiceField(label="Campaign Monitor list")
     kind = forms.ChoiceField(choices=SubscriberRule.Kind.choices, widget=forms.RadioSelect, label="Rule")
     criteria = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}), label="Criteria (one a line)")
     logic = forms.CharField(required=False, max_length=255, label="Custom logic (blank: all of them)")
     evaluate = forms.ChoiceField(choices=SubscriberRule.When.choices, widget=forms.RadioSelect,
-                                 initial=SubscriberRule.When.EDITED, label="Evaluate")  # fmt: skip
+                                 initial=SubscriberRule.When.EDITED, label="Evaluate",
+                                 error_messages={"required": "Choose when the rule is evaluated.",
+                                                 "invalid_choice": "Choose when the rule is evaluated."})  # fmt: skip
     active = forms.BooleanField(required=False, initial=True)
 
     def __init__(self, *args: Any, lists: list[tuple[str, str]], **kwargs: Any) -> None:

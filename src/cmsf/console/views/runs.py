@@ -101,9 +101,11 @@ def run_page(request: HttpRequest, pk: int) -> HttpResponse:
 
 @viewer
 def run_progress(request: HttpRequest, pk: int) -> HttpResponse:
-    """The progress of one sync run as an htmx fragment, polled while the run has not ended."""
+    """The progress of one sync run as an htmx fragment, polled while the run has not ended: its facts, counts per
+    stream and per object and its problems, so that the run's result shows in place when it ends."""
     run = get_object_or_404(SyncRun.objects.select_related("client"), pk=pk)
-    return render(request, "console/runs/_progress.html", {"row": runs.sync_run_row(run), "polled": True})
+    detail = runs.sync_run_detail(run, now=timezone.now())
+    return render(request, "console/runs/_progress.html", {"detail": detail, "row": detail.row})
 
 
 @viewer

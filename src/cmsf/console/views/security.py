@@ -19,6 +19,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from cmsf.api import tokens
 from cmsf.api.models import DEFAULT_RATE_PER_MINUTE, ApiToken
 from cmsf.connections import permissions
+from cmsf.console import forms as console_forms
 from cmsf.console import users
 from cmsf.console.access import can_change, changer, viewer
 from cmsf.console.confirm import Confirmation, confirm_page
@@ -27,7 +28,7 @@ from cmsf.console.permission_sets import FULL_ACCESS, USER_ACCESS
 PERMISSION_SET_CHOICES = [(FULL_ACCESS, FULL_ACCESS), (USER_ACCESS, USER_ACCESS)]
 
 
-class AddUserForm(forms.Form):
+class AddUserForm(console_forms.Form):
     email = forms.EmailField(label="Email", max_length=150, help_text="The user signs in with this email.")
     permission_set = forms.ChoiceField(label="Permission set", choices=PERMISSION_SET_CHOICES, initial=USER_ACCESS)
     password1 = forms.CharField(label="Password", strip=False, widget=forms.PasswordInput)

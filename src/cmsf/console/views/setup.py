@@ -24,6 +24,7 @@ from cmsf.campaign_monitor.errors import CampaignMonitorError
 from cmsf.connections import services as connections
 from cmsf.connections.models import CampaignMonitorAccount, SalesforceOrg
 from cmsf.connections.selectors import not_connected_reason
+from cmsf.console import forms as console_forms
 from cmsf.console.access import can_change, changer, viewer
 from cmsf.console.views import frame
 from cmsf.maintenance.services import record_message
@@ -67,7 +68,7 @@ BASE_URL_HELP = "Blank: Campaign Monitor itself (https://api.createsend.com/api/
 CA_HELP = "A PEM file on this machine to verify the service's certificate. Blank: the system's."
 
 
-class CampaignMonitorKeyForm(CaFileMixin, forms.Form):
+class CampaignMonitorKeyForm(CaFileMixin, console_forms.Form):
     api_key = _secret(
         "API key", "Account settings > API keys in Campaign Monitor. Blank on a reconnect: keep the stored key."
     )
@@ -75,19 +76,21 @@ class CampaignMonitorKeyForm(CaFileMixin, forms.Form):
     ca_file = _text("CA file", help_text=CA_HELP)
 
 
-class CampaignMonitorOAuthForm(CaFileMixin, forms.Form):
+class CampaignMonitorOAuthForm(CaFileMixin, console_forms.Form):
     oauth_client_id = _text("OAuth client id", required=True, max_length=64)
     oauth_client_secret = _secret("OAuth client secret", "Blank on a reconnect: keep the stored secret.")
     api_base_url = _text("API base URL", help_text=BASE_URL_HELP)
     ca_file = _text("CA file", help_text=CA_HELP)
 
 
-class SalesforceConnectForm(CaFileMixin, forms.Form):
+class SalesforceConnectForm(CaFileMixin, console_forms.Form):
     login_domain = forms.ChoiceField(
         label="Log in at",
         choices=SalesforceOrg.LoginDomain.choices,
         widget=forms.Select(attrs={"class": "slds-select"}),
-    )
+        error_messages={"required": "Choose where to log in to Salesforce.",
+                        "invalid_choice": "Choose where to log in to Salesforce from the choices shown."},
+    )  # fmt: skip
     my_domain = _text("My Domain", help_text="For My Domain: the host, such as acme.my.salesforce.com.", max_length=255)
     custom_login_url = _text("Login URL", help_text="For another login URL: its https address.")
     client_id = _text("Consumer key", required=True, max_length=255)

@@ -18,6 +18,7 @@ from cmsf.audience import services as audience
 from cmsf.audience.imports import sms_allowed
 from cmsf.billing.models import BillingAccount, Plan
 from cmsf.connections.services import NotConnected
+from cmsf.console import forms as console_forms
 from cmsf.console import pickers
 from cmsf.console.access import changer, viewer
 from cmsf.console.forms import add_problems
@@ -35,7 +36,7 @@ def countries() -> list[tuple[str, str]]:
     return [("", "Choose a country"), *country_choices()]
 
 
-class SmsForm(SMS.form("settings")):  # type: ignore[misc]
+class SmsForm(SMS.form("settings", base=console_forms.ModelForm)):  # type: ignore[misc]
     default_country = forms.ChoiceField(required=False, label=SMS.field("default_country").verbose_name)
 
     def __init__(self, *args: object, **kwargs: object) -> None:

@@ -19,6 +19,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from cmsf.billing.models import BillingAccount, Plan
 from cmsf.console import embed
+from cmsf.console import forms as console_forms
 from cmsf.console.access import changer, viewer
 from cmsf.console.forms import add_problems
 from cmsf.options import services as options
@@ -26,7 +27,7 @@ from cmsf.options.models import TRACKING_HISTORY, EmailActivity, TrackingHistory
 from cmsf.sync import storage
 
 
-class TrackingHistoryForm(TRACKING_HISTORY.form("retention")):  # type: ignore[misc]
+class TrackingHistoryForm(TRACKING_HISTORY.form("retention", base=console_forms.ModelForm)):  # type: ignore[misc]
     email_types = forms.MultipleChoiceField(
         label=TRACKING_HISTORY.field("email_types").verbose_name,
         choices=EmailActivity.choices,
@@ -42,7 +43,7 @@ class TrackingHistoryForm(TRACKING_HISTORY.form("retention")):  # type: ignore[m
         )
 
 
-class EmailForm(forms.Form):
+class EmailForm(console_forms.Form):
     email = forms.EmailField(
         label="Email",
         max_length=254,
@@ -53,7 +54,7 @@ class EmailForm(forms.Form):
     )
 
 
-class LinkForm(forms.Form):
+class LinkForm(console_forms.Form):
     days = forms.IntegerField(
         label="Days valid",
         min_value=embed.MIN_DAYS,

@@ -17,6 +17,7 @@ from cmsf.campaign_monitor.errors import CampaignMonitorError
 from cmsf.connections import selectors as connection_selectors
 from cmsf.connections import services as connections
 from cmsf.connections.models import CampaignMonitorClient
+from cmsf.console import forms as console_forms
 from cmsf.console import selectors
 from cmsf.console.access import changer, viewer
 from cmsf.console.views import frame
@@ -69,11 +70,17 @@ def _run_ids(request: HttpRequest) -> list[int]:
 
 def _progress_of(run_ids: list[int]) -> dict[str, Any]:
     runs = list(SyncRun.objects.filter(pk__in=run_ids).select_related("client").order_by("client__name"))
-    return {"runs": runs, "running": any(run.status not in SyncRun.ENDED for run in runs), "run_ids": run_ids}
+    result = selectors.sync_now_result(runs, now=timezone.now())
+    return {"runs": runs, "running": bool(runs) and result is None, "run_ids": run_ids, "result": result}
 
 
 def _progress(request: HttpRequest, run_ids: list[int]) -> HttpResponse:
-    return render(request, "console/sync/_progress.html", _progress_of(run_ids))
+    """The progress fragment htmx swaps in; once the runs have ended it brings their result and the new sync status
+    too (out of band), and the page's toasts when a message was told."""
+    context = {**_progress_of(run_ids), "fragment": True}
+    if context["result"] is not None:
+        context["overview"] = selectors.overview(now=timezone.now())
+    return render(request, "console/sync/_progress.html", context)
 
 
 @require_POST
@@ -81,15 +88,16 @@ def _progress(request: HttpRequest, run_ids: list[int]) -> HttpResponse:
 def sync_now(request: HttpRequest) -> HttpResponse:
     """Sync now: one job per selected client on the queue; htmx swaps in their live progress (no page reload). Not
     while Campaign Monitor or Salesforce is disconnected (the button is disabled, with the reason)."""
+    htmx = request.headers.get("HX-Request") == "true"  # django-htmx's request.htmx, typed
     reason = connection_selectors.not_connected_reason()
     if reason:
         messages.error(request, f"Sync now cannot run: {reason}. Connect it on the Setup page first.")
-        return redirect("console:home")
+        return _progress(request, []) if htmx else redirect("console:home")
     run_ids = sync_tasks.sync_now()
     if not run_ids:
         messages.error(request, "No Campaign Monitor client is selected: connect Campaign Monitor first.")
-        return redirect("console:home")
-    if request.headers.get("HX-Request") == "true":  # django-htmx's request.htmx, typed
+        return _progress(request, []) if htmx else redirect("console:home")
+    if htmx:
         return _progress(request, run_ids)
     return redirect(f"{reverse('console:home')}?{urlencode([('run', i) for i in run_ids])}")
 
@@ -124,7 +132,7 @@ def change_sync_user(request: HttpRequest) -> HttpResponse:
 # -- the dropdown: Full Campaign Monitor Sync, Reconnect, Disconnect ------------------------------------------
 
 
-class ReconnectForm(django_forms.Form):
+class ReconnectForm(console_forms.Form):
     api_key = django_forms.CharField(
         label="API key",
         strip=True,
