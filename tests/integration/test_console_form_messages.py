@@ -43,7 +43,7 @@ def _made(cls: type[forms.BaseForm], data: dict[str, Any]) -> forms.BaseForm:
         for name, parameter in inspect.signature(cls.__init__).parameters.items()
         if parameter.kind is inspect.Parameter.KEYWORD_ONLY and parameter.default is inspect.Parameter.empty
     }
-    given = {"lists": LISTS, "tags": [], "industry": ""}
+    given = {"lists": LISTS, "tags": [], "industry": "", "choices": [("smart-email-id", "Welcome (Client)")]}
     unknown = wanted - set(given)
     assert not unknown, f"{cls.__name__} needs {unknown}: teach this test what to give it"
     return cls(data, **{name: given[name] for name in wanted})

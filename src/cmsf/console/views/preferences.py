@@ -11,11 +11,12 @@ from django.urls import path
 from django.utils import timezone
 
 from cmsf.console import formats, preferences
+from cmsf.console import forms as console_forms
 from cmsf.console.access import personal
 from cmsf.console.models import ConsolePreference
 
 
-class PreferencesForm(forms.Form):
+class PreferencesForm(console_forms.Form):
     time_zone = forms.ChoiceField(
         label=ConsolePreference._meta.get_field("time_zone").verbose_name,
         required=False,
@@ -24,7 +25,7 @@ class PreferencesForm(forms.Form):
     )
 
     def __init__(self, *args: object, **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        super().__init__(*args, **kwargs)
         self.fields["time_zone"].choices = preferences.time_zone_choices()  # type: ignore[attr-defined]
 
 

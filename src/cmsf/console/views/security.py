@@ -55,7 +55,7 @@ class AddUserForm(console_forms.Form):
         return data
 
 
-class ApiTokenForm(forms.Form):
+class ApiTokenForm(console_forms.Form):
     name = forms.CharField(label="Token name", max_length=80, help_text="Such as salesforce-flows: it names the "
                            "token in the audit log.")  # fmt: skip
     scopes = forms.MultipleChoiceField(

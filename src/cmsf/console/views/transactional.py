@@ -19,6 +19,7 @@ from cmsf.billing.models import BillingAccount
 from cmsf.billing.services import features
 from cmsf.campaign_monitor.errors import CampaignMonitorError
 from cmsf.connections.models import SalesforceOrg
+from cmsf.console import forms as console_forms
 from cmsf.console.access import changer, viewer
 from cmsf.sync import smart_emails, transactional
 from cmsf.sync.smart_emails import CONSENT_VALUES, SendRefused, SmartEmail
@@ -27,7 +28,7 @@ SECTION = "transactional"
 DATA_ROWS = 4
 
 
-class SendTestForm(forms.Form):
+class SendTestForm(console_forms.Form):
     smart_email = forms.ChoiceField(label="Smart email")
     recipient = forms.EmailField(label="Recipient address", max_length=smart_emails.MAX_RECIPIENT_LENGTH)
     variables = forms.CharField(
