@@ -31,7 +31,7 @@ def test_a_test_sent_from_the_console_shows_among_the_recent_sends(page: Page, s
 
     page.get_by_label("Data (JSON)").fill('{"firstname": "Browser"}')
     page.get_by_role("button", name="Send a test").click()
-    expect(page.get_by_role("alert").filter(has_text="Test sent")).to_contain_text("browser.test@example.com")
+    expect(page.get_by_role("status").filter(has_text="Test sent")).to_contain_text("browser.test@example.com")
     message = SmartEmailMessage.objects.get()
     row = page.get_by_test_id("recent-sends").locator(f'[data-message="{message.message_id}"]')
     expect(row).to_contain_text("browser.test@example.com")
