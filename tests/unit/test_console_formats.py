@@ -143,3 +143,20 @@ def test_the_filters_need_no_load_in_a_template(paris):
 def test_the_relative_filter_renders_a_time_element(paris):
     text = Template("{{ at|relative }}").render(Context({"at": timezone.now() + dt.timedelta(hours=3, minutes=30)}))
     assert text.startswith("<time datetime=") and ">in 3 hours</time>" in text
+
+
+def test_no_console_template_formats_a_date_its_own_way():
+    """Every date goes through `when`, `day`, `month` or `relative`, so that each page shows one format with its zone."""
+    import re
+    from pathlib import Path
+
+    import cmsf.console
+
+    templates = Path(cmsf.console.__file__).parent / "templates"
+    own = [
+        f"{path.relative_to(templates)}:{number}"
+        for path in templates.rglob("*.html")
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if re.search(r"\|\s*(date|time|naturaltime|timesince|timeuntil)\b", line)
+    ]
+    assert own == []
