@@ -160,7 +160,13 @@ class MeasuredCampaignMonitor(CampaignMonitor):
         self.singles: Counter[tuple[str, str, tuple[tuple[str, str], ...]]] = Counter()
         self._lock = threading.Lock()  # the sync reads several streams at once
 
-    def _get(self, path: str, endpoint: str, params: dict[str, Any] | None = None) -> Any:
+    def _get(
+        self,
+        path: str,
+        endpoint: str,
+        params: dict[str, Any] | None = None,
+        decode: Callable[[bytes], Any] | None = None,
+    ) -> Any:
         with self._lock:
             if params is not None and "page" in params:
                 stream = self.streams.get((path, _params_key(params)))
@@ -168,9 +174,11 @@ class MeasuredCampaignMonitor(CampaignMonitor):
                     stream.pages.append(int(params["page"]))
             else:
                 self.singles[(endpoint, path, _params_key(params))] += 1
-        return super()._get(path, endpoint, params)
+        return super()._get(path, endpoint, params, decode)
 
-    def _paged(self, path: str, endpoint: str, params: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    def _paged(
+        self, path: str, endpoint: str, params: dict[str, Any], decode: Callable[[bytes], Any] | None = None
+    ) -> Iterator[Any]:
         key = (path, _params_key(params))
         with self._lock:
             stream = self.streams.get(key)
@@ -179,7 +187,7 @@ class MeasuredCampaignMonitor(CampaignMonitor):
             stream.reads += 1
         count = 0
         try:
-            for record in super()._paged(path, endpoint, params):
+            for record in super()._paged(path, endpoint, params, decode):
                 count += 1
                 yield record
         finally:
