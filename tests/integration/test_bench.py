@@ -63,8 +63,15 @@ def test_bench_measures_a_full_a_no_change_and_an_incremental_sync(tmp_path):
     assert "generated_until" in document["advance"]  # the emulator lived on before the incremental sync
     assert incremental["sf_rows_written"] <= full["sf_rows_written"]
 
+    read_path = document["read_path"]  # the dry run before the full sync: everything read, nothing written
+    assert document["read_records_per_s"] == read_path["read_records_per_s"] > 0
+    assert read_path["records_read"] > 0 and read_path["cm_calls"] >= read_path["cm_min_calls"] > 0
+    assert read_path["sf_write_calls"] == 0
+    assert "read path (dry run, nothing written)" in done.stdout
+
     verdicts = {(t["name"], t["run"]): t["met"] for t in document["targets"]}
     assert any(name.startswith("no Salesforce write") for name, _ in verdicts)
+    assert any(name.startswith("read path >=") for name, _ in verdicts)
     assert all(met in (True, False, None) for met in verdicts.values())
     assert not any((tmp_path / "data" / "bench").iterdir())  # the working folder is gone
 

@@ -20,6 +20,10 @@ Figures of each run:
 - `wall_s`, `cpu_s`: the sync's wall time and its process's CPU time (user + system), both in the child.
 - `peak_rss_mb`: the child's peak resident set, in MiB.
 - `records_per_s`: records the sync read from Campaign Monitor (its own `read` counts) per wall second.
+- `read_records_per_s` (of the whole document, with `read_path`): the read path alone. Before the three runs, a dry
+  run of every selected client (`cmsf sync --dry-run` on the dataset, nothing synced yet: every record is read,
+  matched and transformed, nothing is written and no cursor moves) in a child process of its own, its records read
+  per wall second. The target is 50,000 a second on `medium`.
 - `cm_calls`: calls the sync's Campaign Monitor transport made (every attempt, `Transport.calls`);
   `cm_calls_server` is the same seen by the emulator (`GET /admin/calls`, before and after).
 - `cm_min_calls`: the fewest calls that read what the run read::
@@ -128,6 +132,7 @@ SF_CALLS_PER_10K = 10
 FLOOR_FACTOR = 1.5
 PEAK_RSS_MB = 300
 PEAK_GROWTH = 0.20
+READ_RECORDS_PER_S = 50_000
 
 
 class BenchError(Exception):
@@ -160,7 +165,13 @@ class MeasuredCampaignMonitor(CampaignMonitor):
         self.singles: Counter[tuple[str, str, tuple[tuple[str, str], ...]]] = Counter()
         self._lock = threading.Lock()  # the sync reads several streams at once
 
-    def _get(self, path: str, endpoint: str, params: dict[str, Any] | None = None) -> Any:
+    def _get(
+        self,
+        path: str,
+        endpoint: str,
+        params: dict[str, Any] | None = None,
+        decode: Callable[[bytes], Any] | None = None,
+    ) -> Any:
         with self._lock:
             if params is not None and "page" in params:
                 stream = self.streams.get((path, _params_key(params)))
@@ -168,9 +179,11 @@ class MeasuredCampaignMonitor(CampaignMonitor):
                     stream.pages.append(int(params["page"]))
             else:
                 self.singles[(endpoint, path, _params_key(params))] += 1
-        return super()._get(path, endpoint, params)
+        return super()._get(path, endpoint, params, decode)
 
-    def _paged(self, path: str, endpoint: str, params: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    def _paged(
+        self, path: str, endpoint: str, params: dict[str, Any], decode: Callable[[bytes], Any] | None = None
+    ) -> Iterator[Any]:
         key = (path, _params_key(params))
         with self._lock:
             stream = self.streams.get(key)
@@ -179,7 +192,7 @@ class MeasuredCampaignMonitor(CampaignMonitor):
             stream.reads += 1
         count = 0
         try:
-            for record in super()._paged(path, endpoint, params):
+            for record in super()._paged(path, endpoint, params, decode):
                 count += 1
                 yield record
         finally:
@@ -248,7 +261,7 @@ def _sum_counts(runs: list[Any], attribute: str) -> dict[str, int]:
     return dict(total)
 
 
-def measure_sync(*, full: bool) -> dict[str, Any]:
+def measure_sync(*, full: bool, dry_run: bool = False) -> dict[str, Any]:
     """One primary sync of every selected client, measured; in a child process with Django set up."""
     from cmsf.connections import services as connections
     from cmsf.sync.engine import run_primary_sync
@@ -261,7 +274,7 @@ def measure_sync(*, full: bool) -> dict[str, Any]:
     cm = MeasuredCampaignMonitor(connections.campaign_monitor())
     sf = connections.salesforce()
     recorder = WriteRecorder(sf)
-    runs = [run_primary_sync(client, full=full, cm=cm, sf=sf) for client in clients]
+    runs = [run_primary_sync(client, full=full, dry_run=dry_run, cm=cm, sf=sf) for client in clients]
     wall, cpu = time.perf_counter() - started, time.process_time() - cpu_before
     peak = _rss_mb("VmHWM")
     cm_min, min_by_endpoint = cm.minimum()
@@ -317,6 +330,7 @@ def child_main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m cmsf_sandbox.benchmark")
     parser.add_argument("action", choices=("sync",))
     parser.add_argument("--full", action="store_true")
+    parser.add_argument("--dry-run", action="store_true")
     parser.add_argument("--out", required=True)
     args = parser.parse_args(argv)
     from cmsf.lib.memory import tune_allocator
@@ -330,10 +344,10 @@ def child_main(argv: list[str]) -> int:
         import cProfile
 
         profiler = cProfile.Profile()
-        measured = profiler.runcall(measure_sync, full=args.full)
+        measured = profiler.runcall(measure_sync, full=args.full, dry_run=args.dry_run)
         profiler.dump_stats(args.out + ".prof")
     else:
-        measured = measure_sync(full=args.full)
+        measured = measure_sync(full=args.full, dry_run=args.dry_run)
     result = {**measured, "allocator_tuned": tuned}
     Path(args.out).write_text(json.dumps(result, default=str), encoding="utf-8")
     return 0 if result["ok"] else 1
@@ -433,9 +447,10 @@ def _server_calls(sandbox: Sandbox) -> tuple[int, int]:
     return int(cm["total"]), sf_calls
 
 
-def run_sync_child(state: Path, folder: Path, name: str, *, full: bool) -> dict[str, Any]:
+def run_sync_child(state: Path, folder: Path, name: str, *, full: bool, dry_run: bool = False) -> dict[str, Any]:
     out, log = folder / f"{name}.json", folder / f"{name}.log"
     command = [sys.executable, "-m", "cmsf_sandbox.benchmark", "sync", "--out", str(out)] + (["--full"] if full else [])
+    command += ["--dry-run"] if dry_run else []
     with log.open("wb") as handle:
         done = subprocess.run(command, env=_clean_env(state), stdout=handle, stderr=subprocess.STDOUT, check=False,
                               preexec_fn=_die_with_parent)  # fmt: skip
@@ -616,6 +631,23 @@ class Floor:
         return self.timed_s, self.timed_calls, failed
 
 
+def _read_path(result: dict[str, Any]) -> dict[str, Any]:
+    """The dry run's figures: the read path alone (every record read and transformed, nothing written)."""
+    wall = result["wall_s"]
+    return {
+        "read_records_per_s": round(result["records_read"] / wall, 1) if wall > 0 else None,
+        "records_read": result["records_read"],
+        "wall_s": round(wall, 3),
+        "cpu_s": round(result["cpu_s"], 3),
+        "peak_rss_mb": round(result["peak_rss_mb"], 1),
+        "cm_calls": result["cm_calls"],
+        "cm_min_calls": result["cm_min_calls"],
+        "cm_wait_s": round(result["cm_wait_s"], 3),
+        "sf_calls": result["sf_calls"],
+        "sf_write_calls": result["sf_write_calls"],
+    }
+
+
 def _per_10k(calls: int, rows: int) -> float | None:
     return round(calls / rows * 10_000, 2) if rows else None
 
@@ -673,11 +705,18 @@ class Target:
     detail: str
 
 
-def evaluate(runs: dict[str, dict[str, Any]], compare: dict[str, Any] | None) -> list[Target]:
+def evaluate(
+    runs: dict[str, dict[str, Any]], compare: dict[str, Any] | None, read_path: dict[str, Any] | None = None
+) -> list[Target]:
     targets: list[Target] = []
 
     def add(name: str, run: str, met: bool | None, detail: str) -> None:
         targets.append(Target(name, run, met, detail))
+
+    if read_path:
+        rate = read_path["read_records_per_s"]
+        add(f"read path >= {READ_RECORDS_PER_S:,} records/s", "dry_run", rate is not None and rate >= READ_RECORDS_PER_S,
+            f"{read_path['records_read']:,} records in {read_path['wall_s']:.2f} s = {rate or 0:,.0f} records/s")  # fmt: skip
 
     for name, run in runs.items():
         met = run["cm_calls"] <= CM_CALLS_FACTOR * run["cm_min_calls"]
@@ -784,6 +823,7 @@ def run_bench(
     sandbox: Sandbox | None = None
     floor: Floor | None = None
     runs: dict[str, dict[str, Any]] = {}
+    read_path: dict[str, Any] = {}
     failure = ""
     extra: dict[str, Any] = {}
     finished = False
@@ -806,6 +846,14 @@ def run_bench(
             _cmsf(state, folder / "setup.log", "config", "import", str(settings_file))
             extra["campaign_members"] = True
         floor = Floor(sandbox)
+        say("read path: a dry run ...")
+        dry = run_sync_child(state, folder, "dry_run", full=False, dry_run=True)
+        if not dry["ok"]:
+            problems = [f"{c['client']}: {c['status']}: {c['message']}" for c in dry["clients"]]
+            raise BenchError("the dry run failed: " + ("; ".join(problems) or dry.get("error", "")))
+        read_path = _read_path(dry)
+        say(f"  {read_path['records_read']:,} records read in {read_path['wall_s']:.2f} s: "
+            f"{read_path['read_records_per_s']:,.0f} records/s")  # fmt: skip
         for name in RUNS:
             if name == "incremental":
                 until = datetime.now(UTC).isoformat()
@@ -839,7 +887,11 @@ def run_bench(
             sandbox.stop()
         if finished and not failure and not keep:
             shutil.rmtree(folder, ignore_errors=True)
-    targets = evaluate(runs, baseline) if runs else []
+    targets = evaluate(runs, baseline, read_path) if runs else []
+    if read_path:
+        say(f"\nread path (dry run, nothing written): {read_path['records_read']:,} records in "
+            f"{read_path['wall_s']:.2f} s = {read_path['read_records_per_s']:,.0f} records/s "
+            f"({read_path['cm_calls']:,} Campaign Monitor calls, {read_path['cpu_s']:.2f} s CPU)")  # fmt: skip
     if runs:
         _table(dataset, runs, say)
         say(f"\nTargets (set for medium; this run is {dataset}):")
@@ -850,6 +902,8 @@ def run_bench(
         document = {
             "dataset": dataset,
             "seed": seed,
+            "read_records_per_s": read_path.get("read_records_per_s"),
+            "read_path": read_path,
             "runs": runs,
             "targets": [target.__dict__ for target in targets],
             "machine": {"cpus": os.cpu_count()},

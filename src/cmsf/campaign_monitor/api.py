@@ -8,12 +8,12 @@ filter is inclusive ("on or after"), so nothing at the boundary is missed.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import Any, Literal, cast
 from urllib.parse import quote
 
-from cmsf.campaign_monitor import paging, timezones
+from cmsf.campaign_monitor import decoding, paging, timezones
 from cmsf.campaign_monitor.errors import FatalError
 from cmsf.campaign_monitor.records import (
     Activity,
@@ -69,15 +69,27 @@ class CampaignMonitor:
         self.page_size = page_size
         self.parallel = parallel
 
-    def _get(self, path: str, endpoint: str, params: dict[str, Any] | None = None) -> Any:
-        return self.transport.request("GET", path, endpoint=endpoint, params=params)
+    def _get(
+        self,
+        path: str,
+        endpoint: str,
+        params: dict[str, Any] | None = None,
+        decode: Callable[[bytes], Any] | None = None,
+    ) -> Any:
+        return self.transport.request("GET", path, endpoint=endpoint, params=params, decode=decode)
 
-    def _paged(self, path: str, endpoint: str, params: dict[str, Any]) -> Iterator[dict[str, Any]]:
-        def fetch(page: int) -> dict[str, Any]:
-            body = self._get(path, endpoint, {**params, "page": page, "pagesize": self.page_size})
-            if not isinstance(body, dict):
+    def _paged(
+        self, path: str, endpoint: str, params: dict[str, Any], decode: Callable[[bytes], paging.Page] | None = None
+    ) -> Iterator[Any]:
+        """The records of every page; `decode` reads a page's bytes into its typed records (`decoding`), plain
+        dicts without one."""
+        read = decode or decoding.dicts(endpoint)
+
+        def fetch(page: int) -> paging.Page:
+            body = self._get(path, endpoint, {**params, "page": page, "pagesize": self.page_size}, read)
+            if body is None:
                 raise FatalError("expected a page of results", endpoint=endpoint)
-            return body
+            return cast(paging.Page, body)
 
         return paging.records(fetch, endpoint=endpoint, parallel=self.parallel)
 
@@ -164,8 +176,7 @@ class CampaignMonitor:
             "includesmspreference": "true",
         }
         endpoint = f"GET /lists/{{listid}}/{state}.json"
-        for d in self._paged(f"lists/{list_id}/{state}.json", endpoint, params):
-            yield Subscriber.from_api(d, zone)
+        return self._paged(f"lists/{list_id}/{state}.json", endpoint, params, decoding.subscribers(zone, endpoint))
 
     def segment_subscribers(self, segment_id: str, *, zone: str, since: datetime | None = None) -> Iterator[Subscriber]:
         params = {
@@ -174,8 +185,8 @@ class CampaignMonitor:
             "orderdirection": "asc",
             "includetrackingpreference": "true",
         }
-        for d in self._paged(f"segments/{segment_id}/active.json", "GET /segments/{segmentid}/active.json", params):
-            yield Subscriber.from_api(d, zone)
+        endpoint = "GET /segments/{segmentid}/active.json"
+        return self._paged(f"segments/{segment_id}/active.json", endpoint, params, decoding.subscribers(zone, endpoint))
 
     # -- webhooks ----------------------------------------------------------------------------------
 
@@ -357,8 +368,8 @@ class CampaignMonitor:
     def campaign_recipients(self, campaign_id: str, *, zone: str) -> Iterator[Recipient]:
         params = {"orderfield": "email", "orderdirection": "asc"}
         endpoint = "GET /campaigns/{campaignid}/recipients.json"
-        for d in self._paged(f"campaigns/{campaign_id}/recipients.json", endpoint, params):
-            yield Recipient.from_api(d, zone)
+        path = f"campaigns/{campaign_id}/recipients.json"
+        return self._paged(path, endpoint, params, decoding.recipients(zone, endpoint))
 
     def campaign_activity(
         self, campaign_id: str, kind: CampaignActivity, *, zone: str, since: datetime | None = None
@@ -368,16 +379,16 @@ class CampaignMonitor:
             raise ValueError(f"unknown campaign activity {kind!r}")
         params = {"date": _since(since, zone), "orderfield": "date", "orderdirection": "asc"}
         endpoint = f"GET /campaigns/{{campaignid}}/{kind}.json"
-        for d in self._paged(f"campaigns/{campaign_id}/{kind}.json", endpoint, params):
-            yield Activity.from_api(kind, d, zone)
+        path = f"campaigns/{campaign_id}/{kind}.json"
+        return self._paged(path, endpoint, params, decoding.activities(kind, zone, endpoint))
 
     # -- suppression list --------------------------------------------------------------------------
 
     def suppression_list(self, client_id: str, *, zone: str) -> Iterator[Suppression]:
         params = {"orderfield": "date", "orderdirection": "asc"}
         endpoint = "GET /clients/{clientid}/suppressionlist.json"
-        for d in self._paged(f"clients/{client_id}/suppressionlist.json", endpoint, params):
-            yield Suppression.from_api(d, zone)
+        path = f"clients/{client_id}/suppressionlist.json"
+        return self._paged(path, endpoint, params, decoding.suppressions(zone, endpoint))
 
     def suppress(self, client_id: str, emails: Iterable[str]) -> None:
         self.transport.request(
@@ -410,8 +421,11 @@ class CampaignMonitor:
         bounces or unsubscribes (as Activity), on or after `since`, oldest first."""
         params = {"date": _since(since, zone), "orderdirection": "asc"}
         endpoint = f"GET /journeys/email/{{emailid}}/{kind}.json"
-        for d in self._paged(f"journeys/email/{email_id}/{kind}.json", endpoint, params):
-            yield Recipient.from_api(d, zone) if kind == "recipients" else Activity.from_api(kind, d, zone)
+        path = f"journeys/email/{email_id}/{kind}.json"
+        decode = (
+            decoding.recipients(zone, endpoint) if kind == "recipients" else decoding.activities(kind, zone, endpoint)
+        )
+        return self._paged(path, endpoint, params, decode)
 
     # -- transactional -----------------------------------------------------------------------------
     # JSON only, no .json suffix; an account key names the client with clientID. Code 980 (no transactional email

@@ -6,9 +6,12 @@ names follow the official SDKs' fixtures.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+
+import msgspec
 
 from cmsf.campaign_monitor import timezones
 
@@ -132,18 +135,37 @@ class CustomField:
         )
 
 
-@dataclass(slots=True)  # not frozen: built once per record read, and frozen init is slower
-class Subscriber:
-    email: str
-    name: str
-    state: str  # Active, Unconfirmed, Unsubscribed, Bounced, Deleted
-    date: datetime | None  # UTC: when the state last changed
-    list_joined_date: datetime | None  # UTC
-    custom_fields: tuple[tuple[str, str], ...]  # (field name, value); multi-select values repeat the name
-    consent_to_track: str
-    consent_to_send_sms: str
-    mobile_number: str
-    reads_email_with: str
+class KeyValue(msgspec.Struct):
+    """One custom field value of a subscriber as the API sends it."""
+
+    key: str = msgspec.field(name="Key", default="")
+    value: str = msgspec.field(name="Value", default="")
+
+
+# Paged records (millions on a large account) are msgspec structs, decoded straight from a page's bytes by
+# `decoding.py`; fields named UNSENT are never in Campaign Monitor's JSON: they are set once, right after a page is
+# decoded (times in UTC, the kind of activity), so each record is built once, in the shape the transforms read.
+# `from_api` builds the same struct from a decoded dict: the tolerant path, for a page the typed decode refuses.
+def _unsent(name: str) -> str:
+    return "cmsf." + name
+
+
+class Subscriber(msgspec.Struct):
+    email: str = msgspec.field(name="EmailAddress", default="")
+    name: str = msgspec.field(name="Name", default="")
+    state: str = msgspec.field(name="State", default="")  # Active, Unconfirmed, Unsubscribed, Bounced, Deleted
+    date: datetime | None = msgspec.field(name=_unsent("date"), default=None)  # UTC: when the state last changed
+    list_joined_date: datetime | None = msgspec.field(name=_unsent("joined"), default=None)  # UTC
+    # (field name, value); multi-select values repeat the name
+    custom_fields: tuple[tuple[str, str], ...] = msgspec.field(name=_unsent("fields"), default=())
+    consent_to_track: str = msgspec.field(name="ConsentToTrack", default="")
+    consent_to_send_sms: str = msgspec.field(name="ConsentToSendSms", default="")
+    mobile_number: str = msgspec.field(name="MobileNumber", default="")
+    reads_email_with: str = msgspec.field(name="ReadsEmailWith", default="")
+    # As sent: read once by `decoding`, which sets the fields above from them.
+    date_text: str = msgspec.field(name="Date", default="")
+    joined_text: str = msgspec.field(name="ListJoinedDate", default="")
+    sent_fields: list[KeyValue] = msgspec.field(name="CustomFields", default_factory=list)
 
     @classmethod
     def from_api(cls, d: dict[str, Any], zone: str) -> Subscriber:
@@ -158,7 +180,18 @@ class Subscriber:
             consent_to_send_sms=_text(d.get("ConsentToSendSms")),
             mobile_number=_text(d.get("MobileNumber")),
             reads_email_with=_text(d.get("ReadsEmailWith")),
+            date_text=_text(d.get("Date")),
+            joined_text=_text(d.get("ListJoinedDate")),
         )
+
+    def settle(self, convert: Callable[[str | None], datetime | None]) -> None:
+        """After a typed decode: the times in UTC (`convert`: `timezones.converter` of the client's zone) and the
+        custom fields as (name, value) pairs."""
+        self.date = convert(self.date_text)
+        self.list_joined_date = convert(self.joined_text)
+        if self.sent_fields:
+            self.custom_fields = tuple((f.key, f.value) for f in self.sent_fields)
+            self.sent_fields = []
 
     def field_values(self, name: str) -> list[str]:
         return [value for key, value in self.custom_fields if key == name]
@@ -292,66 +325,67 @@ class CampaignSummary:
         return round(100.0 * self.unique_opened / self.recipients, 2) if self.recipients else 0.0
 
 
-@dataclass(slots=True)  # not frozen: built once per record read, and frozen init is slower
-class Recipient:
-    email: str
-    list_id: str
-    sent_date: datetime | None = None  # journey email recipients carry it; campaign recipients do not
+class Recipient(msgspec.Struct):
+    email: str = msgspec.field(name="EmailAddress", default="")
+    list_id: str = msgspec.field(name="ListID", default="")
+    # UTC; journey email recipients carry it, campaign recipients do not
+    sent_date: datetime | None = msgspec.field(name=_unsent("sent"), default=None)
+    sent_text: str = msgspec.field(name="SentDate", default="")  # as sent
 
     @classmethod
     def from_api(cls, d: dict[str, Any], zone: str) -> Recipient:
         sent = d.get("SentDate")
-        return cls(d.get("EmailAddress") or "", d.get("ListID") or "", timezones.parse(sent, zone) if sent else None)
+        moment = timezones.parse(sent, zone) if sent else None
+        return cls(_text(d.get("EmailAddress")), _text(d.get("ListID")), moment, _text(sent))
 
 
-@dataclass(slots=True)  # not frozen: built once per record read, and frozen init is slower
-class Activity:
+class Activity(msgspec.Struct):
     """One open, click, bounce, unsubscribe or spam complaint."""
 
-    kind: str  # opens, clicks, bounces, unsubscribes, spam
-    email: str
-    date: datetime | None
-    list_id: str = ""
-    ip_address: str = ""
-    url: str = ""
-    latitude: float | None = None
-    longitude: float | None = None
-    city: str = ""
-    region: str = ""
-    country_code: str = ""
-    country_name: str = ""
-    bounce_type: str = ""
-    reason: str = ""
+    kind: str = msgspec.field(name=_unsent("kind"), default="")  # opens, clicks, bounces, unsubscribes, spam
+    email: str = msgspec.field(name="EmailAddress", default="")
+    date: datetime | None = msgspec.field(name=_unsent("date"), default=None)  # UTC
+    list_id: str = msgspec.field(name="ListID", default="")
+    ip_address: str = msgspec.field(name="IPAddress", default="")
+    url: str = msgspec.field(name="URL", default="")
+    latitude: float | None = msgspec.field(name="Latitude", default=None)
+    longitude: float | None = msgspec.field(name="Longitude", default=None)
+    city: str = msgspec.field(name="City", default="")
+    region: str = msgspec.field(name="Region", default="")
+    country_code: str = msgspec.field(name="CountryCode", default="")
+    country_name: str = msgspec.field(name="CountryName", default="")
+    bounce_type: str = msgspec.field(name="BounceType", default="")
+    reason: str = msgspec.field(name="Reason", default="")
+    date_text: str = msgspec.field(name="Date", default="")  # as sent
 
     @classmethod
     def from_api(cls, kind: str, d: dict[str, Any], zone: str) -> Activity:
-        # Runs once per tracking event (millions on a large account): plain lookups, no helpers.
         get = d.get
-        latitude, longitude = get("Latitude"), get("Longitude")
         return cls(
             kind,
-            get("EmailAddress") or "",
+            _text(get("EmailAddress")),
             timezones.parse(get("Date"), zone),
-            get("ListID") or "",
-            get("IPAddress") or "",
-            get("URL") or "",
-            latitude if latitude is None or isinstance(latitude, float) else _float(latitude),
-            longitude if longitude is None or isinstance(longitude, float) else _float(longitude),
-            get("City") or "",
-            get("Region") or "",
-            get("CountryCode") or "",
-            get("CountryName") or "",
-            get("BounceType") or "",
-            get("Reason") or "",
+            _text(get("ListID")),
+            _text(get("IPAddress")),
+            _text(get("URL")),
+            _float(get("Latitude")),
+            _float(get("Longitude")),
+            _text(get("City")),
+            _text(get("Region")),
+            _text(get("CountryCode")),
+            _text(get("CountryName")),
+            _text(get("BounceType")),
+            _text(get("Reason")),
+            _text(get("Date")),
         )
 
 
-@dataclass(frozen=True, slots=True)
-class Suppression:
-    email: str
-    reason: str
-    date: datetime | None
-    state: str
+class Suppression(msgspec.Struct):
+    email: str = msgspec.field(name="EmailAddress", default="")
+    reason: str = msgspec.field(name="SuppressionReason", default="")
+    date: datetime | None = msgspec.field(name=_unsent("date"), default=None)  # UTC
+    state: str = msgspec.field(name="State", default="")
+    date_text: str = msgspec.field(name="Date", default="")  # as sent
 
     @classmethod
     def from_api(cls, d: dict[str, Any], zone: str) -> Suppression:
@@ -360,6 +394,7 @@ class Suppression:
             reason=_text(d.get("SuppressionReason")),
             date=timezones.parse(d.get("Date"), zone),
             state=_text(d.get("State")),
+            date_text=_text(d.get("Date")),
         )
 
 

@@ -9,6 +9,7 @@ Unicode CLDR gives for the Windows zone behind each label).
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from functools import lru_cache
 from zoneinfo import ZoneInfo
@@ -195,3 +196,31 @@ def parse(text: str | None, label: str) -> datetime | None:
     if offset is None:
         return to_utc(local, label)
     return (local - offset).replace(tzinfo=UTC)
+
+
+@lru_cache(maxsize=256)
+def converter(label: str) -> Callable[[str | None], datetime | None]:
+    """`parse` for one zone, faster: the offset of each local hour is kept by the hour's text ("2024-03-05 10"),
+    so a time of an hour seen before costs one dict lookup, `fromisoformat` and a subtraction (about 0.3 us
+    against 1.4 for `parse`). The sync converts every record's time with it (`decoding`)."""
+    offsets: dict[str, timedelta] = {}
+
+    def convert(text: str | None) -> datetime | None:
+        if not text:
+            return None
+        offset = offsets.get(text[:13])
+        if offset is None or len(text) != 19:
+            moment = parse(text, label)  # checks the text
+            if len(text) == 19:
+                hour = _hour_offset(label, datetime.fromisoformat(text), text[:13])  # None: the offset changes
+                if hour is not None:
+                    if len(offsets) > 100_000:
+                        offsets.clear()
+                    offsets[text[:13]] = hour
+            return moment
+        try:  # as UTC, then less the offset: `replace(tzinfo=UTC)` alone would cost twice the rest
+            return datetime.fromisoformat(text + "+00:00") - offset
+        except ValueError:  # not a date, or one that names its own offset
+            raise ValueError(f"not a Campaign Monitor date: {text!r}") from None
+
+    return convert

@@ -39,6 +39,7 @@ from urllib3.exceptions import (
     SSLError,
 )
 
+from cmsf.campaign_monitor import decoding
 from cmsf.campaign_monitor.errors import (
     CONFIGURATION_CODES,
     TRANSACTIONAL_NOT_ENABLED,
@@ -276,11 +277,13 @@ class Transport:
         body: Any = None,
         idempotent: bool = True,
         accept: tuple[int, ...] = (200, 201),
+        decode: Callable[[bytes], Any] | None = None,
     ) -> Any:
         """Send one call (retrying as the policy allows) and return its JSON body, or None when empty.
 
         `endpoint` names the call for counts and errors, such as "GET /lists/{listid}/active.json".
-        A status in `accept` is success; a 400 with ResultData can be accepted by the caller too.
+        A status in `accept` is success; a 400 with ResultData can be accepted by the caller too. `decode` reads
+        the body's bytes instead of plain JSON (a page into typed records); its ValueError means "not JSON".
         """
         url = self.url(path, params)
         data = None if body is None else json.dumps(body, ensure_ascii=False).encode()
@@ -313,7 +316,7 @@ class Transport:
                 if not content.strip():
                     return None
                 try:
-                    return json.loads(content)
+                    return (decode or decoding.plain)(content)
                 except ValueError as error:
                     if attempt >= self.retry.max_attempts or not idempotent:  # a write is not sent twice
                         raise TransientError("the response is not valid JSON", endpoint=endpoint, status=200) from error
