@@ -49,6 +49,10 @@ X_FRAME_OPTIONS = "DENY"
 CMSF_MAX_BODY_BYTES = env_int("CMSF_MAX_BODY_BYTES", 1024 * 1024)
 CMSF_MAX_WEBHOOK_BODY_BYTES = env_int("CMSF_MAX_WEBHOOK_BODY_BYTES", 10 * 1024 * 1024)  # /hooks/: Campaign Monitor's
 DATA_UPLOAD_MAX_MEMORY_SIZE = CMSF_MAX_BODY_BYTES
+# One client across many workers (sync.partitions): the queue jobs a run asks for beside its own worker, which take its
+# partitions too (0: one worker a client), and how long a partition's lease lasts without a heartbeat.
+CMSF_SYNC_HELPERS = env_int("CMSF_SYNC_HELPERS", 0)
+CMSF_PARTITION_TTL_SECONDS = env_int("CMSF_PARTITION_TTL_SECONDS", 600)
 
 INSTALLED_APPS = [
     "django.contrib.auth",

@@ -12,10 +12,12 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any, cast
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
@@ -42,6 +44,7 @@ from cmsf.sync import (
     forget,
     mapped_fields,
     opt_out,
+    partitions,
     problems,
     record_creation,
     repair,
@@ -49,8 +52,8 @@ from cmsf.sync import (
     webhooks,
 )
 from cmsf.sync.directory import follow as follow_directory
-from cmsf.sync.leases import LeaseLost
-from cmsf.sync.models import CampaignLink, Cursor, RecordMap, SyncRun, SyncSettings, TrackingCoverage
+from cmsf.sync.leases import LeaseLost, release_run, worker_id
+from cmsf.sync.models import CampaignLink, Cursor, RecordMap, SyncPartition, SyncRun, SyncSettings, TrackingCoverage
 from cmsf.sync.run import (
     ACTIVITY_WRITE,
     READ_AHEAD,
@@ -164,12 +167,22 @@ def _opener(
     return partial(declared.read, ctx.cm, scope_id, ctx.zone, since)
 
 
-def sync_subscribers(ctx: Context, list_ids: list[str]) -> None:
+def _taken(ctx: Context, prefix: str) -> Iterator[SyncPartition]:
+    """The run's partitions of one kind that this worker takes, one at a time, as the run reaches for the next (so a
+    worker that joins later finds the rest open)."""
+    while (taken := partitions.claim(ctx.run.pk, ctx.worker, prefix)) is not None:
+        ctx.holding += 1
+        yield taken
+
+
+def sync_subscribers(ctx: Context) -> None:
+    """The subscribers of every state of the lists whose partitions this worker takes."""
     ctx.stage("subscribers")
-    buffer = Buffer(ctx, SUBSCRIBER, SUBSCRIBERS[0].job)  # every state of every list, in one buffer
+    buffer = Buffer(ctx, SUBSCRIBER, SUBSCRIBERS[0].job)  # every state of every list taken, in one buffer
 
     def streams() -> Iterator[tuple[tuple[Stream, str], Callable[[], Iterator[Subscriber]]]]:
-        for list_id in list_ids:
+        for taken in _taken(ctx, partitions.LIST):
+            list_id = partitions.scope_of(taken.key)
             for declared in SUBSCRIBERS:
                 yield (declared, list_id), _opener(ctx, declared, list_id)
 
@@ -279,6 +292,24 @@ def _note_change(ctx: Context, sobject: str, rows: list[Row]) -> None:
                 ctx.touched[campaign_id] = None
 
 
+@dataclass(frozen=True)
+class _Sent:
+    """What a campaign's partition needs of the campaign: its id and when it was sent (kept in the partition's
+    detail, so a worker that did not read the campaigns reads its activity)."""
+
+    campaign_id: str
+    sent_date: datetime | None
+
+    @staticmethod
+    def detail(campaign: Campaign) -> dict[str, Any]:
+        return {"sent": campaign.sent_date.isoformat() if campaign.sent_date else None}
+
+    @classmethod
+    def of(cls, taken: SyncPartition) -> _Sent:
+        sent = taken.detail.get("sent")
+        return cls(partitions.scope_of(taken.key), datetime.fromisoformat(sent) if sent else None)
+
+
 WEBHOOKS_CODE = "CMSF-WEBHOOKS"
 RETENTION = "retention"  # the cursor of the boundary a retention last removed everything past
 
@@ -324,20 +355,23 @@ def _salesforce_campaigns(
     return links
 
 
-def sync_tracking(ctx: Context, campaigns: list[Campaign], tracking: TrackingHistorySettings) -> None:
-    """Tracking history of the chosen kinds within days to keep."""
+def sync_tracking(ctx: Context, tracking: TrackingHistorySettings) -> None:
+    """Tracking history of the chosen kinds within days to keep, of the campaigns whose partitions this worker
+    takes."""
     ctx.stage("tracking history")
     # The writes left behind (the last subscribers, the campaigns) are settled first: they were written while the
     # campaigns were read, and their rows are not held through the longest stage.
     settle_behind(ctx)
-    _cover(ctx, tracking)
     if tracking.days_to_keep <= 0:
+        for _ in _taken(ctx, partitions.CAMPAIGN):
+            pass  # nothing to read: the partitions are done with this worker's share
         return
     cutoff = keep_from(ctx.started, tracking.days_to_keep)
     buffer = Buffer(ctx, ACTIVITY, RECIPIENTS.job, context=ACTIVITY_WRITE)  # every tracking stream, in one buffer
 
-    def streams() -> Iterator[tuple[tuple[Stream, Campaign], Callable[[], Iterator[Recipient | Activity]]]]:
-        for campaign in campaigns:
+    def streams() -> Iterator[tuple[tuple[Stream, _Sent], Callable[[], Iterator[Recipient | Activity]]]]:
+        for taken in _taken(ctx, partitions.CAMPAIGN):
+            campaign = _Sent.of(taken)
             if tracking.stores(RECIPIENTS.email_type) and campaign.sent_date and campaign.sent_date >= cutoff:
                 if RECIPIENTS.cursor(campaign.campaign_id) not in ctx.cursors:  # read once
                     yield (RECIPIENTS, campaign), _opener(ctx, RECIPIENTS, campaign.campaign_id)
@@ -436,13 +470,13 @@ def apply_retention(ctx: Context, tracking: TrackingHistorySettings) -> None:
         Cursor.objects.update_or_create(client=ctx.client, stream=RETENTION, scope="", defaults={"position": boundary})
 
 
-def _finish_client(ctx: Context) -> None:
-    """Stamp the client's last sync; in Salesforce only when the run changed something there, so a sync that
-    finds nothing new writes nothing."""
+def _finish_client(ctx: Context, *, wrote: bool) -> None:
+    """Stamp the client's last sync; in Salesforce only when the run (any of its workers) changed something there,
+    so a sync that finds nothing new writes nothing."""
     ctx.stage("finishing")
     if ctx.writer.dry_run:
         return
-    if any(ctx.tally.written.values()):
+    if wrote:
         stamp = {"Client_Id__c": ctx.client.cm_client_id, "Last_Synced__c": sf_datetime(ctx.started)}
         if ctx.sf is not None:
             ctx.sf.upsert(CLIENT.sobject, CLIENT.external_id, [stamp])
@@ -490,61 +524,109 @@ def run_primary_sync(
     cm: CampaignMonitor | None = None,
     sf: SalesforceAdapter | None = None,
     heartbeat: Callable[[], None] | None = None,
+    worker: str | None = None,
+    ask_for_helpers: Callable[[int, int], None] | None = None,
 ) -> SyncRun:
-    """Sync one client now, in this process (`full`: purge what cmsf wrote first, then import everything).
-    The caller holds the client's lease."""
+    """Sync one client now (`full`: purge what cmsf wrote first, then import everything): open the run, take its
+    partitions with whatever other workers join (`join_run`), and close it when the last partition ends, whichever
+    worker that is. The caller holds the client's lease."""
     started = timezone.now()
     if run is None:
         kind = SyncRun.Kind.FULL if full else SyncRun.Kind.PRIMARY
         run = SyncRun.objects.create(client=client, kind=kind, dry_run=dry_run)
     SyncRun.objects.filter(pk=run.pk).update(status=SyncRun.Status.RUNNING, started_at=started)
     run.refresh_from_db()
+    return _work(run, client, opening=True, progress=progress, cm=cm, sf=sf, heartbeat=heartbeat, worker=worker,
+                 ask_for_helpers=ask_for_helpers)  # fmt: skip
+
+
+def join_run(
+    run: SyncRun, *, cm: CampaignMonitor | None = None, sf: SalesforceAdapter | None = None, worker: str | None = None
+) -> SyncRun | None:
+    """Take a share of a run another worker opened: its partitions still open (or whose worker died), and the run's
+    close when this worker ends the last of them. None when there was nothing to take."""
+    if run.status != SyncRun.Status.RUNNING or not partitions.open_partitions(run.pk):
+        return None
+    return _work(run, run.client, opening=False, progress=None, cm=cm, sf=sf, heartbeat=None, worker=worker,
+                 ask_for_helpers=None)  # fmt: skip
+
+
+def _partitions_of(list_ids: list[str], campaigns: list[Campaign]) -> list[tuple[str, dict[str, Any]]]:
+    """A run's partitions, in the order they are offered: lists, campaigns, the suppression list, retention."""
+    return [
+        *((partitions.list_key(list_id), {}) for list_id in list_ids),
+        *((partitions.campaign_key(c.campaign_id), _Sent.detail(c)) for c in campaigns),
+        (partitions.SUPPRESSION, {}),
+        (partitions.RETENTION, {}),
+    ]
+
+
+def _work(
+    run: SyncRun,
+    client: CampaignMonitorClient,
+    *,
+    opening: bool,
+    progress: Progress | None,
+    cm: CampaignMonitor | None,
+    sf: SalesforceAdapter | None,
+    heartbeat: Callable[[], None] | None,
+    worker: str | None,
+    ask_for_helpers: Callable[[int, int], None] | None,
+) -> SyncRun:
+    assert run.started_at is not None
+    started, dry_run = run.started_at, run.dry_run
     tally = WriteTally()
     ctx_cm = ctx_sf = None
+    ctx: Context | None = None
     sender = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cmsf-send")
     reader = ThreadPoolExecutor(max_workers=READ_AHEAD, thread_name_prefix="cmsf-read")
+    status, message = SyncRun.Status.SUCCEEDED, ""
+    closing = False
     try:
         ctx_cm = cm or connections.campaign_monitor()
         ctx_sf = sf or connections.salesforce()
-        writer = Writer(adapter=ctx_sf, client_id=client.pk, dry_run=dry_run, tally=tally, heartbeat=heartbeat)
+        writer = Writer(adapter=ctx_sf, client_id=client.pk, dry_run=dry_run, tally=tally)
         ctx = Context(run=run, client=client, cm=ctx_cm, sf=ctx_sf, writer=writer, tally=tally, started=started,
-                      owner=client.security_owner_id, progress=progress, heartbeat=heartbeat,
-                      cursors=load_cursors(client), sender=sender, reader=reader,
-                      forgotten=forget.forgotten_hashes())  # fmt: skip
+                      owner=client.security_owner_id, progress=progress, cursors=load_cursors(client), sender=sender,
+                      reader=reader, forgotten=forget.forgotten_hashes(), worker=worker or worker_id(),
+                      zone=client.time_zone)  # fmt: skip
+        writer.heartbeat = ctx.heartbeat = partial(_beat, ctx, heartbeat)
         writer.on_change = partial(_note_change, ctx)
         writer.relink = partial(_relink, ctx)
         tracking = _tracking_under_plan(TrackingHistorySettings.load(), started)
         campaign_settings = CampaignSettings.load()
         ctx.industry_rates = benchmark_rates(campaign_settings)
-        if run.kind == SyncRun.Kind.FULL:
-            purge_client(ctx)
-        check_parents = repair.due(ctx)  # decided before the run writes: a first run has nothing to repair
-        sync_client_record(ctx)
-        list_ids = sync_lists(ctx)
-        _webhooks(ctx, list_ids)
-        sync_subscribers(ctx, list_ids)
-        ctx.stage("campaigns")
-        campaigns = _campaigns(ctx, campaign_settings)
-        links = _salesforce_campaigns(ctx, campaigns, campaign_settings)  # first: new rows carry their link
-        fresh = sync_campaigns(ctx, campaigns, refresh=set())
-        sync_tracking(ctx, campaigns, tracking)
-        ctx.stage("campaign statistics")
-        # Statistics change whether or not the activity behind them is stored: every summary is read again.
-        sync_campaigns(ctx, campaigns, refresh={c.campaign_id for c in campaigns} - fresh)
-        salesforce_campaigns.write_statistics(ctx, links, campaigns, ctx.summaries, campaign_settings)
-        sync_suppression(ctx, enabled=GeneralOptions.load().sync_suppression_list)
-        apply_retention(ctx, tracking)
-        salesforce_campaigns.sync_members(ctx, links, campaign_settings)
-        settle_behind(ctx)
-        repair.parents(ctx, check=check_parents)  # every parent is in Salesforce by now
-        _finish_client(ctx)
-        run.read = dict(ctx.read)
-        run.status = SyncRun.Status.SUCCEEDED  # or with problems: settled once the run's problems are counted
-        run.message = problems.summary(tally)
+        campaigns: list[Campaign] | None = None
+        fresh: set[str] = set()
+        check_parents: bool | None = None
+        if opening:
+            if run.kind == SyncRun.Kind.FULL:
+                purge_client(ctx)
+            check_parents = repair.due(ctx)  # decided before the run writes: a first run has nothing to repair
+            sync_client_record(ctx)
+            list_ids = sync_lists(ctx)
+            _webhooks(ctx, list_ids)
+            ctx.stage("campaigns")
+            campaigns = _campaigns(ctx, campaign_settings)
+            _salesforce_campaigns(ctx, campaigns, campaign_settings)  # first: new rows carry their link
+            fresh = sync_campaigns(ctx, campaigns, refresh=set())
+            _cover(ctx, tracking)
+            if settings.CMSF_SYNC_HELPERS > 0:
+                settle_behind(ctx)  # every parent in Salesforce before another worker may take a partition
+            partitions.open_run(run, _partitions_of(list_ids, campaigns))
+            if ask_for_helpers is not None and settings.CMSF_SYNC_HELPERS > 0:
+                ask_for_helpers(run.pk, settings.CMSF_SYNC_HELPERS)  # the queue's `join_run` jobs
+        else:
+            ctx.links = {cm_id: link.salesforce_campaign_id for cm_id, link in salesforce_campaigns.live_links(
+                client.pk).items()}  # fmt: skip
+        _share(ctx, tracking)
+        closing = partitions.close(run.pk, ctx.worker)
+        if closing:
+            _close(ctx, campaigns, fresh, check_parents, campaign_settings)
     except (BudgetExhausted, ApiLimitExceeded) as error:
-        run.status, run.message = SyncRun.Status.STOPPED, str(error)
+        status, message = SyncRun.Status.STOPPED, str(error)
     except connections.NotConnected as error:
-        run.status, run.message = SyncRun.Status.NOT_CONNECTED, str(error)
+        status, message = SyncRun.Status.NOT_CONNECTED, str(error)
     except (
         CmConfigurationError,
         AuthenticationError,
@@ -552,27 +634,126 @@ def run_primary_sync(
         SalesforceError,
         LeaseLost,
     ) as error:
-        run.status, run.message = SyncRun.Status.FAILED, str(error)
+        status, message = SyncRun.Status.FAILED, str(error)
+    except BaseException:
+        status, message = SyncRun.Status.FAILED, "the run ended unexpectedly"
+        raise
     finally:
         reader.shutdown(wait=True, cancel_futures=True)
         # A batch still on its way ends before the run does; after a failure, batches not yet begun are dropped
         # (the next run writes them, with their ledger rows).
-        sender.shutdown(wait=True, cancel_futures=run.status != SyncRun.Status.SUCCEEDED)
-        run.written, run.skipped = plain(tally.written), plain(tally.skipped)
-        run.failed, run.deleted = plain(tally.failed), plain(tally.deleted)
-        run.cm_calls = sum(ctx_cm.transport.calls.values()) if ctx_cm else 0
-        run.sf_calls = ctx_sf.meter.total if ctx_sf else 0
-        run.finished_at = timezone.now()
-        if run.status == SyncRun.Status.RUNNING:
-            run.status, run.message = SyncRun.Status.FAILED, run.message or "the run ended unexpectedly"
-        run.save()
-        if not dry_run:
-            with transaction.atomic():
-                problems.settle(run)  # the run's outcome first: the messages and their emails tell it
-                problems.report(run, tally)
-                problems.resolve(run)
-                _record_status(run)
-        _observe(run, tally, observe.ApiUse.of(ctx_cm, ctx_sf))
+        sender.shutdown(wait=True, cancel_futures=status != SyncRun.Status.SUCCEEDED)
+        if status != SyncRun.Status.SUCCEEDED:
+            # This worker's partitions end unwritten (their cursors stayed) and no other is started: the run ends
+            # with the failure once the partitions other workers hold end.
+            partitions.abandon(run.pk, ctx.worker if ctx else "")
+            closing = closing or partitions.close(run.pk, ctx.worker if ctx else "")
+        run = _add_share(ctx, tally, ctx_cm, ctx_sf, status, message, run=run, closing=closing)
+        if closing:
+            run = _end(run, tally, ctx_cm, ctx_sf)
+    return run
+
+
+def _beat(ctx: Context, heartbeat: Callable[[], None] | None) -> None:
+    """The run's heartbeat: the client's lease (the opening worker's), and every partition this worker holds; a
+    partition taken over by another worker (this one stopped renewing it too long) stops this worker."""
+    if heartbeat is not None:
+        heartbeat()
+    if ctx.holding and partitions.renew(ctx.run, ctx.worker) < ctx.holding:
+        raise LeaseLost("a partition of this run expired and another worker took it over")
+
+
+def _share(ctx: Context, tracking: TrackingHistorySettings) -> None:
+    """The partitions this worker takes, in the order they are offered, and then marks done (their rows written)."""
+    sync_subscribers(ctx)
+    sync_tracking(ctx, tracking)
+    for _ in _taken(ctx, partitions.SUPPRESSION):
+        sync_suppression(ctx, enabled=GeneralOptions.load().sync_suppression_list)
+    for _ in _taken(ctx, partitions.RETENTION):
+        apply_retention(ctx, tracking)
+    settle_behind(ctx)
+    partitions.finish(ctx.run.pk, ctx.worker, ctx.touched)
+    ctx.holding = 0
+
+
+def _close(
+    ctx: Context,
+    campaigns: list[Campaign] | None,
+    fresh: set[str],
+    check_parents: bool | None,
+    campaign_settings: CampaignSettings,
+) -> None:
+    """What runs once the last partition ended: the campaigns' statistics, their members (from the tracking history
+    every partition wrote and the campaigns they changed), the repair of parents and the client's stamp."""
+    run = SyncRun.objects.only("status").get(pk=ctx.run.pk)
+    if run.status != SyncRun.Status.RUNNING:
+        return  # a worker's share failed: the run ends with its failure
+    if campaigns is None:  # a worker that did not open the run reads the campaigns for their statistics
+        campaigns = _campaigns(ctx, campaign_settings)
+    ctx.touched = partitions.touched_of(ctx.run.pk)
+    links = salesforce_campaigns.live_links(ctx.client.pk)
+    ctx.links = {cm_id: link.salesforce_campaign_id for cm_id, link in links.items()}
+    ctx.stage("campaign statistics")
+    # Statistics change whether or not the activity behind them is stored: every summary is read again.
+    sync_campaigns(ctx, campaigns, refresh={c.campaign_id for c in campaigns} - fresh)
+    salesforce_campaigns.write_statistics(ctx, links, campaigns, ctx.summaries, campaign_settings)
+    salesforce_campaigns.sync_members(ctx, links, campaign_settings)
+    settle_behind(ctx)
+    if check_parents is None:
+        ctx.cursors = load_cursors(ctx.client)
+        check_parents = repair.due(ctx)
+    repair.parents(ctx, check=check_parents)  # every parent is in Salesforce by now
+    others = SyncRun.objects.values_list("written", flat=True).get(pk=ctx.run.pk)
+    _finish_client(ctx, wrote=any(ctx.tally.written.values()) or any((others or {}).values()))
+
+
+def _add_share(
+    ctx: Context | None,
+    tally: WriteTally,
+    cm: CampaignMonitor | None,
+    sf: SalesforceAdapter | None,
+    status: str,
+    message: str,
+    *,
+    run: SyncRun,
+    closing: bool,
+) -> SyncRun:
+    """Add this worker's counts (read, written, refused, API calls) to the run, under the run's row lock, and its
+    failure when it failed (the first failure told is the run's). A worker that does not close the run tells the
+    records its share could not write; the closing one tells its own with the run's outcome."""
+    if ctx is not None:
+        ctx.add_counts(skipped=plain(tally.skipped), failed=plain(tally.failed), deleted=plain(tally.deleted))
+    with transaction.atomic():
+        row = SyncRun.objects.select_for_update().get(pk=run.pk)
+        row.cm_calls += sum(cm.transport.calls.values()) if cm else 0
+        row.sf_calls += sf.meter.total if sf else 0
+        fields = ["cm_calls", "sf_calls"]
+        if status != SyncRun.Status.SUCCEEDED and row.status == SyncRun.Status.RUNNING:
+            row.status, row.message = status, message
+            fields += ["status", "message"]
+        row.save(update_fields=fields)
+    if not row.dry_run and tally.failures and not closing:
+        problems.report(row, tally)
+    return row
+
+
+def _end(run: SyncRun, tally: WriteTally, cm: CampaignMonitor | None, sf: SalesforceAdapter | None) -> SyncRun:
+    """The run's end, told by the worker that closed it: its outcome, its maintenance messages, the sync's status,
+    the log line and counters; the client's lease is free for the next run."""
+    if run.status == SyncRun.Status.RUNNING:
+        run.status = SyncRun.Status.SUCCEEDED  # or with problems: settled once the run's problems are counted
+        run.message = problems.summary_of_count(sum(run.failed.values()))
+    run.stage = "finishing"
+    run.finished_at = timezone.now()
+    run.save(update_fields=["status", "message", "stage", "finished_at"])
+    release_run(run)
+    if not run.dry_run:
+        with transaction.atomic():
+            problems.settle(run)  # the run's outcome first: the messages and their emails tell it
+            problems.report(run, tally)  # the closing worker's refusals, and a message for a failed or stopped run
+            problems.resolve(run)
+            _record_status(run)
+    _observe(run, tally, observe.ApiUse.of(cm, sf))
     return run
 
 

@@ -6,12 +6,12 @@ from __future__ import annotations
 import os
 import socket
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.db.models import Q
 from django.utils import timezone
 
-from cmsf.sync.models import ClientLease
+from cmsf.sync.models import ClientLease, SyncPartition, SyncRun
 
 LEASE_TTL = timedelta(minutes=10)
 
@@ -24,7 +24,7 @@ def worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
-def _dead_here(owner: str) -> bool:
+def dead_here(owner: str) -> bool:
     """True when the owner is a process of this machine that no longer runs (it was killed or crashed)."""
     host, _, rest = owner.partition(":")
     pid_text = rest.partition(":")[0]
@@ -47,12 +47,29 @@ def claim(client_id: int, owner: str, *, ttl: timedelta = LEASE_TTL) -> bool:
     free = Q(owner="") | Q(expires_at__lt=now) | Q(owner=owner)
     if ClientLease.objects.filter(free, client_id=client_id).update(owner=owner, expires_at=now + ttl) == 1:
         return True
-    holder = ClientLease.objects.filter(client_id=client_id).values_list("owner", flat=True).first() or ""
-    if holder and _dead_here(holder):
+    holder, run_id = ClientLease.objects.filter(client_id=client_id).values_list("owner", "run_id").first() or (
+        "",
+        None,
+    )
+    if holder and dead_here(holder) and not _run_goes_on(run_id, now):
         return (
             ClientLease.objects.filter(client_id=client_id, owner=holder).update(owner=owner, expires_at=now + ttl) == 1
         )
     return False
+
+
+def _run_goes_on(run_id: int | None, now: datetime) -> bool:
+    """True while another worker still holds a partition of the run named on the lease (its opening worker died, the
+    others go on and renew the lease until the run closes)."""
+    if run_id is None:
+        return False
+    holders = SyncPartition.objects.filter(run_id=run_id, state=SyncPartition.State.TAKEN, expires_at__gte=now)
+    return any(not dead_here(holder) for holder in holders.values_list("owner", flat=True).distinct())
+
+
+def release_run(run: SyncRun) -> None:
+    """The run closed: the client's lease is free for the next run, whoever holds it."""
+    ClientLease.objects.filter(client_id=run.client_id, run_id=run.pk).update(owner="", expires_at=None, run=None)
 
 
 def renew(client_id: int, owner: str, *, ttl: timedelta = LEASE_TTL) -> bool:
@@ -61,7 +78,11 @@ def renew(client_id: int, owner: str, *, ttl: timedelta = LEASE_TTL) -> bool:
 
 
 def release(client_id: int, owner: str) -> None:
-    ClientLease.objects.filter(client_id=client_id, owner=owner).update(owner="", expires_at=None)
+    """The opening worker's share ended: the lease is free unless it names a run still open (its other workers renew
+    it, and the worker that closes the run frees it)."""
+    ClientLease.objects.filter(client_id=client_id, owner=owner).filter(Q(run=None) | ~Q(run__closed_by="")).update(
+        owner="", expires_at=None, run=None
+    )
 
 
 def reap() -> int:
@@ -70,6 +91,6 @@ def reap() -> int:
         ClientLease.objects.filter(expires_at__lt=timezone.now()).exclude(owner="").update(owner="", expires_at=None)
     )
     for client_id, holder in ClientLease.objects.exclude(owner="").values_list("client_id", "owner"):
-        if _dead_here(holder):
+        if dead_here(holder):
             freed += ClientLease.objects.filter(client_id=client_id, owner=holder).update(owner="", expires_at=None)
     return freed

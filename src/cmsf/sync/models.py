@@ -194,6 +194,9 @@ class SyncRun(models.Model):
     cm_calls = models.PositiveIntegerField(default=0)
     sf_calls = models.PositiveIntegerField(default=0)
     message = models.TextField(blank=True)
+    # The worker that closed the run once its last partition ended (`sync.partitions.close`): set by a conditional
+    # UPDATE, so exactly one worker closes it.
+    closed_by = models.CharField(max_length=128, blank=True)
 
     class Meta:
         ordering = ["-id"]
@@ -215,6 +218,37 @@ class SyncRun(models.Model):
         if self.started_at and self.finished_at:
             return (self.finished_at - self.started_at).total_seconds()
         return None
+
+
+class SyncPartition(models.Model):
+    """One share of a client's run that any worker may take (`sync.partitions`): the subscribers of a list, the
+    tracking history of a campaign, the suppression list or retention. Taken by a conditional UPDATE, renewed by the
+    run's heartbeat, taken over once its lease has expired; done once its rows are written."""
+
+    class State(models.TextChoices):
+        OPEN = "open", "Open"
+        TAKEN = "taken", "Taken"
+        DONE = "done", "Done"
+
+    run = models.ForeignKey(SyncRun, on_delete=models.CASCADE, related_name="partitions")
+    key = models.CharField(max_length=80)  # "list:<id>", "campaign:<id>", "suppression", "retention"
+    position = models.PositiveIntegerField()  # the order the partitions are offered in
+    state = models.CharField(max_length=8, choices=State.choices, default=State.OPEN)
+    owner = models.CharField(max_length=128, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    claims = models.PositiveSmallIntegerField(default=0)  # how many times it was taken: 1 unless its worker died
+    done_by = models.CharField(max_length=128, blank=True)
+    detail = models.JSONField(default=dict)  # what a worker needs to read it (a campaign's sent date)
+    # Campaigns whose stored tracking history this partition changed -> the people it changed for (None: all).
+    touched = models.JSONField(default=dict)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["run", "key"], name="one_partition_per_key")]
+        indexes = [models.Index(fields=["run", "state", "position"])]
+
+    def __str__(self) -> str:
+        return f"{self.key} of run {self.run_id} ({self.state})"
 
 
 class ClientLease(models.Model):

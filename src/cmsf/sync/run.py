@@ -17,6 +17,8 @@ from datetime import datetime, timedelta
 from itertools import count, islice
 from typing import TypeVar
 
+from django.db import transaction
+
 from cmsf.campaign_monitor.api import CampaignMonitor
 from cmsf.campaign_monitor.records import CampaignSummary
 from cmsf.connections.models import CampaignMonitorClient
@@ -62,6 +64,12 @@ class Context:
     forgotten: frozenset[str] = frozenset()  # the hashes of the emails forgotten on request: never written again
     behind: dict[Target, Buffer] = field(default_factory=dict)  # writes left to the sender (`write_behind`)
     followed: set[str] = field(default_factory=set)  # contacts and leads the directory followed after a refusal
+    worker: str = ""  # this worker, owner of the partitions it takes (`sync.partitions`)
+    holding: int = 0  # partitions this worker holds and has not yet marked done
+    # What this worker has added to the run's counts so far: workers add what they read and wrote since, so that
+    # several of them count into one run.
+    added_read: dict[str, int] = field(default_factory=dict)
+    added_written: dict[str, int] = field(default_factory=dict)
 
     def stage(self, name: str) -> None:
         if self.heartbeat is not None:
@@ -76,12 +84,37 @@ class Context:
         if not force and now - self.reported < REPORT_EVERY:
             return
         self.reported = now
-        SyncRun.objects.filter(pk=self.run.pk).update(
-            stage=self.run.stage, read=dict(self.read), written=plain(self.tally.written)
-        )
+        self.add_counts(stage=self.run.stage)
         if self.progress is not None:
             counts = {"read": sum(self.read.values()), "written": sum(self.tally.written.values())}
             self.progress(self.run.stage, counts)
+
+    def add_counts(self, *, stage: str | None = None, **more: dict[str, int]) -> SyncRun:
+        """Add what this worker read and wrote since it last added to the run's counts (and `more`: skipped,
+        failed, deleted), under the run's row lock, so the counts of workers sharing the run add up."""
+        read, written = dict(self.read), plain(self.tally.written)
+        with transaction.atomic():
+            row = SyncRun.objects.select_for_update().get(pk=self.run.pk)
+            fields = ["read", "written"]
+            row.read = _added(row.read, read, self.added_read)
+            row.written = _added(row.written, written, self.added_written)
+            for name, counts in more.items():
+                setattr(row, name, _added(getattr(row, name), counts, {}))
+                fields.append(name)
+            if stage is not None:
+                row.stage = stage
+                fields.append("stage")
+            row.save(update_fields=fields)
+        self.added_read, self.added_written = read, written
+        return row
+
+
+def _added(total: dict[str, int] | None, mine: dict[str, int], before: dict[str, int]) -> dict[str, int]:
+    result = dict(total or {})
+    for key, n in mine.items():
+        if n - before.get(key, 0):
+            result[key] = result.get(key, 0) + n - before.get(key, 0)
+    return result
 
 
 def load_cursors(client: CampaignMonitorClient) -> dict[tuple[str, str], datetime]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -12,6 +13,7 @@ from cmsf.connections.models import CampaignMonitorClient
 from cmsf.connections.selectors import not_connected_reason
 from cmsf.sync import directory, leases
 from cmsf.sync.engine import Progress, run_primary_sync
+from cmsf.sync.engine import join_run as engine_join_run
 from cmsf.sync.models import SYNC, Cursor, ImportFrequency, RecordMap, SyncRun, SyncSettings
 
 
@@ -27,7 +29,10 @@ def sync_client(
     progress: Progress | None = None,
     owner: str | None = None,
     run: SyncRun | None = None,
+    ask_for_helpers: Callable[[int, int], None] | None = None,
 ) -> SyncRun:
+    """Open a run of the client (its lease claimed) and take its partitions; `ask_for_helpers(run_id, n)` asks the
+    queue for n more workers once the partitions are open (`join_run`)."""
     owner = owner or leases.worker_id()
     if not leases.claim(client.pk, owner):
         raise ClientBusy(f"{client.name} is being synced by another worker")
@@ -37,7 +42,8 @@ def sync_client(
             raise leases.LeaseLost(f"the lease of {client.name} expired and another worker took it over")
 
     try:
-        return run_primary_sync(client, full=full, dry_run=dry_run, progress=progress, heartbeat=heartbeat, run=run)
+        return run_primary_sync(client, full=full, dry_run=dry_run, progress=progress, heartbeat=heartbeat, run=run,
+                                worker=owner, ask_for_helpers=ask_for_helpers)  # fmt: skip
     finally:
         leases.release(client.pk, owner)
 
@@ -50,7 +56,13 @@ def clients_to_sync(client_id: str | None = None) -> list[CampaignMonitorClient]
     return clients if features(timezone.now()).agency_clients else clients[:1]
 
 
-def sync_client_by_id(client_id: int, *, full: bool = False, run_id: int | None = None) -> SyncRun | None:
+def sync_client_by_id(
+    client_id: int,
+    *,
+    full: bool = False,
+    run_id: int | None = None,
+    ask_for_helpers: Callable[[int, int], None] | None = None,
+) -> SyncRun | None:
     """The queue's entry point: sync a client unless another worker already is (then the next tick does). `run_id`:
     a run queued by Sync now, which this sync fills in (or ends with the reason it did not happen)."""
     run = SyncRun.objects.filter(pk=run_id).first() if run_id is not None else None
@@ -60,11 +72,20 @@ def sync_client_by_id(client_id: int, *, full: bool = False, run_id: int | None 
             _not_run(run, "the client is no longer active")
         return None
     try:
-        return sync_client(client=client, full=full, run=run)
+        return sync_client(client=client, full=full, run=run, ask_for_helpers=ask_for_helpers)
     except ClientBusy as busy:
         if run is not None:
             _not_run(run, f"{busy}; its sync goes on and this one was not started")
         return None
+
+
+def join_run(run_id: int) -> SyncRun | None:
+    """The queue's entry point of a worker asked to help: take a share of the run's partitions (none when the run
+    ended or nothing is left to take)."""
+    run = SyncRun.objects.select_related("client").filter(pk=run_id).first()
+    if run is None:
+        return None
+    return engine_join_run(run)
 
 
 def _not_run(run: SyncRun, reason: str) -> None:

@@ -13,7 +13,21 @@ from cmsf.sync.transactional import STATUS_INTERVAL_MINUTES
 
 @db_task(retries=2, retry_delay=60)
 def run_sync(client_id: int, full: bool = False, run_id: int | None = None) -> str | None:
-    run = services.sync_client_by_id(client_id, full=full, run_id=run_id)
+    run = services.sync_client_by_id(client_id, full=full, run_id=run_id, ask_for_helpers=ask_for_helpers)
+    return run.status if run else None
+
+
+def ask_for_helpers(run_id: int, helpers: int) -> None:
+    """A run's partitions are open: `helpers` more workers are asked to take them (`CMSF_SYNC_HELPERS`)."""
+    for _ in range(helpers):
+        join_run(run_id)
+
+
+@db_task(retries=0)
+def join_run(run_id: int) -> str | None:
+    """Take a share of a run's partitions (a failed share is not retried: its partitions go to the other workers,
+    or to the next run)."""
+    run = services.join_run(run_id)
     return run.status if run else None
 
 
