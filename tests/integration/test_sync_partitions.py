@@ -18,7 +18,7 @@ from django.utils import timezone
 from cmsf.connections.models import CampaignMonitorClient
 from cmsf.sync import leases, partitions
 from cmsf.sync.models import ClientLease, RecordMap, SyncPartition, SyncRun
-from cmsf.sync.writer import _record
+from cmsf.sync.writer import record_ledger
 
 pytestmark = pytest.mark.django_db(transaction=True)
 T = TypeVar("T")
@@ -166,7 +166,7 @@ def test_the_ledger_keeps_one_row_a_key_when_workers_write_the_same_keys_at_once
             (key, f"a0{i}{n:014d}", f"hash{i}", None, "", "", None) for n, key in enumerate(keys)
         ]
         for start in range(0, len(entries), 50):
-            _record(client.pk, "CMSF_Subscriber__c", entries[start : start + 50], timezone.now())
+            record_ledger(client.pk, "CMSF_Subscriber__c", entries[start : start + 50], timezone.now())
 
     _in_threads(4, write)
     rows = RecordMap.objects.filter(sobject="CMSF_Subscriber__c")

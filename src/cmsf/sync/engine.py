@@ -9,6 +9,7 @@ cursor moves only after the write succeeded, and never past the start of the run
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -543,10 +544,11 @@ def run_primary_sync(
 def join_run(
     run: SyncRun, *, cm: CampaignMonitor | None = None, sf: SalesforceAdapter | None = None, worker: str | None = None
 ) -> SyncRun | None:
-    """Take a share of a run another worker opened: its partitions still open (or whose worker died), and the run's
-    close when this worker ends the last of them. None when there was nothing to take."""
-    if run.status != SyncRun.Status.RUNNING or not partitions.open_partitions(run.pk):
-        return None
+    """Take a share of a run another worker opened: its partitions still open, then those whose worker dies while
+    this one waits for the run to end, and the run's close when this worker ends the last of them. None when the run
+    had ended."""
+    if run.status != SyncRun.Status.RUNNING or partitions.remaining(run.pk) == 0:
+        return None  # it ended, or its last partitions are being marked done
     return _work(run, run.client, opening=False, progress=None, cm=cm, sf=sf, heartbeat=None, worker=worker,
                  ask_for_helpers=None)  # fmt: skip
 
@@ -619,8 +621,7 @@ def _work(
         else:
             ctx.links = {cm_id: link.salesforce_campaign_id for cm_id, link in salesforce_campaigns.live_links(
                 client.pk).items()}  # fmt: skip
-        _share(ctx, tracking)
-        closing = partitions.close(run.pk, ctx.worker)
+        closing = _share_until_closed(ctx, tracking)
         if closing:
             _close(ctx, campaigns, fresh, check_parents, campaign_settings)
     except (BudgetExhausted, ApiLimitExceeded) as error:
@@ -674,6 +675,26 @@ def _share(ctx: Context, tracking: TrackingHistorySettings) -> None:
     settle_behind(ctx)
     partitions.finish(ctx.run.pk, ctx.worker, ctx.touched)
     ctx.holding = 0
+
+
+WAIT = 2.0  # seconds between two looks at partitions other workers hold, while the run is not closed
+
+
+def _share_until_closed(ctx: Context, tracking: TrackingHistorySettings) -> bool:
+    """This worker's share, then, while other workers hold partitions, a look every WAIT seconds for one whose lease
+    expired (its worker died), taken over and synced: the run ends as long as one of its workers lives. True for the
+    worker that closes the run."""
+    while True:
+        _share(ctx, tracking)
+        if partitions.close(ctx.run.pk, ctx.worker):
+            return True
+        if partitions.remaining(ctx.run.pk) == 0:
+            return False  # another worker closed it
+        while not partitions.open_partitions(ctx.run.pk):
+            if partitions.remaining(ctx.run.pk) == 0:
+                return partitions.close(ctx.run.pk, ctx.worker)
+            partitions.renew(ctx.run, ctx.worker)  # the client's lease, while the run goes on
+            time.sleep(WAIT)
 
 
 def _close(

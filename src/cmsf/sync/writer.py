@@ -110,7 +110,7 @@ def _warn_refused(operation: str, sobject: str, refused: Counter[str], size: int
                     sobject, operation)  # fmt: skip
 
 
-def _record(client_id: int, sobject: str, entries: list[tuple[Any, ...]], now: datetime) -> None:
+def record_ledger(client_id: int, sobject: str, entries: list[tuple[Any, ...]], now: datetime) -> None:
     """Insert or update ledger rows, given as (key, Salesforce Id, hash, activity date, activity kind, person, status
     label), in one
     statement per row (INSERT ... ON CONFLICT, which SQLite and PostgreSQL share) and one transaction; the ORM's
@@ -309,7 +309,7 @@ class Writer:
                 refused[errors[0].code] += 1
                 self.tally.failed[sobject] += 1
         _warn_refused("upsert", sobject, refused, len(batch.keys))
-        _record(self.client_id, sobject, done, now)
+        record_ledger(self.client_id, sobject, done, now)
         self.tally.written[sobject] += len(done)
         return all_ok
 
